@@ -7,8 +7,16 @@
 //! feed it.
 #![forbid(unsafe_code)]
 
+pub mod codec;
+pub mod engine;
+pub mod error;
+pub mod mechanism;
 pub mod message;
 pub mod socket_type;
+pub mod time;
 
+pub use engine::{Engine, EngineConfig, Event, PeerInfo};
+pub use error::ConnectionError;
 pub use message::Message;
 pub use socket_type::SocketType;
+pub use time::Instant;

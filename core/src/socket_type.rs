@@ -115,7 +115,10 @@ impl SocketType {
     /// Whether libzmq sends an `Identity` property in READY from this type: it does from REQ,
     /// DEALER and ROUTER, which are the types whose peers may route by it.
     pub fn sends_identity(self) -> bool {
-        matches!(self, SocketType::Req | SocketType::Dealer | SocketType::Router)
+        matches!(
+            self,
+            SocketType::Req | SocketType::Dealer | SocketType::Router
+        )
     }
 
     /// The draft types, which refuse multipart messages.

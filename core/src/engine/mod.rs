@@ -1,0 +1,594 @@
+//! The engine: one ZMTP connection, from greeting through handshake to traffic, with
+//! heartbeats — as a state machine fed bytes and time.
+//!
+//! # Driving an engine
+//!
+//! 1. Create it with [`Engine::new`]; it queues our greeting at once.
+//! 2. Whenever bytes arrive, pass them to [`Engine::handle_input`] (or read straight into
+//!    [`Engine::read_buffer`] and call [`Engine::handle_read`]); on end of stream call
+//!    [`Engine::handle_eof`].
+//! 3. Drain [`Engine::poll_event`] until it returns `None`. Decoding happens here, lazily, so a
+//!    driver that stops draining (its pipe is full) applies back-pressure: undrained bytes stay
+//!    in the read buffer and the driver stops reading its socket.
+//! 4. Write out what [`Engine::transmit_slices`] offers and report it with
+//!    [`Engine::advance_transmit`] (or take chunks with [`Engine::poll_transmit`]).
+//! 5. Call [`Engine::handle_timeout`] once [`Engine::poll_timeout`] is due.
+//!
+//! After [`Event::Closed`] the engine is finished: flush what is left to transmit (it may hold
+//! an ERROR command for the peer), then close the connection.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::codec::command::{PROP_IDENTITY, PROP_SOCKET_TYPE};
+use crate::codec::greeting::GREETING_LEN;
+use crate::codec::{Command, Encoder, Frame, FrameDecoder, Greeting, Metadata, ZmtpVersion};
+use crate::error::{ConnectionError, Incompatible, ProtocolViolation};
+use crate::mechanism::{Mechanism, MechanismConfig};
+use crate::message::Message;
+use crate::socket_type::SocketType;
+use crate::time::{Instant, TimerTable};
+
+#[cfg(test)]
+mod tests;
+
+/// Default HANDSHAKE_IVL, as libzmq's.
+pub const DEFAULT_HANDSHAKE_IVL: Duration = Duration::from_secs(30);
+
+/// The settings one connection runs with (a subset of the socket's options).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Our socket type, announced in READY and checked against the peer's.
+    pub socket_type: SocketType,
+    /// Our routing id (ROUTING_ID, 1–255 bytes), announced as `Identity` by REQ, DEALER and
+    /// ROUTER as libzmq does. The socket layer validates it.
+    pub routing_id: Option<Bytes>,
+    /// The security mechanism.
+    pub mechanism: MechanismConfig,
+    /// Application metadata (ZMQ_METADATA) added to READY, in order.
+    pub metadata: Metadata,
+    /// HANDSHAKE_IVL: greeting and handshake must finish within this; zero disables it.
+    pub handshake_ivl: Duration,
+    /// HEARTBEAT_IVL: send a PING this often once connected; zero disables heartbeats.
+    pub heartbeat_ivl: Duration,
+    /// HEARTBEAT_TIMEOUT: close if nothing arrives this long after a PING; `None` = the interval.
+    pub heartbeat_timeout: Option<Duration>,
+    /// HEARTBEAT_TTL: the time-to-live announced in our PINGs (tenths of a second on the wire).
+    pub heartbeat_ttl: Duration,
+    /// MAXMSGSIZE: the largest frame accepted from the peer; `None` for no limit.
+    pub max_msg_size: Option<u64>,
+}
+
+impl EngineConfig {
+    /// libzmq's defaults for a socket of type `socket_type`.
+    pub fn new(socket_type: SocketType) -> Self {
+        EngineConfig {
+            socket_type,
+            routing_id: None,
+            mechanism: MechanismConfig::Null,
+            metadata: Metadata::new(),
+            handshake_ivl: DEFAULT_HANDSHAKE_IVL,
+            heartbeat_ivl: Duration::ZERO,
+            heartbeat_timeout: None,
+            heartbeat_ttl: Duration::ZERO,
+            max_msg_size: None,
+        }
+    }
+
+    /// The TTL field of our PINGs: deciseconds, saturating at the u16 maximum as libzmq caps it.
+    fn ttl_deciseconds(&self) -> u16 {
+        u16::try_from(self.heartbeat_ttl.as_millis() / 100).unwrap_or(u16::MAX)
+    }
+
+    fn our_metadata(&self) -> Metadata {
+        let mut m = Metadata::new();
+        // Both names are fixed and valid; values are short (socket type) or ≤ 255 bytes.
+        let _ = m.push(
+            PROP_SOCKET_TYPE,
+            Bytes::from_static(self.socket_type.as_str().as_bytes()),
+        );
+        if self.socket_type.sends_identity() {
+            let _ = m.push(PROP_IDENTITY, self.routing_id.clone().unwrap_or_default());
+        }
+        for (name, value) in self.metadata.iter() {
+            // Already validated when the application added them.
+            let _ = m.push(&String::from_utf8_lossy(name), value.clone());
+        }
+        m
+    }
+}
+
+/// What we learned about the peer in its handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The ZMTP revision spoken.
+    pub version: ZmtpVersion,
+    /// The peer's socket type, if it sent one (libzmq does not insist).
+    pub socket_type: Option<SocketType>,
+    /// The peer's routing id, if it sent a non-empty `Identity`.
+    pub routing_id: Option<Bytes>,
+    /// All of the peer's metadata properties.
+    pub metadata: Metadata,
+}
+
+/// What an engine tells its driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The handshake completed; messages may flow.
+    HandshakeSucceeded(PeerInfo),
+    /// A whole message arrived.
+    Message(Message),
+    /// The peer subscribed to a topic with a ZMTP 3.1 SUBSCRIBE command.
+    Subscribe(Bytes),
+    /// The peer cancelled a subscription with a ZMTP 3.1 CANCEL command.
+    Cancel(Bytes),
+    /// The connection is over; flush pending transmit bytes, then close it.
+    Closed(ConnectionError),
+}
+
+/// Why the engine would not take a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// The handshake has not completed yet.
+    NotReady,
+    /// The connection has ended.
+    Closed,
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::NotReady => f.write_str("handshake not complete"),
+            SendError::Closed => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Counters kept by an engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// PINGs we sent.
+    pub pings_sent: u64,
+    /// PINGs the peer sent us.
+    pub pings_received: u64,
+    /// PONGs the peer sent us.
+    pub pongs_received: u64,
+    /// Whole messages received.
+    pub messages_received: u64,
+    /// Whole messages queued for sending.
+    pub messages_sent: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Greeting,
+    Handshake,
+    Traffic,
+    Closed,
+}
+
+/// The engine's timers, one slot each in its [`TimerTable`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Handshake = 0,
+    HeartbeatIvl = 1,
+    HeartbeatTimeout = 2,
+    HeartbeatTtl = 3,
+}
+
+/// One ZMTP connection.
+pub struct Engine {
+    config: EngineConfig,
+    phase: Phase,
+    version: Option<ZmtpVersion>,
+    mechanism: Box<dyn Mechanism + Send>,
+    decoder: FrameDecoder,
+    rx: BytesMut,
+    tx: Encoder,
+    timers: TimerTable<4>,
+    events: VecDeque<Event>,
+    /// Frames of a message whose last frame has not arrived yet.
+    partial: Vec<Bytes>,
+    /// The latest time any input told us.
+    now: Instant,
+    eof: bool,
+    stats: EngineStats,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("socket_type", &self.config.socket_type)
+            .field("phase", &self.phase)
+            .field("version", &self.version)
+            .field("rx", &self.rx.len())
+            .field("tx", &self.tx.pending())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// A new connection at time `now`; our greeting is queued for transmission at once.
+    pub fn new(config: EngineConfig, now: Instant) -> Engine {
+        let mut tx = Encoder::default();
+        tx.raw(&Greeting::ours(config.mechanism.name(), false).encode());
+        let mut timers = TimerTable::default();
+        if !config.handshake_ivl.is_zero() {
+            timers.set(Timer::Handshake as usize, now + config.handshake_ivl);
+        }
+        Engine {
+            mechanism: config.mechanism.start(config.our_metadata()),
+            decoder: FrameDecoder::new(config.max_msg_size),
+            config,
+            phase: Phase::Greeting,
+            version: None,
+            rx: BytesMut::new(),
+            tx,
+            timers,
+            events: VecDeque::new(),
+            partial: Vec::new(),
+            now,
+            eof: false,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// The settings this engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The negotiated ZMTP revision, once the peer's greeting is in.
+    pub fn version(&self) -> Option<ZmtpVersion> {
+        self.version
+    }
+
+    /// Whether the handshake has completed and the connection is still up.
+    pub fn is_ready(&self) -> bool {
+        self.phase == Phase::Traffic
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    // ----- inputs -------------------------------------------------------------------------
+
+    /// Bytes received from the peer at `now`.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        if self.phase == Phase::Closed || data.is_empty() {
+            return;
+        }
+        self.rx.extend_from_slice(data);
+        self.handle_read(now);
+    }
+
+    /// The buffer a driver may read into directly; call [`Engine::handle_read`] after.
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        &mut self.rx
+    }
+
+    /// Reports that the driver appended received bytes to [`Engine::read_buffer`] at `now`.
+    pub fn handle_read(&mut self, now: Instant) {
+        self.advance_clock(now);
+        if self.phase == Phase::Traffic {
+            // libzmq: any traffic from the peer resets the heartbeat timeout and the TTL.
+            self.timers.stop(Timer::HeartbeatTimeout as usize);
+            self.timers.stop(Timer::HeartbeatTtl as usize);
+        }
+    }
+
+    /// The peer closed its side of the byte stream.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.advance_clock(now);
+        self.eof = true;
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance_clock(now);
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if self.timers.take_expired(Timer::Handshake as usize, now) {
+            return self.fail(ConnectionError::HandshakeTimeout);
+        }
+        if self
+            .timers
+            .take_expired(Timer::HeartbeatTimeout as usize, now)
+        {
+            return self.fail(ConnectionError::HeartbeatTimeout);
+        }
+        if self.timers.take_expired(Timer::HeartbeatTtl as usize, now) {
+            return self.fail(ConnectionError::HeartbeatTtlExpired);
+        }
+        if self.timers.take_expired(Timer::HeartbeatIvl as usize, now) {
+            self.send_ping(now);
+        }
+    }
+
+    /// Queues a whole message for the peer.
+    pub fn send(&mut self, msg: &Message) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let frames = msg.frames();
+        let last = frames.len() - 1;
+        for (i, f) in frames.iter().enumerate() {
+            self.tx.frame(f, i < last);
+        }
+        self.stats.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Asks the peer for messages starting with `topic`: a SUBSCRIBE command to a ZMTP 3.1
+    /// peer, a message `01 topic` to a 3.0 peer (RFC 29 / RFC 37).
+    pub fn send_subscribe(&mut self, topic: &[u8]) -> Result<(), SendError> {
+        self.send_subscription(topic, true)
+    }
+
+    /// Cancels one subscription to `topic`, in the form the peer understands.
+    pub fn send_cancel(&mut self, topic: &[u8]) -> Result<(), SendError> {
+        self.send_subscription(topic, false)
+    }
+
+    fn send_subscription(&mut self, topic: &[u8], subscribe: bool) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let topic = Bytes::copy_from_slice(topic);
+        if self.version.is_some_and(ZmtpVersion::has_commands_3_1) {
+            let cmd = if subscribe {
+                Command::Subscribe(topic)
+            } else {
+                Command::Cancel(topic)
+            };
+            self.tx.command(&cmd);
+        } else {
+            let mut body = Vec::with_capacity(1 + topic.len());
+            body.push(u8::from(subscribe));
+            body.extend_from_slice(&topic);
+            self.tx.frame(&Bytes::from(body), false);
+        }
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        match self.phase {
+            Phase::Traffic => Ok(()),
+            Phase::Closed => Err(SendError::Closed),
+            Phase::Greeting | Phase::Handshake => Err(SendError::NotReady),
+        }
+    }
+
+    // ----- outputs ------------------------------------------------------------------------
+
+    /// The next event, decoding buffered input as needed. See the module docs for the order.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.events.pop_front() {
+                return Some(e);
+            }
+            if self.phase == Phase::Closed {
+                return None;
+            }
+            match self.step() {
+                Ok(true) => {}
+                Ok(false) if self.eof => self.fail(ConnectionError::PeerClosed),
+                Ok(false) => return None,
+                Err(e) => self.fail(e),
+            }
+        }
+    }
+
+    /// When [`Engine::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Bytes waiting to be written to the peer.
+    pub fn pending_transmit(&self) -> usize {
+        self.tx.pending()
+    }
+
+    /// Fills `dst` with the bytes waiting to be written, in order; returns the slice count.
+    pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.tx.io_slices(dst)
+    }
+
+    /// Reports that the first `n` bytes offered by [`Engine::transmit_slices`] were written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.tx.advance(n.min(self.tx.pending()));
+    }
+
+    /// Takes the next chunk of bytes to write; the driver owns writing all of it.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.tx.pop_chunk()
+    }
+
+    // ----- internals ----------------------------------------------------------------------
+
+    fn advance_clock(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+    }
+
+    /// Decodes one unit of input; `Ok(false)` means more bytes are needed.
+    fn step(&mut self) -> Result<bool, ConnectionError> {
+        if self.phase == Phase::Greeting {
+            let Some(greeting) = Greeting::decode(&self.rx)? else {
+                return Ok(false);
+            };
+            let _ = self.rx.split_to(GREETING_LEN);
+            self.on_greeting(greeting)?;
+            return Ok(true);
+        }
+        match self.decoder.decode(&mut self.rx)? {
+            None => Ok(false),
+            Some(frame) => {
+                self.on_frame(frame)?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn on_greeting(&mut self, g: Greeting) -> Result<(), ConnectionError> {
+        self.version = Some(ZmtpVersion::negotiate(g.major, g.minor)?);
+        let ours = self.config.mechanism.name();
+        if g.mechanism != ours {
+            return Err(Incompatible::Mechanism {
+                ours,
+                theirs: g.mechanism,
+            }
+            .into());
+        }
+        self.phase = Phase::Handshake;
+        let mut out = Vec::new();
+        self.mechanism.start(&mut out);
+        for cmd in &out {
+            self.tx.command(cmd);
+        }
+        Ok(())
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+        match self.phase {
+            Phase::Handshake => {
+                if !frame.command {
+                    return Err(ProtocolViolation::MessageBeforeHandshake.into());
+                }
+                let mut out = Vec::new();
+                let done = self
+                    .mechanism
+                    .handle_command(Command::parse(frame.body)?, &mut out)?;
+                for cmd in &out {
+                    self.tx.command(cmd);
+                }
+                if let Some(meta) = done {
+                    self.on_handshake_done(meta)?;
+                }
+                Ok(())
+            }
+            Phase::Traffic if frame.command => self.on_command(Command::parse(frame.body)?),
+            Phase::Traffic => {
+                let more = frame.more;
+                self.partial.push(frame.body);
+                if !more {
+                    self.stats.messages_received += 1;
+                    let msg = Message::from_frames(std::mem::take(&mut self.partial));
+                    self.events.push_back(Event::Message(msg));
+                }
+                Ok(())
+            }
+            Phase::Greeting | Phase::Closed => Ok(()),
+        }
+    }
+
+    fn on_handshake_done(&mut self, meta: Metadata) -> Result<(), ConnectionError> {
+        let ours = self.config.socket_type;
+        let socket_type = match meta.get(PROP_SOCKET_TYPE) {
+            None => None,
+            Some(name) => match SocketType::from_name(name) {
+                Some(t) if ours.is_compatible_with(t) => Some(t),
+                _ => {
+                    return Err(Incompatible::SocketType {
+                        ours,
+                        theirs: name.clone(),
+                    }
+                    .into())
+                }
+            },
+        };
+        let routing_id = match meta.get(PROP_IDENTITY) {
+            Some(id) if id.len() > 255 => {
+                return Err(ProtocolViolation::RoutingIdTooLong(id.len()).into())
+            }
+            Some(id) if !id.is_empty() => Some(id.clone()),
+            _ => None,
+        };
+        let version = self.version.unwrap_or(ZmtpVersion::V3_1);
+        self.phase = Phase::Traffic;
+        self.timers.stop(Timer::Handshake as usize);
+        if !self.config.heartbeat_ivl.is_zero() && version.has_commands_3_1() {
+            self.timers.set(
+                Timer::HeartbeatIvl as usize,
+                self.now + self.config.heartbeat_ivl,
+            );
+        }
+        self.events.push_back(Event::HandshakeSucceeded(PeerInfo {
+            version,
+            socket_type,
+            routing_id,
+            metadata: meta,
+        }));
+        Ok(())
+    }
+
+    fn on_command(&mut self, cmd: Command) -> Result<(), ConnectionError> {
+        match cmd {
+            Command::Subscribe(topic) => self.events.push_back(Event::Subscribe(topic)),
+            Command::Cancel(topic) => self.events.push_back(Event::Cancel(topic)),
+            Command::Ping {
+                ttl_deciseconds,
+                context,
+            } => {
+                self.stats.pings_received += 1;
+                // RFC 37: a PING with a TTL means "close if you hear nothing for that long".
+                let ttl = Duration::from_millis(u64::from(ttl_deciseconds) * 100);
+                let slot = Timer::HeartbeatTtl as usize;
+                if !ttl.is_zero() && !self.timers.is_set(slot) {
+                    self.timers.set(slot, self.now + ttl);
+                }
+                self.tx.command(&Command::Pong(context));
+            }
+            Command::Pong(_) => self.stats.pongs_received += 1,
+            Command::Error(reason) => return Err(ConnectionError::PeerError { reason }),
+            // libzmq drops anything else after the handshake, a repeated READY included.
+            Command::Ready(_) | Command::Unknown { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn send_ping(&mut self, now: Instant) {
+        self.tx.command(&Command::Ping {
+            ttl_deciseconds: self.config.ttl_deciseconds(),
+            context: Bytes::new(),
+        });
+        self.stats.pings_sent += 1;
+        let timeout = self
+            .config
+            .heartbeat_timeout
+            .unwrap_or(self.config.heartbeat_ivl);
+        let slot = Timer::HeartbeatTimeout as usize;
+        if !timeout.is_zero() && !self.timers.is_set(slot) {
+            self.timers.set(slot, now + timeout);
+        }
+        self.timers.set(
+            Timer::HeartbeatIvl as usize,
+            now + self.config.heartbeat_ivl,
+        );
+    }
+
+    fn fail(&mut self, error: ConnectionError) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if let Some(reason) = error.wire_reason() {
+            if self.phase == Phase::Handshake {
+                self.tx
+                    .command(&Command::Error(Bytes::from_static(reason.as_bytes())));
+            }
+        }
+        self.phase = Phase::Closed;
+        self.timers.clear();
+        self.partial.clear();
+        self.rx.clear();
+        self.events.push_back(Event::Closed(error));
+    }
+}

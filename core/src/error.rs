@@ -1,0 +1,223 @@
+//! Why a ZMTP connection ends, split by cause (in the manner of rustls): bytes that are not ZMTP,
+//! a peer that breaks the protocol, a peer we cannot talk to, an ERROR from the peer, timeouts,
+//! and the peer going away. Every one of these costs only the connection it happened on.
+
+use bytes::Bytes;
+
+use crate::codec::greeting::MechanismName;
+use crate::socket_type::SocketType;
+
+/// The reason a connection ended or cannot continue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer sent bytes that do not parse as ZMTP.
+    Malformed(Malformed),
+    /// The peer sent well-formed ZMTP at a moment or in a form the protocol forbids.
+    Protocol(ProtocolViolation),
+    /// The peer speaks ZMTP but we cannot talk to it.
+    Incompatible(Incompatible),
+    /// The peer sent an ERROR command; RFC 23 says not to reconnect with the same credentials.
+    PeerError {
+        /// The reason text the peer gave (for ZAP failures, the status code).
+        reason: Bytes,
+    },
+    /// A frame is larger than MAXMSGSIZE allows.
+    MessageTooLarge {
+        /// The frame size the peer announced.
+        size: u64,
+        /// The configured maximum.
+        max: u64,
+    },
+    /// The greeting and handshake did not finish within HANDSHAKE_IVL.
+    HandshakeTimeout,
+    /// Nothing arrived within HEARTBEAT_TIMEOUT after one of our PINGs.
+    HeartbeatTimeout,
+    /// Nothing arrived within the TTL the peer announced in its PING.
+    HeartbeatTtlExpired,
+    /// The peer closed the byte stream.
+    PeerClosed,
+}
+
+/// Bytes that are not ZMTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// A frame announces a length this platform cannot hold.
+    FrameTooLong(u64),
+    /// A command frame carries the MORE flag (RFC 23: commands are single frames).
+    CommandWithMore,
+    /// A command frame has no name, or its name runs past the frame.
+    BadCommandName,
+    /// A metadata property's name or value runs past the command.
+    TruncatedProperty,
+    /// A command's body does not fit its layout.
+    BadCommandBody(&'static str),
+}
+
+/// Well-formed ZMTP used against the protocol's rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolViolation {
+    /// A message frame arrived before the handshake completed.
+    MessageBeforeHandshake,
+    /// A command arrived that is not allowed at this stage of the handshake.
+    UnexpectedCommand(Bytes),
+    /// The peer sent READY twice, or another handshake command after READY.
+    DuplicateReady,
+    /// The peer's Identity (routing id) property is longer than 255 bytes.
+    RoutingIdTooLong(usize),
+}
+
+/// A peer speaking a ZMTP we will not talk to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Incompatible {
+    /// The peer speaks ZMTP 1.0 or 2.0 (the revision byte it sent, 0 for ZMTP 1.0).
+    Version {
+        /// The major version (revision) the peer announced.
+        major: u8,
+    },
+    /// The peer uses another security mechanism.
+    Mechanism {
+        /// Ours.
+        ours: MechanismName,
+        /// The peer's.
+        theirs: MechanismName,
+    },
+    /// The peer's socket type cannot talk to ours.
+    SocketType {
+        /// Ours.
+        ours: SocketType,
+        /// The peer's, as it named it.
+        theirs: Bytes,
+    },
+}
+
+impl ConnectionError {
+    /// Whether this ended the connection during the greeting or handshake in a way that
+    /// libzmq reports as a protocol failure (`HANDSHAKE_FAILED_PROTOCOL`) rather than
+    /// no-detail or authentication.
+    pub fn is_protocol_failure(&self) -> bool {
+        matches!(
+            self,
+            ConnectionError::Malformed(_)
+                | ConnectionError::Protocol(_)
+                | ConnectionError::Incompatible(_)
+                | ConnectionError::MessageTooLarge { .. }
+        )
+    }
+
+    /// The reason we put in an ERROR command before closing, if this failure warrants one.
+    pub(crate) fn wire_reason(&self) -> Option<&'static str> {
+        match self {
+            ConnectionError::Incompatible(Incompatible::SocketType { .. }) => {
+                Some("Invalid socket type")
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<Malformed> for ConnectionError {
+    fn from(m: Malformed) -> Self {
+        ConnectionError::Malformed(m)
+    }
+}
+
+impl From<ProtocolViolation> for ConnectionError {
+    fn from(p: ProtocolViolation) -> Self {
+        ConnectionError::Protocol(p)
+    }
+}
+
+impl From<Incompatible> for ConnectionError {
+    fn from(i: Incompatible) -> Self {
+        ConnectionError::Incompatible(i)
+    }
+}
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConnectionError::Malformed(m) => write!(f, "malformed ZMTP from peer: {m}"),
+            ConnectionError::Protocol(p) => write!(f, "peer broke the ZMTP protocol: {p}"),
+            ConnectionError::Incompatible(i) => write!(f, "incompatible peer: {i}"),
+            ConnectionError::PeerError { reason } => {
+                write!(f, "peer sent ERROR: {}", String::from_utf8_lossy(reason))
+            }
+            ConnectionError::MessageTooLarge { size, max } => {
+                write!(f, "frame of {size} bytes exceeds MAXMSGSIZE {max}")
+            }
+            ConnectionError::HandshakeTimeout => f.write_str("handshake timed out"),
+            ConnectionError::HeartbeatTimeout => {
+                f.write_str("no traffic after PING (heartbeat timeout)")
+            }
+            ConnectionError::HeartbeatTtlExpired => f.write_str("peer's heartbeat TTL expired"),
+            ConnectionError::PeerClosed => f.write_str("peer closed the connection"),
+        }
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Malformed::FrameTooLong(n) => write!(f, "frame length {n} is not addressable"),
+            Malformed::CommandWithMore => f.write_str("command frame with MORE flag"),
+            Malformed::BadCommandName => f.write_str("bad command name"),
+            Malformed::TruncatedProperty => f.write_str("truncated metadata property"),
+            Malformed::BadCommandBody(what) => write!(f, "bad {what} command body"),
+        }
+    }
+}
+
+impl std::fmt::Display for ProtocolViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProtocolViolation::MessageBeforeHandshake => {
+                f.write_str("message frame before the handshake completed")
+            }
+            ProtocolViolation::UnexpectedCommand(name) => write!(
+                f,
+                "unexpected command {:?} during handshake",
+                String::from_utf8_lossy(name)
+            ),
+            ProtocolViolation::DuplicateReady => f.write_str("READY received twice"),
+            ProtocolViolation::RoutingIdTooLong(n) => {
+                write!(f, "routing id of {n} bytes (maximum 255)")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Incompatible {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Incompatible::Version { major: 0 } => {
+                f.write_str("peer speaks ZMTP 1.0; only ZMTP 3.x is supported")
+            }
+            Incompatible::Version { major: 1 } => {
+                f.write_str("peer speaks ZMTP 2.0; only ZMTP 3.x is supported")
+            }
+            Incompatible::Version { major } => {
+                write!(
+                    f,
+                    "peer speaks ZMTP revision {major}; only ZMTP 3.x is supported"
+                )
+            }
+            Incompatible::Mechanism { ours, theirs } => {
+                write!(f, "peer uses mechanism {theirs}, we use {ours}")
+            }
+            Incompatible::SocketType { ours, theirs } => write!(
+                f,
+                "peer socket type {} cannot talk to {ours}",
+                String::from_utf8_lossy(theirs)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConnectionError {}
+impl std::error::Error for Malformed {}
+impl std::error::Error for ProtocolViolation {}
+impl std::error::Error for Incompatible {}
