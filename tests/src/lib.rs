@@ -1,1 +1,2 @@
-fn main() {}
+//! oxmq's cross-crate tests: interop against real libzmq (in `tests/`), and, to come, the
+//! conformance suite over every front-end and the perf harness.
