@@ -5,11 +5,39 @@
 //! socket, reads a clock, spawns a thread or draws global randomness: time and bytes are inputs,
 //! bytes and events are outputs. Drivers — the simulator, the mio and Tokio shells, a fuzzer —
 //! feed it.
+//!
+//! ```
+//! use oxmq_core::{Engine, EngineConfig, Event, Instant, Message, SocketType};
+//!
+//! // Two engines joined in memory: whatever one transmits, the other receives.
+//! let now = Instant::ZERO;
+//! let mut push = Engine::new(EngineConfig::new(SocketType::Push), now);
+//! let mut pull = Engine::new(EngineConfig::new(SocketType::Pull), now);
+//! let mut pump = |a: &mut Engine, b: &mut Engine| {
+//!     while let Some(bytes) = a.poll_transmit() {
+//!         b.handle_input(&bytes, now);
+//!     }
+//! };
+//! // Drivers drain events after every input: decoding (and the replies it causes) happens there.
+//! let mut pull_events: Vec<Event> = Vec::new();
+//! for _ in 0..3 {
+//!     pump(&mut push, &mut pull);
+//!     pull_events.extend(std::iter::from_fn(|| pull.poll_event()));
+//!     pump(&mut pull, &mut push);
+//!     while push.poll_event().is_some() {}
+//! }
+//! push.send(&Message::from_frames(["hello", "world"])).unwrap();
+//! pump(&mut push, &mut pull);
+//! pull_events.extend(std::iter::from_fn(|| pull.poll_event()));
+//! assert!(matches!(&pull_events[0], Event::HandshakeSucceeded(_)));
+//! assert_eq!(pull_events[1], Event::Message(Message::from_frames(["hello", "world"])));
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod codec;
 pub mod engine;
 pub mod error;
+pub mod fuzzing;
 pub mod mechanism;
 pub mod message;
 pub mod socket_type;
