@@ -35,6 +35,7 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod fuzzing;
