@@ -43,6 +43,7 @@ pub mod mechanism;
 pub mod message;
 pub mod socket_type;
 pub mod time;
+pub mod tree;
 
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::ConnectionError;
