@@ -1,7 +1,9 @@
 //! # oxmq-core
 //!
 //! ZeroMQ as pure state machines: the ZMTP 3.x codec, security mechanisms, the engine that runs
-//! one ZMTP connection, and (to come) pipes and socket patterns. Nothing in this crate opens a
+//! one ZMTP connection, pipes with high-water marks, the lb/fq/dist schedulers, subscription
+//! tries, every stable socket pattern behind [`Socket`], endpoints, and the object tree's
+//! termination handshake. Nothing in this crate opens a
 //! socket, reads a clock, spawns a thread or draws global randomness: time and bytes are inputs,
 //! bytes and events are outputs. Drivers — the simulator, the mio and Tokio shells, a fuzzer —
 //! feed it.
@@ -41,12 +43,23 @@ pub mod error;
 pub mod fuzzing;
 pub mod mechanism;
 pub mod message;
+pub mod mtrie;
+pub mod pattern;
+pub mod pipe;
+pub mod sched;
+pub mod socket;
 pub mod socket_type;
 pub mod time;
 pub mod tree;
+pub mod trie;
 
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::ConnectionError;
 pub use message::Message;
+pub use pattern::options::{OptionError, SocketOption, SocketOptions};
+pub use pipe::{PipeId, PipeItem};
+pub use socket::{
+    AttachError, InboundError, PipePeer, RecvError, SendErrorKind, Socket, SocketEvent,
+};
 pub use socket_type::SocketType;
 pub use time::Instant;

@@ -1,0 +1,124 @@
+//! PULL (RFC 30): fair-queue from PUSH peers.
+
+use super::{Core, Pattern};
+use crate::message::Message;
+use crate::pipe::PipeId;
+use crate::sched::FairQueue;
+use crate::socket::{AttachError, RecvError};
+
+/// The receiving end of a pipeline.
+#[derive(Debug, Default)]
+pub(crate) struct Pull {
+    fq: FairQueue,
+}
+
+impl Pattern for Pull {
+    fn attach(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
+        self.fq.attach(id);
+        Ok(())
+    }
+
+    fn detach(&mut self, _core: &mut Core, id: PipeId) {
+        self.fq.detach(id);
+    }
+
+    fn read_activated(&mut self, _core: &mut Core, id: PipeId) {
+        self.fq.activated(id);
+    }
+
+    fn write_activated(&mut self, _core: &mut Core, _id: PipeId) {}
+
+    fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
+        self.fq
+            .recv(|id| core.read(id))
+            .map(|(_, m)| m)
+            .ok_or(RecvError::WouldBlock)
+    }
+
+    fn can_recv(&mut self, core: &mut Core) -> bool {
+        self.fq.has_in(|id| core.check_read(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use crate::pattern::options::SocketOption;
+    use crate::socket::{InboundError, RecvError, SendErrorKind, SocketEvent};
+    use crate::socket_type::SocketType::{Pull, Push};
+    use crate::PipeItem;
+
+    #[test]
+    fn shall_receive_from_peers_using_fair_queuing() {
+        let mut s = socket(Pull);
+        let a = attach(&mut s, 1, Push);
+        let b = attach(&mut s, 2, Push);
+        for m in ["a1", "a2", "a3"] {
+            deliver(&mut s, a, msg(&[m]));
+        }
+        deliver(&mut s, b, msg(&["b1"]));
+        let got: Vec<_> = std::iter::from_fn(|| s.recv().ok()).collect();
+        assert_eq!(got.len(), 4);
+        assert!(
+            got[..2].contains(&msg(&["b1"])),
+            "b is not starved by a: {got:?}"
+        );
+        let a_order: Vec<_> = got.iter().filter(|m| m != &&msg(&["b1"])).collect();
+        assert_eq!(
+            a_order,
+            [&msg(&["a1"]), &msg(&["a2"]), &msg(&["a3"])],
+            "per-peer order"
+        );
+    }
+
+    #[test]
+    fn shall_not_send() {
+        let mut s = socket(Pull);
+        attach(&mut s, 1, Push);
+        assert_eq!(
+            s.send(msg(&["x"])).unwrap_err().kind,
+            SendErrorKind::NotSupported
+        );
+        assert_eq!(s.recv(), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn inbound_queue_pushes_back_at_rcvhwm_and_resumes() {
+        let mut s = socket(Pull);
+        s.set_option(SocketOption::RcvHwm(2)).unwrap();
+        let p = attach(&mut s, 1, Push);
+        deliver(&mut s, p, msg(&["1"]));
+        deliver(&mut s, p, msg(&["2"]));
+        assert_eq!(
+            s.handle_inbound(p, PipeItem::Message(msg(&["3"]))),
+            Err(InboundError::Full(msg(&["3"])))
+        );
+        assert_eq!(s.recv(), Ok(msg(&["1"])));
+        assert_eq!(events(&mut s), vec![SocketEvent::InboundResumed(p)]);
+        deliver(&mut s, p, msg(&["3"]));
+    }
+
+    #[test]
+    fn conflate_keeps_only_the_latest_message() {
+        let mut s = socket(Pull);
+        s.set_option(SocketOption::Conflate(true)).unwrap();
+        let p = attach(&mut s, 1, Push);
+        for m in ["old", "older", "latest"] {
+            deliver(&mut s, p, msg(&[m]));
+        }
+        assert_eq!(s.recv(), Ok(msg(&["latest"])));
+        assert_eq!(s.recv(), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn push_pull_pipeline_end_to_end() {
+        let mut w = Wire::new(Push, Pull);
+        for i in 0..10u8 {
+            w.a.send(vec![i].into()).unwrap();
+        }
+        w.pump();
+        for i in 0..10u8 {
+            assert_eq!(w.b.recv(), Ok(vec![i].into()));
+        }
+    }
+}

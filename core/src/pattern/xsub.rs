@@ -1,0 +1,324 @@
+//! SUB and XSUB (RFC 29): fair-queue from publishers; subscriptions go upstream to every
+//! publisher and are replayed to each new one. SUB filters by its subscriptions (inverted with
+//! INVERT_MATCHING); XSUB, like libzmq's, delivers everything and lets the application send
+//! `\x01topic` / `\x00topic` and plain messages upstream.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+
+use super::options::{OptionError, SocketOption};
+use super::{parse_subscription, Core, Pattern};
+use crate::message::Message;
+use crate::pipe::{PipeId, PipeItem};
+use crate::sched::{Distributor, FairQueue};
+use crate::socket::{AttachError, RecvError, SendError};
+use crate::trie::Trie;
+
+/// Subscriber; `is_sub` selects SUB (receive only, filtered).
+#[derive(Debug)]
+pub(crate) struct XSub {
+    is_sub: bool,
+    subscriptions: Trie,
+    fq: FairQueue,
+    dist: Distributor,
+    pipes: BTreeSet<PipeId>,
+    /// A wanted message found by `can_recv`, returned by the next `recv`.
+    prefetched: Option<Message>,
+}
+
+impl XSub {
+    pub(crate) fn new(is_sub: bool) -> Self {
+        XSub {
+            is_sub,
+            subscriptions: Trie::new(),
+            fq: FairQueue::new(),
+            dist: Distributor::new(),
+            pipes: BTreeSet::new(),
+            prefetched: None,
+        }
+    }
+
+    fn upstream(&self, core: &mut Core, item: &PipeItem) {
+        for &id in &self.pipes {
+            core.write_command(id, item.clone());
+        }
+    }
+
+    /// Counts a subscription change and tells the publishers. Every subscribe goes upstream
+    /// (publishers drop duplicates per pipe); a cancel goes only when the count reaches zero.
+    fn change(&mut self, core: &mut Core, subscribe: bool, topic: Bytes) {
+        if subscribe {
+            self.subscriptions.add(&topic);
+            self.upstream(core, &PipeItem::Subscribe(topic));
+        } else if self.subscriptions.remove(&topic) {
+            self.upstream(core, &PipeItem::Cancel(topic));
+        }
+    }
+
+    /// The next received message the application wants, discarding the others.
+    fn next_wanted(&mut self, core: &mut Core) -> Option<Message> {
+        while let Some((_, msg)) = self.fq.recv(|id| core.read(id)) {
+            let wanted = !self.is_sub
+                || self.subscriptions.matches(&msg.frames()[0]) != core.options.invert_matching;
+            if wanted {
+                return Some(msg);
+            }
+        }
+        None
+    }
+}
+
+impl Pattern for XSub {
+    fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
+        self.pipes.insert(id);
+        self.fq.attach(id);
+        self.dist.attach(id);
+        // Replay every subscription to the new publisher, one per distinct topic.
+        self.subscriptions.for_each(|topic| {
+            core.write_command(id, PipeItem::Subscribe(Bytes::copy_from_slice(topic)));
+        });
+        Ok(())
+    }
+
+    fn detach(&mut self, _core: &mut Core, id: PipeId) {
+        self.pipes.remove(&id);
+        self.fq.detach(id);
+        self.dist.detach(id);
+    }
+
+    fn read_activated(&mut self, _core: &mut Core, id: PipeId) {
+        self.fq.activated(id);
+    }
+
+    fn write_activated(&mut self, _core: &mut Core, id: PipeId) {
+        self.dist.activated(id);
+    }
+
+    fn send(&mut self, core: &mut Core, msg: Message) -> Result<(), SendError> {
+        if self.is_sub {
+            return Err(SendError::not_supported(msg));
+        }
+        if let Some((subscribe, topic)) = parse_subscription(&msg) {
+            self.change(core, subscribe, topic);
+            return Ok(());
+        }
+        // RFC 29: XSUB SHALL send all messages to all publishers, dropping at a full queue.
+        self.dist
+            .send_to_all(&msg, |id, m| core.write(id, m).is_ok());
+        Ok(())
+    }
+
+    fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
+        self.prefetched
+            .take()
+            .or_else(|| self.next_wanted(core))
+            .ok_or(RecvError::WouldBlock)
+    }
+
+    fn can_send(&mut self, _core: &mut Core) -> bool {
+        !self.is_sub
+    }
+
+    fn can_recv(&mut self, core: &mut Core) -> bool {
+        if self.prefetched.is_some() {
+            return true;
+        }
+        // Like libzmq, look ahead for a wanted message and keep it for the next recv.
+        match self.next_wanted(core) {
+            Some(msg) => {
+                self.prefetched = Some(msg);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn set_option(&mut self, core: &mut Core, opt: &SocketOption) -> Result<bool, OptionError> {
+        match opt {
+            SocketOption::Subscribe(topic) if self.is_sub => {
+                self.change(core, true, topic.clone());
+            }
+            SocketOption::Unsubscribe(topic) if self.is_sub => {
+                self.change(core, false, topic.clone());
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::*;
+    use crate::pattern::options::SocketOption;
+    use crate::socket::{RecvError, SendErrorKind};
+    use crate::socket_type::SocketType::{Pub, Sub, XPub, XSub};
+    use crate::{PipeItem, Socket};
+    use bytes::Bytes;
+
+    fn sub(s: &mut Socket, topic: &'static str) {
+        s.set_option(SocketOption::Subscribe(Bytes::from_static(
+            topic.as_bytes(),
+        )))
+        .unwrap();
+    }
+
+    fn unsub(s: &mut Socket, topic: &'static str) {
+        s.set_option(SocketOption::Unsubscribe(Bytes::from_static(
+            topic.as_bytes(),
+        )))
+        .unwrap();
+    }
+
+    fn item_sub(t: &'static str) -> PipeItem {
+        PipeItem::Subscribe(Bytes::from_static(t.as_bytes()))
+    }
+
+    fn item_cancel(t: &'static str) -> PipeItem {
+        PipeItem::Cancel(Bytes::from_static(t.as_bytes()))
+    }
+
+    #[test]
+    fn sub_shall_send_subscriptions_to_every_publisher() {
+        let mut s = socket(Sub);
+        let a = attach(&mut s, 1, Pub);
+        let b = attach(&mut s, 2, XPub);
+        sub(&mut s, "t");
+        assert_eq!(sent(&mut s, a), vec![item_sub("t")]);
+        assert_eq!(sent(&mut s, b), vec![item_sub("t")]);
+    }
+
+    #[test]
+    fn subscriptions_are_replayed_to_each_new_publisher() {
+        let mut s = socket(Sub);
+        sub(&mut s, "b");
+        sub(&mut s, "a");
+        sub(&mut s, "a");
+        let p = attach(&mut s, 1, Pub);
+        assert_eq!(sent(&mut s, p), vec![item_sub("a"), item_sub("b")]);
+    }
+
+    #[test]
+    fn subscriptions_are_counted_and_only_the_last_cancel_goes_upstream() {
+        let mut s = socket(Sub);
+        let p = attach(&mut s, 1, Pub);
+        sub(&mut s, "t");
+        sub(&mut s, "t");
+        unsub(&mut s, "t");
+        deliver(&mut s, p, msg(&["t1"]));
+        assert_eq!(s.recv(), Ok(msg(&["t1"])), "still subscribed once");
+        unsub(&mut s, "t");
+        unsub(&mut s, "t");
+        assert_eq!(
+            sent(&mut s, p),
+            vec![item_sub("t"), item_sub("t"), item_cancel("t")]
+        );
+        deliver(&mut s, p, msg(&["t2"]));
+        assert_eq!(s.recv(), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn sub_filters_by_prefix_of_the_first_frame() {
+        let mut s = socket(Sub);
+        let p = attach(&mut s, 1, Pub);
+        sub(&mut s, "ab");
+        for m in [
+            msg(&["a"]),
+            msg(&["ab", "1"]),
+            msg(&["x", "ab"]),
+            msg(&["abc"]),
+        ] {
+            deliver(&mut s, p, m);
+        }
+        assert_eq!(s.recv(), Ok(msg(&["ab", "1"])));
+        assert_eq!(s.recv(), Ok(msg(&["abc"])));
+        assert_eq!(s.recv(), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn sub_without_subscriptions_receives_nothing_and_empty_topic_everything() {
+        let mut s = socket(Sub);
+        let p = attach(&mut s, 1, Pub);
+        deliver(&mut s, p, msg(&["x"]));
+        assert!(!s.can_recv());
+        sub(&mut s, "");
+        deliver(&mut s, p, msg(&["y"]));
+        assert!(s.can_recv());
+        assert_eq!(s.recv(), Ok(msg(&["y"])));
+    }
+
+    #[test]
+    fn sub_shall_receive_from_publishers_with_fair_queuing() {
+        let mut s = socket(Sub);
+        sub(&mut s, "");
+        let a = attach(&mut s, 1, Pub);
+        let b = attach(&mut s, 2, Pub);
+        deliver(&mut s, a, msg(&["a1"]));
+        deliver(&mut s, a, msg(&["a2"]));
+        deliver(&mut s, b, msg(&["b1"]));
+        let got: Vec<_> = std::iter::from_fn(|| s.recv().ok()).collect();
+        assert!(got[..2].contains(&msg(&["b1"])));
+    }
+
+    #[test]
+    fn sub_shall_only_receive() {
+        let mut s = socket(Sub);
+        assert_eq!(
+            s.send(msg(&["\x01t"])).unwrap_err().kind,
+            SendErrorKind::NotSupported
+        );
+    }
+
+    #[test]
+    fn sub_invert_matching_delivers_the_non_matching() {
+        let mut s = socket(Sub);
+        s.set_option(SocketOption::InvertMatching(true)).unwrap();
+        let p = attach(&mut s, 1, Pub);
+        sub(&mut s, "skip");
+        deliver(&mut s, p, msg(&["skip me"]));
+        deliver(&mut s, p, msg(&["keep me"]));
+        assert_eq!(s.recv(), Ok(msg(&["keep me"])));
+    }
+
+    #[test]
+    fn xsub_accepts_subscription_commands_from_its_application() {
+        let mut s = socket(XSub);
+        let p = attach(&mut s, 1, XPub);
+        s.send(msg(&["\x01t"])).unwrap();
+        s.send(msg(&["\x00t"])).unwrap();
+        s.send(msg(&["\x00never"])).unwrap();
+        assert_eq!(sent(&mut s, p), vec![item_sub("t"), item_cancel("t")]);
+    }
+
+    #[test]
+    fn xsub_shall_send_all_other_messages_to_all_publishers() {
+        let mut s = socket(XSub);
+        let a = attach(&mut s, 1, XPub);
+        let b = attach(&mut s, 2, XPub);
+        s.send(msg(&["hello", "up"])).unwrap();
+        assert_eq!(sent_msgs(&mut s, a), vec![msg(&["hello", "up"])]);
+        assert_eq!(sent_msgs(&mut s, b), vec![msg(&["hello", "up"])]);
+    }
+
+    #[test]
+    fn xsub_delivers_without_filtering() {
+        let mut s = socket(XSub);
+        let p = attach(&mut s, 1, Pub);
+        deliver(&mut s, p, msg(&["anything"]));
+        assert_eq!(s.recv(), Ok(msg(&["anything"])));
+    }
+
+    #[test]
+    fn xsub_to_xpub_proxy_leg_end_to_end() {
+        let mut w = Wire::new(XPub, XSub);
+        w.b.send(msg(&["\x01k"])).unwrap();
+        w.pump();
+        assert_eq!(w.a.recv(), Ok(msg(&["\x01k"])));
+        w.a.send(msg(&["k", "v"])).unwrap();
+        w.a.send(msg(&["other"])).unwrap();
+        w.pump();
+        assert_eq!(w.b.recv(), Ok(msg(&["k", "v"])));
+        assert_eq!(w.b.recv(), Err(RecvError::WouldBlock));
+    }
+}

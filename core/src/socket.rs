@@ -1,0 +1,718 @@
+//! The socket: one pattern, its options and its pipes, driven without I/O.
+//!
+//! Two parties talk to a [`Socket`]:
+//!
+//! - the **application** calls [`send`](Socket::send) and [`recv`](Socket::recv), which never
+//!   block: they return `WouldBlock` and the shell waits;
+//! - the **driver** (one session per peer connection) calls
+//!   [`attach_pipe`](Socket::attach_pipe) once the peer's handshake is done (or
+//!   [`attach_pending_pipe`](Socket::attach_pending_pipe) at connect time, then
+//!   [`peer_ready`](Socket::peer_ready) after each handshake),
+//!   [`handle_inbound`](Socket::handle_inbound) for each message or subscription the engine
+//!   decoded, [`poll_outbound`](Socket::poll_outbound) to take what the engine must send, and
+//!   [`detach_pipe`](Socket::detach_pipe) when the connection is gone.
+//!
+//! After any call, the driver drains [`poll_event`](Socket::poll_event): `OutboundReady(p)`
+//! means pipe `p` has something for `poll_outbound` (drain it until `None`; the event fires
+//! again only after the pipe ran empty); `InboundResumed(p)` means a session refused at RCVHWM
+//! may push again; `ClosePipe(p)` asks the driver to close that connection and then detach it.
+//! Events may name a pipe that has since been detached; ignore those.
+//!
+//! When a connection ends, [`terminate_pipe`](Socket::terminate_pipe) keeps what was already
+//! received readable (libzmq delivers it) and detaches the pipe once drained;
+//! [`detach_pipe`](Socket::detach_pipe) drops everything at once. Pipe ids are never reused.
+//!
+//! ```
+//! use oxmq_core::{Message, PipePeer, PipeId, PipeItem, Socket, SocketEvent, SocketType};
+//!
+//! // Two sockets, one connection between them: a session on each side would move items
+//! // between its pipe and its engine; here they are handed across directly.
+//! let mut push = Socket::new(SocketType::Push, 0).unwrap();
+//! let mut pull = Socket::new(SocketType::Pull, 0).unwrap();
+//! let (p, q) = (PipeId(1), PipeId(1));
+//! push.attach_pipe(p, PipePeer::new(SocketType::Pull)).unwrap();
+//! pull.attach_pipe(q, PipePeer::new(SocketType::Push)).unwrap();
+//!
+//! push.send(Message::from("hello")).unwrap();
+//! assert_eq!(push.poll_event(), Some(SocketEvent::OutboundReady(p)));
+//! while let Some(item) = push.poll_outbound(p) {
+//!     // An engine would encode `item` as ZMTP frames here.
+//!     pull.handle_inbound(q, item).unwrap();
+//! }
+//! assert_eq!(pull.recv(), Ok(Message::from("hello")));
+//! # let _ = PipeItem::Subscribe(Default::default());
+//! ```
+
+use bytes::Bytes;
+
+use crate::message::Message;
+use crate::pattern::options::{valid_routing_id, OptionError, SocketOption, SocketOptions};
+use crate::pattern::{self, Core, PipeEntry};
+use crate::pipe::{Pipe, PipeId, PipeItem};
+use crate::socket_type::SocketType;
+
+/// What the socket knows about the peer behind a pipe.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipePeer {
+    /// The peer's socket type, from its READY `Socket-Type`.
+    pub socket_type: SocketType,
+    /// The peer's `Identity` property, if it sent a non-empty one.
+    pub routing_id: Option<Bytes>,
+    /// The id this socket chose for the connection (CONNECT_ROUTING_ID at connect time).
+    pub connect_routing_id: Option<Bytes>,
+}
+
+impl PipePeer {
+    /// What the socket needs from an engine's handshake. A peer that named no socket type
+    /// (libzmq does not insist on one) is taken to be the first type ours may talk to.
+    pub fn from_handshake(ours: SocketType, peer: &crate::engine::PeerInfo) -> PipePeer {
+        let socket_type = peer.socket_type.unwrap_or_else(|| {
+            SocketType::ALL
+                .into_iter()
+                .find(|t| ours.is_compatible_with(*t))
+                .unwrap_or(ours)
+        });
+        PipePeer {
+            socket_type,
+            routing_id: peer.routing_id.clone(),
+            connect_routing_id: None,
+        }
+    }
+
+    /// A peer of this type with no routing id.
+    pub fn new(socket_type: SocketType) -> Self {
+        PipePeer {
+            socket_type,
+            routing_id: None,
+            connect_routing_id: None,
+        }
+    }
+
+    /// Sets the peer's own `Identity`; an empty one counts as none.
+    pub fn with_routing_id(mut self, id: impl Into<Bytes>) -> Self {
+        let id = id.into();
+        self.routing_id = (!id.is_empty()).then_some(id);
+        self
+    }
+
+    /// Sets the id this side chose for the connection.
+    pub fn with_connect_routing_id(mut self, id: impl Into<Bytes>) -> Self {
+        self.connect_routing_id = Some(id.into());
+        self
+    }
+}
+
+/// What the driver must act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// The pipe has items to transmit: call [`Socket::poll_outbound`] until it returns `None`.
+    OutboundReady(PipeId),
+    /// The pipe refused an inbound message at RCVHWM and now has room again.
+    InboundResumed(PipeId),
+    /// The socket wants this connection closed (STREAM empty send, ROUTER_HANDOVER); the
+    /// driver closes it and calls [`Socket::detach_pipe`].
+    ClosePipe(PipeId),
+}
+
+/// Why a send failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// No peer can take the message now (`EAGAIN`).
+    WouldBlock,
+    /// ROUTER_MANDATORY / STREAM: no peer has that routing id (`EHOSTUNREACH`).
+    HostUnreachable,
+    /// The pattern's state forbids sending now, e.g. REQ awaiting a reply (`EFSM`).
+    BadState,
+    /// This socket type never sends (`ENOTSUP`).
+    NotSupported,
+}
+
+/// A failed send; the message comes back untouched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendError {
+    /// Why it failed.
+    pub kind: SendErrorKind,
+    /// The message the application tried to send.
+    pub message: Message,
+}
+
+impl SendError {
+    /// A send error of `kind` carrying `message` back.
+    pub fn new(kind: SendErrorKind, message: Message) -> Self {
+        SendError { kind, message }
+    }
+    pub(crate) fn would_block(message: Message) -> Self {
+        Self::new(SendErrorKind::WouldBlock, message)
+    }
+    pub(crate) fn bad_state(message: Message) -> Self {
+        Self::new(SendErrorKind::BadState, message)
+    }
+    pub(crate) fn not_supported(message: Message) -> Self {
+        Self::new(SendErrorKind::NotSupported, message)
+    }
+    pub(crate) fn host_unreachable(message: Message) -> Self {
+        Self::new(SendErrorKind::HostUnreachable, message)
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "send failed: {:?}", self.kind)
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why a receive failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// Nothing to receive now (`EAGAIN`).
+    WouldBlock,
+    /// The pattern's state forbids receiving now, e.g. REP owing a reply (`EFSM`).
+    BadState,
+    /// This socket type never receives (`ENOTSUP`).
+    NotSupported,
+}
+
+impl std::fmt::Display for RecvError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "receive failed: {self:?}")
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// Why a pipe could not be attached; the driver should close that connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttachError {
+    /// A pipe with this id is already attached.
+    DuplicatePipe,
+    /// The peer's socket type may not talk to this one.
+    IncompatiblePeer(SocketType),
+    /// ROUTER without ROUTER_HANDOVER: another peer already holds this routing id.
+    DuplicateRoutingId(Bytes),
+    /// PAIR already has its one peer.
+    AlreadyPaired,
+    /// No such pipe is attached.
+    UnknownPipe,
+}
+
+impl std::fmt::Display for AttachError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttachError::DuplicatePipe => f.write_str("pipe id already attached"),
+            AttachError::IncompatiblePeer(t) => write!(f, "incompatible peer socket type {t}"),
+            AttachError::DuplicateRoutingId(_) => f.write_str("routing id already in use"),
+            AttachError::AlreadyPaired => f.write_str("PAIR socket already has a peer"),
+            AttachError::UnknownPipe => f.write_str("no such pipe"),
+        }
+    }
+}
+
+impl std::error::Error for AttachError {}
+
+/// Why the socket refused an item from a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InboundError {
+    /// The pipe is at RCVHWM: hold this message, stop reading from the engine, and push it
+    /// again after [`SocketEvent::InboundResumed`].
+    Full(Message),
+    /// No such pipe is attached.
+    UnknownPipe,
+}
+
+/// This socket type is not implemented (the draft types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnsupportedSocketType(pub SocketType);
+
+impl std::fmt::Display for UnsupportedSocketType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} sockets are not supported", self.0)
+    }
+}
+
+impl std::error::Error for UnsupportedSocketType {}
+
+/// A ZeroMQ socket of one stable type, as a state machine over its pipes.
+#[derive(Debug)]
+pub struct Socket {
+    kind: SocketType,
+    core: Core,
+    pattern: Box<dyn pattern::Pattern>,
+}
+
+impl Socket {
+    /// A socket of `kind`. `seed` starts the counters a socket draws ids from (ROUTER's
+    /// generated routing ids, REQ_CORRELATE's request ids); pass a random value.
+    pub fn new(kind: SocketType, seed: u32) -> Result<Socket, UnsupportedSocketType> {
+        let pattern = pattern::for_type(kind, seed).ok_or(UnsupportedSocketType(kind))?;
+        Ok(Socket {
+            kind,
+            core: Core::new(),
+            pattern,
+        })
+    }
+
+    /// This socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.kind
+    }
+
+    /// The shared options (HWMs, routing id…).
+    pub fn options(&self) -> &SocketOptions {
+        &self.core.options
+    }
+
+    /// Sets an option (libzmq's `zmq_setsockopt`).
+    pub fn set_option(&mut self, opt: SocketOption) -> Result<(), OptionError> {
+        use SocketType::*;
+        let kind = self.kind;
+        let not_applicable = Err(OptionError::NotApplicable(kind));
+        let o = &mut self.core.options;
+        match &opt {
+            SocketOption::SndHwm(v) => {
+                o.sndhwm = *v;
+                self.apply_hwms();
+            }
+            SocketOption::RcvHwm(v) => {
+                o.rcvhwm = *v;
+                self.apply_hwms();
+            }
+            SocketOption::Conflate(v) => {
+                if !matches!(kind, Pub | Sub | Push | Pull | Dealer) {
+                    return not_applicable;
+                }
+                o.conflate = *v;
+            }
+            SocketOption::RoutingId(id) => {
+                if !valid_routing_id(id) {
+                    return Err(OptionError::InvalidValue);
+                }
+                o.routing_id = Some(id.clone());
+            }
+            SocketOption::ConnectRoutingId(id) => {
+                if !valid_routing_id(id) {
+                    return Err(OptionError::InvalidValue);
+                }
+                o.connect_routing_id = Some(id.clone());
+            }
+            SocketOption::ProbeRouter(v) => {
+                if !matches!(kind, Router | Dealer | Req) {
+                    return not_applicable;
+                }
+                o.probe_router = *v;
+            }
+            SocketOption::InvertMatching(v) => {
+                if !matches!(kind, Pub | XPub | Sub) {
+                    return not_applicable;
+                }
+                o.invert_matching = *v;
+            }
+            _ => {
+                if !self.pattern.set_option(&mut self.core, &opt)? {
+                    return not_applicable;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the current HWMs to every attached pipe, reactivating sides a raise released.
+    fn apply_hwms(&mut self) {
+        let (snd, rcv) = (self.core.options.sndhwm, self.core.options.rcvhwm);
+        let ids: Vec<PipeId> = self.core.pipes.keys().copied().collect();
+        for id in ids {
+            let Some(entry) = self.core.pipes.get_mut(&id) else {
+                continue;
+            };
+            let (writable, resumed) = entry.pipe.set_hwms(snd, rcv);
+            if resumed && !entry.closing {
+                self.core.events.push_back(SocketEvent::InboundResumed(id));
+            }
+            if writable && !entry.closing {
+                self.pattern.write_activated(&mut self.core, id);
+            }
+        }
+    }
+
+    /// Takes the CONNECT_ROUTING_ID set for the next connection; the driver passes it back in
+    /// [`PipePeer::connect_routing_id`] when that connection's pipe is attached.
+    pub fn take_connect_routing_id(&mut self) -> Option<Bytes> {
+        self.core.options.connect_routing_id.take()
+    }
+
+    /// Adds a pipe to a peer whose handshake is complete. On error nothing is attached.
+    pub fn attach_pipe(&mut self, id: PipeId, peer: PipePeer) -> Result<(), AttachError> {
+        self.check_peer(&peer)?;
+        let cid = peer.connect_routing_id.clone();
+        self.attach(id, Some(peer), cid)
+    }
+
+    /// Adds a pipe for an outgoing connection before its handshake completes, so messages
+    /// queue on it meanwhile (libzmq without IMMEDIATE; RFC 28–31 "SHALL create a queue when
+    /// initiating an outgoing connection"). Call [`peer_ready`](Self::peer_ready) after each
+    /// handshake on it.
+    pub fn attach_pending_pipe(
+        &mut self,
+        id: PipeId,
+        connect_routing_id: Option<Bytes>,
+    ) -> Result<(), AttachError> {
+        self.attach(id, None, connect_routing_id)
+    }
+
+    /// The handshake on a pipe from [`attach_pending_pipe`](Self::attach_pending_pipe) completed
+    /// (again, after a reconnect). On error the pipe stays; the driver closes the connection.
+    pub fn peer_ready(&mut self, id: PipeId, peer: PipePeer) -> Result<(), AttachError> {
+        self.check_peer(&peer)?;
+        let Some(entry) = self.core.pipes.get_mut(&id).filter(|e| !e.closing) else {
+            return Err(AttachError::UnknownPipe);
+        };
+        entry.peer = Some(peer);
+        self.pattern.peer_ready(&mut self.core, id)
+    }
+
+    fn check_peer(&self, peer: &PipePeer) -> Result<(), AttachError> {
+        if self.kind != SocketType::Stream && !self.kind.is_compatible_with(peer.socket_type) {
+            return Err(AttachError::IncompatiblePeer(peer.socket_type));
+        }
+        Ok(())
+    }
+
+    fn attach(
+        &mut self,
+        id: PipeId,
+        peer: Option<PipePeer>,
+        connect_routing_id: Option<Bytes>,
+    ) -> Result<(), AttachError> {
+        if self.core.pipes.contains_key(&id) {
+            return Err(AttachError::DuplicatePipe);
+        }
+        let o = &self.core.options;
+        let entry = PipeEntry {
+            pipe: Pipe::new(o.sndhwm, o.rcvhwm, o.conflate),
+            peer,
+            connect_routing_id,
+            closing: false,
+        };
+        self.core.pipes.insert(id, entry);
+        if let Err(e) = self.pattern.attach(&mut self.core, id) {
+            self.core.pipes.remove(&id);
+            return Err(e);
+        }
+        if self.core.options.probe_router {
+            // libzmq: the probe is best effort, a full new pipe cannot happen.
+            let _ = self.core.write(id, Message::single(Bytes::new()));
+        }
+        Ok(())
+    }
+
+    /// Removes a pipe at once and discards whatever it still holds, both ways. False if it was
+    /// not attached.
+    pub fn detach_pipe(&mut self, id: PipeId) -> bool {
+        if !self.core.pipes.contains_key(&id) {
+            return false;
+        }
+        self.pattern.detach(&mut self.core, id);
+        self.core.pipes.remove(&id);
+        true
+    }
+
+    /// The peer's connection is gone (libzmq's pipe termination): unsent messages are
+    /// discarded and nothing more is sent to it, but messages already received stay readable;
+    /// the pipe detaches itself once the application has read them. The session forgets the
+    /// pipe now and must not reuse its id. False if it was not attached.
+    pub fn terminate_pipe(&mut self, id: PipeId) -> bool {
+        let Some(entry) = self.core.pipes.get_mut(&id) else {
+            return false;
+        };
+        entry.closing = true;
+        if entry.pipe.check_read() {
+            // Drop what waits to be transmitted; nobody will take it.
+            while entry.pipe.pop_outbound().is_some() {}
+        } else {
+            self.detach_pipe(id);
+        }
+        true
+    }
+
+    fn detach_drained(&mut self) {
+        while let Some(id) = self.core.drained.pop() {
+            self.detach_pipe(id);
+        }
+    }
+
+    /// Sends a whole message (never blocks).
+    pub fn send(&mut self, msg: Message) -> Result<(), SendError> {
+        self.pattern.send(&mut self.core, msg)
+    }
+
+    /// Receives a whole message (never blocks).
+    pub fn recv(&mut self) -> Result<Message, RecvError> {
+        let got = self.pattern.recv(&mut self.core);
+        self.detach_drained();
+        got
+    }
+
+    /// Whether [`send`](Self::send) would not return `WouldBlock` (ZMQ_POLLOUT).
+    pub fn can_send(&mut self) -> bool {
+        self.pattern.can_send(&mut self.core)
+    }
+
+    /// Whether [`recv`](Self::recv) has a message (ZMQ_POLLIN).
+    pub fn can_recv(&mut self) -> bool {
+        let ready = self.pattern.can_recv(&mut self.core);
+        self.detach_drained();
+        ready
+    }
+
+    /// An item the session decoded from pipe `id`'s connection: a message, or a subscription
+    /// change (ZMTP 3.1 command). ZMTP 3.0 `\x01`/`\x00` messages to PUB/XPUB are recognised
+    /// here too.
+    pub fn handle_inbound(&mut self, id: PipeId, item: PipeItem) -> Result<(), InboundError> {
+        match self.core.pipes.get(&id) {
+            Some(entry) if !entry.closing => {}
+            _ => return Err(InboundError::UnknownPipe),
+        }
+        let msg = match item {
+            PipeItem::Message(m) => m,
+            PipeItem::Subscribe(topic) => {
+                self.pattern.subscription(&mut self.core, id, true, topic);
+                return Ok(());
+            }
+            PipeItem::Cancel(topic) => {
+                self.pattern.subscription(&mut self.core, id, false, topic);
+                return Ok(());
+            }
+        };
+        let Some(msg) = self.pattern.filter_inbound(&mut self.core, id, msg) else {
+            return Ok(());
+        };
+        let Some(entry) = self.core.pipes.get_mut(&id) else {
+            return Err(InboundError::UnknownPipe);
+        };
+        match entry.pipe.push_inbound(msg) {
+            Ok(true) => self.pattern.read_activated(&mut self.core, id),
+            Ok(false) => {}
+            Err(msg) => return Err(InboundError::Full(msg)),
+        }
+        Ok(())
+    }
+
+    /// The next item the session must transmit on pipe `id`'s connection.
+    pub fn poll_outbound(&mut self, id: PipeId) -> Option<PipeItem> {
+        let popped = self.core.pipes.get_mut(&id)?.pipe.pop_outbound()?;
+        if popped.writable_again {
+            self.pattern.write_activated(&mut self.core, id);
+        }
+        Some(popped.item)
+    }
+
+    /// The next event for the driver.
+    pub fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.core.events.pop_front()
+    }
+
+    /// The pipe `id`, for inspection.
+    pub fn pipe(&self, id: PipeId) -> Option<&Pipe> {
+        self.core.pipes.get(&id).map(|e| &e.pipe)
+    }
+
+    /// Whether pipe `id` is attached (closing pipes included).
+    pub fn has_pipe(&self, id: PipeId) -> bool {
+        self.core.pipes.contains_key(&id)
+    }
+
+    /// The attached pipes, in id order.
+    pub fn pipe_ids(&self) -> impl Iterator<Item = PipeId> + '_ {
+        self.core.pipes.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pattern::testkit::{attach, deliver, events, msg, socket};
+    use SocketType::*;
+
+    #[test]
+    fn draft_types_are_refused() {
+        assert_eq!(
+            Socket::new(Client, 0).unwrap_err(),
+            UnsupportedSocketType(Client)
+        );
+        for kind in SocketType::ALL.into_iter().filter(|t| !t.is_draft()) {
+            assert_eq!(Socket::new(kind, 0).unwrap().socket_type(), kind);
+        }
+    }
+
+    #[test]
+    fn incompatible_peers_and_duplicate_pipes_are_refused() {
+        let mut s = socket(Req);
+        assert_eq!(
+            s.attach_pipe(PipeId(1), PipePeer::new(Pub)),
+            Err(AttachError::IncompatiblePeer(Pub))
+        );
+        attach(&mut s, 1, Rep);
+        assert_eq!(
+            s.attach_pipe(PipeId(1), PipePeer::new(Rep)),
+            Err(AttachError::DuplicatePipe)
+        );
+    }
+
+    #[test]
+    fn options_are_checked_against_the_socket_type() {
+        let mut s = socket(Push);
+        assert_eq!(
+            s.set_option(SocketOption::RouterMandatory(true)),
+            Err(OptionError::NotApplicable(Push))
+        );
+        assert_eq!(
+            s.set_option(SocketOption::Subscribe(Bytes::new())),
+            Err(OptionError::NotApplicable(Push))
+        );
+        assert_eq!(
+            socket(Req).set_option(SocketOption::Conflate(true)),
+            Err(OptionError::NotApplicable(Req))
+        );
+        assert_eq!(
+            s.set_option(SocketOption::RoutingId(Bytes::new())),
+            Err(OptionError::InvalidValue)
+        );
+        assert_eq!(
+            s.set_option(SocketOption::RoutingId(Bytes::from(vec![1; 256]))),
+            Err(OptionError::InvalidValue)
+        );
+        s.set_option(SocketOption::RoutingId(Bytes::from_static(b"me")))
+            .unwrap();
+        assert_eq!(s.options().routing_id.as_deref(), Some(&b"me"[..]));
+    }
+
+    #[test]
+    fn shall_create_a_queue_when_initiating_an_outgoing_connection() {
+        let mut s = socket(Push);
+        let p = PipeId(1);
+        s.attach_pending_pipe(p, None).unwrap();
+        s.send(msg(&["early"])).unwrap();
+        assert_eq!(
+            s.peer_ready(p, PipePeer::new(Pub)),
+            Err(AttachError::IncompatiblePeer(Pub))
+        );
+        assert!(s.has_pipe(p), "the queue outlives a failed handshake");
+        s.peer_ready(p, PipePeer::new(Pull)).unwrap();
+        assert_eq!(s.poll_outbound(p), Some(PipeItem::Message(msg(&["early"]))));
+        assert_eq!(
+            s.peer_ready(PipeId(5), PipePeer::new(Pull)),
+            Err(AttachError::UnknownPipe)
+        );
+    }
+
+    #[test]
+    fn a_pending_router_pipe_is_routable_once_named() {
+        let mut s = socket(Router);
+        s.set_option(SocketOption::RouterMandatory(true)).unwrap();
+        s.attach_pending_pipe(PipeId(1), None).unwrap();
+        s.attach_pending_pipe(PipeId(2), Some(Bytes::from_static(b"named")))
+            .unwrap();
+        s.send(msg(&["named", "x"])).unwrap();
+        let e = s.send(msg(&["peer", "x"])).unwrap_err();
+        assert_eq!(e.kind, SendErrorKind::HostUnreachable);
+        s.peer_ready(PipeId(1), PipePeer::new(Dealer).with_routing_id("peer"))
+            .unwrap();
+        s.send(msg(&["peer", "y"])).unwrap();
+        assert_eq!(
+            s.poll_outbound(PipeId(1)),
+            Some(PipeItem::Message(msg(&["y"])))
+        );
+    }
+
+    #[test]
+    fn hwm_changes_apply_to_attached_pipes() {
+        let mut s = socket(Push);
+        s.set_option(SocketOption::SndHwm(1)).unwrap();
+        let p = attach(&mut s, 1, Pull);
+        s.send(msg(&["1"])).unwrap();
+        assert!(!s.can_send());
+        s.set_option(SocketOption::SndHwm(2)).unwrap();
+        s.send(msg(&["2"])).unwrap();
+        assert_eq!(s.pipe(p).unwrap().outbound_len(), 2);
+    }
+
+    #[test]
+    fn outbound_ready_fires_once_per_idle_to_busy_transition() {
+        let mut s = socket(Push);
+        let p = attach(&mut s, 1, Pull);
+        s.send(msg(&["1"])).unwrap();
+        s.send(msg(&["2"])).unwrap();
+        assert_eq!(events(&mut s), vec![SocketEvent::OutboundReady(p)]);
+        while s.poll_outbound(p).is_some() {}
+        s.send(msg(&["3"])).unwrap();
+        assert_eq!(events(&mut s), vec![SocketEvent::OutboundReady(p)]);
+    }
+
+    #[test]
+    fn items_for_unknown_pipes_are_refused_not_panicked_on() {
+        let mut s = socket(Pull);
+        assert_eq!(
+            s.handle_inbound(PipeId(9), PipeItem::Message(msg(&["x"]))),
+            Err(InboundError::UnknownPipe)
+        );
+        assert_eq!(s.poll_outbound(PipeId(9)), None);
+        assert!(!s.detach_pipe(PipeId(9)));
+    }
+
+    #[test]
+    fn a_terminated_pipe_delivers_what_it_received_then_detaches() {
+        let mut s = socket(Pull);
+        let p = attach(&mut s, 1, Push);
+        deliver(&mut s, p, msg(&["1"]));
+        deliver(&mut s, p, msg(&["2"]));
+        assert!(s.terminate_pipe(p));
+        assert_eq!(
+            s.handle_inbound(p, PipeItem::Message(msg(&["late"]))),
+            Err(InboundError::UnknownPipe)
+        );
+        assert_eq!(s.recv(), Ok(msg(&["1"])));
+        assert!(s.has_pipe(p));
+        assert_eq!(s.recv(), Ok(msg(&["2"])));
+        assert!(!s.has_pipe(p), "detached once drained");
+        assert_eq!(s.recv(), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn a_terminated_pipe_takes_no_more_messages() {
+        let mut s = socket(Dealer);
+        let a = attach(&mut s, 1, Router);
+        let b = attach(&mut s, 2, Router);
+        deliver(&mut s, a, msg(&["pending reply"]));
+        s.send(msg(&["unsent"])).unwrap();
+        s.send(msg(&["unsent"])).unwrap();
+        s.terminate_pipe(a);
+        assert_eq!(s.poll_outbound(a), None, "unsent messages are discarded");
+        for _ in 0..4 {
+            s.send(msg(&["m"])).unwrap();
+        }
+        assert_eq!(s.pipe(b).unwrap().outbound_len(), 5);
+        assert_eq!(s.recv(), Ok(msg(&["pending reply"])));
+        assert!(!s.has_pipe(a));
+        // An empty pipe detaches at once.
+        s.terminate_pipe(b);
+        assert!(!s.has_pipe(b));
+    }
+
+    #[test]
+    fn subscription_commands_to_non_publishers_are_ignored() {
+        let mut s = socket(Sub);
+        let p = attach(&mut s, 1, Pub);
+        s.handle_inbound(p, PipeItem::Subscribe(Bytes::from_static(b"x")))
+            .unwrap();
+        deliver(&mut s, p, msg(&["x"]));
+        assert_eq!(
+            s.recv(),
+            Err(RecvError::WouldBlock),
+            "SUB has no subscription"
+        );
+    }
+}
