@@ -36,6 +36,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod base;
 pub mod codec;
 pub mod endpoint;
 pub mod engine;
@@ -43,6 +44,7 @@ pub mod error;
 pub mod fuzzing;
 pub mod mechanism;
 pub mod message;
+pub mod monitor;
 pub mod mtrie;
 pub mod pattern;
 pub mod pipe;

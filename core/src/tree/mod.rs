@@ -174,6 +174,16 @@ impl Tree {
         self.nodes.is_empty()
     }
 
+    /// Sets the linger `node` passes to a child that asks to end (ZMQ_LINGER for a socket whose
+    /// sessions are disconnected one by one). Its own termination brings its own linger.
+    pub fn set_linger(&mut self, node: NodeId, linger: Linger) {
+        if let Some(n) = self.nodes.get_mut(&node) {
+            if !n.terminating {
+                n.child_linger = linger;
+            }
+        }
+    }
+
     /// Says whether `node` holds outbound messages that its linger protects.
     pub fn set_pending(&mut self, node: NodeId, pending: bool, now: Instant) {
         if let Some(n) = self.nodes.get_mut(&node) {

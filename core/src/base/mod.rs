@@ -1,0 +1,992 @@
+//! The socket base (libzmq's `socket_base_t`): a pattern [`Socket`] plus its endpoints, one
+//! session per connection, reconnection, linger and the object tree — still without I/O.
+//!
+//! The driver opens listeners and connections when asked ([`Action`]), reports what happened
+//! (`handle_listening`, `handle_accepted`, `handle_dial_result`, `handle_input`,
+//! `handle_eof`, `handle_timeout`), writes out what [`SocketBase::poll_transmit`] yields for
+//! each connection [`SocketBase::poll_transmit_ready`] names, and reads monitor events from
+//! [`SocketBase::poll_monitor`]. The application calls `bind`, `connect`, `send`, `recv`,
+//! `disconnect`, `unbind` and `close`.
+//!
+//! Behaviour follows libzmq: a connect creates its queue at once (unless IMMEDIATE) so messages
+//! wait for the peer (connect-before-bind); failed dials and lost connections retry after
+//! RECONNECT_IVL with jitter, doubling up to RECONNECT_IVL_MAX; a handshake that fails on a
+//! protocol error or an ERROR from the peer ends that connect for good; close lingers up to
+//! LINGER while queued messages still flow.
+
+mod backoff;
+#[cfg(test)]
+mod tests;
+
+pub use backoff::Backoff;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::endpoint::{Endpoint, EndpointError};
+use crate::engine::{Engine, EngineConfig, Event, PeerInfo, DEFAULT_HANDSHAKE_IVL};
+use crate::error::ConnectionError;
+use crate::message::Message;
+use crate::monitor::{MonitorEvent, MonitorEventKind};
+use crate::pipe::{PipeId, PipeItem};
+use crate::socket::{
+    InboundError, PipePeer, RecvError, SendError, Socket, SocketEvent, UnsupportedSocketType,
+};
+use crate::socket_type::SocketType;
+use crate::time::Instant;
+use crate::tree::{Linger, NodeId, Tree, TreeEvent};
+
+/// A connection the driver holds (one TCP or IPC stream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnId(pub u64);
+
+/// A listening endpoint the driver holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListenerId(pub u64);
+
+/// What the socket asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Bind and listen on `endpoint`; answer with `handle_listening` or `handle_bind_failed`.
+    Listen {
+        /// The listener this becomes.
+        listener: ListenerId,
+        /// Where to listen.
+        endpoint: Endpoint,
+    },
+    /// Stop listening and close the listening socket.
+    CloseListener {
+        /// Which.
+        listener: ListenerId,
+    },
+    /// Open a connection to `endpoint`; answer with `handle_dial_result`.
+    Dial {
+        /// The connection this becomes.
+        conn: ConnId,
+        /// Where to connect.
+        endpoint: Endpoint,
+    },
+    /// Write `last_bytes` (often empty; an ERROR command, say), then close the connection.
+    Close {
+        /// Which.
+        conn: ConnId,
+        /// Bytes to write before closing.
+        last_bytes: Bytes,
+    },
+}
+
+/// Lifecycle options (the part of libzmq's options that is not the pattern's).
+#[derive(Clone, Debug)]
+pub struct BaseConfig {
+    /// ZMQ_LINGER (default: forever).
+    pub linger: Linger,
+    /// ZMQ_RECONNECT_IVL; `None` is −1: never reconnect (default 100 ms).
+    pub reconnect_ivl: Option<Duration>,
+    /// ZMQ_RECONNECT_IVL_MAX (default 0: no backoff).
+    pub reconnect_ivl_max: Duration,
+    /// ZMQ_IMMEDIATE: queue only on connections whose handshake completed.
+    pub immediate: bool,
+    /// ZMQ_HANDSHAKE_IVL.
+    pub handshake_ivl: Duration,
+    /// ZMQ_HEARTBEAT_IVL.
+    pub heartbeat_ivl: Duration,
+    /// ZMQ_HEARTBEAT_TIMEOUT (`None` = the interval).
+    pub heartbeat_timeout: Option<Duration>,
+    /// ZMQ_HEARTBEAT_TTL.
+    pub heartbeat_ttl: Duration,
+    /// ZMQ_MAXMSGSIZE.
+    pub max_msg_size: Option<u64>,
+}
+
+impl Default for BaseConfig {
+    fn default() -> Self {
+        BaseConfig {
+            linger: Linger::Forever,
+            reconnect_ivl: Some(Duration::from_millis(100)),
+            reconnect_ivl_max: Duration::ZERO,
+            immediate: false,
+            handshake_ivl: DEFAULT_HANDSHAKE_IVL,
+            heartbeat_ivl: Duration::ZERO,
+            heartbeat_timeout: None,
+            heartbeat_ttl: Duration::ZERO,
+            max_msg_size: None,
+        }
+    }
+}
+
+/// Why an endpoint operation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointOpError {
+    /// The endpoint string is bad or its transport unsupported.
+    Endpoint(EndpointError),
+    /// `unbind` / `disconnect` of an endpoint that is not bound / connected (ENOENT).
+    NotFound(String),
+    /// The socket is closing or closed (ETERM).
+    Terminated,
+}
+
+impl std::fmt::Display for EndpointOpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EndpointOpError::Endpoint(e) => e.fmt(f),
+            EndpointOpError::NotFound(e) => write!(f, "endpoint {e:?} is not in use"),
+            EndpointOpError::Terminated => f.write_str("socket is closed"),
+        }
+    }
+}
+
+impl std::error::Error for EndpointOpError {}
+
+impl From<EndpointError> for EndpointOpError {
+    fn from(e: EndpointError) -> Self {
+        EndpointOpError::Endpoint(e)
+    }
+}
+
+/// Stop pulling messages into an engine once this many bytes wait to be written.
+const OUT_BATCH: usize = 256 * 1024;
+
+#[derive(Debug)]
+enum Role {
+    /// A session that dials `endpoint` and redials it.
+    Connect {
+        endpoint: Endpoint,
+        backoff: Backoff,
+        state: ConnectState,
+    },
+    /// A session for a connection accepted by a listener; it ends with its connection.
+    Accepted,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ConnectState {
+    Dialing,
+    Connected,
+    Waiting(Instant),
+    /// No more attempts (RECONNECT_IVL −1).
+    Idle,
+}
+
+#[derive(Debug)]
+struct Session {
+    endpoint: String,
+    role: Role,
+    conn: Option<ConnId>,
+    engine: Option<Engine>,
+    handshaken: bool,
+    pipe: Option<PipeId>,
+    /// The pipe's peer is known: it may carry messages both ways.
+    pipe_ready: bool,
+    connect_routing_id: Option<Bytes>,
+    /// An inbound message the socket refused at RCVHWM, to push again when it resumes.
+    held: Option<Message>,
+    lingering: bool,
+}
+
+#[derive(Debug)]
+struct Listener {
+    node: NodeId,
+    endpoint: Endpoint,
+    bound: Option<String>,
+}
+
+/// A socket with its endpoints and sessions.
+#[derive(Debug)]
+pub struct SocketBase {
+    socket: Socket,
+    config: BaseConfig,
+    tree: Tree,
+    root: NodeId,
+    listeners: BTreeMap<ListenerId, Listener>,
+    listener_nodes: BTreeMap<NodeId, ListenerId>,
+    sessions: BTreeMap<NodeId, Session>,
+    conns: BTreeMap<ConnId, NodeId>,
+    pipes: BTreeMap<PipeId, NodeId>,
+    actions: VecDeque<Action>,
+    monitor: VecDeque<MonitorEvent>,
+    transmit_ready: BTreeSet<ConnId>,
+    rng: u64,
+    next_id: u64,
+    last_endpoint: Option<String>,
+    closing: bool,
+}
+
+impl SocketBase {
+    /// A socket of `kind`. `seed` feeds everything random: reconnect jitter, generated ids.
+    pub fn new(
+        kind: SocketType,
+        config: BaseConfig,
+        seed: u64,
+    ) -> Result<SocketBase, UnsupportedSocketType> {
+        let socket = Socket::new(kind, (seed >> 32) as u32 ^ seed as u32)?;
+        let (mut tree, root) = Tree::new();
+        tree.set_linger(root, config.linger);
+        Ok(SocketBase {
+            socket,
+            config,
+            tree,
+            root,
+            listeners: BTreeMap::new(),
+            listener_nodes: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            pipes: BTreeMap::new(),
+            actions: VecDeque::new(),
+            monitor: VecDeque::new(),
+            transmit_ready: BTreeSet::new(),
+            rng: seed,
+            next_id: 1,
+            last_endpoint: None,
+            closing: false,
+        })
+    }
+
+    /// The pattern socket, for options and state.
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// The pattern socket, to set its options.
+    pub fn socket_mut(&mut self) -> &mut Socket {
+        &mut self.socket
+    }
+
+    /// The lifecycle options.
+    pub fn config(&self) -> &BaseConfig {
+        &self.config
+    }
+
+    /// Changes lifecycle options; they apply to connections made from now on (LINGER at once).
+    pub fn set_config(&mut self, config: BaseConfig) {
+        self.tree.set_linger(self.root, config.linger);
+        self.config = config;
+    }
+
+    /// ZMQ_LAST_ENDPOINT: the endpoint of the last successful bind, as bound.
+    pub fn last_endpoint(&self) -> Option<&str> {
+        self.last_endpoint.as_deref()
+    }
+
+    /// Whether close has finished: every session and listener is gone.
+    pub fn is_closed(&self) -> bool {
+        !self.tree.is_alive(self.root)
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn random(&mut self) -> u64 {
+        // SplitMix64: a small, well-mixed generator over the seed we were given.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn event(&mut self, kind: MonitorEventKind, endpoint: &str, value: u64) {
+        self.monitor.push_back(MonitorEvent {
+            kind,
+            endpoint: endpoint.to_owned(),
+            value,
+        });
+    }
+
+    // ----- application API ----------------------------------------------------------------
+
+    /// Binds `endpoint`: asks the driver to listen there.
+    pub fn bind(&mut self, endpoint: &str, now: Instant) -> Result<ListenerId, EndpointOpError> {
+        if self.closing {
+            return Err(EndpointOpError::Terminated);
+        }
+        let ep = Endpoint::parse_bind(endpoint)?;
+        if let Endpoint::Inproc(_) = ep {
+            return Err(EndpointError::UnsupportedTransport("inproc".into()).into());
+        }
+        let node = self
+            .tree
+            .launch(self.root)
+            .ok_or(EndpointOpError::Terminated)?;
+        let listener = ListenerId(self.id());
+        self.listeners.insert(
+            listener,
+            Listener {
+                node,
+                endpoint: ep.clone(),
+                bound: None,
+            },
+        );
+        self.listener_nodes.insert(node, listener);
+        self.actions.push_back(Action::Listen {
+            listener,
+            endpoint: ep,
+        });
+        self.pump(now);
+        Ok(listener)
+    }
+
+    /// Connects to `endpoint`: a session that dials now and redials as needed. Unless
+    /// IMMEDIATE, its queue exists at once, so messages wait for the peer.
+    pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        if self.closing {
+            return Err(EndpointOpError::Terminated);
+        }
+        let ep = Endpoint::parse_connect(endpoint)?;
+        if let Endpoint::Inproc(_) = ep {
+            return Err(EndpointError::UnsupportedTransport("inproc".into()).into());
+        }
+        let node = self
+            .tree
+            .launch(self.root)
+            .ok_or(EndpointOpError::Terminated)?;
+        let connect_routing_id = self.socket.take_connect_routing_id();
+        let mut session = Session {
+            endpoint: endpoint.to_owned(),
+            role: Role::Connect {
+                endpoint: ep,
+                backoff: Backoff::new(
+                    self.config.reconnect_ivl.unwrap_or_default(),
+                    self.config.reconnect_ivl_max,
+                ),
+                state: ConnectState::Idle,
+            },
+            conn: None,
+            engine: None,
+            handshaken: false,
+            pipe: None,
+            pipe_ready: false,
+            connect_routing_id: connect_routing_id.clone(),
+            held: None,
+            lingering: false,
+        };
+        if !self.config.immediate {
+            let pipe = PipeId(self.id());
+            // A fresh id cannot collide.
+            let _ = self.socket.attach_pending_pipe(pipe, connect_routing_id);
+            session.pipe = Some(pipe);
+            self.pipes.insert(pipe, node);
+        }
+        self.sessions.insert(node, session);
+        self.dial(node);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Ends the connect sessions for `endpoint` (as written in `connect`).
+    pub fn disconnect(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        let nodes: Vec<NodeId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| matches!(s.role, Role::Connect { .. }) && s.endpoint == endpoint)
+            .map(|(n, _)| *n)
+            .collect();
+        if nodes.is_empty() {
+            return Err(EndpointOpError::NotFound(endpoint.to_owned()));
+        }
+        for n in nodes {
+            self.tree.terminate(n, self.config.linger, now);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Stops listening on `endpoint` (as bound, or as given to `bind`) and ends the
+    /// connections accepted there.
+    pub fn unbind(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        let nodes: Vec<NodeId> = self
+            .listeners
+            .values()
+            .filter(|l| l.bound.as_deref() == Some(endpoint) || l.endpoint.to_string() == endpoint)
+            .map(|l| l.node)
+            .collect();
+        if nodes.is_empty() {
+            return Err(EndpointOpError::NotFound(endpoint.to_owned()));
+        }
+        for n in nodes {
+            self.tree.terminate(n, Linger::For(Duration::ZERO), now);
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Sends a message through the pattern (never blocks: `WouldBlock` means wait).
+    pub fn send(&mut self, msg: Message, now: Instant) -> Result<(), SendError> {
+        if self.closing {
+            return Err(SendError::new(crate::socket::SendErrorKind::BadState, msg));
+        }
+        let r = self.socket.send(msg);
+        self.pump(now);
+        r
+    }
+
+    /// Receives a message through the pattern (never blocks).
+    pub fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        let r = self.socket.recv();
+        self.pump(now);
+        r
+    }
+
+    /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then
+    /// every session and listener ends. Watch [`SocketBase::is_closed`].
+    pub fn close(&mut self, now: Instant) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        self.tree.terminate(self.root, self.config.linger, now);
+        self.pump(now);
+    }
+
+    // ----- driver inputs ------------------------------------------------------------------
+
+    /// The listener is bound; `bound` is the endpoint as bound (the port chosen, say).
+    pub fn handle_listening(&mut self, listener: ListenerId, bound: &str, now: Instant) {
+        if let Some(l) = self.listeners.get_mut(&listener) {
+            l.bound = Some(bound.to_owned());
+            self.last_endpoint = Some(bound.to_owned());
+            self.event(MonitorEventKind::Listening, bound, listener.0);
+        }
+        self.pump(now);
+    }
+
+    /// The bind failed (address in use, say).
+    pub fn handle_bind_failed(&mut self, listener: ListenerId, errno: u64, now: Instant) {
+        // The listener never existed for the user: no CLOSED follows.
+        if let Some(l) = self.listeners.remove(&listener) {
+            self.listener_nodes.remove(&l.node);
+            self.event(MonitorEventKind::BindFailed, &l.endpoint.to_string(), errno);
+            self.tree
+                .terminate(l.node, Linger::For(Duration::ZERO), now);
+        }
+        self.pump(now);
+    }
+
+    /// A connection arrived on `listener`. Returns its id, or `None` if the driver should
+    /// close it at once (the listener is gone or the socket is closing).
+    pub fn handle_accepted(&mut self, listener: ListenerId, now: Instant) -> Option<ConnId> {
+        let l = self.listeners.get(&listener)?;
+        let (lnode, ep) = (
+            l.node,
+            l.bound.clone().unwrap_or_else(|| l.endpoint.to_string()),
+        );
+        if self.closing || self.tree.is_terminating(lnode) {
+            return None;
+        }
+        let node = self.tree.launch(lnode)?;
+        let conn = ConnId(self.id());
+        self.event(MonitorEventKind::Accepted, &ep, conn.0);
+        let engine = Engine::new(self.engine_config(), now);
+        self.sessions.insert(
+            node,
+            Session {
+                endpoint: ep,
+                role: Role::Accepted,
+                conn: Some(conn),
+                engine: Some(engine),
+                handshaken: false,
+                pipe: None,
+                pipe_ready: false,
+                connect_routing_id: None,
+                held: None,
+                lingering: false,
+            },
+        );
+        self.conns.insert(conn, node);
+        self.transmit_ready.insert(conn);
+        self.pump(now);
+        Some(conn)
+    }
+
+    /// The dial of `conn` finished: connected, or failed with an error number.
+    pub fn handle_dial_result(&mut self, conn: ConnId, result: Result<(), u64>, now: Instant) {
+        let Some(&node) = self.conns.get(&conn) else {
+            return;
+        };
+        let config = self.engine_config();
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        let endpoint = s.endpoint.clone();
+        match result {
+            Ok(()) => {
+                if let Role::Connect { backoff, state, .. } = &mut s.role {
+                    backoff.reset();
+                    *state = ConnectState::Connected;
+                }
+                s.engine = Some(Engine::new(config, now));
+                s.handshaken = false;
+                self.transmit_ready.insert(conn);
+                self.event(MonitorEventKind::Connected, &endpoint, conn.0);
+            }
+            Err(_) => {
+                self.conns.remove(&conn);
+                s.conn = None;
+                self.schedule_reconnect(node, now);
+            }
+        }
+        self.pump(now);
+    }
+
+    /// Bytes arrived on `conn`.
+    pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        if let Some(e) = self.engine_mut(conn) {
+            e.handle_input(data, now);
+        }
+        self.transmit_ready.insert(conn);
+        self.pump(now);
+    }
+
+    /// The peer closed `conn` (or it was reset).
+    pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
+        if let Some(e) = self.engine_mut(conn) {
+            e.handle_eof(now);
+        }
+        self.pump(now);
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            if let Some(e) = self.engine_mut(conn) {
+                if e.poll_timeout().is_some_and(|t| t <= now) {
+                    e.handle_timeout(now);
+                    self.transmit_ready.insert(conn);
+                }
+            }
+        }
+        let due: Vec<NodeId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                matches!(&s.role, Role::Connect { state: ConnectState::Waiting(t), .. } if *t <= now)
+            })
+            .map(|(n, _)| *n)
+            .collect();
+        for node in due {
+            self.dial(node);
+        }
+        self.tree.handle_timeout(now);
+        self.pump(now);
+    }
+
+    // ----- driver outputs -----------------------------------------------------------------
+
+    /// The next thing the driver must do.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next monitor event.
+    pub fn poll_monitor(&mut self) -> Option<MonitorEvent> {
+        self.monitor.pop_front()
+    }
+
+    /// When [`SocketBase::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let engines = self
+            .sessions
+            .values()
+            .filter_map(|s| s.engine.as_ref().and_then(Engine::poll_timeout));
+        let redials = self.sessions.values().filter_map(|s| match &s.role {
+            Role::Connect {
+                state: ConnectState::Waiting(t),
+                ..
+            } => Some(*t),
+            _ => None,
+        });
+        engines.chain(redials).chain(self.tree.poll_timeout()).min()
+    }
+
+    /// A connection that may have bytes to write; call [`SocketBase::poll_transmit`] on it.
+    pub fn poll_transmit_ready(&mut self) -> Option<ConnId> {
+        self.transmit_ready.pop_first()
+    }
+
+    /// The next bytes to write on `conn`, refilled from its pipe as the engine empties.
+    pub fn poll_transmit(&mut self, conn: ConnId, now: Instant) -> Option<Bytes> {
+        let node = *self.conns.get(&conn)?;
+        self.refill(node);
+        let out = self.engine_mut(conn)?.poll_transmit();
+        if out.is_some() {
+            // The engine may now take more from the pipe; a lingering session may be done.
+            self.pump(now);
+        }
+        out
+    }
+
+    /// Whether the driver should keep reading `conn` (false while the socket's queue for it
+    /// is full: back-pressure).
+    pub fn wants_input(&self, conn: ConnId) -> bool {
+        self.conns
+            .get(&conn)
+            .and_then(|n| self.sessions.get(n))
+            .is_some_and(|s| s.held.is_none())
+    }
+
+    /// The live connections.
+    pub fn conns(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.conns.keys().copied()
+    }
+
+    // ----- internals ----------------------------------------------------------------------
+
+    fn engine_config(&self) -> EngineConfig {
+        let mut c = EngineConfig::new(self.socket.socket_type());
+        c.routing_id = self.socket.options().routing_id.clone();
+        c.handshake_ivl = self.config.handshake_ivl;
+        c.heartbeat_ivl = self.config.heartbeat_ivl;
+        c.heartbeat_timeout = self.config.heartbeat_timeout;
+        c.heartbeat_ttl = self.config.heartbeat_ttl;
+        c.max_msg_size = self.config.max_msg_size;
+        c
+    }
+
+    fn engine_mut(&mut self, conn: ConnId) -> Option<&mut Engine> {
+        let node = self.conns.get(&conn)?;
+        self.sessions.get_mut(node)?.engine.as_mut()
+    }
+
+    fn dial(&mut self, node: NodeId) {
+        let conn = ConnId(self.id());
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        let Role::Connect {
+            endpoint, state, ..
+        } = &mut s.role
+        else {
+            return;
+        };
+        *state = ConnectState::Dialing;
+        s.conn = Some(conn);
+        let (endpoint, name) = (endpoint.clone(), s.endpoint.clone());
+        self.conns.insert(conn, node);
+        self.actions.push_back(Action::Dial { conn, endpoint });
+        self.event(MonitorEventKind::ConnectDelayed, &name, 0);
+    }
+
+    fn schedule_reconnect(&mut self, node: NodeId, now: Instant) {
+        let random = self.random();
+        let ivl = self.config.reconnect_ivl;
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        let Role::Connect { backoff, state, .. } = &mut s.role else {
+            return;
+        };
+        if ivl.is_none() {
+            *state = ConnectState::Idle;
+            return;
+        }
+        let wait = backoff.next_wait(random);
+        *state = ConnectState::Waiting(now + wait);
+        let name = s.endpoint.clone();
+        self.event(
+            MonitorEventKind::ConnectRetried,
+            &name,
+            u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        );
+    }
+
+    /// Moves everything that can move until nothing does.
+    fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progress = false;
+            let nodes: Vec<NodeId> = self.sessions.keys().copied().collect();
+            for node in nodes {
+                progress |= self.drain_engine(node, now);
+            }
+            while let Some(ev) = self.socket.poll_event() {
+                progress = true;
+                self.on_socket_event(ev, now);
+            }
+            let nodes: Vec<NodeId> = self.sessions.keys().copied().collect();
+            for node in nodes {
+                progress |= self.refill(node);
+                self.check_drained(node, now);
+            }
+            while let Some(env) = self.tree.poll_command() {
+                progress = true;
+                // Single-threaded: deliver in order at once. The handshake never addresses
+                // a destroyed object (proven in tree::tests).
+                let _ = self.tree.deliver(env, now);
+            }
+            while let Some(ev) = self.tree.poll_event() {
+                progress = true;
+                self.on_tree_event(ev, now);
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    /// Feeds the engine's events to the socket; true if anything happened.
+    fn drain_engine(&mut self, node: NodeId, now: Instant) -> bool {
+        let mut progress = false;
+        loop {
+            let Some(s) = self.sessions.get_mut(&node) else {
+                return progress;
+            };
+            if let Some(held) = s.held.take() {
+                if let Some(p) = s.pipe {
+                    match self.socket.handle_inbound(p, PipeItem::Message(held)) {
+                        Ok(()) => progress = true,
+                        Err(InboundError::Full(m)) => {
+                            s.held = Some(m);
+                            return progress;
+                        }
+                        Err(InboundError::UnknownPipe) => {}
+                    }
+                }
+            }
+            let Some(ev) = s.engine.as_mut().and_then(Engine::poll_event) else {
+                return progress;
+            };
+            progress = true;
+            match ev {
+                Event::HandshakeSucceeded(peer) => self.on_handshake(node, peer, now),
+                Event::Message(m) => self.inbound(node, PipeItem::Message(m)),
+                Event::Subscribe(t) => self.inbound(node, PipeItem::Subscribe(t)),
+                Event::Cancel(t) => self.inbound(node, PipeItem::Cancel(t)),
+                Event::Closed(err) => self.on_engine_closed(node, err, now),
+            }
+        }
+    }
+
+    fn inbound(&mut self, node: NodeId, item: PipeItem) {
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        let Some(p) = s.pipe.filter(|_| s.pipe_ready) else {
+            return;
+        };
+        if let Err(InboundError::Full(m)) = self.socket.handle_inbound(p, item) {
+            s.held = Some(m);
+        }
+    }
+
+    fn on_handshake(&mut self, node: NodeId, peer: PeerInfo, now: Instant) {
+        let kind = self.socket.socket_type();
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        s.handshaken = true;
+        let name = s.endpoint.clone();
+        let mut pp = PipePeer::from_handshake(kind, &peer);
+        pp.connect_routing_id = s.connect_routing_id.clone();
+        let attached = match s.pipe {
+            Some(p) => self.socket.peer_ready(p, pp),
+            None => {
+                let p = PipeId(self.next_id + 1);
+                self.next_id += 1;
+                let r = self.socket.attach_pipe(p, pp);
+                if r.is_ok() {
+                    s.pipe = Some(p);
+                    self.pipes.insert(p, node);
+                }
+                r
+            }
+        };
+        self.event(MonitorEventKind::HandshakeSucceeded, &name, 0);
+        match attached {
+            Ok(()) => {
+                if let Some(s) = self.sessions.get_mut(&node) {
+                    s.pipe_ready = true;
+                }
+            }
+            // The pattern refused this peer (a second PAIR peer, a duplicate routing id):
+            // the connection goes, as in libzmq.
+            Err(_) => self.drop_connection(node, now),
+        }
+    }
+
+    fn on_engine_closed(&mut self, node: NodeId, err: ConnectionError, now: Instant) {
+        let Some(s) = self.sessions.get(&node) else {
+            return;
+        };
+        let name = s.endpoint.clone();
+        let conn = s.conn.map_or(0, |c| c.0);
+        if !s.handshaken {
+            let kind = match &err {
+                ConnectionError::PeerError { .. } => MonitorEventKind::HandshakeFailedAuth,
+                e if e.is_protocol_failure() => MonitorEventKind::HandshakeFailedProtocol,
+                _ => MonitorEventKind::HandshakeFailedNoDetail,
+            };
+            self.event(kind, &name, 0);
+        }
+        self.event(MonitorEventKind::Disconnected, &name, conn);
+        // libzmq: a protocol error or the peer's ERROR ends a connect for good; a lost
+        // connection or a timeout is retried.
+        let fatal = matches!(err, ConnectionError::PeerError { .. }) || err.is_protocol_failure();
+        self.close_connection(node, self.ends_pipe_on_disconnect(node));
+        let Some(s) = self.sessions.get(&node) else {
+            return;
+        };
+        match s.role {
+            Role::Accepted => self.tree.terminate(node, self.config.linger, now),
+            Role::Connect { .. } if fatal => self.tree.terminate(node, self.config.linger, now),
+            Role::Connect { .. } => self.schedule_reconnect(node, now),
+        }
+    }
+
+    /// Closes the session's connection on our side (the pattern refused the peer) and lets
+    /// the session react as to any lost connection.
+    fn drop_connection(&mut self, node: NodeId, now: Instant) {
+        let Some(s) = self.sessions.get(&node) else {
+            return;
+        };
+        let name = s.endpoint.clone();
+        let conn = s.conn.map_or(0, |c| c.0);
+        self.event(MonitorEventKind::Disconnected, &name, conn);
+        self.close_connection(node, self.ends_pipe_on_disconnect(node));
+        match self.sessions.get(&node).map(|s| &s.role) {
+            Some(Role::Accepted) => self.tree.terminate(node, self.config.linger, now),
+            Some(Role::Connect { .. }) => self.schedule_reconnect(node, now),
+            None => {}
+        }
+    }
+
+    /// Drops the engine and asks the driver to close the stream. With `end_pipe` the pipe
+    /// ends too, keeping what was received readable; without it (a connect session without
+    /// IMMEDIATE) messages wait in it for the next connection.
+    fn close_connection(&mut self, node: NodeId, end_pipe: bool) {
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        let mut engine = s.engine.take();
+        if let Some(conn) = s.conn.take() {
+            self.conns.remove(&conn);
+            self.transmit_ready.remove(&conn);
+            let mut last = Vec::new();
+            if let Some(e) = engine.as_mut() {
+                while let Some(b) = e.poll_transmit() {
+                    last.extend_from_slice(&b);
+                }
+            }
+            self.actions.push_back(Action::Close {
+                conn,
+                last_bytes: Bytes::from(last),
+            });
+        }
+        s.handshaken = false;
+        if !end_pipe {
+            s.pipe_ready = false;
+        } else if let Some(p) = s.pipe.take() {
+            s.pipe_ready = false;
+            s.held = None;
+            self.pipes.remove(&p);
+            self.socket.terminate_pipe(p);
+        }
+    }
+
+    /// Only a connect session without IMMEDIATE keeps its queue across connections.
+    fn ends_pipe_on_disconnect(&self, node: NodeId) -> bool {
+        self.config.immediate
+            || !matches!(
+                self.sessions.get(&node).map(|s| &s.role),
+                Some(Role::Connect { .. })
+            )
+    }
+
+    fn on_socket_event(&mut self, ev: SocketEvent, now: Instant) {
+        match ev {
+            // Refills happen in the pump for every ready session.
+            SocketEvent::OutboundReady(_) | SocketEvent::InboundResumed(_) => {}
+            SocketEvent::ClosePipe(p) => {
+                if let Some(&node) = self.pipes.get(&p) {
+                    self.drop_connection(node, now);
+                }
+            }
+        }
+    }
+
+    /// Moves queued messages from the session's pipe into its engine, up to a batch; true if
+    /// any moved.
+    fn refill(&mut self, node: NodeId) -> bool {
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return false;
+        };
+        let (Some(p), true) = (s.pipe, s.pipe_ready) else {
+            return false;
+        };
+        let Some(engine) = s.engine.as_mut().filter(|e| e.is_ready()) else {
+            return false;
+        };
+        let mut moved = false;
+        while engine.pending_transmit() < OUT_BATCH {
+            let Some(item) = self.socket.poll_outbound(p) else {
+                break;
+            };
+            moved = true;
+            // The engine is ready, so these cannot fail.
+            let _ = match item {
+                PipeItem::Message(m) => engine.send(&m),
+                PipeItem::Subscribe(t) => engine.send_subscribe(&t),
+                PipeItem::Cancel(t) => engine.send_cancel(&t),
+            };
+        }
+        if moved {
+            if let Some(c) = s.conn {
+                self.transmit_ready.insert(c);
+            }
+        }
+        moved
+    }
+
+    /// Whether the session still holds messages its linger protects.
+    fn has_pending(&self, s: &Session) -> bool {
+        let queued = s
+            .pipe
+            .and_then(|p| self.socket.pipe(p))
+            .is_some_and(|p| !p.outbound_is_empty());
+        let unsent = s.engine.as_ref().is_some_and(|e| e.pending_transmit() > 0);
+        queued || unsent
+    }
+
+    fn check_drained(&mut self, node: NodeId, now: Instant) {
+        let Some(s) = self.sessions.get(&node) else {
+            return;
+        };
+        let pending = self.has_pending(s);
+        if s.lingering && !pending {
+            if let Some(s) = self.sessions.get_mut(&node) {
+                s.lingering = false;
+            }
+            self.tree.drained(node, now);
+        } else if !s.lingering {
+            self.tree.set_pending(node, pending, now);
+        }
+    }
+
+    fn on_tree_event(&mut self, ev: TreeEvent, _now: Instant) {
+        match ev {
+            TreeEvent::Linger(node, _) => {
+                if let Some(s) = self.sessions.get_mut(&node) {
+                    s.lingering = true;
+                }
+            }
+            TreeEvent::Destroyed(node) => {
+                if self.sessions.contains_key(&node) {
+                    // Ending the session ends its queue, whatever its role.
+                    self.close_connection(node, true);
+                    self.sessions.remove(&node);
+                } else if let Some(listener) = self.listener_nodes.remove(&node) {
+                    if let Some(l) = self.listeners.remove(&listener) {
+                        let ep = l.bound.unwrap_or_else(|| l.endpoint.to_string());
+                        self.actions.push_back(Action::CloseListener { listener });
+                        self.event(MonitorEventKind::Closed, &ep, listener.0);
+                    }
+                } else if node == self.root {
+                    self.event(MonitorEventKind::MonitorStopped, "", 0);
+                }
+            }
+        }
+    }
+}
