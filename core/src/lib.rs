@@ -38,6 +38,7 @@
 
 pub mod base;
 pub mod codec;
+pub mod context;
 pub mod endpoint;
 pub mod engine;
 pub mod error;

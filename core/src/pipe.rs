@@ -199,6 +199,11 @@ impl Pipe {
         Ok(was_empty)
     }
 
+    /// Whether the session may push a message now without being refused.
+    pub fn inbound_has_room(&self) -> bool {
+        self.inbound.has_room()
+    }
+
     /// Whether the session is waiting for room in the inbound queue.
     pub fn inbound_blocked(&self) -> bool {
         self.inbound.writer_blocked

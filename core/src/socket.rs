@@ -126,6 +126,8 @@ pub enum SendErrorKind {
     BadState,
     /// This socket type never sends (`ENOTSUP`).
     NotSupported,
+    /// The socket is closed or its context terminated (`ETERM`).
+    Terminated,
 }
 
 /// A failed send; the message comes back untouched.
@@ -174,6 +176,8 @@ pub enum RecvError {
     BadState,
     /// This socket type never receives (`ENOTSUP`).
     NotSupported,
+    /// The socket is closed or its context terminated (`ETERM`).
+    Terminated,
 }
 
 impl std::fmt::Display for RecvError {

@@ -32,7 +32,8 @@ use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::pipe::{PipeId, PipeItem};
 use crate::socket::{
-    InboundError, PipePeer, RecvError, SendError, Socket, SocketEvent, UnsupportedSocketType,
+    InboundError, PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent,
+    UnsupportedSocketType,
 };
 use crate::socket_type::SocketType;
 use crate::time::Instant;
@@ -67,6 +68,22 @@ pub enum Action {
         conn: ConnId,
         /// Where to connect.
         endpoint: Endpoint,
+    },
+    /// Register `name` for inproc connections; answer with `handle_listening` (bound as
+    /// `inproc://name`) or `handle_bind_failed`.
+    InprocBind {
+        /// The listener this becomes.
+        listener: ListenerId,
+        /// The inproc name.
+        name: String,
+    },
+    /// Join the socket bound at inproc `name`, now or whenever it binds; answer with
+    /// `handle_inproc_connected`.
+    InprocConnect {
+        /// The connection this becomes.
+        conn: ConnId,
+        /// The inproc name.
+        name: String,
     },
     /// Write `last_bytes` (often empty; an ERROR command, say), then close the connection.
     Close {
@@ -146,6 +163,15 @@ impl From<EndpointError> for EndpointOpError {
     }
 }
 
+fn inproc_peer_info(peer: InprocPeer) -> PeerInfo {
+    PeerInfo {
+        version: crate::codec::ZmtpVersion::V3_1,
+        socket_type: Some(peer.socket_type),
+        routing_id: peer.routing_id,
+        metadata: crate::codec::Metadata::new(),
+    }
+}
+
 /// Stop pulling messages into an engine once this many bytes wait to be written.
 const OUT_BATCH: usize = 256 * 1024;
 
@@ -184,6 +210,19 @@ struct Session {
     /// An inbound message the socket refused at RCVHWM, to push again when it resumes.
     held: Option<Message>,
     lingering: bool,
+    /// An inproc connection: items pass straight from our pipe to the peer's, one at a time
+    /// and only while the peer's pipe has room, so the two HWMs add up as libzmq's inproc HWM
+    /// is the sum of both sides.
+    inproc: bool,
+}
+
+/// What one side of an inproc connection tells the other in place of a ZMTP handshake.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InprocPeer {
+    /// Its socket type.
+    pub socket_type: SocketType,
+    /// Its routing id (ROUTING_ID), if set.
+    pub routing_id: Option<Bytes>,
 }
 
 #[derive(Debug)]
@@ -305,9 +344,6 @@ impl SocketBase {
             return Err(EndpointOpError::Terminated);
         }
         let ep = Endpoint::parse_bind(endpoint)?;
-        if let Endpoint::Inproc(_) = ep {
-            return Err(EndpointError::UnsupportedTransport("inproc".into()).into());
-        }
         let node = self
             .tree
             .launch(self.root)
@@ -322,9 +358,9 @@ impl SocketBase {
             },
         );
         self.listener_nodes.insert(node, listener);
-        self.actions.push_back(Action::Listen {
-            listener,
-            endpoint: ep,
+        self.actions.push_back(match ep {
+            Endpoint::Inproc(name) => Action::InprocBind { listener, name },
+            endpoint => Action::Listen { listener, endpoint },
         });
         self.pump(now);
         Ok(listener)
@@ -337,9 +373,6 @@ impl SocketBase {
             return Err(EndpointOpError::Terminated);
         }
         let ep = Endpoint::parse_connect(endpoint)?;
-        if let Endpoint::Inproc(_) = ep {
-            return Err(EndpointError::UnsupportedTransport("inproc".into()).into());
-        }
         let node = self
             .tree
             .launch(self.root)
@@ -363,6 +396,7 @@ impl SocketBase {
             connect_routing_id: connect_routing_id.clone(),
             held: None,
             lingering: false,
+            inproc: false,
         };
         if !self.config.immediate {
             let pipe = PipeId(self.id());
@@ -417,7 +451,7 @@ impl SocketBase {
     /// Sends a message through the pattern (never blocks: `WouldBlock` means wait).
     pub fn send(&mut self, msg: Message, now: Instant) -> Result<(), SendError> {
         if self.closing {
-            return Err(SendError::new(crate::socket::SendErrorKind::BadState, msg));
+            return Err(SendError::new(SendErrorKind::Terminated, msg));
         }
         let r = self.socket.send(msg);
         self.pump(now);
@@ -426,6 +460,9 @@ impl SocketBase {
 
     /// Receives a message through the pattern (never blocks).
     pub fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        if self.is_closed() {
+            return Err(RecvError::Terminated);
+        }
         let r = self.socket.recv();
         self.pump(now);
         r
@@ -494,6 +531,7 @@ impl SocketBase {
                 connect_routing_id: None,
                 held: None,
                 lingering: false,
+                inproc: false,
             },
         );
         self.conns.insert(conn, node);
@@ -545,6 +583,9 @@ impl SocketBase {
     pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
         if let Some(e) = self.engine_mut(conn) {
             e.handle_eof(now);
+        } else if let Some(&node) = self.conns.get(&conn) {
+            // An inproc peer went away: there is no engine to report it.
+            self.on_engine_closed(node, ConnectionError::PeerClosed, now);
         }
         self.pump(now);
     }
@@ -573,6 +614,92 @@ impl SocketBase {
         }
         self.tree.handle_timeout(now);
         self.pump(now);
+    }
+
+    /// What this socket tells an inproc peer about itself.
+    pub fn inproc_peer(&self) -> InprocPeer {
+        InprocPeer {
+            socket_type: self.socket.socket_type(),
+            routing_id: self.socket.options().routing_id.clone(),
+        }
+    }
+
+    /// A socket connected to our inproc listener. Returns the connection's id, or `None` if
+    /// the listener is gone or the socket closing.
+    pub fn handle_inproc_accepted(
+        &mut self,
+        listener: ListenerId,
+        peer: InprocPeer,
+        now: Instant,
+    ) -> Option<ConnId> {
+        let l = self.listeners.get(&listener)?;
+        let (lnode, ep) = (
+            l.node,
+            l.bound.clone().unwrap_or_else(|| l.endpoint.to_string()),
+        );
+        if self.closing || self.tree.is_terminating(lnode) {
+            return None;
+        }
+        let node = self.tree.launch(lnode)?;
+        let conn = ConnId(self.id());
+        self.sessions.insert(
+            node,
+            Session {
+                endpoint: ep,
+                role: Role::Accepted,
+                conn: Some(conn),
+                engine: None,
+                handshaken: false,
+                pipe: None,
+                pipe_ready: false,
+                connect_routing_id: None,
+                held: None,
+                lingering: false,
+                inproc: true,
+            },
+        );
+        self.conns.insert(conn, node);
+        self.on_handshake(node, inproc_peer_info(peer), now);
+        self.pump(now);
+        Some(conn)
+    }
+
+    /// Our inproc connect reached its peer, which told us who it is.
+    pub fn handle_inproc_connected(&mut self, conn: ConnId, peer: InprocPeer, now: Instant) {
+        let Some(&node) = self.conns.get(&conn) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(&node) {
+            s.inproc = true;
+            if let Role::Connect { state, .. } = &mut s.role {
+                *state = ConnectState::Connected;
+            }
+        }
+        self.on_handshake(node, inproc_peer_info(peer), now);
+        self.pump(now);
+    }
+
+    /// An item from the inproc peer. Before calling, check [`SocketBase::wants_input`]: while
+    /// it is false the socket's queue is full and items must wait at the sender.
+    pub fn handle_inproc_item(&mut self, conn: ConnId, item: PipeItem, now: Instant) {
+        if let Some(&node) = self.conns.get(&conn) {
+            self.inbound(node, item);
+        }
+        self.pump(now);
+    }
+
+    /// The next item to hand to the inproc peer of `conn`.
+    pub fn poll_inproc(&mut self, conn: ConnId, now: Instant) -> Option<PipeItem> {
+        let node = *self.conns.get(&conn)?;
+        let s = self
+            .sessions
+            .get(&node)
+            .filter(|s| s.inproc && s.pipe_ready)?;
+        let item = self.socket.poll_outbound(s.pipe?);
+        if item.is_some() {
+            self.pump(now);
+        }
+        item
     }
 
     // ----- driver outputs -----------------------------------------------------------------
@@ -623,10 +750,15 @@ impl SocketBase {
     /// Whether the driver should keep reading `conn` (false while the socket's queue for it
     /// is full: back-pressure).
     pub fn wants_input(&self, conn: ConnId) -> bool {
-        self.conns
-            .get(&conn)
-            .and_then(|n| self.sessions.get(n))
-            .is_some_and(|s| s.held.is_none())
+        let Some(s) = self.conns.get(&conn).and_then(|n| self.sessions.get(n)) else {
+            return false;
+        };
+        let room = s
+            .pipe
+            .filter(|_| s.pipe_ready)
+            .and_then(|p| self.socket.pipe(p))
+            .is_none_or(|p| p.inbound_has_room());
+        s.held.is_none() && room
     }
 
     /// The live connections.
@@ -667,8 +799,13 @@ impl SocketBase {
         s.conn = Some(conn);
         let (endpoint, name) = (endpoint.clone(), s.endpoint.clone());
         self.conns.insert(conn, node);
-        self.actions.push_back(Action::Dial { conn, endpoint });
-        self.event(MonitorEventKind::ConnectDelayed, &name, 0);
+        match endpoint {
+            Endpoint::Inproc(name) => self.actions.push_back(Action::InprocConnect { conn, name }),
+            endpoint => {
+                self.actions.push_back(Action::Dial { conn, endpoint });
+                self.event(MonitorEventKind::ConnectDelayed, &name, 0);
+            }
+        }
     }
 
     fn schedule_reconnect(&mut self, node: NodeId, now: Instant) {
@@ -794,7 +931,10 @@ impl SocketBase {
                 r
             }
         };
-        self.event(MonitorEventKind::HandshakeSucceeded, &name, 0);
+        let inproc = self.sessions.get(&node).is_some_and(|s| s.inproc);
+        if !inproc {
+            self.event(MonitorEventKind::HandshakeSucceeded, &name, 0);
+        }
         match attached {
             Ok(()) => {
                 if let Some(s) = self.sessions.get_mut(&node) {
@@ -813,6 +953,12 @@ impl SocketBase {
         };
         let name = s.endpoint.clone();
         let conn = s.conn.map_or(0, |c| c.0);
+        if s.inproc {
+            // libzmq neither reports nor redials inproc connections: the peer closed for good.
+            self.close_connection(node, true);
+            self.tree.terminate(node, self.config.linger, now);
+            return;
+        }
         if !s.handshaken {
             let kind = match &err {
                 ConnectionError::PeerError { .. } => MonitorEventKind::HandshakeFailedAuth,
@@ -861,6 +1007,7 @@ impl SocketBase {
             return;
         };
         let mut engine = s.engine.take();
+        s.inproc = false;
         if let Some(conn) = s.conn.take() {
             self.conns.remove(&conn);
             self.transmit_ready.remove(&conn);
@@ -916,6 +1063,15 @@ impl SocketBase {
         let (Some(p), true) = (s.pipe, s.pipe_ready) else {
             return false;
         };
+        if s.inproc {
+            // The driver takes items with `poll_inproc` when the peer has room.
+            if let Some(c) = s.conn {
+                if self.socket.pipe(p).is_some_and(|p| !p.outbound_is_empty()) {
+                    self.transmit_ready.insert(c);
+                }
+            }
+            return false;
+        }
         let Some(engine) = s.engine.as_mut().filter(|e| e.is_ready()) else {
             return false;
         };

@@ -123,6 +123,9 @@ impl Net {
                     _ => self.hosts[h].handle_dial_result(conn, Err(ECONNREFUSED), now),
                 }
             }
+            Action::InprocBind { .. } | Action::InprocConnect { .. } => {
+                panic!("inproc is the context's business; these tests use tcp")
+            }
             Action::Close { conn, last_bytes } => {
                 if let Some((peer, pconn)) = self.links.remove(&(h, conn)) {
                     self.links.remove(&(peer, pconn));

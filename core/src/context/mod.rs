@@ -1,0 +1,264 @@
+//! The context: the sockets of one process-like scope, joined over inproc without ZMTP, and
+//! terminated together. Still no I/O: TCP and IPC actions pass through to the driver.
+//!
+//! ```
+//! use oxmq_core::base::BaseConfig;
+//! use oxmq_core::context::Context;
+//! use oxmq_core::{Instant, Message, SocketType};
+//!
+//! let now = Instant::ZERO;
+//! let mut ctx = Context::new();
+//! let push = ctx.socket(SocketType::Push, BaseConfig::default(), 1).unwrap();
+//! let pull = ctx.socket(SocketType::Pull, BaseConfig::default(), 2).unwrap();
+//! // Connect before bind works on inproc too.
+//! ctx.get_mut(push).unwrap().connect("inproc://jobs", now).unwrap();
+//! ctx.get_mut(push).unwrap().send(Message::from("job 1"), now).unwrap();
+//! ctx.get_mut(pull).unwrap().bind("inproc://jobs", now).unwrap();
+//! ctx.pump(now);
+//! assert_eq!(ctx.get_mut(pull).unwrap().recv(now), Ok(Message::from("job 1")));
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::base::{Action, BaseConfig, ConnId, ListenerId, SocketBase};
+use crate::socket::UnsupportedSocketType;
+use crate::socket_type::SocketType;
+use crate::time::Instant;
+
+/// A socket in a context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u32);
+
+/// Why the context refused to make a socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketError {
+    /// The socket type is not implemented.
+    Unsupported(SocketType),
+    /// The context is terminating (ETERM).
+    Terminated,
+}
+
+impl std::fmt::Display for SocketError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SocketError::Unsupported(t) => write!(f, "{t} sockets are not supported"),
+            SocketError::Terminated => f.write_str("context terminated"),
+        }
+    }
+}
+
+impl std::error::Error for SocketError {}
+
+/// libzmq's errno for a name already bound.
+const EADDRINUSE: u64 = 98;
+
+/// Sockets, their inproc names, and the links between them.
+#[derive(Debug, Default)]
+pub struct Context {
+    sockets: BTreeMap<SocketId, SocketBase>,
+    next_id: u32,
+    /// inproc name → the listener bound to it.
+    bound: BTreeMap<String, (SocketId, ListenerId)>,
+    /// inproc name → connects waiting for a bind, in order.
+    waiting: BTreeMap<String, Vec<(SocketId, ConnId)>>,
+    /// Each end of an inproc connection → the other end.
+    links: BTreeMap<(SocketId, ConnId), (SocketId, ConnId)>,
+    /// Actions for the driver (TCP and IPC).
+    actions: VecDeque<(SocketId, Action)>,
+    terminating: bool,
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Self {
+        Context::default()
+    }
+
+    /// A new socket of `kind`; `seed` feeds its randomness.
+    pub fn socket(
+        &mut self,
+        kind: SocketType,
+        config: BaseConfig,
+        seed: u64,
+    ) -> Result<SocketId, SocketError> {
+        if self.terminating {
+            return Err(SocketError::Terminated);
+        }
+        let s = SocketBase::new(kind, config, seed)
+            .map_err(|UnsupportedSocketType(t)| SocketError::Unsupported(t))?;
+        let id = SocketId(self.next_id);
+        self.next_id += 1;
+        self.sockets.insert(id, s);
+        Ok(id)
+    }
+
+    /// A socket, for the application's calls. Call [`Context::pump`] after using it.
+    pub fn get_mut(&mut self, id: SocketId) -> Option<&mut SocketBase> {
+        self.sockets.get_mut(&id)
+    }
+
+    /// A socket, to look at.
+    pub fn get(&self, id: SocketId) -> Option<&SocketBase> {
+        self.sockets.get(&id)
+    }
+
+    /// Forgets a socket whose close has finished.
+    pub fn reap(&mut self, id: SocketId) -> bool {
+        if self.sockets.get(&id).is_some_and(SocketBase::is_closed) {
+            self.sockets.remove(&id);
+            return true;
+        }
+        false
+    }
+
+    /// Begins terminating: every socket is closed (honouring its linger) and no new socket
+    /// may be made. Operations on closed sockets fail with `Terminated`.
+    pub fn terminate(&mut self, now: Instant) {
+        self.terminating = true;
+        for s in self.sockets.values_mut() {
+            s.close(now);
+        }
+        self.pump(now);
+    }
+
+    /// Whether termination began and every socket has finished closing.
+    pub fn is_terminated(&self) -> bool {
+        self.terminating && self.sockets.values().all(SocketBase::is_closed)
+    }
+
+    /// The next TCP/IPC action for the driver, with the socket it belongs to.
+    pub fn poll_action(&mut self) -> Option<(SocketId, Action)> {
+        self.actions.pop_front()
+    }
+
+    /// Routes inproc actions and moves inproc items until nothing moves.
+    pub fn pump(&mut self, now: Instant) {
+        loop {
+            let mut progress = false;
+            let ids: Vec<SocketId> = self.sockets.keys().copied().collect();
+            for id in &ids {
+                while let Some(a) = self.sockets.get_mut(id).and_then(SocketBase::poll_action) {
+                    progress = true;
+                    self.route(*id, a, now);
+                }
+            }
+            for id in &ids {
+                progress |= self.move_items(*id, now);
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    fn route(&mut self, id: SocketId, action: Action, now: Instant) {
+        match action {
+            Action::InprocBind { listener, name } => {
+                let Some(s) = self.sockets.get_mut(&id) else {
+                    return;
+                };
+                if self.bound.contains_key(&name) {
+                    s.handle_bind_failed(listener, EADDRINUSE, now);
+                    return;
+                }
+                s.handle_listening(listener, &format!("inproc://{name}"), now);
+                self.bound.insert(name.clone(), (id, listener));
+                for (cid, conn) in self.waiting.remove(&name).unwrap_or_default() {
+                    self.join(cid, conn, id, listener, now);
+                }
+            }
+            Action::InprocConnect { conn, name } => match self.bound.get(&name).copied() {
+                Some((bid, listener)) => self.join(id, conn, bid, listener, now),
+                None => self.waiting.entry(name).or_default().push((id, conn)),
+            },
+            Action::CloseListener { listener } if self.is_inproc_listener(id, listener) => {
+                self.bound.retain(|_, v| *v != (id, listener));
+            }
+            Action::Close { conn, .. } if self.is_inproc_conn(id, conn) => {
+                if let Some(peer) = self.links.remove(&(id, conn)) {
+                    self.links.remove(&peer);
+                    if let Some(p) = self.sockets.get_mut(&peer.0) {
+                        p.handle_eof(peer.1, now);
+                    }
+                }
+                for w in self.waiting.values_mut() {
+                    w.retain(|x| *x != (id, conn));
+                }
+            }
+            other => self.actions.push_back((id, other)),
+        }
+    }
+
+    fn is_inproc_listener(&self, id: SocketId, listener: ListenerId) -> bool {
+        self.bound.values().any(|v| *v == (id, listener))
+    }
+
+    fn is_inproc_conn(&self, id: SocketId, conn: ConnId) -> bool {
+        self.links.contains_key(&(id, conn))
+            || self.waiting.values().any(|w| w.contains(&(id, conn)))
+    }
+
+    /// Joins a connecting socket's session to a bound one.
+    fn join(
+        &mut self,
+        cid: SocketId,
+        conn: ConnId,
+        bid: SocketId,
+        listener: ListenerId,
+        now: Instant,
+    ) {
+        let (Some(c), Some(b)) = (self.sockets.get(&cid), self.sockets.get(&bid)) else {
+            return;
+        };
+        let (cpeer, bpeer) = (c.inproc_peer(), b.inproc_peer());
+        let accepted = self
+            .sockets
+            .get_mut(&bid)
+            .and_then(|b| b.handle_inproc_accepted(listener, cpeer, now));
+        let Some(bconn) = accepted else {
+            // The binder is closing: the connect fails like a refused dial.
+            if let Some(c) = self.sockets.get_mut(&cid) {
+                c.handle_eof(conn, now);
+            }
+            return;
+        };
+        self.links.insert((cid, conn), (bid, bconn));
+        self.links.insert((bid, bconn), (cid, conn));
+        if let Some(c) = self.sockets.get_mut(&cid) {
+            c.handle_inproc_connected(conn, bpeer, now);
+        }
+    }
+
+    /// Moves items from `id`'s inproc connections to their peers while the peers take them.
+    fn move_items(&mut self, id: SocketId, now: Instant) -> bool {
+        let mut progress = false;
+        let ends: Vec<(ConnId, (SocketId, ConnId))> = self
+            .links
+            .range((id, ConnId(0))..=(id, ConnId(u64::MAX)))
+            .map(|(k, v)| (k.1, *v))
+            .collect();
+        for (conn, (pid, pconn)) in ends {
+            loop {
+                let takes = self.sockets.get(&pid).is_some_and(|p| p.wants_input(pconn));
+                if !takes {
+                    break;
+                }
+                let Some(item) = self
+                    .sockets
+                    .get_mut(&id)
+                    .and_then(|s| s.poll_inproc(conn, now))
+                else {
+                    break;
+                };
+                progress = true;
+                if let Some(p) = self.sockets.get_mut(&pid) {
+                    p.handle_inproc_item(pconn, item, now);
+                }
+            }
+        }
+        progress
+    }
+}
+
+#[cfg(test)]
+mod tests;
