@@ -17,12 +17,13 @@ mod req;
 mod router;
 mod routing;
 mod stream;
+mod table;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod xpub;
 mod xsub;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use bytes::Bytes;
 
@@ -31,6 +32,7 @@ use crate::pipe::{Pipe, PipeId, PipeItem};
 use crate::socket::{AttachError, PipePeer, RecvError, SendError, SocketEvent};
 use crate::socket_type::SocketType;
 use options::{OptionError, SocketOption, SocketOptions};
+use table::PipeTable;
 
 /// A pipe and what is known of the peer at its other end.
 #[derive(Clone, Debug)]
@@ -49,7 +51,7 @@ pub(crate) struct PipeEntry {
 #[derive(Clone, Debug)]
 pub(crate) struct Core {
     pub(crate) options: SocketOptions,
-    pub(crate) pipes: BTreeMap<PipeId, PipeEntry>,
+    pub(crate) pipes: PipeTable<PipeEntry>,
     pub(crate) events: VecDeque<SocketEvent>,
     /// Closing pipes that ran dry, for the socket to detach.
     pub(crate) drained: Vec<PipeId>,
@@ -59,7 +61,7 @@ impl Core {
     pub(crate) fn new() -> Self {
         Core {
             options: SocketOptions::default(),
-            pipes: BTreeMap::new(),
+            pipes: PipeTable::default(),
             events: VecDeque::new(),
             drained: Vec::new(),
         }

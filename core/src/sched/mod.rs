@@ -2,27 +2,27 @@
 //! and distribute ([`dist`]).
 //!
 //! Each keeps its pipes in one array with the active ones at the front; activating or
-//! deactivating a pipe swaps it across the boundary, so every step is O(1) plus an O(log n)
-//! position lookup. Schedulers hold only ids: the caller passes closures that touch the pipes,
+//! deactivating a pipe swaps it across the boundary, and positions are found through an O(1)
+//! index, so every step is O(1) whatever the number of pipes. Schedulers hold only ids: the caller passes closures that touch the pipes,
 //! which keeps them testable alone and free of borrow tangles.
 
 pub mod dist;
 pub mod fq;
+pub(crate) mod index;
 pub mod lb;
 
 pub use dist::Distributor;
 pub use fq::FairQueue;
 pub use lb::LoadBalancer;
 
-use std::collections::BTreeMap;
-
 use crate::pipe::PipeId;
+use index::IdIndex;
 
 /// An array of pipe ids with an index from id to position, reordered only by swaps.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PipeArray {
     items: Vec<PipeId>,
-    pos: BTreeMap<PipeId, usize>,
+    pos: IdIndex,
 }
 
 impl PipeArray {
@@ -36,7 +36,7 @@ impl PipeArray {
     }
 
     pub(crate) fn position(&self, id: PipeId) -> Option<usize> {
-        self.pos.get(&id).copied()
+        self.pos.get(id)
     }
 
     pub(crate) fn slice(&self, end: usize) -> &[PipeId] {
@@ -45,7 +45,7 @@ impl PipeArray {
 
     /// Appends `id` at the end; false if it is already present.
     pub(crate) fn push(&mut self, id: PipeId) -> bool {
-        if self.pos.contains_key(&id) {
+        if self.pos.contains(id) {
             return false;
         }
         self.pos.insert(id, self.items.len());
@@ -65,7 +65,7 @@ impl PipeArray {
     /// Removes the last element, which the caller has swapped into place.
     pub(crate) fn pop(&mut self) {
         if let Some(id) = self.items.pop() {
-            self.pos.remove(&id);
+            self.pos.remove(id);
         }
     }
 
@@ -88,7 +88,7 @@ impl PipeArray {
     pub(crate) fn assert_consistent(&self) {
         assert_eq!(self.items.len(), self.pos.len());
         for (i, id) in self.items.iter().enumerate() {
-            assert_eq!(self.pos.get(id), Some(&i), "index of {id}");
+            assert_eq!(self.pos.get(*id), Some(i), "index of {id}");
         }
     }
 }
