@@ -503,6 +503,19 @@ impl SocketBase {
         self.pump(now);
     }
 
+    /// Accepting a connection on `listener` failed (too many open files, say).
+    pub fn handle_accept_failed(&mut self, listener: ListenerId, errno: u64) {
+        if let Some(l) = self.listeners.get(&listener) {
+            let ep = l.bound.clone().unwrap_or_else(|| l.endpoint.to_string());
+            self.event(MonitorEventKind::AcceptFailed, &ep, errno);
+        }
+    }
+
+    /// Closing a connection or listener failed at the operating system.
+    pub fn handle_close_failed(&mut self, endpoint: &str, errno: u64) {
+        self.event(MonitorEventKind::CloseFailed, endpoint, errno);
+    }
+
     /// A connection arrived on `listener`. Returns its id, or `None` if the driver should
     /// close it at once (the listener is gone or the socket is closing).
     pub fn handle_accepted(&mut self, listener: ListenerId, now: Instant) -> Option<ConnId> {

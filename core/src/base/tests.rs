@@ -568,3 +568,19 @@ fn reconnect_storm_keeps_order_and_never_duplicates() {
         "only in-flight bytes may be lost"
     );
 }
+
+#[test]
+fn accept_and_close_failures_are_reported_to_the_monitor() {
+    let mut net = Net::new();
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    let listener = net.hosts[pull].bind(EP, net.now).unwrap();
+    net.settle();
+    net.hosts[pull].handle_accept_failed(listener, 24);
+    net.hosts[pull].handle_close_failed(EP, 9);
+    net.settle();
+    assert_eq!(
+        net.kinds(pull),
+        [K::Listening, K::AcceptFailed, K::CloseFailed]
+    );
+    assert_eq!(net.monitors[pull][1].value, 24);
+}
