@@ -1,9 +1,27 @@
 //! # oxmq-mio
 //!
-//! The mio front-end for `oxmq-core`. Today it holds the thinnest driver there is: a
-//! [`Connection`] that runs one ZMTP engine over one TCP stream on a mio poll loop, with the
-//! engine's heartbeats and handshake timer on real time. The libzmq-shaped `Context` / `Socket`
-//! API, IPC and inproc, `poll` and `proxy` are still to come (see the project issues).
+//! The mio front-end for `oxmq-core`: a libzmq-shaped blocking API — [`Context`] and
+//! [`Socket`] over tcp, ipc and inproc — with one I/O thread per context driving the core's
+//! state machines. `poll`, `proxy` and several I/O threads are still to come.
+//!
+//! ```
+//! use oxmq_mio::Context;
+//! use oxmq_core::{Message, SocketType};
+//!
+//! let ctx = Context::new()?;
+//! let rep = ctx.socket(SocketType::Rep)?;
+//! let endpoint = rep.bind("tcp://127.0.0.1:*")?;
+//! let req = ctx.socket(SocketType::Req)?;
+//! req.connect(&endpoint)?;
+//! req.send("hello")?;
+//! assert_eq!(rep.recv()?, Message::from("hello"));
+//! rep.send("world")?;
+//! assert_eq!(req.recv()?, Message::from("world"));
+//! # Ok::<(), oxmq_mio::Error>(())
+//! ```
+//!
+//! The crate also keeps [`Connection`], a single ZMTP engine on one TCP stream, the thinnest
+//! driver there is, used by the interop tests:
 //!
 //! ```no_run
 //! use oxmq_core::{EngineConfig, Message, SocketType};
@@ -19,5 +37,12 @@
 //! ```
 
 mod connection;
+mod context;
+mod error;
+mod io;
+mod socket;
 
 pub use connection::{Connection, DriverError};
+pub use context::Context;
+pub use error::Error;
+pub use socket::Socket;

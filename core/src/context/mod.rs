@@ -97,6 +97,11 @@ impl Context {
         self.sockets.get_mut(&id)
     }
 
+    /// The ids of every socket, in order.
+    pub fn socket_ids(&self) -> Vec<SocketId> {
+        self.sockets.keys().copied().collect()
+    }
+
     /// A socket, to look at.
     pub fn get(&self, id: SocketId) -> Option<&SocketBase> {
         self.sockets.get(&id)

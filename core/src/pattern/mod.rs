@@ -129,7 +129,7 @@ impl Core {
 }
 
 /// A socket type's behaviour. Every method has the socket's shared [`Core`] at hand.
-pub(crate) trait Pattern: std::fmt::Debug {
+pub(crate) trait Pattern: std::fmt::Debug + Send {
     /// A pipe was added to `core.pipes`, its peer known or not yet. An error makes the socket
     /// remove it again.
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError>;

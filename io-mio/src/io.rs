@@ -1,0 +1,632 @@
+//! The I/O side: the shared state behind a [`crate::Context`], and the mio thread that carries
+//! out the core's actions on real TCP and Unix-domain sockets.
+//!
+//! One mutex guards the core context and every stream. Application threads lock it to call
+//! the core and flush what that produced; the I/O thread locks it to feed readiness and
+//! timers. After every round the condition variable wakes blocked callers to retry.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant as StdInstant};
+
+use bytes::Bytes;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use oxmq_core::base::{Action, ConnId, ListenerId, SocketBase};
+use oxmq_core::context::{Context as CoreContext, SocketId};
+use oxmq_core::endpoint::{Endpoint, Host, IpcAddr, Port, TcpAddr};
+use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::Instant;
+
+const WAKER: Token = Token(0);
+const READ_CHUNK: usize = 64 * 1024;
+
+/// What the mutex guards.
+pub(crate) struct State {
+    pub(crate) core: CoreContext,
+    epoch: StdInstant,
+    registry: Registry,
+    next_token: usize,
+    tokens: BTreeMap<Token, Handle>,
+    conns: BTreeMap<(SocketId, ConnId), Conn>,
+    listeners: BTreeMap<(SocketId, ListenerId), Listen>,
+    /// Connections we stopped reading because their socket's queue was full.
+    paused: BTreeSet<(SocketId, ConnId)>,
+    /// The outcome of each bind, for the `bind` call waiting on it.
+    pub(crate) bind_results: BTreeMap<(SocketId, ListenerId), io::Result<()>>,
+    /// Monitor events of the sockets that asked for them.
+    pub(crate) monitors: BTreeMap<SocketId, VecDeque<MonitorEvent>>,
+    pub(crate) terminating: bool,
+    stop: bool,
+    ipc_serial: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Handle {
+    Conn(SocketId, ConnId),
+    Listener(SocketId, ListenerId),
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    /// For a connect in progress: `Ok(true)` connected, `Ok(false)` not yet, `Err` failed.
+    fn connect_status(&mut self) -> io::Result<bool> {
+        let err = match self {
+            Stream::Tcp(s) => s.take_error()?,
+            Stream::Unix(s) => s.take_error()?,
+        };
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let peer = match self {
+            Stream::Tcp(s) => s.peer_addr().map(|_| ()),
+            Stream::Unix(s) => s.peer_addr().map(|_| ()),
+        };
+        match peer {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+struct Conn {
+    stream: Stream,
+    token: Token,
+    connecting: bool,
+    /// The unwritten rest of chunks taken from the core.
+    pending: VecDeque<Bytes>,
+}
+
+enum Listen {
+    Tcp(TcpListener, Token),
+    Unix(UnixListener, Token, Option<PathBuf>),
+}
+
+fn errno(e: &io::Error) -> u64 {
+    e.raw_os_error().map_or(0, |n| n as u64)
+}
+
+impl State {
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    pub(crate) fn socket(&mut self, id: SocketId) -> Option<&mut SocketBase> {
+        self.core.get_mut(id)
+    }
+
+    fn token(&mut self, h: Handle) -> Token {
+        self.next_token += 1;
+        let t = Token(self.next_token);
+        self.tokens.insert(t, h);
+        t
+    }
+
+    /// Carries out everything the core asks, flushes, and collects monitor events, until
+    /// nothing changes.
+    pub(crate) fn process(&mut self) {
+        loop {
+            let now = self.now();
+            self.core.pump(now);
+            let mut progress = false;
+            while let Some((sid, action)) = self.core.poll_action() {
+                progress = true;
+                self.act(sid, action, now);
+            }
+            for sid in self.core.socket_ids() {
+                let Some(s) = self.core.get_mut(sid) else {
+                    continue;
+                };
+                while let Some(ev) = s.poll_monitor() {
+                    if let Some(q) = self.monitors.get_mut(&sid) {
+                        q.push_back(ev);
+                    }
+                }
+                let ready: Vec<ConnId> = std::iter::from_fn(|| s.poll_transmit_ready()).collect();
+                for conn in ready {
+                    progress |= self.flush(sid, conn);
+                }
+            }
+            let paused: Vec<(SocketId, ConnId)> = self.paused.iter().copied().collect();
+            for (sid, conn) in paused {
+                if self.core.get(sid).is_some_and(|s| s.wants_input(conn)) {
+                    self.paused.remove(&(sid, conn));
+                    self.read(sid, conn);
+                    progress = true;
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    fn act(&mut self, sid: SocketId, action: Action, now: Instant) {
+        match action {
+            Action::Listen { listener, endpoint } => {
+                let result = self.listen(sid, listener, &endpoint);
+                let s = self.core.get_mut(sid);
+                match (&result, s) {
+                    (Ok(bound), Some(s)) => s.handle_listening(listener, bound, now),
+                    (Err(e), Some(s)) => s.handle_bind_failed(listener, errno(e), now),
+                    _ => {}
+                }
+                self.bind_results
+                    .insert((sid, listener), result.map(|_| ()));
+            }
+            Action::Dial { conn, endpoint } => {
+                if let Err(e) = self.dial(sid, conn, &endpoint) {
+                    if let Some(s) = self.core.get_mut(sid) {
+                        s.handle_dial_result(conn, Err(errno(&e)), now);
+                    }
+                }
+            }
+            Action::Close { conn, last_bytes } => {
+                if let Some(mut c) = self.conns.remove(&(sid, conn)) {
+                    if !c.connecting {
+                        // Best effort, as a socket closing with bytes in its kernel buffer.
+                        for b in c.pending.iter().chain(std::iter::once(&last_bytes)) {
+                            if c.stream.write(b).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    let _ = self.registry.deregister(c.stream.source());
+                    self.tokens.remove(&c.token);
+                }
+                self.paused.remove(&(sid, conn));
+            }
+            Action::CloseListener { listener } => {
+                if let Some(l) = self.listeners.remove(&(sid, listener)) {
+                    match l {
+                        Listen::Tcp(mut l, t) => {
+                            let _ = self.registry.deregister(&mut l);
+                            self.tokens.remove(&t);
+                        }
+                        Listen::Unix(mut l, t, path) => {
+                            let _ = self.registry.deregister(&mut l);
+                            self.tokens.remove(&t);
+                            if let Some(p) = path {
+                                let _ = std::fs::remove_file(p);
+                            }
+                        }
+                    }
+                }
+            }
+            // The core context routes inproc itself; nothing else exists yet.
+            _ => {}
+        }
+    }
+
+    fn listen(&mut self, sid: SocketId, lid: ListenerId, ep: &Endpoint) -> io::Result<String> {
+        match ep {
+            Endpoint::Tcp { addr, .. } => {
+                let sa = resolve(addr, true)?;
+                let mut l = TcpListener::bind(sa)?;
+                let t = self.token(Handle::Listener(sid, lid));
+                self.registry.register(&mut l, t, Interest::READABLE)?;
+                let bound = format!("tcp://{}", l.local_addr()?);
+                self.listeners.insert((sid, lid), Listen::Tcp(l, t));
+                Ok(bound)
+            }
+            Endpoint::Ipc(addr) => {
+                let (mut l, path, shown) = match addr {
+                    IpcAddr::Path(p) => {
+                        // libzmq removes a socket file left behind by an earlier run.
+                        let _ = std::fs::remove_file(p);
+                        (UnixListener::bind(p)?, Some(PathBuf::from(p)), p.clone())
+                    }
+                    IpcAddr::Ephemeral => {
+                        self.ipc_serial += 1;
+                        let p = std::env::temp_dir().join(format!(
+                            "oxmq-{}-{}.ipc",
+                            std::process::id(),
+                            self.ipc_serial
+                        ));
+                        let shown = p.to_string_lossy().into_owned();
+                        (UnixListener::bind(&p)?, Some(p), shown)
+                    }
+                    IpcAddr::Abstract(name) => (bind_abstract(name)?, None, format!("@{name}")),
+                };
+                let t = self.token(Handle::Listener(sid, lid));
+                self.registry.register(&mut l, t, Interest::READABLE)?;
+                self.listeners.insert((sid, lid), Listen::Unix(l, t, path));
+                Ok(format!("ipc://{shown}"))
+            }
+            Endpoint::Inproc(_) => Err(io::Error::from(io::ErrorKind::Unsupported)),
+        }
+    }
+
+    fn dial(&mut self, sid: SocketId, conn: ConnId, ep: &Endpoint) -> io::Result<()> {
+        let stream = match ep {
+            Endpoint::Tcp { addr, .. } => {
+                let s = TcpStream::connect(resolve(addr, false)?)?;
+                s.set_nodelay(true)?;
+                Stream::Tcp(s)
+            }
+            Endpoint::Ipc(IpcAddr::Path(p)) => Stream::Unix(UnixStream::connect(p)?),
+            Endpoint::Ipc(IpcAddr::Abstract(name)) => Stream::Unix(connect_abstract(name)?),
+            _ => return Err(io::Error::from(io::ErrorKind::Unsupported)),
+        };
+        let t = self.token(Handle::Conn(sid, conn));
+        let mut c = Conn {
+            stream,
+            token: t,
+            connecting: true,
+            pending: VecDeque::new(),
+        };
+        self.registry.register(
+            c.stream.source(),
+            t,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        self.conns.insert((sid, conn), c);
+        Ok(())
+    }
+
+    /// Writes what the core has for `conn`; true if anything was written.
+    fn flush(&mut self, sid: SocketId, conn: ConnId) -> bool {
+        let now = self.now();
+        let mut wrote = false;
+        let Some(c) = self.conns.get_mut(&(sid, conn)) else {
+            return false;
+        };
+        if c.connecting {
+            return false;
+        }
+        loop {
+            if c.pending.is_empty() {
+                match self
+                    .core
+                    .get_mut(sid)
+                    .and_then(|s| s.poll_transmit(conn, now))
+                {
+                    Some(b) => c.pending.push_back(b),
+                    None => return wrote,
+                }
+            }
+            let Some(front) = c.pending.front_mut() else {
+                return wrote;
+            };
+            match c.stream.write(front) {
+                Ok(n) => {
+                    wrote = true;
+                    if n == front.len() {
+                        c.pending.pop_front();
+                    } else {
+                        let _ = front.split_to(n);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock: the writable event resumes us. Other errors show up on read.
+                Err(_) => return wrote,
+            }
+        }
+    }
+
+    fn read(&mut self, sid: SocketId, conn: ConnId) {
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            let now = self.now();
+            if !self.core.get(sid).is_some_and(|s| s.wants_input(conn)) {
+                self.paused.insert((sid, conn));
+                return;
+            }
+            let Some(c) = self.conns.get_mut(&(sid, conn)) else {
+                return;
+            };
+            match c.stream.read(&mut buf) {
+                Ok(0) => {
+                    if let Some(s) = self.core.get_mut(sid) {
+                        s.handle_eof(conn, now);
+                    }
+                    return;
+                }
+                Ok(n) => {
+                    if let Some(s) = self.core.get_mut(sid) {
+                        s.handle_input(conn, &buf[..n], now);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    if let Some(s) = self.core.get_mut(sid) {
+                        s.handle_eof(conn, now);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, sid: SocketId, lid: ListenerId) {
+        loop {
+            let now = self.now();
+            let accepted = match self.listeners.get_mut(&(sid, lid)) {
+                Some(Listen::Tcp(l, _)) => l.accept().map(|(s, _)| {
+                    let _ = s.set_nodelay(true);
+                    Stream::Tcp(s)
+                }),
+                Some(Listen::Unix(l, _, _)) => l.accept().map(|(s, _)| Stream::Unix(s)),
+                None => return,
+            };
+            match accepted {
+                Ok(stream) => {
+                    let conn = self
+                        .core
+                        .get_mut(sid)
+                        .and_then(|s| s.handle_accepted(lid, now));
+                    let Some(conn) = conn else {
+                        continue; // dropped: closes the stream
+                    };
+                    let t = self.token(Handle::Conn(sid, conn));
+                    let mut c = Conn {
+                        stream,
+                        token: t,
+                        connecting: false,
+                        pending: VecDeque::new(),
+                    };
+                    if self
+                        .registry
+                        .register(
+                            c.stream.source(),
+                            t,
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                        .is_ok()
+                    {
+                        self.conns.insert((sid, conn), c);
+                        self.read(sid, conn);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    if let Some(s) = self.core.get_mut(sid) {
+                        s.handle_accept_failed(lid, errno(&e));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_ready(&mut self, token: Token, readable: bool, writable: bool) {
+        let now = self.now();
+        match self.tokens.get(&token).copied() {
+            Some(Handle::Listener(sid, lid)) => self.accept(sid, lid),
+            Some(Handle::Conn(sid, conn)) => {
+                let Some(c) = self.conns.get_mut(&(sid, conn)) else {
+                    return;
+                };
+                if c.connecting {
+                    match c.stream.connect_status() {
+                        Ok(false) => return,
+                        Ok(true) => {
+                            c.connecting = false;
+                            if let Some(s) = self.core.get_mut(sid) {
+                                s.handle_dial_result(conn, Ok(()), now);
+                            }
+                        }
+                        Err(e) => {
+                            if let Some(mut c) = self.conns.remove(&(sid, conn)) {
+                                let _ = self.registry.deregister(c.stream.source());
+                                self.tokens.remove(&c.token);
+                            }
+                            if let Some(s) = self.core.get_mut(sid) {
+                                s.handle_dial_result(conn, Err(errno(&e)), now);
+                            }
+                            return;
+                        }
+                    }
+                }
+                if readable {
+                    self.read(sid, conn);
+                }
+                if writable {
+                    self.flush(sid, conn);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.now();
+        for sid in self.core.socket_ids() {
+            if let Some(s) = self.core.get_mut(sid) {
+                if s.poll_timeout().is_some_and(|t| t <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    fn next_timeout(&self) -> Option<Duration> {
+        let next = self
+            .core
+            .socket_ids()
+            .into_iter()
+            .filter_map(|sid| self.core.get(sid).and_then(SocketBase::poll_timeout))
+            .min()?;
+        Some(next.saturating_duration_since(self.now()))
+    }
+}
+
+fn resolve(addr: &TcpAddr, bind: bool) -> io::Result<SocketAddr> {
+    let port = match addr.port {
+        Port::Number(p) => p,
+        Port::Ephemeral => 0,
+    };
+    match &addr.host {
+        Host::Any if bind => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
+        Host::Any => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        Host::V4(a) => Ok(SocketAddr::from((*a, port))),
+        Host::V6 { addr, .. } => Ok(SocketAddr::from((*addr, port))),
+        Host::Name(n) => (n.as_str(), port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn bind_abstract(name: &str) -> io::Result<UnixListener> {
+    use std::os::linux::net::SocketAddrExt;
+    UnixListener::bind_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)
+}
+
+#[cfg(target_os = "linux")]
+fn connect_abstract(name: &str) -> io::Result<UnixStream> {
+    use std::os::linux::net::SocketAddrExt;
+    UnixStream::connect_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn bind_abstract(_: &str) -> io::Result<UnixListener> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn connect_abstract(_: &str) -> io::Result<UnixStream> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+/// What application threads and the I/O thread share.
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    pub(crate) changed: Condvar,
+    waker: Waker,
+}
+
+impl Shared {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug in this crate; keep going with what is there.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Processes, wakes blocked callers and the I/O thread (its timers may have changed).
+    pub(crate) fn after_change(&self, state: &mut State) {
+        state.process();
+        self.changed.notify_all();
+        let _ = self.waker.wake();
+    }
+
+    /// Waits for the next change, at most until `deadline`; false once it has passed.
+    pub(crate) fn wait<'a>(
+        &self,
+        guard: MutexGuard<'a, State>,
+        deadline: Option<StdInstant>,
+    ) -> (MutexGuard<'a, State>, bool) {
+        match deadline {
+            None => (
+                self.changed.wait(guard).unwrap_or_else(|p| p.into_inner()),
+                true,
+            ),
+            Some(d) => {
+                let left = d.saturating_duration_since(StdInstant::now());
+                if left.is_zero() {
+                    return (guard, false);
+                }
+                let (g, _) = self
+                    .changed
+                    .wait_timeout(guard, left)
+                    .unwrap_or_else(|p| p.into_inner());
+                (g, true)
+            }
+        }
+    }
+
+    pub(crate) fn stop(&self) {
+        self.lock().stop = true;
+        let _ = self.waker.wake();
+    }
+}
+
+/// Starts the I/O thread; returns the shared state and its handle.
+pub(crate) fn start() -> io::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> {
+    let mut poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let state = State {
+        core: CoreContext::new(),
+        epoch: StdInstant::now(),
+        registry: poll.registry().try_clone()?,
+        next_token: 0,
+        tokens: BTreeMap::new(),
+        conns: BTreeMap::new(),
+        listeners: BTreeMap::new(),
+        paused: BTreeSet::new(),
+        bind_results: BTreeMap::new(),
+        monitors: BTreeMap::new(),
+        terminating: false,
+        stop: false,
+        ipc_serial: 0,
+    };
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        changed: Condvar::new(),
+        waker,
+    });
+    let io = Arc::clone(&shared);
+    let handle = std::thread::Builder::new()
+        .name("oxmq-io".into())
+        .spawn(move || run(&io, &mut poll))?;
+    Ok((shared, handle))
+}
+
+fn run(shared: &Shared, poll: &mut Poll) {
+    let mut events = Events::with_capacity(256);
+    loop {
+        let timeout = {
+            let st = shared.lock();
+            if st.stop {
+                return;
+            }
+            st.next_timeout()
+        };
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return;
+            }
+        }
+        let mut st = shared.lock();
+        for ev in events.iter() {
+            if ev.token() != WAKER {
+                let closed = ev.is_read_closed() || ev.is_error();
+                st.on_ready(ev.token(), ev.is_readable() || closed, ev.is_writable());
+            }
+        }
+        st.fire_timers();
+        st.process();
+        shared.changed.notify_all();
+    }
+}

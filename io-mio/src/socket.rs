@@ -1,0 +1,271 @@
+//! `Socket`: a libzmq-shaped blocking socket over the core's `SocketBase`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant as StdInstant};
+
+use bytes::Bytes;
+use oxmq_core::base::BaseConfig;
+use oxmq_core::context::SocketId;
+use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::{Message, SocketOption, SocketType};
+
+use crate::io::{Shared, State};
+use crate::Error;
+
+/// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
+/// variants return [`Error::WouldBlock`] at once instead.
+pub struct Socket {
+    shared: Arc<Shared>,
+    id: SocketId,
+    kind: SocketType,
+    sndtimeo: Option<Duration>,
+    rcvtimeo: Option<Duration>,
+}
+
+impl Socket {
+    pub(crate) fn new(shared: Arc<Shared>, id: SocketId, kind: SocketType) -> Socket {
+        Socket {
+            shared,
+            id,
+            kind,
+            sndtimeo: None,
+            rcvtimeo: None,
+        }
+    }
+
+    /// This socket's type.
+    pub fn socket_type(&self) -> SocketType {
+        self.kind
+    }
+
+    /// Runs `f` on the core socket under the lock, then processes what it produced.
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
+        let mut st = self.shared.lock();
+        if st.core.get(self.id).is_none() {
+            return Err(Error::Terminated);
+        }
+        let r = f(&mut st);
+        self.shared.after_change(&mut st);
+        r
+    }
+
+    /// Binds to `endpoint` and returns it as bound (the port picked for `tcp://…:*`).
+    pub fn bind(&self, endpoint: &str) -> Result<String, Error> {
+        let id = self.id;
+        self.with(|st| {
+            let now = st.now();
+            let s = st.socket(id).ok_or(Error::Terminated)?;
+            let listener = s.bind(endpoint, now)?;
+            st.process();
+            match st.bind_results.remove(&(id, listener)) {
+                Some(Err(e)) => Err(Error::Io(e)),
+                // inproc binds are settled by the core context; failures show as no endpoint.
+                _ => {
+                    let s = st.socket(id).ok_or(Error::Terminated)?;
+                    s.last_endpoint()
+                        .map(str::to_owned)
+                        .filter(|_| st.core.get(id).is_some())
+                        .ok_or_else(|| Error::Io(std::io::ErrorKind::AddrInUse.into()))
+                }
+            }
+        })
+    }
+
+    /// Connects to `endpoint`; the connection is made (and remade) in the background.
+    pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
+        let id = self.id;
+        self.with(|st| {
+            let now = st.now();
+            Ok(st
+                .socket(id)
+                .ok_or(Error::Terminated)?
+                .connect(endpoint, now)?)
+        })
+    }
+
+    /// Stops listening on `endpoint` (as bound).
+    pub fn unbind(&self, endpoint: &str) -> Result<(), Error> {
+        let id = self.id;
+        self.with(|st| {
+            let now = st.now();
+            Ok(st
+                .socket(id)
+                .ok_or(Error::Terminated)?
+                .unbind(endpoint, now)?)
+        })
+    }
+
+    /// Ends the connection made by `connect(endpoint)`.
+    pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
+        let id = self.id;
+        self.with(|st| {
+            let now = st.now();
+            Ok(st
+                .socket(id)
+                .ok_or(Error::Terminated)?
+                .disconnect(endpoint, now)?)
+        })
+    }
+
+    /// ZMQ_LAST_ENDPOINT.
+    pub fn last_endpoint(&self) -> Option<String> {
+        let mut st = self.shared.lock();
+        st.socket(self.id)
+            .and_then(|s| s.last_endpoint().map(str::to_owned))
+    }
+
+    /// Sets a pattern option (HWMs, subscriptions, routing ids, ROUTER/XPUB/REQ flags …).
+    pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
+        let id = self.id;
+        self.with(|st| {
+            st.socket(id)
+                .ok_or(Error::Terminated)?
+                .socket_mut()
+                .set_option(opt)
+                .map_err(Error::Option)
+        })
+    }
+
+    /// Subscribes a SUB socket to messages starting with `topic`.
+    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set_option(SocketOption::Subscribe(Bytes::copy_from_slice(topic)))
+    }
+
+    /// Changes the lifecycle options (LINGER, RECONNECT_IVL, IMMEDIATE, heartbeats …).
+    pub fn configure(&self, f: impl FnOnce(&mut BaseConfig)) -> Result<(), Error> {
+        let id = self.id;
+        self.with(|st| {
+            let s = st.socket(id).ok_or(Error::Terminated)?;
+            let mut c = s.config().clone();
+            f(&mut c);
+            s.set_config(c);
+            Ok(())
+        })
+    }
+
+    /// ZMQ_SNDTIMEO (`None` = block forever).
+    pub fn set_send_timeout(&mut self, t: Option<Duration>) {
+        self.sndtimeo = t;
+    }
+
+    /// ZMQ_RCVTIMEO (`None` = block forever).
+    pub fn set_recv_timeout(&mut self, t: Option<Duration>) {
+        self.rcvtimeo = t;
+    }
+
+    /// Sends a whole message, waiting up to SNDTIMEO while no peer can take it.
+    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        self.send_until(msg.into(), self.sndtimeo.map(|t| StdInstant::now() + t))
+    }
+
+    /// Sends a whole message or fails with [`Error::WouldBlock`] at once (ZMQ_DONTWAIT).
+    pub fn send_dontwait(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        self.send_until(msg.into(), Some(StdInstant::now()))
+    }
+
+    fn send_until(&self, mut msg: Message, deadline: Option<StdInstant>) -> Result<(), Error> {
+        let mut st = self.shared.lock();
+        loop {
+            let now = st.now();
+            let Some(s) = st.socket(self.id) else {
+                return Err(Error::Terminated);
+            };
+            match s.send(msg, now) {
+                Ok(()) => {
+                    self.shared.after_change(&mut st);
+                    return Ok(());
+                }
+                Err(e) => {
+                    let err = Error::from(&e);
+                    if !matches!(err, Error::WouldBlock) {
+                        return Err(err);
+                    }
+                    msg = e.message;
+                }
+            }
+            self.shared.after_change(&mut st);
+            let (g, more) = self.shared.wait(st, deadline);
+            st = g;
+            if !more {
+                return Err(Error::WouldBlock);
+            }
+        }
+    }
+
+    /// Receives a whole message, waiting up to RCVTIMEO.
+    pub fn recv(&self) -> Result<Message, Error> {
+        self.recv_until(self.rcvtimeo.map(|t| StdInstant::now() + t))
+    }
+
+    /// Receives a whole message or fails with [`Error::WouldBlock`] at once.
+    pub fn recv_dontwait(&self) -> Result<Message, Error> {
+        self.recv_until(Some(StdInstant::now()))
+    }
+
+    /// Receives a whole message, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Message, Error> {
+        self.recv_until(Some(StdInstant::now() + timeout))
+    }
+
+    fn recv_until(&self, deadline: Option<StdInstant>) -> Result<Message, Error> {
+        let mut st = self.shared.lock();
+        loop {
+            let now = st.now();
+            let Some(s) = st.socket(self.id) else {
+                return Err(Error::Terminated);
+            };
+            match s.recv(now) {
+                Ok(m) => {
+                    // Room freed: paused connections may be read again.
+                    self.shared.after_change(&mut st);
+                    return Ok(m);
+                }
+                Err(e) => {
+                    let err = Error::from(e);
+                    if !matches!(err, Error::WouldBlock) {
+                        return Err(err);
+                    }
+                }
+            }
+            let (g, more) = self.shared.wait(st, deadline);
+            st = g;
+            if !more {
+                return Err(Error::WouldBlock);
+            }
+        }
+    }
+
+    /// Starts keeping this socket's monitor events for [`Socket::recv_monitor_event`].
+    pub fn monitor(&self) {
+        self.shared.lock().monitors.entry(self.id).or_default();
+    }
+
+    /// The next monitor event, waiting at most `timeout`.
+    pub fn recv_monitor_event(&self, timeout: Duration) -> Option<MonitorEvent> {
+        let deadline = StdInstant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(ev) = st.monitors.get_mut(&self.id).and_then(|q| q.pop_front()) {
+                return Some(ev);
+            }
+            let (g, more) = self.shared.wait(st, Some(deadline));
+            st = g;
+            if !more {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for Socket {
+    /// `zmq_close`: returns at once; queued messages keep flowing for up to LINGER in the
+    /// background.
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        let now = st.now();
+        if let Some(s) = st.socket(self.id) {
+            s.close(now);
+        }
+        self.shared.after_change(&mut st);
+    }
+}

@@ -1,0 +1,308 @@
+//! The blocking front-end (`oxmq-mio`) end to end over tcp, ipc and inproc: every stable
+//! pattern, connect-before-bind, reconnect after the peer restarts, linger on close, context
+//! termination, and a libzmq peer on the other side.
+
+use std::time::Duration;
+
+use oxmq_core::monitor::MonitorEventKind;
+use oxmq_core::{Message, SocketType};
+use oxmq_mio::{Context, Error, Socket};
+
+/// A failure bound for waits, never a timing assertion.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn transports(tag: &str) -> Vec<String> {
+    let dir = std::env::temp_dir();
+    vec![
+        "tcp://127.0.0.1:*".to_owned(),
+        format!(
+            "ipc://{}/oxmq-test-{}-{tag}.ipc",
+            dir.display(),
+            std::process::id()
+        ),
+        format!("inproc://{tag}"),
+    ]
+}
+
+fn sock(ctx: &Context, kind: SocketType) -> Socket {
+    let mut s = ctx.socket(kind).unwrap();
+    s.set_recv_timeout(Some(WAIT));
+    s.set_send_timeout(Some(WAIT));
+    s
+}
+
+fn frames(m: &Message) -> Vec<String> {
+    m.frames()
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
+/// Binds `a` and connects `b` over `endpoint`; returns the endpoint as bound.
+fn join(a: &Socket, b: &Socket, endpoint: &str) -> String {
+    let bound = a.bind(endpoint).unwrap();
+    b.connect(&bound).unwrap();
+    bound
+}
+
+#[test]
+fn push_pull_over_every_transport() {
+    for ep in transports("pushpull") {
+        let ctx = Context::new().unwrap();
+        let pull = sock(&ctx, SocketType::Pull);
+        let push = sock(&ctx, SocketType::Push);
+        join(&pull, &push, &ep);
+        for i in 0..100u32 {
+            push.send(Message::single(i.to_be_bytes().to_vec()))
+                .unwrap();
+        }
+        for i in 0..100u32 {
+            assert_eq!(
+                pull.recv().unwrap(),
+                Message::single(i.to_be_bytes().to_vec()),
+                "{ep}"
+            );
+        }
+    }
+}
+
+#[test]
+fn req_rep_over_every_transport() {
+    for ep in transports("reqrep") {
+        let ctx = Context::new().unwrap();
+        let rep = sock(&ctx, SocketType::Rep);
+        let req = sock(&ctx, SocketType::Req);
+        join(&rep, &req, &ep);
+        for i in 0..10 {
+            req.send(Message::from_frames([
+                format!("q{i}").into_bytes(),
+                b"x".to_vec(),
+            ]))
+            .unwrap();
+            assert_eq!(frames(&rep.recv().unwrap()), [format!("q{i}"), "x".into()]);
+            assert!(
+                matches!(rep.recv_dontwait(), Err(Error::BadState)),
+                "REP owes a reply"
+            );
+            rep.send(Message::single(format!("a{i}").into_bytes()))
+                .unwrap();
+            assert_eq!(frames(&req.recv().unwrap()), [format!("a{i}")], "{ep}");
+        }
+    }
+}
+
+#[test]
+fn dealer_router_over_every_transport() {
+    for ep in transports("dealerrouter") {
+        let ctx = Context::new().unwrap();
+        let router = sock(&ctx, SocketType::Router);
+        let dealer = sock(&ctx, SocketType::Dealer);
+        dealer
+            .set_option(oxmq_core::SocketOption::RoutingId(
+                bytes::Bytes::from_static(b"D1"),
+            ))
+            .unwrap();
+        join(&router, &dealer, &ep);
+        dealer.send(Message::from_frames(["", "hi"])).unwrap();
+        assert_eq!(frames(&router.recv().unwrap()), ["D1", "", "hi"], "{ep}");
+        router.send(Message::from_frames(["D1", "", "yo"])).unwrap();
+        assert_eq!(frames(&dealer.recv().unwrap()), ["", "yo"]);
+    }
+}
+
+#[test]
+fn pair_over_every_transport() {
+    for ep in transports("pair") {
+        let ctx = Context::new().unwrap();
+        let a = sock(&ctx, SocketType::Pair);
+        let b = sock(&ctx, SocketType::Pair);
+        join(&a, &b, &ep);
+        b.send("ping").unwrap();
+        assert_eq!(a.recv().unwrap(), Message::from("ping"));
+        a.send("pong").unwrap();
+        assert_eq!(b.recv().unwrap(), Message::from("pong"), "{ep}");
+    }
+}
+
+#[test]
+fn pub_sub_filters_by_topic_over_every_transport() {
+    for ep in transports("pubsub") {
+        let ctx = Context::new().unwrap();
+        let publisher = sock(&ctx, SocketType::Pub);
+        let sub = sock(&ctx, SocketType::Sub);
+        sub.subscribe(b"weather").unwrap();
+        join(&publisher, &sub, &ep);
+        // PUB drops until the subscription has reached it; publish until one arrives.
+        let mut got = None;
+        for _ in 0..2000 {
+            publisher.send("sports 1-0").unwrap();
+            publisher.send("weather rain").unwrap();
+            if let Ok(m) = sub.recv_timeout(Duration::from_millis(5)) {
+                got = Some(m);
+                break;
+            }
+        }
+        assert_eq!(got, Some(Message::from("weather rain")), "{ep}");
+        while let Ok(m) = sub.recv_dontwait() {
+            assert_eq!(
+                m,
+                Message::from("weather rain"),
+                "only the subscribed topic"
+            );
+        }
+    }
+}
+
+#[test]
+fn connect_before_bind_over_every_transport() {
+    for (i, ep) in transports("cbb").into_iter().enumerate() {
+        // A fixed endpoint is needed to connect before anyone binds.
+        let ep = if ep.starts_with("tcp") {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = probe.local_addr().unwrap().port();
+            drop(probe);
+            format!("tcp://127.0.0.1:{port}")
+        } else {
+            ep
+        };
+        let ctx = Context::new().unwrap();
+        let push = sock(&ctx, SocketType::Push);
+        push.connect(&ep).unwrap();
+        push.send(format!("early {i}").into_bytes()).unwrap();
+        let pull = sock(&ctx, SocketType::Pull);
+        pull.bind(&ep).unwrap();
+        assert_eq!(
+            pull.recv().unwrap(),
+            Message::single(format!("early {i}").into_bytes())
+        );
+    }
+}
+
+/// Waits for the monitor event `kind` on `s`.
+fn await_event(s: &Socket, kind: MonitorEventKind) {
+    while let Some(ev) = s.recv_monitor_event(WAIT) {
+        if ev.kind == kind {
+            return;
+        }
+    }
+    panic!("no {kind:?} event");
+}
+
+#[test]
+fn reconnects_after_the_peer_restarts() {
+    for ep in transports("restart").into_iter().take(2) {
+        let ctx = Context::new().unwrap();
+        let pull = sock(&ctx, SocketType::Pull);
+        let bound = pull.bind(&ep).unwrap();
+        let push = sock(&ctx, SocketType::Push);
+        push.monitor();
+        push.connect(&bound).unwrap();
+        push.send("first").unwrap();
+        assert_eq!(pull.recv().unwrap(), Message::from("first"));
+        drop(pull);
+        // A message sent before the sender notices the loss may be lost with the connection,
+        // as in libzmq; wait for the sender to see it.
+        await_event(&push, MonitorEventKind::Disconnected);
+        let pull = sock(&ctx, SocketType::Pull);
+        // The same address again: the old listener closed when its socket was dropped.
+        pull.bind(&bound).unwrap();
+        push.send("after restart").unwrap();
+        assert_eq!(pull.recv().unwrap(), Message::from("after restart"), "{ep}");
+        await_event(&push, MonitorEventKind::HandshakeSucceeded);
+    }
+}
+
+#[test]
+fn close_lingers_until_queued_messages_are_delivered() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", probe.local_addr().unwrap());
+    drop(probe);
+    let ctx = Context::new().unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    for i in 0..5 {
+        push.send(format!("m{i}").into_bytes()).unwrap();
+    }
+    drop(push); // default LINGER: forever; the messages still go out.
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    for i in 0..5 {
+        assert_eq!(
+            pull.recv().unwrap(),
+            Message::single(format!("m{i}").into_bytes())
+        );
+    }
+}
+
+#[test]
+fn context_termination_unblocks_a_blocked_recv_with_terminated() {
+    let ctx = Context::new().unwrap();
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.bind("inproc://nobody").unwrap();
+    let waiter = std::thread::spawn(move || pull.recv());
+    // Terminating while the other thread waits; it must come back with ETERM.
+    ctx.term();
+    assert!(matches!(waiter.join().unwrap(), Err(Error::Terminated)));
+    assert!(matches!(
+        ctx.socket(SocketType::Push),
+        Err(Error::Terminated)
+    ));
+}
+
+#[test]
+fn bad_endpoints_and_address_in_use_are_clear_errors() {
+    let ctx = Context::new().unwrap();
+    let a = sock(&ctx, SocketType::Pull);
+    assert!(matches!(a.bind("tcp://127.0.0.1"), Err(Error::Endpoint(_))));
+    assert!(matches!(a.connect("udp://x:1"), Err(Error::Endpoint(_))));
+    let bound = a.bind("tcp://127.0.0.1:*").unwrap();
+    let b = sock(&ctx, SocketType::Pull);
+    match b.bind(&bound) {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
+        other => panic!("expected address in use, got {other:?}"),
+    }
+}
+
+#[test]
+fn oxmq_req_talks_to_libzmq_rep_through_the_socket_api() {
+    let zctx = zmq::Context::new();
+    let rep = zctx.socket(zmq::REP).unwrap();
+    rep.set_linger(0).unwrap();
+    rep.set_rcvtimeo(WAIT.as_millis() as i32).unwrap();
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = rep.get_last_endpoint().unwrap().unwrap();
+    let ctx = Context::new().unwrap();
+    let req = sock(&ctx, SocketType::Req);
+    req.connect(&ep).unwrap();
+    for i in 0..5 {
+        req.send(format!("hello {i}").into_bytes()).unwrap();
+        let got = rep.recv_bytes(0).unwrap();
+        assert_eq!(got, format!("hello {i}").into_bytes());
+        rep.send(format!("world {i}").as_bytes(), 0).unwrap();
+        assert_eq!(
+            req.recv().unwrap(),
+            Message::single(format!("world {i}").into_bytes())
+        );
+    }
+}
+
+#[test]
+fn libzmq_push_feeds_an_oxmq_pull_bound_on_ipc() {
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let path = std::env::temp_dir().join(format!("oxmq-zmq-{}.ipc", std::process::id()));
+    let ep = pull.bind(&format!("ipc://{}", path.display())).unwrap();
+    let zctx = zmq::Context::new();
+    let push = zctx.socket(zmq::PUSH).unwrap();
+    push.set_linger(1000).unwrap();
+    push.connect(&ep).unwrap();
+    for i in 0..50u32 {
+        push.send(&i.to_be_bytes()[..], 0).unwrap();
+    }
+    for i in 0..50u32 {
+        assert_eq!(
+            pull.recv().unwrap(),
+            Message::single(i.to_be_bytes().to_vec())
+        );
+    }
+}
