@@ -2,7 +2,7 @@
 //!
 //! The mio front-end for `oxmq-core`: a libzmq-shaped blocking API — [`Context`] and
 //! [`Socket`] over tcp, ipc and inproc — with one I/O thread per context driving the core's
-//! state machines. `poll`, `proxy` and several I/O threads are still to come.
+//! state machines, with [`poll`] across sockets and the [`proxy`] devices.
 //!
 //! ```
 //! use oxmq_mio::Context;
@@ -40,9 +40,11 @@ mod connection;
 mod context;
 mod error;
 mod io;
+mod poll;
 mod socket;
 
 pub use connection::{Connection, DriverError};
 pub use context::Context;
 pub use error::Error;
+pub use poll::{poll, proxy, proxy_steerable, PollItem, ProxyStats, POLLIN, POLLOUT};
 pub use socket::Socket;

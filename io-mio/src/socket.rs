@@ -1,5 +1,7 @@
 //! `Socket`: a libzmq-shaped blocking socket over the core's `SocketBase`.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -13,13 +15,18 @@ use crate::io::{Shared, State};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
-/// variants return [`Error::WouldBlock`] at once instead.
+/// variants return [`Error::WouldBlock`] at once instead. Like a libzmq socket it may move
+/// between threads but is used by one at a time.
 pub struct Socket {
-    shared: Arc<Shared>,
-    id: SocketId,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) id: SocketId,
     kind: SocketType,
     sndtimeo: Option<Duration>,
     rcvtimeo: Option<Duration>,
+    /// Frames given with `more` (SNDMORE), sent as one message with the last.
+    out_parts: RefCell<Vec<Bytes>>,
+    /// The rest of a message being read frame by frame (RCVMORE while non-empty).
+    in_parts: RefCell<VecDeque<Bytes>>,
 }
 
 impl Socket {
@@ -30,6 +37,49 @@ impl Socket {
             kind,
             sndtimeo: None,
             rcvtimeo: None,
+            out_parts: RefCell::new(Vec::new()),
+            in_parts: RefCell::new(VecDeque::new()),
+        }
+    }
+
+    /// Sends one frame (ZMQ_SNDMORE when `more`); the message goes out, whole, with its last
+    /// frame.
+    pub fn send_frame(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
+        self.out_parts.borrow_mut().push(frame.into());
+        if more {
+            return Ok(());
+        }
+        let frames = std::mem::take(&mut *self.out_parts.borrow_mut());
+        self.send(Message::from_frames(frames))
+    }
+
+    /// Receives one frame and whether more of the same message follow (ZMQ_RCVMORE).
+    pub fn recv_frame(&self) -> Result<(Bytes, bool), Error> {
+        if self.in_parts.borrow().is_empty() {
+            let m = self.recv()?;
+            self.in_parts.borrow_mut().extend(m.into_frames());
+        }
+        let mut parts = self.in_parts.borrow_mut();
+        let frame = parts.pop_front().unwrap_or_default();
+        Ok((frame, !parts.is_empty()))
+    }
+
+    /// Whether frames of a message being read frame by frame remain (ZMQ_RCVMORE).
+    pub fn has_more(&self) -> bool {
+        !self.in_parts.borrow().is_empty()
+    }
+
+    /// ZMQ_EVENTS under the lock: (readable, writable).
+    pub(crate) fn events(&self, st: &mut State) -> (bool, bool) {
+        if !self.in_parts.borrow().is_empty() {
+            return (true, false);
+        }
+        match st.socket(self.id) {
+            Some(s) => {
+                let s = s.socket_mut();
+                (s.can_recv(), s.can_send())
+            }
+            None => (false, false),
         }
     }
 

@@ -306,3 +306,125 @@ fn libzmq_push_feeds_an_oxmq_pull_bound_on_ipc() {
         );
     }
 }
+
+#[test]
+fn frames_can_be_sent_and_read_one_by_one() {
+    let ctx = Context::new().unwrap();
+    let a = sock(&ctx, SocketType::Pair);
+    let b = sock(&ctx, SocketType::Pair);
+    join(&a, &b, "inproc://frames");
+    b.send_frame(&b"a"[..], true).unwrap();
+    b.send_frame(&b"b"[..], true).unwrap();
+    assert!(
+        matches!(a.recv_dontwait(), Err(Error::WouldBlock)),
+        "nothing until the last frame"
+    );
+    b.send_frame(&b"c"[..], false).unwrap();
+    let (f, more) = a.recv_frame().unwrap();
+    assert_eq!((&f[..], more), (&b"a"[..], true));
+    assert!(a.has_more());
+    let (f, more) = a.recv_frame().unwrap();
+    assert_eq!((&f[..], more), (&b"b"[..], true));
+    let (f, more) = a.recv_frame().unwrap();
+    assert_eq!((&f[..], more), (&b"c"[..], false));
+    assert!(!a.has_more());
+}
+
+#[test]
+fn poll_reports_which_sockets_are_ready() {
+    use oxmq_mio::{poll, PollItem, POLLIN, POLLOUT};
+    let ctx = Context::new().unwrap();
+    let (p1, p2) = (sock(&ctx, SocketType::Pull), sock(&ctx, SocketType::Pull));
+    let e1 = p1.bind("tcp://127.0.0.1:*").unwrap();
+    let e2 = p2.bind("inproc://poll2").unwrap();
+    let (s1, s2) = (sock(&ctx, SocketType::Push), sock(&ctx, SocketType::Push));
+    s1.connect(&e1).unwrap();
+    s2.connect(&e2).unwrap();
+    let mut items = [PollItem::new(&p1, POLLIN), PollItem::new(&p2, POLLIN)];
+    assert_eq!(poll(&mut items, Some(Duration::ZERO)).unwrap(), 0);
+    s2.send("to two").unwrap();
+    let mut items = [PollItem::new(&p1, POLLIN), PollItem::new(&p2, POLLIN)];
+    assert_eq!(poll(&mut items, Some(WAIT)).unwrap(), 1);
+    assert!(!items[0].is_readable() && items[1].is_readable());
+    s1.send("to one").unwrap();
+    let mut items = [PollItem::new(&p1, POLLIN)];
+    assert_eq!(poll(&mut items, Some(WAIT)).unwrap(), 1);
+    assert_eq!(p1.recv().unwrap(), Message::from("to one"));
+    let mut out = [PollItem::new(&s1, POLLOUT)];
+    assert_eq!(
+        poll(&mut out, Some(WAIT)).unwrap(),
+        1,
+        "a connected PUSH can send"
+    );
+}
+
+#[test]
+fn proxy_streams_between_pull_and_push_and_stops_on_termination() {
+    let ctx = Context::new().unwrap();
+    let front = sock(&ctx, SocketType::Pull);
+    let back = sock(&ctx, SocketType::Push);
+    let capture = sock(&ctx, SocketType::Push);
+    let fe = front.bind("tcp://127.0.0.1:*").unwrap();
+    back.bind("inproc://back").unwrap();
+    capture.bind("inproc://capture").unwrap();
+    let producer = sock(&ctx, SocketType::Push);
+    producer.connect(&fe).unwrap();
+    let consumer = sock(&ctx, SocketType::Pull);
+    consumer.connect("inproc://back").unwrap();
+    let tap = sock(&ctx, SocketType::Pull);
+    tap.connect("inproc://capture").unwrap();
+    let device = std::thread::spawn(move || oxmq_mio::proxy(&front, &back, Some(&capture)));
+    for i in 0..20 {
+        producer.send(format!("job {i}").into_bytes()).unwrap();
+    }
+    for i in 0..20 {
+        let want = Message::single(format!("job {i}").into_bytes());
+        assert_eq!(consumer.recv().unwrap(), want);
+        assert_eq!(tap.recv().unwrap(), want);
+    }
+    ctx.term();
+    assert!(matches!(device.join().unwrap(), Err(Error::Terminated)));
+}
+
+#[test]
+fn steerable_proxy_pauses_resumes_reports_and_terminates() {
+    let ctx = Context::new().unwrap();
+    let front = sock(&ctx, SocketType::Pull);
+    let back = sock(&ctx, SocketType::Push);
+    let control = sock(&ctx, SocketType::Rep);
+    front.bind("inproc://sfront").unwrap();
+    back.bind("inproc://sback").unwrap();
+    control.bind("inproc://control").unwrap();
+    let producer = sock(&ctx, SocketType::Push);
+    producer.connect("inproc://sfront").unwrap();
+    let consumer = sock(&ctx, SocketType::Pull);
+    consumer.connect("inproc://sback").unwrap();
+    let boss = sock(&ctx, SocketType::Req);
+    boss.connect("inproc://control").unwrap();
+    let device =
+        std::thread::spawn(move || oxmq_mio::proxy_steerable(&front, &back, None, &control));
+    producer.send("one").unwrap();
+    assert_eq!(consumer.recv().unwrap(), Message::from("one"));
+    boss.send("PAUSE").unwrap();
+    boss.recv().unwrap();
+    producer.send("two").unwrap();
+    assert!(matches!(
+        consumer.recv_timeout(Duration::from_millis(50)),
+        Err(Error::WouldBlock)
+    ));
+    boss.send("RESUME").unwrap();
+    boss.recv().unwrap();
+    assert_eq!(consumer.recv().unwrap(), Message::from("two"));
+    boss.send("STATISTICS").unwrap();
+    let stats = boss.recv().unwrap();
+    let n: Vec<u64> = stats
+        .frames()
+        .iter()
+        .map(|f| u64::from_ne_bytes(f[..].try_into().unwrap()))
+        .collect();
+    assert_eq!(n, [2, 6, 0, 0, 0, 0, 2, 6]);
+    boss.send("TERMINATE").unwrap();
+    boss.recv().unwrap();
+    let stats = device.join().unwrap().unwrap();
+    assert_eq!(stats.frontend_in, 2);
+}

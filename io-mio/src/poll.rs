@@ -1,0 +1,217 @@
+//! `poll` across sockets (like `zmq_poll`) and the proxies built on it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant as StdInstant};
+
+use crate::{Error, Socket};
+
+/// Wait for a message to read.
+pub const POLLIN: u8 = 1;
+/// Wait for room to send.
+pub const POLLOUT: u8 = 2;
+
+/// One socket to watch, the events wanted, and (after [`poll`]) the events that happened.
+pub struct PollItem<'a> {
+    /// The socket.
+    pub socket: &'a Socket,
+    /// [`POLLIN`] and/or [`POLLOUT`].
+    pub events: u8,
+    /// What is ready, set by [`poll`].
+    pub revents: u8,
+}
+
+impl<'a> PollItem<'a> {
+    /// Watches `socket` for `events`.
+    pub fn new(socket: &'a Socket, events: u8) -> Self {
+        PollItem {
+            socket,
+            events,
+            revents: 0,
+        }
+    }
+
+    /// Whether the socket had a message to read.
+    pub fn is_readable(&self) -> bool {
+        self.revents & POLLIN != 0
+    }
+
+    /// Whether the socket could send.
+    pub fn is_writable(&self) -> bool {
+        self.revents & POLLOUT != 0
+    }
+}
+
+/// Waits until one of the sockets is ready for what its item asks, or `timeout` passes
+/// (`None`: forever). Returns how many items are ready. The sockets must share one context.
+pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize, Error> {
+    let Some(first) = items.first() else {
+        return Ok(0);
+    };
+    let shared = Arc::clone(&first.socket.shared);
+    if items
+        .iter()
+        .any(|i| !Arc::ptr_eq(&i.socket.shared, &shared))
+    {
+        return Err(Error::NotSupported);
+    }
+    let deadline = timeout.map(|t| StdInstant::now() + t);
+    let mut st = shared.lock();
+    loop {
+        if st.terminating {
+            return Err(Error::Terminated);
+        }
+        let mut ready = 0;
+        for item in items.iter_mut() {
+            let (r, w) = item.socket.events(&mut st);
+            item.revents = ((u8::from(r) * POLLIN) | (u8::from(w) * POLLOUT)) & item.events;
+            ready += usize::from(item.revents != 0);
+        }
+        if ready > 0 {
+            return Ok(ready);
+        }
+        let (g, more) = shared.wait(st, deadline);
+        st = g;
+        if !more {
+            return Ok(0);
+        }
+    }
+}
+
+/// What a steerable proxy counts (the eight numbers STATISTICS replies with).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Messages received on the frontend.
+    pub frontend_in: u64,
+    /// Bytes received on the frontend.
+    pub frontend_in_bytes: u64,
+    /// Messages sent on the frontend.
+    pub frontend_out: u64,
+    /// Bytes sent on the frontend.
+    pub frontend_out_bytes: u64,
+    /// Messages received on the backend.
+    pub backend_in: u64,
+    /// Bytes received on the backend.
+    pub backend_in_bytes: u64,
+    /// Messages sent on the backend.
+    pub backend_out: u64,
+    /// Bytes sent on the backend.
+    pub backend_out_bytes: u64,
+}
+
+/// Moves messages both ways between `frontend` and `backend`, copying each to `capture` if
+/// given, until the context is terminated (`zmq_proxy`; QUEUE, FORWARDER and STREAMER are
+/// this with ROUTER/DEALER, XSUB/XPUB and PULL/PUSH).
+pub fn proxy(frontend: &Socket, backend: &Socket, capture: Option<&Socket>) -> Result<(), Error> {
+    run_proxy(frontend, backend, capture, None).map(|_| ())
+}
+
+/// [`proxy`], steered by commands on `control`: `PAUSE`, `RESUME`, `TERMINATE` and
+/// `STATISTICS` (answered with eight 8-byte counters, see [`ProxyStats`]). A REP control
+/// socket gets an empty reply to the other commands, to keep its lockstep. Returns `Ok` on
+/// `TERMINATE`.
+pub fn proxy_steerable(
+    frontend: &Socket,
+    backend: &Socket,
+    capture: Option<&Socket>,
+    control: &Socket,
+) -> Result<ProxyStats, Error> {
+    run_proxy(frontend, backend, capture, Some(control))
+}
+
+fn run_proxy(
+    frontend: &Socket,
+    backend: &Socket,
+    capture: Option<&Socket>,
+    control: Option<&Socket>,
+) -> Result<ProxyStats, Error> {
+    let mut stats = ProxyStats::default();
+    let mut paused = false;
+    loop {
+        let mut items = vec![
+            PollItem::new(frontend, if paused { 0 } else { POLLIN }),
+            PollItem::new(backend, if paused { 0 } else { POLLIN }),
+        ];
+        if let Some(c) = control {
+            items.push(PollItem::new(c, POLLIN));
+        }
+        poll(&mut items, None)?;
+        let (front_ready, back_ready) = (items[0].is_readable(), items[1].is_readable());
+        let control_ready = items.get(2).is_some_and(PollItem::is_readable);
+        drop(items);
+        if control_ready {
+            if let Some(c) = control {
+                let cmd = c.recv_dontwait()?;
+                let reply_empty = c.socket_type() == oxmq_core::SocketType::Rep;
+                match &cmd.frames()[0][..] {
+                    b"PAUSE" => paused = true,
+                    b"RESUME" => paused = false,
+                    b"TERMINATE" => {
+                        if reply_empty {
+                            c.send(bytes::Bytes::new())?;
+                        }
+                        return Ok(stats);
+                    }
+                    b"STATISTICS" => {
+                        let s = stats;
+                        let counters = [
+                            s.frontend_in,
+                            s.frontend_in_bytes,
+                            s.frontend_out,
+                            s.frontend_out_bytes,
+                            s.backend_in,
+                            s.backend_in_bytes,
+                            s.backend_out,
+                            s.backend_out_bytes,
+                        ];
+                        c.send(oxmq_core::Message::from_frames(
+                            counters.map(|n| n.to_ne_bytes().to_vec()),
+                        ))?;
+                        continue;
+                    }
+                    _ => {}
+                }
+                if reply_empty {
+                    c.send(bytes::Bytes::new())?;
+                }
+            }
+        }
+        if front_ready {
+            forward(frontend, backend, capture, &mut stats, true)?;
+        }
+        if back_ready {
+            forward(backend, frontend, capture, &mut stats, false)?;
+        }
+    }
+}
+
+fn forward(
+    from: &Socket,
+    to: &Socket,
+    capture: Option<&Socket>,
+    stats: &mut ProxyStats,
+    front_to_back: bool,
+) -> Result<(), Error> {
+    let msg = match from.recv_dontwait() {
+        Ok(m) => m,
+        Err(Error::WouldBlock) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let bytes = msg.byte_len() as u64;
+    if let Some(c) = capture {
+        // Capture is best effort, as in libzmq.
+        let _ = c.send_dontwait(msg.clone());
+    }
+    to.send(msg)?;
+    if front_to_back {
+        stats.frontend_in += 1;
+        stats.frontend_in_bytes += bytes;
+        stats.backend_out += 1;
+        stats.backend_out_bytes += bytes;
+    } else {
+        stats.backend_in += 1;
+        stats.backend_in_bytes += bytes;
+        stats.frontend_out += 1;
+        stats.frontend_out_bytes += bytes;
+    }
+    Ok(())
+}
