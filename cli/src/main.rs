@@ -1,12 +1,338 @@
-//! The `oxmq` terminal tool. Its commands (send, recv, echo, proxy, monitor, bench) need the
-//! socket-level front-end, which does not exist yet; until then the tool says so and fails.
+//! `oxmq`: poke at ZeroMQ endpoints from a shell — receive, send, echo, proxy and monitor —
+//! on the oxmq-mio front-end.
 
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use oxmq_core::{Message, SocketType};
+use oxmq_mio::{Context, Socket};
+
+#[derive(Parser)]
+#[command(
+    name = "oxmq",
+    version,
+    about = "Send, receive, echo, proxy and monitor ZeroMQ endpoints"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Endpoints {
+    /// Bind to this endpoint (repeatable), e.g. tcp://*:5555, ipc:///tmp/feed, tcp://127.0.0.1:*
+    #[arg(long, value_name = "ENDPOINT")]
+    bind: Vec<String>,
+    /// Connect to this endpoint (repeatable), e.g. tcp://127.0.0.1:5555
+    #[arg(long, value_name = "ENDPOINT")]
+    connect: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Receive messages; print one line per message, frames separated by a tab, printable
+    /// frames as text and others as 0x-prefixed hex. SUB subscribes to everything unless
+    /// --subscribe is given; REP answers each message with an empty reply.
+    Recv {
+        /// Socket type (PULL, SUB, XSUB, DEALER, ROUTER, PAIR, REP…), any case
+        #[arg(value_parser = socket_type)]
+        socket_type: SocketType,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// Topic prefix to subscribe to (SUB/XSUB; repeatable)
+        #[arg(long, value_name = "TOPIC")]
+        subscribe: Vec<String>,
+        /// Exit after this many messages
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Send each MESSAGE (frames separated by '|'), or one message per line of standard input
+    /// when none is given, waiting for a peer. Exits 0 once every message is handed to a peer.
+    /// PUB waits for a first subscriber; REQ prints each reply.
+    Send {
+        /// Socket type (PUSH, PUB, REQ, DEALER, PAIR…), any case
+        #[arg(value_parser = socket_type)]
+        socket_type: SocketType,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// Send the messages this many times
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        count: u64,
+        /// Messages to send; frames separated by '|'
+        messages: Vec<String>,
+    },
+    /// Send back every message received (REP, ROUTER, DEALER or PAIR).
+    Echo {
+        /// Socket type, any case
+        #[arg(value_parser = socket_type)]
+        socket_type: SocketType,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// Exit after this many messages
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Forward messages both ways between two sockets (QUEUE: ROUTER/DEALER, FORWARDER:
+    /// XSUB/XPUB, STREAMER: PULL/PUSH). Endpoints are bound; prefix one with '>' to connect.
+    Proxy {
+        /// Frontend socket type
+        #[arg(value_parser = socket_type)]
+        front_type: SocketType,
+        /// Frontend endpoint
+        front_endpoint: String,
+        /// Backend socket type
+        #[arg(value_parser = socket_type)]
+        back_type: SocketType,
+        /// Backend endpoint
+        back_endpoint: String,
+    },
+    /// Print a socket's monitor events (LISTENING, ACCEPTED, CONNECTED, HANDSHAKE_SUCCEEDED…),
+    /// one per line: event, endpoint, value.
+    Monitor {
+        /// Socket type, any case
+        #[arg(value_parser = socket_type)]
+        socket_type: SocketType,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// Exit after this many events
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+}
+
+fn socket_type(s: &str) -> Result<SocketType, String> {
+    s.parse::<SocketType>().map_err(|e| e.to_string())
+}
+
+/// A failure, with what was being done.
+struct Failure(String);
+
+fn fail(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Failure {
+    Failure(format!("{what}: {e}"))
+}
 
 fn main() -> ExitCode {
-    eprintln!(
-        "oxmq {}: no commands yet — send/recv/echo/proxy/monitor arrive with the socket API of oxmq-mio",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            eprintln!("oxmq: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    let ctx = Context::new().map_err(|e| fail("cannot start", e))?;
+    match command {
+        Command::Recv {
+            socket_type,
+            endpoints,
+            subscribe,
+            count,
+        } => {
+            let s = open(&ctx, socket_type, &endpoints)?;
+            if matches!(socket_type, SocketType::Sub | SocketType::XSub) {
+                let topics = if subscribe.is_empty() {
+                    vec![String::new()]
+                } else {
+                    subscribe
+                };
+                for t in topics {
+                    if socket_type == SocketType::Sub {
+                        s.subscribe(t.as_bytes())
+                            .map_err(|e| fail("cannot subscribe", e))?;
+                    } else {
+                        let mut m = vec![1u8];
+                        m.extend_from_slice(t.as_bytes());
+                        s.send(m).map_err(|e| fail("cannot subscribe", e))?;
+                    }
+                }
+            }
+            let mut out = std::io::stdout().lock();
+            let mut n = 0;
+            while count.is_none_or(|c| n < c) {
+                let m = s.recv().map_err(|e| fail("receive failed", e))?;
+                print_message(&mut out, &m)?;
+                if socket_type == SocketType::Rep {
+                    s.send(Bytes::new()).map_err(|e| fail("reply failed", e))?;
+                }
+                n += 1;
+            }
+            Ok(())
+        }
+        Command::Send {
+            socket_type,
+            endpoints,
+            count,
+            messages,
+        } => {
+            // A PUB drops everything until someone subscribes: use an XPUB and wait for one.
+            let effective = if socket_type == SocketType::Pub {
+                SocketType::XPub
+            } else {
+                socket_type
+            };
+            let s = open(&ctx, effective, &endpoints)?;
+            if effective == SocketType::XPub {
+                s.recv()
+                    .map_err(|e| fail("waiting for a subscriber failed", e))?;
+            }
+            let messages: Vec<String> = if messages.is_empty() {
+                std::io::stdin()
+                    .lock()
+                    .lines()
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| fail("cannot read standard input", e))?
+            } else {
+                messages
+            };
+            let mut out = std::io::stdout().lock();
+            for _ in 0..count {
+                for text in &messages {
+                    let frames = text
+                        .split('|')
+                        .map(|f| Bytes::copy_from_slice(f.as_bytes()));
+                    s.send(Message::from_frames(frames))
+                        .map_err(|e| fail("send failed", e))?;
+                    if socket_type == SocketType::Req {
+                        let reply = s.recv().map_err(|e| fail("no reply", e))?;
+                        print_message(&mut out, &reply)?;
+                    }
+                }
+            }
+            // Closing lingers until every message is with a peer.
+            drop(s);
+            ctx.term();
+            Ok(())
+        }
+        Command::Echo {
+            socket_type,
+            endpoints,
+            count,
+        } => {
+            let s = open(&ctx, socket_type, &endpoints)?;
+            let mut n = 0;
+            while count.is_none_or(|c| n < c) {
+                let m = s.recv().map_err(|e| fail("receive failed", e))?;
+                s.send(m).map_err(|e| fail("send failed", e))?;
+                n += 1;
+            }
+            drop(s);
+            ctx.term();
+            Ok(())
+        }
+        Command::Proxy {
+            front_type,
+            front_endpoint,
+            back_type,
+            back_endpoint,
+        } => {
+            let front = open_one(&ctx, front_type, &front_endpoint)?;
+            let back = open_one(&ctx, back_type, &back_endpoint)?;
+            oxmq_mio::proxy(&front, &back, None).map_err(|e| fail("proxy stopped", e))
+        }
+        Command::Monitor {
+            socket_type,
+            endpoints,
+            count,
+        } => {
+            let s = ctx
+                .socket(socket_type)
+                .map_err(|e| fail("cannot create socket", e))?;
+            s.monitor();
+            attach(&s, &endpoints)?;
+            let mut out = std::io::stdout().lock();
+            let mut n = 0;
+            while count.is_none_or(|c| n < c) {
+                if let Some(ev) = s.recv_monitor_event(Duration::from_secs(3600)) {
+                    let name = format!("{:?}", ev.kind);
+                    writeln!(out, "{}\t{}\t{}", upper_snake(&name), ev.endpoint, ev.value)
+                        .and_then(|()| out.flush())
+                        .map_err(|e| fail("cannot write", e))?;
+                    n += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn open(ctx: &Context, kind: SocketType, endpoints: &Endpoints) -> Result<Socket, Failure> {
+    let s = ctx
+        .socket(kind)
+        .map_err(|e| fail("cannot create socket", e))?;
+    attach(&s, endpoints)?;
+    Ok(s)
+}
+
+fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {
+    if endpoints.bind.is_empty() && endpoints.connect.is_empty() {
+        return Err(Failure(
+            "give at least one --bind or --connect endpoint".into(),
+        ));
+    }
+    for ep in &endpoints.bind {
+        s.bind(ep)
+            .map_err(|e| fail(format!("cannot bind {ep}"), e))?;
+    }
+    for ep in &endpoints.connect {
+        s.connect(ep)
+            .map_err(|e| fail(format!("cannot connect to {ep}"), e))?;
+    }
+    Ok(())
+}
+
+/// One proxy side: bound, or connected when the endpoint starts with '>'.
+fn open_one(ctx: &Context, kind: SocketType, endpoint: &str) -> Result<Socket, Failure> {
+    let s = ctx
+        .socket(kind)
+        .map_err(|e| fail("cannot create socket", e))?;
+    match endpoint.strip_prefix('>') {
+        Some(ep) => s
+            .connect(ep)
+            .map_err(|e| fail(format!("cannot connect to {ep}"), e))?,
+        None => {
+            let ep = endpoint.strip_prefix('@').unwrap_or(endpoint);
+            s.bind(ep)
+                .map_err(|e| fail(format!("cannot bind {ep}"), e))?;
+        }
+    }
+    Ok(s)
+}
+
+fn print_message(out: &mut impl Write, m: &Message) -> Result<(), Failure> {
+    let line: Vec<String> = m.frames().iter().map(|f| render(f)).collect();
+    writeln!(out, "{}", line.join("\t"))
+        .and_then(|()| out.flush())
+        .map_err(|e| fail("cannot write", e))
+}
+
+/// A frame as text if it is printable UTF-8, else as 0x-prefixed hex.
+fn render(frame: &[u8]) -> String {
+    match std::str::from_utf8(frame) {
+        Ok(s) if !s.chars().any(char::is_control) => s.to_owned(),
+        _ => {
+            let mut h = String::from("0x");
+            for b in frame {
+                h.push_str(&format!("{b:02x}"));
+            }
+            h
+        }
+    }
+}
+
+/// `HandshakeSucceeded` → `HANDSHAKE_SUCCEEDED`, as libzmq names its events.
+fn upper_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }

@@ -1,0 +1,216 @@
+//! The `oxmq` tool against libzmq peers: PUSH/PULL, PUB/SUB and REQ/REP in both roles, plus
+//! help and error exits.
+
+use std::process::{Child, Command, Output, Stdio};
+
+const OXMQ: &str = env!("CARGO_BIN_EXE_oxmq");
+const WAIT_MS: i32 = 20_000;
+
+fn free_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("tcp://{}", l.local_addr().unwrap())
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(OXMQ)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: Child) -> Output {
+    child.wait_with_output().unwrap()
+}
+
+fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
+    let s = ctx.socket(kind).unwrap();
+    s.set_linger(2000).unwrap();
+    s.set_rcvtimeo(WAIT_MS).unwrap();
+    s.set_sndtimeo(WAIT_MS).unwrap();
+    s
+}
+
+#[test]
+fn recv_pull_prints_frames_from_a_libzmq_push() {
+    let ep = free_endpoint();
+    let child = spawn(&["recv", "PULL", "--bind", &ep, "--count", "3"]);
+    let ctx = zmq::Context::new();
+    let push = zsock(&ctx, zmq::PUSH);
+    push.connect(&ep).unwrap();
+    push.send_multipart([&b"hello"[..], b"world"], 0).unwrap();
+    push.send(&[0u8, 0xff][..], 0).unwrap();
+    push.send_multipart([&b""[..], b"x"], 0).unwrap();
+    let out = finish(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello\tworld\n0x00ff\n\tx\n"
+    );
+}
+
+#[test]
+fn send_push_delivers_to_a_libzmq_pull_and_exits_zero() {
+    let ctx = zmq::Context::new();
+    let pull = zsock(&ctx, zmq::PULL);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let child = spawn(&["send", "push", "--connect", &ep, "--count", "2", "a|b", "c"]);
+    let got: Vec<Vec<Vec<u8>>> = (0..4).map(|_| pull.recv_multipart(0).unwrap()).collect();
+    assert_eq!(
+        got,
+        [
+            vec![b"a".to_vec(), b"b".to_vec()],
+            vec![b"c".to_vec()],
+            vec![b"a".to_vec(), b"b".to_vec()],
+            vec![b"c".to_vec()]
+        ]
+    );
+    let out = finish(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn send_reads_messages_from_stdin() {
+    let ctx = zmq::Context::new();
+    let pull = zsock(&ctx, zmq::PULL);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let mut child = Command::new(OXMQ)
+        .args(["send", "PUSH", "--connect", &ep])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"line one\nk|v\n").unwrap();
+    }
+    assert_eq!(pull.recv_multipart(0).unwrap(), vec![b"line one".to_vec()]);
+    assert_eq!(
+        pull.recv_multipart(0).unwrap(),
+        vec![b"k".to_vec(), b"v".to_vec()]
+    );
+    assert!(finish(child).status.success());
+}
+
+#[test]
+fn recv_sub_gets_only_its_topic_from_a_libzmq_publisher() {
+    let ctx = zmq::Context::new();
+    // An XPUB shows when the subscription has arrived, so nothing is published too early.
+    let publisher = zsock(&ctx, zmq::XPUB);
+    publisher.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = publisher.get_last_endpoint().unwrap().unwrap();
+    let child = spawn(&[
+        "recv",
+        "sub",
+        "--connect",
+        &ep,
+        "--subscribe",
+        "weather",
+        "--count",
+        "2",
+    ]);
+    assert_eq!(publisher.recv_bytes(0).unwrap(), b"\x01weather");
+    for _ in 0..2 {
+        publisher.send("sports 1-0", 0).unwrap();
+        publisher.send("weather sun", 0).unwrap();
+    }
+    let out = finish(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "weather sun\nweather sun\n"
+    );
+}
+
+#[test]
+fn send_pub_waits_for_a_libzmq_subscriber() {
+    let ep = free_endpoint();
+    let child = spawn(&["send", "PUB", "--bind", &ep, "weather|rain"]);
+    let ctx = zmq::Context::new();
+    let sub = zsock(&ctx, zmq::SUB);
+    sub.set_subscribe(b"weather").unwrap();
+    sub.connect(&ep).unwrap();
+    assert_eq!(
+        sub.recv_multipart(0).unwrap(),
+        vec![b"weather".to_vec(), b"rain".to_vec()]
+    );
+    assert!(finish(child).status.success());
+}
+
+#[test]
+fn echo_rep_answers_a_libzmq_req() {
+    let ep = free_endpoint();
+    let child = spawn(&["echo", "rep", "--bind", &ep, "--count", "2"]);
+    let ctx = zmq::Context::new();
+    let req = zsock(&ctx, zmq::REQ);
+    req.connect(&ep).unwrap();
+    for word in ["ping", "again"] {
+        req.send(word, 0).unwrap();
+        assert_eq!(req.recv_bytes(0).unwrap(), word.as_bytes());
+    }
+    assert!(finish(child).status.success());
+}
+
+#[test]
+fn send_req_prints_the_reply_of_a_libzmq_rep() {
+    let ctx = zmq::Context::new();
+    let rep = zsock(&ctx, zmq::REP);
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = rep.get_last_endpoint().unwrap().unwrap();
+    let child = spawn(&["send", "REQ", "--connect", &ep, "hello"]);
+    assert_eq!(rep.recv_bytes(0).unwrap(), b"hello");
+    rep.send("world", 0).unwrap();
+    let out = finish(child);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "world\n");
+}
+
+#[test]
+fn help_usage_and_errors_exit_with_clear_codes() {
+    let help = Command::new(OXMQ).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    for cmd in ["recv", "send", "echo", "proxy", "monitor"] {
+        let h = Command::new(OXMQ).args([cmd, "--help"]).output().unwrap();
+        assert!(h.status.success(), "{cmd} --help");
+    }
+    let bad_type = Command::new(OXMQ)
+        .args(["recv", "nonsense", "--bind", "tcp://127.0.0.1:*"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_type.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_type.stderr).contains("unknown socket type"));
+    let bad_ep = Command::new(OXMQ)
+        .args(["recv", "pull", "--bind", "tcp://127.0.0.1"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_ep.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_ep.stderr).contains("cannot bind tcp://127.0.0.1"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let ep = format!("tcp://{}", taken.local_addr().unwrap());
+    let in_use = Command::new(OXMQ)
+        .args(["recv", "pull", "--bind", &ep])
+        .output()
+        .unwrap();
+    assert_eq!(in_use.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&in_use.stderr).to_lowercase();
+    assert!(err.contains("in use"), "{err}");
+    let none = Command::new(OXMQ).args(["recv", "pull"]).output().unwrap();
+    assert_eq!(none.status.code(), Some(1));
+}
