@@ -1,5 +1,5 @@
 //! Two oxmq engines talking ZMTP over loopback TCP: a DEALER asks, a ROUTER answers, with
-//! heartbeats on. Run with `cargo run --release -p oxmq-mio --example hello`.
+//! heartbeats on. Run with `cargo run --release -p oxmq-mio --example raw_engine`.
 
 use std::net::TcpListener;
 use std::time::Duration;
