@@ -42,6 +42,8 @@ pub(crate) struct State {
     pub(crate) terminating: bool,
     stop: bool,
     ipc_serial: u64,
+    /// Scratch space for reads, reused.
+    read_buf: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -334,7 +336,12 @@ impl State {
     }
 
     fn read(&mut self, sid: SocketId, conn: ConnId) {
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = std::mem::take(&mut self.read_buf);
+        self.read_inner(sid, conn, &mut buf);
+        self.read_buf = buf;
+    }
+
+    fn read_inner(&mut self, sid: SocketId, conn: ConnId, buf: &mut [u8]) {
         loop {
             let now = self.now();
             if !self.core.get(sid).is_some_and(|s| s.wants_input(conn)) {
@@ -344,7 +351,7 @@ impl State {
             let Some(c) = self.conns.get_mut(&(sid, conn)) else {
                 return;
             };
-            match c.stream.read(&mut buf) {
+            match c.stream.read(buf) {
                 Ok(0) => {
                     if let Some(s) = self.core.get_mut(sid) {
                         s.handle_eof(conn, now);
@@ -590,6 +597,7 @@ pub(crate) fn start() -> io::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> 
         terminating: false,
         stop: false,
         ipc_serial: 0,
+        read_buf: vec![0; READ_CHUNK],
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(state),

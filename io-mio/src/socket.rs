@@ -107,17 +107,13 @@ impl Socket {
             let s = st.socket(id).ok_or(Error::Terminated)?;
             let listener = s.bind(endpoint, now)?;
             st.process();
-            match st.bind_results.remove(&(id, listener)) {
-                Some(Err(e)) => Err(Error::Io(e)),
-                // inproc binds are settled by the core context; failures show as no endpoint.
-                _ => {
-                    let s = st.socket(id).ok_or(Error::Terminated)?;
-                    s.last_endpoint()
-                        .map(str::to_owned)
-                        .filter(|_| st.core.get(id).is_some())
-                        .ok_or_else(|| Error::Io(std::io::ErrorKind::AddrInUse.into()))
-                }
+            if let Some(Err(e)) = st.bind_results.remove(&(id, listener)) {
+                return Err(Error::Io(e));
             }
+            // inproc binds are settled by the core context: a taken name leaves no listener.
+            st.socket(id)
+                .and_then(|s| s.bound_endpoint(listener).map(str::to_owned))
+                .ok_or_else(|| Error::Io(std::io::ErrorKind::AddrInUse.into()))
         })
     }
 

@@ -261,6 +261,11 @@ fn bad_endpoints_and_address_in_use_are_clear_errors() {
         Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
         other => panic!("expected address in use, got {other:?}"),
     }
+    a.bind("inproc://taken").unwrap();
+    match b.bind("inproc://taken") {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse),
+        other => panic!("expected inproc name in use, got {other:?}"),
+    }
 }
 
 #[test]

@@ -309,6 +309,11 @@ impl SocketBase {
         self.last_endpoint.as_deref()
     }
 
+    /// The endpoint `listener` is bound to, once it is listening.
+    pub fn bound_endpoint(&self, listener: ListenerId) -> Option<&str> {
+        self.listeners.get(&listener)?.bound.as_deref()
+    }
+
     /// Whether close has finished: every session and listener is gone.
     pub fn is_closed(&self) -> bool {
         !self.tree.is_alive(self.root)
