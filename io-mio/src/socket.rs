@@ -164,10 +164,10 @@ impl Socket {
     pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
         let id = self.id;
         self.with(|st| {
+            let now = st.now();
             st.socket(id)
                 .ok_or(Error::Terminated)?
-                .socket_mut()
-                .set_option(opt)
+                .set_option(opt, now)
                 .map_err(Error::Option)
         })
     }

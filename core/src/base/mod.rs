@@ -30,6 +30,7 @@ use crate::engine::{Engine, EngineConfig, Event, PeerInfo, DEFAULT_HANDSHAKE_IVL
 use crate::error::ConnectionError;
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
+use crate::pattern::options::{OptionError, SocketOption};
 use crate::pipe::{PipeId, PipeItem};
 use crate::socket::{
     InboundError, PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent,
@@ -288,9 +289,17 @@ impl SocketBase {
         &self.socket
     }
 
-    /// The pattern socket, to set its options.
+    /// The pattern socket. To change options once connections exist, use
+    /// [`SocketBase::set_option`], which also moves what the change queued (a SUBSCRIBE).
     pub fn socket_mut(&mut self) -> &mut Socket {
         &mut self.socket
+    }
+
+    /// Sets a pattern option and passes on what it queued for the peers (subscriptions).
+    pub fn set_option(&mut self, opt: SocketOption, now: Instant) -> Result<(), OptionError> {
+        let r = self.socket.set_option(opt);
+        self.pump(now);
+        r
     }
 
     /// The lifecycle options.

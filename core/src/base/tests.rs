@@ -584,3 +584,23 @@ fn accept_and_close_failures_are_reported_to_the_monitor() {
     );
     assert_eq!(net.monitors[pull][1].value, 24);
 }
+
+#[test]
+fn a_subscription_made_after_the_handshake_reaches_the_publisher() {
+    // Regression: setting SUBSCRIBE on a connected SUB queued the command but nothing moved
+    // it to the engine until some other input arrived.
+    let mut net = Net::new();
+    let xpub = net.add(SocketType::XPub, BaseConfig::default());
+    let sub = net.add(SocketType::Sub, BaseConfig::default());
+    net.bind(xpub, EP);
+    net.hosts[sub].connect(EP, net.now).unwrap();
+    net.settle();
+    assert!(net.kinds(sub).contains(&K::HandshakeSucceeded));
+    let now = net.now;
+    net.hosts[sub]
+        .set_option(SocketOption::Subscribe(Bytes::from_static(b"weather")), now)
+        .unwrap();
+    net.settle();
+    let m = net.hosts[xpub].recv(net.now).unwrap();
+    assert_eq!(&m.frames()[0][..], b"\x01weather");
+}
