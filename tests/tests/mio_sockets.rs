@@ -433,3 +433,25 @@ fn steerable_proxy_pauses_resumes_reports_and_terminates() {
     let stats = device.join().unwrap().unwrap();
     assert_eq!(stats.frontend_in, 2);
 }
+
+#[test]
+fn xpub_xsub_forward_subscriptions_over_every_transport() {
+    for ep in transports("xpubxsub") {
+        let ctx = Context::new().unwrap();
+        let xpub = sock(&ctx, SocketType::XPub);
+        let xsub = sock(&ctx, SocketType::XSub);
+        join(&xpub, &xsub, &ep);
+        // XSUB subscribes by sending `01 topic`; XPUB shows it the same way.
+        xsub.send(b"\x01news".to_vec()).unwrap();
+        assert_eq!(
+            xpub.recv().unwrap(),
+            Message::single(&b"\x01news"[..]),
+            "{ep}"
+        );
+        xpub.send("news: up").unwrap();
+        xpub.send("other").unwrap();
+        assert_eq!(xsub.recv().unwrap(), Message::from("news: up"));
+        xsub.send(b"\x00news".to_vec()).unwrap();
+        assert_eq!(xpub.recv().unwrap(), Message::single(&b"\x00news"[..]));
+    }
+}
