@@ -455,3 +455,36 @@ fn xpub_xsub_forward_subscriptions_over_every_transport() {
         assert_eq!(xpub.recv().unwrap(), Message::single(&b"\x00news"[..]));
     }
 }
+
+#[test]
+fn stream_talks_raw_tcp_with_a_plain_socket() {
+    use std::io::{Read, Write};
+    let ctx = Context::new().unwrap();
+    let stream = sock(&ctx, SocketType::Stream);
+    let ep = stream.bind("tcp://127.0.0.1:*").unwrap();
+    let mut plain = std::net::TcpStream::connect(ep.trim_start_matches("tcp://")).unwrap();
+    plain.set_read_timeout(Some(WAIT)).unwrap();
+    // STREAM_NOTIFY: an empty frame announces the peer.
+    let hello = stream.recv().unwrap();
+    assert_eq!(hello.len(), 2);
+    assert!(hello.frames()[1].is_empty());
+    let id = hello.frames()[0].clone();
+    plain.write_all(b"GET /").unwrap();
+    let got = stream.recv().unwrap();
+    assert_eq!(got.frames()[0], id);
+    assert_eq!(&got.frames()[1][..], b"GET /");
+    stream
+        .send(Message::from_frames([
+            id.clone(),
+            bytes::Bytes::from_static(b"200 OK"),
+        ]))
+        .unwrap();
+    let mut buf = [0u8; 6];
+    plain.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"200 OK");
+    // An empty body closes that connection.
+    stream
+        .send(Message::from_frames([id, bytes::Bytes::new()]))
+        .unwrap();
+    assert_eq!(plain.read(&mut buf).unwrap(), 0);
+}

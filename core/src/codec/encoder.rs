@@ -45,6 +45,20 @@ impl Encoder {
         self.pending += bytes.len();
     }
 
+    /// Queues bytes as they are, without framing (raw STREAM peers); large ones by reference.
+    pub fn bytes(&mut self, data: &Bytes) {
+        self.pending += data.len();
+        if data.len() <= self.inline_max {
+            self.batch.extend_from_slice(data);
+        } else {
+            if !self.batch.is_empty() {
+                let head = self.batch.split().freeze();
+                self.chunks.push_back(head);
+            }
+            self.chunks.push_back(data.clone());
+        }
+    }
+
     /// Queues one message frame.
     pub fn frame(&mut self, body: &Bytes, more: bool) {
         let before = self.batch.len();

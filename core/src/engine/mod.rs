@@ -60,6 +60,9 @@ pub struct EngineConfig {
     pub heartbeat_ttl: Duration,
     /// MAXMSGSIZE: the largest frame accepted from the peer; `None` for no limit.
     pub max_msg_size: Option<u64>,
+    /// Raw mode, for STREAM sockets: no ZMTP at all. Each batch of received bytes is one
+    /// message, each frame sent is written as it is, and the connection is ready at once.
+    pub raw: bool,
 }
 
 impl EngineConfig {
@@ -75,6 +78,7 @@ impl EngineConfig {
             heartbeat_timeout: None,
             heartbeat_ttl: Duration::ZERO,
             max_msg_size: None,
+            raw: socket_type == SocketType::Stream,
         }
     }
 
@@ -216,21 +220,33 @@ impl Engine {
     /// A new connection at time `now`; our greeting is queued for transmission at once.
     pub fn new(config: EngineConfig, now: Instant) -> Engine {
         let mut tx = Encoder::default();
-        tx.raw(&Greeting::ours(config.mechanism.name(), false).encode());
         let mut timers = TimerTable::default();
-        if !config.handshake_ivl.is_zero() {
-            timers.set(Timer::Handshake as usize, now + config.handshake_ivl);
-        }
+        let mut events = VecDeque::new();
+        let phase = if config.raw {
+            events.push_back(Event::HandshakeSucceeded(PeerInfo {
+                version: ZmtpVersion::V3_1,
+                socket_type: None,
+                routing_id: None,
+                metadata: Metadata::new(),
+            }));
+            Phase::Traffic
+        } else {
+            tx.raw(&Greeting::ours(config.mechanism.name(), false).encode());
+            if !config.handshake_ivl.is_zero() {
+                timers.set(Timer::Handshake as usize, now + config.handshake_ivl);
+            }
+            Phase::Greeting
+        };
         Engine {
             mechanism: config.mechanism.start(config.our_metadata()),
             decoder: FrameDecoder::new(config.max_msg_size),
             config,
-            phase: Phase::Greeting,
+            phase,
             version: None,
             rx: BytesMut::new(),
             tx,
             timers,
-            events: VecDeque::new(),
+            events,
             partial: Vec::new(),
             now,
             eof: false,
@@ -321,6 +337,13 @@ impl Engine {
     /// Queues a whole message for the peer.
     pub fn send(&mut self, msg: &Message) -> Result<(), SendError> {
         self.check_can_send()?;
+        if self.config.raw {
+            for f in msg.frames() {
+                self.tx.bytes(f);
+            }
+            self.stats.messages_sent += 1;
+            return Ok(());
+        }
         let frames = msg.frames();
         let last = frames.len() - 1;
         for (i, f) in frames.iter().enumerate() {
@@ -421,6 +444,16 @@ impl Engine {
 
     /// Decodes one unit of input; `Ok(false)` means more bytes are needed.
     fn step(&mut self) -> Result<bool, ConnectionError> {
+        if self.config.raw {
+            if self.rx.is_empty() {
+                return Ok(false);
+            }
+            let chunk = self.rx.split().freeze();
+            self.stats.messages_received += 1;
+            self.events
+                .push_back(Event::Message(Message::single(chunk)));
+            return Ok(true);
+        }
         if self.phase == Phase::Greeting {
             let Some(greeting) = Greeting::decode(&self.rx)? else {
                 return Ok(false);

@@ -221,8 +221,12 @@ fn incompatible_socket_types_end_the_connection_with_an_error_command() {
 
 #[test]
 fn every_compatible_pair_handshakes_and_every_other_pair_fails() {
-    for a in SocketType::ALL {
-        for b in SocketType::ALL {
+    // STREAM speaks raw bytes, not ZMTP (see the raw-mode test).
+    let zmtp = SocketType::ALL
+        .into_iter()
+        .filter(|t| *t != SocketType::Stream);
+    for a in zmtp.clone() {
+        for b in zmtp.clone() {
             let mut p = Pair::new(EngineConfig::new(a), EngineConfig::new(b));
             p.pump();
             assert_eq!(p.a.is_ready(), a.is_compatible_with(b), "{a} - {b}");
@@ -547,4 +551,32 @@ fn unknown_commands_after_handshake_are_dropped() {
     let events = feed(&mut e, &bytes);
     assert_eq!(messages(&events), vec![Message::single("m")]);
     assert!(closed(&events).is_none());
+}
+
+#[test]
+fn raw_mode_passes_bytes_through_without_zmtp() {
+    let mut e = Engine::new(EngineConfig::new(SocketType::Stream), Instant::ZERO);
+    assert!(e.is_ready(), "no handshake");
+    assert!(matches!(e.poll_event(), Some(Event::HandshakeSucceeded(_))));
+    assert_eq!(e.poll_transmit(), None, "no greeting");
+    assert_eq!(e.poll_timeout(), None, "no handshake timer");
+    e.handle_input(b"GET / HTTP/1.0\r\n", Instant::ZERO);
+    assert_eq!(
+        e.poll_event(),
+        Some(Event::Message(Message::single(&b"GET / HTTP/1.0\r\n"[..])))
+    );
+    let big = Bytes::from(vec![7u8; 100_000]);
+    e.send(&Message::single("HTTP/1.0 200 OK\r\n")).unwrap();
+    e.send(&Message::single(big.clone())).unwrap();
+    let mut out = Vec::new();
+    while let Some(c) = e.poll_transmit() {
+        out.extend_from_slice(&c);
+    }
+    assert_eq!(&out[..17], b"HTTP/1.0 200 OK\r\n");
+    assert_eq!(&out[17..], &big[..]);
+    e.handle_eof(Instant::ZERO);
+    assert_eq!(
+        e.poll_event(),
+        Some(Event::Closed(ConnectionError::PeerClosed))
+    );
 }
