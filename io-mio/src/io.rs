@@ -24,6 +24,28 @@ use oxmq_core::Instant;
 const WAKER: Token = Token(0);
 const READ_CHUNK: usize = 64 * 1024;
 
+/// TCP options for one socket's connections (libzmq's ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL, _CNT,
+/// ZMQ_SNDBUF, ZMQ_RCVBUF, ZMQ_IPV6 and ZMQ_BINDTODEVICE). `None` leaves the OS default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpOptions {
+    /// SO_KEEPALIVE on or off.
+    pub keepalive: Option<bool>,
+    /// TCP_KEEPIDLE: idle time before the first probe.
+    pub keepalive_idle: Option<Duration>,
+    /// TCP_KEEPINTVL: time between probes.
+    pub keepalive_interval: Option<Duration>,
+    /// TCP_KEEPCNT: probes before the connection is dropped.
+    pub keepalive_count: Option<u32>,
+    /// SO_SNDBUF in bytes.
+    pub send_buffer: Option<usize>,
+    /// SO_RCVBUF in bytes.
+    pub recv_buffer: Option<usize>,
+    /// ZMQ_IPV6: resolve names to IPv6 too, and bind `*` dual-stack on `[::]`.
+    pub ipv6: bool,
+    /// SO_BINDTODEVICE: use only this network interface (Linux).
+    pub bind_to_device: Option<String>,
+}
+
 /// What the mutex guards.
 pub(crate) struct State {
     pub(crate) core: CoreContext,
@@ -44,6 +66,8 @@ pub(crate) struct State {
     ipc_serial: u64,
     /// Scratch space for reads, reused.
     read_buf: Vec<u8>,
+    /// TCP options per socket, for the connections made from now on.
+    pub(crate) tcp_options: BTreeMap<SocketId, TcpOptions>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -232,8 +256,9 @@ impl State {
     fn listen(&mut self, sid: SocketId, lid: ListenerId, ep: &Endpoint) -> io::Result<String> {
         match ep {
             Endpoint::Tcp { addr, .. } => {
-                let sa = resolve(addr, true)?;
-                let mut l = TcpListener::bind(sa)?;
+                let opts = self.tcp_options.get(&sid).cloned().unwrap_or_default();
+                let sa = resolve(addr, true, opts.ipv6)?;
+                let mut l = tcp_listener(sa, &opts)?;
                 let t = self.token(Handle::Listener(sid, lid));
                 self.registry.register(&mut l, t, Interest::READABLE)?;
                 let bound = format!("tcp://{}", l.local_addr()?);
@@ -270,10 +295,13 @@ impl State {
 
     fn dial(&mut self, sid: SocketId, conn: ConnId, ep: &Endpoint) -> io::Result<()> {
         let stream = match ep {
-            Endpoint::Tcp { addr, .. } => {
-                let s = TcpStream::connect(resolve(addr, false)?)?;
-                s.set_nodelay(true)?;
-                Stream::Tcp(s)
+            Endpoint::Tcp { addr, source } => {
+                let opts = self.tcp_options.get(&sid).cloned().unwrap_or_default();
+                let local = match source {
+                    Some(src) => Some(resolve(src, true, opts.ipv6)?),
+                    None => None,
+                };
+                Stream::Tcp(tcp_connect(resolve(addr, false, opts.ipv6)?, local, &opts)?)
             }
             Endpoint::Ipc(IpcAddr::Path(p)) => Stream::Unix(UnixStream::connect(p)?),
             Endpoint::Ipc(IpcAddr::Abstract(name)) => Stream::Unix(connect_abstract(name)?),
@@ -380,7 +408,9 @@ impl State {
             let now = self.now();
             let accepted = match self.listeners.get_mut(&(sid, lid)) {
                 Some(Listen::Tcp(l, _)) => l.accept().map(|(s, _)| {
-                    let _ = s.set_nodelay(true);
+                    let opts = self.tcp_options.get(&sid).cloned().unwrap_or_default();
+                    // Options are best effort on an accepted stream, as in libzmq.
+                    let _ = stream_options(&s, &opts);
                     Stream::Tcp(s)
                 }),
                 Some(Listen::Unix(l, _, _)) => l.accept().map(|(s, _)| Stream::Unix(s)),
@@ -489,21 +519,111 @@ impl State {
     }
 }
 
-fn resolve(addr: &TcpAddr, bind: bool) -> io::Result<SocketAddr> {
+fn resolve(addr: &TcpAddr, bind: bool, ipv6: bool) -> io::Result<SocketAddr> {
     let port = match addr.port {
         Port::Number(p) => p,
         Port::Ephemeral => 0,
     };
     match &addr.host {
+        Host::Any if bind && ipv6 => Ok(SocketAddr::from(([0u16; 8], port))),
         Host::Any if bind => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
         Host::Any => Err(io::Error::from(io::ErrorKind::InvalidInput)),
         Host::V4(a) => Ok(SocketAddr::from((*a, port))),
         Host::V6 { addr, .. } => Ok(SocketAddr::from((*addr, port))),
+        // Without ZMQ_IPV6, names resolve to IPv4 addresses only, as in libzmq.
         Host::Name(n) => (n.as_str(), port)
             .to_socket_addrs()?
-            .next()
+            .find(|a| ipv6 || a.is_ipv4())
             .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)),
     }
+}
+
+fn socket_for(addr: SocketAddr, opts: &TcpOptions) -> io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_nonblocking(true)?;
+    if addr.is_ipv6() && opts.ipv6 {
+        // Dual stack: IPv4 peers arrive as mapped addresses.
+        s.set_only_v6(false)?;
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(dev) = &opts.bind_to_device {
+        s.bind_device(Some(dev.as_bytes()))?;
+    }
+    if let Some(n) = opts.send_buffer {
+        s.set_send_buffer_size(n)?;
+    }
+    if let Some(n) = opts.recv_buffer {
+        s.set_recv_buffer_size(n)?;
+    }
+    Ok(s)
+}
+
+fn tcp_listener(addr: SocketAddr, opts: &TcpOptions) -> io::Result<TcpListener> {
+    let s = socket_for(addr, opts)?;
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    // ZMQ_BACKLOG's default.
+    s.listen(100)?;
+    Ok(TcpListener::from_std(s.into()))
+}
+
+fn tcp_connect(
+    addr: SocketAddr,
+    local: Option<SocketAddr>,
+    opts: &TcpOptions,
+) -> io::Result<TcpStream> {
+    let s = socket_for(addr, opts)?;
+    if let Some(local) = local {
+        s.bind(&local.into())?;
+    }
+    match s.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    let stream = TcpStream::from_std(s.into());
+    stream_options(&stream, opts)?;
+    Ok(stream)
+}
+
+/// EINPROGRESS: a non-blocking connect under way.
+fn libc_einprogress() -> i32 {
+    if cfg!(target_os = "linux") {
+        115
+    } else {
+        36
+    }
+}
+
+fn stream_options(s: &TcpStream, opts: &TcpOptions) -> io::Result<()> {
+    s.set_nodelay(true)?;
+    let sock = socket2::SockRef::from(s);
+    if let Some(on) = opts.keepalive {
+        sock.set_keepalive(on)?;
+    }
+    if opts.keepalive == Some(true) {
+        let mut ka = socket2::TcpKeepalive::new();
+        if let Some(t) = opts.keepalive_idle {
+            ka = ka.with_time(t);
+        }
+        if let Some(t) = opts.keepalive_interval {
+            ka = ka.with_interval(t);
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(n) = opts.keepalive_count {
+            ka = ka.with_retries(n);
+        }
+        sock.set_tcp_keepalive(&ka)?;
+    }
+    if let Some(n) = opts.send_buffer {
+        sock.set_send_buffer_size(n)?;
+    }
+    if let Some(n) = opts.recv_buffer {
+        sock.set_recv_buffer_size(n)?;
+    }
+    Ok(())
 }
 
 #[cfg(target_os = "linux")]
@@ -598,6 +718,7 @@ pub(crate) fn start() -> io::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> 
         stop: false,
         ipc_serial: 0,
         read_buf: vec![0; READ_CHUNK],
+        tcp_options: BTreeMap::new(),
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(state),

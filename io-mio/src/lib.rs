@@ -46,5 +46,6 @@ mod socket;
 pub use connection::{Connection, DriverError};
 pub use context::Context;
 pub use error::Error;
+pub use io::TcpOptions;
 pub use poll::{poll, proxy, proxy_steerable, PollItem, ProxyStats, POLLIN, POLLOUT};
 pub use socket::Socket;

@@ -11,7 +11,7 @@ use oxmq_core::context::SocketId;
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::{Message, SocketOption, SocketType};
 
-use crate::io::{Shared, State};
+use crate::io::{Shared, State, TcpOptions};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
@@ -185,6 +185,16 @@ impl Socket {
             let mut c = s.config().clone();
             f(&mut c);
             s.set_config(c);
+            Ok(())
+        })
+    }
+
+    /// TCP options for the connections this socket makes or accepts from now on, and for its
+    /// next binds.
+    pub fn set_tcp_options(&self, opts: TcpOptions) -> Result<(), Error> {
+        let id = self.id;
+        self.with(|st| {
+            st.tcp_options.insert(id, opts);
             Ok(())
         })
     }

@@ -488,3 +488,47 @@ fn stream_talks_raw_tcp_with_a_plain_socket() {
         .unwrap();
     assert_eq!(plain.read(&mut buf).unwrap(), 0);
 }
+
+#[test]
+fn tcp_options_ipv6_dual_stack_and_keepalive() {
+    use oxmq_mio::TcpOptions;
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let opts = TcpOptions {
+        keepalive: Some(true),
+        keepalive_idle: Some(Duration::from_secs(30)),
+        keepalive_interval: Some(Duration::from_secs(5)),
+        keepalive_count: Some(3),
+        send_buffer: Some(256 * 1024),
+        recv_buffer: Some(256 * 1024),
+        ipv6: true,
+        bind_to_device: None,
+    };
+    pull.set_tcp_options(opts.clone()).unwrap();
+    let ep = pull.bind("tcp://*:*").unwrap();
+    let port = ep.rsplit(':').next().unwrap().to_owned();
+    assert!(ep.starts_with("tcp://[::]:"), "{ep}");
+    // Dual stack: both an IPv6 and an IPv4 peer reach it.
+    for peer in [
+        format!("tcp://[::1]:{port}"),
+        format!("tcp://127.0.0.1:{port}"),
+    ] {
+        let push = sock(&ctx, SocketType::Push);
+        push.set_tcp_options(opts.clone()).unwrap();
+        push.connect(&peer).unwrap();
+        push.send(peer.clone().into_bytes()).unwrap();
+        assert_eq!(pull.recv().unwrap(), Message::single(peer.into_bytes()));
+    }
+}
+
+#[test]
+fn tcp_source_address_is_used_for_the_connection() {
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    let dst = ep.trim_start_matches("tcp://");
+    push.connect(&format!("tcp://127.0.0.1:0;{dst}")).unwrap();
+    push.send("via source").unwrap();
+    assert_eq!(pull.recv().unwrap(), Message::from("via source"));
+}
