@@ -68,6 +68,16 @@ pub(crate) struct State {
     read_buf: Vec<u8>,
     /// TCP options per socket, for the connections made from now on.
     pub(crate) tcp_options: BTreeMap<SocketId, TcpOptions>,
+    /// Readiness signallers (ZMQ_FD) of the sockets that asked for one.
+    pub(crate) signallers: BTreeMap<SocketId, Signaller>,
+}
+
+/// The write end of a socket's readiness fd: a byte is written whenever its events may have
+/// changed (libzmq's ZMQ_FD is edge-like the same way: on a wake-up, re-check ZMQ_EVENTS).
+pub(crate) struct Signaller {
+    pub(crate) write: std::os::unix::net::UnixStream,
+    pub(crate) read: std::os::unix::net::UnixStream,
+    pub(crate) last: (bool, bool),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -191,7 +201,27 @@ impl State {
                 }
             }
             if !progress {
+                self.signal();
                 return;
+            }
+        }
+    }
+
+    /// Wakes the readiness fds of sockets whose events changed.
+    fn signal(&mut self) {
+        let ids: Vec<SocketId> = self.signallers.keys().copied().collect();
+        for sid in ids {
+            let Some(s) = self.core.get_mut(sid) else {
+                continue;
+            };
+            let p = s.socket_mut();
+            let now = (p.can_recv(), p.can_send());
+            if let Some(sig) = self.signallers.get_mut(&sid) {
+                if now != sig.last {
+                    sig.last = now;
+                    // A full pipe already holds a wake-up; nothing is lost by dropping this one.
+                    let _ = (&sig.write).write(&[1]);
+                }
             }
         }
     }
@@ -719,6 +749,7 @@ pub(crate) fn start() -> io::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> 
         ipc_serial: 0,
         read_buf: vec![0; READ_CHUNK],
         tcp_options: BTreeMap::new(),
+        signallers: BTreeMap::new(),
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(state),

@@ -62,7 +62,7 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
         }
         let mut ready = 0;
         for item in items.iter_mut() {
-            let (r, w) = item.socket.events(&mut st);
+            let (r, w) = item.socket.events_locked(&mut st);
             item.revents = ((u8::from(r) * POLLIN) | (u8::from(w) * POLLOUT)) & item.events;
             ready += usize::from(item.revents != 0);
         }

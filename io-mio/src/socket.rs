@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
@@ -70,7 +71,7 @@ impl Socket {
     }
 
     /// ZMQ_EVENTS under the lock: (readable, writable).
-    pub(crate) fn events(&self, st: &mut State) -> (bool, bool) {
+    pub(crate) fn events_locked(&self, st: &mut State) -> (bool, bool) {
         if !self.in_parts.borrow().is_empty() {
             return (true, false);
         }
@@ -197,6 +198,42 @@ impl Socket {
             st.tcp_options.insert(id, opts);
             Ok(())
         })
+    }
+
+    /// ZMQ_FD: a file descriptor that becomes readable when this socket's events may have
+    /// changed, for a user's own poll loop. After it wakes, call [`Socket::events`] (which
+    /// also empties it) and act on what that says; as with libzmq, do not rely on the fd
+    /// alone.
+    pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd, Error> {
+        use std::os::fd::AsRawFd;
+        let mut st = self.shared.lock();
+        if let Some(sig) = st.signallers.get(&self.id) {
+            return Ok(sig.read.as_raw_fd());
+        }
+        let (read, write) = std::os::unix::net::UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        let fd = read.as_raw_fd();
+        st.signallers.insert(
+            self.id,
+            crate::io::Signaller {
+                write,
+                read,
+                last: (false, false),
+            },
+        );
+        self.shared.after_change(&mut st);
+        Ok(fd)
+    }
+
+    /// ZMQ_EVENTS: whether a message can be read now, and whether one can be sent now.
+    pub fn events(&self) -> (bool, bool) {
+        let mut st = self.shared.lock();
+        if let Some(sig) = st.signallers.get(&self.id) {
+            let mut sink = [0u8; 64];
+            while matches!((&sig.read).read(&mut sink), Ok(n) if n > 0) {}
+        }
+        self.events_locked(&mut st)
     }
 
     /// ZMQ_SNDTIMEO (`None` = block forever).

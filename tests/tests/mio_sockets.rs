@@ -532,3 +532,35 @@ fn tcp_source_address_is_used_for_the_connection() {
     push.send("via source").unwrap();
     assert_eq!(pull.recv().unwrap(), Message::from("via source"));
 }
+
+#[test]
+fn readiness_fd_wakes_a_users_own_poll_loop() {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("inproc://fd").unwrap();
+    let fd = pull.readiness_fd().unwrap();
+    let mut poll = Poll::new().unwrap();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(7), Interest::READABLE)
+        .unwrap();
+    assert_eq!(pull.events(), (false, false));
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).unwrap();
+    push.send("wake up").unwrap();
+    let mut events = Events::with_capacity(4);
+    let mut woke = false;
+    while !woke {
+        poll.poll(&mut events, Some(WAIT)).unwrap();
+        assert!(!events.is_empty(), "the fd never became readable");
+        woke = events.iter().any(|e| e.token() == Token(7));
+    }
+    assert_eq!(
+        pull.events(),
+        (true, false),
+        "readable, and PULL never sends"
+    );
+    assert_eq!(pull.recv_dontwait().unwrap(), Message::from("wake up"));
+    assert_eq!(pull.events(), (false, false));
+}
