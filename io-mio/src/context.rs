@@ -21,17 +21,23 @@ pub struct Context {
 
 pub(crate) struct Owner {
     pub(crate) shared: Arc<Shared>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Context {
-    /// A new context with its I/O thread running.
+    /// A new context with one I/O thread running (libzmq's default ZMQ_IO_THREADS).
     pub fn new() -> Result<Context, Error> {
-        let (shared, thread) = io::start()?;
+        Context::with_io_threads(1)
+    }
+
+    /// A new context with `n` I/O threads (ZMQ_IO_THREADS); connections are spread over
+    /// them round-robin.
+    pub fn with_io_threads(n: usize) -> Result<Context, Error> {
+        let (shared, threads) = io::start(n)?;
         Ok(Context {
             inner: Arc::new(Owner {
                 shared,
-                thread: Mutex::new(Some(thread)),
+                threads: Mutex::new(threads),
             }),
         })
     }
@@ -76,8 +82,8 @@ impl Owner {
             shared.changed.notify_all();
         }
         shared.stop();
-        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(h) = handle {
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
             let _ = h.join();
         }
     }

@@ -50,7 +50,10 @@ pub struct TcpOptions {
 pub(crate) struct State {
     pub(crate) core: CoreContext,
     epoch: StdInstant,
-    registry: Registry,
+    /// One registry per I/O thread's poll; listeners live on the first, connections are
+    /// spread round-robin.
+    pollers: Vec<Registry>,
+    next_poller: usize,
     next_token: usize,
     tokens: BTreeMap<Token, Handle>,
     conns: BTreeMap<(SocketId, ConnId), Conn>,
@@ -137,6 +140,7 @@ impl Stream {
 struct Conn {
     stream: Stream,
     token: Token,
+    poller: usize,
     connecting: bool,
     /// The unwritten rest of chunks taken from the core.
     pending: VecDeque<Bytes>,
@@ -158,6 +162,11 @@ impl State {
 
     pub(crate) fn socket(&mut self, id: SocketId) -> Option<&mut SocketBase> {
         self.core.get_mut(id)
+    }
+
+    fn pick_poller(&mut self) -> usize {
+        self.next_poller = (self.next_poller + 1) % self.pollers.len();
+        self.next_poller
     }
 
     fn token(&mut self, h: Handle) -> Token {
@@ -256,7 +265,7 @@ impl State {
                             }
                         }
                     }
-                    let _ = self.registry.deregister(c.stream.source());
+                    let _ = self.pollers[c.poller].deregister(c.stream.source());
                     self.tokens.remove(&c.token);
                 }
                 self.paused.remove(&(sid, conn));
@@ -265,11 +274,11 @@ impl State {
                 if let Some(l) = self.listeners.remove(&(sid, listener)) {
                     match l {
                         Listen::Tcp(mut l, t) => {
-                            let _ = self.registry.deregister(&mut l);
+                            let _ = self.pollers[0].deregister(&mut l);
                             self.tokens.remove(&t);
                         }
                         Listen::Unix(mut l, t, path) => {
-                            let _ = self.registry.deregister(&mut l);
+                            let _ = self.pollers[0].deregister(&mut l);
                             self.tokens.remove(&t);
                             if let Some(p) = path {
                                 let _ = std::fs::remove_file(p);
@@ -290,7 +299,7 @@ impl State {
                 let sa = resolve(addr, true, opts.ipv6)?;
                 let mut l = tcp_listener(sa, &opts)?;
                 let t = self.token(Handle::Listener(sid, lid));
-                self.registry.register(&mut l, t, Interest::READABLE)?;
+                self.pollers[0].register(&mut l, t, Interest::READABLE)?;
                 let bound = format!("tcp://{}", l.local_addr()?);
                 self.listeners.insert((sid, lid), Listen::Tcp(l, t));
                 Ok(bound)
@@ -315,7 +324,7 @@ impl State {
                     IpcAddr::Abstract(name) => (bind_abstract(name)?, None, format!("@{name}")),
                 };
                 let t = self.token(Handle::Listener(sid, lid));
-                self.registry.register(&mut l, t, Interest::READABLE)?;
+                self.pollers[0].register(&mut l, t, Interest::READABLE)?;
                 self.listeners.insert((sid, lid), Listen::Unix(l, t, path));
                 Ok(format!("ipc://{shown}"))
             }
@@ -338,13 +347,15 @@ impl State {
             _ => return Err(io::Error::from(io::ErrorKind::Unsupported)),
         };
         let t = self.token(Handle::Conn(sid, conn));
+        let poller = self.pick_poller();
         let mut c = Conn {
             stream,
             token: t,
+            poller,
             connecting: true,
             pending: VecDeque::new(),
         };
-        self.registry.register(
+        self.pollers[poller].register(
             c.stream.source(),
             t,
             Interest::READABLE | Interest::WRITABLE,
@@ -456,14 +467,15 @@ impl State {
                         continue; // dropped: closes the stream
                     };
                     let t = self.token(Handle::Conn(sid, conn));
+                    let poller = self.pick_poller();
                     let mut c = Conn {
                         stream,
                         token: t,
+                        poller,
                         connecting: false,
                         pending: VecDeque::new(),
                     };
-                    if self
-                        .registry
+                    if self.pollers[poller]
                         .register(
                             c.stream.source(),
                             t,
@@ -506,7 +518,7 @@ impl State {
                         }
                         Err(e) => {
                             if let Some(mut c) = self.conns.remove(&(sid, conn)) {
-                                let _ = self.registry.deregister(c.stream.source());
+                                let _ = self.pollers[c.poller].deregister(c.stream.source());
                                 self.tokens.remove(&c.token);
                             }
                             if let Some(s) = self.core.get_mut(sid) {
@@ -682,7 +694,8 @@ fn connect_abstract(_: &str) -> io::Result<UnixStream> {
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) changed: Condvar,
-    waker: Waker,
+    /// One per I/O thread; the first one keeps the timers.
+    wakers: Vec<Waker>,
 }
 
 impl Shared {
@@ -695,7 +708,7 @@ impl Shared {
     pub(crate) fn after_change(&self, state: &mut State) {
         state.process();
         self.changed.notify_all();
-        let _ = self.waker.wake();
+        let _ = self.wakers[0].wake();
     }
 
     /// Waits for the next change, at most until `deadline`; false once it has passed.
@@ -725,18 +738,28 @@ impl Shared {
 
     pub(crate) fn stop(&self) {
         self.lock().stop = true;
-        let _ = self.waker.wake();
+        for w in &self.wakers {
+            let _ = w.wake();
+        }
     }
 }
 
-/// Starts the I/O thread; returns the shared state and its handle.
-pub(crate) fn start() -> io::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> {
-    let mut poll = Poll::new()?;
-    let waker = Waker::new(poll.registry(), WAKER)?;
+/// Starts `threads` I/O threads (at least one); returns the shared state and their handles.
+pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread::JoinHandle<()>>)> {
+    let mut polls = Vec::new();
+    let mut wakers = Vec::new();
+    let mut pollers = Vec::new();
+    for _ in 0..threads.max(1) {
+        let poll = Poll::new()?;
+        wakers.push(Waker::new(poll.registry(), WAKER)?);
+        pollers.push(poll.registry().try_clone()?);
+        polls.push(poll);
+    }
     let state = State {
         core: CoreContext::new(),
         epoch: StdInstant::now(),
-        registry: poll.registry().try_clone()?,
+        pollers,
+        next_poller: 0,
         next_token: 0,
         tokens: BTreeMap::new(),
         conns: BTreeMap::new(),
@@ -754,16 +777,21 @@ pub(crate) fn start() -> io::Result<(Arc<Shared>, std::thread::JoinHandle<()>)> 
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         changed: Condvar::new(),
-        waker,
+        wakers,
     });
-    let io = Arc::clone(&shared);
-    let handle = std::thread::Builder::new()
-        .name("oxmq-io".into())
-        .spawn(move || run(&io, &mut poll))?;
-    Ok((shared, handle))
+    let mut handles = Vec::new();
+    for (i, mut poll) in polls.into_iter().enumerate() {
+        let io = Arc::clone(&shared);
+        handles.push(
+            std::thread::Builder::new()
+                .name(format!("oxmq-io-{i}"))
+                .spawn(move || run(&io, &mut poll, i == 0))?,
+        );
+    }
+    Ok((shared, handles))
 }
 
-fn run(shared: &Shared, poll: &mut Poll) {
+fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
     let mut events = Events::with_capacity(256);
     loop {
         let timeout = {
@@ -771,7 +799,11 @@ fn run(shared: &Shared, poll: &mut Poll) {
             if st.stop {
                 return;
             }
-            st.next_timeout()
+            if keeps_timers {
+                st.next_timeout()
+            } else {
+                None
+            }
         };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
@@ -785,7 +817,9 @@ fn run(shared: &Shared, poll: &mut Poll) {
                 st.on_ready(ev.token(), ev.is_readable() || closed, ev.is_writable());
             }
         }
-        st.fire_timers();
+        if keeps_timers {
+            st.fire_timers();
+        }
         st.process();
         shared.changed.notify_all();
     }

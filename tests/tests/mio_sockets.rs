@@ -564,3 +564,38 @@ fn readiness_fd_wakes_a_users_own_poll_loop() {
     assert_eq!(pull.recv_dontwait().unwrap(), Message::from("wake up"));
     assert_eq!(pull.events(), (false, false));
 }
+
+#[test]
+fn several_io_threads_share_the_connections() {
+    let ctx = Context::with_io_threads(3).unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let pushers: Vec<Socket> = (0..8)
+        .map(|_| {
+            let s = sock(&ctx, SocketType::Push);
+            s.connect(&ep).unwrap();
+            s
+        })
+        .collect();
+    for (i, p) in pushers.iter().enumerate() {
+        for j in 0..50 {
+            p.send(format!("{i}-{j}").into_bytes()).unwrap();
+        }
+    }
+    let mut got = std::collections::BTreeMap::<usize, Vec<usize>>::new();
+    for _ in 0..8 * 50 {
+        let m = pull.recv().unwrap();
+        let text = String::from_utf8_lossy(&m.frames()[0]).into_owned();
+        let (i, j) = text.split_once('-').unwrap();
+        got.entry(i.parse().unwrap())
+            .or_default()
+            .push(j.parse().unwrap());
+    }
+    for (i, js) in got {
+        assert_eq!(
+            js,
+            (0..50).collect::<Vec<_>>(),
+            "sender {i}: in order, none lost"
+        );
+    }
+}
