@@ -599,3 +599,27 @@ fn several_io_threads_share_the_connections() {
         );
     }
 }
+
+#[test]
+fn unbind_and_disconnect_end_those_endpoints_only() {
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let a = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let b = pull.bind("inproc://second").unwrap();
+    assert_eq!(pull.last_endpoint().as_deref(), Some(b.as_str()));
+    pull.unbind(&a).unwrap();
+    assert!(
+        matches!(pull.unbind(&a), Err(Error::Endpoint(_))),
+        "already unbound"
+    );
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&b).unwrap();
+    push.send("still bound").unwrap();
+    assert_eq!(pull.recv().unwrap(), Message::from("still bound"));
+    push.disconnect(&b).unwrap();
+    assert!(matches!(push.disconnect(&b), Err(Error::Endpoint(_))));
+    assert!(matches!(
+        push.send_dontwait("nowhere"),
+        Err(Error::WouldBlock)
+    ));
+}
