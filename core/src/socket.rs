@@ -374,8 +374,12 @@ impl Socket {
         let Some(entry) = self.core.pipes.get_mut(&id).filter(|e| !e.closing) else {
             return Err(AttachError::UnknownPipe);
         };
-        entry.peer = Some(peer);
-        self.pattern.peer_ready(&mut self.core, id)
+        let reconnected = entry.peer.replace(peer).is_some();
+        self.pattern.peer_ready(&mut self.core, id)?;
+        if reconnected {
+            self.pattern.hiccuped(&mut self.core, id);
+        }
+        Ok(())
     }
 
     fn check_peer(&self, peer: &PipePeer) -> Result<(), AttachError> {
@@ -458,6 +462,12 @@ impl Socket {
         let got = self.pattern.recv(&mut self.core);
         self.detach_drained();
         got
+    }
+
+    /// The pipe the last received message came from (simulator hook: order is per pipe).
+    #[cfg(feature = "sim")]
+    pub fn last_recv_pipe(&self) -> Option<PipeId> {
+        self.core.last_read
     }
 
     /// Whether [`send`](Self::send) would not return `WouldBlock` (ZMQ_POLLOUT).

@@ -1,7 +1,42 @@
 //! # oxmq-sim
 //!
-//! The seeded deterministic network simulator for `oxmq-core` (virtual clock, virtual TCP/IPC
-//! byte streams, fault injection, per-pattern oracles, seed sweeps) is not built yet; it is
-//! the subject of its own issue. This crate holds its place in the workspace and enables the
-//! core's `sim` feature, which will carry the simulator's hooks. It has no API today.
+//! A seeded, deterministic network simulator for `oxmq-core`. One `u64` seed decides
+//! everything: the workload (which ZeroMQ pattern, how many peers, which socket options), the
+//! network (latency, bandwidth, where writes split), and the faults (crashes, partitions,
+//! resets, refused connections). A run injects faults, heals the network, then checks that
+//! the system converges; oracles check what ZeroMQ promises all along.
+//!
+//! - [`world`]: the virtual clock (it jumps to the next event; ties break on a sequence
+//!   number), hosts running `SocketBase`s, and TCP-like byte streams with per-link latency and
+//!   bandwidth, writes cut at random offsets, refused accepts, resets, partitions that hold
+//!   bytes until they heal, and crashes (loud: RST; or silent: peers learn by writing).
+//! - [`profile`]: what a seed draws (swarm testing: each fault on or off, and how hard).
+//! - [`workload`]: PUSH/PULL pipeline, PUB/SUB with a late joiner, REQ/REP, DEALER/ROUTER,
+//!   PAIR, with socket options varied per seed.
+//! - [`oracle`]: safety on every receive (multipart intact, no duplicates, order per pipe,
+//!   no unsubscribed topic, REQ gets the reply to its request, ROUTER ids, HWM bounds), and
+//!   liveness after healing (probes arrive within a bound, closes finish within LINGER).
+//! - [`run`]: the phases — faults, heal and settle, probe, quiet, shutdown — and the report.
+//! - [`rng`], [`trace`]: one ChaCha stream per component, and the hashed trace.
+//!
+//! ```
+//! let report = oxmq_sim::run_seed(&oxmq_sim::RunOptions::new(7));
+//! assert!(report.failure.is_none(), "{report}");
+//! // The same seed gives the same run, event for event.
+//! assert_eq!(report.hash, oxmq_sim::run_seed(&oxmq_sim::RunOptions::new(7)).hash);
+//! ```
 #![forbid(unsafe_code)]
+
+pub mod msg;
+pub mod oracle;
+pub mod profile;
+pub mod rng;
+pub mod run;
+pub mod trace;
+pub mod workload;
+pub mod world;
+
+pub use oracle::{Failure, FailureKind};
+pub use profile::Profile;
+pub use run::{run_seed, Report, RunOptions};
+pub use world::Mutation;

@@ -414,10 +414,17 @@ impl SocketBase {
         };
         if !self.config.immediate {
             let pipe = PipeId(self.id());
-            // A fresh id cannot collide.
-            let _ = self.socket.attach_pending_pipe(pipe, connect_routing_id);
-            session.pipe = Some(pipe);
-            self.pipes.insert(pipe, node);
+            // A fresh id cannot collide, but the pattern may refuse another pipe (a PAIR whose
+            // old pipe still drains): the session then attaches one after its handshake, as
+            // libzmq's session does when it has no pipe.
+            if self
+                .socket
+                .attach_pending_pipe(pipe, connect_routing_id)
+                .is_ok()
+            {
+                session.pipe = Some(pipe);
+                self.pipes.insert(pipe, node);
+            }
         }
         self.sessions.insert(node, session);
         self.dial(node);

@@ -604,3 +604,25 @@ fn a_subscription_made_after_the_handshake_reaches_the_publisher() {
     let m = net.hosts[xpub].recv(net.now).unwrap();
     assert_eq!(&m.frames()[0][..], b"\x01weather");
 }
+
+/// Found by the simulator (seed 45): a PAIR that disconnected and connected again while its
+/// old pipe still held unread messages could never pair again. The refused pending pipe was
+/// kept by the new session as if attached, so every handshake failed.
+#[test]
+fn pair_pairs_again_after_a_reconnect_while_its_old_pipe_drains() {
+    let mut net = Net::new();
+    let a = net.add(SocketType::Pair, BaseConfig::default());
+    let b = net.add(SocketType::Pair, BaseConfig::default());
+    net.bind(a, EP);
+    net.hosts[b].connect(EP, net.now).unwrap();
+    net.settle();
+    net.send(a, "unread").unwrap();
+    net.hosts[b].disconnect(EP, net.now).unwrap();
+    net.hosts[b].connect(EP, net.now).unwrap();
+    net.run_for(ms(50));
+    assert_eq!(net.recv_all(b), ["unread"], "the old pipe drains");
+    net.run_for(ms(300));
+    net.send(b, "after").unwrap();
+    net.run_for(ms(50));
+    assert_eq!(net.recv_all(a), ["after"]);
+}

@@ -55,6 +55,9 @@ pub(crate) struct Core {
     pub(crate) events: VecDeque<SocketEvent>,
     /// Closing pipes that ran dry, for the socket to detach.
     pub(crate) drained: Vec<PipeId>,
+    /// The pipe the last message read came from: the simulator checks order per pipe.
+    #[cfg(feature = "sim")]
+    pub(crate) last_read: Option<PipeId>,
 }
 
 impl Core {
@@ -64,6 +67,8 @@ impl Core {
             pipes: PipeTable::default(),
             events: VecDeque::new(),
             drained: Vec::new(),
+            #[cfg(feature = "sim")]
+            last_read: None,
         }
     }
 
@@ -100,6 +105,10 @@ impl Core {
     pub(crate) fn read(&mut self, id: PipeId) -> Option<Message> {
         let entry = self.pipes.get_mut(&id)?;
         let (msg, resumed) = entry.pipe.read()?;
+        #[cfg(feature = "sim")]
+        {
+            self.last_read = Some(id);
+        }
         if entry.closing {
             if !entry.pipe.check_read() {
                 self.drained.push(id);
@@ -137,6 +146,11 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
     fn peer_ready(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         let _ = (core, id);
         Ok(())
+    }
+    /// A pipe whose peer was known got a new peer: the session reconnected (libzmq's
+    /// `xhiccuped`). Whatever the old peer learned over the pipe, the new one must learn again.
+    fn hiccuped(&mut self, core: &mut Core, id: PipeId) {
+        let _ = (core, id);
     }
     /// A pipe is about to be removed from `core.pipes`.
     fn detach(&mut self, core: &mut Core, id: PipeId);

@@ -81,6 +81,13 @@ impl Pattern for XSub {
         Ok(())
     }
 
+    fn hiccuped(&mut self, core: &mut Core, id: PipeId) {
+        // The publisher behind a reconnected pipe is a new one that knows nothing yet.
+        self.subscriptions.for_each(|topic| {
+            core.write_command(id, PipeItem::Subscribe(Bytes::copy_from_slice(topic)));
+        });
+    }
+
     fn detach(&mut self, _core: &mut Core, id: PipeId) {
         self.pipes.remove(&id);
         self.fq.detach(id);
@@ -197,6 +204,23 @@ mod tests {
         sub(&mut s, "a");
         let p = attach(&mut s, 1, Pub);
         assert_eq!(sent(&mut s, p), vec![item_sub("a"), item_sub("b")]);
+    }
+
+    /// Found by the simulator (seed 9): a SUB whose connect session reconnected kept its
+    /// queue but never told the new publisher what it wanted, and received nothing again.
+    #[test]
+    fn subscriptions_are_resent_after_a_reconnect() {
+        let mut s = socket(Sub);
+        sub(&mut s, "t");
+        let p = crate::PipeId(1);
+        s.attach_pending_pipe(p, None).unwrap();
+        s.peer_ready(p, crate::PipePeer::new(Pub)).unwrap();
+        assert_eq!(sent(&mut s, p), vec![item_sub("t")]);
+        // The connection drops; the session's pipe stays and meets a fresh publisher.
+        s.peer_ready(p, crate::PipePeer::new(Pub)).unwrap();
+        assert_eq!(sent(&mut s, p), vec![item_sub("t")]);
+        deliver(&mut s, p, msg(&["t1"]));
+        assert_eq!(s.recv(), Ok(msg(&["t1"])));
     }
 
     #[test]

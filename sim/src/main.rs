@@ -1,0 +1,157 @@
+//! `oxmq-sim`: sweep seeds, replay one, or check that runs are deterministic.
+//!
+//! ```text
+//! cargo run --release -p oxmq-sim -- --seeds 2000 [--from 1]   # sweep
+//! cargo run --release -p oxmq-sim -- --seed 42 [--trace]        # replay one
+//! cargo run --release -p oxmq-sim -- --seed 42 --check-determinism
+//! ```
+
+use std::process::ExitCode;
+use std::time::Instant as WallClock;
+
+use oxmq_sim::profile::Pattern;
+use oxmq_sim::{run_seed, RunOptions};
+
+struct Args {
+    seed: Option<u64>,
+    seeds: Option<u64>,
+    from: u64,
+    trace: bool,
+    check_determinism: bool,
+    pattern: Option<Pattern>,
+    keep_going: bool,
+}
+
+const USAGE: &str = "usage: oxmq-sim [--seed N | --seeds COUNT [--from START]] [--trace] \
+[--check-determinism] [--pattern pipeline|pubsub|reqrep|router|pair] [--keep-going]";
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        seed: None,
+        seeds: None,
+        from: 0,
+        trace: false,
+        check_determinism: false,
+        pattern: None,
+        keep_going: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut num = |name: &str| -> Result<u64, String> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(format!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--seed" => a.seed = Some(num("--seed")?),
+            "--seeds" => a.seeds = Some(num("--seeds")?),
+            "--from" => a.from = num("--from")?,
+            "--trace" => a.trace = true,
+            "--check-determinism" => a.check_determinism = true,
+            "--keep-going" => a.keep_going = true,
+            "--pattern" => {
+                a.pattern = Some(match it.next().as_deref() {
+                    Some("pipeline") => Pattern::Pipeline,
+                    Some("pubsub") => Pattern::PubSub,
+                    Some("reqrep") => Pattern::ReqRep,
+                    Some("router") => Pattern::DealerRouter,
+                    Some("pair") => Pattern::Pair,
+                    other => return Err(format!("unknown pattern {other:?}")),
+                })
+            }
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let options = |seed: u64, trace: bool| RunOptions {
+        seed,
+        trace,
+        pattern: args.pattern,
+        ..RunOptions::new(seed)
+    };
+    if let Some(seed) = args.seed.or(if args.seeds.is_none() {
+        // A fresh seed, always printed.
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        )
+    } else {
+        None
+    }) {
+        println!("seed {seed}");
+        let report = run_seed(&options(seed, args.trace));
+        print!("{report}");
+        if args.check_determinism {
+            let again = run_seed(&options(seed, false));
+            if again.hash != report.hash {
+                println!(
+                    "NOT DETERMINISTIC: trace hash {:016x} then {:016x}",
+                    report.hash, again.hash
+                );
+                return ExitCode::FAILURE;
+            }
+            println!("deterministic: trace hash {:016x} twice", report.hash);
+        }
+        return if report.failure.is_some() {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let count = args.seeds.unwrap_or(0);
+    let started = WallClock::now();
+    let mut failures = 0u64;
+    let mut next_progress = 100;
+    for (i, seed) in (args.from..args.from + count).enumerate() {
+        let report = run_seed(&options(seed, false));
+        if args.check_determinism {
+            let again = run_seed(&options(seed, false));
+            if again.hash != report.hash {
+                println!("seed {seed}: NOT DETERMINISTIC");
+                failures += 1;
+                if !args.keep_going {
+                    break;
+                }
+            }
+        }
+        if report.failure.is_some() {
+            failures += 1;
+            print!("{report}");
+            if !args.keep_going {
+                break;
+            }
+        }
+        let done = i as u64 + 1;
+        if done == next_progress || done == count {
+            next_progress += 100;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "{done}/{count} seeds, {failures} failed, {:.1} seeds/s",
+                done as f64 / secs.max(1e-9)
+            );
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "swept seeds {}..{}: {failures} failed in {secs:.1}s",
+        args.from,
+        args.from + count
+    );
+    if failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,306 @@
+//! What a seed draws: the workload, the socket options, the network and the fault mix
+//! (swarm testing: each seed switches each fault on or off and picks how hard).
+
+use std::time::Duration;
+
+use oxmq_core::base::BaseConfig;
+use oxmq_core::tree::Linger;
+use rand::Rng;
+
+use crate::rng::{chance, stream};
+use crate::world::NetConfig;
+
+/// Which ZeroMQ pattern a run exercises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pattern {
+    /// PUSH ventilator → PULL/PUSH workers → PULL sink.
+    Pipeline,
+    /// PUB → SUBs with topics, one joining late.
+    PubSub,
+    /// REQ clients ↔ REP servers.
+    ReqRep,
+    /// DEALER clients ↔ ROUTER servers.
+    DealerRouter,
+    /// PAIR ↔ PAIR.
+    Pair,
+}
+
+impl Pattern {
+    /// Every pattern, in draw order.
+    pub const ALL: [Pattern; 5] = [
+        Pattern::Pipeline,
+        Pattern::PubSub,
+        Pattern::ReqRep,
+        Pattern::DealerRouter,
+        Pattern::Pair,
+    ];
+}
+
+/// The faults a seed switched on, and how hard.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Host crashes (each restarts after a while, at the latest when the network heals).
+    pub crashes: u32,
+    /// How long a crashed host stays down, at most.
+    pub down_max: Duration,
+    /// Partitions between two hosts.
+    pub partitions: u32,
+    /// How long a partition lasts, at most.
+    pub partition_max: Duration,
+    /// Connection resets.
+    pub resets: u32,
+    /// Chance that an accept is refused.
+    pub refuse: f64,
+}
+
+/// Socket options shared by a run's sockets.
+#[derive(Clone, Debug)]
+pub struct SockProfile {
+    /// ZMQ_SNDHWM.
+    pub sndhwm: usize,
+    /// ZMQ_RCVHWM.
+    pub rcvhwm: usize,
+    /// Lifecycle options (linger, reconnect, heartbeats, IMMEDIATE, handshake).
+    pub base: BaseConfig,
+    /// ZMQ_ROUTER_MANDATORY.
+    pub router_mandatory: bool,
+    /// ZMQ_ROUTER_HANDOVER.
+    pub router_handover: bool,
+    /// REQ recovers with REQ_RELAXED + REQ_CORRELATE (else: close and reopen, Lazy Pirate).
+    pub req_relaxed: bool,
+    /// DEALERs set an explicit ZMQ_ROUTING_ID.
+    pub explicit_ids: bool,
+}
+
+/// Everything a seed decides before the run starts.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// The workload.
+    pub pattern: Pattern,
+    /// Servers, workers or subscribers.
+    pub peers: usize,
+    /// Clients (REQ, DEALER).
+    pub clients: usize,
+    /// Frames per message, at most.
+    pub frames_max: usize,
+    /// Time between sends of one application.
+    pub interval: Duration,
+    /// Socket options.
+    pub sock: SockProfile,
+    /// The network.
+    pub net: NetConfig,
+    /// The faults.
+    pub faults: Faults,
+    /// How long faults are injected.
+    pub fault_phase: Duration,
+    /// During the faults, receivers read only now and then, a few messages at a time, so
+    /// queues fill to their HWMs and back-pressure reaches the network.
+    pub slow_readers: bool,
+    /// During the faults, applications now and then disconnect and reconnect, or unbind and
+    /// bind again.
+    pub churn: bool,
+    /// Crashes are silent (peers get no RST until they write to the rebooted host); drawn
+    /// only with heartbeats on, which is what detects a dead peer.
+    pub silent_crashes: bool,
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+impl Profile {
+    /// The profile seed `seed` draws (from its own stream: the run's other draws do not
+    /// shift it).
+    pub fn draw(seed: u64) -> Profile {
+        let mut r = stream(seed, "profile");
+        let pattern = Pattern::ALL[r.random_range(0..Pattern::ALL.len())];
+        let hwms = [1, 2, 5, 100, 1000];
+        let linger = match r.random_range(0..4) {
+            0 => Linger::For(Duration::ZERO),
+            1 => Linger::For(ms(r.random_range(1..200))),
+            2 => Linger::For(ms(r.random_range(200..2000))),
+            _ => Linger::Forever,
+        };
+        let heartbeat = chance(&mut r, 0.5);
+        let hb_ivl = ms(r.random_range(50..400));
+        let reconnect = ms(r.random_range(5..200));
+        let base = BaseConfig {
+            linger,
+            reconnect_ivl: Some(reconnect),
+            reconnect_ivl_max: if chance(&mut r, 0.5) {
+                reconnect * r.random_range(2..10)
+            } else {
+                Duration::ZERO
+            },
+            immediate: chance(&mut r, 0.3),
+            handshake_ivl: ms(r.random_range(200..3000)),
+            heartbeat_ivl: if heartbeat { hb_ivl } else { Duration::ZERO },
+            heartbeat_timeout: if heartbeat && chance(&mut r, 0.5) {
+                Some(hb_ivl * r.random_range(1..4))
+            } else {
+                None
+            },
+            heartbeat_ttl: Duration::ZERO,
+            max_msg_size: None,
+        };
+        let sock = SockProfile {
+            sndhwm: hwms[r.random_range(0..hwms.len())],
+            rcvhwm: hwms[r.random_range(0..hwms.len())],
+            base,
+            router_mandatory: chance(&mut r, 0.5),
+            router_handover: chance(&mut r, 0.5),
+            req_relaxed: chance(&mut r, 0.5),
+            explicit_ids: chance(&mut r, 0.5),
+        };
+        let lat_hi = Duration::from_micros(r.random_range(100..20_000));
+        let net = NetConfig {
+            latency: (lat_hi / 10, lat_hi),
+            jitter: Duration::from_micros(r.random_range(0..2000)),
+            bandwidth: (r.random_range(100_000..10_000_000), 1_000_000_000),
+            max_split: r.random_range(1..8),
+            refuse: 0.0,
+            syn_retry: (ms(r.random_range(50..300)), r.random_range(1..4)),
+        };
+        let on = |r: &mut rand_chacha::ChaCha8Rng| chance(r, 0.5);
+        let mut faults = Faults::default();
+        if on(&mut r) {
+            faults.crashes = r.random_range(1..4);
+            faults.down_max = ms(r.random_range(10..1500));
+        }
+        if on(&mut r) {
+            faults.partitions = r.random_range(1..5);
+            faults.partition_max = ms(r.random_range(10..2000));
+        }
+        if on(&mut r) {
+            faults.resets = r.random_range(1..10);
+        }
+        if on(&mut r) {
+            faults.refuse = r.random_range(0.05..0.6);
+        }
+        let mut net = net;
+        net.refuse = faults.refuse;
+        let peers = r.random_range(1..4);
+        let clients = r.random_range(1..4);
+        let frames_max = r.random_range(1..4);
+        let interval = ms(r.random_range(2..30));
+        let fault_phase = ms(r.random_range(500..3000));
+        // Draws added later go last, so older seeds keep their profiles.
+        let slow_readers = chance(&mut r, 0.4);
+        let churn = chance(&mut r, 0.4);
+        let silent_crashes = heartbeat && chance(&mut r, 0.5);
+        Profile {
+            pattern,
+            peers,
+            clients,
+            frames_max,
+            interval,
+            sock,
+            net,
+            faults,
+            fault_phase,
+            slow_readers,
+            churn,
+            silent_crashes,
+        }
+    }
+
+    /// The longest a connecting session may wait between attempts.
+    fn redial_bound(&self) -> Duration {
+        let ivl = self.sock.base.reconnect_ivl.unwrap_or_default();
+        ivl.max(self.sock.base.reconnect_ivl_max) + ivl
+    }
+
+    /// After healing, by when every connection must have re-formed (and subscriptions
+    /// re-sent): noticing a dead peer, a dial that was retrying its SYN, then a redial after
+    /// the longest backoff, then a handshake, plus a margin.
+    pub fn settle_bound(&self) -> Duration {
+        let b = &self.sock.base;
+        let mut hb = b.heartbeat_timeout.unwrap_or(b.heartbeat_ivl);
+        if self.silent_crashes {
+            // A peer that died silently is noticed by the heartbeat (a PING, then its
+            // timeout), or mid-handshake only by HANDSHAKE_IVL.
+            hb = (b.heartbeat_ivl + hb).max(b.handshake_ivl);
+        }
+        self.net.dial_bound() * 2 + self.redial_bound() * 2 + hb + self.rtt() * 10 + ms(500)
+    }
+
+    /// The worst round trip.
+    pub fn rtt(&self) -> Duration {
+        (self.net.latency.1 + self.net.jitter) * 2
+    }
+
+    /// How long a message sent after settling may take to arrive (one hop).
+    pub fn probe_bound(&self) -> Duration {
+        self.rtt() * 4 + self.interval * 4 + ms(200)
+    }
+
+    /// How long a REQ waits for a reply before recovering.
+    pub fn request_timeout(&self) -> Duration {
+        self.probe_bound() * 3
+    }
+
+    /// How long probes are sent for.
+    pub fn probe_window(&self) -> Duration {
+        self.request_timeout() + ms(300)
+    }
+
+    /// How long a close may take beyond its LINGER.
+    pub fn close_slack(&self) -> Duration {
+        ms(1)
+    }
+
+    /// The longest LINGER any socket has.
+    pub fn linger_bound(&self) -> Duration {
+        match self.sock.base.linger {
+            Linger::For(d) => d,
+            Linger::Forever => ms(0),
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = &self.sock.base;
+        let fl = &self.faults;
+        write!(
+            f,
+            "{:?} peers={} clients={} frames<={} every {:?} slow={} churn={} | hwm {}/{} linger {:?} \
+             reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
+             mandatory={} handover={} req_relaxed={} ids={} | latency <={:?} jitter {:?} \
+             bw>={}B/s split<={} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
+             (<={:?}) resets {} refuse {:.2}",
+            self.pattern,
+            self.peers,
+            self.clients,
+            self.frames_max,
+            self.interval,
+            self.slow_readers,
+            self.churn,
+            self.sock.sndhwm,
+            self.sock.rcvhwm,
+            b.linger,
+            b.reconnect_ivl.unwrap_or_default(),
+            b.reconnect_ivl_max,
+            b.immediate,
+            b.handshake_ivl,
+            b.heartbeat_ivl,
+            b.heartbeat_timeout,
+            self.sock.router_mandatory,
+            self.sock.router_handover,
+            self.sock.req_relaxed,
+            self.sock.explicit_ids,
+            self.net.latency.1,
+            self.net.jitter,
+            self.net.bandwidth.0,
+            self.net.max_split,
+            self.fault_phase,
+            fl.crashes,
+            fl.down_max,
+            self.silent_crashes,
+            fl.partitions,
+            fl.partition_max,
+            fl.resets,
+            fl.refuse,
+        )
+    }
+}

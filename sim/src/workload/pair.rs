@@ -1,0 +1,110 @@
+//! PAIR (RFC 31): two peers, one binds, one connects, both send. Order per pipe, nothing
+//! twice, every probe arrives.
+
+use oxmq_core::{Instant, SocketType};
+
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use crate::msg::Payload;
+use crate::oracle::Scope;
+use crate::profile::Profile;
+use crate::world::{App, Cx, Phase, Sim};
+
+const PORT: u16 = 5580;
+
+pub(super) fn build(sim: &mut Sim, p: &Profile) {
+    for binds in [true, false] {
+        sim.add_host(
+            Box::new(Peer {
+                p: p.clone(),
+                binds,
+                sock: None,
+                seq: 0,
+                pending: None,
+            }),
+            Instant::ZERO,
+        );
+    }
+}
+
+struct Peer {
+    p: Profile,
+    binds: bool,
+    sock: Option<u64>,
+    seq: u64,
+    pending: Option<Payload>,
+}
+
+impl App for Peer {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let s = open(cx, &self.p, SocketType::Pair, &[]);
+        let e = ep(cx, 0, PORT);
+        if self.binds {
+            cx.bind(s, &e);
+        } else {
+            cx.connect(s, &e);
+        }
+        self.sock = Some(s);
+        self.seq = 0;
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, 0, PORT);
+            if self.binds {
+                rebind(cx, s, &e);
+            } else {
+                reconnect(cx, s, &e);
+            }
+        }
+        let Some(s) = self.sock else {
+            return;
+        };
+        if self.pending.is_none() && sending(cx) {
+            let n = frames(cx, &self.p);
+            let m = Payload::new(s, self.seq, n, probing(cx));
+            self.seq += 1;
+            if m.probe {
+                let d = deadline(cx, &self.p, 2);
+                cx.oracle().expect(format!("pair {s}:{} arrives", m.seq), d);
+            }
+            self.pending = Some(m);
+        }
+        if let Some(m) = self.pending.take() {
+            if cx.send(s, m.encode()).is_err() {
+                self.pending = Some(m);
+            }
+        }
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, pipe)) = cx.recv(s) {
+            let now = cx.now();
+            let Some(p) = cx.oracle().decode(now, "pair", m.frames()) else {
+                return;
+            };
+            cx.oracle().received(now, s, pipe, &p, Scope::Each);
+            if p.probe {
+                cx.oracle()
+                    .fulfil(&format!("pair {}:{} arrives", p.sender, p.seq), now);
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.sock = None;
+        self.pending = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            if let Some(s) = self.sock {
+                cx.close(s);
+            }
+        }
+    }
+}

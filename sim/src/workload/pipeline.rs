@@ -1,0 +1,248 @@
+//! PUSH/PULL pipeline (RFC 30): a ventilator PUSHes tasks to workers, which PUSH results to
+//! a sink. Tasks reach exactly one worker, in order per pipe; results carry their task.
+
+use std::collections::VecDeque;
+
+use oxmq_core::{Instant, SocketType};
+
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use crate::msg::Payload;
+use crate::oracle::Scope;
+use crate::profile::Profile;
+use crate::world::{App, Cx, Phase, Sim};
+
+const VENT: usize = 0;
+const SINK: usize = 1;
+const TASKS: u16 = 5557;
+const RESULTS: u16 = 5558;
+
+pub(super) fn build(sim: &mut Sim, p: &Profile) {
+    sim.add_host(Box::new(Ventilator::new(p)), Instant::ZERO);
+    sim.add_host(
+        Box::new(Sink {
+            p: p.clone(),
+            sock: None,
+        }),
+        Instant::ZERO,
+    );
+    for _ in 0..p.peers {
+        sim.add_host(Box::new(Worker::new(p)), Instant::ZERO);
+    }
+}
+
+/// Sends queued messages until the socket would block.
+fn flush(cx: &mut Cx<'_>, sock: u64, outbox: &mut VecDeque<Payload>) {
+    while let Some(m) = outbox.front() {
+        if cx.send(sock, m.encode()).is_err() {
+            return;
+        }
+        outbox.pop_front();
+    }
+}
+
+struct Ventilator {
+    p: Profile,
+    sock: Option<u64>,
+    seq: u64,
+    outbox: VecDeque<Payload>,
+}
+
+impl Ventilator {
+    fn new(p: &Profile) -> Self {
+        Ventilator {
+            p: p.clone(),
+            sock: None,
+            seq: 0,
+            outbox: VecDeque::new(),
+        }
+    }
+}
+
+impl App for Ventilator {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let s = open(cx, &self.p, SocketType::Push, &[]);
+        let e = ep(cx, VENT, TASKS);
+        cx.bind(s, &e);
+        self.sock = Some(s);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, VENT, TASKS);
+            rebind(cx, s, &e);
+        }
+        let Some(s) = self.sock.filter(|s| cx.is_open(*s)) else {
+            return;
+        };
+        if sending(cx) && self.outbox.len() < 8 {
+            let n = frames(cx, &self.p);
+            let task = Payload::new(s, self.seq, n, probing(cx));
+            self.seq += 1;
+            if task.probe {
+                let d = deadline(cx, &self.p, 3);
+                cx.oracle()
+                    .expect(format!("task {s}:{} reaches the sink", task.seq), d);
+            }
+            self.outbox.push_back(task);
+        }
+        flush(cx, s, &mut self.outbox);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, _cx: &mut Cx<'_>) {}
+
+    fn crashed(&mut self) {
+        self.sock = None;
+        self.outbox.clear();
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            if let Some(s) = self.sock {
+                cx.close(s);
+            }
+        }
+    }
+}
+
+struct Worker {
+    p: Profile,
+    pull: Option<u64>,
+    push: Option<u64>,
+    seq: u64,
+    outbox: VecDeque<Payload>,
+}
+
+impl Worker {
+    fn new(p: &Profile) -> Self {
+        Worker {
+            p: p.clone(),
+            pull: None,
+            push: None,
+            seq: 0,
+            outbox: VecDeque::new(),
+        }
+    }
+}
+
+impl App for Worker {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let pull = open(cx, &self.p, SocketType::Pull, &[]);
+        let e = ep(cx, VENT, TASKS);
+        cx.connect(pull, &e);
+        let push = open(cx, &self.p, SocketType::Push, &[]);
+        let e = ep(cx, SINK, RESULTS);
+        cx.connect(push, &e);
+        self.pull = Some(pull);
+        self.push = Some(push);
+        self.seq = 0;
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(pull) = self.pull.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, VENT, TASKS);
+            reconnect(cx, pull, &e);
+        }
+        if let Some(push) = self.push.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, SINK, RESULTS);
+            reconnect(cx, push, &e);
+        }
+        if let Some(push) = self.push.filter(|s| cx.is_open(*s)) {
+            flush(cx, push, &mut self.outbox);
+        }
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let (Some(pull), Some(push)) = (self.pull, self.push) else {
+            return;
+        };
+        // Back-pressure: stop taking tasks while results cannot leave.
+        while self.outbox.len() < 4 {
+            let Some((m, pipe)) = cx.recv(pull) else {
+                break;
+            };
+            let now = cx.now();
+            let Some(task) = cx.oracle().decode(now, "worker", m.frames()) else {
+                return;
+            };
+            cx.oracle().received(now, pull, pipe, &task, Scope::One);
+            let mut result = Payload::new(push, self.seq, task.frames, task.probe);
+            self.seq += 1;
+            result.extra = format!("{}:{}", task.sender, task.seq);
+            self.outbox.push_back(result);
+        }
+        if cx.is_open(push) {
+            flush(cx, push, &mut self.outbox);
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.pull = None;
+        self.push = None;
+        self.outbox.clear();
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            for s in [self.pull, self.push].into_iter().flatten() {
+                cx.close(s);
+            }
+        }
+    }
+}
+
+struct Sink {
+    p: Profile,
+    sock: Option<u64>,
+}
+
+impl App for Sink {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let s = open(cx, &self.p, SocketType::Pull, &[]);
+        let e = ep(cx, SINK, RESULTS);
+        cx.bind(s, &e);
+        self.sock = Some(s);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, SINK, RESULTS);
+            rebind(cx, s, &e);
+        }
+        // Slow readers read on ticks (the simulator calls `readable` after each).
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, pipe)) = cx.recv(s) {
+            let now = cx.now();
+            let Some(r) = cx.oracle().decode(now, "sink", m.frames()) else {
+                return;
+            };
+            cx.oracle().received(now, s, pipe, &r, Scope::One);
+            if r.probe {
+                cx.oracle()
+                    .fulfil(&format!("task {} reaches the sink", r.extra), now);
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.sock = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            if let Some(s) = self.sock {
+                cx.close(s);
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! REQ/REP (RFC 28): clients connected to every server, one request at a time. A REQ only
+//! ever gets the reply to its outstanding request. On a timeout a client recovers either by
+//! closing and reopening its socket (Lazy Pirate) or, with REQ_RELAXED + REQ_CORRELATE, by
+//! simply asking again.
+
+use oxmq_core::{Instant, SocketOption, SocketType};
+
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use rand::Rng;
+
+use crate::msg::Payload;
+use crate::oracle::{FailureKind, Scope};
+use crate::profile::Profile;
+use crate::world::{App, Cx, Phase, Sim};
+
+const PORT: u16 = 5560;
+
+pub(super) fn build(sim: &mut Sim, p: &Profile) {
+    for _ in 0..p.peers {
+        sim.add_host(
+            Box::new(Server {
+                p: p.clone(),
+                sock: None,
+            }),
+            Instant::ZERO,
+        );
+    }
+    for _ in 0..p.clients {
+        sim.add_host(Box::new(Client::new(p)), Instant::ZERO);
+    }
+}
+
+struct Server {
+    p: Profile,
+    sock: Option<u64>,
+}
+
+impl App for Server {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let s = open(cx, &self.p, SocketType::Rep, &[]);
+        let e = ep(cx, cx.host(), PORT);
+        cx.bind(s, &e);
+        self.sock = Some(s);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, cx.host(), PORT);
+            rebind(cx, s, &e);
+        }
+        // Slow readers read on ticks (the simulator calls `readable` after each).
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, pipe)) = cx.recv(s) {
+            let now = cx.now();
+            let Some(mut req) = cx.oracle().decode(now, "rep", m.frames()) else {
+                return;
+            };
+            cx.oracle().received(now, s, pipe, &req, Scope::One);
+            req.extra = format!("srv{}", cx.host());
+            if let Err(e) = cx.send(s, req.encode()) {
+                cx.log(format_args!("s{s} reply not sent: {e:?}"));
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.sock = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            if let Some(s) = self.sock {
+                cx.close(s);
+            }
+        }
+    }
+}
+
+struct Client {
+    p: Profile,
+    sock: Option<u64>,
+    seq: u64,
+    /// The request made but not sent yet (WouldBlock), and when it was made.
+    pending: Option<(Payload, Instant)>,
+    /// The last request sent: the only one whose reply the REQ may deliver.
+    awaiting: Option<((u64, u64), Instant)>,
+}
+
+impl Client {
+    fn new(p: &Profile) -> Self {
+        Client {
+            p: p.clone(),
+            sock: None,
+            seq: 0,
+            pending: None,
+            awaiting: None,
+        }
+    }
+
+    fn open(&mut self, cx: &mut Cx<'_>) {
+        let relaxed = self.p.sock.req_relaxed;
+        let opts = [
+            SocketOption::ReqRelaxed(relaxed),
+            SocketOption::ReqCorrelate(relaxed),
+        ];
+        let s = open(cx, &self.p, SocketType::Req, &opts);
+        for h in 0..self.p.peers {
+            let e = ep(cx, h, PORT);
+            cx.connect(s, &e);
+        }
+        self.sock = Some(s);
+        self.seq = 0;
+        self.pending = None;
+        self.awaiting = None;
+    }
+
+    fn round_trip(&self, cx: &Cx<'_>) -> String {
+        format!("client h{} completes a round trip", cx.host())
+    }
+
+    fn request(&mut self, cx: &mut Cx<'_>, s: u64) {
+        let n = frames(cx, &self.p);
+        let req = Payload::new(s, self.seq, n, probing(cx));
+        self.seq += 1;
+        if req.probe {
+            let d = deadline(cx, &self.p, 2);
+            cx.oracle()
+                .expect(format!("request {s}:{} answered", req.seq), d);
+        }
+        self.pending = Some((req, cx.now()));
+    }
+}
+
+impl App for Client {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        self.open(cx);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let h = cx.rng().random_range(0..self.p.peers);
+            let e = ep(cx, h, PORT);
+            reconnect(cx, s, &e);
+        }
+        let Some(mut s) = self.sock else {
+            return;
+        };
+        let now = cx.now();
+        let since = self
+            .awaiting
+            .map(|a| a.1)
+            .or(self.pending.as_ref().map(|p| p.1));
+        if since.is_some_and(|t| now - t > self.p.request_timeout()) {
+            cx.log(format_args!("s{s} request timed out"));
+            if self.p.sock.req_relaxed {
+                // REQ_RELAXED: ask again on the same socket; until the new request is
+                // sent, the old one's reply may still come.
+                if self.pending.is_none() && sending(cx) {
+                    self.request(cx, s);
+                }
+                if let Some(a) = self.awaiting.as_mut() {
+                    a.1 = now;
+                }
+            } else {
+                // Lazy Pirate: abandon the socket, open a fresh one.
+                cx.close(s);
+                self.open(cx);
+                s = self.sock.expect("just opened");
+            }
+        }
+        if self.awaiting.is_none() && self.pending.is_none() && sending(cx) {
+            self.request(cx, s);
+        }
+        let may_send = self.awaiting.is_none() || self.p.sock.req_relaxed;
+        if let Some((req, _)) = self.pending.as_ref().filter(|_| may_send) {
+            match cx.send(s, req.encode()) {
+                Ok(()) => {
+                    self.awaiting = Some((req.id(), now));
+                    self.pending = None;
+                }
+                Err(e) => cx.log(format_args!("s{s} request not sent: {e:?}")),
+            }
+        }
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, _pipe)) = cx.recv(s) {
+            let now = cx.now();
+            let Some(rep) = cx.oracle().decode(now, "req", m.frames()) else {
+                return;
+            };
+            let waiting = self.awaiting.map(|a| a.0);
+            if rep.sender != s || Some(rep.id()) != waiting {
+                let what = format!(
+                    "REQ s{s} got the reply to {}:{} while waiting for {waiting:?}",
+                    rep.sender, rep.seq
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+            self.awaiting = None;
+            if rep.probe {
+                cx.oracle()
+                    .fulfil(&format!("request {s}:{} answered", rep.seq), now);
+                let rt = self.round_trip(cx);
+                cx.oracle().fulfil(&rt, now);
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.sock = None;
+        self.pending = None;
+        self.awaiting = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        match phase {
+            Phase::Probe => {
+                let d = cx.now() + self.p.request_timeout() + self.p.probe_bound() * 4;
+                let rt = self.round_trip(cx);
+                cx.oracle().expect(rt, d);
+            }
+            Phase::Shutdown => {
+                if let Some(s) = self.sock {
+                    cx.close(s);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! DEALER/ROUTER (RFC 28): asynchronous clients connected to every server, a few requests in
+//! flight each. A ROUTER sees the routing id a peer declared and routes replies by it; a
+//! DEALER only ever gets replies to its own requests (or, with a fixed routing id, to an
+//! earlier incarnation's).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use oxmq_core::{Instant, Message, SocketOption, SocketType};
+
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use rand::Rng;
+
+use crate::msg::Payload;
+use crate::oracle::{FailureKind, Scope};
+use crate::profile::Profile;
+use crate::world::{App, Cx, Phase, Sim};
+
+const PORT: u16 = 5570;
+const WINDOW: usize = 4;
+
+pub(super) fn build(sim: &mut Sim, p: &Profile) {
+    for _ in 0..p.peers {
+        sim.add_host(
+            Box::new(Server {
+                p: p.clone(),
+                sock: None,
+            }),
+            Instant::ZERO,
+        );
+    }
+    for _ in 0..p.clients {
+        sim.add_host(Box::new(Client::new(p)), Instant::ZERO);
+    }
+}
+
+struct Server {
+    p: Profile,
+    sock: Option<u64>,
+}
+
+impl App for Server {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let opts = [
+            SocketOption::RouterMandatory(self.p.sock.router_mandatory),
+            SocketOption::RouterHandover(self.p.sock.router_handover),
+        ];
+        let s = open(cx, &self.p, SocketType::Router, &opts);
+        let e = ep(cx, cx.host(), PORT);
+        cx.bind(s, &e);
+        self.sock = Some(s);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let e = ep(cx, cx.host(), PORT);
+            rebind(cx, s, &e);
+        }
+        // Slow readers read on ticks (the simulator calls `readable` after each).
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, pipe)) = cx.recv(s) {
+            let now = cx.now();
+            let frames = m.frames();
+            let Some(req) = cx
+                .oracle()
+                .decode(now, "router", &frames[1.min(frames.len())..])
+            else {
+                return;
+            };
+            let id = frames[0].clone();
+            // With ROUTER_HANDOVER a displaced connection's last messages carry libzmq's
+            // temporary id (0x00 + four bytes); otherwise the id is the one declared.
+            let temporary = self.p.sock.router_handover && id.len() == 5 && id[0] == 0;
+            if !req.extra.is_empty() && id.as_ref() != req.extra.as_bytes() && !temporary {
+                let what = format!(
+                    "ROUTER s{s} saw routing id {:?} for a peer that declared {:?}",
+                    String::from_utf8_lossy(&id),
+                    req.extra
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+            cx.oracle().received(now, s, pipe, &req, Scope::One);
+            let mut reply: Vec<Bytes> = vec![id];
+            reply.extend(req.encode().frames().iter().cloned());
+            if let Err(e) = cx.send(s, Message::from_frames(reply)) {
+                cx.log(format_args!("s{s} reply not routed: {e:?}"));
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.sock = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            if let Some(s) = self.sock {
+                cx.close(s);
+            }
+        }
+    }
+}
+
+struct Client {
+    p: Profile,
+    sock: Option<u64>,
+    id: String,
+    seq: u64,
+    /// Requests sent and not answered, with when they were sent.
+    in_flight: BTreeMap<u64, Instant>,
+    pending: Option<Payload>,
+}
+
+impl Client {
+    fn new(p: &Profile) -> Self {
+        Client {
+            p: p.clone(),
+            sock: None,
+            id: String::new(),
+            seq: 0,
+            in_flight: BTreeMap::new(),
+            pending: None,
+        }
+    }
+
+    fn round_trip(&self, cx: &Cx<'_>) -> String {
+        format!("dealer h{} completes a round trip", cx.host())
+    }
+}
+
+impl App for Client {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        let mut opts = Vec::new();
+        if self.p.sock.explicit_ids {
+            // Fixed across restarts: a restarted client claims its old identity.
+            self.id = format!("d{}", cx.host());
+            opts.push(SocketOption::RoutingId(self.id.clone().into()));
+        }
+        let s = open(cx, &self.p, SocketType::Dealer, &opts);
+        for h in 0..self.p.peers {
+            let e = ep(cx, h, PORT);
+            cx.connect(s, &e);
+        }
+        self.sock = Some(s);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
+            let h = cx.rng().random_range(0..self.p.peers);
+            let e = ep(cx, h, PORT);
+            reconnect(cx, s, &e);
+        }
+        let Some(s) = self.sock else {
+            return;
+        };
+        let now = cx.now();
+        let recent = self
+            .in_flight
+            .values()
+            .filter(|at| now - **at < self.p.request_timeout())
+            .count();
+        if self.pending.is_none() && recent < WINDOW && sending(cx) {
+            let n = frames(cx, &self.p);
+            let mut req = Payload::new(s, self.seq, n, probing(cx));
+            req.extra = self.id.clone();
+            self.seq += 1;
+            if req.probe {
+                let d = deadline(cx, &self.p, 3);
+                cx.oracle()
+                    .expect(format!("dealer request {s}:{} answered", req.seq), d);
+            }
+            self.pending = Some(req);
+        }
+        if let Some(req) = self.pending.take() {
+            match cx.send(s, req.encode()) {
+                Ok(()) => {
+                    self.in_flight.insert(req.seq, now);
+                }
+                Err(_) => self.pending = Some(req),
+            }
+        }
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, _pipe)) = cx.recv(s) {
+            let now = cx.now();
+            let Some(rep) = cx.oracle().decode(now, "dealer", m.frames()) else {
+                return;
+            };
+            let mine = rep.sender == s;
+            let earlier_me = !self.id.is_empty() && rep.extra == self.id;
+            if mine && self.in_flight.remove(&rep.seq).is_none() {
+                let what = format!("DEALER s{s} got a second reply to request {}", rep.seq);
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+            if !mine && !earlier_me {
+                let what = format!(
+                    "DEALER s{s} (id {:?}) got the reply meant for {}:{} (id {:?})",
+                    self.id, rep.sender, rep.seq, rep.extra
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+            if mine && rep.probe {
+                cx.oracle()
+                    .fulfil(&format!("dealer request {s}:{} answered", rep.seq), now);
+                let rt = self.round_trip(cx);
+                cx.oracle().fulfil(&rt, now);
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.sock = None;
+        self.in_flight.clear();
+        self.pending = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        match phase {
+            Phase::Probe => {
+                let d = cx.now() + self.p.request_timeout() + self.p.probe_bound() * 4;
+                let rt = self.round_trip(cx);
+                cx.oracle().expect(rt, d);
+            }
+            Phase::Shutdown => {
+                if let Some(s) = self.sock {
+                    cx.close(s);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,1487 @@
+//! The simulated world: a virtual clock, hosts running `SocketBase`s, and a network of byte
+//! streams between them that the fault injector can reset, partition and crash.
+//!
+//! The clock jumps to the next event: the earliest of the queued events (ties broken by the
+//! order they were queued) and the sockets' own timers (`poll_timeout`). Every socket input is
+//! followed by a drain of its outputs (monitor events, actions, bytes to write), in that order,
+//! until nothing moves; then the host's application gets a chance to read.
+//!
+//! Streams behave like TCP: each direction is a FIFO of segments; a write is cut at random
+//! offsets into segments that leave at the link's bandwidth and arrive after its latency
+//! (with jitter, never overtaking). A partition holds segments (TCP retransmits) until it
+//! heals; a reset or a crash delivers RST; a dial to an unreachable host retries its SYN with
+//! backoff and then fails with ETIMEDOUT, to a host without a listener with ECONNREFUSED.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use bytes::Bytes;
+use oxmq_core::base::{Action, BaseConfig, ConnId, ListenerId, SocketBase};
+use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::socket::SendErrorKind;
+use oxmq_core::tree::Linger;
+use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
+use rand::Rng;
+
+use crate::oracle::{FailureKind, Oracle};
+use crate::rng::{chance, stream, SimRng};
+use crate::trace::Trace;
+
+/// errno for a refused connection.
+pub const ECONNREFUSED: u64 = 111;
+/// errno for a dial that got no answer.
+pub const ETIMEDOUT: u64 = 110;
+/// errno for a bind to an address in use.
+pub const EADDRINUSE: u64 = 98;
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Faults are injected.
+    Faults,
+    /// Faults stopped and the network healed; connections re-form.
+    Settle,
+    /// Probes are sent; each must arrive within the liveness bound.
+    Probe,
+    /// Senders stop; queues drain.
+    Quiet,
+    /// Every socket is closed.
+    Shutdown,
+}
+
+/// A sim-only fault in the driver itself, to show the oracles fire (never in the core).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mutation {
+    /// No injected bug.
+    #[default]
+    None,
+    /// The first probe message an application receives is dropped on the way up.
+    DropFirstProbe,
+    /// The first probe message an application receives is handed up twice.
+    DuplicateFirstProbe,
+    /// The driver panics on the first probe message (a crash, caught and reported).
+    PanicOnFirstProbe,
+    /// When the network heals, every connection is reset and every dial refused from then on.
+    NeverReconnect,
+}
+
+/// The network's shape, drawn per seed.
+#[derive(Clone, Debug)]
+pub struct NetConfig {
+    /// One-way latency range of a link (each link draws its own).
+    pub latency: (Duration, Duration),
+    /// Extra random delay per segment, up to this much (order is kept regardless).
+    pub jitter: Duration,
+    /// Bandwidth range of a link in bytes per second.
+    pub bandwidth: (u64, u64),
+    /// A write is cut into at most this many segments.
+    pub max_split: usize,
+    /// Chance that an accept is refused (a full backlog).
+    pub refuse: f64,
+    /// First SYN retry interval (doubling) and how many retries before ETIMEDOUT.
+    pub syn_retry: (Duration, u32),
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            latency: (Duration::from_micros(50), Duration::from_millis(5)),
+            jitter: Duration::from_micros(500),
+            bandwidth: (1_000_000, 1_000_000_000),
+            max_split: 4,
+            refuse: 0.0,
+            syn_retry: (Duration::from_millis(200), 3),
+        }
+    }
+}
+
+impl NetConfig {
+    /// The longest a dial can take to give up: every SYN retry, plus a round trip.
+    pub fn dial_bound(&self) -> Duration {
+        let (first, n) = self.syn_retry;
+        first * ((1u32 << n) - 1) + self.latency.1 * 2 + self.jitter * 2
+    }
+}
+
+/// An application: the code running on one host, owning its sockets.
+pub trait App {
+    /// The host (re)booted: open sockets, bind, connect. All earlier state is gone.
+    fn start(&mut self, cx: &mut Cx<'_>);
+    /// A wake-up asked for with [`Cx::wake_in`].
+    fn tick(&mut self, cx: &mut Cx<'_>);
+    /// One of the host's sockets had input: receive what is there.
+    fn readable(&mut self, cx: &mut Cx<'_>);
+    /// The run moved to `phase`.
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        let _ = (cx, phase);
+    }
+    /// The host crashed: forget everything (sockets are already gone).
+    fn crashed(&mut self);
+    /// Liveness and safety checks at the end of a phase.
+    fn check(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        let _ = (cx, phase);
+    }
+}
+
+/// One host: an address, whether it is up, and its application's random stream.
+#[derive(Debug)]
+pub struct Host {
+    /// Its IP address.
+    pub addr: String,
+    /// Whether it runs (false between a crash and its restart).
+    pub up: bool,
+    /// How many times it booted.
+    pub incarnation: u32,
+    rng: SimRng,
+    socks: Vec<usize>,
+    opened: u64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    host: usize,
+    kind: SocketType,
+    base: Option<SocketBase>,
+    close: Option<(Instant, Linger)>,
+    closed_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+enum Seg {
+    Data(Bytes),
+    Fin,
+    Rst,
+}
+
+#[derive(Debug, Default)]
+struct Dir {
+    queue: VecDeque<(Instant, Seg)>,
+    /// The latest arrival queued: later segments never overtake it.
+    floor: Instant,
+    /// When the link is next free to send (bandwidth).
+    busy: Instant,
+    wake: bool,
+}
+
+#[derive(Debug)]
+struct End {
+    sock: usize,
+    conn: ConnId,
+    open: bool,
+    /// Its host crashed and told nobody: the peer learns only by writing once the host is
+    /// back (RST), or from its heartbeats.
+    dead: bool,
+}
+
+#[derive(Debug)]
+struct Stream {
+    ends: [End; 2],
+    /// `dirs[i]` carries bytes toward `ends[i]`.
+    dirs: [Dir; 2],
+    hosts: [usize; 2],
+    reset: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    latency: Duration,
+    bytes_per_sec: u64,
+}
+
+#[derive(Debug)]
+enum Ev {
+    Wake {
+        stream: u64,
+        to: usize,
+    },
+    DialArrive {
+        sock: usize,
+        conn: ConnId,
+        endpoint: String,
+        attempt: u32,
+    },
+    DialResult {
+        sock: usize,
+        conn: ConnId,
+        result: Result<(u64, usize), u64>,
+    },
+    Tick {
+        host: usize,
+        incarnation: u32,
+    },
+    Crash(usize),
+    Restart(usize),
+    Partition(usize, usize),
+    Heal(usize, usize),
+    Reset(u64),
+}
+
+/// The whole simulated world.
+pub struct Sim {
+    /// The run's seed.
+    pub seed: u64,
+    now: Instant,
+    seq: u64,
+    queue: BTreeMap<(Instant, u64), Ev>,
+    hosts: Vec<Host>,
+    apps: Vec<Option<Box<dyn App>>>,
+    socks: Vec<Slot>,
+    streams: BTreeMap<u64, Stream>,
+    next_stream: u64,
+    ends: BTreeMap<(usize, ConnId), (u64, usize)>,
+    /// Dials in progress; true once the socket cancelled it.
+    dialing: BTreeMap<(usize, ConnId), bool>,
+    listeners: BTreeMap<String, (usize, ListenerId)>,
+    next_port: u16,
+    partitions: BTreeSet<(usize, usize)>,
+    links: BTreeMap<(usize, usize), Link>,
+    stalled: BTreeSet<(u64, usize)>,
+    net_rng: SimRng,
+    net: NetConfig,
+    phase: Phase,
+    /// The checks.
+    pub oracle: Oracle,
+    /// Every event.
+    pub trace: Trace,
+    /// The sim-only injected bug, if any.
+    pub mutation: Mutation,
+    /// During the fault phase applications read only on their ticks, a few messages at once.
+    pub slow_readers: bool,
+    /// A crashed host's peers are not told (no RST) until they write to it after it rebooted.
+    pub silent_crashes: bool,
+    mutated: bool,
+    duplicate: Option<(u64, Message, Option<PipeId>)>,
+    /// Endpoints each socket connected to, and when.
+    connects: BTreeMap<(usize, String), Instant>,
+    /// The endpoint each connection was dialed to.
+    dialed: BTreeMap<(usize, ConnId), String>,
+    /// Timer firings at one instant: a guard against a timer that never clears.
+    spin: (Instant, u32),
+}
+
+impl Sim {
+    /// An empty world for `seed`.
+    pub fn new(seed: u64, net: NetConfig, echo: bool) -> Sim {
+        Sim {
+            seed,
+            now: Instant::ZERO,
+            seq: 0,
+            queue: BTreeMap::new(),
+            hosts: Vec::new(),
+            apps: Vec::new(),
+            socks: Vec::new(),
+            streams: BTreeMap::new(),
+            next_stream: 1,
+            ends: BTreeMap::new(),
+            dialing: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            next_port: 40000,
+            partitions: BTreeSet::new(),
+            links: BTreeMap::new(),
+            stalled: BTreeSet::new(),
+            net_rng: stream(seed, "net"),
+            net,
+            phase: Phase::Faults,
+            oracle: Oracle::default(),
+            trace: Trace::new(echo),
+            mutation: Mutation::None,
+            slow_readers: false,
+            silent_crashes: false,
+            mutated: false,
+            duplicate: None,
+            spin: (Instant::ZERO, 0),
+            connects: BTreeMap::new(),
+            dialed: BTreeMap::new(),
+        }
+    }
+
+    /// Virtual now.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The network's shape.
+    pub fn net(&self) -> &NetConfig {
+        &self.net
+    }
+
+    /// How many hosts there are.
+    pub fn host_count(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// Whether host `h` is up.
+    pub fn host_up(&self, h: usize) -> bool {
+        self.hosts[h].up
+    }
+
+    /// The address of host `h`.
+    pub fn addr(&self, h: usize) -> &str {
+        &self.hosts[h].addr
+    }
+
+    /// Adds a host running `app`; it boots at `at`.
+    pub fn add_host(&mut self, app: Box<dyn App>, at: Instant) -> usize {
+        let h = self.hosts.len();
+        self.hosts.push(Host {
+            addr: format!("10.0.{}.{}", h / 250, h % 250 + 1),
+            up: false,
+            incarnation: 0,
+            rng: stream(self.seed, &format!("host/{h}")),
+            socks: Vec::new(),
+            opened: 0,
+        });
+        self.apps.push(Some(app));
+        self.schedule(at, Ev::Restart(h));
+        h
+    }
+
+    fn schedule(&mut self, at: Instant, ev: Ev) {
+        self.seq += 1;
+        self.queue.insert((at.max(self.now), self.seq), ev);
+    }
+
+    /// Records a trace event.
+    pub fn log(&mut self, what: std::fmt::Arguments<'_>) {
+        self.trace.record(self.now, what);
+    }
+
+    // ----- faults ----------------------------------------------------------------------------
+
+    /// Host `h` crashes at `at`, losing every socket and connection.
+    pub fn crash_at(&mut self, h: usize, at: Instant) {
+        self.schedule(at, Ev::Crash(h));
+    }
+
+    /// Host `h` boots again at `at` (no-op if it is up).
+    pub fn restart_at(&mut self, h: usize, at: Instant) {
+        self.schedule(at, Ev::Restart(h));
+    }
+
+    /// Hosts `a` and `b` cannot reach each other from `from` until `until`.
+    pub fn partition(&mut self, a: usize, b: usize, from: Instant, until: Instant) {
+        self.schedule(from, Ev::Partition(a, b));
+        self.schedule(until, Ev::Heal(a, b));
+    }
+
+    /// At `at`, one live connection (chosen by `pick`) is reset.
+    pub fn reset_at(&mut self, at: Instant, pick: u64) {
+        self.schedule(at, Ev::Reset(pick));
+    }
+
+    /// Ends every partition, stops refusing connections and boots every crashed host, now.
+    pub fn heal_all(&mut self) {
+        self.net.refuse = 0.0;
+        let parts: Vec<(usize, usize)> = self.partitions.iter().copied().collect();
+        for (a, b) in parts {
+            self.heal(a, b);
+        }
+        for h in 0..self.hosts.len() {
+            if !self.hosts[h].up {
+                self.restart(h);
+            }
+        }
+        if self.mutation == Mutation::NeverReconnect {
+            self.log(format_args!(
+                "MUTATION: every connection reset, every dial refused"
+            ));
+            self.net.refuse = 1.0;
+            let live: Vec<u64> = self.streams.keys().copied().collect();
+            for st in live {
+                self.reset_stream(st);
+            }
+        }
+    }
+
+    /// Moves to `phase` and tells every application.
+    pub fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.log(format_args!("phase {phase:?}"));
+        for h in 0..self.hosts.len() {
+            if self.hosts[h].up {
+                self.with_app(h, |app, cx| app.phase(cx, phase));
+            }
+        }
+    }
+
+    /// Runs every application's end-of-phase checks.
+    pub fn check_apps(&mut self, phase: Phase) {
+        for h in 0..self.hosts.len() {
+            self.with_app(h, |app, cx| app.check(cx, phase));
+        }
+    }
+
+    // ----- the event loop --------------------------------------------------------------------
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.socks
+            .iter()
+            .filter_map(|s| s.base.as_ref().and_then(SocketBase::poll_timeout))
+            .min()
+    }
+
+    /// Runs events up to `until` (or the first failure); the clock ends at `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while self.oracle.failure().is_none() {
+            let ev_at = self.queue.first_key_value().map(|(k, _)| k.0);
+            let timer_at = self.next_timer();
+            // An obligation is checked the moment its deadline passes.
+            if let Some(d) = self.oracle.next_deadline() {
+                let d = d + Duration::from_nanos(1);
+                if d <= until
+                    && !matches!(ev_at, Some(e) if e <= d)
+                    && !matches!(timer_at, Some(t) if t <= d)
+                {
+                    self.now = self.now.max(d);
+                    self.oracle.check_deadlines(self.now);
+                    continue;
+                }
+            }
+            let next = match (ev_at, timer_at) {
+                (Some(e), Some(t)) => e.min(t),
+                (e, t) => match e.or(t) {
+                    Some(x) => x,
+                    None => break,
+                },
+            };
+            if next > until {
+                break;
+            }
+            self.now = self.now.max(next);
+            if timer_at.is_some_and(|t| t <= ev_at.unwrap_or(Instant::from_nanos(u64::MAX))) {
+                self.fire_timers();
+            } else if let Some((_, ev)) = self.queue.pop_first() {
+                self.handle(ev);
+            }
+        }
+        if self.oracle.failure().is_none() {
+            self.now = self.now.max(until);
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        if self.spin.0 == self.now {
+            self.spin.1 += 1;
+            if self.spin.1 > 10_000 {
+                let now = self.now;
+                self.oracle.fail(
+                    FailureKind::Liveness,
+                    now,
+                    "a socket's timer stays due after handle_timeout (busy loop)",
+                );
+                return;
+            }
+        } else {
+            self.spin = (self.now, 0);
+        }
+        let now = self.now;
+        let due: Vec<usize> = (0..self.socks.len())
+            .filter(|&s| {
+                self.socks[s]
+                    .base
+                    .as_ref()
+                    .and_then(SocketBase::poll_timeout)
+                    .is_some_and(|t| t <= now)
+            })
+            .collect();
+        let mut hosts = BTreeSet::new();
+        for s in due {
+            if let Some(b) = self.socks[s].base.as_mut() {
+                b.handle_timeout(now);
+            }
+            self.settle(s);
+            hosts.insert(self.socks[s].host);
+        }
+        for h in hosts {
+            self.notify(h);
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Wake { stream, to } => self.wake(stream, to),
+            Ev::DialArrive {
+                sock,
+                conn,
+                endpoint,
+                attempt,
+            } => self.dial_arrive(sock, conn, endpoint, attempt),
+            Ev::DialResult { sock, conn, result } => self.dial_result(sock, conn, result),
+            Ev::Tick { host, incarnation } => {
+                if self.hosts[host].up && self.hosts[host].incarnation == incarnation {
+                    self.with_app(host, |app, cx| app.tick(cx));
+                    let budget = if self.reads_slowly() {
+                        self.hosts[host].rng.random_range(0..4)
+                    } else {
+                        usize::MAX
+                    };
+                    self.with_app_reading(host, budget, |app, cx| app.readable(cx));
+                }
+            }
+            Ev::Crash(h) => self.crash(h),
+            Ev::Restart(h) => self.restart(h),
+            Ev::Partition(a, b) => {
+                let key = (a.min(b), a.max(b));
+                if a != b && self.partitions.insert(key) {
+                    self.log(format_args!("partition h{} | h{}", key.0, key.1));
+                }
+            }
+            Ev::Heal(a, b) => self.heal(a, b),
+            Ev::Reset(pick) => self.reset(pick),
+        }
+    }
+
+    fn with_app(&mut self, h: usize, f: impl FnOnce(&mut Box<dyn App>, &mut Cx<'_>)) {
+        self.with_app_reading(h, usize::MAX, f);
+    }
+
+    fn with_app_reading(
+        &mut self,
+        h: usize,
+        budget: usize,
+        f: impl FnOnce(&mut Box<dyn App>, &mut Cx<'_>),
+    ) {
+        let Some(mut app) = self.apps[h].take() else {
+            return;
+        };
+        {
+            let mut cx = Cx {
+                sim: self,
+                host: h,
+                budget,
+            };
+            f(&mut app, &mut cx);
+        }
+        self.apps[h] = Some(app);
+        self.unstall();
+    }
+
+    fn notify(&mut self, h: usize) {
+        if self.hosts[h].up {
+            let budget = if self.reads_slowly() { 0 } else { usize::MAX };
+            self.with_app_reading(h, budget, |app, cx| app.readable(cx));
+        }
+    }
+
+    fn reads_slowly(&self) -> bool {
+        self.slow_readers && self.phase == Phase::Faults
+    }
+
+    /// Wakes directions that waited for a reader that now wants input.
+    fn unstall(&mut self) {
+        if self.stalled.is_empty() {
+            return;
+        }
+        let ready: Vec<(u64, usize)> = self
+            .stalled
+            .iter()
+            .copied()
+            .filter(|&(st, to)| {
+                let Some(s) = self.streams.get(&st) else {
+                    return true;
+                };
+                let e = &s.ends[to];
+                self.socks[e.sock]
+                    .base
+                    .as_ref()
+                    .map(|b| b.wants_input(e.conn))
+                    .unwrap_or(true)
+            })
+            .collect();
+        for (st, to) in ready {
+            self.stalled.remove(&(st, to));
+            self.schedule(self.now, Ev::Wake { stream: st, to });
+        }
+    }
+
+    // ----- sockets ---------------------------------------------------------------------------
+
+    /// Drains a socket's outputs until nothing moves.
+    fn settle(&mut self, s: usize) {
+        let now = self.now;
+        loop {
+            let Some(base) = self.socks[s].base.as_mut() else {
+                return;
+            };
+            let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
+            let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            let ready: Vec<ConnId> = std::iter::from_fn(|| base.poll_transmit_ready()).collect();
+            let mut writes = Vec::new();
+            for conn in ready {
+                while let Some(b) = base.poll_transmit(conn, now) {
+                    writes.push((conn, b));
+                }
+            }
+            let closed = base.is_closed();
+            for m in &monitor {
+                self.log(format_args!(
+                    "s{s} monitor {:?} {} {}",
+                    m.kind, m.endpoint, m.value
+                ));
+            }
+            let progress = !actions.is_empty() || !writes.is_empty();
+            for a in actions {
+                self.act(s, a);
+            }
+            for (conn, b) in writes {
+                if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
+                    self.write(st, side, Seg::Data(b));
+                }
+            }
+            if closed {
+                self.on_closed(s);
+                return;
+            }
+            if !progress {
+                self.check_hwm(s);
+                return;
+            }
+        }
+    }
+
+    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM.
+    fn check_hwm(&mut self, s: usize) {
+        let Some(base) = self.socks[s].base.as_ref() else {
+            return;
+        };
+        let sock = base.socket();
+        let (snd, rcv) = (sock.options().sndhwm, sock.options().rcvhwm);
+        for id in sock.pipe_ids() {
+            let Some(p) = sock.pipe(id) else {
+                continue;
+            };
+            let (out, inb) = (p.outbound_len(), p.inbound_len());
+            if (snd > 0 && out > snd) || (rcv > 0 && inb > rcv) {
+                let what = format!(
+                    "s{s} pipe {} holds {out} out / {inb} in, over SNDHWM {snd} / RCVHWM {rcv}",
+                    id.0
+                );
+                let now = self.now;
+                self.oracle.fail(FailureKind::Safety, now, what);
+                return;
+            }
+        }
+    }
+
+    fn on_closed(&mut self, s: usize) {
+        let now = self.now;
+        let slot = &mut self.socks[s];
+        slot.base = None;
+        slot.closed_at = Some(now);
+        let started = slot.close.map(|c| c.0);
+        self.log(format_args!("s{s} closed (close began {started:?})"));
+        self.listeners.retain(|_, v| v.0 != s);
+    }
+
+    fn act(&mut self, s: usize, a: Action) {
+        let now = self.now;
+        match a {
+            Action::Listen { listener, endpoint } => {
+                let mut ep = endpoint.to_string();
+                if ep.ends_with(":*") {
+                    self.next_port += 1;
+                    ep = format!("{}:{}", &ep[..ep.len() - 2], self.next_port);
+                }
+                let taken = self.listeners.get(&ep).copied();
+                let base = self.socks[s].base.as_mut().expect("acting socket is alive");
+                if taken.is_some() {
+                    self.log(format_args!("s{s} bind {ep} failed: in use"));
+                    let base = self.socks[s].base.as_mut().expect("checked above");
+                    base.handle_bind_failed(listener, EADDRINUSE, now);
+                } else {
+                    base.handle_listening(listener, &ep, now);
+                    self.log(format_args!("s{s} listening {ep}"));
+                    self.listeners.insert(ep, (s, listener));
+                }
+            }
+            Action::CloseListener { listener } => {
+                self.listeners.retain(|_, v| *v != (s, listener));
+            }
+            Action::Dial { conn, endpoint } => {
+                let ep = endpoint.to_string();
+                self.log(format_args!("s{s} dial c{} {ep}", conn.0));
+                self.dialing.insert((s, conn), false);
+                self.dialed.insert((s, conn), ep.clone());
+                let from = self.socks[s].host;
+                let lat = match self.host_of(&ep) {
+                    Some(to) => self.link(from, to).latency,
+                    None => Duration::ZERO,
+                };
+                self.schedule(
+                    now + lat,
+                    Ev::DialArrive {
+                        sock: s,
+                        conn,
+                        endpoint: ep,
+                        attempt: 0,
+                    },
+                );
+            }
+            // The workloads use tcp only; inproc belongs to a core Context, not the network.
+            Action::InprocBind { .. } | Action::InprocConnect { .. } => {
+                panic!("the simulator's workloads do not use inproc")
+            }
+            Action::Close { conn, last_bytes } => {
+                if let Some(c) = self.dialing.get_mut(&(s, conn)) {
+                    *c = true;
+                    return;
+                }
+                self.log(format_args!(
+                    "s{s} close c{} (+{} bytes)",
+                    conn.0,
+                    last_bytes.len()
+                ));
+                if let Some((st, side)) = self.ends.remove(&(s, conn)) {
+                    if !last_bytes.is_empty() {
+                        self.write(st, side, Seg::Data(last_bytes));
+                    }
+                    self.write(st, side, Seg::Fin);
+                    self.close_end(st, side);
+                }
+            }
+        }
+    }
+
+    /// Our side of a stream is gone: nothing more is read there.
+    fn close_end(&mut self, st: u64, side: usize) {
+        let Some(stream) = self.streams.get_mut(&st) else {
+            return;
+        };
+        stream.ends[side].open = false;
+        stream.dirs[side].queue.clear();
+        if !stream.ends[1 - side].open {
+            self.streams.remove(&st);
+        }
+    }
+
+    fn host_of(&self, endpoint: &str) -> Option<usize> {
+        let rest = endpoint.strip_prefix("tcp://")?;
+        let host = rest.rsplit_once(':')?.0;
+        self.hosts.iter().position(|h| h.addr == host)
+    }
+
+    fn link(&mut self, a: usize, b: usize) -> Link {
+        let key = (a.min(b), a.max(b));
+        if let Some(l) = self.links.get(&key) {
+            return *l;
+        }
+        let mut rng = stream(self.seed, &format!("link/{}/{}", key.0, key.1));
+        let (lo, hi) = self.net.latency;
+        let lat = rng.random_range(lo.as_nanos() as u64..=hi.as_nanos().max(lo.as_nanos()) as u64);
+        let (blo, bhi) = self.net.bandwidth;
+        let l = Link {
+            latency: Duration::from_nanos(lat),
+            bytes_per_sec: rng.random_range(blo..=bhi.max(blo)),
+        };
+        self.links.insert(key, l);
+        l
+    }
+
+    fn partitioned(&self, a: usize, b: usize) -> bool {
+        self.partitions.contains(&(a.min(b), a.max(b)))
+    }
+
+    /// Queues a segment from `from`'s side toward the other end.
+    fn write(&mut self, st: u64, from: usize, seg: Seg) {
+        let now = self.now;
+        let to = 1 - from;
+        let Some(stream) = self.streams.get(&st) else {
+            return;
+        };
+        if !stream.ends[to].open || (stream.reset && !matches!(seg, Seg::Rst)) {
+            // Bytes for a host that crashed silently and came back draw an RST.
+            let (dead, back) = (stream.ends[to].dead, self.hosts[stream.hosts[to]].up);
+            if dead && back && !stream.reset && stream.ends[from].open {
+                self.log(format_args!("stream {st}: peer rebooted, RST"));
+                if let Some(stream) = self.streams.get_mut(&st) {
+                    stream.reset = true;
+                }
+                self.write(st, to, Seg::Rst);
+            }
+            return;
+        }
+        let link = self.link(stream.hosts[0], stream.hosts[1]);
+        let mut pieces = Vec::new();
+        match seg {
+            Seg::Data(b) if b.len() > 1 && self.net.max_split > 1 => {
+                let n = self
+                    .net_rng
+                    .random_range(1..=self.net.max_split.min(b.len()));
+                let mut cuts: Vec<usize> = (1..n)
+                    .map(|_| self.net_rng.random_range(1..b.len()))
+                    .collect();
+                cuts.sort_unstable();
+                cuts.dedup();
+                let mut at = 0;
+                for c in cuts.into_iter().chain([b.len()]) {
+                    pieces.push(Seg::Data(b.slice(at..c)));
+                    at = c;
+                }
+            }
+            s => pieces.push(s),
+        }
+        let jitter = self.net.jitter.as_nanos() as u64;
+        for p in pieces {
+            let len = match &p {
+                Seg::Data(b) => b.len() as u64,
+                _ => 0,
+            };
+            let j = if jitter > 0 {
+                self.net_rng.random_range(0..=jitter)
+            } else {
+                0
+            };
+            let stream = self.streams.get_mut(&st).expect("looked up above");
+            let dir = &mut stream.dirs[to];
+            let tx = Duration::from_nanos(len.saturating_mul(1_000_000_000) / link.bytes_per_sec);
+            dir.busy = dir.busy.max(now) + tx;
+            let arrival = (dir.busy + link.latency + Duration::from_nanos(j)).max(dir.floor);
+            dir.floor = arrival;
+            dir.queue.push_back((arrival, p));
+        }
+        self.ensure_wake(st, to);
+    }
+
+    fn ensure_wake(&mut self, st: u64, to: usize) {
+        let Some(stream) = self.streams.get_mut(&st) else {
+            return;
+        };
+        let dir = &mut stream.dirs[to];
+        if dir.wake {
+            return;
+        }
+        if let Some(&(at, _)) = dir.queue.front() {
+            dir.wake = true;
+            self.schedule(at, Ev::Wake { stream: st, to });
+        }
+    }
+
+    fn wake(&mut self, st: u64, to: usize) {
+        let now = self.now;
+        let Some(stream) = self.streams.get_mut(&st) else {
+            return;
+        };
+        stream.dirs[to].wake = false;
+        let hosts = stream.hosts;
+        let sock = stream.ends[to].sock;
+        if self.partitioned(hosts[0], hosts[1]) {
+            return;
+        }
+        while let Some(stream) = self.streams.get_mut(&st) {
+            let end = &stream.ends[to];
+            let (s, conn) = (end.sock, end.conn);
+            if !end.open {
+                break;
+            }
+            let dir = &mut stream.dirs[to];
+            match dir.queue.front() {
+                None => break,
+                Some((at, _)) if *at > now => {
+                    self.ensure_wake(st, to);
+                    break;
+                }
+                Some(_) => {}
+            }
+            let Some(base) = self.socks[s].base.as_mut() else {
+                break;
+            };
+            if matches!(dir.queue.front(), Some((_, Seg::Data(_)))) && !base.wants_input(conn) {
+                if self.stalled.insert((st, to)) {
+                    self.trace.record(
+                        now,
+                        format_args!("s{s} c{} queue full: stop reading", conn.0),
+                    );
+                }
+                break;
+            }
+            let (_, seg) = dir.queue.pop_front().expect("front checked");
+            match seg {
+                Seg::Data(b) => {
+                    self.trace
+                        .record(now, format_args!("s{s} c{} <- {} bytes", conn.0, b.len()));
+                    base.handle_input(conn, &b, now);
+                }
+                Seg::Fin | Seg::Rst => {
+                    self.trace
+                        .record(now, format_args!("s{s} c{} <- {seg:?}", conn.0));
+                    base.handle_eof(conn, now);
+                }
+            }
+            self.settle(s);
+        }
+        let h = self.socks[sock].host;
+        self.notify(h);
+    }
+
+    fn dial_arrive(&mut self, s: usize, conn: ConnId, ep: String, attempt: u32) {
+        let now = self.now;
+        match self.dialing.get(&(s, conn)) {
+            None => return,
+            Some(true) => {
+                self.dialing.remove(&(s, conn));
+                return;
+            }
+            Some(false) => {}
+        }
+        let from = self.socks[s].host;
+        let Some(to) = self.host_of(&ep) else {
+            self.schedule(
+                now,
+                Ev::DialResult {
+                    sock: s,
+                    conn,
+                    result: Err(ECONNREFUSED),
+                },
+            );
+            return;
+        };
+        let lat = self.link(from, to).latency;
+        if !self.hosts[to].up || self.partitioned(from, to) {
+            let (first, retries) = self.net.syn_retry;
+            let ev = if attempt < retries {
+                Ev::DialArrive {
+                    sock: s,
+                    conn,
+                    endpoint: ep,
+                    attempt: attempt + 1,
+                }
+            } else {
+                Ev::DialResult {
+                    sock: s,
+                    conn,
+                    result: Err(ETIMEDOUT),
+                }
+            };
+            self.schedule(now + first * (1 << attempt), ev);
+            return;
+        }
+        let refused = chance(&mut self.net_rng, self.net.refuse);
+        let accepted = match self.listeners.get(&ep).copied() {
+            Some((ls, lid)) if !refused => self.socks[ls]
+                .base
+                .as_mut()
+                .and_then(|b| b.handle_accepted(lid, now))
+                .map(|pconn| (ls, pconn)),
+            _ => None,
+        };
+        let Some((ls, pconn)) = accepted else {
+            self.log(format_args!("s{s} c{} refused by {ep}", conn.0));
+            self.schedule(
+                now + lat,
+                Ev::DialResult {
+                    sock: s,
+                    conn,
+                    result: Err(ECONNREFUSED),
+                },
+            );
+            return;
+        };
+        let st = self.next_stream;
+        self.next_stream += 1;
+        let answered = now + lat;
+        let mut stream = Stream {
+            ends: [
+                End {
+                    sock: s,
+                    conn,
+                    open: true,
+                    dead: false,
+                },
+                End {
+                    sock: ls,
+                    conn: pconn,
+                    open: true,
+                    dead: false,
+                },
+            ],
+            dirs: [Dir::default(), Dir::default()],
+            hosts: [from, to],
+            reset: false,
+        };
+        // The acceptor's first bytes must not reach the dialer before its SYN-ACK.
+        stream.dirs[0].floor = answered;
+        self.streams.insert(st, stream);
+        self.ends.insert((ls, pconn), (st, 1));
+        self.log(format_args!(
+            "s{s} c{} -> s{ls} c{} accepted (stream {st})",
+            conn.0, pconn.0
+        ));
+        self.schedule(
+            answered,
+            Ev::DialResult {
+                sock: s,
+                conn,
+                result: Ok((st, 0)),
+            },
+        );
+        self.settle(ls);
+        let h = self.socks[ls].host;
+        self.notify(h);
+    }
+
+    fn dial_result(&mut self, s: usize, conn: ConnId, result: Result<(u64, usize), u64>) {
+        let now = self.now;
+        let cancelled = self.dialing.remove(&(s, conn)) != Some(false);
+        let alive = self.socks[s].base.is_some();
+        match result {
+            Ok((st, side)) => {
+                if cancelled || !alive {
+                    self.write(st, side, Seg::Rst);
+                    self.close_end(st, side);
+                    return;
+                }
+                self.ends.insert((s, conn), (st, side));
+                self.log(format_args!("s{s} c{} connected", conn.0));
+                let base = self.socks[s].base.as_mut().expect("alive checked");
+                base.handle_dial_result(conn, Ok(()), now);
+                let known = base.conns().any(|c| c == conn);
+                self.settle(s);
+                if !known {
+                    if let Some((st, side)) = self.ends.remove(&(s, conn)) {
+                        self.write(st, side, Seg::Fin);
+                        self.close_end(st, side);
+                    }
+                }
+            }
+            Err(e) => {
+                if cancelled || !alive {
+                    return;
+                }
+                self.log(format_args!("s{s} c{} dial failed errno {e}", conn.0));
+                let base = self.socks[s].base.as_mut().expect("alive checked");
+                base.handle_dial_result(conn, Err(e), now);
+                self.settle(s);
+            }
+        }
+        let h = self.socks[s].host;
+        self.notify(h);
+    }
+
+    fn crash(&mut self, h: usize) {
+        if !self.hosts[h].up {
+            return;
+        }
+        self.log(format_args!("crash h{h}"));
+        self.hosts[h].up = false;
+        let socks = std::mem::take(&mut self.hosts[h].socks);
+        for s in socks {
+            if self.socks[s].base.take().is_none() {
+                continue;
+            }
+            let ends: Vec<((usize, ConnId), (u64, usize))> = self
+                .ends
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .map(|(k, v)| (*k, *v))
+                .collect();
+            for (k, (st, side)) in ends {
+                self.ends.remove(&k);
+                if self.silent_crashes {
+                    if let Some(stream) = self.streams.get_mut(&st) {
+                        stream.ends[side].dead = true;
+                    }
+                } else {
+                    self.write(st, side, Seg::Rst);
+                }
+                self.close_end(st, side);
+            }
+            self.dialing.retain(|k, _| k.0 != s);
+            self.listeners.retain(|_, v| v.0 != s);
+            self.stalled
+                .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
+        }
+        if let Some(app) = self.apps[h].as_mut() {
+            app.crashed();
+        }
+    }
+
+    fn restart(&mut self, h: usize) {
+        if self.hosts[h].up {
+            return;
+        }
+        self.hosts[h].up = true;
+        self.hosts[h].incarnation += 1;
+        let inc = self.hosts[h].incarnation;
+        self.log(format_args!("boot h{h} (incarnation {inc})"));
+        self.with_app(h, |app, cx| app.start(cx));
+    }
+
+    fn heal(&mut self, a: usize, b: usize) {
+        let key = (a.min(b), a.max(b));
+        if !self.partitions.remove(&key) {
+            return;
+        }
+        self.log(format_args!("heal h{} | h{}", key.0, key.1));
+        let now = self.now;
+        let sts: Vec<u64> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| (s.hosts[0].min(s.hosts[1]), s.hosts[0].max(s.hosts[1])) == key)
+            .map(|(k, _)| *k)
+            .collect();
+        let lat = self.link(a, b).latency;
+        for st in sts {
+            for to in 0..2 {
+                if let Some(stream) = self.streams.get_mut(&st) {
+                    let dir = &mut stream.dirs[to];
+                    // Held segments are retransmitted now and arrive a latency later.
+                    for (at, _) in dir.queue.iter_mut() {
+                        *at = (*at).max(now + lat);
+                    }
+                    dir.floor = dir.floor.max(now + lat);
+                    dir.wake = false;
+                }
+                self.ensure_wake(st, to);
+            }
+        }
+    }
+
+    fn reset(&mut self, pick: u64) {
+        let live: Vec<u64> = self
+            .streams
+            .iter()
+            .filter(|(_, s)| !s.reset && s.ends.iter().all(|e| e.open))
+            .map(|(k, _)| *k)
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let st = live[(pick % live.len() as u64) as usize];
+        self.reset_stream(st);
+    }
+
+    fn reset_stream(&mut self, st: u64) {
+        let Some(stream) = self.streams.get(&st) else {
+            return;
+        };
+        if stream.reset || !stream.ends.iter().all(|e| e.open) {
+            return;
+        }
+        self.log(format_args!("reset stream {st}"));
+        let stream = self.streams.get_mut(&st).expect("listed above");
+        stream.reset = true;
+        for to in 0..2 {
+            let dir = &mut stream.dirs[to];
+            dir.queue.clear();
+            dir.floor = Instant::ZERO;
+        }
+        self.write(st, 0, Seg::Rst);
+        self.write(st, 1, Seg::Rst);
+    }
+
+    /// Every socket that is still open and not closing.
+    pub fn open_sockets(&self) -> Vec<usize> {
+        (0..self.socks.len())
+            .filter(|&s| self.socks[s].base.is_some() && self.socks[s].close.is_none())
+            .collect()
+    }
+
+    /// Closes socket `s` as its application would.
+    pub fn close_socket(&mut self, s: usize) {
+        let now = self.now;
+        let Some(base) = self.socks[s].base.as_ref() else {
+            return;
+        };
+        let linger = base.config().linger;
+        if self.socks[s].close.is_some() {
+            return;
+        }
+        self.socks[s].close = Some((now, linger));
+        self.log(format_args!("s{s} close (linger {linger:?})"));
+        if let Some(base) = self.socks[s].base.as_mut() {
+            base.close(now);
+        }
+        self.settle(s);
+    }
+
+    /// Checks every close that began by now: with a finite LINGER it finished within LINGER
+    /// plus `slack`; with LINGER forever, if it began before `forever_since`, it finished by
+    /// now (queues could drain since healing).
+    pub fn check_closes(&mut self, slack: Duration, forever_before: Option<Instant>) {
+        let now = self.now;
+        for s in 0..self.socks.len() {
+            let slot = &self.socks[s];
+            let Some((began, linger)) = slot.close else {
+                continue;
+            };
+            let done = slot.closed_at;
+            let crashed = slot.base.is_none() && done.is_none();
+            if crashed {
+                continue;
+            }
+            let deadline = match linger {
+                Linger::For(d) => began + d + slack,
+                Linger::Forever => match forever_before {
+                    Some(t) if began < t => now,
+                    _ => continue,
+                },
+            };
+            let late = match done {
+                Some(at) => at > deadline,
+                None => now >= deadline,
+            };
+            if late {
+                let kind = slot.kind;
+                self.oracle.fail(
+                    FailureKind::Liveness,
+                    now,
+                    format!(
+                        "close of s{s} ({kind}, linger {linger:?}) began at {began:?}, \
+                         not done by {deadline:?} (done: {done:?})"
+                    ),
+                );
+                return;
+            }
+        }
+    }
+
+    /// Connections re-form: every endpoint that a still-open socket connected to before
+    /// `before` has a live connection (a stream open at both ends, not reset).
+    pub fn check_connected(&mut self, before: Instant) {
+        let now = self.now;
+        let live = |s: usize, ep: &str| {
+            self.ends.iter().any(|(&(es, conn), &(st, _))| {
+                es == s
+                    && self.dialed.get(&(s, conn)).is_some_and(|d| d == ep)
+                    && self
+                        .streams
+                        .get(&st)
+                        .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
+            })
+        };
+        let down = self.connects.iter().find(|((s, ep), at)| {
+            let slot = &self.socks[*s];
+            **at < before && slot.base.is_some() && slot.close.is_none() && !live(*s, ep)
+        });
+        if let Some(((s, ep), at)) = down {
+            let what = format!(
+                "s{s} ({}) has no connection to {ep} (connected at {:.3}s), though the \
+                 network healed",
+                self.socks[*s].kind,
+                at.as_nanos() as f64 / 1e9
+            );
+            self.oracle.fail(FailureKind::Liveness, now, what);
+        }
+    }
+
+    /// Whether every socket whose close began has finished.
+    pub fn all_closed(&self) -> bool {
+        self.socks
+            .iter()
+            .all(|s| s.base.is_none() || s.close.is_none())
+    }
+}
+
+/// What an application may do: its host's view of the world.
+pub struct Cx<'a> {
+    sim: &'a mut Sim,
+    host: usize,
+    /// How many more messages the application reads in this turn.
+    budget: usize,
+}
+
+impl Cx<'_> {
+    /// Virtual now.
+    pub fn now(&self) -> Instant {
+        self.sim.now
+    }
+
+    /// This host.
+    pub fn host(&self) -> usize {
+        self.host
+    }
+
+    /// This host's address.
+    pub fn addr(&self) -> String {
+        self.sim.hosts[self.host].addr.clone()
+    }
+
+    /// Host `h`'s address.
+    pub fn addr_of(&self, h: usize) -> String {
+        self.sim.hosts[h].addr.clone()
+    }
+
+    /// This host's boot count.
+    pub fn incarnation(&self) -> u32 {
+        self.sim.hosts[self.host].incarnation
+    }
+
+    /// The run's phase.
+    pub fn phase(&self) -> Phase {
+        self.sim.phase
+    }
+
+    /// The host's random stream.
+    pub fn rng(&mut self) -> &mut SimRng {
+        &mut self.sim.hosts[self.host].rng
+    }
+
+    /// The checks.
+    pub fn oracle(&mut self) -> &mut Oracle {
+        &mut self.sim.oracle
+    }
+
+    /// Records a trace event.
+    pub fn log(&mut self, what: std::fmt::Arguments<'_>) {
+        self.sim.log(what);
+    }
+
+    /// Opens a socket on this host. Its seed comes from the host's own named stream.
+    pub fn open(&mut self, kind: SocketType, config: BaseConfig, options: &[SocketOption]) -> u64 {
+        let h = self.host;
+        let host = &mut self.sim.hosts[h];
+        host.opened += 1;
+        let label = format!("host/{h}/boot/{}/sock/{}", host.incarnation, host.opened);
+        let seed: u64 = stream(self.sim.seed, &label).random();
+        let mut base = SocketBase::new(kind, config, seed).expect("workloads use stable types");
+        for o in options {
+            if let Err(e) = base.socket_mut().set_option(o.clone()) {
+                panic!("workload set an option {o:?} that {kind} refuses: {e}");
+            }
+        }
+        let s = self.sim.socks.len();
+        self.sim.socks.push(Slot {
+            host: h,
+            kind,
+            base: Some(base),
+            close: None,
+            closed_at: None,
+        });
+        self.sim.hosts[h].socks.push(s);
+        self.sim.log(format_args!("h{h} open s{s} {kind}"));
+        s as u64
+    }
+
+    fn base(&mut self, s: u64) -> Option<&mut SocketBase> {
+        self.sim.socks[s as usize].base.as_mut()
+    }
+
+    /// Binds socket `s`.
+    pub fn bind(&mut self, s: u64, ep: &str) {
+        let now = self.now();
+        self.log(format_args!("s{s} bind {ep}"));
+        if let Some(b) = self.base(s) {
+            b.bind(ep, now).expect("workload endpoints are valid");
+        }
+        self.sim.settle(s as usize);
+    }
+
+    /// Connects socket `s`.
+    pub fn connect(&mut self, s: u64, ep: &str) {
+        let now = self.now();
+        self.log(format_args!("s{s} connect {ep}"));
+        self.sim.connects.insert((s as usize, ep.to_owned()), now);
+        if let Some(b) = self.base(s) {
+            b.connect(ep, now).expect("workload endpoints are valid");
+        }
+        self.sim.settle(s as usize);
+    }
+
+    /// Disconnects socket `s` from `ep` (ENOENT is only logged).
+    pub fn disconnect(&mut self, s: u64, ep: &str) {
+        let now = self.now();
+        if let Some(b) = self.base(s) {
+            if let Err(e) = b.disconnect(ep, now) {
+                self.log(format_args!("s{s} disconnect {ep}: {e}"));
+            }
+            self.sim.connects.remove(&(s as usize, ep.to_owned()));
+        }
+        self.sim.settle(s as usize);
+    }
+
+    /// Unbinds socket `s` from `ep` (ENOENT is only logged).
+    pub fn unbind(&mut self, s: u64, ep: &str) {
+        let now = self.now();
+        if let Some(b) = self.base(s) {
+            if let Err(e) = b.unbind(ep, now) {
+                self.log(format_args!("s{s} unbind {ep}: {e}"));
+            }
+        }
+        self.sim.settle(s as usize);
+    }
+
+    /// Sends on socket `s`.
+    pub fn send(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
+        let now = self.now();
+        let Some(b) = self.base(s) else {
+            return Err(SendErrorKind::BadState);
+        };
+        let r = b.send(msg, now).map_err(|e| e.kind);
+        self.sim.settle(s as usize);
+        r
+    }
+
+    /// Receives on socket `s`, with the pipe the message came from.
+    pub fn recv(&mut self, s: u64) -> Option<(Message, Option<PipeId>)> {
+        if self.budget == 0 {
+            return None;
+        }
+        self.budget -= 1;
+        if let Some((ds, m, pipe)) = self.sim.duplicate.take() {
+            if ds == s {
+                return Some((m, pipe));
+            }
+            self.sim.duplicate = Some((ds, m, pipe));
+        }
+        let now = self.now();
+        let b = self.base(s)?;
+        let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
+        self.sim.settle(s as usize);
+        let (m, pipe) = got?;
+        if self.sim.mutation != Mutation::None && !self.sim.mutated && is_probe(&m) {
+            self.sim.mutated = true;
+            match self.sim.mutation {
+                Mutation::DropFirstProbe => {
+                    self.log(format_args!("s{s} MUTATION: probe dropped"));
+                    return self.recv(s);
+                }
+                Mutation::DuplicateFirstProbe => {
+                    self.log(format_args!("s{s} MUTATION: probe duplicated"));
+                    self.sim.duplicate = Some((s, m.clone(), pipe));
+                }
+                Mutation::PanicOnFirstProbe => {
+                    panic!("injected panic on the first probe at s{s}");
+                }
+                Mutation::None | Mutation::NeverReconnect => {}
+            }
+        }
+        Some((m, pipe))
+    }
+
+    /// Sets an option on socket `s`.
+    pub fn set_option(&mut self, s: u64, opt: SocketOption) {
+        if let Some(b) = self.base(s) {
+            if let Err(e) = b.socket_mut().set_option(opt.clone()) {
+                panic!("workload set an option {opt:?} its socket refuses: {e}");
+            }
+        }
+        self.sim.settle(s as usize);
+    }
+
+    /// Closes socket `s`.
+    pub fn close(&mut self, s: u64) {
+        self.sim.close_socket(s as usize);
+    }
+
+    /// Whether socket `s` is open (not closed, not lost in a crash).
+    pub fn is_open(&self, s: u64) -> bool {
+        self.sim.socks[s as usize].base.is_some()
+    }
+
+    /// Asks for a [`App::tick`] after `d`.
+    pub fn wake_in(&mut self, d: Duration) {
+        let at = self.sim.now + d;
+        let incarnation = self.incarnation();
+        let host = self.host;
+        self.sim.schedule(at, Ev::Tick { host, incarnation });
+    }
+}
+
+/// Whether some tail of `m`'s frames is a probe payload (after a routing envelope, say).
+fn is_probe(m: &Message) -> bool {
+    (0..m.len()).any(|i| crate::msg::Payload::decode(&m.frames()[i..]).is_ok_and(|p| p.probe))
+}

@@ -1,0 +1,43 @@
+//! Seeds that once found a bug in the core. Each must pass from now on.
+
+use oxmq_sim::profile::Pattern;
+use oxmq_sim::{run_seed, RunOptions};
+
+fn passes(seed: u64, pattern: Pattern) {
+    let r = run_seed(&RunOptions::new(seed));
+    assert_eq!(
+        r.profile.pattern, pattern,
+        "the seed no longer draws its workload"
+    );
+    assert!(r.failure.is_none(), "{r}");
+}
+
+/// A SUB's connect session reconnected (its stream was reset) and kept its queue, but the
+/// new publisher was never told the SUB's subscriptions: the SUB received nothing again.
+/// Fixed by replaying subscriptions on a reconnected pipe (`Pattern::hiccuped`, as libzmq's
+/// `xsub_t::xhiccuped`).
+#[test]
+fn seed_9_sub_resubscribes_after_a_reconnect() {
+    passes(9, Pattern::PubSub);
+}
+
+/// A DEALER with a fixed routing id reconnected while its old connection's pipe still held
+/// unread requests (slow reader). Without ROUTER_HANDOVER, the ROUTER renamed the draining
+/// pipe to a generated id, so those requests came up from a peer nobody knew and their
+/// replies were lost. Fixed by keeping the id the messages came with as the draining pipe's
+/// label, while replies route to the new connection.
+#[test]
+fn seed_2367_router_keeps_the_routing_id_of_a_draining_pipe() {
+    passes(2367, Pattern::DealerRouter);
+    passes(2433, Pattern::DealerRouter);
+}
+
+/// A PAIR disconnected and connected again while its old pipe still held unread messages.
+/// The pattern refused the new session's pending pipe, but the session kept it as if
+/// attached, so every later handshake failed and the PAIR never paired again. Fixed by
+/// letting such a session attach a pipe after its handshake, as libzmq's does.
+#[test]
+fn seed_45_pair_pairs_again_after_reconnecting() {
+    passes(45, Pattern::Pair);
+    passes(22, Pattern::Pair);
+}
