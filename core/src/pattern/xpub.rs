@@ -148,7 +148,13 @@ impl Pattern for XPub {
         if core.options.invert_matching {
             dist.reverse_match();
         }
-        if self.nodrop && !dist.check_hwm(|id| core.check_write(id)) {
+        // Like libzmq's check_hwm, only a full queue blocks: a terminated subscriber takes
+        // nothing more, and must not hold up the live ones while it drains.
+        let has_room = |id| {
+            let live = core.pipes.get(&id).is_some_and(|e| !e.closing);
+            !live || core.check_write(id)
+        };
+        if self.nodrop && !dist.check_hwm(has_room) {
             dist.unmatch();
             return Err(SendError::would_block(msg));
         }
@@ -468,5 +474,20 @@ mod tests {
         assert_eq!(w.b.recv(), Ok(msg(&["a1"])));
         assert_eq!(w.b.recv(), Ok(msg(&["a2"])));
         assert_eq!(w.b.recv(), Err(RecvError::WouldBlock));
+    }
+
+    #[test]
+    fn xpub_nodrop_is_not_blocked_by_a_terminated_subscriber() {
+        let mut s = socket(XPub);
+        s.set_option(SocketOption::XpubNodrop(true)).unwrap();
+        let a = attach(&mut s, 1, XSub);
+        let b = attach(&mut s, 2, XSub);
+        subscribe(&mut s, a, "t");
+        subscribe(&mut s, b, "t");
+        // An upstream message nobody has read keeps the terminated pipe attached a while.
+        deliver(&mut s, a, msg(&["upstream"]));
+        assert!(s.terminate_pipe(a));
+        s.send(msg(&["t1"])).unwrap();
+        assert_eq!(sent_msgs(&mut s, b), vec![msg(&["t1"])]);
     }
 }
