@@ -214,3 +214,35 @@ fn help_usage_and_errors_exit_with_clear_codes() {
     let none = Command::new(OXMQ).args(["recv", "pull"]).output().unwrap();
     assert_eq!(none.status.code(), Some(1));
 }
+
+#[test]
+fn proxy_forwards_between_libzmq_peers_and_monitor_prints_events() {
+    let (front, back) = (free_endpoint(), free_endpoint());
+    let mut proxy = spawn(&["proxy", "pull", &front, "push", &back]);
+    let ctx = zmq::Context::new();
+    let push = zsock(&ctx, zmq::PUSH);
+    push.connect(&front).unwrap();
+    let pull = zsock(&ctx, zmq::PULL);
+    pull.connect(&back).unwrap();
+    push.send("through the proxy", 0).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"through the proxy");
+    proxy.kill().unwrap();
+    let _ = proxy.wait();
+
+    let ep = free_endpoint();
+    let monitor = spawn(&["monitor", "pull", "--bind", &ep, "--count", "3"]);
+    let dealer = zsock(&ctx, zmq::PUSH);
+    dealer.connect(&ep).unwrap();
+    let out = finish(monitor);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kinds: Vec<&str> = text
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["LISTENING", "ACCEPTED", "HANDSHAKE_SUCCEEDED"],
+        "{text}"
+    );
+}

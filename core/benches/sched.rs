@@ -73,6 +73,20 @@ fn dist_one_match(n: u64) -> f64 {
     })
 }
 
+/// The same as `dist_one_match`, but only ten of the `n` pipes are used: the same working set
+/// whatever `n`, so any growth left would be in the steps themselves.
+fn dist_hot_ten(n: u64) -> f64 {
+    let mut d = Distributor::new();
+    for i in 0..n {
+        d.attach(PipeId(i));
+    }
+    let msg = Message::single(Bytes::from_static(b"m"));
+    per_op(|i| {
+        d.match_pipe(PipeId(u64::from(i) % 10));
+        black_box(d.send_to_matching(&msg, |_, _| true));
+    })
+}
+
 fn push_socket(n: u64) -> f64 {
     let mut s = Socket::new(SocketType::Push, 0).expect("push");
     s.set_option(SocketOption::SndHwm(0)).expect("hwm");
@@ -96,15 +110,16 @@ fn push_socket(n: u64) -> f64 {
 
 fn main() {
     println!(
-        "{:>8} {:>10} {:>10} {:>12} {:>12}",
-        "pipes", "lb ns/op", "fq ns/op", "dist ns/op", "PUSH ns/op"
+        "{:>8} {:>10} {:>10} {:>12} {:>14} {:>12}",
+        "pipes", "lb ns/op", "fq ns/op", "dist ns/op", "dist hot10", "PUSH ns/op"
     );
     for n in [10, 100, 1_000, 10_000] {
         println!(
-            "{n:>8} {:>10.1} {:>10.1} {:>12.1} {:>12.1}",
+            "{n:>8} {:>10.1} {:>10.1} {:>12.1} {:>14.1} {:>12.1}",
             lb(n),
             fq(n),
             dist_one_match(n),
+            dist_hot_ten(n),
             push_socket(n)
         );
     }

@@ -623,3 +623,20 @@ fn unbind_and_disconnect_end_those_endpoints_only() {
         Err(Error::WouldBlock)
     ));
 }
+
+#[test]
+fn ipc_abstract_and_ephemeral_names() {
+    let ctx = Context::new().unwrap();
+    for ep in [
+        format!("ipc://@oxmq-abstract-{}", std::process::id()),
+        "ipc://*".to_owned(),
+    ] {
+        let pull = sock(&ctx, SocketType::Pull);
+        let bound = pull.bind(&ep).unwrap();
+        assert!(bound.starts_with("ipc://") && bound != "ipc://*", "{bound}");
+        let push = sock(&ctx, SocketType::Push);
+        push.connect(&bound).unwrap();
+        push.send("over ipc").unwrap();
+        assert_eq!(pull.recv().unwrap(), Message::from("over ipc"), "{bound}");
+    }
+}
