@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
-use oxmq_core::base::BaseConfig;
+use oxmq_core::base::{BaseConfig, EndpointOpError, SocketBase};
 use oxmq_core::context::SocketId;
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::{Message, SocketOption, SocketType};
@@ -120,37 +120,27 @@ impl Socket {
 
     /// Connects to `endpoint`; the connection is made (and remade) in the background.
     pub fn connect(&self, endpoint: &str) -> Result<(), Error> {
-        let id = self.id;
-        self.with(|st| {
-            let now = st.now();
-            Ok(st
-                .socket(id)
-                .ok_or(Error::Terminated)?
-                .connect(endpoint, now)?)
-        })
+        self.endpoint_op(|s, now| s.connect(endpoint, now))
     }
 
     /// Stops listening on `endpoint` (as bound).
     pub fn unbind(&self, endpoint: &str) -> Result<(), Error> {
-        let id = self.id;
-        self.with(|st| {
-            let now = st.now();
-            Ok(st
-                .socket(id)
-                .ok_or(Error::Terminated)?
-                .unbind(endpoint, now)?)
-        })
+        self.endpoint_op(|s, now| s.unbind(endpoint, now))
     }
 
     /// Ends the connection made by `connect(endpoint)`.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
+        self.endpoint_op(|s, now| s.disconnect(endpoint, now))
+    }
+
+    fn endpoint_op(
+        &self,
+        op: impl FnOnce(&mut SocketBase, oxmq_core::Instant) -> Result<(), EndpointOpError>,
+    ) -> Result<(), Error> {
         let id = self.id;
         self.with(|st| {
             let now = st.now();
-            Ok(st
-                .socket(id)
-                .ok_or(Error::Terminated)?
-                .disconnect(endpoint, now)?)
+            Ok(op(st.socket(id).ok_or(Error::Terminated)?, now)?)
         })
     }
 

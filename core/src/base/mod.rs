@@ -226,6 +226,24 @@ pub struct InprocPeer {
     pub routing_id: Option<Bytes>,
 }
 
+impl Session {
+    fn new(endpoint: String, role: Role) -> Session {
+        Session {
+            endpoint,
+            role,
+            conn: None,
+            engine: None,
+            handshaken: false,
+            pipe: None,
+            pipe_ready: false,
+            connect_routing_id: None,
+            held: None,
+            lingering: false,
+            inproc: false,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Listener {
     node: NodeId,
@@ -392,9 +410,9 @@ impl SocketBase {
             .launch(self.root)
             .ok_or(EndpointOpError::Terminated)?;
         let connect_routing_id = self.socket.take_connect_routing_id();
-        let mut session = Session {
-            endpoint: endpoint.to_owned(),
-            role: Role::Connect {
+        let mut session = Session::new(
+            endpoint.to_owned(),
+            Role::Connect {
                 endpoint: ep,
                 backoff: Backoff::new(
                     self.config.reconnect_ivl.unwrap_or_default(),
@@ -402,16 +420,8 @@ impl SocketBase {
                 ),
                 state: ConnectState::Idle,
             },
-            conn: None,
-            engine: None,
-            handshaken: false,
-            pipe: None,
-            pipe_ready: false,
-            connect_routing_id: connect_routing_id.clone(),
-            held: None,
-            lingering: false,
-            inproc: false,
-        };
+        );
+        session.connect_routing_id = connect_routing_id.clone();
         if !self.config.immediate {
             let pipe = PipeId(self.id());
             // A fresh id cannot collide, but the pattern may refuse another pipe (a PAIR whose
@@ -540,6 +550,21 @@ impl SocketBase {
     /// A connection arrived on `listener`. Returns its id, or `None` if the driver should
     /// close it at once (the listener is gone or the socket is closing).
     pub fn handle_accepted(&mut self, listener: ListenerId, now: Instant) -> Option<ConnId> {
+        let engine = Engine::new(self.engine_config(), now);
+        let (_, conn, ep) = self.accept_session(listener, Some(engine))?;
+        self.event(MonitorEventKind::Accepted, &ep, conn.0);
+        self.transmit_ready.insert(conn);
+        self.pump(now);
+        Some(conn)
+    }
+
+    /// A session for a connection accepted on `listener`: (its node, its connection, the
+    /// listener's endpoint), or `None` if the listener is gone or the socket is closing.
+    fn accept_session(
+        &mut self,
+        listener: ListenerId,
+        engine: Option<Engine>,
+    ) -> Option<(NodeId, ConnId, String)> {
         let l = self.listeners.get(&listener)?;
         let (lnode, ep) = (
             l.node,
@@ -550,28 +575,13 @@ impl SocketBase {
         }
         let node = self.tree.launch(lnode)?;
         let conn = ConnId(self.id());
-        self.event(MonitorEventKind::Accepted, &ep, conn.0);
-        let engine = Engine::new(self.engine_config(), now);
-        self.sessions.insert(
-            node,
-            Session {
-                endpoint: ep,
-                role: Role::Accepted,
-                conn: Some(conn),
-                engine: Some(engine),
-                handshaken: false,
-                pipe: None,
-                pipe_ready: false,
-                connect_routing_id: None,
-                held: None,
-                lingering: false,
-                inproc: false,
-            },
-        );
+        let mut session = Session::new(ep.clone(), Role::Accepted);
+        session.conn = Some(conn);
+        session.inproc = engine.is_none();
+        session.engine = engine;
+        self.sessions.insert(node, session);
         self.conns.insert(conn, node);
-        self.transmit_ready.insert(conn);
-        self.pump(now);
-        Some(conn)
+        Some((node, conn, ep))
     }
 
     /// The dial of `conn` finished: connected, or failed with an error number.
@@ -666,33 +676,7 @@ impl SocketBase {
         peer: InprocPeer,
         now: Instant,
     ) -> Option<ConnId> {
-        let l = self.listeners.get(&listener)?;
-        let (lnode, ep) = (
-            l.node,
-            l.bound.clone().unwrap_or_else(|| l.endpoint.to_string()),
-        );
-        if self.closing || self.tree.is_terminating(lnode) {
-            return None;
-        }
-        let node = self.tree.launch(lnode)?;
-        let conn = ConnId(self.id());
-        self.sessions.insert(
-            node,
-            Session {
-                endpoint: ep,
-                role: Role::Accepted,
-                conn: Some(conn),
-                engine: None,
-                handshaken: false,
-                pipe: None,
-                pipe_ready: false,
-                connect_routing_id: None,
-                held: None,
-                lingering: false,
-                inproc: true,
-            },
-        );
-        self.conns.insert(conn, node);
+        let (node, conn, _) = self.accept_session(listener, None)?;
         self.on_handshake(node, inproc_peer_info(peer), now);
         self.pump(now);
         Some(conn)
