@@ -142,6 +142,9 @@ impl Profile {
             },
             heartbeat_ttl: Duration::ZERO,
             max_msg_size: None,
+            // BUGGIFY: now and then every handshake is slow, sometimes slower than
+            // HANDSHAKE_IVL (then it times out and is redialed).
+            sim_ready_delay: Duration::ZERO,
         };
         let sock = SockProfile {
             sndhwm: hwms[r.random_range(0..hwms.len())],
@@ -188,6 +191,11 @@ impl Profile {
         let slow_readers = chance(&mut r, 0.4);
         let churn = chance(&mut r, 0.4);
         let silent_crashes = heartbeat && chance(&mut r, 0.5);
+        // BUGGIFY: now and then every engine holds its READY back (a slow handshake).
+        let mut sock = sock;
+        if chance(&mut r, 0.2) {
+            sock.base.sim_ready_delay = ms(r.random_range(1..150));
+        }
         Profile {
             pattern,
             peers,
@@ -221,7 +229,12 @@ impl Profile {
             // timeout), or mid-handshake only by HANDSHAKE_IVL.
             hb = (b.heartbeat_ivl + hb).max(b.handshake_ivl);
         }
-        self.net.dial_bound() * 2 + self.redial_bound() * 2 + hb + self.rtt() * 10 + ms(500)
+        self.net.dial_bound() * 2
+            + self.redial_bound() * 2
+            + hb
+            + self.rtt() * 10
+            + b.sim_ready_delay * 2
+            + ms(500)
     }
 
     /// The worst round trip.
@@ -268,7 +281,7 @@ impl std::fmt::Display for Profile {
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
              mandatory={} handover={} req_relaxed={} ids={} | latency <={:?} jitter {:?} \
              bw>={}B/s split<={} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
-             (<={:?}) resets {} refuse {:.2}",
+             (<={:?}) resets {} refuse {:.2} | ready delay {:?}",
             self.pattern,
             self.peers,
             self.clients,
@@ -301,6 +314,7 @@ impl std::fmt::Display for Profile {
             fl.partition_max,
             fl.resets,
             fl.refuse,
+            b.sim_ready_delay,
         )
     }
 }

@@ -116,6 +116,9 @@ pub struct BaseConfig {
     pub heartbeat_ttl: Duration,
     /// ZMQ_MAXMSGSIZE.
     pub max_msg_size: Option<u64>,
+    /// Simulator hook (BUGGIFY): every engine holds its READY this long after the greeting.
+    #[cfg(feature = "sim")]
+    pub sim_ready_delay: Duration,
 }
 
 impl Default for BaseConfig {
@@ -130,6 +133,8 @@ impl Default for BaseConfig {
             heartbeat_timeout: None,
             heartbeat_ttl: Duration::ZERO,
             max_msg_size: None,
+            #[cfg(feature = "sim")]
+            sim_ready_delay: Duration::ZERO,
         }
     }
 }
@@ -794,6 +799,10 @@ impl SocketBase {
         c.heartbeat_timeout = self.config.heartbeat_timeout;
         c.heartbeat_ttl = self.config.heartbeat_ttl;
         c.max_msg_size = self.config.max_msg_size;
+        #[cfg(feature = "sim")]
+        {
+            c.sim_ready_delay = self.config.sim_ready_delay;
+        }
         c
     }
 

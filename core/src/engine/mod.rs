@@ -60,6 +60,10 @@ pub struct EngineConfig {
     pub heartbeat_ttl: Duration,
     /// MAXMSGSIZE: the largest frame accepted from the peer; `None` for no limit.
     pub max_msg_size: Option<u64>,
+    /// Simulator hook (BUGGIFY): hold our side of the handshake (READY) this long after the
+    /// greeting, so peers see a slow handshake; messages wait meanwhile.
+    #[cfg(feature = "sim")]
+    pub sim_ready_delay: Duration,
     /// Raw mode, for STREAM sockets: no ZMTP at all. Each batch of received bytes is one
     /// message, each frame sent is written as it is, and the connection is ready at once.
     pub raw: bool,
@@ -79,6 +83,8 @@ impl EngineConfig {
             heartbeat_ttl: Duration::ZERO,
             max_msg_size: None,
             raw: socket_type == SocketType::Stream,
+            #[cfg(feature = "sim")]
+            sim_ready_delay: Duration::ZERO,
         }
     }
 
@@ -183,6 +189,9 @@ enum Timer {
     HeartbeatIvl = 1,
     HeartbeatTimeout = 2,
     HeartbeatTtl = 3,
+    /// The simulator's delayed READY (the `sim` feature).
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
+    SimReady = 4,
 }
 
 /// One ZMTP connection.
@@ -194,7 +203,7 @@ pub struct Engine {
     decoder: FrameDecoder,
     rx: BytesMut,
     tx: Encoder,
-    timers: TimerTable<4>,
+    timers: TimerTable<5>,
     events: VecDeque<Event>,
     /// Frames of a message whose last frame has not arrived yet.
     partial: Vec<Bytes>,
@@ -332,6 +341,9 @@ impl Engine {
         if self.timers.take_expired(Timer::HeartbeatIvl as usize, now) {
             self.send_ping(now);
         }
+        if self.timers.take_expired(Timer::SimReady as usize, now) {
+            self.start_mechanism();
+        }
     }
 
     /// Queues a whole message for the peer.
@@ -462,6 +474,10 @@ impl Engine {
             self.on_greeting(greeting)?;
             return Ok(true);
         }
+        // While our delayed READY is held back, the peer's handshake waits in the buffer.
+        if self.phase == Phase::Handshake && self.timers.is_set(Timer::SimReady as usize) {
+            return Ok(false);
+        }
         match self.decoder.decode(&mut self.rx)? {
             None => Ok(false),
             Some(frame) => {
@@ -482,12 +498,22 @@ impl Engine {
             .into());
         }
         self.phase = Phase::Handshake;
+        #[cfg(feature = "sim")]
+        if !self.config.sim_ready_delay.is_zero() {
+            let at = self.now + self.config.sim_ready_delay;
+            self.timers.set(Timer::SimReady as usize, at);
+            return Ok(());
+        }
+        self.start_mechanism();
+        Ok(())
+    }
+
+    fn start_mechanism(&mut self) {
         let mut out = Vec::new();
         self.mechanism.start(&mut out);
         for cmd in &out {
             self.tx.command(cmd);
         }
-        Ok(())
     }
 
     fn on_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {

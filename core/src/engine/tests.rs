@@ -580,3 +580,23 @@ fn raw_mode_passes_bytes_through_without_zmtp() {
         Some(Event::Closed(ConnectionError::PeerClosed))
     );
 }
+
+#[cfg(feature = "sim")]
+#[test]
+fn sim_ready_delay_holds_our_ready_and_the_peers_handshake() {
+    let mut slow = EngineConfig::new(SocketType::Dealer);
+    slow.sim_ready_delay = Duration::from_millis(300);
+    let mut p = Pair::new(slow, EngineConfig::new(SocketType::Router));
+    p.pump();
+    assert!(!p.a.is_ready() && !p.b.is_ready(), "READY held back");
+    p.run_until(at(Duration::from_millis(299)));
+    assert!(!p.a.is_ready() && !p.b.is_ready());
+    p.run_until(at(Duration::from_millis(300)));
+    assert!(
+        p.a.is_ready() && p.b.is_ready(),
+        "both complete once it is sent"
+    );
+    p.a.send(&Message::single("late")).unwrap();
+    p.pump();
+    assert_eq!(p.b_messages(), vec![Message::single("late")]);
+}
