@@ -1,0 +1,69 @@
+//! oxmq's blocking front-end.
+
+use bytes::Bytes;
+use oxmq_core::{Message, SocketOption, SocketType};
+
+use crate::blocking::{Blocking, Socket};
+use crate::spec::{Kind, Transport};
+
+pub struct Oxmq(oxmq_mio::Context);
+
+impl Oxmq {
+    pub fn new() -> Self {
+        Oxmq(oxmq_mio::Context::new().expect("oxmq context"))
+    }
+}
+
+impl Blocking for Oxmq {
+    type Socket = oxmq_mio::Socket;
+    const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
+
+    fn socket(&self, kind: Kind, hwm: Option<usize>) -> oxmq_mio::Socket {
+        let kind = match kind {
+            Kind::Push => SocketType::Push,
+            Kind::Pull => SocketType::Pull,
+            Kind::Dealer => SocketType::Dealer,
+            Kind::Router => SocketType::Router,
+            Kind::Pub => SocketType::Pub,
+            Kind::Sub => SocketType::Sub,
+            Kind::Req => SocketType::Req,
+            Kind::Rep => SocketType::Rep,
+        };
+        let s = self.0.socket(kind).expect("oxmq socket");
+        if let Some(n) = hwm {
+            s.set_option(SocketOption::SndHwm(n)).expect("SNDHWM");
+            s.set_option(SocketOption::RcvHwm(n)).expect("RCVHWM");
+        }
+        s
+    }
+}
+
+impl Socket for oxmq_mio::Socket {
+    type Msg = Message;
+
+    fn bind(&mut self, endpoint: &str) -> String {
+        oxmq_mio::Socket::bind(self, endpoint).expect("oxmq bind")
+    }
+
+    fn connect(&mut self, endpoint: &str) {
+        oxmq_mio::Socket::connect(self, endpoint).expect("oxmq connect");
+    }
+
+    fn subscribe_all(&mut self) {
+        self.subscribe(b"").expect("oxmq subscribe");
+    }
+
+    fn message(&self, payload: &[u8]) -> Message {
+        Message::single(Bytes::copy_from_slice(payload))
+    }
+
+    fn send(&mut self, msg: &Message) {
+        oxmq_mio::Socket::send(self, msg.clone()).expect("oxmq send");
+    }
+
+    fn recv(&mut self) -> (usize, u8) {
+        let m = oxmq_mio::Socket::recv(self).expect("oxmq recv");
+        let last = m.frames().last().expect("a message has a frame");
+        (last.len(), last.first().copied().unwrap_or(0))
+    }
+}
