@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -23,6 +24,8 @@ use oxmq_core::Instant;
 
 const WAKER: Token = Token(0);
 const READ_CHUNK: usize = 64 * 1024;
+/// How long a receive waiting on sparse traffic spins before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
 
 /// TCP options for one socket's connections (libzmq's ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL, _CNT,
 /// ZMQ_SNDBUF, ZMQ_RCVBUF, ZMQ_IPV6 and ZMQ_BINDTODEVICE). `None` leaves the OS default.
@@ -73,6 +76,14 @@ pub(crate) struct State {
     pub(crate) tcp_options: BTreeMap<SocketId, TcpOptions>,
     /// Readiness signallers (ZMQ_FD) of the sockets that asked for one.
     pub(crate) signallers: BTreeMap<SocketId, Signaller>,
+    /// Connections an application thread gave output to, for the I/O thread to write.
+    to_flush: BTreeSet<(SocketId, ConnId)>,
+    /// A thread began waiting on the condition variable since the last notify: only then is
+    /// there anyone to notify (a notify per message to a thread already being woken would
+    /// cost a futex call each).
+    wait_begun: bool,
+    /// The first I/O thread was woken and has not yet taken the lock since.
+    io_wake_pending: bool,
 }
 
 /// The write end of a socket's readiness fd: a byte is written whenever its events may have
@@ -183,6 +194,9 @@ impl State {
             let now = self.now();
             self.core.pump(now);
             let mut progress = false;
+            for (sid, conn) in std::mem::take(&mut self.to_flush) {
+                progress |= self.flush(sid, conn);
+            }
             while let Some((sid, action)) = self.core.poll_action() {
                 progress = true;
                 self.act(sid, action, now);
@@ -694,6 +708,8 @@ fn connect_abstract(_: &str) -> io::Result<UnixStream> {
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     pub(crate) changed: Condvar,
+    /// Bumped on every change under the lock, for [`Shared::wait`]'s spin.
+    changes: AtomicU64,
     /// One per I/O thread; the first one keeps the timers.
     wakers: Vec<Waker>,
 }
@@ -707,33 +723,153 @@ impl Shared {
     /// Processes, wakes blocked callers and the I/O thread (its timers may have changed).
     pub(crate) fn after_change(&self, state: &mut State) {
         state.process();
+        self.notify(state);
+        self.wake_io(state);
+    }
+
+    /// Wakes every waiting thread, spinning or sleeping.
+    pub(crate) fn wake_all(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
         self.changed.notify_all();
-        let _ = self.wakers[0].wake();
+    }
+
+    /// Tells waiting threads that something changed: spinners see the counter move, and
+    /// sleepers are woken if any began sleeping since the last call.
+    pub(crate) fn notify(&self, st: &mut State) {
+        self.changes.fetch_add(1, Ordering::Release);
+        if st.wait_begun {
+            st.wait_begun = false;
+            self.changed.notify_all();
+        }
+    }
+
+    /// After an application thread's send or receive on `sid`: inproc items move at once,
+    /// socket output is left to the I/O thread, which is woken only if it has something to
+    /// do and was not woken already; blocked callers are notified only if there are any.
+    /// Per message this costs no system call while the I/O thread is busy.
+    pub(crate) fn after_io(&self, st: &mut State, sid: SocketId) {
+        let now = st.now();
+        st.core.pump(now);
+        let State {
+            core,
+            conns,
+            to_flush,
+            paused,
+            ..
+        } = &mut *st;
+        if let Some(s) = core.get_mut(sid) {
+            while let Some(c) = s.poll_transmit_ready() {
+                // Inproc connections have no stream: the core context moved their items.
+                if conns.contains_key(&(sid, c)) {
+                    to_flush.insert((sid, c));
+                }
+            }
+        }
+        let resumable = paused
+            .iter()
+            .any(|&(s, c)| core.get(s).is_some_and(|b| b.wants_input(c)));
+        if resumable || !to_flush.is_empty() || core.has_actions() {
+            self.wake_io(st);
+        }
+        self.notify(st);
+        if !st.signallers.is_empty() {
+            st.signal();
+        }
+    }
+
+    fn wake_io(&self, st: &mut State) {
+        if !st.io_wake_pending {
+            st.io_wake_pending = true;
+            let _ = self.wakers[0].wake();
+        }
     }
 
     /// Waits for the next change, at most until `deadline`; false once it has passed.
     pub(crate) fn wait<'a>(
-        &self,
+        &'a self,
         guard: MutexGuard<'a, State>,
         deadline: Option<StdInstant>,
     ) -> (MutexGuard<'a, State>, bool) {
-        match deadline {
-            None => (
-                self.changed.wait(guard).unwrap_or_else(|p| p.into_inner()),
-                true,
-            ),
+        self.wait_inner(guard, deadline, false)
+    }
+
+    /// [`Shared::wait`], spinning first for up to [`SPIN`] on the change counter, off the
+    /// lock. For a caller waiting on sparse traffic (a reply, the next request): the answer
+    /// usually comes sooner than a futex sleep and wake-up take, and its sender is spared
+    /// the wake-up call. Not for streams: a spinner takes the lock at every change, one
+    /// message at a time, where a sleeper wakes to a batch.
+    pub(crate) fn wait_spinning<'a>(
+        &'a self,
+        guard: MutexGuard<'a, State>,
+        deadline: Option<StdInstant>,
+    ) -> (MutexGuard<'a, State>, bool) {
+        self.wait_inner(guard, deadline, true)
+    }
+
+    fn wait_inner<'a>(
+        &'a self,
+        guard: MutexGuard<'a, State>,
+        deadline: Option<StdInstant>,
+        spin: bool,
+    ) -> (MutexGuard<'a, State>, bool) {
+        let seen = self.changes.load(Ordering::Acquire);
+        if deadline.is_some_and(|d| d <= StdInstant::now()) {
+            return (guard, false);
+        }
+        if !spin {
+            return self.sleep(guard, deadline, seen);
+        }
+        drop(guard);
+        let spin_until = StdInstant::now() + SPIN;
+        let mut i = 0u32;
+        loop {
+            if self.changes.load(Ordering::Acquire) != seen {
+                return (self.lock(), true);
+            }
+            i += 1;
+            if i % 64 == 0 {
+                if StdInstant::now() >= spin_until {
+                    break;
+                }
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        self.sleep(self.lock(), deadline, seen)
+    }
+
+    /// Sleeps on the condition variable unless the counter moved past `seen`.
+    fn sleep<'a>(
+        &'a self,
+        mut guard: MutexGuard<'a, State>,
+        deadline: Option<StdInstant>,
+        seen: u64,
+    ) -> (MutexGuard<'a, State>, bool) {
+        if self.changes.load(Ordering::Acquire) != seen {
+            return (guard, true);
+        }
+        let left = match deadline {
+            None => None,
             Some(d) => {
                 let left = d.saturating_duration_since(StdInstant::now());
                 if left.is_zero() {
                     return (guard, false);
                 }
-                let (g, _) = self
-                    .changed
-                    .wait_timeout(guard, left)
-                    .unwrap_or_else(|p| p.into_inner());
-                (g, true)
+                Some(left)
             }
-        }
+        };
+        guard.wait_begun = true;
+        let guard = match left {
+            None => self.changed.wait(guard).unwrap_or_else(|p| p.into_inner()),
+            Some(left) => {
+                self.changed
+                    .wait_timeout(guard, left)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            }
+        };
+        (guard, true)
     }
 
     pub(crate) fn stop(&self) {
@@ -773,10 +909,14 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
         read_buf: vec![0; READ_CHUNK],
         tcp_options: BTreeMap::new(),
         signallers: BTreeMap::new(),
+        to_flush: BTreeSet::new(),
+        wait_begun: false,
+        io_wake_pending: false,
     };
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         changed: Condvar::new(),
+        changes: AtomicU64::new(0),
         wakers,
     });
     let mut handles = Vec::new();
@@ -811,6 +951,9 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
             }
         }
         let mut st = shared.lock();
+        if keeps_timers {
+            st.io_wake_pending = false;
+        }
         for ev in events.iter() {
             if ev.token() != WAKER {
                 let closed = ev.is_read_closed() || ev.is_error();
@@ -821,6 +964,6 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
             st.fire_timers();
         }
         st.process();
-        shared.changed.notify_all();
+        shared.notify(&mut st);
     }
 }

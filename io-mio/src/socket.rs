@@ -28,7 +28,21 @@ pub struct Socket {
     out_parts: RefCell<Vec<Bytes>>,
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
     in_parts: RefCell<VecDeque<Bytes>>,
+    /// Messages taken from the core ahead of `recv` calls, for socket types whose receive
+    /// changes no state (see [`PREFETCH`]).
+    prefetched: RefCell<VecDeque<Message>>,
+    prefetch: usize,
+    /// How many messages the last receive found: one means sparse traffic, and a receive
+    /// that must wait then spins before sleeping (see [`Shared::wait_spinning`]).
+    last_batch: std::cell::Cell<usize>,
 }
+
+/// How many messages one `recv` may take from the core at once, so that a stream of
+/// receives takes the context's lock once per batch rather than once per message. Only for
+/// PULL, SUB, DEALER, ROUTER and PAIR, whose receive is a plain dequeue; REQ and REP keep
+/// one message at a time because their receive moves their state machine. The batch adds at
+/// most this many messages to what RCVHWM holds back, within libzmq's own slack.
+const PREFETCH: usize = 256;
 
 impl Socket {
     pub(crate) fn new(shared: Arc<Shared>, id: SocketId, kind: SocketType) -> Socket {
@@ -40,6 +54,16 @@ impl Socket {
             rcvtimeo: None,
             out_parts: RefCell::new(Vec::new()),
             in_parts: RefCell::new(VecDeque::new()),
+            prefetched: RefCell::new(VecDeque::new()),
+            prefetch: match kind {
+                SocketType::Pull
+                | SocketType::Sub
+                | SocketType::Dealer
+                | SocketType::Router
+                | SocketType::Pair => PREFETCH,
+                _ => 1,
+            },
+            last_batch: std::cell::Cell::new(1),
         }
     }
 
@@ -72,13 +96,11 @@ impl Socket {
 
     /// ZMQ_EVENTS under the lock: (readable, writable).
     pub(crate) fn events_locked(&self, st: &mut State) -> (bool, bool) {
-        if !self.in_parts.borrow().is_empty() {
-            return (true, false);
-        }
+        let buffered = !self.in_parts.borrow().is_empty() || !self.prefetched.borrow().is_empty();
         match st.socket(self.id) {
             Some(s) => {
                 let s = s.socket_mut();
-                (s.can_recv(), s.can_send())
+                (buffered || s.can_recv(), s.can_send())
             }
             None => (false, false),
         }
@@ -255,7 +277,7 @@ impl Socket {
             };
             match s.send(msg, now) {
                 Ok(()) => {
-                    self.shared.after_change(&mut st);
+                    self.shared.after_io(&mut st, self.id);
                     return Ok(());
                 }
                 Err(e) => {
@@ -266,7 +288,7 @@ impl Socket {
                     msg = e.message;
                 }
             }
-            self.shared.after_change(&mut st);
+            self.shared.after_io(&mut st, self.id);
             let (g, more) = self.shared.wait(st, deadline);
             st = g;
             if !more {
@@ -291,17 +313,22 @@ impl Socket {
     }
 
     fn recv_until(&self, deadline: Option<StdInstant>) -> Result<Message, Error> {
+        if let Some(m) = self.prefetched.borrow_mut().pop_front() {
+            return Ok(m);
+        }
         let mut st = self.shared.lock();
+        let mut q = self.prefetched.borrow_mut();
         loop {
             let now = st.now();
             let Some(s) = st.socket(self.id) else {
                 return Err(Error::Terminated);
             };
-            match s.recv(now) {
-                Ok(m) => {
+            match s.recv_many(&mut q, self.prefetch, now) {
+                Ok(n) => {
+                    self.last_batch.set(n);
                     // Room freed: paused connections may be read again.
-                    self.shared.after_change(&mut st);
-                    return Ok(m);
+                    self.shared.after_io(&mut st, self.id);
+                    return Ok(q.pop_front().expect("recv_many took one"));
                 }
                 Err(e) => {
                     let err = Error::from(e);
@@ -310,7 +337,11 @@ impl Socket {
                     }
                 }
             }
-            let (g, more) = self.shared.wait(st, deadline);
+            let (g, more) = if self.last_batch.get() <= 1 {
+                self.shared.wait_spinning(st, deadline)
+            } else {
+                self.shared.wait(st, deadline)
+            };
             st = g;
             if !more {
                 return Err(Error::WouldBlock);

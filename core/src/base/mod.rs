@@ -271,6 +271,8 @@ pub struct SocketBase {
     actions: VecDeque<Action>,
     monitor: VecDeque<MonitorEvent>,
     transmit_ready: BTreeSet<ConnId>,
+    /// Reused by `pump` for its walk over the sessions, so a call allocates nothing.
+    scratch_nodes: Vec<NodeId>,
     rng: u64,
     next_id: u64,
     last_endpoint: Option<String>,
@@ -300,6 +302,7 @@ impl SocketBase {
             actions: VecDeque::new(),
             monitor: VecDeque::new(),
             transmit_ready: BTreeSet::new(),
+            scratch_nodes: Vec::new(),
             rng: seed,
             next_id: 1,
             last_endpoint: None,
@@ -502,6 +505,36 @@ impl SocketBase {
         let r = self.socket.recv();
         self.pump(now);
         r
+    }
+
+    /// Receives up to `max` messages into `out` (never blocks), pumping once for the lot:
+    /// the batch form of [`SocketBase::recv`] for drivers that buffer on the caller's side.
+    /// Fails only when not even one message was there.
+    pub fn recv_many(
+        &mut self,
+        out: &mut std::collections::VecDeque<Message>,
+        max: usize,
+        now: Instant,
+    ) -> Result<usize, RecvError> {
+        if self.is_closed() {
+            return Err(RecvError::Terminated);
+        }
+        let mut n = 0;
+        while n < max {
+            match self.socket.recv() {
+                Ok(m) => {
+                    out.push_back(m);
+                    n += 1;
+                }
+                Err(e) if n == 0 => {
+                    self.pump(now);
+                    return Err(e);
+                }
+                Err(_) => break,
+            }
+        }
+        self.pump(now);
+        Ok(n)
     }
 
     /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then
@@ -860,18 +893,22 @@ impl SocketBase {
 
     /// Moves everything that can move until nothing does.
     fn pump(&mut self, now: Instant) {
+        // Nested calls (an event handler pumping) find the scratch taken and allocate.
+        let mut nodes = std::mem::take(&mut self.scratch_nodes);
         loop {
             let mut progress = false;
-            let nodes: Vec<NodeId> = self.sessions.keys().copied().collect();
-            for node in nodes {
+            nodes.clear();
+            nodes.extend(self.sessions.keys().copied());
+            for &node in &nodes {
                 progress |= self.drain_engine(node, now);
             }
             while let Some(ev) = self.socket.poll_event() {
                 progress = true;
                 self.on_socket_event(ev, now);
             }
-            let nodes: Vec<NodeId> = self.sessions.keys().copied().collect();
-            for node in nodes {
+            nodes.clear();
+            nodes.extend(self.sessions.keys().copied());
+            for &node in &nodes {
                 progress |= self.refill(node);
                 self.check_drained(node, now);
             }
@@ -886,6 +923,7 @@ impl SocketBase {
                 self.on_tree_event(ev, now);
             }
             if !progress {
+                self.scratch_nodes = nodes;
                 return;
             }
         }

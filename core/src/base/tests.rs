@@ -626,3 +626,26 @@ fn pair_pairs_again_after_a_reconnect_while_its_old_pipe_drains() {
     net.run_for(ms(50));
     assert_eq!(net.recv_all(a), ["after"]);
 }
+
+#[test]
+fn recv_many_takes_up_to_max_in_order_and_fails_only_when_empty() {
+    let mut net = Net::new();
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    let push = net.add(SocketType::Push, BaseConfig::default());
+    net.bind(pull, EP);
+    net.hosts[push].connect(EP, net.now).unwrap();
+    net.settle();
+    for i in 0..5 {
+        net.send(push, &format!("m{i}")).unwrap();
+    }
+    let mut out = std::collections::VecDeque::new();
+    assert_eq!(net.hosts[pull].recv_many(&mut out, 3, net.now), Ok(3));
+    assert_eq!(net.hosts[pull].recv_many(&mut out, 3, net.now), Ok(2));
+    let got: Vec<&[u8]> = out.iter().map(|m| &m.frames()[0][..]).collect();
+    assert_eq!(got, [&b"m0"[..], b"m1", b"m2", b"m3", b"m4"]);
+    assert_eq!(
+        net.hosts[pull].recv_many(&mut out, 3, net.now),
+        Err(RecvError::WouldBlock)
+    );
+    assert_eq!(out.len(), 5, "a failed call adds nothing");
+}

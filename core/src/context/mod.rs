@@ -66,6 +66,8 @@ pub struct Context {
     /// Actions for the driver (TCP and IPC).
     actions: VecDeque<(SocketId, Action)>,
     terminating: bool,
+    /// Reused by `pump` for its walk over the sockets.
+    scratch_ids: Vec<SocketId>,
 }
 
 impl Context {
@@ -136,21 +138,31 @@ impl Context {
         self.actions.pop_front()
     }
 
+    /// Whether [`Context::poll_action`] has something.
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     /// Routes inproc actions and moves inproc items until nothing moves.
     pub fn pump(&mut self, now: Instant) {
+        let mut ids = std::mem::take(&mut self.scratch_ids);
         loop {
             let mut progress = false;
-            let ids: Vec<SocketId> = self.sockets.keys().copied().collect();
+            ids.clear();
+            ids.extend(self.sockets.keys().copied());
             for id in &ids {
                 while let Some(a) = self.sockets.get_mut(id).and_then(SocketBase::poll_action) {
                     progress = true;
                     self.route(*id, a, now);
                 }
             }
-            for id in &ids {
-                progress |= self.move_items(*id, now);
+            if !self.links.is_empty() {
+                for id in &ids {
+                    progress |= self.move_items(*id, now);
+                }
             }
             if !progress {
+                self.scratch_ids = ids;
                 return;
             }
         }
