@@ -273,6 +273,14 @@ pub struct SocketBase {
     transmit_ready: BTreeSet<ConnId>,
     /// Reused by `pump` for its walk over the sessions, so a call allocates nothing.
     scratch_nodes: Vec<NodeId>,
+    /// Sessions the next pump must visit: their engine, pipe or drain state changed.
+    dirty: BTreeSet<NodeId>,
+    /// The next pump visits every session (after control operations, timers and the
+    /// object tree's commands, whose effects are not tracked per session).
+    walk_all: bool,
+    /// Sessions visited by pumps so far, for tests of the walk's cost.
+    #[cfg(test)]
+    visits: usize,
     rng: u64,
     next_id: u64,
     last_endpoint: Option<String>,
@@ -303,6 +311,10 @@ impl SocketBase {
             monitor: VecDeque::new(),
             transmit_ready: BTreeSet::new(),
             scratch_nodes: Vec::new(),
+            dirty: BTreeSet::new(),
+            walk_all: true,
+            #[cfg(test)]
+            visits: 0,
             rng: seed,
             next_id: 1,
             last_endpoint: None,
@@ -318,11 +330,13 @@ impl SocketBase {
     /// The pattern socket. To change options once connections exist, use
     /// [`SocketBase::set_option`], which also moves what the change queued (a SUBSCRIBE).
     pub fn socket_mut(&mut self) -> &mut Socket {
+        self.walk_all = true;
         &mut self.socket
     }
 
     /// Sets a pattern option and passes on what it queued for the peers (subscriptions).
     pub fn set_option(&mut self, opt: SocketOption, now: Instant) -> Result<(), OptionError> {
+        self.walk_all = true;
         let r = self.socket.set_option(opt);
         self.pump(now);
         r
@@ -335,6 +349,7 @@ impl SocketBase {
 
     /// Changes lifecycle options; they apply to connections made from now on (LINGER at once).
     pub fn set_config(&mut self, config: BaseConfig) {
+        self.walk_all = true;
         self.tree.set_linger(self.root, config.linger);
         self.config = config;
     }
@@ -380,6 +395,7 @@ impl SocketBase {
 
     /// Binds `endpoint`: asks the driver to listen there.
     pub fn bind(&mut self, endpoint: &str, now: Instant) -> Result<ListenerId, EndpointOpError> {
+        self.walk_all = true;
         if self.closing {
             return Err(EndpointOpError::Terminated);
         }
@@ -409,6 +425,7 @@ impl SocketBase {
     /// Connects to `endpoint`: a session that dials now and redials as needed. Unless
     /// IMMEDIATE, its queue exists at once, so messages wait for the peer.
     pub fn connect(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        self.walk_all = true;
         if self.closing {
             return Err(EndpointOpError::Terminated);
         }
@@ -452,6 +469,7 @@ impl SocketBase {
 
     /// Ends the connect sessions for `endpoint` (as written in `connect`).
     pub fn disconnect(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        self.walk_all = true;
         let nodes: Vec<NodeId> = self
             .sessions
             .iter()
@@ -471,6 +489,7 @@ impl SocketBase {
     /// Stops listening on `endpoint` (as bound, or as given to `bind`) and ends the
     /// connections accepted there.
     pub fn unbind(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        self.walk_all = true;
         let nodes: Vec<NodeId> = self
             .listeners
             .values()
@@ -540,6 +559,7 @@ impl SocketBase {
     /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then
     /// every session and listener ends. Watch [`SocketBase::is_closed`].
     pub fn close(&mut self, now: Instant) {
+        self.walk_all = true;
         if self.closing {
             return;
         }
@@ -552,6 +572,7 @@ impl SocketBase {
 
     /// The listener is bound; `bound` is the endpoint as bound (the port chosen, say).
     pub fn handle_listening(&mut self, listener: ListenerId, bound: &str, now: Instant) {
+        self.walk_all = true;
         if let Some(l) = self.listeners.get_mut(&listener) {
             l.bound = Some(bound.to_owned());
             self.last_endpoint = Some(bound.to_owned());
@@ -562,6 +583,7 @@ impl SocketBase {
 
     /// The bind failed (address in use, say).
     pub fn handle_bind_failed(&mut self, listener: ListenerId, errno: u64, now: Instant) {
+        self.walk_all = true;
         // The listener never existed for the user: no CLOSED follows.
         if let Some(l) = self.listeners.remove(&listener) {
             self.listener_nodes.remove(&l.node);
@@ -589,7 +611,8 @@ impl SocketBase {
     /// close it at once (the listener is gone or the socket is closing).
     pub fn handle_accepted(&mut self, listener: ListenerId, now: Instant) -> Option<ConnId> {
         let engine = Engine::new(self.engine_config(), now);
-        let (_, conn, ep) = self.accept_session(listener, Some(engine))?;
+        let (node, conn, ep) = self.accept_session(listener, Some(engine))?;
+        self.dirty.insert(node);
         self.event(MonitorEventKind::Accepted, &ep, conn.0);
         self.transmit_ready.insert(conn);
         self.pump(now);
@@ -627,6 +650,7 @@ impl SocketBase {
         let Some(&node) = self.conns.get(&conn) else {
             return;
         };
+        self.dirty.insert(node);
         let config = self.engine_config();
         let Some(s) = self.sessions.get_mut(&node) else {
             return;
@@ -654,6 +678,7 @@ impl SocketBase {
 
     /// Bytes arrived on `conn`.
     pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        self.touch(conn);
         if let Some(e) = self.engine_mut(conn) {
             e.handle_input(data, now);
         }
@@ -663,6 +688,7 @@ impl SocketBase {
 
     /// The peer closed `conn` (or it was reset).
     pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
+        self.touch(conn);
         if let Some(e) = self.engine_mut(conn) {
             e.handle_eof(now);
         } else if let Some(&node) = self.conns.get(&conn) {
@@ -674,6 +700,7 @@ impl SocketBase {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.walk_all = true;
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
             if let Some(e) = self.engine_mut(conn) {
@@ -715,6 +742,7 @@ impl SocketBase {
         now: Instant,
     ) -> Option<ConnId> {
         let (node, conn, _) = self.accept_session(listener, None)?;
+        self.dirty.insert(node);
         self.on_handshake(node, inproc_peer_info(peer), now);
         self.pump(now);
         Some(conn)
@@ -725,6 +753,7 @@ impl SocketBase {
         let Some(&node) = self.conns.get(&conn) else {
             return;
         };
+        self.dirty.insert(node);
         if let Some(s) = self.sessions.get_mut(&node) {
             s.inproc = true;
             if let Role::Connect { state, .. } = &mut s.role {
@@ -739,6 +768,7 @@ impl SocketBase {
     /// it is false the socket's queue is full and items must wait at the sender.
     pub fn handle_inproc_item(&mut self, conn: ConnId, item: PipeItem, now: Instant) {
         if let Some(&node) = self.conns.get(&conn) {
+            self.dirty.insert(node);
             self.inbound(node, item);
         }
         self.pump(now);
@@ -753,6 +783,7 @@ impl SocketBase {
             .filter(|s| s.inproc && s.pipe_ready)?;
         let item = self.socket.poll_outbound(s.pipe?);
         if item.is_some() {
+            self.dirty.insert(node);
             self.pump(now);
         }
         item
@@ -797,6 +828,7 @@ impl SocketBase {
         self.refill(node);
         let out = self.engine_mut(conn)?.poll_transmit();
         if out.is_some() {
+            self.dirty.insert(node);
             // The engine may now take more from the pipe; a lingering session may be done.
             self.pump(now);
         }
@@ -837,6 +869,13 @@ impl SocketBase {
             c.sim_ready_delay = self.config.sim_ready_delay;
         }
         c
+    }
+
+    /// Marks `conn`'s session for the next pump.
+    fn touch(&mut self, conn: ConnId) {
+        if let Some(&node) = self.conns.get(&conn) {
+            self.dirty.insert(node);
+        }
     }
 
     fn engine_mut(&mut self, conn: ConnId) -> Option<&mut Engine> {
@@ -891,38 +930,67 @@ impl SocketBase {
         );
     }
 
-    /// Moves everything that can move until nothing does.
+    /// Moves everything that can move until nothing does. It visits the sessions marked
+    /// dirty (by a driver input on their connection, or a pattern event on their pipe), or
+    /// all of them after a control operation: a busy socket with many idle connections pays
+    /// per message for the one connection that moved, not for all of them.
     fn pump(&mut self, now: Instant) {
         // Nested calls (an event handler pumping) find the scratch taken and allocate.
         let mut nodes = std::mem::take(&mut self.scratch_nodes);
         loop {
             let mut progress = false;
             nodes.clear();
-            nodes.extend(self.sessions.keys().copied());
+            if std::mem::take(&mut self.walk_all) {
+                self.dirty.clear();
+                nodes.extend(self.sessions.keys().copied());
+            } else {
+                while let Some(n) = self.dirty.pop_first() {
+                    nodes.push(n);
+                }
+            }
+            #[cfg(test)]
+            {
+                self.visits += nodes.len();
+            }
             for &node in &nodes {
-                progress |= self.drain_engine(node, now);
+                if self.drain_engine(node, now) {
+                    progress = true;
+                    self.dirty.insert(node);
+                }
             }
             while let Some(ev) = self.socket.poll_event() {
                 progress = true;
                 self.on_socket_event(ev, now);
             }
-            nodes.clear();
-            nodes.extend(self.sessions.keys().copied());
+            // Pattern events just marked more sessions: refill those now too.
+            for &n in &self.dirty {
+                if nodes.binary_search(&n).is_err() {
+                    nodes.push(n);
+                }
+            }
+            nodes.sort_unstable();
             for &node in &nodes {
-                progress |= self.refill(node);
+                if self.refill(node) {
+                    progress = true;
+                    self.dirty.insert(node);
+                }
                 self.check_drained(node, now);
             }
             while let Some(env) = self.tree.poll_command() {
                 progress = true;
+                self.dirty.insert(env.from);
+                self.dirty.insert(env.to);
                 // Single-threaded: deliver in order at once. The handshake never addresses
                 // a destroyed object (proven in tree::tests).
                 let _ = self.tree.deliver(env, now);
             }
             while let Some(ev) = self.tree.poll_event() {
                 progress = true;
+                let (TreeEvent::Linger(node, _) | TreeEvent::Destroyed(node)) = &ev;
+                self.dirty.insert(*node);
                 self.on_tree_event(ev, now);
             }
-            if !progress {
+            if !progress && !self.walk_all && self.dirty.is_empty() {
                 self.scratch_nodes = nodes;
                 return;
             }
@@ -1109,8 +1177,12 @@ impl SocketBase {
 
     fn on_socket_event(&mut self, ev: SocketEvent, now: Instant) {
         match ev {
-            // Refills happen in the pump for every ready session.
-            SocketEvent::OutboundReady(_) | SocketEvent::InboundResumed(_) => {}
+            // The pump refills (or pushes the held message of) the pipe's session.
+            SocketEvent::OutboundReady(p) | SocketEvent::InboundResumed(p) => {
+                if let Some(&node) = self.pipes.get(&p) {
+                    self.dirty.insert(node);
+                }
+            }
             SocketEvent::ClosePipe(p) => {
                 if let Some(&node) = self.pipes.get(&p) {
                     self.drop_connection(node, now);

@@ -649,3 +649,30 @@ fn recv_many_takes_up_to_max_in_order_and_fails_only_when_empty() {
     );
     assert_eq!(out.len(), 5, "a failed call adds nothing");
 }
+
+#[test]
+fn a_message_costs_visits_to_its_own_session_not_to_every_idle_one() {
+    let mut net = Net::new();
+    let router = net.add(SocketType::Router, BaseConfig::default());
+    net.bind(router, EP);
+    let mut dealers = Vec::new();
+    for _ in 0..200 {
+        let d = net.add(SocketType::Dealer, BaseConfig::default());
+        net.hosts[d].connect(EP, net.now).unwrap();
+        dealers.push(d);
+    }
+    net.settle();
+    // One peer talks; 199 sit idle.
+    let talker = dealers[7];
+    let before = net.hosts[router].visits;
+    for i in 0..50 {
+        net.send(talker, &format!("m{i}")).unwrap();
+    }
+    let got = net.recv_all(router);
+    assert_eq!(got.len(), 50, "every message arrived");
+    let per_message = (net.hosts[router].visits - before) / 50;
+    assert!(
+        per_message < 20,
+        "{per_message} session visits per message with 200 connections"
+    );
+}
