@@ -827,7 +827,7 @@ impl Shared {
                 return (self.lock(), true);
             }
             i += 1;
-            if i % 64 == 0 {
+            if i.is_multiple_of(64) {
                 if StdInstant::now() >= spin_until {
                     break;
                 }
