@@ -2,8 +2,10 @@
 //! out the core's actions on real TCP and Unix-domain sockets.
 //!
 //! One mutex guards the core context and every stream. Application threads lock it to call
-//! the core and flush what that produced; the I/O thread locks it to feed readiness and
-//! timers. After every round the condition variable wakes blocked callers to retry.
+//! the core; the I/O threads lock it to feed readiness, timers and the bytes they read, and
+//! to take the bytes to write. The system calls themselves run outside the lock, so an
+//! application thread is not held up behind a 64 KiB read or write. After each round the
+//! condition variable wakes blocked callers to retry.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{self, Read, Write};
@@ -70,14 +72,14 @@ pub(crate) struct State {
     pub(crate) terminating: bool,
     stop: bool,
     ipc_serial: u64,
-    /// Scratch space for reads, reused.
-    read_buf: Vec<u8>,
     /// TCP options per socket, for the connections made from now on.
     pub(crate) tcp_options: BTreeMap<SocketId, TcpOptions>,
     /// Readiness signallers (ZMQ_FD) of the sockets that asked for one.
     pub(crate) signallers: BTreeMap<SocketId, Signaller>,
-    /// Connections an application thread gave output to, for the I/O thread to write.
+    /// Connections with output to write, for an I/O thread's next round of jobs.
     to_flush: BTreeSet<(SocketId, ConnId)>,
+    /// Connections to read (readable, or resumed after back-pressure), likewise.
+    to_read: BTreeSet<(SocketId, ConnId)>,
     /// A thread began waiting on the condition variable since the last notify: only then is
     /// there anyone to notify (a notify per message to a thread already being woken would
     /// cost a futex call each).
@@ -106,29 +108,55 @@ enum Stream {
 }
 
 impl Stream {
-    fn source(&mut self) -> &mut dyn mio::event::Source {
+    fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
         match self {
-            Stream::Tcp(s) => s,
-            Stream::Unix(s) => s,
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
         }
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => {
+                let mut s: &TcpStream = s;
+                s.read(buf)
+            }
+            Stream::Unix(s) => {
+                let mut s: &UnixStream = s;
+                s.read(buf)
+            }
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => s.write(buf),
-            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => {
+                let mut s: &TcpStream = s;
+                s.write(buf)
+            }
+            Stream::Unix(s) => {
+                let mut s: &UnixStream = s;
+                s.write(buf)
+            }
+        }
+    }
+
+    fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => {
+                let mut s: &TcpStream = s;
+                s.write_vectored(bufs)
+            }
+            Stream::Unix(s) => {
+                let mut s: &UnixStream = s;
+                s.write_vectored(bufs)
+            }
         }
     }
 
     /// For a connect in progress: `Ok(true)` connected, `Ok(false)` not yet, `Err` failed.
-    fn connect_status(&mut self) -> io::Result<bool> {
+    fn connect_status(&self) -> io::Result<bool> {
         let err = match self {
             Stream::Tcp(s) => s.take_error()?,
             Stream::Unix(s) => s.take_error()?,
@@ -149,13 +177,153 @@ impl Stream {
 }
 
 struct Conn {
-    stream: Stream,
+    /// Shared with an I/O thread's read or write under way outside the lock.
+    stream: Arc<Stream>,
     token: Token,
     poller: usize,
     connecting: bool,
     /// The unwritten rest of chunks taken from the core.
     pending: VecDeque<Bytes>,
+    /// An I/O thread is reading, or writing, this stream outside the lock: no one else may
+    /// start the same (the byte order depends on it).
+    reading: bool,
+    writing: bool,
 }
+
+impl Conn {
+    fn new(stream: Stream, token: Token, poller: usize, connecting: bool) -> Conn {
+        Conn {
+            stream: Arc::new(stream),
+            token,
+            poller,
+            connecting,
+            pending: VecDeque::new(),
+            reading: false,
+            writing: false,
+        }
+    }
+
+    fn register(&self, registry: &Registry) -> io::Result<()> {
+        registry.register(
+            &mut mio::unix::SourceFd(&self.stream.fd()),
+            self.token,
+            Interest::READABLE | Interest::WRITABLE,
+        )
+    }
+
+    fn deregister(&self, registry: &Registry) {
+        let _ = registry.deregister(&mut mio::unix::SourceFd(&self.stream.fd()));
+    }
+}
+
+/// System calls an I/O thread makes with the lock released.
+enum Job {
+    Write {
+        sid: SocketId,
+        conn: ConnId,
+        stream: Arc<Stream>,
+        chunks: VecDeque<Bytes>,
+    },
+    Read {
+        sid: SocketId,
+        conn: ConnId,
+        stream: Arc<Stream>,
+        buf: Vec<u8>,
+    },
+}
+
+/// What a job found, fed back under the lock.
+enum Done {
+    Wrote {
+        sid: SocketId,
+        conn: ConnId,
+        /// Bytes the socket did not take yet.
+        rest: VecDeque<Bytes>,
+        /// The socket's buffer is full (or the stream failed): wait for a writable event.
+        blocked: bool,
+    },
+    Read {
+        sid: SocketId,
+        conn: ConnId,
+        buf: Vec<u8>,
+        result: io::Result<usize>,
+    },
+}
+
+impl Job {
+    fn run(self) -> Done {
+        match self {
+            Job::Write {
+                sid,
+                conn,
+                stream,
+                mut chunks,
+            } => {
+                let blocked = loop {
+                    if chunks.is_empty() {
+                        break false;
+                    }
+                    let slices: Vec<io::IoSlice<'_>> = chunks
+                        .iter()
+                        .take(64)
+                        .map(|b| io::IoSlice::new(b))
+                        .collect();
+                    match stream.write_vectored(&slices) {
+                        Ok(mut n) => {
+                            while n > 0 {
+                                let front = chunks.front_mut().expect("wrote past the chunks");
+                                if n >= front.len() {
+                                    n -= front.len();
+                                    chunks.pop_front();
+                                } else {
+                                    let _ = front.split_to(n);
+                                    n = 0;
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break true,
+                        // The stream failed: the read side reports it; drop what is left.
+                        Err(_) => {
+                            chunks.clear();
+                            break true;
+                        }
+                    }
+                };
+                Done::Wrote {
+                    sid,
+                    conn,
+                    rest: chunks,
+                    blocked,
+                }
+            }
+            Job::Read {
+                sid,
+                conn,
+                stream,
+                mut buf,
+            } => {
+                let result = loop {
+                    match stream.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        r => break r,
+                    }
+                };
+                Done::Read {
+                    sid,
+                    conn,
+                    buf,
+                    result,
+                }
+            }
+        }
+    }
+}
+
+/// At most this many bytes go into one write job.
+const WRITE_MAX: usize = 1024 * 1024;
+/// At most this many reads run per round of jobs (each holds a READ_CHUNK buffer).
+const READS_PER_ROUND: usize = 32;
 
 enum Listen {
     Tcp(TcpListener, Token),
@@ -187,16 +355,14 @@ impl State {
         t
     }
 
-    /// Carries out everything the core asks, flushes, and collects monitor events, until
-    /// nothing changes.
+    /// Carries out everything the core asks and collects monitor events, until nothing
+    /// changes; what must be read or written is left in `to_read` and `to_flush` for an I/O
+    /// thread's jobs.
     pub(crate) fn process(&mut self) {
         loop {
             let now = self.now();
             self.core.pump(now);
             let mut progress = false;
-            for (sid, conn) in std::mem::take(&mut self.to_flush) {
-                progress |= self.flush(sid, conn);
-            }
             while let Some((sid, action)) = self.core.poll_action() {
                 progress = true;
                 self.act(sid, action, now);
@@ -210,18 +376,23 @@ impl State {
                         q.push_back(ev);
                     }
                 }
-                let ready: Vec<ConnId> = std::iter::from_fn(|| s.poll_transmit_ready()).collect();
-                for conn in ready {
-                    progress |= self.flush(sid, conn);
+                while let Some(conn) = s.poll_transmit_ready() {
+                    // Inproc connections have no stream: the core context moved their items.
+                    if self.conns.contains_key(&(sid, conn)) {
+                        self.to_flush.insert((sid, conn));
+                    }
                 }
             }
-            let paused: Vec<(SocketId, ConnId)> = self.paused.iter().copied().collect();
-            for (sid, conn) in paused {
-                if self.core.get(sid).is_some_and(|s| s.wants_input(conn)) {
-                    self.paused.remove(&(sid, conn));
-                    self.read(sid, conn);
-                    progress = true;
-                }
+            let core = &self.core;
+            let resumed: Vec<(SocketId, ConnId)> = self
+                .paused
+                .iter()
+                .filter(|&&(sid, conn)| core.get(sid).is_some_and(|s| s.wants_input(conn)))
+                .copied()
+                .collect();
+            for key in resumed {
+                self.paused.remove(&key);
+                self.to_read.insert(key);
             }
             if !progress {
                 self.signal();
@@ -237,8 +408,7 @@ impl State {
             let Some(s) = self.core.get_mut(sid) else {
                 continue;
             };
-            let p = s.socket_mut();
-            let now = (p.can_recv(), p.can_send());
+            let now = s.readiness();
             if let Some(sig) = self.signallers.get_mut(&sid) {
                 if now != sig.last {
                     sig.last = now;
@@ -270,19 +440,22 @@ impl State {
                 }
             }
             Action::Close { conn, last_bytes } => {
-                if let Some(mut c) = self.conns.remove(&(sid, conn)) {
-                    if !c.connecting {
-                        // Best effort, as a socket closing with bytes in its kernel buffer.
+                if let Some(c) = self.conns.remove(&(sid, conn)) {
+                    // Best effort, as a socket closing with bytes in its kernel buffer; not
+                    // while a write job holds the stream (its bytes would interleave).
+                    if !c.connecting && !c.writing {
                         for b in c.pending.iter().chain(std::iter::once(&last_bytes)) {
                             if c.stream.write(b).is_err() {
                                 break;
                             }
                         }
                     }
-                    let _ = self.pollers[c.poller].deregister(c.stream.source());
+                    c.deregister(&self.pollers[c.poller]);
                     self.tokens.remove(&c.token);
                 }
                 self.paused.remove(&(sid, conn));
+                self.to_read.remove(&(sid, conn));
+                self.to_flush.remove(&(sid, conn));
             }
             Action::CloseListener { listener } => {
                 if let Some(l) = self.listeners.remove(&(sid, listener)) {
@@ -362,98 +535,137 @@ impl State {
         };
         let t = self.token(Handle::Conn(sid, conn));
         let poller = self.pick_poller();
-        let mut c = Conn {
-            stream,
-            token: t,
-            poller,
-            connecting: true,
-            pending: VecDeque::new(),
-        };
-        self.pollers[poller].register(
-            c.stream.source(),
-            t,
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
+        let c = Conn::new(stream, t, poller, true);
+        c.register(&self.pollers[poller])?;
         self.conns.insert((sid, conn), c);
         Ok(())
     }
 
-    /// Writes what the core has for `conn`; true if anything was written.
-    fn flush(&mut self, sid: SocketId, conn: ConnId) -> bool {
+    /// Under the lock: the system calls due now, at most one read and one write per
+    /// connection, each marking its connection busy until [`State::finish`].
+    fn take_jobs(&mut self, pool: &mut Vec<Vec<u8>>) -> Vec<Job> {
         let now = self.now();
-        let mut wrote = false;
-        let Some(c) = self.conns.get_mut(&(sid, conn)) else {
-            return false;
-        };
-        if c.connecting {
-            return false;
-        }
-        loop {
-            if c.pending.is_empty() {
-                match self
-                    .core
-                    .get_mut(sid)
-                    .and_then(|s| s.poll_transmit(conn, now))
-                {
-                    Some(b) => c.pending.push_back(b),
-                    None => return wrote,
-                }
-            }
-            let Some(front) = c.pending.front_mut() else {
-                return wrote;
+        let mut jobs = Vec::new();
+        let State {
+            core,
+            conns,
+            to_flush,
+            to_read,
+            paused,
+            ..
+        } = self;
+        let mut busy = Vec::new();
+        while let Some((sid, conn)) = to_flush.pop_first() {
+            let Some(c) = conns.get_mut(&(sid, conn)) else {
+                continue;
             };
-            match c.stream.write(front) {
-                Ok(n) => {
-                    wrote = true;
-                    if n == front.len() {
-                        c.pending.pop_front();
-                    } else {
-                        let _ = front.split_to(n);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // WouldBlock: the writable event resumes us. Other errors show up on read.
-                Err(_) => return wrote,
+            if c.connecting {
+                continue; // the connect's writable event flushes
             }
+            if c.writing {
+                busy.push((sid, conn));
+                continue;
+            }
+            let mut chunks = std::mem::take(&mut c.pending);
+            let mut total: usize = chunks.iter().map(Bytes::len).sum();
+            if let Some(s) = core.get_mut(sid) {
+                while total < WRITE_MAX {
+                    let Some(b) = s.poll_transmit(conn, now) else {
+                        break;
+                    };
+                    total += b.len();
+                    chunks.push_back(b);
+                }
+            }
+            if chunks.is_empty() {
+                continue;
+            }
+            c.writing = true;
+            jobs.push(Job::Write {
+                sid,
+                conn,
+                stream: Arc::clone(&c.stream),
+                chunks,
+            });
         }
+        to_flush.extend(busy.drain(..));
+        let mut reads = 0;
+        while reads < READS_PER_ROUND {
+            let Some((sid, conn)) = to_read.pop_first() else {
+                break;
+            };
+            let Some(c) = conns.get_mut(&(sid, conn)) else {
+                continue;
+            };
+            if c.connecting {
+                continue;
+            }
+            if c.reading {
+                busy.push((sid, conn));
+                continue;
+            }
+            if !core.get(sid).is_some_and(|s| s.wants_input(conn)) {
+                paused.insert((sid, conn));
+                continue;
+            }
+            c.reading = true;
+            reads += 1;
+            let buf = pool.pop().unwrap_or_else(|| vec![0; READ_CHUNK]);
+            jobs.push(Job::Read {
+                sid,
+                conn,
+                stream: Arc::clone(&c.stream),
+                buf,
+            });
+        }
+        to_read.extend(busy);
+        jobs
     }
 
-    fn read(&mut self, sid: SocketId, conn: ConnId) {
-        let mut buf = std::mem::take(&mut self.read_buf);
-        self.read_inner(sid, conn, &mut buf);
-        self.read_buf = buf;
-    }
-
-    fn read_inner(&mut self, sid: SocketId, conn: ConnId, buf: &mut [u8]) {
-        loop {
-            let now = self.now();
-            if !self.core.get(sid).is_some_and(|s| s.wants_input(conn)) {
-                self.paused.insert((sid, conn));
-                return;
+    /// Under the lock: feeds back what a job found.
+    fn finish(&mut self, done: Done, pool: &mut Vec<Vec<u8>>) {
+        let now = self.now();
+        match done {
+            Done::Wrote {
+                sid,
+                conn,
+                rest,
+                blocked,
+            } => {
+                let Some(c) = self.conns.get_mut(&(sid, conn)) else {
+                    return;
+                };
+                c.writing = false;
+                c.pending = rest;
+                if !blocked {
+                    // The core may have more by now.
+                    self.to_flush.insert((sid, conn));
+                }
             }
-            let Some(c) = self.conns.get_mut(&(sid, conn)) else {
-                return;
-            };
-            match c.stream.read(buf) {
-                Ok(0) => {
-                    if let Some(s) = self.core.get_mut(sid) {
-                        s.handle_eof(conn, now);
+            Done::Read {
+                sid,
+                conn,
+                buf,
+                result,
+            } => {
+                if let Some(c) = self.conns.get_mut(&(sid, conn)) {
+                    c.reading = false;
+                    let s = self.core.get_mut(sid);
+                    match (result, s) {
+                        (Ok(0), Some(s)) => s.handle_eof(conn, now),
+                        (Ok(n), Some(s)) => {
+                            s.handle_input(conn, &buf[..n], now);
+                            // A full buffer: there may be more (the readiness is edge-triggered).
+                            if n == buf.len() {
+                                self.to_read.insert((sid, conn));
+                            }
+                        }
+                        (Err(e), _) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        (Err(_), Some(s)) => s.handle_eof(conn, now),
+                        _ => {}
                     }
-                    return;
                 }
-                Ok(n) => {
-                    if let Some(s) = self.core.get_mut(sid) {
-                        s.handle_input(conn, &buf[..n], now);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => {
-                    if let Some(s) = self.core.get_mut(sid) {
-                        s.handle_eof(conn, now);
-                    }
-                    return;
-                }
+                pool.push(buf);
             }
         }
     }
@@ -482,23 +694,11 @@ impl State {
                     };
                     let t = self.token(Handle::Conn(sid, conn));
                     let poller = self.pick_poller();
-                    let mut c = Conn {
-                        stream,
-                        token: t,
-                        poller,
-                        connecting: false,
-                        pending: VecDeque::new(),
-                    };
-                    if self.pollers[poller]
-                        .register(
-                            c.stream.source(),
-                            t,
-                            Interest::READABLE | Interest::WRITABLE,
-                        )
-                        .is_ok()
-                    {
+                    let c = Conn::new(stream, t, poller, false);
+                    if c.register(&self.pollers[poller]).is_ok() {
                         self.conns.insert((sid, conn), c);
-                        self.read(sid, conn);
+                        self.to_read.insert((sid, conn));
+                        self.to_flush.insert((sid, conn));
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -531,8 +731,8 @@ impl State {
                             }
                         }
                         Err(e) => {
-                            if let Some(mut c) = self.conns.remove(&(sid, conn)) {
-                                let _ = self.pollers[c.poller].deregister(c.stream.source());
+                            if let Some(c) = self.conns.remove(&(sid, conn)) {
+                                c.deregister(&self.pollers[c.poller]);
                                 self.tokens.remove(&c.token);
                             }
                             if let Some(s) = self.core.get_mut(sid) {
@@ -543,10 +743,10 @@ impl State {
                     }
                 }
                 if readable {
-                    self.read(sid, conn);
+                    self.to_read.insert((sid, conn));
                 }
                 if writable {
-                    self.flush(sid, conn);
+                    self.to_flush.insert((sid, conn));
                 }
             }
             None => {}
@@ -906,10 +1106,10 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
         terminating: false,
         stop: false,
         ipc_serial: 0,
-        read_buf: vec![0; READ_CHUNK],
         tcp_options: BTreeMap::new(),
         signallers: BTreeMap::new(),
         to_flush: BTreeSet::new(),
+        to_read: BTreeSet::new(),
         wait_begun: false,
         io_wake_pending: false,
     };
@@ -933,6 +1133,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
 
 fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
     let mut events = Events::with_capacity(256);
+    let mut pool: Vec<Vec<u8>> = Vec::new();
     loop {
         let timeout = {
             let st = shared.lock();
@@ -963,7 +1164,21 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
         if keeps_timers {
             st.fire_timers();
         }
-        st.process();
+        loop {
+            st.process();
+            let jobs = st.take_jobs(&mut pool);
+            if jobs.is_empty() {
+                break;
+            }
+            // Callers may act on what this round produced while the system calls run.
+            shared.notify(&mut st);
+            drop(st);
+            let done: Vec<Done> = jobs.into_iter().map(Job::run).collect();
+            st = shared.lock();
+            for d in done {
+                st.finish(d, &mut pool);
+            }
+        }
         shared.notify(&mut st);
     }
 }

@@ -99,8 +99,8 @@ impl Socket {
         let buffered = !self.in_parts.borrow().is_empty() || !self.prefetched.borrow().is_empty();
         match st.socket(self.id) {
             Some(s) => {
-                let s = s.socket_mut();
-                (buffered || s.can_recv(), s.can_send())
+                let (r, w) = s.readiness();
+                (buffered || r, w)
             }
             None => (false, false),
         }

@@ -327,8 +327,16 @@ impl SocketBase {
         &self.socket
     }
 
+    /// ZMQ_EVENTS: whether a receive would find a message, and whether a send would be
+    /// taken (what [`Socket::can_recv`] and [`Socket::can_send`] say, without the full walk of
+    /// the sessions that [`SocketBase::socket_mut`] costs the next pump).
+    pub fn readiness(&mut self) -> (bool, bool) {
+        (self.socket.can_recv(), self.socket.can_send())
+    }
+
     /// The pattern socket. To change options once connections exist, use
     /// [`SocketBase::set_option`], which also moves what the change queued (a SUBSCRIBE).
+    /// The next pump visits every session, since what changed is not known.
     pub fn socket_mut(&mut self) -> &mut Socket {
         self.walk_all = true;
         &mut self.socket
