@@ -79,7 +79,7 @@ impl Owner {
                 let (g, _) = shared.wait(st, None);
                 st = g;
             }
-            shared.wake_all();
+            shared.wake_all(&mut st);
         }
         shared.stop();
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));

@@ -80,12 +80,31 @@ pub(crate) struct State {
     to_flush: BTreeSet<(SocketId, ConnId)>,
     /// Connections to read (readable, or resumed after back-pressure), likewise.
     to_read: BTreeSet<(SocketId, ConnId)>,
-    /// A thread began waiting on the condition variable since the last notify: only then is
-    /// there anyone to notify (a notify per message to a thread already being woken would
-    /// cost a futex call each).
+    /// A thread began waiting on the general condition variable since the last notify: only
+    /// then is there anyone to notify (a notify per message to a thread already being woken
+    /// would cost a futex call each).
     wait_begun: bool,
+    /// Send and receive calls asleep on a socket, woken only once what they wait for holds.
+    sleepers: BTreeMap<SocketId, Sleepers>,
     /// The first I/O thread was woken and has not yet taken the lock since.
     io_wake_pending: bool,
+}
+
+/// What a send or receive call asleep on a socket waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Want {
+    Recv,
+    Send,
+}
+
+/// The send and receive calls asleep on one socket. A sender blocked at SNDHWM sleeps until
+/// the socket can send, not through every message its peer reads.
+struct Sleepers {
+    cv: Arc<Condvar>,
+    recv: usize,
+    send: usize,
+    /// Woken since the last one went to sleep: no second futex call while they wake up.
+    notified: bool,
 }
 
 /// The write end of a socket's readiness fd: a byte is written whenever its events may have
@@ -928,18 +947,47 @@ impl Shared {
     }
 
     /// Wakes every waiting thread, spinning or sleeping.
-    pub(crate) fn wake_all(&self) {
+    pub(crate) fn wake_all(&self, st: &mut State) {
         self.changes.fetch_add(1, Ordering::Release);
         self.changed.notify_all();
+        for e in st.sleepers.values_mut() {
+            e.notified = true;
+            e.cv.notify_all();
+        }
     }
 
-    /// Tells waiting threads that something changed: spinners see the counter move, and
-    /// sleepers are woken if any began sleeping since the last call.
+    /// Tells waiting threads that something changed: spinners see the counter move, general
+    /// sleepers are woken if any began sleeping since the last call, and a socket's send or
+    /// receive sleepers if the socket can now do what they wait for.
     pub(crate) fn notify(&self, st: &mut State) {
         self.changes.fetch_add(1, Ordering::Release);
         if st.wait_begun {
             st.wait_begun = false;
             self.changed.notify_all();
+        }
+        let State {
+            sleepers,
+            core,
+            terminating,
+            ..
+        } = st;
+        for (sid, e) in sleepers.iter_mut() {
+            if e.notified {
+                continue;
+            }
+            let go = *terminating
+                || match core.get_mut(*sid) {
+                    None => true,
+                    Some(s) if s.is_closed() => true,
+                    Some(s) => {
+                        let (r, w) = s.readiness();
+                        (e.recv > 0 && r) || (e.send > 0 && w)
+                    }
+                };
+            if go {
+                e.notified = true;
+                e.cv.notify_all();
+            }
         }
     }
 
@@ -990,20 +1038,26 @@ impl Shared {
         guard: MutexGuard<'a, State>,
         deadline: Option<StdInstant>,
     ) -> (MutexGuard<'a, State>, bool) {
-        self.wait_inner(guard, deadline, false)
+        self.wait_inner(guard, deadline, false, None)
     }
 
-    /// [`Shared::wait`], spinning first for up to [`SPIN`] on the change counter, off the
-    /// lock. For a caller waiting on sparse traffic (a reply, the next request): the answer
-    /// usually comes sooner than a futex sleep and wake-up take, and its sender is spared
-    /// the wake-up call. Not for streams: a spinner takes the lock at every change, one
-    /// message at a time, where a sleeper wakes to a batch.
-    pub(crate) fn wait_spinning<'a>(
+    /// Waits until socket `sid` may do what `want` says (or something ends it), at most
+    /// until `deadline`; false once that has passed.
+    ///
+    /// With `spin`, it first spins for up to [`SPIN`] on the change counter, off the lock.
+    /// That is for a caller waiting on sparse traffic (a reply, the next request): the
+    /// answer usually comes sooner than a futex sleep and wake-up take, and its sender is
+    /// spared the wake-up call. Not for streams: a spinner takes the lock at every change,
+    /// one message at a time, where a sleeper wakes to a batch.
+    pub(crate) fn wait_on<'a>(
         &'a self,
         guard: MutexGuard<'a, State>,
         deadline: Option<StdInstant>,
+        sid: SocketId,
+        want: Want,
+        spin: bool,
     ) -> (MutexGuard<'a, State>, bool) {
-        self.wait_inner(guard, deadline, true)
+        self.wait_inner(guard, deadline, spin, Some((sid, want)))
     }
 
     fn wait_inner<'a>(
@@ -1011,13 +1065,14 @@ impl Shared {
         guard: MutexGuard<'a, State>,
         deadline: Option<StdInstant>,
         spin: bool,
+        on: Option<(SocketId, Want)>,
     ) -> (MutexGuard<'a, State>, bool) {
         let seen = self.changes.load(Ordering::Acquire);
         if deadline.is_some_and(|d| d <= StdInstant::now()) {
             return (guard, false);
         }
         if !spin {
-            return self.sleep(guard, deadline, seen);
+            return self.sleep(guard, deadline, seen, on);
         }
         drop(guard);
         let spin_until = StdInstant::now() + SPIN;
@@ -1036,15 +1091,17 @@ impl Shared {
                 std::hint::spin_loop();
             }
         }
-        self.sleep(self.lock(), deadline, seen)
+        self.sleep(self.lock(), deadline, seen, on)
     }
 
-    /// Sleeps on the condition variable unless the counter moved past `seen`.
+    /// Sleeps unless the counter moved past `seen`: on the socket's own condition variable
+    /// for `on`, else on the general one.
     fn sleep<'a>(
         &'a self,
         mut guard: MutexGuard<'a, State>,
         deadline: Option<StdInstant>,
         seen: u64,
+        on: Option<(SocketId, Want)>,
     ) -> (MutexGuard<'a, State>, bool) {
         if self.changes.load(Ordering::Acquire) != seen {
             return (guard, true);
@@ -1059,16 +1116,47 @@ impl Shared {
                 Some(left)
             }
         };
-        guard.wait_begun = true;
-        let guard = match left {
-            None => self.changed.wait(guard).unwrap_or_else(|p| p.into_inner()),
+        let cv = match on {
+            None => {
+                guard.wait_begun = true;
+                None
+            }
+            Some((sid, want)) => {
+                let e = guard.sleepers.entry(sid).or_insert_with(|| Sleepers {
+                    cv: Arc::new(Condvar::new()),
+                    recv: 0,
+                    send: 0,
+                    notified: false,
+                });
+                match want {
+                    Want::Recv => e.recv += 1,
+                    Want::Send => e.send += 1,
+                }
+                e.notified = false;
+                Some(Arc::clone(&e.cv))
+            }
+        };
+        let cv_ref = cv.as_deref().unwrap_or(&self.changed);
+        let mut guard = match left {
+            None => cv_ref.wait(guard).unwrap_or_else(|p| p.into_inner()),
             Some(left) => {
-                self.changed
+                cv_ref
                     .wait_timeout(guard, left)
                     .unwrap_or_else(|p| p.into_inner())
                     .0
             }
         };
+        if let Some((sid, want)) = on {
+            if let Some(e) = guard.sleepers.get_mut(&sid) {
+                match want {
+                    Want::Recv => e.recv -= 1,
+                    Want::Send => e.send -= 1,
+                }
+                if e.recv == 0 && e.send == 0 {
+                    guard.sleepers.remove(&sid);
+                }
+            }
+        }
         (guard, true)
     }
 
@@ -1111,6 +1199,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
         to_flush: BTreeSet::new(),
         to_read: BTreeSet::new(),
         wait_begun: false,
+        sleepers: BTreeMap::new(),
         io_wake_pending: false,
     };
     let shared = Arc::new(Shared {

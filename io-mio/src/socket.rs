@@ -12,7 +12,7 @@ use oxmq_core::context::SocketId;
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::{Message, SocketOption, SocketType};
 
-use crate::io::{Shared, State, TcpOptions};
+use crate::io::{Shared, State, TcpOptions, Want};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
@@ -289,7 +289,9 @@ impl Socket {
                 }
             }
             self.shared.after_io(&mut st, self.id);
-            let (g, more) = self.shared.wait(st, deadline);
+            let (g, more) = self
+                .shared
+                .wait_on(st, deadline, self.id, Want::Send, false);
             st = g;
             if !more {
                 return Err(Error::WouldBlock);
@@ -337,11 +339,8 @@ impl Socket {
                     }
                 }
             }
-            let (g, more) = if self.last_batch.get() <= 1 {
-                self.shared.wait_spinning(st, deadline)
-            } else {
-                self.shared.wait(st, deadline)
-            };
+            let spin = self.last_batch.get() <= 1;
+            let (g, more) = self.shared.wait_on(st, deadline, self.id, Want::Recv, spin);
             st = g;
             if !more {
                 return Err(Error::WouldBlock);

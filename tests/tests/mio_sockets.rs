@@ -391,6 +391,36 @@ fn messages_a_receive_took_ahead_still_count_as_readable_and_come_in_order() {
 }
 
 #[test]
+fn a_sender_blocked_at_the_high_water_mark_resumes_as_the_receiver_drains() {
+    use oxmq_core::SocketOption;
+    for ep in transports("hwm") {
+        let ctx = Context::new().unwrap();
+        let pull = sock(&ctx, SocketType::Pull);
+        let push = sock(&ctx, SocketType::Push);
+        for s in [&pull, &push] {
+            s.set_option(SocketOption::SndHwm(2)).unwrap();
+            s.set_option(SocketOption::RcvHwm(2)).unwrap();
+        }
+        join(&pull, &push, &ep);
+        // Far more than the queues hold: the sender blocks again and again, and each time
+        // must be woken by the receiver making room (a lost wake-up fails the send after
+        // the 20 s send timeout).
+        let sender = std::thread::spawn(move || {
+            for i in 0..2000u32 {
+                push.send(Message::single(i.to_be_bytes().to_vec()))
+                    .unwrap();
+            }
+            push
+        });
+        for i in 0..2000u32 {
+            let m = pull.recv().unwrap();
+            assert_eq!(m.frames()[0][..], i.to_be_bytes(), "{ep}");
+        }
+        drop(sender.join().unwrap());
+    }
+}
+
+#[test]
 fn proxy_streams_between_pull_and_push_and_stops_on_termination() {
     let ctx = Context::new().unwrap();
     let front = sock(&ctx, SocketType::Pull);
