@@ -26,6 +26,8 @@ use oxmq_core::Instant;
 
 const WAKER: Token = Token(0);
 const READ_CHUNK: usize = 64 * 1024;
+/// How long the first I/O thread stays awake after a round with system calls.
+const IO_AWAKE: Duration = Duration::from_micros(50);
 /// How long a receive waiting on sparse traffic spins before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
 
@@ -960,6 +962,11 @@ impl Shared {
     /// sleepers are woken if any began sleeping since the last call, and a socket's send or
     /// receive sleepers if the socket can now do what they wait for.
     pub(crate) fn notify(&self, st: &mut State) {
+        self.notify_some(st, None);
+    }
+
+    /// [`Shared::notify`], checking only `only`'s send and receive sleepers if given.
+    fn notify_some(&self, st: &mut State, only: Option<SocketId>) {
         self.changes.fetch_add(1, Ordering::Release);
         if st.wait_begun {
             st.wait_begun = false;
@@ -972,7 +979,7 @@ impl Shared {
             ..
         } = st;
         for (sid, e) in sleepers.iter_mut() {
-            if e.notified {
+            if e.notified || only.is_some_and(|o| o != *sid) {
                 continue;
             }
             let go = *terminating
@@ -995,8 +1002,7 @@ impl Shared {
     /// socket output is left to the I/O thread, which is woken only if it has something to
     /// do and was not woken already; blocked callers are notified only if there are any.
     /// Per message this costs no system call while the I/O thread is busy.
-    pub(crate) fn after_io(&self, st: &mut State, sid: SocketId) {
-        let now = st.now();
+    pub(crate) fn after_io(&self, st: &mut State, sid: SocketId, now: Instant) {
         st.core.pump(now);
         let State {
             core,
@@ -1019,7 +1025,13 @@ impl Shared {
         if resumable || !to_flush.is_empty() || core.has_actions() {
             self.wake_io(st);
         }
-        self.notify(st);
+        // Only this socket's sleepers can be affected, unless inproc carried something on.
+        let only = if st.core.has_inproc_links() {
+            None
+        } else {
+            Some(sid)
+        };
+        self.notify_some(st, only);
         if !st.signallers.is_empty() {
             st.signal();
         }
@@ -1223,13 +1235,21 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
 fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
     let mut events = Events::with_capacity(256);
     let mut pool: Vec<Vec<u8>> = Vec::new();
+    // After a round with system calls, the first I/O thread stays awake until this instant,
+    // polling without blocking and watching the change counter, with `io_wake_pending` held
+    // so that senders skip the wake-up call: a stream keeps it busy without a futex or
+    // eventfd round trip per batch.
+    let mut awake_until: Option<StdInstant> = None;
+    let mut seen = 0u64;
     loop {
         let timeout = {
             let st = shared.lock();
             if st.stop {
                 return;
             }
-            if keeps_timers {
+            if awake_until.is_some() {
+                Some(Duration::ZERO)
+            } else if keeps_timers {
                 st.next_timeout()
             } else {
                 None
@@ -1240,8 +1260,24 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
                 return;
             }
         }
+        if let Some(until) = awake_until {
+            if events.is_empty() && shared.changes.load(Ordering::Acquire) == seen {
+                if StdInstant::now() < until {
+                    std::thread::yield_now();
+                    continue;
+                }
+                // Back to sleeping in the poll, with senders waking it again; a change that
+                // came in while the flag was still held is caught here.
+                let mut st = shared.lock();
+                st.io_wake_pending = false;
+                awake_until = None;
+                if shared.changes.load(Ordering::Acquire) == seen {
+                    continue;
+                }
+            }
+        }
         let mut st = shared.lock();
-        if keeps_timers {
+        if keeps_timers && awake_until.is_none() {
             st.io_wake_pending = false;
         }
         for ev in events.iter() {
@@ -1253,12 +1289,14 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
         if keeps_timers {
             st.fire_timers();
         }
+        let mut busy = false;
         loop {
             st.process();
             let jobs = st.take_jobs(&mut pool);
             if jobs.is_empty() {
                 break;
             }
+            busy = true;
             // Callers may act on what this round produced while the system calls run.
             shared.notify(&mut st);
             drop(st);
@@ -1269,5 +1307,10 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
             }
         }
         shared.notify(&mut st);
+        if keeps_timers && busy {
+            st.io_wake_pending = true;
+            awake_until = Some(StdInstant::now() + IO_AWAKE);
+            seen = shared.changes.load(Ordering::Acquire);
+        }
     }
 }

@@ -277,7 +277,7 @@ impl Socket {
             };
             match s.send(msg, now) {
                 Ok(()) => {
-                    self.shared.after_io(&mut st, self.id);
+                    self.shared.after_io(&mut st, self.id, now);
                     return Ok(());
                 }
                 Err(e) => {
@@ -288,7 +288,7 @@ impl Socket {
                     msg = e.message;
                 }
             }
-            self.shared.after_io(&mut st, self.id);
+            self.shared.after_io(&mut st, self.id, now);
             let (g, more) = self
                 .shared
                 .wait_on(st, deadline, self.id, Want::Send, false);
@@ -329,7 +329,7 @@ impl Socket {
                 Ok(n) => {
                     self.last_batch.set(n);
                     // Room freed: paused connections may be read again.
-                    self.shared.after_io(&mut st, self.id);
+                    self.shared.after_io(&mut st, self.id, now);
                     return Ok(q.pop_front().expect("recv_many took one"));
                 }
                 Err(e) => {

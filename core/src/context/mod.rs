@@ -138,6 +138,11 @@ impl Context {
         self.actions.pop_front()
     }
 
+    /// Whether any inproc connection exists (items may move between sockets on any call).
+    pub fn has_inproc_links(&self) -> bool {
+        !self.links.is_empty()
+    }
+
     /// Whether [`Context::poll_action`] has something.
     pub fn has_actions(&self) -> bool {
         !self.actions.is_empty()
