@@ -71,7 +71,8 @@ impl<B: Blocking> crate::impls::Entry for Entry<B> {
                 stream(&b, Kind::Dealer, Kind::Router, transport, size, count, tag),
             )],
             Workload::PubSub { subs, size } => {
-                vec![(Metric::Rate, fanout(&b, subs, size, count, tag))]
+                let (rate, lost) = fanout(&b, subs, size, count, tag);
+                vec![(Metric::Rate, rate), (Metric::Lost, lost)]
             }
             Workload::ReqRep { transport, size } => {
                 let (p50, p99) = round_trips(&b, transport, size, count, tag);
@@ -131,7 +132,7 @@ fn stream<B: Blocking>(
 
 /// One PUB, `subs` SUBs subscribed to everything, queues deep enough that nothing drops.
 /// Returns deliveries per second, summed over the subscribers.
-fn fanout<B: Blocking>(b: &B, subs: usize, size: usize, count: usize, tag: &str) -> f64 {
+fn fanout<B: Blocking>(b: &B, subs: usize, size: usize, count: usize, tag: &str) -> (f64, f64) {
     let hwm = Some(count + 10_000);
     let mut publisher = b.socket(Kind::Pub, hwm);
     let ep = publisher.bind(&spec::endpoint(Transport::Tcp, tag));
@@ -186,8 +187,10 @@ fn fanout<B: Blocking>(b: &B, subs: usize, size: usize, count: usize, tag: &str)
         last = last.max(t1);
         delivered += n;
     }
-    child::note_loss(subs * count, delivered);
-    delivered as f64 / (last - t0).as_secs_f64()
+    (
+        delivered as f64 / (last - t0).as_secs_f64(),
+        child::lost_percent(subs * count, delivered),
+    )
 }
 
 /// REQ/REP round trips one at a time. Returns (median, p99) in nanoseconds.

@@ -64,14 +64,10 @@ pub fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
     (at(50), at(99))
 }
 
-/// PUB/SUB cells size their queues so nothing drops; say so on stderr if something did.
-pub fn note_loss(expected: usize, delivered: usize) {
-    if delivered < expected {
-        eprintln!(
-            "note: {} of {expected} deliveries lost",
-            expected - delivered
-        );
-    }
+/// PUB/SUB cells size their queues so nothing drops where the library has a high-water
+/// mark; the share lost is reported (zmq.rs has no such option and drops).
+pub fn lost_percent(expected: usize, delivered: usize) -> f64 {
+    100.0 * expected.saturating_sub(delivered) as f64 / expected.max(1) as f64
 }
 
 /// The client swarm, killed when dropped.
@@ -174,6 +170,7 @@ pub fn metric(key: &str) -> Option<Metric> {
         Metric::P99,
         Metric::AcceptTime,
         Metric::BytesPerConn,
+        Metric::Lost,
     ]
     .into_iter()
     .find(|m| m.key() == key)

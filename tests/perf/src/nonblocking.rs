@@ -77,7 +77,8 @@ impl<A: Async> crate::impls::Entry for Entry<A> {
                     stream(a, Kind::Dealer, Kind::Router, transport, size, count, tag).await,
                 )],
                 Workload::PubSub { subs, size } => {
-                    vec![(Metric::Rate, fanout(a, subs, size, count, tag).await)]
+                    let (rate, lost) = fanout(a, subs, size, count, tag).await;
+                    vec![(Metric::Rate, rate), (Metric::Lost, lost)]
                 }
                 Workload::ReqRep { transport, size } => {
                     let (p50, p99) = round_trips(a, transport, size, count, tag).await;
@@ -133,7 +134,13 @@ async fn stream<A: Async>(
     count as f64 / (t1 - t0).as_secs_f64()
 }
 
-async fn fanout<A: Async>(a: Arc<A>, subs: usize, size: usize, count: usize, tag: String) -> f64 {
+async fn fanout<A: Async>(
+    a: Arc<A>,
+    subs: usize,
+    size: usize,
+    count: usize,
+    tag: String,
+) -> (f64, f64) {
     let hwm = Some(count + 10_000);
     let mut publisher = a.socket(Kind::Pub, hwm).await;
     let ep = publisher.bind(&spec::endpoint(Transport::Tcp, &tag)).await;
@@ -186,8 +193,10 @@ async fn fanout<A: Async>(a: Arc<A>, subs: usize, size: usize, count: usize, tag
         last = last.max(t1);
         delivered += n;
     }
-    child::note_loss(subs * count, delivered);
-    delivered as f64 / (last - t0).as_secs_f64()
+    (
+        delivered as f64 / (last - t0).as_secs_f64(),
+        child::lost_percent(subs * count, delivered),
+    )
 }
 
 async fn round_trips<A: Async>(

@@ -129,9 +129,8 @@ impl Workload {
     /// What each result of this workload is called, and whether more is better.
     pub fn metrics(self) -> &'static [Metric] {
         match self {
-            Workload::PushPull { .. } | Workload::DealerRouter { .. } | Workload::PubSub { .. } => {
-                &[Metric::Rate]
-            }
+            Workload::PushPull { .. } | Workload::DealerRouter { .. } => &[Metric::Rate],
+            Workload::PubSub { .. } => &[Metric::Rate, Metric::Lost],
             Workload::ReqRep { .. } => &[Metric::P50, Metric::P99],
             Workload::Accept => &[Metric::AcceptTime, Metric::BytesPerConn],
         }
@@ -170,6 +169,8 @@ pub enum Metric {
     AcceptTime,
     /// Resident bytes per idle connection.
     BytesPerConn,
+    /// Share of PUB/SUB deliveries that never arrived, in percent.
+    Lost,
 }
 
 impl Metric {
@@ -180,6 +181,7 @@ impl Metric {
             Metric::P99 => "p99",
             Metric::AcceptTime => "accept_secs",
             Metric::BytesPerConn => "bytes_per_conn",
+            Metric::Lost => "lost_pct",
         }
     }
 
@@ -191,6 +193,7 @@ impl Metric {
             Metric::P99 => "p99 round trip",
             Metric::AcceptTime => "time to accept all",
             Metric::BytesPerConn => "memory per idle connection",
+            Metric::Lost => "deliveries lost",
         }
     }
 
@@ -204,6 +207,7 @@ impl Metric {
             Metric::P50 | Metric::P99 => "µs",
             Metric::AcceptTime => "s",
             Metric::BytesPerConn => "B/conn",
+            Metric::Lost => "%",
         }
     }
 
@@ -214,6 +218,7 @@ impl Metric {
             Metric::P50 | Metric::P99 => format!("{:.1}", v / 1e3),
             Metric::AcceptTime => format!("{v:.3}"),
             Metric::BytesPerConn => format!("{:.0}", v),
+            Metric::Lost => format!("{v:.1}"),
         }
     }
 }
