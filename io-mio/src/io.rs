@@ -1232,22 +1232,67 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
     Ok((shared, handles))
 }
 
+/// After a round with system calls, the first I/O thread stays awake for [`IO_AWAKE`],
+/// polling without blocking and watching the change counter, while it holds
+/// `io_wake_pending` so that senders skip the wake-up call: a stream keeps it busy without a
+/// futex or eventfd round trip per batch.
+#[derive(Debug, Default)]
+struct AwakeWindow {
+    until: Option<StdInstant>,
+    /// The change counter as of the last round: a different value means work.
+    seen: u64,
+}
+
+/// What the I/O thread does after a non-blocking poll while awake.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Handle events or changes.
+    Work,
+    /// Nothing yet: poll again.
+    Spin,
+    /// The window ran out: go back to sleeping in the poll.
+    Expire,
+}
+
+impl AwakeWindow {
+    fn is_open(&self) -> bool {
+        self.until.is_some()
+    }
+
+    fn step(&self, events: bool, changes: u64, now: StdInstant) -> Step {
+        match self.until {
+            None => Step::Work,
+            Some(_) if events || changes != self.seen => Step::Work,
+            Some(until) if now < until => Step::Spin,
+            Some(_) => Step::Expire,
+        }
+    }
+
+    /// After a round (`busy`: it made system calls): opens or extends the window, and
+    /// records the counter, busy or not, so that a round with nothing to do does not look
+    /// like work forever. Returns whether the window is open.
+    fn after_round(&mut self, busy: bool, changes: u64, now: StdInstant) -> bool {
+        if busy {
+            self.until = Some(now + IO_AWAKE);
+        }
+        if self.until.is_some() {
+            self.seen = changes;
+        }
+        self.is_open()
+    }
+}
+
 fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
     let mut events = Events::with_capacity(256);
     let mut pool: Vec<Vec<u8>> = Vec::new();
-    // After a round with system calls, the first I/O thread stays awake until this instant,
-    // polling without blocking and watching the change counter, with `io_wake_pending` held
-    // so that senders skip the wake-up call: a stream keeps it busy without a futex or
-    // eventfd round trip per batch.
-    let mut awake_until: Option<StdInstant> = None;
-    let mut seen = 0u64;
+    let mut awake = AwakeWindow::default();
     loop {
         let timeout = {
             let st = shared.lock();
             if st.stop {
                 return;
             }
-            if awake_until.is_some() {
+            if awake.is_open() {
                 Some(Duration::ZERO)
             } else if keeps_timers {
                 st.next_timeout()
@@ -1260,24 +1305,26 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
                 return;
             }
         }
-        if let Some(until) = awake_until {
-            if events.is_empty() && shared.changes.load(Ordering::Acquire) == seen {
-                if StdInstant::now() < until {
-                    std::thread::yield_now();
-                    continue;
-                }
+        let changes = shared.changes.load(Ordering::Acquire);
+        match awake.step(!events.is_empty(), changes, StdInstant::now()) {
+            Step::Work => {}
+            Step::Spin => {
+                std::thread::yield_now();
+                continue;
+            }
+            Step::Expire => {
                 // Back to sleeping in the poll, with senders waking it again; a change that
                 // came in while the flag was still held is caught here.
                 let mut st = shared.lock();
                 st.io_wake_pending = false;
-                awake_until = None;
-                if shared.changes.load(Ordering::Acquire) == seen {
+                awake.until = None;
+                if shared.changes.load(Ordering::Acquire) == awake.seen {
                     continue;
                 }
             }
         }
         let mut st = shared.lock();
-        if keeps_timers && awake_until.is_none() {
+        if keeps_timers && !awake.is_open() {
             st.io_wake_pending = false;
         }
         for ev in events.iter() {
@@ -1307,10 +1354,39 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
             }
         }
         shared.notify(&mut st);
-        if keeps_timers && busy {
-            st.io_wake_pending = true;
-            awake_until = Some(StdInstant::now() + IO_AWAKE);
-            seen = shared.changes.load(Ordering::Acquire);
+        if keeps_timers {
+            let changes = shared.changes.load(Ordering::Acquire);
+            if awake.after_round(busy, changes, StdInstant::now()) {
+                st.io_wake_pending = true;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_awake_window_runs_out_after_a_round_with_nothing_to_do() {
+        let t0 = StdInstant::now();
+        let mut w = AwakeWindow::default();
+        assert_eq!(
+            w.step(false, 0, t0),
+            Step::Work,
+            "closed: block in the poll"
+        );
+        assert!(w.after_round(true, 5, t0), "a busy round opens it");
+        assert_eq!(w.step(false, 5, t0), Step::Spin);
+        // A change comes in; the round that handles it makes no system call.
+        assert_eq!(w.step(false, 6, t0), Step::Work);
+        assert!(w.after_round(false, 6, t0), "still open until it runs out");
+        assert_eq!(
+            w.step(false, 6, t0),
+            Step::Spin,
+            "the handled change is not work again"
+        );
+        assert_eq!(w.step(true, 6, t0), Step::Work, "socket events are");
+        assert_eq!(w.step(false, 6, t0 + IO_AWAKE * 2), Step::Expire);
     }
 }
