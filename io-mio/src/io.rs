@@ -280,6 +280,7 @@ impl Job {
                 stream,
                 mut chunks,
             } => {
+                chunks.retain(|b| !b.is_empty());
                 let blocked = loop {
                     if chunks.is_empty() {
                         break false;
@@ -290,6 +291,9 @@ impl Job {
                         .map(|b| io::IoSlice::new(b))
                         .collect();
                     match stream.write_vectored(&slices) {
+                        // Nothing taken from a non-empty write: wait for writability rather
+                        // than spin.
+                        Ok(0) => break true,
                         Ok(mut n) => {
                             while n > 0 {
                                 let front = chunks.front_mut().expect("wrote past the chunks");
