@@ -25,7 +25,7 @@ use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::Instant;
 
 const WAKER: Token = Token(0);
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 /// How long the first I/O thread stays awake after a round with system calls.
 const IO_AWAKE: Duration = Duration::from_micros(50);
 /// How long a receive waiting on sparse traffic spins before it sleeps.
