@@ -11,6 +11,8 @@ use crate::spec::{self, Kind, Metric, Transport, Workload, DATA, END, WARMUP};
 /// A blocking implementation: a context that makes sockets.
 pub trait Blocking: Sync + 'static {
     type Socket: Socket;
+    /// A fresh context.
+    fn new() -> Self;
     /// The transports it has.
     const TRANSPORTS: &'static [Transport];
     /// A socket of `kind`; `hwm` raises both high-water marks where given.
@@ -33,53 +35,27 @@ pub trait Socket: Send + 'static {
     fn recv(&mut self) -> (usize, u8);
 }
 
-/// A blocking implementation as a harness entry; `make` builds its context in the child.
-pub struct Entry<B> {
-    id: &'static str,
-    name: &'static str,
-    make: fn() -> B,
-}
-
-impl<B: Blocking> Entry<B> {
-    pub fn new(id: &'static str, name: &'static str, make: fn() -> B) -> Self {
-        Entry { id, name, make }
-    }
-}
-
-impl<B: Blocking> crate::impls::Entry for Entry<B> {
-    fn id(&self) -> &'static str {
-        self.id
-    }
-
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn supports(&self, w: Workload) -> bool {
-        B::TRANSPORTS.contains(&w.transport())
-    }
-
-    fn run(&self, w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)> {
-        let b = (self.make)();
-        match w {
-            Workload::PushPull { transport, size } => vec![(
-                Metric::Rate,
-                stream(&b, Kind::Push, Kind::Pull, transport, size, count, tag),
-            )],
-            Workload::DealerRouter { transport, size } => vec![(
-                Metric::Rate,
-                stream(&b, Kind::Dealer, Kind::Router, transport, size, count, tag),
-            )],
-            Workload::PubSub { subs, size } => {
-                let (rate, lost) = fanout(&b, subs, size, count, tag);
-                vec![(Metric::Rate, rate), (Metric::Lost, lost)]
-            }
-            Workload::ReqRep { transport, size } => {
-                let (p50, p99) = round_trips(&b, transport, size, count, tag);
-                vec![(Metric::P50, p50), (Metric::P99, p99)]
-            }
-            Workload::Accept => accept(&b, count),
+/// Runs one cell on a fresh context of `B` (the harness entry's `run`, in the child).
+pub fn run<B: Blocking>(w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)> {
+    let b = B::new();
+    match w {
+        Workload::PushPull { transport, size } => vec![(
+            Metric::Rate,
+            stream(&b, Kind::Push, Kind::Pull, transport, size, count, tag),
+        )],
+        Workload::DealerRouter { transport, size } => vec![(
+            Metric::Rate,
+            stream(&b, Kind::Dealer, Kind::Router, transport, size, count, tag),
+        )],
+        Workload::PubSub { subs, size } => {
+            let (rate, lost) = fanout(&b, subs, size, count, tag);
+            vec![(Metric::Rate, rate), (Metric::Lost, lost)]
         }
+        Workload::ReqRep { transport, size } => {
+            let (p50, p99) = round_trips(&b, transport, size, count, tag);
+            vec![(Metric::P50, p50), (Metric::P99, p99)]
+        }
+        Workload::Accept => accept(&b, count),
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::impls;
-use crate::spec::{Metric, Workload};
+use crate::spec::Workload;
 
 /// The line a child prints its results on.
 pub const RESULT_PREFIX: &str = "OXMQ-PERF-RESULT";
@@ -160,18 +160,4 @@ fn zmtp_hello() -> Vec<u8> {
     b.extend_from_slice(&[0x00, 2, b'h', b'i']);
     debug_assert_eq!(b.len(), 64 + 2 + 28 + 4);
     b
-}
-
-/// Which metric a result key names.
-pub fn metric(key: &str) -> Option<Metric> {
-    [
-        Metric::Rate,
-        Metric::P50,
-        Metric::P99,
-        Metric::AcceptTime,
-        Metric::BytesPerConn,
-        Metric::Lost,
-    ]
-    .into_iter()
-    .find(|m| m.key() == key)
 }

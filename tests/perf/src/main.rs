@@ -127,7 +127,7 @@ fn main() {
                     Ok(results) => {
                         let mut shown = Vec::new();
                         for (key, v) in results {
-                            if let Some(m) = child::metric(&key) {
+                            if let Some(m) = spec::Metric::from_key(&key) {
                                 shown.push(format!("{} {}", m.show(v), m.unit()));
                                 samples.add(w, m, e.id(), v);
                             }
@@ -208,9 +208,6 @@ fn run_cell(
     };
     let out = out.join().unwrap_or_default();
     let err = err.join().unwrap_or_default();
-    for line in err.lines().filter(|l| l.starts_with("note:")) {
-        eprintln!("  {id}: {line}");
-    }
     let Some(status) = status else {
         return Err(format!("timed out after {} s", timeout.as_secs()));
     };

@@ -15,6 +15,8 @@ use crate::spec::{self, Kind, Metric, Transport, Workload, DATA, END, WARMUP};
 pub trait Async: Send + Sync + Sized + 'static {
     type Socket: Socket;
     const TRANSPORTS: &'static [Transport];
+    /// A fresh runtime (or context).
+    fn new() -> Self;
     /// Runs `f` to completion on the implementation's runtime, as its own docs recommend.
     fn block_on<F, T>(&self, f: F) -> T
     where
@@ -37,57 +39,32 @@ pub trait Socket: Send + 'static {
     fn recv(&mut self) -> impl Future<Output = (usize, u8)> + Send;
 }
 
-pub struct Entry<A> {
-    id: &'static str,
-    name: &'static str,
-    make: fn() -> A,
-}
-
-impl<A: Async> Entry<A> {
-    pub fn new(id: &'static str, name: &'static str, make: fn() -> A) -> Self {
-        Entry { id, name, make }
-    }
-}
-
-impl<A: Async> crate::impls::Entry for Entry<A> {
-    fn id(&self) -> &'static str {
-        self.id
-    }
-
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn supports(&self, w: Workload) -> bool {
-        A::TRANSPORTS.contains(&w.transport())
-    }
-
-    fn run(&self, w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)> {
-        let a = Arc::new((self.make)());
-        let tag = tag.to_string();
-        let runner = Arc::clone(&a);
-        runner.block_on(async move {
-            match w {
-                Workload::PushPull { transport, size } => vec![(
-                    Metric::Rate,
-                    stream(a, Kind::Push, Kind::Pull, transport, size, count, tag).await,
-                )],
-                Workload::DealerRouter { transport, size } => vec![(
-                    Metric::Rate,
-                    stream(a, Kind::Dealer, Kind::Router, transport, size, count, tag).await,
-                )],
-                Workload::PubSub { subs, size } => {
-                    let (rate, lost) = fanout(a, subs, size, count, tag).await;
-                    vec![(Metric::Rate, rate), (Metric::Lost, lost)]
-                }
-                Workload::ReqRep { transport, size } => {
-                    let (p50, p99) = round_trips(a, transport, size, count, tag).await;
-                    vec![(Metric::P50, p50), (Metric::P99, p99)]
-                }
-                Workload::Accept => accept(a, count).await,
+/// Runs one cell on a fresh `A` (the harness entry's `run`, in the child).
+pub fn run<A: Async>(w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)> {
+    let a = Arc::new(A::new());
+    let tag = tag.to_string();
+    let runner = Arc::clone(&a);
+    runner.block_on(async move {
+        match w {
+            Workload::PushPull { transport, size } => vec![(
+                Metric::Rate,
+                stream(a, Kind::Push, Kind::Pull, transport, size, count, tag).await,
+            )],
+            Workload::DealerRouter { transport, size } => vec![(
+                Metric::Rate,
+                stream(a, Kind::Dealer, Kind::Router, transport, size, count, tag).await,
+            )],
+            Workload::PubSub { subs, size } => {
+                let (rate, lost) = fanout(a, subs, size, count, tag).await;
+                vec![(Metric::Rate, rate), (Metric::Lost, lost)]
             }
-        })
-    }
+            Workload::ReqRep { transport, size } => {
+                let (p50, p99) = round_trips(a, transport, size, count, tag).await;
+                vec![(Metric::P50, p50), (Metric::P99, p99)]
+            }
+            Workload::Accept => accept(a, count).await,
+        }
+    })
 }
 
 async fn stream<A: Async>(

@@ -174,6 +174,20 @@ pub enum Metric {
 }
 
 impl Metric {
+    pub const ALL: [Metric; 6] = [
+        Metric::Rate,
+        Metric::P50,
+        Metric::P99,
+        Metric::AcceptTime,
+        Metric::BytesPerConn,
+        Metric::Lost,
+    ];
+
+    /// The metric a result key names.
+    pub fn from_key(key: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.key() == key)
+    }
+
     pub fn key(self) -> &'static str {
         match self {
             Metric::Rate => "rate",

@@ -5,12 +5,6 @@ use crate::spec::{Kind, Transport};
 
 pub struct Libzmq(zmq::Context);
 
-impl Libzmq {
-    pub fn new() -> Self {
-        Libzmq(zmq::Context::new())
-    }
-}
-
 pub struct Sock {
     s: zmq::Socket,
     msg: zmq::Message,
@@ -19,6 +13,10 @@ pub struct Sock {
 impl Blocking for Libzmq {
     type Socket = Sock;
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
+
+    fn new() -> Self {
+        Libzmq(zmq::Context::new())
+    }
 
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> Sock {
         let kind = match kind {

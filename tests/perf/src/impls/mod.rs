@@ -1,6 +1,6 @@
 //! The implementations measured. Each is one [`Entry`]: a blocking library implements
-//! [`crate::blocking::Blocking`] and an async one [`crate::nonblocking::Async`] (a socket
-//! type with bind/connect/send/recv, some forty lines), then joins [`all`] as one line.
+//! [`Blocking`] and an async one [`Async`] (a context and a socket type with
+//! bind/connect/send/recv, some forty lines), then joins [`all`] as one line.
 
 mod libzmq;
 mod omq;
@@ -8,7 +8,9 @@ mod oxmq;
 mod raw;
 mod zmqrs;
 
-use crate::spec::{Metric, Workload};
+use crate::blocking::Blocking;
+use crate::nonblocking::Async;
+use crate::spec::{Metric, Transport, Workload};
 
 /// One implementation, as the harness sees it.
 pub trait Entry {
@@ -22,29 +24,58 @@ pub trait Entry {
     fn run(&self, w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)>;
 }
 
+/// A library driven through [`crate::blocking`] or [`crate::nonblocking`]: its names, its
+/// transports, and that family's `run` for its type.
+struct Library {
+    id: &'static str,
+    name: &'static str,
+    transports: &'static [Transport],
+    run: fn(Workload, usize, &str) -> Vec<(Metric, f64)>,
+}
+
+impl Entry for Library {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn supports(&self, w: Workload) -> bool {
+        self.transports.contains(&w.transport())
+    }
+
+    fn run(&self, w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)> {
+        (self.run)(w, count, tag)
+    }
+}
+
+fn blocking<B: Blocking>(id: &'static str, name: &'static str) -> Box<dyn Entry> {
+    Box::new(Library {
+        id,
+        name,
+        transports: B::TRANSPORTS,
+        run: crate::blocking::run::<B>,
+    })
+}
+
+fn nonblocking<A: Async>(id: &'static str, name: &'static str) -> Box<dyn Entry> {
+    Box::new(Library {
+        id,
+        name,
+        transports: A::TRANSPORTS,
+        run: crate::nonblocking::run::<A>,
+    })
+}
+
 /// Every implementation, in the order the table lists them.
 pub fn all() -> Vec<Box<dyn Entry>> {
     vec![
-        Box::new(crate::blocking::Entry::new(
-            "oxmq",
-            "oxmq-mio",
-            oxmq::Oxmq::new,
-        )),
-        Box::new(crate::blocking::Entry::new(
-            "libzmq",
-            "libzmq",
-            libzmq::Libzmq::new,
-        )),
-        Box::new(crate::nonblocking::Entry::new(
-            "omq",
-            "ØMQ.rs (omq-tokio)",
-            omq::Omq::new,
-        )),
-        Box::new(crate::nonblocking::Entry::new(
-            "zmqrs",
-            "zmq.rs (zeromq)",
-            zmqrs::ZmqRs::new,
-        )),
+        blocking::<oxmq::Oxmq>("oxmq", "oxmq-mio"),
+        blocking::<libzmq::Libzmq>("libzmq", "libzmq"),
+        nonblocking::<omq::Omq>("omq", "ØMQ.rs (omq-tokio)"),
+        nonblocking::<zmqrs::ZmqRs>("zmqrs", "zmq.rs (zeromq)"),
         Box::new(raw::Raw),
     ]
 }

@@ -9,15 +9,13 @@ use crate::spec::{Kind, Transport};
 
 pub struct Omq(Context);
 
-impl Omq {
-    pub fn new() -> Self {
-        Omq(Context::new())
-    }
-}
-
 impl Async for Omq {
     type Socket = omq_tokio::Socket;
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
+
+    fn new() -> Self {
+        Omq(Context::new())
+    }
 
     fn block_on<F, T>(&self, f: F) -> T
     where

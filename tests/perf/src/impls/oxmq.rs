@@ -8,15 +8,13 @@ use crate::spec::{Kind, Transport};
 
 pub struct Oxmq(oxmq_mio::Context);
 
-impl Oxmq {
-    pub fn new() -> Self {
-        Oxmq(oxmq_mio::Context::new().expect("oxmq context"))
-    }
-}
-
 impl Blocking for Oxmq {
     type Socket = oxmq_mio::Socket;
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
+
+    fn new() -> Self {
+        Oxmq(oxmq_mio::Context::new().expect("oxmq context"))
+    }
 
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> oxmq_mio::Socket {
         let kind = match kind {

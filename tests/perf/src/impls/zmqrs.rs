@@ -9,17 +9,6 @@ use crate::spec::{Kind, Transport};
 
 pub struct ZmqRs(tokio::runtime::Runtime);
 
-impl ZmqRs {
-    pub fn new() -> Self {
-        ZmqRs(
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime"),
-        )
-    }
-}
-
 /// One socket of whichever type: zmq.rs has a type per socket kind.
 pub enum Sock {
     Push(zeromq::PushSocket),
@@ -35,6 +24,15 @@ pub enum Sock {
 impl Async for ZmqRs {
     type Socket = Sock;
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc];
+
+    fn new() -> Self {
+        ZmqRs(
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime"),
+        )
+    }
 
     fn block_on<F, T>(&self, f: F) -> T
     where
