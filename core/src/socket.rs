@@ -48,7 +48,7 @@ use bytes::Bytes;
 use crate::message::Message;
 use crate::pattern::options::{valid_routing_id, OptionError, SocketOption, SocketOptions};
 use crate::pattern::{self, Core, PipeEntry};
-use crate::pipe::{Pipe, PipeId, PipeItem};
+use crate::pipe::{pipe_pair, Activation, PipeCommand, PipeEnd, PipeId, PipeItem};
 use crate::socket_type::SocketType;
 
 /// What the socket knows about the peer behind a pipe.
@@ -99,6 +99,47 @@ impl PipePeer {
     pub fn with_connect_routing_id(mut self, id: impl Into<Bytes>) -> Self {
         self.connect_routing_id = Some(id.into());
         self
+    }
+}
+
+/// Where the ends of a pipe being attached come from.
+enum Ends {
+    /// A new pipe whose session end the socket keeps ([`Socket::handle_inbound`]).
+    Hosted,
+    /// A new pipe whose session end goes to the caller.
+    Remote,
+    /// The far end of a pipe another socket made.
+    Given(PipeEnd),
+}
+
+/// What a pipe holds each way (see [`Socket::pipe`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PipeStats {
+    outbound: usize,
+    outbound_items: usize,
+    inbound: usize,
+    inbound_has_room: bool,
+}
+
+impl PipeStats {
+    /// Messages waiting to be transmitted.
+    pub fn outbound_len(&self) -> usize {
+        self.outbound
+    }
+
+    /// Whether nothing (no message, no subscription change) waits to be transmitted.
+    pub fn outbound_is_empty(&self) -> bool {
+        self.outbound_items == 0
+    }
+
+    /// Messages waiting to be read by the application.
+    pub fn inbound_len(&self) -> usize {
+        self.inbound
+    }
+
+    /// Whether the session may push a message now (RCVHWM not reached).
+    pub fn inbound_has_room(&self) -> bool {
+        self.inbound_has_room
     }
 }
 
@@ -246,6 +287,7 @@ pub struct Socket {
     kind: SocketType,
     core: Core,
     pattern: Box<dyn pattern::Pattern>,
+    exact_credits: bool,
 }
 
 impl Socket {
@@ -257,6 +299,7 @@ impl Socket {
             kind,
             core: Core::new(),
             pattern,
+            exact_credits: false,
         })
     }
 
@@ -324,7 +367,8 @@ impl Socket {
         Ok(())
     }
 
-    /// Applies the current HWMs to every attached pipe, reactivating sides a raise released.
+    /// Applies the current HWMs to every attached pipe (and, through a command, to the
+    /// session's end), reactivating writers a raise released.
     fn apply_hwms(&mut self) {
         let (snd, rcv) = (self.core.options.sndhwm, self.core.options.rcvhwm);
         let ids: Vec<PipeId> = self.core.pipes.keys().copied().collect();
@@ -332,14 +376,57 @@ impl Socket {
             let Some(entry) = self.core.pipes.get_mut(&id) else {
                 continue;
             };
-            let (writable, resumed) = entry.pipe.set_hwms(snd, rcv);
-            if resumed && !entry.closing {
-                self.core.events.push_back(SocketEvent::InboundResumed(id));
-            }
-            if writable && !entry.closing {
+            let writable = entry.pipe.set_hwms(snd, rcv) == Activation::Write;
+            let closing = entry.closing;
+            self.core.route(id);
+            if writable && !closing {
                 self.pattern.write_activated(&mut self.core, id);
             }
         }
+    }
+
+    /// A command from the session's end of pipe `id` (a session the socket does not host).
+    pub fn handle_pipe_command(&mut self, id: PipeId, cmd: PipeCommand) {
+        let Some(entry) = self.core.pipes.get_mut(&id) else {
+            return;
+        };
+        let activation = entry.pipe.handle_command(cmd);
+        let closing = entry.closing;
+        self.core.route(id);
+        match activation {
+            Activation::Read => self.pattern.read_activated(&mut self.core, id),
+            Activation::Write if !closing => self.pattern.write_activated(&mut self.core, id),
+            _ => {}
+        }
+        self.detach_drained();
+    }
+
+    /// The next command for the session's end of a pipe the socket does not host.
+    pub fn poll_pipe_command(&mut self) -> Option<(PipeId, PipeCommand)> {
+        self.core.outbox.pop_front()
+    }
+
+    /// Delivers what the hosted session end of pipe `id` produced to the socket's end.
+    fn deliver_from_local(&mut self, id: PipeId) {
+        loop {
+            let Some(entry) = self.core.pipes.get_mut(&id) else {
+                return;
+            };
+            let Some(cmd) = entry.local.as_mut().and_then(|l| l.poll_command()) else {
+                break;
+            };
+            let activation = entry.pipe.handle_command(cmd);
+            let closing = entry.closing;
+            self.core.route(id);
+            match activation {
+                Activation::Read => self.pattern.read_activated(&mut self.core, id),
+                Activation::Write if !closing => {
+                    self.pattern.write_activated(&mut self.core, id);
+                }
+                _ => {}
+            }
+        }
+        self.detach_drained();
     }
 
     /// Takes the CONNECT_ROUTING_ID set for the next connection; the driver passes it back in
@@ -352,7 +439,7 @@ impl Socket {
     pub fn attach_pipe(&mut self, id: PipeId, peer: PipePeer) -> Result<(), AttachError> {
         self.check_peer(&peer)?;
         let cid = peer.connect_routing_id.clone();
-        self.attach(id, Some(peer), cid)
+        self.attach(id, Some(peer), cid, Ends::Hosted).map(drop)
     }
 
     /// Adds a pipe for an outgoing connection before its handshake completes, so messages
@@ -364,7 +451,8 @@ impl Socket {
         id: PipeId,
         connect_routing_id: Option<Bytes>,
     ) -> Result<(), AttachError> {
-        self.attach(id, None, connect_routing_id)
+        self.attach(id, None, connect_routing_id, Ends::Hosted)
+            .map(drop)
     }
 
     /// The handshake on a pipe from [`attach_pending_pipe`](Self::attach_pending_pipe) completed
@@ -394,13 +482,32 @@ impl Socket {
         id: PipeId,
         peer: Option<PipePeer>,
         connect_routing_id: Option<Bytes>,
-    ) -> Result<(), AttachError> {
+        ends: Ends,
+    ) -> Result<Option<PipeEnd>, AttachError> {
         if self.core.pipes.contains_key(&id) {
             return Err(AttachError::DuplicatePipe);
         }
-        let o = &self.core.options;
+        let (pipe, local, remote) = match ends {
+            Ends::Given(end) => (end, None, None),
+            Ends::Hosted | Ends::Remote => {
+                let o = &self.core.options;
+                let (mut pipe, mut session) = pipe_pair(o.sndhwm, o.rcvhwm, o.conflate);
+                let hosted = matches!(ends, Ends::Hosted);
+                if hosted || self.exact_credits {
+                    // One owner drives both ends: exact credits keep both HWMs exact.
+                    pipe.set_exact(true, o.rcvhwm);
+                    session.set_exact(true, o.sndhwm);
+                }
+                if hosted {
+                    (pipe, Some(session), None)
+                } else {
+                    (pipe, None, Some(session))
+                }
+            }
+        };
         let entry = PipeEntry {
-            pipe: Pipe::new(o.sndhwm, o.rcvhwm, o.conflate),
+            pipe,
+            local,
             peer,
             connect_routing_id,
             closing: false,
@@ -408,13 +515,90 @@ impl Socket {
         self.core.pipes.insert(id, entry);
         if let Err(e) = self.pattern.attach(&mut self.core, id) {
             self.core.pipes.remove(&id);
+            self.core.outbox.retain(|(p, _)| *p != id);
             return Err(e);
         }
         if self.core.options.probe_router {
             // libzmq: the probe is best effort, a full new pipe cannot happen.
             let _ = self.core.write(id, Message::single(Bytes::new()));
         }
-        Ok(())
+        // A given end may hold messages written before it reached us, whose wake-up went
+        // elsewhere: look once.
+        if self
+            .core
+            .pipes
+            .get_mut(&id)
+            .is_some_and(|e| e.local.is_none() && e.pipe.check_read())
+        {
+            self.pattern.read_activated(&mut self.core, id);
+        }
+        Ok(remote)
+    }
+
+    /// Attaches `end`, the far end of a pipe that another socket attached as a session pipe,
+    /// as pipe `id` to that socket (inproc: libzmq joins two sockets with one pipe and no
+    /// session). Commands between the two ends then travel through each socket's
+    /// [`poll_pipe_command`](Self::poll_pipe_command) to the other's
+    /// [`handle_pipe_command`](Self::handle_pipe_command).
+    pub fn attach_peer_end(
+        &mut self,
+        id: PipeId,
+        end: PipeEnd,
+        peer: PipePeer,
+    ) -> Result<(), AttachError> {
+        self.check_peer(&peer)?;
+        let cid = peer.connect_routing_id.clone();
+        self.attach(id, Some(peer), cid, Ends::Given(end)).map(drop)
+    }
+
+    /// Sets the HWMs of one pipe, and with `exact` false makes its ends report reads every
+    /// low-water mark (inproc: libzmq gives each direction the sum of the writer's SNDHWM
+    /// and the reader's RCVHWM, or unlimited if either is 0, and its two sockets run on two
+    /// threads). The other end learns both through a [`PipeCommand::Hwm`].
+    pub fn set_pipe_hwms(&mut self, id: PipeId, out_hwm: usize, in_hwm: usize, exact: bool) {
+        let Some(entry) = self.core.pipes.get_mut(&id) else {
+            return;
+        };
+        entry.pipe.set_exact(exact, in_hwm);
+        let writable = entry.pipe.set_hwms(out_hwm, in_hwm) == Activation::Write;
+        let closing = entry.closing;
+        self.core.route(id);
+        if writable && !closing {
+            self.pattern.write_activated(&mut self.core, id);
+        }
+    }
+
+    /// Like [`attach_pipe`](Self::attach_pipe), for a session the socket does not host:
+    /// returns the session's end of the new pipe. Commands between the ends then travel
+    /// through [`poll_pipe_command`](Self::poll_pipe_command) and
+    /// [`handle_pipe_command`](Self::handle_pipe_command).
+    pub fn attach_session_pipe(
+        &mut self,
+        id: PipeId,
+        peer: PipePeer,
+    ) -> Result<PipeEnd, AttachError> {
+        self.check_peer(&peer)?;
+        let cid = peer.connect_routing_id.clone();
+        let end = self.attach(id, Some(peer), cid, Ends::Remote)?;
+        Ok(end.expect("a pipe not hosted has its session end returned"))
+    }
+
+    /// Like [`attach_pending_pipe`](Self::attach_pending_pipe), for a session the socket does
+    /// not host: returns the session's end of the new pipe.
+    pub fn attach_pending_session_pipe(
+        &mut self,
+        id: PipeId,
+        connect_routing_id: Option<Bytes>,
+    ) -> Result<PipeEnd, AttachError> {
+        let end = self.attach(id, None, connect_routing_id, Ends::Remote)?;
+        Ok(end.expect("a pipe not hosted has its session end returned"))
+    }
+
+    /// Makes pipes attached from now on report every read to their writer, so HWMs are exact:
+    /// for a driver that runs the sessions in the socket's own thread, where a report costs
+    /// a function call. By default reports go every low-water mark, as in libzmq.
+    pub fn set_exact_credits(&mut self, exact: bool) {
+        self.exact_credits = exact;
     }
 
     /// Removes a pipe at once and discards whatever it still holds, both ways. False if it was
@@ -439,7 +623,9 @@ impl Socket {
         entry.closing = true;
         if entry.pipe.check_read() {
             // Drop what waits to be transmitted; nobody will take it.
-            while entry.pipe.pop_outbound().is_some() {}
+            if let Some(local) = entry.local.as_mut() {
+                while local.read().is_some() {}
+            }
         } else {
             self.detach_pipe(id);
         }
@@ -486,42 +672,31 @@ impl Socket {
     /// change (ZMTP 3.1 command). ZMTP 3.0 `\x01`/`\x00` messages to PUB/XPUB are recognised
     /// here too.
     pub fn handle_inbound(&mut self, id: PipeId, item: PipeItem) -> Result<(), InboundError> {
-        match self.core.pipes.get(&id) {
-            Some(entry) if !entry.closing => {}
-            _ => return Err(InboundError::UnknownPipe),
-        }
-        let msg = match item {
-            PipeItem::Message(m) => m,
-            PipeItem::Subscribe(topic) => {
-                self.pattern.subscription(&mut self.core, id, true, topic);
-                return Ok(());
-            }
-            PipeItem::Cancel(topic) => {
-                self.pattern.subscription(&mut self.core, id, false, topic);
-                return Ok(());
-            }
-        };
-        let Some(msg) = self.pattern.filter_inbound(&mut self.core, id, msg) else {
-            return Ok(());
-        };
-        let Some(entry) = self.core.pipes.get_mut(&id) else {
+        let Some(local) = self
+            .core
+            .pipes
+            .get_mut(&id)
+            .filter(|e| !e.closing)
+            .and_then(|e| e.local.as_mut())
+        else {
             return Err(InboundError::UnknownPipe);
         };
-        match entry.pipe.push_inbound(msg) {
-            Ok(true) => self.pattern.read_activated(&mut self.core, id),
-            Ok(false) => {}
-            Err(msg) => return Err(InboundError::Full(msg)),
+        if let Err(item) = local.write_item(item) {
+            let PipeItem::Message(msg) = item else {
+                unreachable!("only messages are refused at HWM");
+            };
+            return Err(InboundError::Full(msg));
         }
+        local.flush();
+        self.deliver_from_local(id);
         Ok(())
     }
 
     /// The next item the session must transmit on pipe `id`'s connection.
     pub fn poll_outbound(&mut self, id: PipeId) -> Option<PipeItem> {
-        let popped = self.core.pipes.get_mut(&id)?.pipe.pop_outbound()?;
-        if popped.writable_again {
-            self.pattern.write_activated(&mut self.core, id);
-        }
-        Some(popped.item)
+        let item = self.core.pipes.get_mut(&id)?.local.as_mut()?.read();
+        self.deliver_from_local(id);
+        item
     }
 
     /// The next event for the driver.
@@ -529,9 +704,17 @@ impl Socket {
         self.core.events.pop_front()
     }
 
-    /// The pipe `id`, for inspection.
-    pub fn pipe(&self, id: PipeId) -> Option<&Pipe> {
-        self.core.pipes.get(&id).map(|e| &e.pipe)
+    /// What pipe `id` holds each way, for inspection; exact while the socket hosts the
+    /// session's end, and `None` otherwise.
+    pub fn pipe(&self, id: PipeId) -> Option<PipeStats> {
+        let entry = self.core.pipes.get(&id)?;
+        let local = entry.local.as_ref()?;
+        Some(PipeStats {
+            outbound: (entry.pipe.msgs_kept() - local.msgs_read()) as usize,
+            outbound_items: (entry.pipe.items_kept() - local.items_read()) as usize,
+            inbound: (local.msgs_kept() - entry.pipe.msgs_read()) as usize,
+            inbound_has_room: local.has_room_for_message(),
+        })
     }
 
     /// Whether pipe `id` is attached (closing pipes included).

@@ -28,16 +28,21 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::message::Message;
-use crate::pipe::{Pipe, PipeId, PipeItem};
+use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem};
 use crate::socket::{AttachError, PipePeer, RecvError, SendError, SocketEvent};
 use crate::socket_type::SocketType;
 use options::{OptionError, SocketOption, SocketOptions};
 use table::PipeTable;
 
 /// A pipe and what is known of the peer at its other end.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct PipeEntry {
-    pub(crate) pipe: Pipe,
+    /// The socket's end.
+    pub(crate) pipe: PipeEnd,
+    /// The session's end, when the socket hosts it itself ([`crate::Socket::attach_pipe`]):
+    /// commands between the two ends are then delivered at once, and surface as
+    /// [`SocketEvent`]s for the driver that stands in for the session.
+    pub(crate) local: Option<PipeEnd>,
     /// `None` until the handshake with the peer completes.
     pub(crate) peer: Option<PipePeer>,
     /// The id this socket chose for the connection (CONNECT_ROUTING_ID).
@@ -48,11 +53,13 @@ pub(crate) struct PipeEntry {
 }
 
 /// The state every pattern shares: options, pipes, and events for the driver.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct Core {
     pub(crate) options: SocketOptions,
     pub(crate) pipes: PipeTable<PipeEntry>,
     pub(crate) events: VecDeque<SocketEvent>,
+    /// Commands from the socket's ends of pipes whose session end is elsewhere.
+    pub(crate) outbox: VecDeque<(PipeId, PipeCommand)>,
     /// Closing pipes that ran dry, for the socket to detach.
     pub(crate) drained: Vec<PipeId>,
     /// The pipe the last message read came from: the simulator checks order per pipe.
@@ -66,30 +73,53 @@ impl Core {
             options: SocketOptions::default(),
             pipes: PipeTable::default(),
             events: VecDeque::new(),
+            outbox: VecDeque::new(),
             drained: Vec::new(),
             #[cfg(feature = "sim")]
             last_read: None,
         }
     }
 
-    /// Queues `msg` on pipe `id`, waking the session if the pipe was idle. Gives the message
-    /// back if the pipe is full or gone.
+    /// Sends the commands the socket's end of pipe `id` produced to the session's end: at
+    /// once, as events, when the socket hosts that end; through the outbox otherwise.
+    pub(crate) fn route(&mut self, id: PipeId) {
+        let Some(entry) = self.pipes.get_mut(&id) else {
+            return;
+        };
+        while let Some(cmd) = entry.pipe.poll_command() {
+            let Some(local) = entry.local.as_mut() else {
+                self.outbox.push_back((id, cmd));
+                continue;
+            };
+            match local.handle_command(cmd) {
+                Activation::Read => self.events.push_back(SocketEvent::OutboundReady(id)),
+                Activation::Write if !entry.closing => {
+                    self.events.push_back(SocketEvent::InboundResumed(id));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Queues `msg` on pipe `id`, waking the session if it sleeps. Gives the message back if
+    /// the pipe is full or gone.
     pub(crate) fn write(&mut self, id: PipeId, msg: Message) -> Result<(), Message> {
         let Some(entry) = self.pipes.get_mut(&id).filter(|e| !e.closing) else {
             return Err(msg);
         };
-        if entry.pipe.write(msg)? {
-            self.events.push_back(SocketEvent::OutboundReady(id));
-        }
+        entry.pipe.write(msg)?;
+        entry.pipe.flush();
+        self.route(id);
         Ok(())
     }
 
-    /// Queues a subscription change on pipe `id`.
+    /// Queues a subscription change on pipe `id` (never refused).
     pub(crate) fn write_command(&mut self, id: PipeId, item: PipeItem) {
         if let Some(entry) = self.pipes.get_mut(&id).filter(|e| !e.closing) {
-            if entry.pipe.write_command(item) {
-                self.events.push_back(SocketEvent::OutboundReady(id));
-            }
+            // Only messages can be refused, and this is not one.
+            let _ = entry.pipe.write_item(item);
+            entry.pipe.flush();
+            self.route(id);
         }
     }
 
@@ -100,28 +130,48 @@ impl Core {
             .is_some_and(|e| !e.closing && e.pipe.check_write())
     }
 
-    /// Takes the next received message from pipe `id`, telling the session when it may push
-    /// again.
-    pub(crate) fn read(&mut self, id: PipeId) -> Option<Message> {
+    /// Takes the next item from pipe `id`, whatever it is (XPUB reads subscriptions this
+    /// way). `None` puts the pipe to sleep until its next [`Pattern::read_activated`].
+    pub(crate) fn read_item(&mut self, id: PipeId) -> Option<PipeItem> {
         let entry = self.pipes.get_mut(&id)?;
-        let (msg, resumed) = entry.pipe.read()?;
-        #[cfg(feature = "sim")]
-        {
-            self.last_read = Some(id);
+        let item = entry.pipe.read();
+        let closing_and_dry = entry.closing && (item.is_none() || !entry.pipe.check_read());
+        if closing_and_dry && !self.drained.contains(&id) {
+            self.drained.push(id);
         }
-        if entry.closing {
-            if !entry.pipe.check_read() {
-                self.drained.push(id);
-            }
-        } else if resumed {
-            self.events.push_back(SocketEvent::InboundResumed(id));
-        }
-        Some(msg)
+        self.route(id);
+        item
     }
 
-    /// Whether pipe `id` has a received message.
-    pub(crate) fn check_read(&self, id: PipeId) -> bool {
-        self.pipes.get(&id).is_some_and(|e| e.pipe.check_read())
+    /// Takes the next received message from pipe `id`. Subscription changes, which only a
+    /// publisher reads, are passed over.
+    pub(crate) fn read(&mut self, id: PipeId) -> Option<Message> {
+        loop {
+            if let PipeItem::Message(msg) = self.read_item(id)? {
+                #[cfg(feature = "sim")]
+                {
+                    self.last_read = Some(id);
+                }
+                return Some(msg);
+            }
+        }
+    }
+
+    /// Whether pipe `id` has a received message (subscription changes waiting in front of it
+    /// are passed over). `false` puts the pipe to sleep.
+    pub(crate) fn check_read(&mut self, id: PipeId) -> bool {
+        loop {
+            let Some(entry) = self.pipes.get_mut(&id) else {
+                return false;
+            };
+            match entry.pipe.peek() {
+                Some(PipeItem::Message(_)) => return true,
+                Some(_) => {
+                    self.read_item(id);
+                }
+                None => return false,
+            }
+        }
     }
 
     /// The peer at the end of pipe `id`.
@@ -154,7 +204,8 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
     }
     /// A pipe is about to be removed from `core.pipes`.
     fn detach(&mut self, core: &mut Core, id: PipeId);
-    /// A pipe's inbound queue went from empty to non-empty.
+    /// A pipe had its session write to it while the socket's end slept: messages (or
+    /// subscription changes) wait there.
     fn read_activated(&mut self, core: &mut Core, id: PipeId);
     /// A pipe's outbound queue drained to its low-water mark after refusing a write.
     fn write_activated(&mut self, core: &mut Core, id: PipeId);
@@ -177,16 +228,6 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
     fn can_recv(&mut self, core: &mut Core) -> bool {
         let _ = core;
         false
-    }
-    /// A message from the peer, before it is queued: `None` means the pattern consumed it
-    /// (a ZMTP 3.0 subscription message, or traffic the pattern discards).
-    fn filter_inbound(&mut self, core: &mut Core, id: PipeId, msg: Message) -> Option<Message> {
-        let _ = (core, id);
-        Some(msg)
-    }
-    /// A subscription change from the peer (ZMTP 3.1 SUBSCRIBE / CANCEL). Ignored by default.
-    fn subscription(&mut self, core: &mut Core, id: PipeId, subscribe: bool, topic: Bytes) {
-        let _ = (core, id, subscribe, topic);
     }
     /// A pattern-specific option. `Ok(false)` means the pattern does not know it.
     fn set_option(&mut self, core: &mut Core, opt: &SocketOption) -> Result<bool, OptionError> {

@@ -22,7 +22,10 @@ impl Pattern for Push {
         self.lb.detach(id);
     }
 
-    fn read_activated(&mut self, _core: &mut Core, _id: PipeId) {}
+    fn read_activated(&mut self, core: &mut Core, id: PipeId) {
+        // RFC 30: PUSH SHALL NOT receive; anything a peer sends is discarded.
+        while core.read_item(id).is_some() {}
+    }
 
     fn write_activated(&mut self, _core: &mut Core, id: PipeId) {
         self.lb.activated(id);
@@ -37,11 +40,6 @@ impl Pattern for Push {
 
     fn can_send(&mut self, core: &mut Core) -> bool {
         self.lb.has_out(|id| core.check_write(id))
-    }
-
-    fn filter_inbound(&mut self, _core: &mut Core, _id: PipeId, _msg: Message) -> Option<Message> {
-        // RFC 30: PUSH SHALL NOT receive; anything a peer sends is discarded.
-        None
     }
 }
 

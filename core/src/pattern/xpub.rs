@@ -11,8 +11,8 @@ use super::options::{OptionError, SocketOption};
 use super::{parse_subscription, subscription_message, Core, Pattern};
 use crate::message::Message;
 use crate::mtrie::{Added, MultiTrie, Removed};
-use crate::pipe::PipeId;
-use crate::sched::{Distributor, FairQueue};
+use crate::pipe::{PipeId, PipeItem};
+use crate::sched::Distributor;
 use crate::socket::{AttachError, RecvError, SendError};
 
 /// Publisher; `is_pub` selects PUB (send only, subscriptions kept private).
@@ -23,7 +23,6 @@ pub(crate) struct XPub {
     /// XPUB_MANUAL: what each peer asked for, kept to report it when the peer leaves.
     manual_subscriptions: MultiTrie,
     dist: Distributor,
-    fq: FairQueue,
     /// Messages for the application, with the pipe a subscription came from.
     pending: VecDeque<(Message, Option<PipeId>)>,
     /// XPUB_MANUAL: the pipe whose subscription message the application received last.
@@ -42,7 +41,6 @@ impl XPub {
             subscriptions: MultiTrie::new(),
             manual_subscriptions: MultiTrie::new(),
             dist: Distributor::new(),
-            fq: FairQueue::new(),
             pending: VecDeque::new(),
             last_pipe: None,
             verbose_subs: false,
@@ -60,12 +58,37 @@ impl XPub {
                 .push_back((subscription_message(subscribe, topic), pipe));
         }
     }
+
+    /// A subscription change from a peer (ZMTP 3.1 command or 3.0 message).
+    fn subscription(&mut self, id: PipeId, subscribe: bool, topic: Bytes) {
+        if self.manual {
+            if subscribe {
+                self.manual_subscriptions.add(&topic, id);
+            } else {
+                self.manual_subscriptions.remove(&topic, id);
+            }
+            self.notify(subscribe, &topic, Some(id));
+            return;
+        }
+        let unique = if subscribe {
+            self.subscriptions.add(&topic, id) == Added::FirstForTopic
+        } else {
+            self.subscriptions.remove(&topic, id) == Removed::LastForTopic
+        };
+        let verbose = if subscribe {
+            self.verbose_subs
+        } else {
+            self.verbose_unsubs
+        };
+        if unique || verbose {
+            self.notify(subscribe, &topic, Some(id));
+        }
+    }
 }
 
 impl Pattern for XPub {
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.dist.attach(id);
-        self.fq.attach(id);
         if let Some(welcome) = &self.welcome {
             // A new pipe is empty, so the welcome message always fits.
             let _ = core.write(id, Message::single(welcome.clone()));
@@ -92,52 +115,36 @@ impl Pattern for XPub {
             self.notify(false, &topic, None);
         }
         self.dist.detach(id);
-        self.fq.detach(id);
         if self.last_pipe == Some(id) {
             self.last_pipe = None;
         }
     }
 
-    fn read_activated(&mut self, _core: &mut Core, id: PipeId) {
-        self.fq.activated(id);
+    /// Subscriptions must take effect whether or not the application ever reads (a PUB
+    /// never does), so everything a peer sent is taken at once, as libzmq's
+    /// `xread_activated` does: subscription changes update the trie (and are queued for the
+    /// XPUB application), other messages are queued for XPUB and discarded by PUB (RFC 29).
+    fn read_activated(&mut self, core: &mut Core, id: PipeId) {
+        while let Some(item) = core.read_item(id) {
+            let (subscribe, topic) = match item {
+                PipeItem::Subscribe(t) => (true, t),
+                PipeItem::Cancel(t) => (false, t),
+                PipeItem::Message(m) => match parse_subscription(&m) {
+                    Some(change) => change,
+                    None => {
+                        if !self.is_pub {
+                            self.pending.push_back((m, None));
+                        }
+                        continue;
+                    }
+                },
+            };
+            self.subscription(id, subscribe, topic);
+        }
     }
 
     fn write_activated(&mut self, _core: &mut Core, id: PipeId) {
         self.dist.activated(id);
-    }
-
-    fn subscription(&mut self, _core: &mut Core, id: PipeId, subscribe: bool, topic: Bytes) {
-        if self.manual {
-            if subscribe {
-                self.manual_subscriptions.add(&topic, id);
-            } else {
-                self.manual_subscriptions.remove(&topic, id);
-            }
-            self.notify(subscribe, &topic, Some(id));
-            return;
-        }
-        let unique = if subscribe {
-            self.subscriptions.add(&topic, id) == Added::FirstForTopic
-        } else {
-            self.subscriptions.remove(&topic, id) == Removed::LastForTopic
-        };
-        let verbose = if subscribe {
-            self.verbose_subs
-        } else {
-            self.verbose_unsubs
-        };
-        if unique || verbose {
-            self.notify(subscribe, &topic, Some(id));
-        }
-    }
-
-    fn filter_inbound(&mut self, core: &mut Core, id: PipeId, msg: Message) -> Option<Message> {
-        if let Some((subscribe, topic)) = parse_subscription(&msg) {
-            self.subscription(core, id, subscribe, topic);
-            return None;
-        }
-        // RFC 29: PUB SHALL silently discard messages from subscribers; XPUB delivers them.
-        (!self.is_pub).then_some(msg)
     }
 
     fn send(&mut self, core: &mut Core, msg: Message) -> Result<(), SendError> {
@@ -163,20 +170,15 @@ impl Pattern for XPub {
         Ok(())
     }
 
-    fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
+    fn recv(&mut self, _core: &mut Core) -> Result<Message, RecvError> {
         if self.is_pub {
             return Err(RecvError::NotSupported);
         }
-        if let Some((msg, pipe)) = self.pending.pop_front() {
-            if pipe.is_some() {
-                self.last_pipe = pipe;
-            }
-            return Ok(msg);
+        let (msg, pipe) = self.pending.pop_front().ok_or(RecvError::WouldBlock)?;
+        if pipe.is_some() {
+            self.last_pipe = pipe;
         }
-        self.fq
-            .recv(|id| core.read(id))
-            .map(|(_, m)| m)
-            .ok_or(RecvError::WouldBlock)
+        Ok(msg)
     }
 
     fn can_send(&mut self, _core: &mut Core) -> bool {
@@ -184,7 +186,8 @@ impl Pattern for XPub {
     }
 
     fn can_recv(&mut self, core: &mut Core) -> bool {
-        !self.is_pub && (!self.pending.is_empty() || self.fq.has_in(|id| core.check_read(id)))
+        let _ = core;
+        !self.is_pub && !self.pending.is_empty()
     }
 
     fn set_option(&mut self, _core: &mut Core, opt: &SocketOption) -> Result<bool, OptionError> {
