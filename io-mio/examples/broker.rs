@@ -16,17 +16,21 @@ fn main() -> Result<(), Error> {
     for w in 0..2 {
         let (ctx, back) = (ctx.clone(), back.clone());
         workers.push(std::thread::spawn(move || -> Result<(), Error> {
-            let rep = ctx.socket(SocketType::Rep)?;
-            rep.connect(&back)?;
-            loop {
-                let req = match rep.recv() {
-                    Ok(m) => m,
-                    Err(Error::Terminated) => return Ok(()),
-                    Err(e) => return Err(e),
-                };
-                let mut answer = req.frames()[0].to_vec();
-                answer.extend_from_slice(format!(" (worker {w})").as_bytes());
-                rep.send(answer)?;
+            let serve = || -> Result<(), Error> {
+                let rep = ctx.socket(SocketType::Rep)?;
+                rep.connect(&back)?;
+                loop {
+                    let req = rep.recv()?;
+                    let mut answer = req.frames()[0].to_vec();
+                    answer.extend_from_slice(format!(" (worker {w})").as_bytes());
+                    rep.send(answer)?;
+                }
+            };
+            // The context's end stops a worker wherever it is, even before it got going (a
+            // slow thread may start after the clients are done).
+            match serve() {
+                Err(Error::Terminated) => Ok(()),
+                other => other,
             }
         }));
     }
