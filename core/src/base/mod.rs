@@ -31,10 +31,9 @@ use crate::error::ConnectionError;
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::pattern::options::{OptionError, SocketOption};
-use crate::pipe::{PipeId, PipeItem};
+use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem};
 use crate::socket::{
-    InboundError, PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent,
-    UnsupportedSocketType,
+    PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent, UnsupportedSocketType,
 };
 use crate::socket_type::SocketType;
 use crate::time::Instant;
@@ -210,6 +209,8 @@ struct Session {
     engine: Option<Engine>,
     handshaken: bool,
     pipe: Option<PipeId>,
+    /// The session's end of that pipe: the only way messages reach the socket's pattern.
+    end: Option<PipeEnd>,
     /// The pipe's peer is known: it may carry messages both ways.
     pipe_ready: bool,
     connect_routing_id: Option<Bytes>,
@@ -229,6 +230,9 @@ pub struct InprocPeer {
     pub socket_type: SocketType,
     /// Its routing id (ROUTING_ID), if set.
     pub routing_id: Option<Bytes>,
+    /// Its SNDHWM and RCVHWM: an inproc pipe's HWM each way is the writer's SNDHWM plus the
+    /// reader's RCVHWM.
+    pub hwms: (usize, usize),
 }
 
 impl Session {
@@ -240,6 +244,7 @@ impl Session {
             engine: None,
             handshaken: false,
             pipe: None,
+            end: None,
             pipe_ready: false,
             connect_routing_id: None,
             held: None,
@@ -271,6 +276,8 @@ pub struct SocketBase {
     actions: VecDeque<Action>,
     monitor: VecDeque<MonitorEvent>,
     transmit_ready: BTreeSet<ConnId>,
+    /// Pipe commands for inproc peers, whose pipes join two patterns directly.
+    inproc_out: VecDeque<(ConnId, PipeCommand)>,
     /// Reused by `pump` for its walk over the sessions, so a call allocates nothing.
     scratch_nodes: Vec<NodeId>,
     /// Sessions the next pump must visit: their engine, pipe or drain state changed.
@@ -294,7 +301,9 @@ impl SocketBase {
         config: BaseConfig,
         seed: u64,
     ) -> Result<SocketBase, UnsupportedSocketType> {
-        let socket = Socket::new(kind, (seed >> 32) as u32 ^ seed as u32)?;
+        let mut socket = Socket::new(kind, (seed >> 32) as u32 ^ seed as u32)?;
+        // The sessions run in this object's thread: a credit report is a function call.
+        socket.set_exact_credits(true);
         let (mut tree, root) = Tree::new();
         tree.set_linger(root, config.linger);
         Ok(SocketBase {
@@ -310,6 +319,7 @@ impl SocketBase {
             actions: VecDeque::new(),
             monitor: VecDeque::new(),
             transmit_ready: BTreeSet::new(),
+            inproc_out: VecDeque::new(),
             scratch_nodes: Vec::new(),
             dirty: BTreeSet::new(),
             walk_all: true,
@@ -460,12 +470,12 @@ impl SocketBase {
             // A fresh id cannot collide, but the pattern may refuse another pipe (a PAIR whose
             // old pipe still drains): the session then attaches one after its handshake, as
             // libzmq's session does when it has no pipe.
-            if self
+            if let Ok(end) = self
                 .socket
-                .attach_pending_pipe(pipe, connect_routing_id)
-                .is_ok()
+                .attach_pending_session_pipe(pipe, connect_routing_id)
             {
                 session.pipe = Some(pipe);
+                session.end = Some(end);
                 self.pipes.insert(pipe, node);
             }
         }
@@ -627,6 +637,14 @@ impl SocketBase {
         Some(conn)
     }
 
+    /// Whether a connection arriving on `listener` would be taken (it exists and neither it
+    /// nor the socket is closing).
+    pub fn accepts_on(&self, listener: ListenerId) -> bool {
+        self.listeners
+            .get(&listener)
+            .is_some_and(|l| !self.closing && !self.tree.is_terminating(l.node))
+    }
+
     /// A session for a connection accepted on `listener`: (its node, its connection, the
     /// listener's endpoint), or `None` if the listener is gone or the socket is closing.
     fn accept_session(
@@ -735,66 +753,82 @@ impl SocketBase {
 
     /// What this socket tells an inproc peer about itself.
     pub fn inproc_peer(&self) -> InprocPeer {
+        let o = self.socket.options();
         InprocPeer {
             socket_type: self.socket.socket_type(),
-            routing_id: self.socket.options().routing_id.clone(),
+            routing_id: o.routing_id.clone(),
+            hwms: (o.sndhwm, o.rcvhwm),
         }
     }
 
-    /// A socket connected to our inproc listener. Returns the connection's id, or `None` if
-    /// the listener is gone or the socket closing.
+    /// A socket connected to our inproc listener and handed over `end`, the far end of its
+    /// pipe: our pattern reads and writes it directly, with no session between (libzmq's
+    /// inproc). Returns the connection's id, or `None` if the listener is gone or the socket
+    /// closing.
     pub fn handle_inproc_accepted(
         &mut self,
         listener: ListenerId,
         peer: InprocPeer,
+        end: PipeEnd,
         now: Instant,
     ) -> Option<ConnId> {
         let (node, conn, _) = self.accept_session(listener, None)?;
         self.dirty.insert(node);
-        self.on_handshake(node, inproc_peer_info(peer), now);
+        self.on_handshake(node, inproc_peer_info(peer), Some(end), now);
         self.pump(now);
         Some(conn)
     }
 
-    /// Our inproc connect reached its peer, which told us who it is.
-    pub fn handle_inproc_connected(&mut self, conn: ConnId, peer: InprocPeer, now: Instant) {
-        let Some(&node) = self.conns.get(&conn) else {
-            return;
-        };
+    /// Our inproc connect reached its peer, which told us who it is. Returns the far end of
+    /// the connection's pipe, for [`SocketBase::handle_inproc_accepted`] on the peer (`None`
+    /// if our pattern refused the peer: the connection is closed). Each way, the pipe's HWM
+    /// becomes the writer's SNDHWM plus the reader's RCVHWM (unlimited if either is 0).
+    pub fn handle_inproc_connected(
+        &mut self,
+        conn: ConnId,
+        peer: InprocPeer,
+        now: Instant,
+    ) -> Option<PipeEnd> {
+        let &node = self.conns.get(&conn)?;
         self.dirty.insert(node);
+        let (peer_snd, peer_rcv) = peer.hwms;
         if let Some(s) = self.sessions.get_mut(&node) {
             s.inproc = true;
             if let Role::Connect { state, .. } = &mut s.role {
                 *state = ConnectState::Connected;
             }
         }
-        self.on_handshake(node, inproc_peer_info(peer), now);
+        self.on_handshake(node, inproc_peer_info(peer), None, now);
+        let s = self.sessions.get_mut(&node)?;
+        let (p, mut end) = (s.pipe?, s.end.take()?);
+        let o = self.socket.options();
+        let sum = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a + b };
+        let (out, inb) = (sum(o.sndhwm, peer_rcv), sum(peer_snd, o.rcvhwm));
+        // Two sockets that may live on two threads: reads are reported every low-water mark,
+        // as libzmq does (the peer's end also learns its HWMs from the command this sends).
+        end.set_exact(false, out);
+        self.socket.set_pipe_hwms(p, out, inb, false);
+        self.pump(now);
+        Some(end)
+    }
+
+    /// A pipe command from the inproc peer of `conn`.
+    pub fn handle_inproc_command(&mut self, conn: ConnId, cmd: PipeCommand, now: Instant) {
+        let Some(p) = self
+            .conns
+            .get(&conn)
+            .and_then(|n| self.sessions.get(n))
+            .and_then(|s| s.pipe)
+        else {
+            return;
+        };
+        self.socket.handle_pipe_command(p, cmd);
         self.pump(now);
     }
 
-    /// An item from the inproc peer. Before calling, check [`SocketBase::wants_input`]: while
-    /// it is false the socket's queue is full and items must wait at the sender.
-    pub fn handle_inproc_item(&mut self, conn: ConnId, item: PipeItem, now: Instant) {
-        if let Some(&node) = self.conns.get(&conn) {
-            self.dirty.insert(node);
-            self.inbound(node, item);
-        }
-        self.pump(now);
-    }
-
-    /// The next item to hand to the inproc peer of `conn`.
-    pub fn poll_inproc(&mut self, conn: ConnId, now: Instant) -> Option<PipeItem> {
-        let node = *self.conns.get(&conn)?;
-        let s = self
-            .sessions
-            .get(&node)
-            .filter(|s| s.inproc && s.pipe_ready)?;
-        let item = self.socket.poll_outbound(s.pipe?);
-        if item.is_some() {
-            self.dirty.insert(node);
-            self.pump(now);
-        }
-        item
+    /// The next pipe command for the inproc peer of a connection.
+    pub fn poll_inproc_command(&mut self) -> Option<(ConnId, PipeCommand)> {
+        self.inproc_out.pop_front()
     }
 
     // ----- driver outputs -----------------------------------------------------------------
@@ -850,10 +884,10 @@ impl SocketBase {
             return false;
         };
         let room = s
-            .pipe
+            .end
+            .as_ref()
             .filter(|_| s.pipe_ready)
-            .and_then(|p| self.socket.pipe(p))
-            .is_none_or(|p| p.inbound_has_room());
+            .is_none_or(PipeEnd::has_room_for_message);
         s.held.is_none() && room
     }
 
@@ -970,6 +1004,9 @@ impl SocketBase {
                 progress = true;
                 self.on_socket_event(ev, now);
             }
+            if self.route_socket() {
+                progress = true;
+            }
             // Pattern events just marked more sessions: refill those now too.
             for &n in &self.dirty {
                 if nodes.binary_search(&n).is_err() {
@@ -1013,15 +1050,15 @@ impl SocketBase {
                 return progress;
             };
             if let Some(held) = s.held.take() {
-                if let Some(p) = s.pipe {
-                    match self.socket.handle_inbound(p, PipeItem::Message(held)) {
-                        Ok(()) => progress = true,
-                        Err(InboundError::Full(m)) => {
-                            s.held = Some(m);
-                            return progress;
-                        }
-                        Err(InboundError::UnknownPipe) => {}
+                if let Some(end) = s.end.as_mut() {
+                    if let Err(m) = end.write(held) {
+                        s.held = Some(m);
+                        return progress;
                     }
+                    end.flush();
+                    progress = true;
+                    self.route_session(node);
+                    continue;
                 }
             }
             let Some(ev) = s.engine.as_mut().and_then(Engine::poll_event) else {
@@ -1029,7 +1066,7 @@ impl SocketBase {
             };
             progress = true;
             match ev {
-                Event::HandshakeSucceeded(peer) => self.on_handshake(node, peer, now),
+                Event::HandshakeSucceeded(peer) => self.on_handshake(node, peer, None, now),
                 Event::Message(m) => self.inbound(node, PipeItem::Message(m)),
                 Event::Subscribe(t) => self.inbound(node, PipeItem::Subscribe(t)),
                 Event::Cancel(t) => self.inbound(node, PipeItem::Cancel(t)),
@@ -1042,15 +1079,69 @@ impl SocketBase {
         let Some(s) = self.sessions.get_mut(&node) else {
             return;
         };
-        let Some(p) = s.pipe.filter(|_| s.pipe_ready) else {
+        let Some(end) = s.end.as_mut().filter(|_| s.pipe_ready) else {
             return;
         };
-        if let Err(InboundError::Full(m)) = self.socket.handle_inbound(p, item) {
-            s.held = Some(m);
+        match end.write_item(item) {
+            Ok(()) => {
+                end.flush();
+                self.route_session(node);
+            }
+            Err(PipeItem::Message(m)) => s.held = Some(m),
+            // Only messages are refused at HWM.
+            Err(_) => {}
         }
     }
 
-    fn on_handshake(&mut self, node: NodeId, peer: PeerInfo, now: Instant) {
+    /// Delivers the commands the session's end of its pipe produced to the socket's end.
+    fn route_session(&mut self, node: NodeId) {
+        let Some(s) = self.sessions.get_mut(&node) else {
+            return;
+        };
+        let (Some(p), Some(end)) = (s.pipe, s.end.as_mut()) else {
+            return;
+        };
+        while let Some(cmd) = end.poll_command() {
+            self.socket.handle_pipe_command(p, cmd);
+        }
+    }
+
+    /// Delivers the commands the socket's ends of pipes produced to the sessions' ends; true
+    /// if there were any.
+    fn route_socket(&mut self) -> bool {
+        let mut any = false;
+        while let Some((p, cmd)) = self.socket.poll_pipe_command() {
+            any = true;
+            let Some(&node) = self.pipes.get(&p) else {
+                continue;
+            };
+            let Some(s) = self.sessions.get_mut(&node) else {
+                continue;
+            };
+            if s.inproc && s.end.is_none() {
+                // The far end is the inproc peer's pattern.
+                if let Some(c) = s.conn {
+                    self.inproc_out.push_back((c, cmd));
+                }
+                continue;
+            }
+            let Some(end) = s.end.as_mut().filter(|_| s.pipe == Some(p)) else {
+                continue;
+            };
+            // Items to transmit (Read) or room for a held message (Write): the pump refills
+            // or pushes again.
+            if end.handle_command(cmd) != Activation::None {
+                self.dirty.insert(node);
+            }
+            // A report may have just unblocked nothing, but the session's own end may answer.
+            self.route_session(node);
+        }
+        any
+    }
+
+    /// The peer is known: the session's pipe may carry messages. `given` is an inproc peer's
+    /// end of a pipe, attached in place of one of our own.
+    fn on_handshake(&mut self, node: NodeId, peer: PeerInfo, given: Option<PipeEnd>, now: Instant) {
         let kind = self.socket.socket_type();
         let Some(s) = self.sessions.get_mut(&node) else {
             return;
@@ -1059,17 +1150,30 @@ impl SocketBase {
         let name = s.endpoint.clone();
         let mut pp = PipePeer::from_handshake(kind, &peer);
         pp.connect_routing_id = s.connect_routing_id.clone();
-        let attached = match s.pipe {
-            Some(p) => self.socket.peer_ready(p, pp),
-            None => {
+        let attached = match (s.pipe, given) {
+            (_, Some(end)) => {
                 let p = PipeId(self.next_id + 1);
                 self.next_id += 1;
-                let r = self.socket.attach_pipe(p, pp);
+                let r = self.socket.attach_peer_end(p, end, pp);
                 if r.is_ok() {
                     s.pipe = Some(p);
                     self.pipes.insert(p, node);
                 }
                 r
+            }
+            (Some(p), None) => self.socket.peer_ready(p, pp),
+            (None, None) => {
+                let p = PipeId(self.next_id + 1);
+                self.next_id += 1;
+                match self.socket.attach_session_pipe(p, pp) {
+                    Ok(end) => {
+                        s.pipe = Some(p);
+                        s.end = Some(end);
+                        self.pipes.insert(p, node);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
             }
         };
         let inproc = self.sessions.get(&node).is_some_and(|s| s.inproc);
@@ -1169,6 +1273,7 @@ impl SocketBase {
         } else if let Some(p) = s.pipe.take() {
             s.pipe_ready = false;
             s.held = None;
+            s.end = None;
             self.pipes.remove(&p);
             self.socket.terminate_pipe(p);
         }
@@ -1205,24 +1310,15 @@ impl SocketBase {
         let Some(s) = self.sessions.get_mut(&node) else {
             return false;
         };
-        let (Some(p), true) = (s.pipe, s.pipe_ready) else {
+        let (Some(end), true) = (s.end.as_mut(), s.pipe_ready) else {
             return false;
         };
-        if s.inproc {
-            // The driver takes items with `poll_inproc` when the peer has room.
-            if let Some(c) = s.conn {
-                if self.socket.pipe(p).is_some_and(|p| !p.outbound_is_empty()) {
-                    self.transmit_ready.insert(c);
-                }
-            }
-            return false;
-        }
         let Some(engine) = s.engine.as_mut().filter(|e| e.is_ready()) else {
             return false;
         };
         let mut moved = false;
         while engine.pending_transmit() < OUT_BATCH {
-            let Some(item) = self.socket.poll_outbound(p) else {
+            let Some(item) = end.read() else {
                 break;
             };
             moved = true;
@@ -1237,29 +1333,25 @@ impl SocketBase {
             if let Some(c) = s.conn {
                 self.transmit_ready.insert(c);
             }
+            self.route_session(node);
         }
         moved
     }
 
     /// Whether the session still holds messages its linger protects.
-    fn has_pending(&self, s: &Session) -> bool {
-        let queued = s
-            .pipe
-            .and_then(|p| self.socket.pipe(p))
-            .is_some_and(|p| !p.outbound_is_empty());
+    fn has_pending(s: &mut Session) -> bool {
+        let queued = s.end.as_mut().is_some_and(PipeEnd::check_read);
         let unsent = s.engine.as_ref().is_some_and(|e| e.pending_transmit() > 0);
         queued || unsent
     }
 
     fn check_drained(&mut self, node: NodeId, now: Instant) {
-        let Some(s) = self.sessions.get(&node) else {
+        let Some(s) = self.sessions.get_mut(&node) else {
             return;
         };
-        let pending = self.has_pending(s);
+        let pending = Self::has_pending(s);
         if s.lingering && !pending {
-            if let Some(s) = self.sessions.get_mut(&node) {
-                s.lingering = false;
-            }
+            s.lingering = false;
             self.tree.drained(node, now);
         } else if !s.lingering {
             self.tree.set_pending(node, pending, now);

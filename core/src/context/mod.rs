@@ -161,10 +161,8 @@ impl Context {
                     self.route(*id, a, now);
                 }
             }
-            if !self.links.is_empty() {
-                for id in &ids {
-                    progress |= self.move_items(*id, now);
-                }
+            for id in &ids {
+                progress |= self.route_pipe_commands(*id, now);
             }
             if !progress {
                 self.scratch_ids = ids;
@@ -220,7 +218,9 @@ impl Context {
             || self.waiting.values().any(|w| w.contains(&(id, conn)))
     }
 
-    /// Joins a connecting socket's session to a bound one.
+    /// Joins a connecting socket to a bound one: the connecter's pipe (which may already
+    /// hold messages sent before the bind) passes its far end to the binder's pattern, so
+    /// the two patterns share one pipe, as in libzmq.
     fn join(
         &mut self,
         cid: SocketId,
@@ -233,49 +233,56 @@ impl Context {
             return;
         };
         let (cpeer, bpeer) = (c.inproc_peer(), b.inproc_peer());
-        let accepted = self
+        if self
             .sockets
-            .get_mut(&bid)
-            .and_then(|b| b.handle_inproc_accepted(listener, cpeer, now));
-        let Some(bconn) = accepted else {
+            .get(&bid)
+            .is_none_or(|b| !b.accepts_on(listener))
+        {
             // The binder is closing: the connect fails like a refused dial.
             if let Some(c) = self.sockets.get_mut(&cid) {
                 c.handle_eof(conn, now);
             }
             return;
+        }
+        // The connecter refused the binder (an incompatible type): it closed its side.
+        let Some(end) = self
+            .sockets
+            .get_mut(&cid)
+            .and_then(|c| c.handle_inproc_connected(conn, bpeer, now))
+        else {
+            return;
         };
-        self.links.insert((cid, conn), (bid, bconn));
-        self.links.insert((bid, bconn), (cid, conn));
-        if let Some(c) = self.sockets.get_mut(&cid) {
-            c.handle_inproc_connected(conn, bpeer, now);
+        let accepted = self
+            .sockets
+            .get_mut(&bid)
+            .and_then(|b| b.handle_inproc_accepted(listener, cpeer, end, now));
+        match accepted {
+            Some(bconn) => {
+                self.links.insert((cid, conn), (bid, bconn));
+                self.links.insert((bid, bconn), (cid, conn));
+            }
+            None => {
+                if let Some(c) = self.sockets.get_mut(&cid) {
+                    c.handle_eof(conn, now);
+                }
+            }
         }
     }
 
-    /// Moves items from `id`'s inproc connections to their peers while the peers take them.
-    fn move_items(&mut self, id: SocketId, now: Instant) -> bool {
+    /// Carries the pipe commands of `id`'s inproc connections to their peers.
+    fn route_pipe_commands(&mut self, id: SocketId, now: Instant) -> bool {
         let mut progress = false;
-        let ends: Vec<(ConnId, (SocketId, ConnId))> = self
-            .links
-            .range((id, ConnId(0))..=(id, ConnId(u64::MAX)))
-            .map(|(k, v)| (k.1, *v))
-            .collect();
-        for (conn, (pid, pconn)) in ends {
-            loop {
-                let takes = self.sockets.get(&pid).is_some_and(|p| p.wants_input(pconn));
-                if !takes {
-                    break;
-                }
-                let Some(item) = self
-                    .sockets
-                    .get_mut(&id)
-                    .and_then(|s| s.poll_inproc(conn, now))
-                else {
-                    break;
-                };
-                progress = true;
-                if let Some(p) = self.sockets.get_mut(&pid) {
-                    p.handle_inproc_item(pconn, item, now);
-                }
+        while let Some((conn, cmd)) = self
+            .sockets
+            .get_mut(&id)
+            .and_then(SocketBase::poll_inproc_command)
+        {
+            progress = true;
+            let Some(&(pid, pconn)) = self.links.get(&(id, conn)) else {
+                continue; // the peer is gone
+            };
+            if let Some(p) = self.sockets.get_mut(&pid) {
+                p.handle_inproc_command(pconn, cmd, now);
             }
         }
         progress
