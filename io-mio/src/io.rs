@@ -209,6 +209,11 @@ struct Conn {
     /// start the same (the byte order depends on it).
     reading: bool,
     writing: bool,
+    /// A readiness event said the peer closed its end. The bytes before the end of stream
+    /// and the end itself may come with one edge-triggered event, and a read that returns
+    /// those bytes leaves the end unread with no event to follow: from now on every read
+    /// is followed by another until one returns the end (or an error).
+    read_closed: bool,
 }
 
 impl Conn {
@@ -221,6 +226,7 @@ impl Conn {
             pending: VecDeque::new(),
             reading: false,
             writing: false,
+            read_closed: false,
         }
     }
 
@@ -680,8 +686,10 @@ impl State {
                         (Ok(0), Some(s)) => s.handle_eof(conn, now),
                         (Ok(n), Some(s)) => {
                             s.handle_input(conn, &buf[..n], now);
-                            // A full buffer: there may be more (the readiness is edge-triggered).
-                            if n == buf.len() {
+                            // The readiness is edge-triggered: read again after a full buffer
+                            // (there may be more), and after any read once the peer closed
+                            // (the end of stream is still to come, and no event will say so).
+                            if n == buf.len() || c.read_closed {
                                 self.to_read.insert((sid, conn));
                             }
                         }
@@ -738,7 +746,8 @@ impl State {
         }
     }
 
-    fn on_ready(&mut self, token: Token, readable: bool, writable: bool) {
+    /// A readiness event for `token`; `read_closed` when it says the peer closed its end.
+    fn on_ready(&mut self, token: Token, readable: bool, writable: bool, read_closed: bool) {
         let now = self.now();
         match self.tokens.get(&token).copied() {
             Some(Handle::Listener(sid, lid)) => self.accept(sid, lid),
@@ -746,6 +755,7 @@ impl State {
                 let Some(c) = self.conns.get_mut(&(sid, conn)) else {
                     return;
                 };
+                c.read_closed |= read_closed;
                 if c.connecting {
                     match c.stream.connect_status() {
                         Ok(false) => return,
@@ -1334,7 +1344,12 @@ fn run(shared: &Shared, poll: &mut Poll, keeps_timers: bool) {
         for ev in events.iter() {
             if ev.token() != WAKER {
                 let closed = ev.is_read_closed() || ev.is_error();
-                st.on_ready(ev.token(), ev.is_readable() || closed, ev.is_writable());
+                st.on_ready(
+                    ev.token(),
+                    ev.is_readable() || closed,
+                    ev.is_writable(),
+                    closed,
+                );
             }
         }
         if keeps_timers {

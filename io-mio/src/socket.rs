@@ -106,6 +106,13 @@ impl Socket {
         }
     }
 
+    /// How many sessions the socket holds: one per connect, and one per accepted connection
+    /// until it has ended. For diagnostics: a connection that is never let go shows here.
+    pub fn session_count(&self) -> usize {
+        let mut st = self.shared.lock();
+        st.socket(self.id).map_or(0, |s| s.session_count())
+    }
+
     /// This socket's type.
     pub fn socket_type(&self) -> SocketType {
         self.kind

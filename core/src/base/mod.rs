@@ -891,6 +891,12 @@ impl SocketBase {
         s.held.is_none() && room
     }
 
+    /// How many sessions the socket holds: one per connect, and one per accepted connection
+    /// until it has ended. For diagnostics: a session that never ends shows here.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
     /// The live connections.
     pub fn conns(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.conns.keys().copied()
