@@ -1,130 +1,13 @@
-//! Entry points for the fuzz targets in `fuzz/` (each target is one call to one of these), kept
-//! in the crate so the committed seed corpora also run as ordinary tests.
-//!
-//! Each function feeds arbitrary bytes to one parser or state machine and checks the
-//! invariants that must hold whatever the input: no panic, lengths respected, nothing after
-//! `Closed`; for a socket, no message duplicated, split, or lost where ZeroMQ promises delivery.
+//! The socket target: one `Socket` driven through arbitrary driver and application calls,
+//! checked against a model of what ZeroMQ promises.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-
-use crate::codec::{Command, FrameDecoder, Greeting};
-use crate::engine::{Engine, EngineConfig, Event};
-use crate::message::Message;
-use crate::pipe::{PipeId, PipeItem};
-use crate::socket::{AttachError, InboundError, PipePeer, SendErrorKind, Socket, SocketEvent};
-use crate::socket_type::SocketType;
-use crate::time::Instant;
-
-/// Decodes frames from `data` fed in pieces whose sizes the first byte picks, and parses every
-/// command frame. Checks that whole-input and piecewise decoding agree.
-pub fn frame_decoder(data: &[u8]) {
-    let Some((&split, rest)) = data.split_first() else {
-        return;
-    };
-    let decoder = FrameDecoder::new(Some(1 << 20));
-    let whole = decode_all(&decoder, rest, rest.len().max(1));
-    let piecewise = decode_all(&decoder, rest, usize::from(split % 16) + 1);
-    assert_eq!(whole, piecewise, "splitting the input changed the frames");
-}
-
-fn decode_all(
-    decoder: &FrameDecoder,
-    data: &[u8],
-    step: usize,
-) -> (Vec<(bool, bool, Bytes)>, bool) {
-    let mut buf = BytesMut::new();
-    let mut frames = Vec::new();
-    for piece in data.chunks(step) {
-        buf.extend_from_slice(piece);
-        loop {
-            match decoder.decode(&mut buf) {
-                Ok(Some(f)) => {
-                    if f.command {
-                        let _ = Command::parse(f.body.clone());
-                    }
-                    frames.push((f.more, f.command, f.body));
-                }
-                Ok(None) => break,
-                Err(_) => return (frames, true),
-            }
-        }
-    }
-    (frames, false)
-}
-
-/// Decodes a greeting from every prefix of `data`; a prefix that is refused must stay refused
-/// and a complete greeting must re-encode to a valid greeting.
-pub fn greeting(data: &[u8]) {
-    let mut refused = false;
-    for end in 0..=data.len().min(64) {
-        match Greeting::decode(&data[..end]) {
-            Ok(None) => assert!(!refused, "a refused prefix was accepted when longer"),
-            Ok(Some(g)) => {
-                assert_eq!(end, 64);
-                let again = Greeting::decode(&g.encode()).expect("our own greeting decodes");
-                assert_eq!(
-                    again.map(|a| (a.major, a.mechanism)),
-                    Some((g.major, g.mechanism))
-                );
-            }
-            Err(_) => refused = true,
-        }
-    }
-}
-
-/// Runs one engine on arbitrary input. Byte 0 picks the socket type, byte 1 the read size and
-/// whether heartbeats are on; from then on the input is what the peer sent, with the clock
-/// moving a little at every piece.
-pub fn engine(data: &[u8]) {
-    let [kind, knobs, rest @ ..] = data else {
-        return;
-    };
-    let socket_type = SocketType::ALL[usize::from(*kind) % SocketType::ALL.len()];
-    let mut config = EngineConfig::new(socket_type);
-    config.max_msg_size = Some(64 * 1024);
-    if knobs & 0x80 != 0 {
-        config.heartbeat_ivl = Duration::from_millis(100);
-        config.heartbeat_ttl = Duration::from_secs(1);
-    }
-    let step = usize::from(knobs & 0x3F) + 1;
-    let mut now = Instant::ZERO;
-    let mut engine = Engine::new(config, now);
-    let mut closed = false;
-    for piece in rest.chunks(step) {
-        now = now + Duration::from_millis(u64::from(piece[0] % 64));
-        engine.handle_input(piece, now);
-        engine.handle_timeout(now);
-        while let Some(event) = engine.poll_event() {
-            assert!(!closed, "an event after Closed");
-            match event {
-                Event::Closed(_) => closed = true,
-                Event::Message(m) => assert!(!m.frames().is_empty()),
-                Event::HandshakeSucceeded(p) => {
-                    if let Some(t) = p.socket_type {
-                        assert!(socket_type.is_compatible_with(t));
-                    }
-                }
-                Event::Subscribe(_) | Event::Cancel(_) => {}
-            }
-        }
-        // Whatever the peer says, we may reply; a closed engine has nothing more to say
-        // but what it already queued.
-        let _ = engine.send(&crate::Message::single("x"));
-        while engine.poll_transmit().is_some() {}
-    }
-    engine.handle_eof(now);
-    while let Some(event) = engine.poll_event() {
-        assert!(!closed, "an event after Closed");
-        closed = matches!(event, Event::Closed(_));
-    }
-    assert!(
-        closed && engine.is_closed(),
-        "end of input must close the engine"
-    );
-}
+use bytes::Bytes;
+use oxmq_core::{
+    AttachError, InboundError, Message, PipeId, PipeItem, PipePeer, SendErrorKind, Socket,
+    SocketEvent, SocketType,
+};
 
 /// REQ's request ids and the generated routing ids count up from here; near the top so they wrap.
 const SOCKET_SEED: u32 = u32::MAX - 2;
@@ -193,6 +76,14 @@ fn fuzz_routing_id(k: u8) -> Bytes {
     Bytes::from(vec![b'r', b'0' + k])
 }
 
+/// The routing id a ROUTER or STREAM generates for a peer that names none: `0x00`, then a
+/// big-endian u32 counter (libzmq's format), so sends can address a peer before it speaks.
+fn generated_routing_id(counter: u32) -> Bytes {
+    let mut v = vec![0];
+    v.extend_from_slice(&counter.to_be_bytes());
+    Bytes::from(v)
+}
+
 /// The last frame of every message the fuzzer makes: `T` (sent by the application) or `I`
 /// (arrived from a peer), then a counter. Fuzzed frames are at most 3 bytes, so never a tag.
 fn fuzz_tag(kind: u8, n: u64) -> Bytes {
@@ -220,8 +111,8 @@ fn fuzz_peer_type(kind: SocketType, any: bool, b: u8) -> SocketType {
     }
 }
 
-fn fuzz_option(o: u8, v: u8) -> crate::SocketOption {
-    use crate::SocketOption::*;
+fn fuzz_option(o: u8, v: u8) -> oxmq_core::SocketOption {
+    use oxmq_core::SocketOption::*;
     let on = v & 1 != 0;
     match o % 19 {
         0 => SndHwm(usize::from(v % 5)),
@@ -291,7 +182,7 @@ enum SocketOp {
     },
     Recv,
     Poll,
-    SetOption(crate::SocketOption),
+    SetOption(oxmq_core::SocketOption),
 }
 
 impl SocketOp {
@@ -648,7 +539,7 @@ impl SocketRun {
                 }
             }
             SocketOp::SetOption(opt) => {
-                use crate::SocketOption::*;
+                use oxmq_core::SocketOption::*;
                 if self.s.set_option(opt.clone()).is_err() {
                     return;
                 }
@@ -808,9 +699,7 @@ impl SocketRun {
                 self.slots[slot]
                     .and_then(|id| self.routing_ids.get(&id).cloned())
                     .unwrap_or_else(|| {
-                        crate::pattern::generated_routing_id(
-                            SOCKET_SEED.wrapping_add(1 + u32::from(to & 3)),
-                        )
+                        generated_routing_id(SOCKET_SEED.wrapping_add(1 + u32::from(to & 3)))
                     })
             }
         }
@@ -889,7 +778,7 @@ impl SocketRun {
         };
         match kind {
             Push | Dealer | Pair | Req => {
-                let lwm = crate::pipe::low_water_mark(hwm);
+                let lwm = oxmq_core::pipe::low_water_mark(hwm);
                 for (id, m) in self.pipes.iter().filter(|(_, m)| !m.closing) {
                     let out = self.s.pipe(*id).map_or(0, |p| p.outbound_len());
                     assert!(
@@ -1125,8 +1014,8 @@ impl SocketRun {
         }
     }
 
-    fn recv_failed(&mut self, e: crate::RecvError) {
-        use crate::RecvError::*;
+    fn recv_failed(&mut self, e: oxmq_core::RecvError) {
+        use oxmq_core::RecvError::*;
         use SocketType::*;
         let kind = self.kind;
         assert_eq!(
@@ -1292,32 +1181,6 @@ impl SocketRun {
                     m.held.len()
                 );
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    /// Runs every committed seed of every fuzz target as a plain test.
-    #[test]
-    fn committed_fuzz_corpora_run_clean() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus");
-        type Target = fn(&[u8]);
-        let targets: [(&str, Target); 4] = [
-            ("frame_decoder", super::frame_decoder),
-            ("greeting", super::greeting),
-            ("engine", super::engine),
-            ("socket", super::socket),
-        ];
-        for (name, run) in targets {
-            let dir = std::path::Path::new(root).join(name);
-            let mut seeds = 0;
-            for entry in std::fs::read_dir(&dir).expect("corpus folder") {
-                let bytes = std::fs::read(entry.expect("entry").path()).expect("seed");
-                run(&bytes);
-                seeds += 1;
-            }
-            assert!(seeds > 0, "no seeds for {name}");
         }
     }
 }
