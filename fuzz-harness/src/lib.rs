@@ -7,6 +7,9 @@
 //! Each function feeds arbitrary bytes to one parser or state machine and checks the
 //! invariants that must hold whatever the input: no panic, lengths respected, nothing after
 //! `Closed`; for a socket, no message duplicated, split, or lost where ZeroMQ promises delivery.
+//! The frame decoder and greeting targets take the bytes as they are; the engine and socket
+//! targets read them with [`arbitrary`] as a sequence of operations (enums deriving
+//! `Arbitrary`), which the fuzzer mutates as structure rather than as a byte format.
 //!
 //! ## Seeds
 //!
@@ -18,6 +21,10 @@
 //! ```sh
 //! cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run engine corpus/engine ../fuzz-harness/seeds/engine
 //! ```
+//!
+//! The seeds are in the byte layout of `arbitrary` 1.x's derive, which both lockfiles pin;
+//! a test reads one back op by op, so a change of layout shows up as a failure, not as seeds
+//! quietly turned into other inputs.
 //!
 //! To keep an input the fuzzer found (a crash, once fixed, or a new path worth keeping), copy
 //! it into `seeds/<target>/` under a name starting `seed-` that says what it exercises.
