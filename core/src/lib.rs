@@ -42,7 +42,6 @@ pub mod context;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
-pub mod fuzzing;
 pub mod mechanism;
 pub mod message;
 pub mod monitor;

@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| oxmq_core::fuzzing::engine(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| oxmq_fuzz_harness::engine(data));

@@ -14,6 +14,6 @@ fn pinned_type() -> Option<u8> {
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| match (pinned_type(), data.split_first()) {
-    (Some(kind), Some((_, ops))) => oxmq_core::fuzzing::socket_of(kind, ops),
-    _ => oxmq_core::fuzzing::socket(data),
+    (Some(kind), Some((_, ops))) => oxmq_fuzz_harness::socket_of(kind, ops),
+    _ => oxmq_fuzz_harness::socket(data),
 });

@@ -1,0 +1,39 @@
+//! Runs every committed seed of every fuzz target as a plain test.
+
+use std::path::Path;
+
+fn replay(target: &str, run: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("seeds")
+        .join(target);
+    let mut seeds: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("a readable folder entry").path())
+        .collect();
+    seeds.sort();
+    assert!(!seeds.is_empty(), "no seeds for {target}");
+    for seed in seeds {
+        eprintln!("{target}: {}", seed.display());
+        run(&std::fs::read(&seed).expect("a readable seed"));
+    }
+}
+
+#[test]
+fn frame_decoder_seeds() {
+    replay("frame_decoder", oxmq_fuzz_harness::frame_decoder);
+}
+
+#[test]
+fn greeting_seeds() {
+    replay("greeting", oxmq_fuzz_harness::greeting);
+}
+
+#[test]
+fn engine_seeds() {
+    replay("engine", oxmq_fuzz_harness::engine);
+}
+
+#[test]
+fn socket_seeds() {
+    replay("socket", oxmq_fuzz_harness::socket);
+}
