@@ -478,7 +478,7 @@ impl SocketRun {
                 // the application never reads), so its queue does not grow; a ZMTP 3.0
                 // subscription message is not data.
                 let xpub_data =
-                    kind == SocketType::XPub && crate::pattern::parse_subscription(&msg).is_none();
+                    kind == SocketType::XPub && !matches!(msg.frames()[0].first(), Some(0 | 1));
                 if after == before + 1 || conflate || xpub_data {
                     self.model(id).inq.push_back(t);
                     self.inbound.insert(t, (id, msg));
