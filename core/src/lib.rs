@@ -45,15 +45,14 @@ pub mod error;
 pub mod mechanism;
 pub mod message;
 pub mod monitor;
-pub mod mtrie;
 pub mod pattern;
 pub mod pipe;
 pub mod sched;
 pub mod socket;
 pub mod socket_type;
+pub(crate) mod subscription;
 pub mod time;
 pub mod tree;
-pub mod trie;
 
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::ConnectionError;

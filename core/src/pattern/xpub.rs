@@ -10,10 +10,10 @@ use bytes::Bytes;
 use super::options::{OptionError, SocketOption};
 use super::{parse_subscription, subscription_message, Core, Pattern};
 use crate::message::Message;
-use crate::mtrie::{Added, MultiTrie, Removed};
 use crate::pipe::{PipeId, PipeItem};
 use crate::sched::Distributor;
 use crate::socket::{AttachError, RecvError, SendError};
+use crate::subscription::{Added, MultiTrie, Removed};
 
 /// Publisher; `is_pub` selects PUB (send only, subscriptions kept private).
 #[derive(Debug)]

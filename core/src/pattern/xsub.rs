@@ -13,7 +13,7 @@ use crate::message::Message;
 use crate::pipe::{PipeId, PipeItem};
 use crate::sched::{Distributor, FairQueue};
 use crate::socket::{AttachError, RecvError, SendError};
-use crate::trie::Trie;
+use crate::subscription::Trie;
 
 /// Subscriber; `is_sub` selects SUB (receive only, filtered).
 #[derive(Debug)]

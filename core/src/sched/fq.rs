@@ -1,111 +1,30 @@
 //! Fair-queue: round-robin over the pipes that have a message waiting (PULL, DEALER, ROUTER,
 //! REP, SUB, XPUB…). Each received message is whole, so the rotation moves on after each one.
 
-use super::PipeArray;
+use super::Rotation;
 use crate::message::Message;
 use crate::pipe::PipeId;
 
-/// Round-robin over readable pipes.
-#[derive(Clone, Debug, Default)]
-pub struct FairQueue {
-    pub(super) pipes: PipeArray,
-    active: usize,
-    current: usize,
-}
+/// Round-robin over readable pipes: a new pipe waits in the array until it is
+/// [`activated`](Rotation::activated) by an arriving message.
+pub type FairQueue = Rotation<false>;
 
 impl FairQueue {
-    /// An empty fair-queue.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a pipe, inactive until it is [`activated`](Self::activated) by an arriving message.
-    pub fn attach(&mut self, id: PipeId) {
-        self.pipes.push(id);
-    }
-
-    /// Removes a pipe.
-    pub fn detach(&mut self, id: PipeId) {
-        let Some(p) = self.pipes.position(id) else {
-            return;
-        };
-        let p = self.pipes.shrink_region(p, &mut self.active);
-        let last = self.pipes.len() - 1;
-        self.pipes.swap(p, last);
-        self.pipes.pop();
-        self.fix_current();
-    }
-
-    /// Marks a pipe readable (its inbound queue went from empty to non-empty).
-    pub fn activated(&mut self, id: PipeId) {
-        if let Some(p) = self.pipes.position(id) {
-            if p >= self.active {
-                self.pipes.swap(p, self.active);
-                self.active += 1;
-            }
-        }
-    }
-
-    fn deactivate(&mut self, id: PipeId) {
-        if let Some(p) = self.pipes.position(id) {
-            self.pipes.shrink_region(p, &mut self.active);
-            self.fix_current();
-        }
-    }
-
-    fn fix_current(&mut self) {
-        if self.current >= self.active {
-            self.current = 0;
-        }
-    }
-
     /// Takes the next message in rotation. `read` returns `None` for an empty pipe, which is
     /// then deactivated until its next message arrives.
     pub fn recv<F>(&mut self, mut read: F) -> Option<(PipeId, Message)>
     where
         F: FnMut(PipeId) -> Option<Message>,
     {
-        while self.active > 0 {
-            let id = self.pipes.get(self.current);
-            match read(id) {
-                Some(msg) => {
-                    self.current = (self.current + 1) % self.active;
-                    return Some((id, msg));
-                }
-                None => self.deactivate(id),
-            }
-        }
-        None
+        self.step((), |id, ()| read(id).ok_or(())).ok()
     }
 
     /// Whether some pipe has a message; deactivates the empty ones met on the way.
-    pub fn has_in<F>(&mut self, mut can_read: F) -> bool
+    pub fn has_in<F>(&mut self, can_read: F) -> bool
     where
         F: FnMut(PipeId) -> bool,
     {
-        while self.active > 0 {
-            let id = self.pipes.get(self.current);
-            if can_read(id) {
-                return true;
-            }
-            self.deactivate(id);
-        }
-        false
-    }
-
-    /// Number of pipes attached.
-    pub fn len(&self) -> usize {
-        self.pipes.len()
-    }
-
-    /// Whether no pipe is attached.
-    pub fn is_empty(&self) -> bool {
-        self.pipes.len() == 0
-    }
-
-    /// The pipes believed readable.
-    pub fn active(&self) -> &[PipeId] {
-        self.pipes.slice(self.active)
+        self.any_ready(can_read)
     }
 }
 

@@ -1,120 +1,30 @@
 //! Load-balance: round-robin each outgoing message over the pipes that can take one
 //! (PUSH, DEALER, REQ). A pipe that refuses is parked until its session drains it.
 
-use super::PipeArray;
+use super::Rotation;
 use crate::message::Message;
 use crate::pipe::PipeId;
 
-/// Round-robin over writable pipes.
-#[derive(Clone, Debug, Default)]
-pub struct LoadBalancer {
-    pub(super) pipes: PipeArray,
-    active: usize,
-    current: usize,
-}
+/// Round-robin over writable pipes: a new pipe is writable, so it starts in the rotation.
+pub type LoadBalancer = Rotation<true>;
 
 impl LoadBalancer {
-    /// An empty load-balancer.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a pipe, active (new pipes are writable).
-    pub fn attach(&mut self, id: PipeId) {
-        if self.pipes.push(id) {
-            let last = self.pipes.len() - 1;
-            self.pipes.swap(last, self.active);
-            self.active += 1;
-        }
-    }
-
-    /// Removes a pipe.
-    pub fn detach(&mut self, id: PipeId) {
-        let Some(p) = self.pipes.position(id) else {
-            return;
-        };
-        let p = self.pipes.shrink_region(p, &mut self.active);
-        let last = self.pipes.len() - 1;
-        self.pipes.swap(p, last);
-        self.pipes.pop();
-        self.fix_current();
-    }
-
-    /// Puts a parked pipe back in the rotation (its outbound queue drained to the low-water mark).
-    pub fn activated(&mut self, id: PipeId) {
-        if let Some(p) = self.pipes.position(id) {
-            if p >= self.active {
-                self.pipes.swap(p, self.active);
-                self.active += 1;
-            }
-        }
-    }
-
-    /// Parks a pipe until [`activated`](Self::activated).
-    pub fn deactivate(&mut self, id: PipeId) {
-        if let Some(p) = self.pipes.position(id) {
-            self.pipes.shrink_region(p, &mut self.active);
-            self.fix_current();
-        }
-    }
-
-    fn fix_current(&mut self) {
-        if self.current >= self.active {
-            self.current = 0;
-        }
-    }
-
     /// Sends `msg` to the next pipe that accepts it. `write` returns the message when a pipe is
     /// full; that pipe is parked and the next one tried. Gives the message back if none can take
     /// it.
-    pub fn send<F>(&mut self, mut msg: Message, mut write: F) -> Result<PipeId, Message>
+    pub fn send<F>(&mut self, msg: Message, write: F) -> Result<PipeId, Message>
     where
         F: FnMut(PipeId, Message) -> Result<(), Message>,
     {
-        while self.active > 0 {
-            let id = self.pipes.get(self.current);
-            match write(id, msg) {
-                Ok(()) => {
-                    self.current = (self.current + 1) % self.active;
-                    return Ok(id);
-                }
-                Err(back) => {
-                    msg = back;
-                    self.deactivate(id);
-                }
-            }
-        }
-        Err(msg)
+        self.step(msg, write).map(|(id, ())| id)
     }
 
     /// Whether some pipe can take a message now; parks the ones that cannot.
-    pub fn has_out<F>(&mut self, mut can_write: F) -> bool
+    pub fn has_out<F>(&mut self, can_write: F) -> bool
     where
         F: FnMut(PipeId) -> bool,
     {
-        while self.active > 0 {
-            let id = self.pipes.get(self.current);
-            if can_write(id) {
-                return true;
-            }
-            self.deactivate(id);
-        }
-        false
-    }
-
-    /// Number of pipes attached.
-    pub fn len(&self) -> usize {
-        self.pipes.len()
-    }
-
-    /// Whether no pipe is attached.
-    pub fn is_empty(&self) -> bool {
-        self.pipes.len() == 0
-    }
-
-    /// The pipes currently in the rotation.
-    pub fn active(&self) -> &[PipeId] {
-        self.pipes.slice(self.active)
+        self.any_ready(can_write)
     }
 }
 

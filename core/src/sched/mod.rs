@@ -1,19 +1,22 @@
-//! Pipe schedulers shared by the socket patterns: load-balance ([`lb`]), fair-queue ([`fq`])
-//! and distribute ([`dist`]).
+//! Pipe schedulers shared by the socket patterns: a [`Rotation`] that serves as load-balance
+//! ([`LoadBalancer`]) and fair-queue ([`FairQueue`]), and distribute ([`Distributor`]).
 //!
 //! Each keeps its pipes in one array with the active ones at the front; activating or
 //! deactivating a pipe swaps it across the boundary, and positions are found through an O(1)
-//! index, so every step is O(1) whatever the number of pipes. Schedulers hold only ids: the caller passes closures that touch the pipes,
-//! which keeps them testable alone and free of borrow tangles.
+//! index, so every step is O(1) whatever the number of pipes. Schedulers hold only ids: the
+//! caller passes closures that touch the pipes, which keeps them testable alone and free of
+//! borrow tangles.
 
-pub mod dist;
-pub mod fq;
+mod dist;
+mod fq;
 pub(crate) mod index;
-pub mod lb;
+mod lb;
+mod rotation;
 
 pub use dist::Distributor;
 pub use fq::FairQueue;
 pub use lb::LoadBalancer;
+pub use rotation::Rotation;
 
 use crate::pipe::PipeId;
 use index::IdIndex;
@@ -105,7 +108,7 @@ mod prop_tests {
         Attach(u64),
         Detach(u64),
         Activate(u64),
-        /// Send once; pipes in the set refuse.
+        /// One scheduling step (a send or a receive); pipes in the set refuse.
         Send(BTreeSet<u64>),
     }
 
@@ -126,88 +129,68 @@ mod prop_tests {
         ids.iter().map(|p| p.0).collect()
     }
 
+    /// Runs `ops` on a rotation and on a model of it. `Op::Send` takes one `step`, in which
+    /// the pipes in the set refuse; it returns the pipe that accepted.
+    fn rotation_matches_a_model<const ATTACH_ACTIVE: bool>(
+        ops: Vec<Op>,
+        step: impl Fn(&mut Rotation<ATTACH_ACTIVE>, &BTreeSet<u64>) -> Option<PipeId>,
+    ) -> Result<(), TestCaseError> {
+        let mut r = Rotation::<ATTACH_ACTIVE>::new();
+        let (mut attached, mut active) = (BTreeSet::new(), BTreeSet::new());
+        for op in ops {
+            match op {
+                Op::Attach(i) => {
+                    if attached.insert(i) && ATTACH_ACTIVE {
+                        active.insert(i);
+                    }
+                    r.attach(PipeId(i));
+                }
+                Op::Detach(i) => {
+                    attached.remove(&i);
+                    active.remove(&i);
+                    r.detach(PipeId(i));
+                }
+                Op::Activate(i) => {
+                    if attached.contains(&i) {
+                        active.insert(i);
+                    }
+                    r.activated(PipeId(i));
+                }
+                Op::Send(refusing) => {
+                    let got = step(&mut r, &refusing);
+                    let takers: BTreeSet<u64> = active.difference(&refusing).copied().collect();
+                    match got {
+                        Some(id) => prop_assert!(takers.contains(&id.0)),
+                        None => prop_assert!(takers.is_empty()),
+                    }
+                    // Only pipes that refused may have left the rotation.
+                    let now = set(r.active());
+                    prop_assert!(active.difference(&now).all(|i| refusing.contains(i)));
+                    active = now;
+                }
+            }
+            r.pipes.assert_consistent();
+            prop_assert_eq!(set(r.active()), active.clone());
+            prop_assert_eq!(r.len(), attached.len());
+        }
+        Ok(())
+    }
+
     proptest! {
         #[test]
         fn load_balancer_matches_a_model(ops in ops()) {
-            let mut lb = LoadBalancer::new();
-            let (mut attached, mut active) = (BTreeSet::new(), BTreeSet::new());
-            for op in ops {
-                match op {
-                    Op::Attach(i) => {
-                        if attached.insert(i) {
-                            active.insert(i);
-                        }
-                        lb.attach(PipeId(i));
-                    }
-                    Op::Detach(i) => {
-                        attached.remove(&i);
-                        active.remove(&i);
-                        lb.detach(PipeId(i));
-                    }
-                    Op::Activate(i) => {
-                        if attached.contains(&i) {
-                            active.insert(i);
-                        }
-                        lb.activated(PipeId(i));
-                    }
-                    Op::Send(full) => {
-                        let got = lb.send(Message::from("m"), |id, m| {
-                            if full.contains(&id.0) { Err(m) } else { Ok(()) }
-                        });
-                        let takers: BTreeSet<u64> = active.difference(&full).copied().collect();
-                        match got {
-                            Ok(id) => prop_assert!(takers.contains(&id.0)),
-                            Err(_) => prop_assert!(takers.is_empty()),
-                        }
-                        // Only pipes that refused may have been parked.
-                        let now = set(lb.active());
-                        prop_assert!(active.difference(&now).all(|i| full.contains(i)));
-                        active = now;
-                    }
-                }
-                lb.pipes.assert_consistent();
-                prop_assert_eq!(set(lb.active()), active.clone());
-                prop_assert_eq!(lb.len(), attached.len());
-            }
+            rotation_matches_a_model(ops, |lb: &mut LoadBalancer, full| {
+                lb.send(Message::from("m"), |id, m| if full.contains(&id.0) { Err(m) } else { Ok(()) })
+                    .ok()
+            })?;
         }
 
         #[test]
         fn fair_queue_matches_a_model(ops in ops()) {
-            let mut fq = FairQueue::new();
-            let (mut attached, mut active) = (BTreeSet::new(), BTreeSet::new());
-            for op in ops {
-                match op {
-                    Op::Attach(i) => {
-                        attached.insert(i);
-                        fq.attach(PipeId(i));
-                    }
-                    Op::Detach(i) => {
-                        attached.remove(&i);
-                        active.remove(&i);
-                        fq.detach(PipeId(i));
-                    }
-                    Op::Activate(i) => {
-                        if attached.contains(&i) {
-                            active.insert(i);
-                        }
-                        fq.activated(PipeId(i));
-                    }
-                    Op::Send(empty) => {
-                        let got = fq.recv(|id| (!empty.contains(&id.0)).then(|| Message::from("m")));
-                        let readable: BTreeSet<u64> = active.difference(&empty).copied().collect();
-                        match got {
-                            Some((id, _)) => prop_assert!(readable.contains(&id.0)),
-                            None => prop_assert!(readable.is_empty()),
-                        }
-                        // Only pipes found empty may have been deactivated.
-                        let now = set(fq.active());
-                        prop_assert!(active.difference(&now).all(|i| empty.contains(i)));
-                        active = now;
-                    }
-                }
-                fq.pipes.assert_consistent();
-                prop_assert_eq!(set(fq.active()), active.clone());
-            }
+            rotation_matches_a_model(ops, |fq: &mut FairQueue, empty| {
+                fq.recv(|id| (!empty.contains(&id.0)).then(|| Message::from("m")))
+                    .map(|(id, _)| id)
+            })?;
         }
 
         #[test]

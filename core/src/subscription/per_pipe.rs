@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use super::tree::{NodeValue, PrefixTree};
 use crate::pipe::PipeId;
-use crate::trie::{NodeValue, PrefixTree};
 
 impl NodeValue for BTreeSet<PipeId> {
     fn is_vacant(&self) -> bool {
@@ -15,13 +15,13 @@ impl NodeValue for BTreeSet<PipeId> {
 
 /// Topic prefix → set of subscribed pipes.
 #[derive(Clone, Debug, Default)]
-pub struct MultiTrie {
+pub(crate) struct MultiTrie {
     tree: PrefixTree<BTreeSet<PipeId>>,
 }
 
 /// What [`MultiTrie::add`] changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Added {
+pub(crate) enum Added {
     /// The topic had no subscriber before this pipe.
     FirstForTopic,
     /// The topic already had other subscribers; this pipe was added.
@@ -32,23 +32,23 @@ pub enum Added {
 
 /// What [`MultiTrie::remove`] changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Removed {
+pub(crate) enum Removed {
     /// This pipe was the topic's last subscriber.
     LastForTopic,
-    /// The pipe was removed; others remain.
-    Removed,
+    /// The pipe was removed; other pipes remain subscribed.
+    OthersRemain,
     /// The pipe was not subscribed to the topic.
     NotSubscribed,
 }
 
 impl MultiTrie {
     /// An empty trie.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Subscribes `pipe` to `topic`.
-    pub fn add(&mut self, topic: &[u8], pipe: PipeId) -> Added {
+    pub(crate) fn add(&mut self, topic: &[u8], pipe: PipeId) -> Added {
         let node = self.tree.find_or_insert(topic);
         let set = self.tree.value_mut(node);
         let first = set.is_empty();
@@ -62,7 +62,7 @@ impl MultiTrie {
     }
 
     /// Unsubscribes `pipe` from `topic`.
-    pub fn remove(&mut self, topic: &[u8], pipe: PipeId) -> Removed {
+    pub(crate) fn remove(&mut self, topic: &[u8], pipe: PipeId) -> Removed {
         let Some(node) = self.tree.find(topic) else {
             return Removed::NotSubscribed;
         };
@@ -74,13 +74,13 @@ impl MultiTrie {
             self.tree.prune(node);
             Removed::LastForTopic
         } else {
-            Removed::Removed
+            Removed::OthersRemain
         }
     }
 
     /// Removes every subscription of `pipe`; `f(topic, was_last)` is called for each, in byte
     /// order, telling whether no pipe is left on that topic. Cost: the size of the trie.
-    pub fn remove_pipe<F>(&mut self, pipe: PipeId, mut f: F)
+    pub(crate) fn remove_pipe<F>(&mut self, pipe: PipeId, mut f: F)
     where
         F: FnMut(&[u8], bool),
     {
@@ -94,25 +94,24 @@ impl MultiTrie {
     /// Calls `f` for every pipe with a subscription that is a prefix of `data` (a pipe may be
     /// reported more than once if several of its topics match). Cost: O(len(data)) plus the
     /// pipes reported.
-    pub fn match_pipes<F: FnMut(PipeId)>(&self, data: &[u8], mut f: F) {
+    pub(crate) fn match_pipes<F: FnMut(PipeId)>(&self, data: &[u8], mut f: F) {
         self.tree.any_prefix(data, |set| {
             set.iter().for_each(|p| f(*p));
             false
         });
     }
+}
 
+/// What the tests inspect.
+#[cfg(test)]
+impl MultiTrie {
     /// Whether any pipe has a subscription matching `data`.
-    pub fn matches(&self, data: &[u8]) -> bool {
+    pub(crate) fn matches(&self, data: &[u8]) -> bool {
         self.tree.any_prefix(data, |set| !set.is_empty())
     }
 
-    /// Every (topic, pipes) pair, in byte order of topic.
-    pub fn for_each<F: FnMut(&[u8], &BTreeSet<PipeId>)>(&self, f: F) {
-        self.tree.for_each(f);
-    }
-
     /// Whether no pipe is subscribed to anything.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.tree.node_count() == 1 && self.tree.value(0).is_empty()
     }
 }
@@ -138,7 +137,7 @@ mod tests {
         assert_eq!(t.add(b"t", A), Added::FirstForTopic);
         assert_eq!(t.add(b"t", B), Added::NewForPipe);
         assert_eq!(t.add(b"t", A), Added::Duplicate);
-        assert_eq!(t.remove(b"t", A), Removed::Removed);
+        assert_eq!(t.remove(b"t", A), Removed::OthersRemain);
         assert_eq!(t.remove(b"t", A), Removed::NotSubscribed);
         assert_eq!(t.remove(b"t", B), Removed::LastForTopic);
         assert!(t.is_empty());
