@@ -48,7 +48,7 @@ use bytes::Bytes;
 use crate::message::Message;
 use crate::pattern::options::{valid_routing_id, OptionError, SocketOption, SocketOptions};
 use crate::pattern::{self, Core, PipeEntry};
-use crate::pipe::{pipe_pair, Activation, PipeCommand, PipeEnd, PipeId, PipeItem};
+use crate::pipe::{pipe_pair, Activation, PipeCommand, PipeEnd, PipeId, PipeItem, Storage};
 use crate::socket_type::SocketType;
 
 /// What the socket knows about the peer behind a pipe.
@@ -287,7 +287,8 @@ pub struct Socket {
     kind: SocketType,
     core: Core,
     pattern: Box<dyn pattern::Pattern>,
-    exact_credits: bool,
+    /// How pipes for sessions the socket does not host are made.
+    session_pipes: (Storage, bool),
 }
 
 impl Socket {
@@ -299,7 +300,7 @@ impl Socket {
             kind,
             core: Core::new(),
             pattern,
-            exact_credits: false,
+            session_pipes: (Storage::Threads, false),
         })
     }
 
@@ -491,9 +492,14 @@ impl Socket {
             Ends::Given(end) => (end, None, None),
             Ends::Hosted | Ends::Remote => {
                 let o = &self.core.options;
-                let (mut pipe, mut session) = pipe_pair(o.sndhwm, o.rcvhwm, o.conflate);
                 let hosted = matches!(ends, Ends::Hosted);
-                if hosted || self.exact_credits {
+                let (storage, exact) = if hosted {
+                    (Storage::Local, true)
+                } else {
+                    self.session_pipes
+                };
+                let (mut pipe, mut session) = pipe_pair(o.sndhwm, o.rcvhwm, o.conflate, storage);
+                if exact {
                     // One owner drives both ends: exact credits keep both HWMs exact.
                     pipe.set_exact(true, o.rcvhwm);
                     session.set_exact(true, o.sndhwm);
@@ -594,11 +600,14 @@ impl Socket {
         Ok(end.expect("a pipe not hosted has its session end returned"))
     }
 
-    /// Makes pipes attached from now on report every read to their writer, so HWMs are exact:
-    /// for a driver that runs the sessions in the socket's own thread, where a report costs
-    /// a function call. By default reports go every low-water mark, as in libzmq.
-    pub fn set_exact_credits(&mut self, exact: bool) {
-        self.exact_credits = exact;
+    /// How pipes for sessions the socket does not host are made from now on: their storage,
+    /// and whether reads are reported to the writer one by one (`exact`, so HWMs are exact)
+    /// or every low-water mark as libzmq does. The default, lock-free storage and libzmq's
+    /// reports, suits sessions on other threads; a driver that runs its sessions under the
+    /// socket's own lock takes [`Storage::Local`]. Pipes the socket hosts are always local
+    /// and exact.
+    pub fn set_session_pipes(&mut self, storage: Storage, exact: bool) {
+        self.session_pipes = (storage, exact);
     }
 
     /// Removes a pipe at once and discards whatever it still holds, both ways. False if it was

@@ -3,7 +3,7 @@
 
 use std::sync::mpsc;
 
-use oxmq_core::pipe::{pipe_pair, queue, PipeCommand, PipeItem, Rx, Tx};
+use oxmq_core::pipe::{pipe_pair, queue, PipeCommand, PipeItem, Rx, Storage, Tx};
 use oxmq_core::Message;
 
 /// Every item a sleeping reader misses is announced by a `false` flush.
@@ -40,7 +40,7 @@ fn no_wake_up_is_lost_across_threads() {
 #[test]
 fn credits_flow_back_across_threads() {
     const N: u64 = 20_000;
-    let (mut a, mut b) = pipe_pair(16, 16, false);
+    let (mut a, mut b) = pipe_pair(16, 16, false, Storage::Threads);
     let (to_a, from_b) = mpsc::channel::<PipeCommand>();
     let (to_b, from_a) = mpsc::channel::<PipeCommand>();
     let reader = std::thread::spawn(move || {

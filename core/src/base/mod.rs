@@ -31,7 +31,7 @@ use crate::error::ConnectionError;
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::pattern::options::{OptionError, SocketOption};
-use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem};
+use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem, Storage};
 use crate::socket::{
     PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent, UnsupportedSocketType,
 };
@@ -302,8 +302,9 @@ impl SocketBase {
         seed: u64,
     ) -> Result<SocketBase, UnsupportedSocketType> {
         let mut socket = Socket::new(kind, (seed >> 32) as u32 ^ seed as u32)?;
-        // The sessions run in this object's thread: a credit report is a function call.
-        socket.set_exact_credits(true);
+        // The sessions run under this object: their pipes need no lock-free storage. Reads
+        // are reported every low-water mark, as libzmq does, not one command per message.
+        socket.set_session_pipes(Storage::Local, false);
         let (mut tree, root) = Tree::new();
         tree.set_linger(root, config.linger);
         Ok(SocketBase {
@@ -1346,7 +1347,7 @@ impl SocketBase {
 
     /// Whether the session still holds messages its linger protects.
     fn has_pending(s: &mut Session) -> bool {
-        let queued = s.end.as_mut().is_some_and(PipeEnd::check_read);
+        let queued = s.end.as_mut().is_some_and(PipeEnd::has_unread);
         let unsent = s.engine.as_ref().is_some_and(|e| e.pending_transmit() > 0);
         queued || unsent
     }

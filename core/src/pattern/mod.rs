@@ -109,7 +109,9 @@ impl Core {
         };
         entry.pipe.write(msg)?;
         entry.pipe.flush();
-        self.route(id);
+        if entry.pipe.has_commands() {
+            self.route(id);
+        }
         Ok(())
     }
 
@@ -136,10 +138,13 @@ impl Core {
         let entry = self.pipes.get_mut(&id)?;
         let item = entry.pipe.read();
         let closing_and_dry = entry.closing && (item.is_none() || !entry.pipe.check_read());
+        let commands = entry.pipe.has_commands();
         if closing_and_dry && !self.drained.contains(&id) {
             self.drained.push(id);
         }
-        self.route(id);
+        if commands {
+            self.route(id);
+        }
         item
     }
 

@@ -27,7 +27,9 @@
 
 mod queue;
 
-pub use queue::{conflate_queue, queue, ConflateRx, ConflateTx, QueueRx, QueueTx};
+pub use queue::{
+    conflate_queue, local_queue, queue, ConflateRx, ConflateTx, LocalRx, LocalTx, QueueRx, QueueTx,
+};
 
 use std::collections::VecDeque;
 
@@ -72,6 +74,9 @@ pub trait Rx: Send + std::fmt::Debug {
     /// Takes the oldest visible item. `None` also puts the reader to sleep: the writer's next
     /// flush returns `false`. A storage starts with its reader asleep.
     fn pop(&mut self) -> Option<PipeItem>;
+    /// Takes the oldest visible item without going to sleep when there is none: a look that
+    /// asks for no wake-up.
+    fn try_pop(&mut self) -> Option<PipeItem>;
 }
 
 /// What one end tells the other.
@@ -149,20 +154,41 @@ pub struct PipeEnd {
     commands: VecDeque<PipeCommand>,
 }
 
-/// Creates a pipe whose ends are joined by [`queue`] storage (or [`conflate_queue`] with
+/// Which storage [`pipe_pair`] joins its ends with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// [`queue`]: lock-free, for ends on two threads.
+    Threads,
+    /// [`local_queue`]: for ends driven under one lock or in one thread.
+    Local,
+}
+
+/// Creates a pipe whose ends are joined by `storage` (or [`conflate_queue`] with
 /// `conflate`): `(a, b)` where `a` writes with HWM `a_hwm` and `b` with `b_hwm`.
-pub fn pipe_pair(a_hwm: usize, b_hwm: usize, conflate: bool) -> (PipeEnd, PipeEnd) {
-    fn storage(conflate: bool) -> (Box<dyn Tx>, Box<dyn Rx>) {
+pub fn pipe_pair(
+    a_hwm: usize,
+    b_hwm: usize,
+    conflate: bool,
+    storage: Storage,
+) -> (PipeEnd, PipeEnd) {
+    let make = || -> (Box<dyn Tx>, Box<dyn Rx>) {
         if conflate {
             let (tx, rx) = conflate_queue();
-            (Box::new(tx), Box::new(rx))
-        } else {
-            let (tx, rx) = queue();
-            (Box::new(tx), Box::new(rx))
+            return (Box::new(tx), Box::new(rx));
         }
-    }
-    let (a_tx, b_rx) = storage(conflate);
-    let (b_tx, a_rx) = storage(conflate);
+        match storage {
+            Storage::Threads => {
+                let (tx, rx) = queue();
+                (Box::new(tx), Box::new(rx))
+            }
+            Storage::Local => {
+                let (tx, rx) = local_queue();
+                (Box::new(tx), Box::new(rx))
+            }
+        }
+    };
+    let (a_tx, b_rx) = make();
+    let (b_tx, a_rx) = make();
     (
         PipeEnd::new(a_tx, a_rx, a_hwm, b_hwm, conflate),
         PipeEnd::new(b_tx, b_rx, b_hwm, a_hwm, conflate),
@@ -272,8 +298,13 @@ impl PipeEnd {
         if matches!(item, PipeItem::Message(_)) {
             self.msgs_read += 1;
             if self.in_step > 0 && self.msgs_read.is_multiple_of(self.in_step) {
-                self.commands
-                    .push_back(PipeCommand::ActivateWrite(self.msgs_read));
+                // Counts are cumulative: a report still queued is superseded by this one.
+                if let Some(PipeCommand::ActivateWrite(n)) = self.commands.back_mut() {
+                    *n = self.msgs_read;
+                } else {
+                    self.commands
+                        .push_back(PipeCommand::ActivateWrite(self.msgs_read));
+                }
             }
         }
     }
@@ -291,6 +322,15 @@ impl PipeEnd {
             self.peeked = self.rx.pop();
         }
         self.peeked.as_ref()
+    }
+
+    /// Whether an item waits to be read, without putting the reader to sleep when none does
+    /// (so the writer owes no wake-up for the look).
+    pub fn has_unread(&mut self) -> bool {
+        if self.peeked.is_none() {
+            self.peeked = self.rx.try_pop();
+        }
+        self.peeked.is_some()
     }
 
     /// Whether a message may be written now, without marking the writer blocked.
@@ -345,6 +385,11 @@ impl PipeEnd {
     /// The next command for the other end.
     pub fn poll_command(&mut self) -> Option<PipeCommand> {
         self.commands.pop_front()
+    }
+
+    /// Whether [`poll_command`](Self::poll_command) has something.
+    pub fn has_commands(&self) -> bool {
+        !self.commands.is_empty()
     }
 
     /// Messages written so far.
@@ -407,7 +452,7 @@ mod tests {
 
     #[test]
     fn a_sleeping_reader_is_woken_once_per_sleep() {
-        let (mut a, mut b) = pipe_pair(0, 0, false);
+        let (mut a, mut b) = pipe_pair(0, 0, false, Storage::Threads);
         a.write(m("1")).unwrap();
         a.flush();
         assert_eq!(
@@ -433,7 +478,7 @@ mod tests {
 
     #[test]
     fn the_writer_blocks_at_hwm_and_resumes_at_lwm() {
-        let (mut a, mut b) = pipe_pair(4, 0, false);
+        let (mut a, mut b) = pipe_pair(4, 0, false, Storage::Threads);
         for _ in 0..4 {
             a.write(m("x")).unwrap();
         }
@@ -458,7 +503,7 @@ mod tests {
 
     #[test]
     fn zero_hwm_is_unlimited() {
-        let (mut a, _b) = pipe_pair(0, 0, false);
+        let (mut a, _b) = pipe_pair(0, 0, false, Storage::Threads);
         for _ in 0..10_000 {
             a.write(m("x")).unwrap();
         }
@@ -467,7 +512,7 @@ mod tests {
 
     #[test]
     fn raising_the_hwm_frees_a_blocked_writer_and_tells_the_peer() {
-        let (mut a, mut b) = pipe_pair(1, 1, false);
+        let (mut a, mut b) = pipe_pair(1, 1, false, Storage::Threads);
         a.write(m("a")).unwrap();
         b.write(m("b")).unwrap();
         assert!(a.write(m("x")).is_err());
@@ -490,7 +535,7 @@ mod tests {
 
     #[test]
     fn conflate_keeps_only_the_newest_message() {
-        let (mut a, mut b) = pipe_pair(1, 1, true);
+        let (mut a, mut b) = pipe_pair(1, 1, true, Storage::Threads);
         a.write(m("old")).unwrap();
         a.write(m("new")).unwrap();
         a.write_item(PipeItem::Subscribe(Bytes::from_static(b"t")))
@@ -510,7 +555,7 @@ mod tests {
 
     #[test]
     fn exact_credits_free_the_writer_at_each_read() {
-        let (mut a, mut b) = pipe_pair(3, 0, false);
+        let (mut a, mut b) = pipe_pair(3, 0, false, Storage::Threads);
         b.set_exact(true, 3);
         for _ in 0..3 {
             a.write(m("x")).unwrap();
@@ -525,7 +570,7 @@ mod tests {
 
     #[test]
     fn subscriptions_bypass_hwm() {
-        let (mut a, mut b) = pipe_pair(1, 0, false);
+        let (mut a, mut b) = pipe_pair(1, 0, false, Storage::Threads);
         a.write(m("data")).unwrap();
         assert!(!a.check_write());
         a.write_item(PipeItem::Subscribe(Bytes::from_static(b"t")))

@@ -72,6 +72,84 @@ impl Rx for QueueRx {
         self.asleep.store(false, Ordering::SeqCst);
         Some(item)
     }
+
+    fn try_pop(&mut self) -> Option<PipeItem> {
+        self.items.try_recv().ok()
+    }
+}
+
+/// Storage for a pipe whose two ends are driven under one lock or in one thread (a socket
+/// that runs its sessions itself): a plain queue behind an uncontended mutex, cheaper per
+/// item than [`queue`]'s channel and fences when nothing runs in parallel. Correct across
+/// threads too, only not lock-free.
+#[derive(Debug, Default)]
+struct Local {
+    items: VecDeque<PipeItem>,
+    asleep: bool,
+}
+
+/// The writing side of [`local_queue`].
+#[derive(Debug)]
+pub struct LocalTx {
+    q: Arc<Mutex<Local>>,
+    /// A push since the last flush found the reader asleep (and woke it): the flush owes the
+    /// wake-up, without taking the lock again.
+    woke: bool,
+}
+
+/// The reading side of [`local_queue`].
+#[derive(Debug)]
+pub struct LocalRx(Arc<Mutex<Local>>);
+
+/// One direction of single-owner storage; its reader starts asleep.
+pub fn local_queue() -> (LocalTx, LocalRx) {
+    let q = Arc::new(Mutex::new(Local {
+        items: VecDeque::new(),
+        asleep: true,
+    }));
+    (
+        LocalTx {
+            q: Arc::clone(&q),
+            woke: false,
+        },
+        LocalRx(q),
+    )
+}
+
+fn lock_local(q: &Mutex<Local>) -> MutexGuard<'_, Local> {
+    // The queue holds plain data that no panic can leave half-written.
+    q.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Tx for LocalTx {
+    fn push(&mut self, item: PipeItem) -> bool {
+        let mut q = lock_local(&self.q);
+        q.items.push_back(item);
+        // Items are visible at once, so the sleeper is found now rather than at the flush.
+        if std::mem::replace(&mut q.asleep, false) {
+            self.woke = true;
+        }
+        false
+    }
+
+    fn flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.woke, false)
+    }
+}
+
+impl Rx for LocalRx {
+    fn pop(&mut self) -> Option<PipeItem> {
+        let mut q = lock_local(&self.0);
+        let item = q.items.pop_front();
+        if item.is_none() {
+            q.asleep = true;
+        }
+        item
+    }
+
+    fn try_pop(&mut self) -> Option<PipeItem> {
+        lock_local(&self.0).items.pop_front()
+    }
 }
 
 /// CONFLATE storage (libzmq's `ypipe_conflate`): at most one unread message, the newest;
@@ -134,6 +212,13 @@ impl Rx for ConflateRx {
             slot.asleep = true;
         }
         item
+    }
+
+    fn try_pop(&mut self) -> Option<PipeItem> {
+        let mut slot = lock(&self.0);
+        slot.others
+            .pop_front()
+            .or_else(|| slot.latest.take().map(PipeItem::Message))
     }
 }
 
