@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use oxmq_core::base::BaseConfig;
+use oxmq_core::base::{BaseConfig, CommandFault};
 use oxmq_core::tree::Linger;
 use rand::Rng;
 
@@ -145,6 +145,8 @@ impl Profile {
             // BUGGIFY: now and then every handshake is slow, sometimes slower than
             // HANDSHAKE_IVL (then it times out and is redialed).
             sim_ready_delay: Duration::ZERO,
+            // Set by the run when it injects a bug (`Mutation`), never drawn.
+            sim_command_fault: CommandFault::None,
         };
         let sock = SockProfile {
             sndhwm: hwms[r.random_range(0..hwms.len())],

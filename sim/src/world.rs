@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
-use oxmq_core::base::{Action, BaseConfig, ConnId, ListenerId, SocketBase};
+use oxmq_core::base::{Action, BaseConfig, CommandFault, ConnId, ListenerId, SocketBase};
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::tree::Linger;
@@ -63,6 +63,12 @@ pub enum Mutation {
     PanicOnFirstProbe,
     /// When the network heals, every connection is reset and every dial refused from then on.
     NeverReconnect,
+    /// In the core, every pipe report of reads (`ActivateWrite`) between a socket and its
+    /// sessions is lost.
+    LoseReadReports,
+    /// In the core, every pipe wake-up (`ActivateRead`) between a socket and its sessions is
+    /// lost.
+    LoseReadWakeups,
 }
 
 /// The network's shape, drawn per seed.
@@ -1331,7 +1337,17 @@ impl Cx<'_> {
     }
 
     /// Opens a socket on this host. Its seed comes from the host's own named stream.
-    pub fn open(&mut self, kind: SocketType, config: BaseConfig, options: &[SocketOption]) -> u64 {
+    pub fn open(
+        &mut self,
+        kind: SocketType,
+        mut config: BaseConfig,
+        options: &[SocketOption],
+    ) -> u64 {
+        config.sim_command_fault = match self.sim.mutation {
+            Mutation::LoseReadReports => CommandFault::LoseReadReports,
+            Mutation::LoseReadWakeups => CommandFault::LoseReadWakeups,
+            _ => CommandFault::None,
+        };
         let h = self.host;
         let host = &mut self.sim.hosts[h];
         host.opened += 1;
@@ -1446,7 +1462,10 @@ impl Cx<'_> {
                 Mutation::PanicOnFirstProbe => {
                     panic!("injected panic on the first probe at s{s}");
                 }
-                Mutation::None | Mutation::NeverReconnect => {}
+                Mutation::None
+                | Mutation::NeverReconnect
+                | Mutation::LoseReadReports
+                | Mutation::LoseReadWakeups => {}
             }
         }
         Some((m, pipe))

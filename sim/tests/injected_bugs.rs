@@ -83,3 +83,27 @@ fn without_the_injected_bug_the_same_runs_pass() {
         }
     }
 }
+
+/// The first seed in `0..seeds` on which `mutation` is caught, and how.
+fn first_catch(pattern: Pattern, mutation: Mutation, seeds: u64) -> Option<(u64, FailureKind)> {
+    (0..seeds).find_map(|seed| {
+        let r = run(seed, pattern, mutation);
+        r.failure.map(|f| (seed, f.kind))
+    })
+}
+
+/// A bug in the pipe command protocol between a socket and its sessions (inside the core,
+/// not the simulator) is caught by a short sweep of every workload: lost reports of reads
+/// leave writers blocked at their HWM, lost wake-ups leave messages unread in their pipes.
+#[test]
+fn a_broken_pipe_command_protocol_is_caught_in_every_pattern() {
+    for mutation in [Mutation::LoseReadReports, Mutation::LoseReadWakeups] {
+        for pattern in Pattern::ALL {
+            let caught = first_catch(pattern, mutation, 40);
+            let Some((seed, kind)) = caught else {
+                panic!("{mutation:?} in {pattern:?} survived 40 seeds");
+            };
+            eprintln!("{mutation:?} in {pattern:?}: caught at seed {seed} ({kind})");
+        }
+    }
+}

@@ -118,6 +118,36 @@ pub struct BaseConfig {
     /// Simulator hook (BUGGIFY): every engine holds its READY this long after the greeting.
     #[cfg(feature = "sim")]
     pub sim_ready_delay: Duration,
+    /// Simulator hook: a bug injected into the pipe command protocol, to show that the
+    /// simulator's sweep catches it.
+    #[cfg(feature = "sim")]
+    pub sim_command_fault: CommandFault,
+}
+
+/// A bug the simulator injects into the pipe command protocol between socket and sessions.
+#[cfg(feature = "sim")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommandFault {
+    /// No bug.
+    #[default]
+    None,
+    /// Every report of reads (`ActivateWrite`) is lost: a writer that reaches its HWM
+    /// never learns that the reader made room.
+    LoseReadReports,
+    /// Every wake-up of a sleeping reader (`ActivateRead`) is lost.
+    LoseReadWakeups,
+}
+
+#[cfg(feature = "sim")]
+impl CommandFault {
+    /// Whether this bug swallows `cmd`.
+    fn loses(self, cmd: PipeCommand) -> bool {
+        matches!(
+            (self, cmd),
+            (CommandFault::LoseReadReports, PipeCommand::ActivateWrite(_))
+                | (CommandFault::LoseReadWakeups, PipeCommand::ActivateRead)
+        )
+    }
 }
 
 impl Default for BaseConfig {
@@ -134,6 +164,8 @@ impl Default for BaseConfig {
             max_msg_size: None,
             #[cfg(feature = "sim")]
             sim_ready_delay: Duration::ZERO,
+            #[cfg(feature = "sim")]
+            sim_command_fault: CommandFault::None,
         }
     }
 }
@@ -1109,6 +1141,10 @@ impl SocketBase {
             return;
         };
         while let Some(cmd) = end.poll_command() {
+            #[cfg(feature = "sim")]
+            if self.config.sim_command_fault.loses(cmd) {
+                continue;
+            }
             self.socket.handle_pipe_command(p, cmd);
         }
     }
@@ -1119,6 +1155,10 @@ impl SocketBase {
         let mut any = false;
         while let Some((p, cmd)) = self.socket.poll_pipe_command() {
             any = true;
+            #[cfg(feature = "sim")]
+            if self.config.sim_command_fault.loses(cmd) {
+                continue;
+            }
             let Some(&node) = self.pipes.get(&p) else {
                 continue;
             };
