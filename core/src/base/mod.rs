@@ -310,6 +310,11 @@ pub struct SocketBase {
     transmit_ready: BTreeSet<ConnId>,
     /// Pipe commands for inproc peers, whose pipes join two patterns directly.
     inproc_out: VecDeque<(ConnId, PipeCommand)>,
+    /// Every session's next deadline (engine timer or redial), ordered by time, so that
+    /// neither `poll_timeout` nor `handle_timeout` scans the sessions.
+    timers: BTreeSet<(Instant, NodeId)>,
+    /// The deadline each session has in `timers`.
+    deadlines: BTreeMap<NodeId, Instant>,
     /// Reused by `pump` for its walk over the sessions, so a call allocates nothing.
     scratch_nodes: Vec<NodeId>,
     /// Sessions the next pump must visit: their engine, pipe or drain state changed.
@@ -353,6 +358,8 @@ impl SocketBase {
             monitor: VecDeque::new(),
             transmit_ready: BTreeSet::new(),
             inproc_out: VecDeque::new(),
+            timers: BTreeSet::new(),
+            deadlines: BTreeMap::new(),
             scratch_nodes: Vec::new(),
             dirty: BTreeSet::new(),
             walk_all: true,
@@ -759,28 +766,34 @@ impl SocketBase {
 
     /// Fires every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.walk_all = true;
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
-        for conn in conns {
-            if let Some(e) = self.engine_mut(conn) {
-                if e.poll_timeout().is_some_and(|t| t <= now) {
-                    e.handle_timeout(now);
-                    self.transmit_ready.insert(conn);
-                }
-            }
-        }
         let due: Vec<NodeId> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| {
-                matches!(&s.role, Role::Connect { state: ConnectState::Waiting(t), .. } if *t <= now)
-            })
-            .map(|(n, _)| *n)
+            .timers
+            .range(..=(now, NodeId(u32::MAX)))
+            .map(|&(_, node)| node)
             .collect();
         for node in due {
-            self.dial(node);
+            self.dirty.insert(node);
+            let Some(s) = self.sessions.get_mut(&node) else {
+                continue;
+            };
+            if let Some(e) = s.engine.as_mut() {
+                if e.poll_timeout().is_some_and(|t| t <= now) {
+                    e.handle_timeout(now);
+                    if let Some(c) = s.conn {
+                        self.transmit_ready.insert(c);
+                    }
+                }
+            }
+            if matches!(&s.role, Role::Connect { state: ConnectState::Waiting(t), .. } if *t <= now)
+            {
+                self.dial(node);
+            }
         }
-        self.tree.handle_timeout(now);
+        if self.tree.poll_timeout().is_some_and(|t| t <= now) {
+            // A linger ran out: what it ends is not tracked per session.
+            self.walk_all = true;
+            self.tree.handle_timeout(now);
+        }
         self.pump(now);
     }
 
@@ -878,18 +891,8 @@ impl SocketBase {
 
     /// When [`SocketBase::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let engines = self
-            .sessions
-            .values()
-            .filter_map(|s| s.engine.as_ref().and_then(Engine::poll_timeout));
-        let redials = self.sessions.values().filter_map(|s| match &s.role {
-            Role::Connect {
-                state: ConnectState::Waiting(t),
-                ..
-            } => Some(*t),
-            _ => None,
-        });
-        engines.chain(redials).chain(self.tree.poll_timeout()).min()
+        let sessions = self.timers.first().map(|&(t, _)| t);
+        sessions.into_iter().chain(self.tree.poll_timeout()).min()
     }
 
     /// A connection that may have bytes to write; call [`SocketBase::poll_transmit`] on it.
@@ -1059,6 +1062,7 @@ impl SocketBase {
                     self.dirty.insert(node);
                 }
                 self.check_drained(node, now);
+                self.reschedule(node);
             }
             while let Some(env) = self.tree.poll_command() {
                 progress = true;
@@ -1383,6 +1387,34 @@ impl SocketBase {
             self.route_session(node);
         }
         moved
+    }
+
+    /// Puts the session's next deadline (its engine's timer or its redial) in the index, or
+    /// takes it out once it has none or is gone.
+    fn reschedule(&mut self, node: NodeId) {
+        let next = self.sessions.get(&node).and_then(|s| {
+            let redial = match &s.role {
+                Role::Connect {
+                    state: ConnectState::Waiting(t),
+                    ..
+                } => Some(*t),
+                _ => None,
+            };
+            let engine = s.engine.as_ref().and_then(Engine::poll_timeout);
+            engine.into_iter().chain(redial).min()
+        });
+        let old = self.deadlines.get(&node).copied();
+        if old == next {
+            return;
+        }
+        if let Some(t) = old {
+            self.timers.remove(&(t, node));
+            self.deadlines.remove(&node);
+        }
+        if let Some(t) = next {
+            self.timers.insert((t, node));
+            self.deadlines.insert(node, t);
+        }
     }
 
     /// Whether the session still holds messages its linger protects.

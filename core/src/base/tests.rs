@@ -676,3 +676,42 @@ fn a_message_costs_visits_to_its_own_session_not_to_every_idle_one() {
         "{per_message} session visits per message with 200 connections"
     );
 }
+
+#[test]
+fn a_timer_visits_its_own_session_not_every_idle_one() {
+    let mut net = Net::new();
+    let router = net.add(SocketType::Router, BaseConfig::default());
+    net.bind(router, EP);
+    for _ in 0..200 {
+        let d = net.add(SocketType::Dealer, BaseConfig::default());
+        net.hosts[d].connect(EP, net.now).unwrap();
+    }
+    net.settle();
+    assert_eq!(
+        net.hosts[router].poll_timeout(),
+        None,
+        "idle, no heartbeats"
+    );
+    // One timer among 200 idle sessions: the router's own connect to an endpoint nobody
+    // bound, whose failed dial waits to redial.
+    net.hosts[router]
+        .connect("tcp://10.0.0.9:1", net.now)
+        .unwrap();
+    net.settle();
+    let due = net.hosts[router]
+        .poll_timeout()
+        .expect("the failed dial waits to redial");
+    let before = net.hosts[router].visits;
+    net.now = due;
+    net.hosts[router].handle_timeout(due);
+    let visits = net.hosts[router].visits - before;
+    assert!(
+        visits < 10,
+        "{visits} session visits for one redial with 200 idle connections"
+    );
+    net.settle();
+    assert!(
+        net.hosts[router].poll_timeout().is_some_and(|t| t > due),
+        "the redial was made and the next one scheduled"
+    );
+}
