@@ -24,6 +24,27 @@
 //!
 //! Commands an end produces come out of [`PipeEnd::poll_command`], addressed to the other end;
 //! the driver delivers them, in order, to [`PipeEnd::handle_command`].
+//!
+//! ```
+//! use oxmq_core::pipe::{pipe_pair, Activation, PipeItem, Storage};
+//! use oxmq_core::Message;
+//!
+//! // A socket's end, which may run 2 messages ahead of its reader, and a session's end.
+//! let (mut socket, mut session) = pipe_pair(2, 0, false, Storage::Threads);
+//! socket.write(Message::from("a")).unwrap();
+//! socket.write(Message::from("b")).unwrap();
+//! assert!(!socket.check_write(), "at HWM");
+//! socket.flush();
+//! // The session's end started asleep, so the flush owes it one wake-up.
+//! let wake = socket.poll_command().unwrap();
+//! assert_eq!(session.handle_command(wake), Activation::Read);
+//! assert_eq!(session.read(), Some(PipeItem::Message(Message::from("a"))));
+//! // The reader reports its reads every low-water mark (here, each read)…
+//! let report = session.poll_command().unwrap();
+//! // …and the report frees the writer.
+//! assert_eq!(socket.handle_command(report), Activation::Write);
+//! assert!(socket.check_write());
+//! ```
 
 mod queue;
 
