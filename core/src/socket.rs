@@ -630,14 +630,13 @@ impl Socket {
             return false;
         };
         entry.closing = true;
-        if entry.pipe.check_read() {
-            // Drop what waits to be transmitted; nobody will take it.
-            if let Some(local) = entry.local.as_mut() {
-                while local.read().is_some() {}
-            }
-        } else {
-            self.detach_pipe(id);
+        // Drop what waits to be transmitted; nobody will take it.
+        if let Some(local) = entry.local.as_mut() {
+            while local.read().is_some() {}
         }
+        // A pipe with no message left to read (subscription changes do not count) goes now.
+        self.core.check_read(id);
+        self.detach_drained();
         true
     }
 

@@ -133,19 +133,26 @@ impl Core {
     }
 
     /// Takes the next item from pipe `id`, whatever it is (XPUB reads subscriptions this
-    /// way). `None` puts the pipe to sleep until its next [`Pattern::read_activated`].
+    /// way). `None` puts the pipe to sleep until its next [`Pattern::read_activated`], and
+    /// marks a closing pipe drained.
     pub(crate) fn read_item(&mut self, id: PipeId) -> Option<PipeItem> {
         let entry = self.pipes.get_mut(&id)?;
         let item = entry.pipe.read();
-        let closing_and_dry = entry.closing && (item.is_none() || !entry.pipe.check_read());
+        let dry = entry.closing && item.is_none();
         let commands = entry.pipe.has_commands();
-        if closing_and_dry && !self.drained.contains(&id) {
-            self.drained.push(id);
+        if dry {
+            self.mark_drained(id);
         }
         if commands {
             self.route(id);
         }
         item
+    }
+
+    fn mark_drained(&mut self, id: PipeId) {
+        if !self.drained.contains(&id) {
+            self.drained.push(id);
+        }
     }
 
     /// Takes the next received message from pipe `id`. Subscription changes, which only a
@@ -157,13 +164,17 @@ impl Core {
                 {
                     self.last_read = Some(id);
                 }
+                if self.pipes.get(&id).is_some_and(|e| e.closing) {
+                    // A closing pipe goes as soon as no message is left to read.
+                    self.check_read(id);
+                }
                 return Some(msg);
             }
         }
     }
 
     /// Whether pipe `id` has a received message (subscription changes waiting in front of it
-    /// are passed over). `false` puts the pipe to sleep.
+    /// are passed over). `false` puts the pipe to sleep, and marks a closing pipe drained.
     pub(crate) fn check_read(&mut self, id: PipeId) -> bool {
         loop {
             let Some(entry) = self.pipes.get_mut(&id) else {
@@ -174,7 +185,12 @@ impl Core {
                 Some(_) => {
                     self.read_item(id);
                 }
-                None => return false,
+                None => {
+                    if entry.closing {
+                        self.mark_drained(id);
+                    }
+                    return false;
+                }
             }
         }
     }
