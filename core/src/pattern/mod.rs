@@ -58,6 +58,9 @@ pub(crate) struct Core {
     /// The pipe the last message read came from: the simulator checks order per pipe.
     #[cfg(feature = "sim")]
     pub(crate) last_read: Option<PipeId>,
+    /// The pipe the last message written went to: the simulator checks load-balancing.
+    #[cfg(feature = "sim")]
+    pub(crate) last_written: Option<PipeId>,
 }
 
 impl Core {
@@ -69,6 +72,8 @@ impl Core {
             drained: Vec::new(),
             #[cfg(feature = "sim")]
             last_read: None,
+            #[cfg(feature = "sim")]
+            last_written: None,
         }
     }
 
@@ -80,6 +85,10 @@ impl Core {
         };
         if entry.pipe.write(msg)? {
             self.events.push_back(SocketEvent::OutboundReady(id));
+        }
+        #[cfg(feature = "sim")]
+        {
+            self.last_written = Some(id);
         }
         Ok(())
     }
