@@ -113,9 +113,11 @@ fn main() -> ExitCode {
     let count = args.seeds.unwrap_or(0);
     let started = WallClock::now();
     let mut failures = 0u64;
+    let mut coverage = oxmq_sim::oracle::Coverage::default();
     let mut next_progress = 100;
     for (i, seed) in (args.from..args.from + count).enumerate() {
         let report = run_seed(&options(seed, false));
+        coverage += report.coverage;
         if args.check_determinism {
             let again = run_seed(&options(seed, false));
             if again.hash != report.hash {
@@ -145,10 +147,12 @@ fn main() -> ExitCode {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "swept seeds {}..{}: {failures} failed in {secs:.1}s",
+        "swept seeds {}..{}: {failures} failed in {secs:.1}s ({:.1} seeds/s)",
         args.from,
-        args.from + count
+        args.from + count,
+        count as f64 / secs.max(1e-9)
     );
+    println!("oracle coverage: {coverage}");
     if failures > 0 {
         ExitCode::FAILURE
     } else {

@@ -66,8 +66,11 @@ pub struct SockProfile {
     pub router_mandatory: bool,
     /// ZMQ_ROUTER_HANDOVER.
     pub router_handover: bool,
-    /// REQ recovers with REQ_RELAXED + REQ_CORRELATE (else: close and reopen, Lazy Pirate).
+    /// REQ recovers with REQ_RELAXED (else: close and reopen, Lazy Pirate).
     pub req_relaxed: bool,
+    /// With REQ_RELAXED, also REQ_CORRELATE (without it, libzmq's documented caveat applies:
+    /// a late reply from the peer of the last request may be taken as its answer).
+    pub req_correlate: bool,
     /// DEALERs set an explicit ZMQ_ROUTING_ID.
     pub explicit_ids: bool,
 }
@@ -153,6 +156,7 @@ impl Profile {
             router_mandatory: chance(&mut r, 0.5),
             router_handover: chance(&mut r, 0.5),
             req_relaxed: chance(&mut r, 0.5),
+            req_correlate: true,
             explicit_ids: chance(&mut r, 0.5),
         };
         let lat_hi = Duration::from_micros(r.random_range(100..20_000));
@@ -196,6 +200,7 @@ impl Profile {
         if chance(&mut r, 0.2) {
             sock.base.sim_ready_delay = ms(r.random_range(1..150));
         }
+        sock.req_correlate = chance(&mut r, 0.5);
         Profile {
             pattern,
             peers,
@@ -257,6 +262,27 @@ impl Profile {
         self.request_timeout() + ms(300)
     }
 
+    /// How long a fresh connect-side socket may take to connect and hand its queued
+    /// messages to a live peer: what LINGER must cover for them to be delivered.
+    pub fn linger_delivery_bound(&self) -> Duration {
+        self.settle_bound() + self.probe_bound()
+    }
+
+    /// Whether LINGER lets a closed socket deliver what it queued (forever, or long enough
+    /// to connect).
+    pub fn linger_delivers(&self) -> bool {
+        match self.sock.base.linger {
+            Linger::Forever => true,
+            Linger::For(d) => d >= self.linger_delivery_bound(),
+        }
+    }
+
+    /// How long the linger phase lasts: a burst may wait up to a probe bound for a
+    /// connection (IMMEDIATE), then its delivery and the close have their bounds.
+    pub fn linger_phase(&self) -> Duration {
+        self.linger_delivery_bound() + self.probe_bound() * 3 + self.linger_bound()
+    }
+
     /// How long a close may take beyond its LINGER.
     pub fn close_slack(&self) -> Duration {
         ms(1)
@@ -279,7 +305,7 @@ impl std::fmt::Display for Profile {
             f,
             "{:?} peers={} clients={} frames<={} every {:?} slow={} churn={} | hwm {}/{} linger {:?} \
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
-             mandatory={} handover={} req_relaxed={} ids={} | latency <={:?} jitter {:?} \
+             mandatory={} handover={} req_relaxed={} correlate={} ids={} | latency <={:?} jitter {:?} \
              bw>={}B/s split<={} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
              (<={:?}) resets {} refuse {:.2} | ready delay {:?}",
             self.pattern,
@@ -301,6 +327,7 @@ impl std::fmt::Display for Profile {
             self.sock.router_mandatory,
             self.sock.router_handover,
             self.sock.req_relaxed,
+            self.sock.req_relaxed && self.sock.req_correlate,
             self.sock.explicit_ids,
             self.net.latency.1,
             self.net.jitter,

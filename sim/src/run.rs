@@ -54,6 +54,8 @@ pub struct Report {
     pub checked: u64,
     /// Liveness obligations met.
     pub met: u64,
+    /// How often the newer oracles had something to judge.
+    pub coverage: crate::oracle::Coverage,
     /// The first failure.
     pub failure: Option<Failure>,
     /// The last trace events.
@@ -128,6 +130,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
         end: sim.now(),
         checked: sim.oracle.checked,
         met: sim.oracle.met,
+        coverage: sim.oracle.coverage,
         failure: sim.oracle.failure().cloned(),
         tail: sim.trace.tail().map(str::to_owned).collect(),
         profile,
@@ -207,6 +210,23 @@ fn drive(sim: &mut Sim, p: &Profile) {
     }
     // Closes begun before healing with LINGER forever could drain since.
     sim.check_closes(p.close_slack(), Some(healed));
+    if sim.oracle.failure().is_some() {
+        return;
+    }
+    // Fresh sockets queue a burst and close; their peers stay open while LINGER delivers.
+    sim.set_phase(Phase::Linger);
+    t = t + p.linger_phase();
+    run_until!(t);
+    let now = sim.now();
+    sim.oracle.check_deadlines(now);
+    if sim.oracle.pending() > 0 && sim.oracle.failure().is_none() {
+        let n = sim.oracle.pending();
+        sim.oracle.fail(
+            FailureKind::Liveness,
+            now,
+            format!("{n} obligations still pending after the linger phase"),
+        );
+    }
     sim.set_phase(Phase::Shutdown);
     t = t + p.linger_bound() + p.settle_bound();
     run_until!(t);

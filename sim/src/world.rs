@@ -23,7 +23,8 @@ use oxmq_core::tree::Linger;
 use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
 use rand::Rng;
 
-use crate::oracle::{FailureKind, Oracle};
+use crate::oracle::api::{check_send, PipeState, SendView};
+use crate::oracle::{FailureKind, Oracle, SockInfo};
 use crate::rng::{chance, stream, SimRng};
 use crate::trace::Trace;
 
@@ -45,6 +46,9 @@ pub enum Phase {
     Probe,
     /// Senders stop; queues drain.
     Quiet,
+    /// Some applications open a fresh socket, queue a burst and close it at once; its peers
+    /// stay open, and LINGER must deliver what it protects.
+    Linger,
     /// Every socket is closed.
     Shutdown,
 }
@@ -630,6 +634,7 @@ impl Sim {
             }
             for (conn, b) in writes {
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
+                    self.check_linger_write(s, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
             }
@@ -676,6 +681,75 @@ impl Sim {
         let started = slot.close.map(|c| c.0);
         self.log(format_args!("s{s} closed (close began {started:?})"));
         self.listeners.retain(|_, v| v.0 != s);
+        let finished = close_finishes(s);
+        self.oracle.fulfil(&finished, now);
+        self.oracle.fq.forget(s as u64);
+        self.oracle.lb.interrupt(s as u64);
+    }
+
+    /// LINGER's promise: once a closing socket's linger ran out, it puts no more bytes on the
+    /// wire (what it wrote before may still be in flight, as with TCP).
+    fn check_linger_write(&mut self, s: usize, len: usize) {
+        let Some((began, Linger::For(linger))) = self.socks[s].close else {
+            return;
+        };
+        let expired = began + linger;
+        if self.now > expired {
+            let what = format!(
+                "s{s} ({}) wrote {len} bytes at {:.6}s, after its LINGER {linger:?} ran out at \
+                 {:.6}s",
+                self.socks[s].kind,
+                self.now.as_nanos() as f64 / 1e9,
+                expired.as_nanos() as f64 / 1e9
+            );
+            let now = self.now;
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
+    /// Checks a send's result against the errors the API promises, and which pipe a
+    /// load-balanced message went to.
+    fn check_send(
+        &mut self,
+        s: u64,
+        view: &SendView,
+        result: Result<(), SendErrorKind>,
+        to: Option<PipeId>,
+    ) {
+        let now = self.now;
+        let cov = &mut self.oracle.coverage;
+        cov.sends += 1;
+        if result.is_err() && view.pipes.iter().all(|p| p.outbound >= view.sndhwm) {
+            cov.blocked_at_hwm += 1;
+        }
+        if let Err(what) = check_send(s, view, result) {
+            self.oracle.fail(FailureKind::Safety, now, what);
+            return;
+        }
+        let balanced = matches!(
+            view.kind,
+            SocketType::Push | SocketType::Dealer | SocketType::Req
+        );
+        if !balanced {
+            return;
+        }
+        if result.is_ok() && view.kind == SocketType::Req {
+            if let Some(to) = to {
+                self.oracle.req_sent(s, to);
+            }
+        }
+        match to.filter(|_| result.is_ok() && view.all_available() && !view.pipes.is_empty()) {
+            Some(to) => {
+                let pipes: Vec<PipeId> = view.pipes.iter().map(|p| p.id).collect();
+                if pipes.len() > 1 {
+                    self.oracle.coverage.balanced += 1;
+                }
+                if let Err(what) = self.oracle.lb.sent(s, pipes, to) {
+                    self.oracle.fail(FailureKind::Safety, now, what);
+                }
+            }
+            None => self.oracle.lb.interrupt(s),
+        }
     }
 
     fn act(&mut self, s: usize, a: Action) {
@@ -738,6 +812,7 @@ impl Sim {
                 ));
                 if let Some((st, side)) = self.ends.remove(&(s, conn)) {
                     if !last_bytes.is_empty() {
+                        self.check_linger_write(s, last_bytes.len());
                         self.write(st, side, Seg::Data(last_bytes));
                     }
                     self.write(st, side, Seg::Fin);
@@ -1353,6 +1428,15 @@ impl Cx<'_> {
         });
         self.sim.hosts[h].socks.push(s);
         self.sim.log(format_args!("h{h} open s{s} {kind}"));
+        let mandatory = options.contains(&SocketOption::RouterMandatory(true));
+        self.sim.oracle.opened(
+            s as u64,
+            SockInfo {
+                host: h,
+                kind,
+                mandatory,
+            },
+        );
         s as u64
     }
 
@@ -1404,14 +1488,19 @@ impl Cx<'_> {
         self.sim.settle(s as usize);
     }
 
-    /// Sends on socket `s`.
+    /// Sends on socket `s`, checking the result against what the socket type promises.
     pub fn send(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
         let now = self.now();
+        let closing = self.sim.socks[s as usize].close.is_some();
+        let mandatory = self.sim.oracle.sock(s).is_some_and(|i| i.mandatory);
         let Some(b) = self.base(s) else {
             return Err(SendErrorKind::BadState);
         };
+        let view = send_view(b, mandatory, closing);
         let r = b.send(msg, now).map_err(|e| e.kind);
+        let to = b.socket().last_send_pipe();
         self.sim.settle(s as usize);
+        self.sim.check_send(s, &view, r, to);
         r
     }
 
@@ -1429,9 +1518,36 @@ impl Cx<'_> {
         }
         let now = self.now();
         let b = self.base(s)?;
+        let kind = b.socket().socket_type();
+        // Fair-queueing: which pipes had a message waiting when the pattern chose.
+        let fair_queued = matches!(
+            kind,
+            SocketType::Pull | SocketType::Router | SocketType::Rep | SocketType::Dealer
+        );
+        let before = fair_queued.then(|| {
+            let sock = b.socket();
+            let pipes: Vec<PipeId> = sock.pipe_ids().collect();
+            let waiting: Vec<PipeId> = pipes
+                .iter()
+                .copied()
+                .filter(|p| sock.pipe(*p).is_some_and(|x| x.inbound_len() > 0))
+                .collect();
+            (pipes, waiting)
+        });
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
+        if let (Some((pipes, waiting)), Some(from)) = (before, pipe) {
+            if waiting.len() > 1 {
+                self.sim.oracle.coverage.contended += 1;
+            }
+            if let Err(what) = self.sim.oracle.fq.received(s, pipes, &waiting, from) {
+                self.sim.oracle.fail(FailureKind::Safety, now, what);
+            }
+        }
+        if kind == SocketType::Req {
+            self.sim.oracle.req_replied(now, s, pipe);
+        }
         if self.sim.mutation != Mutation::None && !self.sim.mutated && is_probe(&m) {
             self.sim.mutated = true;
             match self.sim.mutation {
@@ -1478,6 +1594,32 @@ impl Cx<'_> {
         let incarnation = self.incarnation();
         let host = self.host;
         self.sim.schedule(at, Ev::Tick { host, incarnation });
+    }
+}
+
+/// The name of the obligation that socket `s`'s close finishes in time.
+pub fn close_finishes(s: usize) -> String {
+    format!("the close of s{s} finishes")
+}
+
+/// Socket `b`'s pipes as a send sees them.
+fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
+    let sock = b.socket();
+    SendView {
+        kind: sock.socket_type(),
+        mandatory,
+        closing,
+        sndhwm: sock.options().sndhwm,
+        pipes: sock
+            .pipe_ids()
+            .filter_map(|id| {
+                sock.pipe(id).map(|p| PipeState {
+                    id,
+                    outbound: p.outbound_len(),
+                    inbound: p.inbound_len(),
+                })
+            })
+            .collect(),
     }
 }
 
