@@ -105,6 +105,9 @@ pub struct Profile {
     /// Crashes are silent (peers get no RST until they write to the rebooted host); drawn
     /// only with heartbeats on, which is what detects a dead peer.
     pub silent_crashes: bool,
+    /// Filler bytes per message: big messages fill an engine's output batch and then the
+    /// pipes behind it, so HWMs are reached on live connections too.
+    pub pad: usize,
 }
 
 fn ms(n: u64) -> Duration {
@@ -167,6 +170,7 @@ impl Profile {
             max_split: r.random_range(1..8),
             refuse: 0.0,
             syn_retry: (ms(r.random_range(50..300)), r.random_range(1..4)),
+            window: None,
         };
         let on = |r: &mut rand_chacha::ChaCha8Rng| chance(r, 0.5);
         let mut faults = Faults::default();
@@ -201,6 +205,24 @@ impl Profile {
             sock.base.sim_ready_delay = ms(r.random_range(1..150));
         }
         sock.req_correlate = chance(&mut r, 0.5);
+        // Half the seeds give each stream direction a finite send buffer, so a reader that
+        // falls behind (or a partition) pushes back to the sender's pipes and their HWMs.
+        if chance(&mut r, 0.5) {
+            net.window = Some([256, 2048, 16 * 1024, 128 * 1024][r.random_range(0..4)]);
+        }
+        let pad = if chance(&mut r, 0.3) {
+            r.random_range(512..8192)
+        } else {
+            0
+        };
+        if pad > 0 {
+            // What can queue on one connection (the engine's batch, the window, both
+            // pipes) drains within 50 ms, so the liveness bounds stay as they are.
+            let hwms = sock.sndhwm + sock.rcvhwm + 8;
+            let backlog = 256 * 1024 + net.window.unwrap_or(0) + hwms * (pad + 64);
+            net.bandwidth.0 = net.bandwidth.0.max(backlog as u64 * 20);
+            net.bandwidth.1 = net.bandwidth.1.max(net.bandwidth.0);
+        }
         Profile {
             pattern,
             peers,
@@ -214,6 +236,7 @@ impl Profile {
             slow_readers,
             churn,
             silent_crashes,
+            pad,
         }
     }
 
@@ -306,8 +329,8 @@ impl std::fmt::Display for Profile {
             "{:?} peers={} clients={} frames<={} every {:?} slow={} churn={} | hwm {}/{} linger {:?} \
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
              mandatory={} handover={} req_relaxed={} correlate={} ids={} | latency <={:?} jitter {:?} \
-             bw>={}B/s split<={} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
-             (<={:?}) resets {} refuse {:.2} | ready delay {:?}",
+             bw>={}B/s split<={} window {:?} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
+             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {}",
             self.pattern,
             self.peers,
             self.clients,
@@ -333,6 +356,7 @@ impl std::fmt::Display for Profile {
             self.net.jitter,
             self.net.bandwidth.0,
             self.net.max_split,
+            self.net.window,
             self.fault_phase,
             fl.crashes,
             fl.down_max,
@@ -342,6 +366,7 @@ impl std::fmt::Display for Profile {
             fl.resets,
             fl.refuse,
             b.sim_ready_delay,
+            self.pad,
         )
     }
 }

@@ -8,9 +8,12 @@
 //!
 //! Streams behave like TCP: each direction is a FIFO of segments; a write is cut at random
 //! offsets into segments that leave at the link's bandwidth and arrive after its latency
-//! (with jitter, never overtaking). A partition holds segments (TCP retransmits) until it
-//! heals; a reset or a crash delivers RST; a dial to an unreachable host retries its SYN with
-//! backoff and then fails with ETIMEDOUT, to a host without a listener with ECONNREFUSED.
+//! (with jitter, never overtaking). With a window, a direction holding that many unread bytes
+//! stops its writer (the driver leaves `poll_transmit` alone) until the reader catches up,
+//! so back-pressure reaches the sender's engine and pipes. A partition holds segments (TCP
+//! retransmits) until it heals; a reset or a crash delivers RST; a dial to an unreachable host
+//! retries its SYN with backoff and then fails with ETIMEDOUT, to a host without a listener
+//! with ECONNREFUSED.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -84,6 +87,9 @@ pub struct NetConfig {
     pub refuse: f64,
     /// First SYN retry interval (doubling) and how many retries before ETIMEDOUT.
     pub syn_retry: (Duration, u32),
+    /// The most bytes one direction of a stream holds (in flight, or arrived and unread)
+    /// before the writer's send buffer counts as full; `None`: unlimited.
+    pub window: Option<usize>,
 }
 
 impl Default for NetConfig {
@@ -95,6 +101,7 @@ impl Default for NetConfig {
             max_split: 4,
             refuse: 0.0,
             syn_retry: (Duration::from_millis(200), 3),
+            window: None,
         }
     }
 }
@@ -160,6 +167,8 @@ enum Seg {
 #[derive(Debug, Default)]
 struct Dir {
     queue: VecDeque<(Instant, Seg)>,
+    /// Data bytes in `queue`: what counts against the window.
+    bytes: usize,
     /// The latest arrival queued: later segments never overtake it.
     floor: Instant,
     /// When the link is next free to send (bandwidth).
@@ -218,6 +227,8 @@ enum Ev {
     Partition(usize, usize),
     Heal(usize, usize),
     Reset(u64),
+    /// A socket's send buffer on some connection has room again.
+    Writable(usize),
 }
 
 /// The whole simulated world.
@@ -240,6 +251,8 @@ pub struct Sim {
     partitions: BTreeSet<(usize, usize)>,
     links: BTreeMap<(usize, usize), Link>,
     stalled: BTreeSet<(u64, usize)>,
+    /// Connections whose writer stopped at a full window, with bytes perhaps still to go.
+    tx_blocked: BTreeSet<(usize, ConnId)>,
     net_rng: SimRng,
     net: NetConfig,
     phase: Phase,
@@ -283,6 +296,7 @@ impl Sim {
             partitions: BTreeSet::new(),
             links: BTreeMap::new(),
             stalled: BTreeSet::new(),
+            tx_blocked: BTreeSet::new(),
             net_rng: stream(seed, "net"),
             net,
             phase: Phase::Faults,
@@ -537,6 +551,13 @@ impl Sim {
             }
             Ev::Heal(a, b) => self.heal(a, b),
             Ev::Reset(pick) => self.reset(pick),
+            Ev::Writable(s) => {
+                if self.socks[s].base.is_some() {
+                    self.settle(s);
+                    let h = self.socks[s].host;
+                    self.notify(h);
+                }
+            }
         }
     }
 
@@ -614,21 +635,54 @@ impl Sim {
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
-            let ready: Vec<ConnId> = std::iter::from_fn(|| base.poll_transmit_ready()).collect();
+            let mut ready: Vec<ConnId> =
+                std::iter::from_fn(|| base.poll_transmit_ready()).collect();
+            // Connections that stopped at a full window go on once it has room.
+            let blocked: Vec<ConnId> = self
+                .tx_blocked
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .map(|k| k.1)
+                .collect();
+            for conn in blocked {
+                if self.tx_room(s, conn) > 0 {
+                    self.tx_blocked.remove(&(s, conn));
+                    if !ready.contains(&conn) {
+                        ready.push(conn);
+                    }
+                }
+            }
+            let rooms: Vec<(ConnId, usize)> =
+                ready.iter().map(|&c| (c, self.tx_room(s, c))).collect();
+            let base = self.socks[s].base.as_mut().expect("checked above");
             let mut writes = Vec::new();
-            for conn in ready {
-                while let Some(b) = base.poll_transmit(conn, now) {
+            let mut full = Vec::new();
+            for (conn, mut room) in rooms {
+                loop {
+                    if room == 0 {
+                        full.push(conn);
+                        break;
+                    }
+                    let Some(b) = base.poll_transmit(conn, now) else {
+                        break;
+                    };
+                    room = room.saturating_sub(b.len());
                     writes.push((conn, b));
                 }
             }
+            // Taking bytes pumps the socket: a lingering close may have finished meanwhile and
+            // asked for its connections to be closed. Those go after the bytes taken.
+            let late: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
             let closed = base.is_closed();
+            for conn in full {
+                self.tx_blocked.insert((s, conn));
+            }
             for m in &monitor {
                 self.log(format_args!(
                     "s{s} monitor {:?} {} {}",
                     m.kind, m.endpoint, m.value
                 ));
             }
-            let progress = !actions.is_empty() || !writes.is_empty();
+            let progress = !actions.is_empty() || !writes.is_empty() || !late.is_empty();
             for a in actions {
                 self.act(s, a);
             }
@@ -637,6 +691,9 @@ impl Sim {
                     self.check_linger_write(s, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
+            }
+            for a in late {
+                self.act(s, a);
             }
             if closed {
                 self.on_closed(s);
@@ -647,6 +704,25 @@ impl Sim {
                 return;
             }
         }
+    }
+
+    /// How many more bytes socket `s` may write on `conn` before its send buffer is full
+    /// (`usize::MAX` without a window, or once nobody reads the other end).
+    fn tx_room(&self, s: usize, conn: ConnId) -> usize {
+        let Some(window) = self.net.window else {
+            return usize::MAX;
+        };
+        let Some(&(st, side)) = self.ends.get(&(s, conn)) else {
+            return usize::MAX;
+        };
+        let Some(stream) = self.streams.get(&st) else {
+            return usize::MAX;
+        };
+        let to = 1 - side;
+        if stream.reset || !stream.ends[to].open {
+            return usize::MAX;
+        }
+        window.saturating_sub(stream.dirs[to].bytes)
     }
 
     /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM.
@@ -829,8 +905,16 @@ impl Sim {
         };
         stream.ends[side].open = false;
         stream.dirs[side].queue.clear();
-        if !stream.ends[1 - side].open {
+        stream.dirs[side].bytes = 0;
+        let writer = &stream.ends[1 - side];
+        let (writer, open) = ((writer.sock, writer.conn), writer.open);
+        if !open {
             self.streams.remove(&st);
+        } else if self.tx_blocked.contains(&writer) {
+            // Nobody reads this end any more: the writer's blocked bytes go (nowhere) now,
+            // as a real writer would find out on its next write.
+            let now = self.now;
+            self.schedule(now, Ev::Writable(writer.0));
         }
     }
 
@@ -917,6 +1001,7 @@ impl Sim {
             dir.busy = dir.busy.max(now) + tx;
             let arrival = (dir.busy + link.latency + Duration::from_nanos(j)).max(dir.floor);
             dir.floor = arrival;
+            dir.bytes += len as usize;
             dir.queue.push_back((arrival, p));
         }
         self.ensure_wake(st, to);
@@ -975,6 +1060,9 @@ impl Sim {
                 break;
             }
             let (_, seg) = dir.queue.pop_front().expect("front checked");
+            if let Seg::Data(b) = &seg {
+                dir.bytes -= b.len();
+            }
             match seg {
                 Seg::Data(b) => {
                     self.trace
@@ -988,6 +1076,14 @@ impl Sim {
                 }
             }
             self.settle(s);
+        }
+        // The reader made room: a writer stopped at the window may go on.
+        if let Some(stream) = self.streams.get(&st) {
+            let w = &stream.ends[1 - to];
+            let key = (w.sock, w.conn);
+            if self.tx_blocked.contains(&key) && self.tx_room(key.0, key.1) > 0 {
+                self.schedule(now, Ev::Writable(key.0));
+            }
         }
         let h = self.socks[sock].host;
         self.notify(h);
@@ -1165,6 +1261,7 @@ impl Sim {
                 self.close_end(st, side);
             }
             self.dialing.retain(|k, _| k.0 != s);
+            self.tx_blocked.retain(|k| k.0 != s);
             self.listeners.retain(|_, v| v.0 != s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
@@ -1242,6 +1339,7 @@ impl Sim {
         for to in 0..2 {
             let dir = &mut stream.dirs[to];
             dir.queue.clear();
+            dir.bytes = 0;
             dir.floor = Instant::ZERO;
         }
         self.write(st, 0, Seg::Rst);

@@ -136,7 +136,8 @@ impl LingerBurst {
         }
         while self.queued.len() < self.count {
             let n = frames(cx, p);
-            let m = Payload::new(self.sock, self.seq, n, false);
+            let mut m = Payload::new(self.sock, self.seq, n, false);
+            m.pad = p.pad;
             if cx.send(self.sock, m.encode()).is_err() {
                 break;
             }

@@ -68,7 +68,8 @@ impl App for Peer {
         };
         if self.pending.is_none() && sending(cx) {
             let n = frames(cx, &self.p);
-            let m = Payload::new(s, self.seq, n, probing(cx));
+            let mut m = Payload::new(s, self.seq, n, probing(cx));
+            m.pad = self.p.pad;
             self.seq += 1;
             if m.probe {
                 let d = deadline(cx, &self.p, 2);

@@ -83,7 +83,8 @@ impl App for Ventilator {
         };
         if sending(cx) && self.outbox.len() < 8 {
             let n = frames(cx, &self.p);
-            let task = Payload::new(s, self.seq, n, probing(cx));
+            let mut task = Payload::new(s, self.seq, n, probing(cx));
+            task.pad = self.p.pad;
             self.seq += 1;
             if task.probe {
                 let d = deadline(cx, &self.p, 3);
@@ -184,6 +185,7 @@ impl App for Worker {
             };
             cx.oracle().received(now, pull, pipe, &task, Scope::One);
             let mut result = Payload::new(push, self.seq, task.frames, task.probe);
+            result.pad = self.p.pad;
             self.seq += 1;
             result.extra = format!("{}:{}", task.sender, task.seq);
             self.outbox.push_back(result);

@@ -142,7 +142,8 @@ impl Client {
 
     fn request(&mut self, cx: &mut Cx<'_>, s: u64) {
         let n = frames(cx, &self.p);
-        let req = Payload::new(s, self.seq, n, probing(cx));
+        let mut req = Payload::new(s, self.seq, n, probing(cx));
+        req.pad = self.p.pad;
         self.seq += 1;
         if req.probe {
             let d = deadline(cx, &self.p, 2);

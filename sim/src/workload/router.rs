@@ -48,6 +48,7 @@ impl Server {
     /// for it; without it, ROUTER silently drops what it cannot route (and never fails).
     fn send_to_nobody(&mut self, cx: &mut Cx<'_>, s: u64) {
         let mut m = Payload::new(s, 0, 1, false);
+        m.pad = self.p.pad;
         m.extra = "ghost".into();
         let mut frames = vec![Bytes::from_static(GHOST)];
         frames.extend(m.encode().frames().iter().cloned());
@@ -211,6 +212,7 @@ impl App for Client {
         if self.pending.is_none() && recent < WINDOW && sending(cx) {
             let n = frames(cx, &self.p);
             let mut req = Payload::new(s, self.seq, n, probing(cx));
+            req.pad = self.p.pad;
             req.extra = self.id.clone();
             self.seq += 1;
             if req.probe {
