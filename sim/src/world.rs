@@ -251,6 +251,8 @@ pub struct Sim {
     partitions: BTreeSet<(usize, usize)>,
     links: BTreeMap<(usize, usize), Link>,
     stalled: BTreeSet<(u64, usize)>,
+    /// Listeners the application unbound that have not closed yet.
+    unbound: BTreeSet<(usize, ListenerId)>,
     /// Connections whose writer stopped at a full window, with bytes perhaps still to go.
     tx_blocked: BTreeSet<(usize, ConnId)>,
     net_rng: SimRng,
@@ -297,6 +299,7 @@ impl Sim {
             links: BTreeMap::new(),
             stalled: BTreeSet::new(),
             tx_blocked: BTreeSet::new(),
+            unbound: BTreeSet::new(),
             net_rng: stream(seed, "net"),
             net,
             phase: Phase::Faults,
@@ -757,6 +760,7 @@ impl Sim {
         let started = slot.close.map(|c| c.0);
         self.log(format_args!("s{s} closed (close began {started:?})"));
         self.listeners.retain(|_, v| v.0 != s);
+        self.unbound.retain(|v| v.0 != s);
         let finished = close_finishes(s);
         self.oracle.fulfil(&finished, now);
         self.oracle.fq.forget(s as u64);
@@ -838,6 +842,16 @@ impl Sim {
                     ep = format!("{}:{}", &ep[..ep.len() - 2], self.next_port);
                 }
                 let taken = self.listeners.get(&ep).copied();
+                if let Some(old) = taken.filter(|t| self.unbound.contains(t)) {
+                    // libzmq closes an unbound listener's socket as it processes the unbind
+                    // (`stream_listener_base_t::process_term`); only its sessions linger.
+                    let what = format!(
+                        "s{s} bind {ep} failed with EADDRINUSE: s{}'s listener {} was unbound \
+                         but still holds the address (it waits for its sessions' LINGER)",
+                        old.0, old.1 .0
+                    );
+                    self.oracle.fail(FailureKind::Safety, now, what);
+                }
                 let base = self.socks[s].base.as_mut().expect("acting socket is alive");
                 if taken.is_some() {
                     self.log(format_args!("s{s} bind {ep} failed: in use"));
@@ -851,6 +865,7 @@ impl Sim {
             }
             Action::CloseListener { listener } => {
                 self.listeners.retain(|_, v| *v != (s, listener));
+                self.unbound.remove(&(s, listener));
             }
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
@@ -1263,6 +1278,7 @@ impl Sim {
             self.dialing.retain(|k, _| k.0 != s);
             self.tx_blocked.retain(|k| k.0 != s);
             self.listeners.retain(|_, v| v.0 != s);
+            self.unbound.retain(|v| v.0 != s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
         }
@@ -1579,8 +1595,13 @@ impl Cx<'_> {
     pub fn unbind(&mut self, s: u64, ep: &str) {
         let now = self.now();
         if let Some(b) = self.base(s) {
-            if let Err(e) = b.unbind(ep, now) {
-                self.log(format_args!("s{s} unbind {ep}: {e}"));
+            match b.unbind(ep, now) {
+                Err(e) => self.log(format_args!("s{s} unbind {ep}: {e}")),
+                Ok(()) => {
+                    if let Some(&l) = self.sim.listeners.get(ep).filter(|l| l.0 == s as usize) {
+                        self.sim.unbound.insert(l);
+                    }
+                }
             }
         }
         self.sim.settle(s as usize);
