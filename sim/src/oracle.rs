@@ -71,6 +71,9 @@ pub struct Coverage {
     pub contended: u64,
     /// Replies a REQ handed up, checked against the pipe of its last request.
     pub req_replies: u64,
+    /// Of those, late replies to an earlier request taken as the answer to the last one
+    /// (REQ_RELAXED without REQ_CORRELATE), checked against the host that request reached.
+    pub stand_ins: u64,
     /// Sends to an unknown routing id.
     pub unroutable: u64,
     /// Messages LINGER protected that arrived after their socket closed.
@@ -84,6 +87,7 @@ impl std::ops::AddAssign for Coverage {
         self.balanced += o.balanced;
         self.contended += o.contended;
         self.req_replies += o.req_replies;
+        self.stand_ins += o.stand_ins;
         self.unroutable += o.unroutable;
         self.lingered += o.lingered;
     }
@@ -94,14 +98,15 @@ impl std::fmt::Display for Coverage {
         write!(
             f,
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
-             unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies, {} \
-             messages delivered by LINGER",
+             unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
+             stand-ins), {} messages delivered by LINGER",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
             self.unroutable,
             self.contended,
             self.req_replies,
+            self.stand_ins,
             self.lingered
         )
     }
@@ -265,6 +270,7 @@ impl Oracle {
         replier: usize,
         what: String,
     ) {
+        self.coverage.stand_ins += 1;
         match self.delivered.get(&request) {
             Some(&host) if host != replier => self.fail(
                 FailureKind::Safety,

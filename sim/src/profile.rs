@@ -26,6 +26,17 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// The name `--pattern` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Pipeline => "pipeline",
+            Pattern::PubSub => "pubsub",
+            Pattern::ReqRep => "reqrep",
+            Pattern::DealerRouter => "router",
+            Pattern::Pair => "pair",
+        }
+    }
+
     /// Every pattern, in draw order.
     pub const ALL: [Pattern; 5] = [
         Pattern::Pipeline,

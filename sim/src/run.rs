@@ -42,6 +42,8 @@ impl RunOptions {
 pub struct Report {
     /// The seed.
     pub seed: u64,
+    /// The workload, if it was forced rather than drawn.
+    pub forced: Option<Pattern>,
     /// What it drew.
     pub profile: Profile,
     /// The hash of every trace event.
@@ -65,8 +67,12 @@ pub struct Report {
 impl Report {
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
+        let forced = self
+            .forced
+            .map(|p| format!(" --pattern {}", p.name()))
+            .unwrap_or_default();
         format!(
-            "cargo run --release -p oxmq-sim -- --seed {} --trace",
+            "cargo run --release -p oxmq-sim -- --seed {}{forced} --trace",
             self.seed
         )
     }
@@ -125,6 +131,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     }
     Report {
         seed: opts.seed,
+        forced: opts.pattern,
         hash: sim.trace.hash(),
         events: sim.trace.len(),
         end: sim.now(),
