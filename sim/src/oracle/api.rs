@@ -89,12 +89,17 @@ pub fn check_send(
     }
     match (kind, err) {
         (_, Some(Terminated)) => wrong("a send before close reported Terminated"),
-        (Push | Dealer | Req | Pair, None) if !v.has_room() => wrong(&format!(
-            "a send succeeded though all {} pipes were at SNDHWM {}: the message was \
-             dropped (it must block)",
-            v.pipes.len(),
-            v.sndhwm
-        )),
+        (Push | Dealer | Req | Pair, None) if !v.has_room() => wrong(&if v.pipes.is_empty() {
+            "a send succeeded with no pipe at all: the message was dropped (it must block)"
+                .to_owned()
+        } else {
+            format!(
+                "a send succeeded though all {} pipes were at SNDHWM {}: the message was \
+                 dropped (it must block)",
+                v.pipes.len(),
+                v.sndhwm
+            )
+        }),
         (Push | Dealer | Req | Pair, Some(WouldBlock)) => match v.available() {
             Some(p) => wrong(&format!(
                 "a send would block though pipe {} was idle and below its low-water mark",
