@@ -664,6 +664,12 @@ impl Socket {
         self.core.last_read
     }
 
+    /// The pipe the last message written went to (simulator hook: load-balancing is fair).
+    #[cfg(feature = "sim")]
+    pub fn last_send_pipe(&self) -> Option<PipeId> {
+        self.core.last_written
+    }
+
     /// Whether [`send`](Self::send) would not return `WouldBlock` (ZMQ_POLLOUT).
     pub fn can_send(&mut self) -> bool {
         self.pattern.can_send(&mut self.core)

@@ -8,15 +8,20 @@
 //!
 //! - [`world`]: the virtual clock (it jumps to the next event; ties break on a sequence
 //!   number), hosts running `SocketBase`s, and TCP-like byte streams with per-link latency and
-//!   bandwidth, writes cut at random offsets, refused accepts, resets, partitions that hold
+//!   bandwidth, writes cut at random offsets, a send window per direction (so a reader that
+//!   falls behind pushes back to the writer), refused accepts, resets, partitions that hold
 //!   bytes until they heal, and crashes (loud: RST; or silent: peers learn by writing).
 //! - [`profile`]: what a seed draws (swarm testing: each fault on or off, and how hard).
 //! - [`workload`]: PUSH/PULL pipeline, PUB/SUB with a late joiner, REQ/REP, DEALER/ROUTER,
 //!   PAIR, with socket options varied per seed.
 //! - [`oracle`]: safety on every receive (multipart intact, no duplicates, order per pipe,
-//!   no unsubscribed topic, REQ gets the reply to its request, ROUTER ids, HWM bounds), and
-//!   liveness after healing (probes arrive within a bound, closes finish within LINGER).
-//! - [`run`]: the phases — faults, heal and settle, probe, quiet, shutdown — and the report.
+//!   no unsubscribed topic, REQ takes replies only from the peer it last asked, ROUTER ids,
+//!   HWM bounds), on every send (block at HWM and never drop, or drop and never block;
+//!   host-unreachable under ROUTER_MANDATORY), fairness of load-balancing and fair-queueing,
+//!   no bytes after LINGER ran out; and liveness after healing (probes arrive within a
+//!   bound, LINGER delivers what it protects, closes finish within LINGER).
+//! - [`run`]: the phases — faults, heal and settle, probe, quiet, linger, shutdown — and the
+//!   report.
 //! - [`rng`], [`trace`]: one ChaCha stream per component, and the hashed trace.
 //!
 //! ```

@@ -50,14 +50,13 @@ fn parse() -> Result<Args, String> {
             "--check-determinism" => a.check_determinism = true,
             "--keep-going" => a.keep_going = true,
             "--pattern" => {
-                a.pattern = Some(match it.next().as_deref() {
-                    Some("pipeline") => Pattern::Pipeline,
-                    Some("pubsub") => Pattern::PubSub,
-                    Some("reqrep") => Pattern::ReqRep,
-                    Some("router") => Pattern::DealerRouter,
-                    Some("pair") => Pattern::Pair,
-                    other => return Err(format!("unknown pattern {other:?}")),
-                })
+                let name = it.next();
+                a.pattern = Some(
+                    Pattern::ALL
+                        .into_iter()
+                        .find(|p| Some(p.name()) == name.as_deref())
+                        .ok_or(format!("unknown pattern {name:?}"))?,
+                )
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -113,9 +112,13 @@ fn main() -> ExitCode {
     let count = args.seeds.unwrap_or(0);
     let started = WallClock::now();
     let mut failures = 0u64;
+    let mut coverage = oxmq_sim::oracle::Coverage::default();
     let mut next_progress = 100;
+    let mut swept = 0u64;
     for (i, seed) in (args.from..args.from + count).enumerate() {
         let report = run_seed(&options(seed, false));
+        coverage += report.coverage;
+        swept += 1;
         if args.check_determinism {
             let again = run_seed(&options(seed, false));
             if again.hash != report.hash {
@@ -145,10 +148,12 @@ fn main() -> ExitCode {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "swept seeds {}..{}: {failures} failed in {secs:.1}s",
+        "swept seeds {}..{}: {failures} failed in {secs:.1}s ({:.1} seeds/s)",
         args.from,
-        args.from + count
+        args.from + swept,
+        swept as f64 / secs.max(1e-9)
     );
+    println!("oracle coverage: {coverage}");
     if failures > 0 {
         ExitCode::FAILURE
     } else {

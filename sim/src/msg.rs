@@ -1,8 +1,9 @@
 //! The workloads' messages: every frame says who sent it and where it belongs, so a receiver
 //! can tell a split, mixed or foreign multipart message from a whole one.
 //!
-//! Frame 0 is `topic|sender|seq|probe|frames|extra`; frame `i` (1..frames) is
-//! `sender.seq.i`. The topic comes first so PUB/SUB prefix matching applies to it.
+//! Frame 0 is `topic|sender|seq|probe|frames|extra|pad|` followed by `pad` filler bytes;
+//! frame `i` (1..frames) is `sender.seq.i`. The topic comes first so PUB/SUB prefix matching
+//! applies to it; the filler lets a seed send messages big enough to fill queues.
 
 use bytes::Bytes;
 use oxmq_core::Message;
@@ -22,6 +23,8 @@ pub struct Payload {
     pub frames: usize,
     /// Free text: a routing id, a server's name on a reply.
     pub extra: String,
+    /// Filler bytes at the end of frame 0.
+    pub pad: usize,
 }
 
 impl Payload {
@@ -34,6 +37,7 @@ impl Payload {
             probe,
             frames: frames.max(1),
             extra: String::new(),
+            pad: 0,
         }
     }
 
@@ -44,10 +48,12 @@ impl Payload {
 
     /// The frames as a ZeroMQ message.
     pub fn encode(&self) -> Message {
-        let head = format!(
-            "{}|{}|{}|{}|{}|{}",
-            self.topic, self.sender, self.seq, self.probe as u8, self.frames, self.extra
-        );
+        let mut head = format!(
+            "{}|{}|{}|{}|{}|{}|{}|",
+            self.topic, self.sender, self.seq, self.probe as u8, self.frames, self.extra, self.pad
+        )
+        .into_bytes();
+        head.resize(head.len() + self.pad, b'.');
         let mut frames = vec![Bytes::from(head)];
         for i in 1..self.frames {
             frames.push(Bytes::from(format!("{}.{}.{i}", self.sender, self.seq)));
@@ -59,8 +65,8 @@ impl Payload {
     pub fn decode(frames: &[Bytes]) -> Result<Payload, String> {
         let head = frames.first().ok_or("no frames")?;
         let head = std::str::from_utf8(head).map_err(|_| "frame 0 is not text")?;
-        let f: Vec<&str> = head.split('|').collect();
-        if f.len() != 6 {
+        let f: Vec<&str> = head.splitn(8, '|').collect();
+        if f.len() != 8 {
             return Err(format!("frame 0 malformed: {head:?}"));
         }
         let num = |s: &str| {
@@ -74,7 +80,15 @@ impl Payload {
             probe: f[3] == "1",
             frames: num(f[4])? as usize,
             extra: f[5].to_owned(),
+            pad: num(f[6])? as usize,
         };
+        if f[7].len() != p.pad || f[7].bytes().any(|b| b != b'.') {
+            return Err(format!(
+                "frame 0 filler cut or altered: {} bytes, expected {}",
+                f[7].len(),
+                p.pad
+            ));
+        }
         if frames.len() != p.frames {
             return Err(format!(
                 "multipart split: {} frames, expected {} ({head:?})",
@@ -104,6 +118,7 @@ mod tests {
         let mut p = Payload::new(7, 42, 3, true);
         p.topic = "AB".into();
         p.extra = "srv1".into();
+        p.pad = 100;
         let m = p.encode();
         assert!(m.frames()[0].starts_with(b"AB|"));
         assert_eq!(Payload::decode(m.frames()), Ok(p.clone()));

@@ -1,10 +1,18 @@
 //! What ZeroMQ promises, checked as the run goes: safety on every receive, liveness against
 //! deadlines once the network has healed.
+//!
+//! - [`fairness`]: load-balancing and fair-queueing are round-robin among live peers.
+//! - [`api`]: the errors a send promises (block, never drop; drop, never block; unroutable).
+//! - Here: nothing twice, order per pipe, REQ takes replies only from the peer of its last
+//!   request, and LINGER delivers the messages it protects.
+
+pub mod api;
+pub mod fairness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use oxmq_core::{Instant, PipeId};
+use oxmq_core::{Instant, PipeId, SocketType};
 
 use crate::msg::Payload;
 
@@ -49,6 +57,72 @@ pub enum Scope {
     Each,
 }
 
+/// How often the oracles that need particular conditions met them in a run: the sweep adds
+/// these up, so an oracle that never gets to judge anything shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Sends whose result was checked against the API's promised errors.
+    pub sends: u64,
+    /// Sends that found every pipe full (block, never drop) and did not succeed.
+    pub blocked_at_hwm: u64,
+    /// Load-balanced sends within an epoch of two or more pipes.
+    pub balanced: u64,
+    /// Receives while two or more pipes had a message waiting.
+    pub contended: u64,
+    /// Replies a REQ handed up, checked against the pipe of its last request.
+    pub req_replies: u64,
+    /// Of those, late replies to an earlier request taken as the answer to the last one
+    /// (REQ_RELAXED without REQ_CORRELATE), checked against the host that request reached.
+    pub stand_ins: u64,
+    /// Sends to an unknown routing id.
+    pub unroutable: u64,
+    /// Messages LINGER protected that arrived after their socket closed.
+    pub lingered: u64,
+}
+
+impl std::ops::AddAssign for Coverage {
+    fn add_assign(&mut self, o: Coverage) {
+        self.sends += o.sends;
+        self.blocked_at_hwm += o.blocked_at_hwm;
+        self.balanced += o.balanced;
+        self.contended += o.contended;
+        self.req_replies += o.req_replies;
+        self.stand_ins += o.stand_ins;
+        self.unroutable += o.unroutable;
+        self.lingered += o.lingered;
+    }
+}
+
+impl std::fmt::Display for Coverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
+             unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
+             stand-ins), {} messages delivered by LINGER",
+            self.sends,
+            self.blocked_at_hwm,
+            self.balanced,
+            self.unroutable,
+            self.contended,
+            self.req_replies,
+            self.stand_ins,
+            self.lingered
+        )
+    }
+}
+
+/// What the oracle knows of a socket.
+#[derive(Clone, Copy, Debug)]
+pub struct SockInfo {
+    /// The host it runs on.
+    pub host: usize,
+    /// Its type.
+    pub kind: SocketType,
+    /// ZMQ_ROUTER_MANDATORY.
+    pub mandatory: bool,
+}
+
 /// The checks and their state.
 #[derive(Debug, Default)]
 pub struct Oracle {
@@ -65,6 +139,23 @@ pub struct Oracle {
     pub checked: u64,
     /// How many obligations were met.
     pub met: u64,
+    /// How often each of the newer oracles had something to judge.
+    pub coverage: Coverage,
+    /// Every socket opened.
+    socks: BTreeMap<u64, SockInfo>,
+    /// The host each message was received on: (sender, seq) → host.
+    delivered: BTreeMap<(u64, u64), usize>,
+    /// Replies a REQ accepted from a host while a request was its last, to check against
+    /// the host that request reaches: request → (host, what was seen).
+    peer_checks: BTreeMap<(u64, u64), (usize, String)>,
+    /// Messages LINGER must deliver: (sender, seq) → the obligation's name.
+    protected: BTreeMap<(u64, u64), String>,
+    /// The pipe each REQ's last request went to.
+    req_pipe: BTreeMap<u64, PipeId>,
+    /// Load-balancing epochs.
+    pub lb: fairness::LoadBalance,
+    /// Fair-queueing epochs.
+    pub fq: fairness::FairQueue,
 }
 
 impl Oracle {
@@ -82,6 +173,16 @@ impl Oracle {
                 what: what.into(),
             });
         }
+    }
+
+    /// Socket `s` was opened.
+    pub fn opened(&mut self, s: u64, info: SockInfo) {
+        self.socks.insert(s, info);
+    }
+
+    /// What is known of socket `s`.
+    pub fn sock(&self, s: u64) -> Option<SockInfo> {
+        self.socks.get(&s).copied()
     }
 
     /// Decodes a received message's frames, failing on a split or mixed multipart.
@@ -109,6 +210,25 @@ impl Oracle {
             Scope::One => 0,
             Scope::Each => receiver,
         };
+        if let Some(host) = self.socks.get(&receiver).map(|i| i.host) {
+            self.delivered.insert(p.id(), host);
+            if let Some((replier, what)) = self.peer_checks.remove(&p.id()) {
+                if replier != host {
+                    self.fail(
+                        FailureKind::Safety,
+                        at,
+                        format!(
+                            "{what}; but that request went to h{host}: a REQ accepted a reply \
+                             from a peer other than the one it last asked"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(name) = self.protected.remove(&p.id()) {
+            self.coverage.lingered += 1;
+            self.fulfil(&name, at);
+        }
         if !self.seen.insert((owner, p.sender, p.seq)) {
             self.fail(
                 FailureKind::Safety,
@@ -139,6 +259,62 @@ impl Oracle {
                 );
             }
         }
+    }
+
+    /// A REQ accepted a reply that host `replier` sent, while `request` was the last it sent:
+    /// `request` must have gone (or go) to that same host. `what` describes the reply.
+    pub fn reply_from_peer_of(
+        &mut self,
+        at: Instant,
+        request: (u64, u64),
+        replier: usize,
+        what: String,
+    ) {
+        self.coverage.stand_ins += 1;
+        match self.delivered.get(&request) {
+            Some(&host) if host != replier => self.fail(
+                FailureKind::Safety,
+                at,
+                format!(
+                    "{what}; but that request went to h{host}: a REQ accepted a reply from a \
+                     peer other than the one it last asked"
+                ),
+            ),
+            Some(_) => {}
+            None => {
+                self.peer_checks.insert(request, (replier, what));
+            }
+        }
+    }
+
+    /// REQ `s` sent a request on `pipe`: from now on it may accept replies from there only.
+    pub fn req_sent(&mut self, s: u64, pipe: PipeId) {
+        self.req_pipe.insert(s, pipe);
+    }
+
+    /// REQ `s` handed up a reply that came from `pipe`.
+    pub fn req_replied(&mut self, at: Instant, s: u64, pipe: Option<PipeId>) {
+        self.coverage.req_replies += 1;
+        let asked = self.req_pipe.get(&s).copied();
+        if pipe.is_none() || pipe != asked {
+            let what = format!(
+                "REQ s{s} handed up a reply from pipe {:?}, but its last request went to pipe \
+                 {:?} (RFC 28: a REQ accepts replies only from the peer it last asked)",
+                pipe.map(|p| p.0),
+                asked.map(|p| p.0)
+            );
+            self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// LINGER protects message `id`: it must reach a peer by `deadline`.
+    pub fn protect(&mut self, id: (u64, u64), deadline: Instant) {
+        let name = format!(
+            "LINGER delivers {}:{} queued before its socket closed",
+            id.0, id.1
+        );
+        self.expect(name.clone(), deadline);
+        self.protected.insert(id, name);
     }
 
     /// Something named `what` must happen by `deadline`.

@@ -26,6 +26,17 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// The name `--pattern` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pattern::Pipeline => "pipeline",
+            Pattern::PubSub => "pubsub",
+            Pattern::ReqRep => "reqrep",
+            Pattern::DealerRouter => "router",
+            Pattern::Pair => "pair",
+        }
+    }
+
     /// Every pattern, in draw order.
     pub const ALL: [Pattern; 5] = [
         Pattern::Pipeline,
@@ -66,8 +77,11 @@ pub struct SockProfile {
     pub router_mandatory: bool,
     /// ZMQ_ROUTER_HANDOVER.
     pub router_handover: bool,
-    /// REQ recovers with REQ_RELAXED + REQ_CORRELATE (else: close and reopen, Lazy Pirate).
+    /// REQ recovers with REQ_RELAXED (else: close and reopen, Lazy Pirate).
     pub req_relaxed: bool,
+    /// With REQ_RELAXED, also REQ_CORRELATE (without it, libzmq's documented caveat applies:
+    /// a late reply from the peer of the last request may be taken as its answer).
+    pub req_correlate: bool,
     /// DEALERs set an explicit ZMQ_ROUTING_ID.
     pub explicit_ids: bool,
 }
@@ -102,6 +116,9 @@ pub struct Profile {
     /// Crashes are silent (peers get no RST until they write to the rebooted host); drawn
     /// only with heartbeats on, which is what detects a dead peer.
     pub silent_crashes: bool,
+    /// Filler bytes per message: big messages fill an engine's output batch and then the
+    /// pipes behind it, so HWMs are reached on live connections too.
+    pub pad: usize,
 }
 
 fn ms(n: u64) -> Duration {
@@ -155,6 +172,7 @@ impl Profile {
             router_mandatory: chance(&mut r, 0.5),
             router_handover: chance(&mut r, 0.5),
             req_relaxed: chance(&mut r, 0.5),
+            req_correlate: true,
             explicit_ids: chance(&mut r, 0.5),
         };
         let lat_hi = Duration::from_micros(r.random_range(100..20_000));
@@ -165,6 +183,7 @@ impl Profile {
             max_split: r.random_range(1..8),
             refuse: 0.0,
             syn_retry: (ms(r.random_range(50..300)), r.random_range(1..4)),
+            window: None,
         };
         let on = |r: &mut rand_chacha::ChaCha8Rng| chance(r, 0.5);
         let mut faults = Faults::default();
@@ -198,6 +217,25 @@ impl Profile {
         if chance(&mut r, 0.2) {
             sock.base.sim_ready_delay = ms(r.random_range(1..150));
         }
+        sock.req_correlate = chance(&mut r, 0.5);
+        // Half the seeds give each stream direction a finite send buffer, so a reader that
+        // falls behind (or a partition) pushes back to the sender's pipes and their HWMs.
+        if chance(&mut r, 0.5) {
+            net.window = Some([256, 2048, 16 * 1024, 128 * 1024][r.random_range(0..4)]);
+        }
+        let pad = if chance(&mut r, 0.3) {
+            r.random_range(512..8192)
+        } else {
+            0
+        };
+        if pad > 0 {
+            // What can queue on one connection (the engine's batch, the window, both
+            // pipes) drains within 50 ms, so the liveness bounds stay as they are.
+            let hwms = sock.sndhwm + sock.rcvhwm + 8;
+            let backlog = 256 * 1024 + net.window.unwrap_or(0) + hwms * (pad + 64);
+            net.bandwidth.0 = net.bandwidth.0.max(backlog as u64 * 20);
+            net.bandwidth.1 = net.bandwidth.1.max(net.bandwidth.0);
+        }
         Profile {
             pattern,
             peers,
@@ -211,6 +249,7 @@ impl Profile {
             slow_readers,
             churn,
             silent_crashes,
+            pad,
         }
     }
 
@@ -259,6 +298,27 @@ impl Profile {
         self.request_timeout() + ms(300)
     }
 
+    /// How long a fresh connect-side socket may take to connect and hand its queued
+    /// messages to a live peer: what LINGER must cover for them to be delivered.
+    pub fn linger_delivery_bound(&self) -> Duration {
+        self.settle_bound() + self.probe_bound()
+    }
+
+    /// Whether LINGER lets a closed socket deliver what it queued (forever, or long enough
+    /// to connect).
+    pub fn linger_delivers(&self) -> bool {
+        match self.sock.base.linger {
+            Linger::Forever => true,
+            Linger::For(d) => d >= self.linger_delivery_bound(),
+        }
+    }
+
+    /// How long the linger phase lasts: a burst may wait up to a probe bound for a
+    /// connection (IMMEDIATE), then its delivery and the close have their bounds.
+    pub fn linger_phase(&self) -> Duration {
+        self.linger_delivery_bound() + self.probe_bound() * 3 + self.linger_bound()
+    }
+
     /// How long a close may take beyond its LINGER.
     pub fn close_slack(&self) -> Duration {
         ms(1)
@@ -281,9 +341,9 @@ impl std::fmt::Display for Profile {
             f,
             "{:?} peers={} clients={} frames<={} every {:?} slow={} churn={} | hwm {}/{} linger {:?} \
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
-             mandatory={} handover={} req_relaxed={} ids={} | latency <={:?} jitter {:?} \
-             bw>={}B/s split<={} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
-             (<={:?}) resets {} refuse {:.2} | ready delay {:?}",
+             mandatory={} handover={} req_relaxed={} correlate={} ids={} | latency <={:?} jitter {:?} \
+             bw>={}B/s split<={} window {:?} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
+             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {}",
             self.pattern,
             self.peers,
             self.clients,
@@ -303,11 +363,13 @@ impl std::fmt::Display for Profile {
             self.sock.router_mandatory,
             self.sock.router_handover,
             self.sock.req_relaxed,
+            self.sock.req_relaxed && self.sock.req_correlate,
             self.sock.explicit_ids,
             self.net.latency.1,
             self.net.jitter,
             self.net.bandwidth.0,
             self.net.max_split,
+            self.net.window,
             self.fault_phase,
             fl.crashes,
             fl.down_max,
@@ -317,6 +379,7 @@ impl std::fmt::Display for Profile {
             fl.resets,
             fl.refuse,
             b.sim_ready_delay,
+            self.pad,
         )
     }
 }

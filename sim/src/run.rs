@@ -42,6 +42,8 @@ impl RunOptions {
 pub struct Report {
     /// The seed.
     pub seed: u64,
+    /// The workload, if it was forced rather than drawn.
+    pub forced: Option<Pattern>,
     /// What it drew.
     pub profile: Profile,
     /// The hash of every trace event.
@@ -54,6 +56,8 @@ pub struct Report {
     pub checked: u64,
     /// Liveness obligations met.
     pub met: u64,
+    /// How often the newer oracles had something to judge.
+    pub coverage: crate::oracle::Coverage,
     /// The first failure.
     pub failure: Option<Failure>,
     /// The last trace events.
@@ -63,8 +67,12 @@ pub struct Report {
 impl Report {
     /// The command that replays this run.
     pub fn replay_command(&self) -> String {
+        let forced = self
+            .forced
+            .map(|p| format!(" --pattern {}", p.name()))
+            .unwrap_or_default();
         format!(
-            "cargo run --release -p oxmq-sim -- --seed {} --trace",
+            "cargo run --release -p oxmq-sim -- --seed {}{forced} --trace",
             self.seed
         )
     }
@@ -123,11 +131,13 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     }
     Report {
         seed: opts.seed,
+        forced: opts.pattern,
         hash: sim.trace.hash(),
         events: sim.trace.len(),
         end: sim.now(),
         checked: sim.oracle.checked,
         met: sim.oracle.met,
+        coverage: sim.oracle.coverage,
         failure: sim.oracle.failure().cloned(),
         tail: sim.trace.tail().map(str::to_owned).collect(),
         profile,
@@ -207,6 +217,23 @@ fn drive(sim: &mut Sim, p: &Profile) {
     }
     // Closes begun before healing with LINGER forever could drain since.
     sim.check_closes(p.close_slack(), Some(healed));
+    if sim.oracle.failure().is_some() {
+        return;
+    }
+    // Fresh sockets queue a burst and close; their peers stay open while LINGER delivers.
+    sim.set_phase(Phase::Linger);
+    t = t + p.linger_phase();
+    run_until!(t);
+    let now = sim.now();
+    sim.oracle.check_deadlines(now);
+    if sim.oracle.pending() > 0 && sim.oracle.failure().is_none() {
+        let n = sim.oracle.pending();
+        sim.oracle.fail(
+            FailureKind::Liveness,
+            now,
+            format!("{n} obligations still pending after the linger phase"),
+        );
+    }
     sim.set_phase(Phase::Shutdown);
     t = t + p.linger_bound() + p.settle_bound();
     run_until!(t);

@@ -8,9 +8,12 @@
 //!
 //! Streams behave like TCP: each direction is a FIFO of segments; a write is cut at random
 //! offsets into segments that leave at the link's bandwidth and arrive after its latency
-//! (with jitter, never overtaking). A partition holds segments (TCP retransmits) until it
-//! heals; a reset or a crash delivers RST; a dial to an unreachable host retries its SYN with
-//! backoff and then fails with ETIMEDOUT, to a host without a listener with ECONNREFUSED.
+//! (with jitter, never overtaking). With a window, a direction holding that many unread bytes
+//! stops its writer (the driver leaves `poll_transmit` alone) until the reader catches up,
+//! so back-pressure reaches the sender's engine and pipes. A partition holds segments (TCP
+//! retransmits) until it heals; a reset or a crash delivers RST; a dial to an unreachable host
+//! retries its SYN with backoff and then fails with ETIMEDOUT, to a host without a listener
+//! with ECONNREFUSED.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -23,7 +26,8 @@ use oxmq_core::tree::Linger;
 use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
 use rand::Rng;
 
-use crate::oracle::{FailureKind, Oracle};
+use crate::oracle::api::{check_send, PipeState, SendView};
+use crate::oracle::{FailureKind, Oracle, SockInfo};
 use crate::rng::{chance, stream, SimRng};
 use crate::trace::Trace;
 
@@ -45,6 +49,9 @@ pub enum Phase {
     Probe,
     /// Senders stop; queues drain.
     Quiet,
+    /// Some applications open a fresh socket, queue a burst and close it at once; its peers
+    /// stay open, and LINGER must deliver what it protects.
+    Linger,
     /// Every socket is closed.
     Shutdown,
 }
@@ -86,6 +93,9 @@ pub struct NetConfig {
     pub refuse: f64,
     /// First SYN retry interval (doubling) and how many retries before ETIMEDOUT.
     pub syn_retry: (Duration, u32),
+    /// The most bytes one direction of a stream holds (in flight, or arrived and unread)
+    /// before the writer's send buffer counts as full; `None`: unlimited.
+    pub window: Option<usize>,
 }
 
 impl Default for NetConfig {
@@ -97,6 +107,7 @@ impl Default for NetConfig {
             max_split: 4,
             refuse: 0.0,
             syn_retry: (Duration::from_millis(200), 3),
+            window: None,
         }
     }
 }
@@ -162,6 +173,8 @@ enum Seg {
 #[derive(Debug, Default)]
 struct Dir {
     queue: VecDeque<(Instant, Seg)>,
+    /// Data bytes in `queue`: what counts against the window.
+    bytes: usize,
     /// The latest arrival queued: later segments never overtake it.
     floor: Instant,
     /// When the link is next free to send (bandwidth).
@@ -220,6 +233,8 @@ enum Ev {
     Partition(usize, usize),
     Heal(usize, usize),
     Reset(u64),
+    /// A socket's send buffer on some connection has room again.
+    Writable(usize),
 }
 
 /// The whole simulated world.
@@ -242,6 +257,10 @@ pub struct Sim {
     partitions: BTreeSet<(usize, usize)>,
     links: BTreeMap<(usize, usize), Link>,
     stalled: BTreeSet<(u64, usize)>,
+    /// Listeners the application unbound that have not closed yet.
+    unbound: BTreeSet<(usize, ListenerId)>,
+    /// Connections whose writer stopped at a full window, with bytes perhaps still to go.
+    tx_blocked: BTreeSet<(usize, ConnId)>,
     net_rng: SimRng,
     net: NetConfig,
     phase: Phase,
@@ -285,6 +304,8 @@ impl Sim {
             partitions: BTreeSet::new(),
             links: BTreeMap::new(),
             stalled: BTreeSet::new(),
+            tx_blocked: BTreeSet::new(),
+            unbound: BTreeSet::new(),
             net_rng: stream(seed, "net"),
             net,
             phase: Phase::Faults,
@@ -539,6 +560,13 @@ impl Sim {
             }
             Ev::Heal(a, b) => self.heal(a, b),
             Ev::Reset(pick) => self.reset(pick),
+            Ev::Writable(s) => {
+                if self.socks[s].base.is_some() {
+                    self.settle(s);
+                    let h = self.socks[s].host;
+                    self.notify(h);
+                }
+            }
         }
     }
 
@@ -616,28 +644,65 @@ impl Sim {
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
-            let ready: Vec<ConnId> = std::iter::from_fn(|| base.poll_transmit_ready()).collect();
+            let mut ready: Vec<ConnId> =
+                std::iter::from_fn(|| base.poll_transmit_ready()).collect();
+            // Connections that stopped at a full window go on once it has room.
+            let blocked: Vec<ConnId> = self
+                .tx_blocked
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .map(|k| k.1)
+                .collect();
+            for conn in blocked {
+                if self.tx_room(s, conn) > 0 {
+                    self.tx_blocked.remove(&(s, conn));
+                    if !ready.contains(&conn) {
+                        ready.push(conn);
+                    }
+                }
+            }
+            let rooms: Vec<(ConnId, usize)> =
+                ready.iter().map(|&c| (c, self.tx_room(s, c))).collect();
+            let base = self.socks[s].base.as_mut().expect("checked above");
             let mut writes = Vec::new();
-            for conn in ready {
-                while let Some(b) = base.poll_transmit(conn, now) {
+            let mut full = Vec::new();
+            for (conn, mut room) in rooms {
+                loop {
+                    if room == 0 {
+                        full.push(conn);
+                        break;
+                    }
+                    let Some(b) = base.poll_transmit(conn, now) else {
+                        break;
+                    };
+                    room = room.saturating_sub(b.len());
                     writes.push((conn, b));
                 }
             }
+            // Taking bytes pumps the socket: a lingering close may have finished meanwhile and
+            // asked for its connections to be closed. Those go after the bytes taken.
+            let late: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
             let closed = base.is_closed();
+            for conn in full {
+                self.tx_blocked.insert((s, conn));
+            }
             for m in &monitor {
                 self.log(format_args!(
                     "s{s} monitor {:?} {} {}",
                     m.kind, m.endpoint, m.value
                 ));
             }
-            let progress = !actions.is_empty() || !writes.is_empty();
+            let progress = !actions.is_empty() || !writes.is_empty() || !late.is_empty();
             for a in actions {
                 self.act(s, a);
             }
             for (conn, b) in writes {
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
+                    self.check_linger_write(s, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
+            }
+            for a in late {
+                self.act(s, a);
             }
             if closed {
                 self.on_closed(s);
@@ -648,6 +713,25 @@ impl Sim {
                 return;
             }
         }
+    }
+
+    /// How many more bytes socket `s` may write on `conn` before its send buffer is full
+    /// (`usize::MAX` without a window, or once nobody reads the other end).
+    fn tx_room(&self, s: usize, conn: ConnId) -> usize {
+        let Some(window) = self.net.window else {
+            return usize::MAX;
+        };
+        let Some(&(st, side)) = self.ends.get(&(s, conn)) else {
+            return usize::MAX;
+        };
+        let Some(stream) = self.streams.get(&st) else {
+            return usize::MAX;
+        };
+        let to = 1 - side;
+        if stream.reset || !stream.ends[to].open {
+            return usize::MAX;
+        }
+        window.saturating_sub(stream.dirs[to].bytes)
     }
 
     /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM.
@@ -682,6 +766,76 @@ impl Sim {
         let started = slot.close.map(|c| c.0);
         self.log(format_args!("s{s} closed (close began {started:?})"));
         self.listeners.retain(|_, v| v.0 != s);
+        self.unbound.retain(|v| v.0 != s);
+        let finished = close_finishes(s);
+        self.oracle.fulfil(&finished, now);
+        self.oracle.fq.forget(s as u64);
+        self.oracle.lb.interrupt(s as u64);
+    }
+
+    /// LINGER's promise: once a closing socket's linger ran out, it puts no more bytes on the
+    /// wire (what it wrote before may still be in flight, as with TCP).
+    fn check_linger_write(&mut self, s: usize, len: usize) {
+        let Some((began, Linger::For(linger))) = self.socks[s].close else {
+            return;
+        };
+        let expired = began + linger;
+        if self.now > expired {
+            let what = format!(
+                "s{s} ({}) wrote {len} bytes at {:.6}s, after its LINGER {linger:?} ran out at \
+                 {:.6}s",
+                self.socks[s].kind,
+                self.now.as_nanos() as f64 / 1e9,
+                expired.as_nanos() as f64 / 1e9
+            );
+            let now = self.now;
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
+    /// Checks a send's result against the errors the API promises, and which pipe a
+    /// load-balanced message went to.
+    fn check_send(
+        &mut self,
+        s: u64,
+        view: &SendView,
+        result: Result<(), SendErrorKind>,
+        to: Option<PipeId>,
+    ) {
+        let now = self.now;
+        let cov = &mut self.oracle.coverage;
+        cov.sends += 1;
+        if result.is_err() && view.pipes.iter().all(|p| p.outbound >= view.sndhwm) {
+            cov.blocked_at_hwm += 1;
+        }
+        if let Err(what) = check_send(s, view, result) {
+            self.oracle.fail(FailureKind::Safety, now, what);
+            return;
+        }
+        let balanced = matches!(
+            view.kind,
+            SocketType::Push | SocketType::Dealer | SocketType::Req
+        );
+        if !balanced {
+            return;
+        }
+        if result.is_ok() && view.kind == SocketType::Req {
+            if let Some(to) = to {
+                self.oracle.req_sent(s, to);
+            }
+        }
+        match to.filter(|_| result.is_ok() && view.all_available() && !view.pipes.is_empty()) {
+            Some(to) => {
+                let pipes: Vec<PipeId> = view.pipes.iter().map(|p| p.id).collect();
+                if pipes.len() > 1 {
+                    self.oracle.coverage.balanced += 1;
+                }
+                if let Err(what) = self.oracle.lb.sent(s, pipes, to) {
+                    self.oracle.fail(FailureKind::Safety, now, what);
+                }
+            }
+            None => self.oracle.lb.interrupt(s),
+        }
     }
 
     fn act(&mut self, s: usize, a: Action) {
@@ -694,6 +848,16 @@ impl Sim {
                     ep = format!("{}:{}", &ep[..ep.len() - 2], self.next_port);
                 }
                 let taken = self.listeners.get(&ep).copied();
+                if let Some(old) = taken.filter(|t| self.unbound.contains(t)) {
+                    // libzmq closes an unbound listener's socket as it processes the unbind
+                    // (`stream_listener_base_t::process_term`); only its sessions linger.
+                    let what = format!(
+                        "s{s} bind {ep} failed with EADDRINUSE: s{}'s listener {} was unbound \
+                         but still holds the address (it waits for its sessions' LINGER)",
+                        old.0, old.1 .0
+                    );
+                    self.oracle.fail(FailureKind::Safety, now, what);
+                }
                 let base = self.socks[s].base.as_mut().expect("acting socket is alive");
                 if taken.is_some() {
                     self.log(format_args!("s{s} bind {ep} failed: in use"));
@@ -707,6 +871,7 @@ impl Sim {
             }
             Action::CloseListener { listener } => {
                 self.listeners.retain(|_, v| *v != (s, listener));
+                self.unbound.remove(&(s, listener));
             }
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
@@ -744,6 +909,7 @@ impl Sim {
                 ));
                 if let Some((st, side)) = self.ends.remove(&(s, conn)) {
                     if !last_bytes.is_empty() {
+                        self.check_linger_write(s, last_bytes.len());
                         self.write(st, side, Seg::Data(last_bytes));
                     }
                     self.write(st, side, Seg::Fin);
@@ -760,8 +926,16 @@ impl Sim {
         };
         stream.ends[side].open = false;
         stream.dirs[side].queue.clear();
-        if !stream.ends[1 - side].open {
+        stream.dirs[side].bytes = 0;
+        let writer = &stream.ends[1 - side];
+        let (writer, open) = ((writer.sock, writer.conn), writer.open);
+        if !open {
             self.streams.remove(&st);
+        } else if self.tx_blocked.contains(&writer) {
+            // Nobody reads this end any more: the writer's blocked bytes go (nowhere) now,
+            // as a real writer would find out on its next write.
+            let now = self.now;
+            self.schedule(now, Ev::Writable(writer.0));
         }
     }
 
@@ -848,6 +1022,7 @@ impl Sim {
             dir.busy = dir.busy.max(now) + tx;
             let arrival = (dir.busy + link.latency + Duration::from_nanos(j)).max(dir.floor);
             dir.floor = arrival;
+            dir.bytes += len as usize;
             dir.queue.push_back((arrival, p));
         }
         self.ensure_wake(st, to);
@@ -906,6 +1081,9 @@ impl Sim {
                 break;
             }
             let (_, seg) = dir.queue.pop_front().expect("front checked");
+            if let Seg::Data(b) = &seg {
+                dir.bytes -= b.len();
+            }
             match seg {
                 Seg::Data(b) => {
                     self.trace
@@ -919,6 +1097,14 @@ impl Sim {
                 }
             }
             self.settle(s);
+        }
+        // The reader made room: a writer stopped at the window may go on.
+        if let Some(stream) = self.streams.get(&st) {
+            let w = &stream.ends[1 - to];
+            let key = (w.sock, w.conn);
+            if self.tx_blocked.contains(&key) && self.tx_room(key.0, key.1) > 0 {
+                self.schedule(now, Ev::Writable(key.0));
+            }
         }
         let h = self.socks[sock].host;
         self.notify(h);
@@ -1096,7 +1282,9 @@ impl Sim {
                 self.close_end(st, side);
             }
             self.dialing.retain(|k, _| k.0 != s);
+            self.tx_blocked.retain(|k| k.0 != s);
             self.listeners.retain(|_, v| v.0 != s);
+            self.unbound.retain(|v| v.0 != s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
         }
@@ -1173,6 +1361,7 @@ impl Sim {
         for to in 0..2 {
             let dir = &mut stream.dirs[to];
             dir.queue.clear();
+            dir.bytes = 0;
             dir.floor = Instant::ZERO;
         }
         self.write(st, 0, Seg::Rst);
@@ -1369,6 +1558,15 @@ impl Cx<'_> {
         });
         self.sim.hosts[h].socks.push(s);
         self.sim.log(format_args!("h{h} open s{s} {kind}"));
+        let mandatory = options.contains(&SocketOption::RouterMandatory(true));
+        self.sim.oracle.opened(
+            s as u64,
+            SockInfo {
+                host: h,
+                kind,
+                mandatory,
+            },
+        );
         s as u64
     }
 
@@ -1413,21 +1611,31 @@ impl Cx<'_> {
     pub fn unbind(&mut self, s: u64, ep: &str) {
         let now = self.now();
         if let Some(b) = self.base(s) {
-            if let Err(e) = b.unbind(ep, now) {
-                self.log(format_args!("s{s} unbind {ep}: {e}"));
+            match b.unbind(ep, now) {
+                Err(e) => self.log(format_args!("s{s} unbind {ep}: {e}")),
+                Ok(()) => {
+                    if let Some(&l) = self.sim.listeners.get(ep).filter(|l| l.0 == s as usize) {
+                        self.sim.unbound.insert(l);
+                    }
+                }
             }
         }
         self.sim.settle(s as usize);
     }
 
-    /// Sends on socket `s`.
+    /// Sends on socket `s`, checking the result against what the socket type promises.
     pub fn send(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
         let now = self.now();
+        let closing = self.sim.socks[s as usize].close.is_some();
+        let mandatory = self.sim.oracle.sock(s).is_some_and(|i| i.mandatory);
         let Some(b) = self.base(s) else {
             return Err(SendErrorKind::BadState);
         };
+        let view = send_view(b, mandatory, closing);
         let r = b.send(msg, now).map_err(|e| e.kind);
+        let to = b.socket().last_send_pipe();
         self.sim.settle(s as usize);
+        self.sim.check_send(s, &view, r, to);
         r
     }
 
@@ -1445,9 +1653,36 @@ impl Cx<'_> {
         }
         let now = self.now();
         let b = self.base(s)?;
+        let kind = b.socket().socket_type();
+        // Fair-queueing: which pipes had a message waiting when the pattern chose.
+        let fair_queued = matches!(
+            kind,
+            SocketType::Pull | SocketType::Router | SocketType::Rep | SocketType::Dealer
+        );
+        let before = fair_queued.then(|| {
+            let sock = b.socket();
+            let pipes: Vec<PipeId> = sock.pipe_ids().collect();
+            let waiting: Vec<PipeId> = pipes
+                .iter()
+                .copied()
+                .filter(|p| sock.pipe(*p).is_some_and(|x| x.inbound_len() > 0))
+                .collect();
+            (pipes, waiting)
+        });
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
+        if let (Some((pipes, waiting)), Some(from)) = (before, pipe) {
+            if waiting.len() > 1 {
+                self.sim.oracle.coverage.contended += 1;
+            }
+            if let Err(what) = self.sim.oracle.fq.received(s, pipes, &waiting, from) {
+                self.sim.oracle.fail(FailureKind::Safety, now, what);
+            }
+        }
+        if kind == SocketType::Req {
+            self.sim.oracle.req_replied(now, s, pipe);
+        }
         if self.sim.mutation != Mutation::None && !self.sim.mutated && is_probe(&m) {
             self.sim.mutated = true;
             match self.sim.mutation {
@@ -1497,6 +1732,32 @@ impl Cx<'_> {
         let incarnation = self.incarnation();
         let host = self.host;
         self.sim.schedule(at, Ev::Tick { host, incarnation });
+    }
+}
+
+/// The name of the obligation that socket `s`'s close finishes in time.
+pub fn close_finishes(s: usize) -> String {
+    format!("the close of s{s} finishes")
+}
+
+/// Socket `b`'s pipes as a send sees them.
+fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
+    let sock = b.socket();
+    SendView {
+        kind: sock.socket_type(),
+        mandatory,
+        closing,
+        sndhwm: sock.options().sndhwm,
+        pipes: sock
+            .pipe_ids()
+            .filter_map(|id| {
+                sock.pipe(id).map(|p| PipeState {
+                    id,
+                    outbound: p.outbound_len(),
+                    inbound: p.inbound_len(),
+                })
+            })
+            .collect(),
     }
 }
 

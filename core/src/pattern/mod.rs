@@ -65,6 +65,9 @@ pub(crate) struct Core {
     /// The pipe the last message read came from: the simulator checks order per pipe.
     #[cfg(feature = "sim")]
     pub(crate) last_read: Option<PipeId>,
+    /// The pipe the last message written went to: the simulator checks load-balancing.
+    #[cfg(feature = "sim")]
+    pub(crate) last_written: Option<PipeId>,
 }
 
 impl Core {
@@ -77,6 +80,8 @@ impl Core {
             drained: Vec::new(),
             #[cfg(feature = "sim")]
             last_read: None,
+            #[cfg(feature = "sim")]
+            last_written: None,
         }
     }
 
@@ -111,6 +116,10 @@ impl Core {
         entry.pipe.flush();
         if entry.pipe.has_commands() {
             self.route(id);
+        }
+        #[cfg(feature = "sim")]
+        {
+            self.last_written = Some(id);
         }
         Ok(())
     }

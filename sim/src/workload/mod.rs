@@ -10,6 +10,7 @@ mod router;
 use oxmq_core::{Instant, SocketOption, SocketType};
 use rand::Rng;
 
+use crate::msg::Payload;
 use crate::profile::{Pattern, Profile};
 use crate::world::{Cx, Sim};
 
@@ -75,4 +76,94 @@ fn reconnect(cx: &mut Cx<'_>, s: u64, ep: &str) {
 fn rebind(cx: &mut Cx<'_>, s: u64, ep: &str) {
     cx.unbind(s, ep);
     cx.bind(s, ep);
+}
+
+/// LINGER's promise, exercised in [`Phase::Linger`](crate::world::Phase::Linger): a fresh
+/// socket connects, queues a burst at once (before its connections exist, unless IMMEDIATE
+/// makes it wait for one) and closes. With LINGER forever, or long enough to connect, every
+/// message it queued reaches a peer and the close then finishes; with any LINGER it writes
+/// nothing once the linger ran out (the world checks that).
+pub(crate) struct LingerBurst {
+    sock: u64,
+    seq: u64,
+    /// Messages queued (accepted by `send`).
+    queued: Vec<u64>,
+    /// At most this many messages.
+    count: usize,
+    /// Until when to wait for a first message to be accepted (IMMEDIATE).
+    until: Instant,
+    closed: bool,
+}
+
+impl LingerBurst {
+    /// Opens a `kind` socket connected to `endpoints`, queues up to `count` messages, and
+    /// closes it as soon as one was accepted.
+    pub(crate) fn start(
+        cx: &mut Cx<'_>,
+        p: &Profile,
+        kind: SocketType,
+        endpoints: &[String],
+        count: usize,
+    ) -> LingerBurst {
+        let relaxed = p.sock.req_relaxed;
+        let extra = match kind {
+            SocketType::Req => vec![
+                SocketOption::ReqRelaxed(relaxed),
+                SocketOption::ReqCorrelate(relaxed && p.sock.req_correlate),
+            ],
+            _ => Vec::new(),
+        };
+        let sock = open(cx, p, kind, &extra);
+        for e in endpoints {
+            cx.connect(sock, e);
+        }
+        let mut burst = LingerBurst {
+            sock,
+            seq: 0,
+            queued: Vec::new(),
+            count,
+            until: cx.now() + p.probe_bound(),
+            closed: false,
+        };
+        burst.tick(cx, p);
+        burst
+    }
+
+    /// Queues what it can, and closes once something was queued (or it waited long enough).
+    pub(crate) fn tick(&mut self, cx: &mut Cx<'_>, p: &Profile) {
+        if self.closed {
+            return;
+        }
+        while self.queued.len() < self.count {
+            let n = frames(cx, p);
+            let mut m = Payload::new(self.sock, self.seq, n, false);
+            m.pad = p.pad;
+            if cx.send(self.sock, m.encode()).is_err() {
+                break;
+            }
+            self.queued.push(self.seq);
+            self.seq += 1;
+        }
+        if self.queued.is_empty() && cx.now() < self.until {
+            return;
+        }
+        let s = self.sock;
+        cx.log(format_args!(
+            "s{s} queued {} messages, closes",
+            self.queued.len()
+        ));
+        self.closed = true;
+        cx.close(s);
+        if p.linger_delivers() {
+            let d = cx.now() + p.linger_delivery_bound();
+            for &seq in &self.queued {
+                cx.oracle().protect((s, seq), d);
+            }
+            if cx.is_open(s) {
+                let done = d + p.probe_bound();
+                cx.oracle()
+                    .expect(crate::world::close_finishes(s as usize), done);
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use oxmq_core::{Instant, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
 use crate::msg::Payload;
 use crate::oracle::Scope;
 use crate::profile::Profile;
@@ -20,6 +20,7 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
                 sock: None,
                 seq: 0,
                 pending: None,
+                burst: None,
             }),
             Instant::ZERO,
         );
@@ -32,6 +33,8 @@ struct Peer {
     sock: Option<u64>,
     seq: u64,
     pending: Option<Payload>,
+    /// The connecting peer's fresh PAIR in the linger phase.
+    burst: Option<LingerBurst>,
 }
 
 impl App for Peer {
@@ -49,6 +52,9 @@ impl App for Peer {
     }
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(b) = self.burst.as_mut() {
+            b.tick(cx, &self.p);
+        }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let e = ep(cx, 0, PORT);
             if self.binds {
@@ -62,7 +68,8 @@ impl App for Peer {
         };
         if self.pending.is_none() && sending(cx) {
             let n = frames(cx, &self.p);
-            let m = Payload::new(s, self.seq, n, probing(cx));
+            let mut m = Payload::new(s, self.seq, n, probing(cx));
+            m.pad = self.p.pad;
             self.seq += 1;
             if m.probe {
                 let d = deadline(cx, &self.p, 2);
@@ -98,13 +105,27 @@ impl App for Peer {
     fn crashed(&mut self) {
         self.sock = None;
         self.pending = None;
+        self.burst = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
-        if phase == Phase::Shutdown {
-            if let Some(s) = self.sock {
-                cx.close(s);
+        match phase {
+            // The connecting peer hands its place to a fresh PAIR that queues a burst and
+            // closes; the binding peer stays to receive it.
+            Phase::Linger if !self.binds => {
+                if let Some(s) = self.sock.take() {
+                    cx.close(s);
+                }
+                self.pending = None;
+                let e = ep(cx, 0, PORT);
+                self.burst = Some(LingerBurst::start(cx, &self.p, SocketType::Pair, &[e], 6));
             }
+            Phase::Shutdown => {
+                if let Some(s) = self.sock {
+                    cx.close(s);
+                }
+            }
+            _ => {}
         }
     }
 }

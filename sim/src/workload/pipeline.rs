@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use oxmq_core::{Instant, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
 use crate::msg::Payload;
 use crate::oracle::Scope;
 use crate::profile::Profile;
@@ -45,6 +45,8 @@ struct Ventilator {
     sock: Option<u64>,
     seq: u64,
     outbox: VecDeque<Payload>,
+    /// The linger phase's fresh PUSH to the sink.
+    burst: Option<LingerBurst>,
 }
 
 impl Ventilator {
@@ -54,6 +56,7 @@ impl Ventilator {
             sock: None,
             seq: 0,
             outbox: VecDeque::new(),
+            burst: None,
         }
     }
 }
@@ -68,6 +71,9 @@ impl App for Ventilator {
     }
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(b) = self.burst.as_mut() {
+            b.tick(cx, &self.p);
+        }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let e = ep(cx, VENT, TASKS);
             rebind(cx, s, &e);
@@ -77,7 +83,8 @@ impl App for Ventilator {
         };
         if sending(cx) && self.outbox.len() < 8 {
             let n = frames(cx, &self.p);
-            let task = Payload::new(s, self.seq, n, probing(cx));
+            let mut task = Payload::new(s, self.seq, n, probing(cx));
+            task.pad = self.p.pad;
             self.seq += 1;
             if task.probe {
                 let d = deadline(cx, &self.p, 3);
@@ -95,13 +102,21 @@ impl App for Ventilator {
     fn crashed(&mut self) {
         self.sock = None;
         self.outbox.clear();
+        self.burst = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
-        if phase == Phase::Shutdown {
-            if let Some(s) = self.sock {
-                cx.close(s);
+        match phase {
+            Phase::Linger => {
+                let e = ep(cx, SINK, RESULTS);
+                self.burst = Some(LingerBurst::start(cx, &self.p, SocketType::Push, &[e], 6));
             }
+            Phase::Shutdown => {
+                if let Some(s) = self.sock {
+                    cx.close(s);
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -170,6 +185,7 @@ impl App for Worker {
             };
             cx.oracle().received(now, pull, pipe, &task, Scope::One);
             let mut result = Payload::new(push, self.seq, task.frames, task.probe);
+            result.pad = self.p.pad;
             self.seq += 1;
             result.extra = format!("{}:{}", task.sender, task.seq);
             self.outbox.push_back(result);

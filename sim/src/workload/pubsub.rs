@@ -63,6 +63,7 @@ impl App for Publisher {
             let topic = TOPICS[cx.rng().random_range(0..TOPICS.len())];
             let n = frames(cx, &self.p);
             let mut m = Payload::new(s, self.seq, n, probing(cx));
+            m.pad = self.p.pad;
             m.topic = topic.to_owned();
             self.seq += 1;
             if m.probe {

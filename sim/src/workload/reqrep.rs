@@ -3,9 +3,11 @@
 //! closing and reopening its socket (Lazy Pirate) or, with REQ_RELAXED + REQ_CORRELATE, by
 //! simply asking again.
 
+use std::collections::BTreeSet;
+
 use oxmq_core::{Instant, SocketOption, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
 use rand::Rng;
 
 use crate::msg::Payload;
@@ -91,6 +93,10 @@ struct Client {
     pending: Option<(Payload, Instant)>,
     /// The last request sent: the only one whose reply the REQ may deliver.
     awaiting: Option<((u64, u64), Instant)>,
+    /// Requests whose reply was handed up (a reply is taken once).
+    answered: BTreeSet<u64>,
+    /// The linger phase's fresh REQ.
+    burst: Option<LingerBurst>,
 }
 
 impl Client {
@@ -101,6 +107,8 @@ impl Client {
             seq: 0,
             pending: None,
             awaiting: None,
+            answered: BTreeSet::new(),
+            burst: None,
         }
     }
 
@@ -108,7 +116,7 @@ impl Client {
         let relaxed = self.p.sock.req_relaxed;
         let opts = [
             SocketOption::ReqRelaxed(relaxed),
-            SocketOption::ReqCorrelate(relaxed),
+            SocketOption::ReqCorrelate(relaxed && self.p.sock.req_correlate),
         ];
         let s = open(cx, &self.p, SocketType::Req, &opts);
         for h in 0..self.p.peers {
@@ -119,6 +127,13 @@ impl Client {
         self.seq = 0;
         self.pending = None;
         self.awaiting = None;
+        self.answered.clear();
+    }
+
+    /// Whether each reply answers exactly the last request: always, unless REQ_RELAXED
+    /// without REQ_CORRELATE (then a late reply from the peer of the last request may).
+    fn correlated(&self) -> bool {
+        !self.p.sock.req_relaxed || self.p.sock.req_correlate
     }
 
     fn round_trip(&self, cx: &Cx<'_>) -> String {
@@ -127,7 +142,8 @@ impl Client {
 
     fn request(&mut self, cx: &mut Cx<'_>, s: u64) {
         let n = frames(cx, &self.p);
-        let req = Payload::new(s, self.seq, n, probing(cx));
+        let mut req = Payload::new(s, self.seq, n, probing(cx));
+        req.pad = self.p.pad;
         self.seq += 1;
         if req.probe {
             let d = deadline(cx, &self.p, 2);
@@ -145,6 +161,9 @@ impl App for Client {
     }
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(b) = self.burst.as_mut() {
+            b.tick(cx, &self.p);
+        }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
             let e = ep(cx, h, PORT);
@@ -201,19 +220,46 @@ impl App for Client {
             let Some(rep) = cx.oracle().decode(now, "req", m.frames()) else {
                 return;
             };
-            let waiting = self.awaiting.map(|a| a.0);
-            if rep.sender != s || Some(rep.id()) != waiting {
+            let Some(last) = self.awaiting.map(|a| a.0) else {
                 let what = format!(
-                    "REQ s{s} got the reply to {}:{} while waiting for {waiting:?}",
+                    "REQ s{s} got the reply to {}:{} while it had no request out",
                     rep.sender, rep.seq
                 );
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
+            };
+            // RFC 28: the reply answers the last request; without REQ_CORRELATE, libzmq
+            // warns that an earlier request's late reply may stand in for it, but only one
+            // from the peer the last request went to.
+            let answers = if self.correlated() {
+                rep.id() == last
+            } else {
+                rep.sender == s && rep.seq <= last.1
+            };
+            if !answers || !self.answered.insert(rep.seq) {
+                let what = format!(
+                    "REQ s{s} got the reply to {}:{} while waiting for {}:{}{}",
+                    rep.sender,
+                    rep.seq,
+                    last.0,
+                    last.1,
+                    if answers { " (a second time)" } else { "" }
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+            let replier = rep.extra.strip_prefix("srv").and_then(|h| h.parse().ok());
+            if let Some(h) = replier.filter(|_| rep.id() != last) {
+                let what = format!(
+                    "REQ s{s} took h{h}'s reply to request {} as the answer to request {}",
+                    rep.seq, last.1
+                );
+                cx.oracle().reply_from_peer_of(now, last, h, what);
             }
             self.awaiting = None;
-            if rep.probe {
-                cx.oracle()
-                    .fulfil(&format!("request {s}:{} answered", rep.seq), now);
+            let asked = format!("request {s}:{} answered", last.1);
+            if rep.probe || cx.oracle().is_expected(&asked) {
+                cx.oracle().fulfil(&asked, now);
                 let rt = self.round_trip(cx);
                 cx.oracle().fulfil(&rt, now);
             }
@@ -224,10 +270,16 @@ impl App for Client {
         self.sock = None;
         self.pending = None;
         self.awaiting = None;
+        self.burst = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
         match phase {
+            Phase::Linger => {
+                let eps: Vec<String> = (0..self.p.peers).map(|h| ep(cx, h, PORT)).collect();
+                let b = LingerBurst::start(cx, &self.p, SocketType::Req, &eps, 3);
+                self.burst = Some(b);
+            }
             Phase::Probe => {
                 let d = cx.now() + self.p.request_timeout() + self.p.probe_bound() * 4;
                 let rt = self.round_trip(cx);

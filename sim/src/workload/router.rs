@@ -6,17 +6,21 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{Instant, Message, SocketOption, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
 use rand::Rng;
 
 use crate::msg::Payload;
 use crate::oracle::{FailureKind, Scope};
 use crate::profile::Profile;
+use crate::rng::chance;
 use crate::world::{App, Cx, Phase, Sim};
 
 const PORT: u16 = 5570;
+/// A routing id no peer declares (generated ids start with a zero byte, DEALERs' with 'd').
+const GHOST: &[u8] = b"ghost";
 const WINDOW: usize = 4;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
@@ -39,6 +43,34 @@ struct Server {
     sock: Option<u64>,
 }
 
+impl Server {
+    /// Sends to a routing id no peer ever has. ROUTER_MANDATORY promises host-unreachable
+    /// for it; without it, ROUTER silently drops what it cannot route (and never fails).
+    fn send_to_nobody(&mut self, cx: &mut Cx<'_>, s: u64) {
+        let mut m = Payload::new(s, 0, 1, false);
+        m.pad = self.p.pad;
+        m.extra = "ghost".into();
+        let mut frames = vec![Bytes::from_static(GHOST)];
+        frames.extend(m.encode().frames().iter().cloned());
+        let got = cx.send(s, Message::from_frames(frames));
+        cx.oracle().coverage.unroutable += 1;
+        let mandatory = self.p.sock.router_mandatory;
+        let kept = if mandatory {
+            got == Err(SendErrorKind::HostUnreachable)
+        } else {
+            got.is_ok()
+        };
+        if !kept {
+            let now = cx.now();
+            let what = format!(
+                "ROUTER s{s} (mandatory={mandatory}) sent to unknown routing id {:?}: {got:?}",
+                String::from_utf8_lossy(GHOST)
+            );
+            cx.oracle().fail(FailureKind::Safety, now, what);
+        }
+    }
+}
+
 impl App for Server {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let opts = [
@@ -56,6 +88,9 @@ impl App for Server {
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let e = ep(cx, cx.host(), PORT);
             rebind(cx, s, &e);
+        }
+        if let Some(s) = self.sock.filter(|_| sending(cx) && chance(cx.rng(), 0.2)) {
+            self.send_to_nobody(cx, s);
         }
         // Slow readers read on ticks (the simulator calls `readable` after each).
         cx.wake_in(self.p.interval);
@@ -117,6 +152,8 @@ struct Client {
     /// Requests sent and not answered, with when they were sent.
     in_flight: BTreeMap<u64, Instant>,
     pending: Option<Payload>,
+    /// The linger phase's fresh DEALER.
+    burst: Option<LingerBurst>,
 }
 
 impl Client {
@@ -128,6 +165,7 @@ impl Client {
             seq: 0,
             in_flight: BTreeMap::new(),
             pending: None,
+            burst: None,
         }
     }
 
@@ -154,6 +192,9 @@ impl App for Client {
     }
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(b) = self.burst.as_mut() {
+            b.tick(cx, &self.p);
+        }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
             let e = ep(cx, h, PORT);
@@ -171,6 +212,7 @@ impl App for Client {
         if self.pending.is_none() && recent < WINDOW && sending(cx) {
             let n = frames(cx, &self.p);
             let mut req = Payload::new(s, self.seq, n, probing(cx));
+            req.pad = self.p.pad;
             req.extra = self.id.clone();
             self.seq += 1;
             if req.probe {
@@ -228,10 +270,16 @@ impl App for Client {
         self.sock = None;
         self.in_flight.clear();
         self.pending = None;
+        self.burst = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
         match phase {
+            Phase::Linger => {
+                let eps: Vec<String> = (0..self.p.peers).map(|h| ep(cx, h, PORT)).collect();
+                let b = LingerBurst::start(cx, &self.p, SocketType::Dealer, &eps, 6);
+                self.burst = Some(b);
+            }
             Phase::Probe => {
                 let d = cx.now() + self.p.request_timeout() + self.p.probe_bound() * 4;
                 let rt = self.round_trip(cx);
