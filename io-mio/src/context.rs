@@ -2,9 +2,11 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use oxmq_core::base::BaseConfig;
 use oxmq_core::context::SocketError;
+use oxmq_core::tree::Linger;
 use oxmq_core::{OptionError, SocketOption, SocketType};
 
 use crate::io::{self, Shared};
@@ -163,8 +165,8 @@ impl Context {
         })
     }
 
-    /// A socket of `kind` with libzmq's default options (LINGER and IPV6 as the context's
-    /// BLOCKY and IPV6 say). Fails with [`Error::TooManySockets`] when MAX_SOCKETS are open.
+    /// A socket of `kind` with libzmq's default options for that type (LINGER 0 if the
+    /// context's BLOCKY is off, IPV6 as the context's IPV6). Fails with [`Error::TooManySockets`] when MAX_SOCKETS are open.
     pub fn socket(&self, kind: SocketType) -> Result<Socket, Error> {
         let mut ctx = self.inner.lock();
         if ctx.terminated {
@@ -177,19 +179,18 @@ impl Context {
         }
         let now = st.now();
         let seed = now.as_nanos() ^ (u64::from(std::process::id()) << 32);
-        let id = st
-            .core
-            .socket(kind, BaseConfig::default(), seed)
-            .map_err(|e| match e {
-                SocketError::Terminated => Error::Terminated,
-                SocketError::Unsupported(_) => Error::NotSupported,
-            })?;
-        let s = st.socket(id).expect("the socket was just made");
-        let linger = if ctx.blocky { -1 } else { 0 };
-        for opt in [SocketOption::Linger(linger), SocketOption::Ipv6(ctx.ipv6)] {
-            s.set_option(opt, now)
-                .expect("every socket takes LINGER and IPV6 in range");
+        let mut config = BaseConfig::for_socket_type(kind);
+        if !ctx.blocky {
+            config.linger = Linger::For(Duration::ZERO);
         }
+        let id = st.core.socket(kind, config, seed).map_err(|e| match e {
+            SocketError::Terminated => Error::Terminated,
+            SocketError::Unsupported(_) => Error::NotSupported,
+        })?;
+        st.socket(id)
+            .expect("the socket was just made")
+            .set_option(SocketOption::Ipv6(ctx.ipv6), now)
+            .expect("every socket takes IPV6");
         st.open_sockets += 1;
         drop(st);
         Ok(Socket::new(shared, id, kind))

@@ -11,6 +11,7 @@ use crate::options::{
     OptionError, SocketOption, SocketOptionName, POLLIN, POLLOUT,
 };
 use crate::socket::SendErrorKind;
+use crate::socket_type::SocketType;
 use crate::time::Instant;
 use crate::tree::Linger;
 
@@ -18,6 +19,17 @@ use crate::tree::Linger;
 const MAX_HEARTBEAT_TTL_MS: i32 = u16::MAX as i32 * 100 + 99;
 
 impl BaseConfig {
+    /// libzmq's defaults for a socket of `kind`: those of [`BaseConfig::default`], except
+    /// that SUB and XSUB start with LINGER 0, as libzmq's do (all they could leave unsent on
+    /// close are subscriptions).
+    pub fn for_socket_type(kind: SocketType) -> BaseConfig {
+        let mut c = BaseConfig::default();
+        if matches!(kind, SocketType::Sub | SocketType::XSub) {
+            c.linger = Linger::For(Duration::ZERO);
+        }
+        c
+    }
+
     /// Takes `opt` if it is a lifecycle option; `Ok(false)` if it is not.
     pub fn set_option(&mut self, opt: &SocketOption) -> Result<bool, OptionError> {
         use SocketOption as O;
