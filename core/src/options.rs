@@ -154,54 +154,100 @@ pub enum SocketOption {
 /// The name of a [`SocketOption`], without a value: what to ask `get` for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
-#[allow(missing_docs)] // each is its SocketOption variant's name
 pub enum SocketOptionName {
+    /// `ZMQ_SNDHWM`.
     SndHwm,
+    /// `ZMQ_RCVHWM`.
     RcvHwm,
+    /// `ZMQ_CONFLATE`.
     Conflate,
+    /// `ZMQ_LINGER`.
     Linger,
+    /// `ZMQ_MAXMSGSIZE`.
     MaxMsgSize,
+    /// `ZMQ_IMMEDIATE`.
     Immediate,
+    /// `ZMQ_SNDTIMEO`.
     SndTimeo,
+    /// `ZMQ_RCVTIMEO`.
     RcvTimeo,
+    /// `ZMQ_RECONNECT_IVL`.
     ReconnectIvl,
+    /// `ZMQ_RECONNECT_IVL_MAX`.
     ReconnectIvlMax,
+    /// `ZMQ_HANDSHAKE_IVL`.
     HandshakeIvl,
+    /// `ZMQ_HEARTBEAT_IVL`.
     HeartbeatIvl,
+    /// `ZMQ_HEARTBEAT_TIMEOUT`.
     HeartbeatTimeout,
+    /// `ZMQ_HEARTBEAT_TTL`.
     HeartbeatTtl,
+    /// `ZMQ_SNDBUF`.
     SndBuf,
+    /// `ZMQ_RCVBUF`.
     RcvBuf,
+    /// `ZMQ_BACKLOG`.
     Backlog,
+    /// `ZMQ_TCP_KEEPALIVE`.
     TcpKeepalive,
+    /// `ZMQ_TCP_KEEPALIVE_IDLE`.
     TcpKeepaliveIdle,
+    /// `ZMQ_TCP_KEEPALIVE_INTVL`.
     TcpKeepaliveIntvl,
+    /// `ZMQ_TCP_KEEPALIVE_CNT`.
     TcpKeepaliveCnt,
+    /// `ZMQ_TCP_MAXRT`.
     TcpMaxrt,
+    /// `ZMQ_TOS`.
     Tos,
+    /// `ZMQ_IPV6`.
     Ipv6,
+    /// `ZMQ_BINDTODEVICE`.
     BindToDevice,
+    /// `ZMQ_ROUTING_ID`.
     RoutingId,
+    /// `ZMQ_CONNECT_ROUTING_ID`.
     ConnectRoutingId,
+    /// `ZMQ_ROUTER_MANDATORY`.
     RouterMandatory,
+    /// `ZMQ_ROUTER_HANDOVER`.
     RouterHandover,
+    /// `ZMQ_PROBE_ROUTER`.
     ProbeRouter,
+    /// `ZMQ_REQ_RELAXED`.
     ReqRelaxed,
+    /// `ZMQ_REQ_CORRELATE`.
     ReqCorrelate,
+    /// `ZMQ_STREAM_NOTIFY`.
     StreamNotify,
+    /// `ZMQ_XPUB_VERBOSE`.
     XpubVerbose,
+    /// `ZMQ_XPUB_VERBOSER`.
     XpubVerboser,
+    /// `ZMQ_XPUB_MANUAL`.
     XpubManual,
+    /// `ZMQ_XPUB_NODROP`.
     XpubNodrop,
+    /// `ZMQ_XPUB_WELCOME_MSG`.
     XpubWelcomeMsg,
+    /// `ZMQ_INVERT_MATCHING`.
     InvertMatching,
+    /// `ZMQ_SUBSCRIBE`.
     Subscribe,
+    /// `ZMQ_UNSUBSCRIBE`.
     Unsubscribe,
+    /// `ZMQ_TYPE`.
     Type,
+    /// `ZMQ_RCVMORE`.
     RcvMore,
+    /// `ZMQ_EVENTS`.
     Events,
+    /// `ZMQ_LAST_ENDPOINT`.
     LastEndpoint,
+    /// `ZMQ_MECHANISM`.
     Mechanism,
+    /// `ZMQ_THREAD_SAFE`.
     ThreadSafe,
 }
 
@@ -440,10 +486,11 @@ impl DriverOptions {
                 }
             }
             O::TcpKeepaliveIdle(s) => {
-                self.keepalive_idle = count_or_default(*s)?.map(|s| secs(s as u64));
+                self.keepalive_idle = count_or_default(*s)?.map(|s| Duration::from_secs(s as u64));
             }
             O::TcpKeepaliveIntvl(s) => {
-                self.keepalive_interval = count_or_default(*s)?.map(|s| secs(s as u64));
+                self.keepalive_interval =
+                    count_or_default(*s)?.map(|s| Duration::from_secs(s as u64));
             }
             O::TcpKeepaliveCnt(n) => {
                 self.keepalive_count = count_or_default(*n)?.map(|n| n as u32);
@@ -490,10 +537,6 @@ impl DriverOptions {
             _ => return None,
         })
     }
-}
-
-fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
 }
 
 /// A libzmq count or size where −1 means "the default": `None` for −1, `Err` below it.

@@ -37,12 +37,16 @@ pub enum ContextOption {
 /// The name of a [`ContextOption`], without a value: what to ask [`Context::get`] for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
-#[allow(missing_docs)] // each is its ContextOption variant's name
 pub enum ContextOptionName {
+    /// `ZMQ_IO_THREADS`.
     IoThreads,
+    /// `ZMQ_MAX_SOCKETS`.
     MaxSockets,
+    /// `ZMQ_SOCKET_LIMIT`.
     SocketLimit,
+    /// `ZMQ_IPV6`.
     Ipv6,
+    /// `ZMQ_BLOCKY`.
     Blocky,
 }
 
