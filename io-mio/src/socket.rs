@@ -94,7 +94,7 @@ impl Socket {
         let frame = frame.into();
         let starts = self.out_parts.borrow().is_empty();
         if starts && more {
-            self.start_message(&frame, self.deadline(self.sndtimeo.get()))?;
+            self.start_message(&frame, deadline(self.sndtimeo.get()))?;
         }
         self.out_parts.borrow_mut().push(frame);
         if more {
@@ -124,10 +124,6 @@ impl Socket {
                 return Err(Error::WouldBlock);
             }
         }
-    }
-
-    fn deadline(&self, timeout: Option<Duration>) -> Option<StdInstant> {
-        timeout.map(|t| StdInstant::now() + t)
     }
 
     /// Receives one frame and whether more of the same message follow (ZMQ_RCVMORE).
@@ -305,7 +301,7 @@ impl Socket {
 
     /// Sends a whole message, waiting up to SNDTIMEO while no peer can take it.
     pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        self.send_until(msg.into(), self.deadline(self.sndtimeo.get()))
+        self.send_until(msg.into(), deadline(self.sndtimeo.get()))
     }
 
     /// Sends a whole message or fails with [`Error::WouldBlock`] at once (ZMQ_DONTWAIT).
@@ -346,7 +342,7 @@ impl Socket {
 
     /// Receives a whole message, waiting up to RCVTIMEO.
     pub fn recv(&self) -> Result<Message, Error> {
-        self.recv_until(self.deadline(self.rcvtimeo.get()))
+        self.recv_until(deadline(self.rcvtimeo.get()))
     }
 
     /// Receives a whole message or fails with [`Error::WouldBlock`] at once.
@@ -413,6 +409,11 @@ impl Socket {
             }
         }
     }
+}
+
+/// When a call that may wait `timeout` (`None`: forever) and starts now must give up.
+fn deadline(timeout: Option<Duration>) -> Option<StdInstant> {
+    timeout.map(|t| StdInstant::now() + t)
 }
 
 impl Drop for Socket {
