@@ -45,6 +45,7 @@ pub mod error;
 pub mod mechanism;
 pub mod message;
 pub mod monitor;
+pub mod options;
 pub mod pattern;
 pub mod pipe;
 pub mod sched;
@@ -57,7 +58,8 @@ pub mod tree;
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::ConnectionError;
 pub use message::Message;
-pub use pattern::options::{OptionError, SocketOption, SocketOptions};
+pub use options::{DriverOptions, OptionError, SocketOption, SocketOptionName};
+pub use pattern::options::SocketOptions;
 pub use pipe::{PipeId, PipeItem};
 pub use socket::{
     AttachError, InboundError, PipePeer, RecvError, SendErrorKind, Socket, SocketEvent,

@@ -46,7 +46,8 @@
 use bytes::Bytes;
 
 use crate::message::Message;
-use crate::pattern::options::{valid_routing_id, OptionError, SocketOption, SocketOptions};
+use crate::options::{OptionError, SocketOption, SocketOptionName};
+use crate::pattern::options::{valid_routing_id, SocketOptions};
 use crate::pattern::{self, Core, PipeEntry};
 use crate::pipe::{pipe_pair, Activation, PipeCommand, PipeEnd, PipeId, PipeItem, Storage};
 use crate::socket_type::SocketType;
@@ -281,6 +282,18 @@ impl std::fmt::Display for UnsupportedSocketType {
 
 impl std::error::Error for UnsupportedSocketType {}
 
+/// Whether `name`, if it is one of the options every pattern keeps, applies to `kind` (the
+/// pattern-specific ones are left to the pattern).
+fn shared_option_applies(kind: SocketType, name: SocketOptionName) -> bool {
+    use SocketType::*;
+    match name {
+        SocketOptionName::Conflate => matches!(kind, Pub | Sub | Push | Pull | Dealer),
+        SocketOptionName::ProbeRouter => matches!(kind, Router | Dealer | Req),
+        SocketOptionName::InvertMatching => matches!(kind, Pub | XPub | Sub),
+        _ => true,
+    }
+}
+
 /// A ZeroMQ socket of one stable type, as a state machine over its pipes.
 #[derive(Debug)]
 pub struct Socket {
@@ -314,11 +327,19 @@ impl Socket {
         &self.core.options
     }
 
-    /// Sets an option (libzmq's `zmq_setsockopt`).
+    /// Sets one of the pattern's options (libzmq's `zmq_setsockopt`). The others — linger,
+    /// reconnection, heartbeats, timeouts, TCP — are [`SocketBase`](crate::base::SocketBase)'s,
+    /// and refused here as not applicable.
     pub fn set_option(&mut self, opt: SocketOption) -> Result<(), OptionError> {
-        use SocketType::*;
         let kind = self.kind;
+        let name = opt.name();
+        if name.is_read_only() {
+            return Err(OptionError::ReadOnly(name));
+        }
         let not_applicable = Err(OptionError::NotApplicable(kind));
+        if !shared_option_applies(kind, name) {
+            return not_applicable;
+        }
         let o = &mut self.core.options;
         match &opt {
             SocketOption::SndHwm(v) => {
@@ -329,12 +350,7 @@ impl Socket {
                 o.rcvhwm = *v;
                 self.apply_hwms();
             }
-            SocketOption::Conflate(v) => {
-                if !matches!(kind, Pub | Sub | Push | Pull | Dealer) {
-                    return not_applicable;
-                }
-                o.conflate = *v;
-            }
+            SocketOption::Conflate(v) => o.conflate = *v,
             SocketOption::RoutingId(id) => {
                 if !valid_routing_id(id) {
                     return Err(OptionError::InvalidValue);
@@ -347,18 +363,8 @@ impl Socket {
                 }
                 o.connect_routing_id = Some(id.clone());
             }
-            SocketOption::ProbeRouter(v) => {
-                if !matches!(kind, Router | Dealer | Req) {
-                    return not_applicable;
-                }
-                o.probe_router = *v;
-            }
-            SocketOption::InvertMatching(v) => {
-                if !matches!(kind, Pub | XPub | Sub) {
-                    return not_applicable;
-                }
-                o.invert_matching = *v;
-            }
+            SocketOption::ProbeRouter(v) => o.probe_router = *v,
+            SocketOption::InvertMatching(v) => o.invert_matching = *v,
             _ => {
                 if !self.pattern.set_option(&mut self.core, &opt)? {
                     return not_applicable;
@@ -366,6 +372,47 @@ impl Socket {
             }
         }
         Ok(())
+    }
+
+    /// Reads one of the pattern's options back (libzmq's `zmq_getsockopt`), and ZMQ_TYPE. The
+    /// others are [`SocketBase`](crate::base::SocketBase)'s, and not applicable here.
+    pub fn get_option(&self, name: SocketOptionName) -> Result<SocketOption, OptionError> {
+        use SocketOption as O;
+        use SocketOptionName as N;
+        let kind = self.kind;
+        if name.is_write_only() {
+            return Err(OptionError::WriteOnly(name));
+        }
+        if !shared_option_applies(kind, name) {
+            return Err(OptionError::NotApplicable(kind));
+        }
+        let o = &self.core.options;
+        Ok(match name {
+            N::Type => O::Type(kind),
+            N::SndHwm => O::SndHwm(o.sndhwm),
+            N::RcvHwm => O::RcvHwm(o.rcvhwm),
+            N::Conflate => O::Conflate(o.conflate),
+            N::RoutingId => O::RoutingId(o.routing_id.clone().unwrap_or_default()),
+            N::ConnectRoutingId => {
+                O::ConnectRoutingId(o.connect_routing_id.clone().unwrap_or_default())
+            }
+            N::ProbeRouter => O::ProbeRouter(o.probe_router),
+            N::InvertMatching => O::InvertMatching(o.invert_matching),
+            n => self
+                .pattern
+                .get_option(n)
+                .ok_or(OptionError::NotApplicable(kind))?,
+        })
+    }
+
+    /// Whether a message whose first frame is `first` may be started now: the checks libzmq
+    /// makes when a message's first frame is sent, for a driver that takes a message frame by
+    /// frame and sends it whole with the last. `NotSupported` (PULL, SUB), `BadState` (REQ
+    /// awaiting a reply, REP owing none), `HostUnreachable` (ROUTER_MANDATORY or STREAM and
+    /// an unknown routing id) fail the frame; `WouldBlock` means wait, as a whole-message
+    /// send would. Changes nothing.
+    pub fn check_send_start(&mut self, first: &[u8]) -> Result<(), SendErrorKind> {
+        self.pattern.check_send_start(&mut self.core, first)
     }
 
     /// Applies the current HWMs to every attached pipe (and, through a command, to the
@@ -799,6 +846,136 @@ mod tests {
         s.set_option(SocketOption::RoutingId(Bytes::from_static(b"me")))
             .unwrap();
         assert_eq!(s.options().routing_id.as_deref(), Some(&b"me"[..]));
+    }
+
+    #[test]
+    fn every_pattern_option_reads_back_what_was_set() {
+        use SocketOption as O;
+        let cases: &[(SocketType, SocketOption)] = &[
+            (Push, O::SndHwm(7)),
+            (Pull, O::RcvHwm(0)),
+            (Dealer, O::Conflate(true)),
+            (Dealer, O::RoutingId(Bytes::from_static(b"me"))),
+            (Router, O::ConnectRoutingId(Bytes::from_static(b"next"))),
+            (Router, O::RouterMandatory(true)),
+            (Router, O::RouterHandover(true)),
+            (Req, O::ProbeRouter(true)),
+            (Req, O::ReqRelaxed(true)),
+            (Req, O::ReqCorrelate(true)),
+            (Stream, O::StreamNotify(false)),
+            (XPub, O::XpubVerbose(true)),
+            (XPub, O::XpubVerboser(true)),
+            (XPub, O::XpubManual(true)),
+            (XPub, O::XpubNodrop(true)),
+            (XPub, O::XpubWelcomeMsg(Some(Bytes::from_static(b"hi")))),
+            (Sub, O::InvertMatching(true)),
+        ];
+        for (kind, opt) in cases {
+            let mut s = socket(*kind);
+            s.set_option(opt.clone()).unwrap();
+            assert_eq!(s.get_option(opt.name()).as_ref(), Ok(opt), "{kind}");
+        }
+    }
+
+    #[test]
+    fn reading_an_option_follows_the_rules_for_setting_it() {
+        let s = socket(Push);
+        assert_eq!(
+            s.get_option(SocketOptionName::Type),
+            Ok(SocketOption::Type(Push))
+        );
+        assert_eq!(
+            s.get_option(SocketOptionName::RoutingId),
+            Ok(SocketOption::RoutingId(Bytes::new())),
+            "unset reads back empty, as in libzmq"
+        );
+        for name in [
+            SocketOptionName::RouterMandatory,
+            SocketOptionName::ProbeRouter,
+        ] {
+            assert_eq!(s.get_option(name), Err(OptionError::NotApplicable(Push)));
+        }
+        assert_eq!(
+            socket(Sub).get_option(SocketOptionName::Subscribe),
+            Err(OptionError::WriteOnly(SocketOptionName::Subscribe))
+        );
+        assert_eq!(
+            socket(Pull).set_option(SocketOption::Type(Push)),
+            Err(OptionError::ReadOnly(SocketOptionName::Type))
+        );
+    }
+
+    #[test]
+    fn a_message_start_is_checked_as_libzmq_checks_its_first_frame() {
+        assert_eq!(
+            socket(Pull).check_send_start(b"x"),
+            Err(SendErrorKind::NotSupported)
+        );
+        assert_eq!(
+            socket(Sub).check_send_start(b"x"),
+            Err(SendErrorKind::NotSupported)
+        );
+        assert_eq!(
+            socket(Rep).check_send_start(b"x"),
+            Err(SendErrorKind::BadState)
+        );
+        assert_eq!(
+            socket(Push).check_send_start(b"x"),
+            Err(SendErrorKind::WouldBlock),
+            "no peer yet"
+        );
+        assert_eq!(
+            socket(Pub).check_send_start(b"x"),
+            Ok(()),
+            "PUB drops, never waits"
+        );
+
+        let mut req = socket(Req);
+        attach(&mut req, 1, Rep);
+        assert_eq!(req.check_send_start(b"q"), Ok(()));
+        req.send(msg(&["q"])).unwrap();
+        assert_eq!(req.check_send_start(b"q"), Err(SendErrorKind::BadState));
+
+        let mut router = socket(Router);
+        router
+            .attach_pipe(PipeId(1), PipePeer::new(Dealer).with_routing_id("A"))
+            .unwrap();
+        assert_eq!(router.check_send_start(b"nobody"), Ok(()), "dropped later");
+        router
+            .set_option(SocketOption::RouterMandatory(true))
+            .unwrap();
+        assert_eq!(
+            router.check_send_start(b"nobody"),
+            Err(SendErrorKind::HostUnreachable)
+        );
+        assert_eq!(router.check_send_start(b"A"), Ok(()));
+        router.set_option(SocketOption::SndHwm(1)).unwrap();
+        router.send(msg(&["A", "fills it"])).unwrap();
+        assert_eq!(
+            router.check_send_start(b"A"),
+            Err(SendErrorKind::WouldBlock)
+        );
+
+        let mut stream = socket(Stream);
+        assert_eq!(
+            stream.check_send_start(b"nobody"),
+            Err(SendErrorKind::HostUnreachable)
+        );
+
+        let mut xpub = socket(XPub);
+        xpub.set_option(SocketOption::XpubNodrop(true)).unwrap();
+        xpub.set_option(SocketOption::SndHwm(1)).unwrap();
+        let p = attach(&mut xpub, 1, Sub);
+        xpub.handle_inbound(p, PipeItem::Subscribe(Bytes::from_static(b"t")))
+            .unwrap();
+        assert_eq!(xpub.check_send_start(b"t"), Ok(()));
+        xpub.send(msg(&["t", "1"])).unwrap();
+        assert_eq!(xpub.check_send_start(b"t"), Err(SendErrorKind::WouldBlock));
+        assert_eq!(
+            xpub.check_send_start(b"other"),
+            Ok(()),
+            "nobody to wait for"
+        );
     }
 
     #[test]

@@ -1,72 +1,243 @@
-//! `Context`: owns the I/O thread and every socket's state, like `zmq_ctx_new`.
+//! `Context`: owns the I/O threads and every socket's state, like `zmq_ctx_new`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use oxmq_core::base::BaseConfig;
 use oxmq_core::context::SocketError;
-use oxmq_core::SocketType;
+use oxmq_core::tree::Linger;
+use oxmq_core::{OptionError, SocketOption, SocketType};
 
 use crate::io::{self, Shared};
 use crate::{Error, Socket};
 
-/// A ZeroMQ context: an I/O thread and the sockets made from it.
+/// libzmq's ZMQ_SOCKET_LIMIT: the largest ZMQ_MAX_SOCKETS it accepts.
+const SOCKET_LIMIT: usize = 65535;
+
+/// One context option with its value (`zmq_ctx_set`, `zmq_ctx_get`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextOption {
+    /// `ZMQ_IO_THREADS`: how many I/O threads carry the connections (default 1; 0 still runs
+    /// one, which keeps the timers). Only before the first socket, as in libzmq.
+    IoThreads(usize),
+    /// `ZMQ_MAX_SOCKETS`: how many sockets may be open at once (default 1023; 1 to
+    /// SOCKET_LIMIT). One more fails with [`Error::TooManySockets`].
+    MaxSockets(usize),
+    /// `ZMQ_SOCKET_LIMIT`: the largest MAX_SOCKETS accepted. Read-only.
+    SocketLimit(usize),
+    /// `ZMQ_IPV6`: the ZMQ_IPV6 new sockets start with (default off).
+    Ipv6(bool),
+    /// `ZMQ_BLOCKY`: new sockets start with ZMQ_LINGER −1 (on, the default), so that
+    /// termination waits for their messages, or 0 (off), so that it does not.
+    Blocky(bool),
+}
+
+/// The name of a [`ContextOption`], without a value: what to ask [`Context::get`] for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ContextOptionName {
+    /// `ZMQ_IO_THREADS`.
+    IoThreads,
+    /// `ZMQ_MAX_SOCKETS`.
+    MaxSockets,
+    /// `ZMQ_SOCKET_LIMIT`.
+    SocketLimit,
+    /// `ZMQ_IPV6`.
+    Ipv6,
+    /// `ZMQ_BLOCKY`.
+    Blocky,
+}
+
+impl ContextOption {
+    /// This option's name.
+    pub fn name(&self) -> ContextOptionName {
+        match self {
+            ContextOption::IoThreads(_) => ContextOptionName::IoThreads,
+            ContextOption::MaxSockets(_) => ContextOptionName::MaxSockets,
+            ContextOption::SocketLimit(_) => ContextOptionName::SocketLimit,
+            ContextOption::Ipv6(_) => ContextOptionName::Ipv6,
+            ContextOption::Blocky(_) => ContextOptionName::Blocky,
+        }
+    }
+}
+
+/// A ZeroMQ context: I/O threads and the sockets made from it.
 ///
-/// Dropping the last handle terminates it: every socket is closed (honouring its LINGER),
-/// calls blocked on its sockets return [`Error::Terminated`], and the I/O thread stops.
+/// The I/O threads start with the first socket. Dropping the last handle terminates the
+/// context: every socket is closed (honouring its LINGER), calls blocked on its sockets return
+/// [`Error::Terminated`], and the I/O threads stop.
+///
+/// ```
+/// use oxmq_core::SocketType;
+/// use oxmq_mio::{Context, ContextOption, ContextOptionName};
+///
+/// let ctx = Context::new()?;
+/// ctx.set(ContextOption::MaxSockets(1))?;
+/// let _only = ctx.socket(SocketType::Pair)?;
+/// assert!(matches!(ctx.socket(SocketType::Pair), Err(oxmq_mio::Error::TooManySockets)));
+/// assert_eq!(ctx.get(ContextOptionName::IoThreads)?, ContextOption::IoThreads(1));
+/// # Ok::<(), oxmq_mio::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Context {
     inner: Arc<Owner>,
 }
 
-pub(crate) struct Owner {
-    pub(crate) shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+struct Owner {
+    state: Mutex<Ctx>,
+}
+
+/// The context's options, and its I/O once started.
+struct Ctx {
+    io_threads: usize,
+    max_sockets: usize,
+    ipv6: bool,
+    blocky: bool,
+    io: Option<Io>,
+    terminated: bool,
+}
+
+struct Io {
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Context {
-    /// A new context with one I/O thread running (libzmq's default ZMQ_IO_THREADS).
+    /// A new context with libzmq's default options; nothing runs until the first socket.
     pub fn new() -> Result<Context, Error> {
-        Context::with_io_threads(1)
-    }
-
-    /// A new context with `n` I/O threads (ZMQ_IO_THREADS); connections are spread over
-    /// them round-robin.
-    pub fn with_io_threads(n: usize) -> Result<Context, Error> {
-        let (shared, threads) = io::start(n)?;
         Ok(Context {
             inner: Arc::new(Owner {
-                shared,
-                threads: Mutex::new(threads),
+                state: Mutex::new(Ctx {
+                    io_threads: 1,
+                    max_sockets: 1023,
+                    ipv6: false,
+                    blocky: true,
+                    io: None,
+                    terminated: false,
+                }),
             }),
         })
     }
 
-    /// A socket of `kind` with libzmq's default options.
+    /// A new context with `n` I/O threads: `set(IoThreads(n))` on a new one. Connections
+    /// are spread over the threads round-robin.
+    pub fn with_io_threads(n: usize) -> Result<Context, Error> {
+        let ctx = Context::new()?;
+        ctx.set(ContextOption::IoThreads(n))?;
+        Ok(ctx)
+    }
+
+    /// Sets a context option (`zmq_ctx_set`). SOCKET_LIMIT is read-only and MAX_SOCKETS must
+    /// lie within it ([`Error::Option`], libzmq's `EINVAL`); IO_THREADS is refused with
+    /// [`Error::BadState`] once the first socket has started the threads (libzmq ignores it
+    /// then). IPV6 and BLOCKY apply to the sockets made from now on.
+    pub fn set(&self, opt: ContextOption) -> Result<(), Error> {
+        let mut ctx = self.inner.lock();
+        match opt {
+            ContextOption::IoThreads(n) => {
+                if ctx.io.is_some() {
+                    return Err(Error::BadState);
+                }
+                ctx.io_threads = n;
+            }
+            ContextOption::MaxSockets(n) => {
+                if !(1..=SOCKET_LIMIT).contains(&n) {
+                    return Err(Error::Option(OptionError::InvalidValue));
+                }
+                ctx.max_sockets = n;
+            }
+            ContextOption::SocketLimit(_) => {
+                return Err(Error::Option(OptionError::InvalidValue));
+            }
+            ContextOption::Ipv6(v) => ctx.ipv6 = v,
+            ContextOption::Blocky(v) => ctx.blocky = v,
+        }
+        Ok(())
+    }
+
+    /// Reads a context option (`zmq_ctx_get`).
+    pub fn get(&self, name: ContextOptionName) -> Result<ContextOption, Error> {
+        let ctx = self.inner.lock();
+        Ok(match name {
+            ContextOptionName::IoThreads => ContextOption::IoThreads(ctx.io_threads),
+            ContextOptionName::MaxSockets => ContextOption::MaxSockets(ctx.max_sockets),
+            ContextOptionName::SocketLimit => ContextOption::SocketLimit(SOCKET_LIMIT),
+            ContextOptionName::Ipv6 => ContextOption::Ipv6(ctx.ipv6),
+            ContextOptionName::Blocky => ContextOption::Blocky(ctx.blocky),
+        })
+    }
+
+    /// A socket of `kind` with libzmq's default options for that type (LINGER 0 if the
+    /// context's BLOCKY is off, IPV6 as the context's IPV6). Fails with [`Error::TooManySockets`] when MAX_SOCKETS are open.
     pub fn socket(&self, kind: SocketType) -> Result<Socket, Error> {
-        let shared = &self.inner.shared;
+        let mut ctx = self.inner.lock();
+        if ctx.terminated {
+            return Err(Error::Terminated);
+        }
+        let shared = ctx.start()?;
         let mut st = shared.lock();
-        let seed = st.now().as_nanos() ^ (u64::from(std::process::id()) << 32);
-        let id = st
-            .core
-            .socket(kind, BaseConfig::default(), seed)
-            .map_err(|e| match e {
-                SocketError::Terminated => Error::Terminated,
-                SocketError::Unsupported(_) => Error::NotSupported,
-            })?;
-        Ok(Socket::new(Arc::clone(shared), id, kind))
+        if st.open_sockets >= ctx.max_sockets {
+            return Err(Error::TooManySockets);
+        }
+        let now = st.now();
+        let seed = now.as_nanos() ^ (u64::from(std::process::id()) << 32);
+        let mut config = BaseConfig::for_socket_type(kind);
+        if !ctx.blocky {
+            config.linger = Linger::For(Duration::ZERO);
+        }
+        let id = st.core.socket(kind, config, seed).map_err(|e| match e {
+            SocketError::Terminated => Error::Terminated,
+            SocketError::Unsupported(_) => Error::NotSupported,
+        })?;
+        st.socket(id)
+            .expect("the socket was just made")
+            .set_option(SocketOption::Ipv6(ctx.ipv6), now)
+            .expect("every socket takes IPV6");
+        st.open_sockets += 1;
+        drop(st);
+        Ok(Socket::new(shared, id, kind))
     }
 
     /// Terminates the context (`zmq_ctx_term`): closes every socket, waits for each to finish
-    /// lingering, makes blocked calls return [`Error::Terminated`], and stops the I/O thread.
+    /// lingering, makes blocked calls return [`Error::Terminated`], and stops the I/O threads.
     pub fn term(&self) {
         self.inner.term();
     }
 }
 
+impl Ctx {
+    /// The shared state, starting the I/O threads if this is the first socket.
+    fn start(&mut self) -> Result<Arc<Shared>, Error> {
+        if let Some(io) = &self.io {
+            return Ok(Arc::clone(&io.shared));
+        }
+        let (shared, threads) = io::start(self.io_threads)?;
+        self.io = Some(Io {
+            shared: Arc::clone(&shared),
+            threads,
+        });
+        Ok(shared)
+    }
+}
+
 impl Owner {
+    fn lock(&self) -> MutexGuard<'_, Ctx> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn term(&self) {
-        let shared = &self.shared;
+        // The wait below runs without this lock: a thread woken by termination may make a
+        // socket call, which must find the context terminated rather than wait for it.
+        let (shared, threads) = {
+            let mut ctx = self.lock();
+            ctx.terminated = true;
+            match &mut ctx.io {
+                None => return,
+                Some(io) => (Arc::clone(&io.shared), std::mem::take(&mut io.threads)),
+            }
+        };
         {
             let mut st = shared.lock();
             if !st.terminating {
@@ -82,8 +253,7 @@ impl Owner {
             shared.wake_all(&mut st);
         }
         shared.stop();
-        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        for h in handles {
+        for h in threads {
             let _ = h.join();
         }
     }

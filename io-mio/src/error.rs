@@ -22,8 +22,11 @@ pub enum Error {
     NotSupported,
     /// A bad endpoint, or one not in use (`EINVAL`, `EPROTONOSUPPORT`, `ENOENT`).
     Endpoint(EndpointOpError),
-    /// An option this socket type does not have, or a bad value for it (`EINVAL`).
+    /// An option this socket type does not have, a bad value for it, or a read-only one set
+    /// (`EINVAL`).
     Option(OptionError),
+    /// The context already has ZMQ_MAX_SOCKETS sockets open (`EMFILE`).
+    TooManySockets,
     /// The operating system refused.
     Io(io::Error),
 }
@@ -37,7 +40,8 @@ impl std::fmt::Display for Error {
             Error::BadState => f.write_str("operation cannot be accomplished in current state"),
             Error::NotSupported => f.write_str("operation not supported by this socket type"),
             Error::Endpoint(e) => e.fmt(f),
-            Error::Option(e) => write!(f, "{e:?}"),
+            Error::Option(e) => e.fmt(f),
+            Error::TooManySockets => f.write_str("too many open sockets"),
             Error::Io(e) => e.fmt(f),
         }
     }
@@ -73,7 +77,13 @@ impl From<RecvError> for Error {
 
 impl From<&SendError> for Error {
     fn from(e: &SendError) -> Self {
-        match e.kind {
+        Error::from(e.kind)
+    }
+}
+
+impl From<SendErrorKind> for Error {
+    fn from(kind: SendErrorKind) -> Self {
+        match kind {
             SendErrorKind::WouldBlock => Error::WouldBlock,
             SendErrorKind::HostUnreachable => Error::HostUnreachable,
             SendErrorKind::BadState => Error::BadState,

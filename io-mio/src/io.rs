@@ -22,7 +22,7 @@ use oxmq_core::base::{Action, ConnId, ListenerId, SocketBase};
 use oxmq_core::context::{Context as CoreContext, SocketId};
 use oxmq_core::endpoint::{Endpoint, Host, IpcAddr, Port, TcpAddr};
 use oxmq_core::monitor::MonitorEvent;
-use oxmq_core::Instant;
+use oxmq_core::{DriverOptions, Instant};
 
 const WAKER: Token = Token(0);
 const READ_CHUNK: usize = 256 * 1024;
@@ -30,28 +30,6 @@ const READ_CHUNK: usize = 256 * 1024;
 const IO_AWAKE: Duration = Duration::from_micros(50);
 /// How long a receive waiting on sparse traffic spins before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
-
-/// TCP options for one socket's connections (libzmq's ZMQ_TCP_KEEPALIVE, _IDLE, _INTVL, _CNT,
-/// ZMQ_SNDBUF, ZMQ_RCVBUF, ZMQ_IPV6 and ZMQ_BINDTODEVICE). `None` leaves the OS default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TcpOptions {
-    /// SO_KEEPALIVE on or off.
-    pub keepalive: Option<bool>,
-    /// TCP_KEEPIDLE: idle time before the first probe.
-    pub keepalive_idle: Option<Duration>,
-    /// TCP_KEEPINTVL: time between probes.
-    pub keepalive_interval: Option<Duration>,
-    /// TCP_KEEPCNT: probes before the connection is dropped.
-    pub keepalive_count: Option<u32>,
-    /// SO_SNDBUF in bytes.
-    pub send_buffer: Option<usize>,
-    /// SO_RCVBUF in bytes.
-    pub recv_buffer: Option<usize>,
-    /// ZMQ_IPV6: resolve names to IPv6 too, and bind `*` dual-stack on `[::]`.
-    pub ipv6: bool,
-    /// SO_BINDTODEVICE: use only this network interface (Linux).
-    pub bind_to_device: Option<String>,
-}
 
 /// What the mutex guards.
 pub(crate) struct State {
@@ -74,8 +52,8 @@ pub(crate) struct State {
     pub(crate) terminating: bool,
     stop: bool,
     ipc_serial: u64,
-    /// TCP options per socket, for the connections made from now on.
-    pub(crate) tcp_options: BTreeMap<SocketId, TcpOptions>,
+    /// Sockets made and not yet dropped, for ZMQ_MAX_SOCKETS.
+    pub(crate) open_sockets: usize,
     /// Readiness signallers (ZMQ_FD) of the sockets that asked for one.
     pub(crate) signallers: BTreeMap<SocketId, Signaller>,
     /// Connections with output to write, for an I/O thread's next round of jobs.
@@ -374,6 +352,14 @@ impl State {
         self.core.get_mut(id)
     }
 
+    /// The options socket `sid` set for its streams and listeners, as of now.
+    fn driver_options(&self, sid: SocketId) -> DriverOptions {
+        self.core
+            .get(sid)
+            .map(|s| s.driver_options().clone())
+            .unwrap_or_default()
+    }
+
     fn pick_poller(&mut self) -> usize {
         self.next_poller = (self.next_poller + 1) % self.pollers.len();
         self.next_poller
@@ -513,7 +499,7 @@ impl State {
     fn listen(&mut self, sid: SocketId, lid: ListenerId, ep: &Endpoint) -> io::Result<String> {
         match ep {
             Endpoint::Tcp { addr, .. } => {
-                let opts = self.tcp_options.get(&sid).cloned().unwrap_or_default();
+                let opts = self.driver_options(sid);
                 let sa = resolve(addr, true, opts.ipv6)?;
                 let mut l = tcp_listener(sa, &opts)?;
                 let t = self.token(Handle::Listener(sid, lid));
@@ -553,7 +539,7 @@ impl State {
     fn dial(&mut self, sid: SocketId, conn: ConnId, ep: &Endpoint) -> io::Result<()> {
         let stream = match ep {
             Endpoint::Tcp { addr, source } => {
-                let opts = self.tcp_options.get(&sid).cloned().unwrap_or_default();
+                let opts = self.driver_options(sid);
                 let local = match source {
                     Some(src) => Some(resolve(src, true, opts.ipv6)?),
                     None => None,
@@ -704,11 +690,11 @@ impl State {
     }
 
     fn accept(&mut self, sid: SocketId, lid: ListenerId) {
+        let opts = self.driver_options(sid);
         loop {
             let now = self.now();
             let accepted = match self.listeners.get_mut(&(sid, lid)) {
                 Some(Listen::Tcp(l, _)) => l.accept().map(|(s, _)| {
-                    let opts = self.tcp_options.get(&sid).cloned().unwrap_or_default();
                     // Options are best effort on an accepted stream, as in libzmq.
                     let _ = stream_options(&s, &opts);
                     Stream::Tcp(s)
@@ -829,7 +815,7 @@ fn resolve(addr: &TcpAddr, bind: bool, ipv6: bool) -> io::Result<SocketAddr> {
     }
 }
 
-fn socket_for(addr: SocketAddr, opts: &TcpOptions) -> io::Result<socket2::Socket> {
+fn socket_for(addr: SocketAddr, opts: &DriverOptions) -> io::Result<socket2::Socket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_nonblocking(true)?;
@@ -850,19 +836,19 @@ fn socket_for(addr: SocketAddr, opts: &TcpOptions) -> io::Result<socket2::Socket
     Ok(s)
 }
 
-fn tcp_listener(addr: SocketAddr, opts: &TcpOptions) -> io::Result<TcpListener> {
+fn tcp_listener(addr: SocketAddr, opts: &DriverOptions) -> io::Result<TcpListener> {
     let s = socket_for(addr, opts)?;
     s.set_reuse_address(true)?;
     s.bind(&addr.into())?;
-    // ZMQ_BACKLOG's default.
-    s.listen(100)?;
+    set_tos(&s, addr.is_ipv6(), opts.tos)?;
+    s.listen(i32::try_from(opts.backlog).unwrap_or(i32::MAX))?;
     Ok(TcpListener::from_std(s.into()))
 }
 
 fn tcp_connect(
     addr: SocketAddr,
     local: Option<SocketAddr>,
-    opts: &TcpOptions,
+    opts: &DriverOptions,
 ) -> io::Result<TcpStream> {
     let s = socket_for(addr, opts)?;
     if let Some(local) = local {
@@ -888,7 +874,7 @@ fn libc_einprogress() -> i32 {
     }
 }
 
-fn stream_options(s: &TcpStream, opts: &TcpOptions) -> io::Result<()> {
+fn stream_options(s: &TcpStream, opts: &DriverOptions) -> io::Result<()> {
     s.set_nodelay(true)?;
     let sock = socket2::SockRef::from(s);
     if let Some(on) = opts.keepalive {
@@ -914,6 +900,26 @@ fn stream_options(s: &TcpStream, opts: &TcpOptions) -> io::Result<()> {
     if let Some(n) = opts.recv_buffer {
         sock.set_recv_buffer_size(n)?;
     }
+    set_tos(&sock, s.local_addr()?.is_ipv6(), opts.tos)?;
+    #[cfg(target_os = "linux")]
+    if opts.max_retransmit.is_some() {
+        sock.set_tcp_user_timeout(opts.max_retransmit)?;
+    }
+    Ok(())
+}
+
+/// ZMQ_TOS as libzmq sets it: IP_TOS, and on an IPv6 socket the traffic class as well (IP_TOS
+/// then only covers IPv4-mapped peers, and some systems refuse it there).
+fn set_tos(s: &socket2::Socket, ipv6: bool, tos: u32) -> io::Result<()> {
+    if tos == 0 {
+        return Ok(());
+    }
+    if !ipv6 {
+        return s.set_tos(tos);
+    }
+    let _ = s.set_tos(tos);
+    #[cfg(target_os = "linux")]
+    s.set_tclass_v6(tos)?;
     Ok(())
 }
 
@@ -1220,7 +1226,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<std::thread:
         terminating: false,
         stop: false,
         ipc_serial: 0,
-        tcp_options: BTreeMap::new(),
+        open_sockets: 0,
         signallers: BTreeMap::new(),
         to_flush: BTreeSet::new(),
         to_read: BTreeSet::new(),

@@ -20,6 +20,25 @@
 //! # Ok::<(), oxmq_mio::Error>(())
 //! ```
 //!
+//! Options go through one call each way, as `zmq_setsockopt` and `zmq_getsockopt` do:
+//! [`Socket::set`] takes any [`SocketOption`](oxmq_core::SocketOption) (pattern, lifecycle,
+//! timeout or TCP option, in libzmq's units), [`Socket::get`] reads one back by its
+//! [`SocketOptionName`](oxmq_core::SocketOptionName). [`Context::set`] and [`Context::get`]
+//! do the same for the [`ContextOption`]s of `zmq_ctx_set`.
+//!
+//! ```
+//! use oxmq_core::{SocketOption, SocketOptionName, SocketType};
+//! use oxmq_mio::Context;
+//!
+//! let ctx = Context::new()?;
+//! let pull = ctx.socket(SocketType::Pull)?;
+//! pull.set(SocketOption::RcvHwm(10))?;
+//! pull.set(SocketOption::Linger(0))?;
+//! assert_eq!(pull.get(SocketOptionName::RcvHwm)?, SocketOption::RcvHwm(10));
+//! assert_eq!(pull.get(SocketOptionName::Type)?, SocketOption::Type(SocketType::Pull));
+//! # Ok::<(), oxmq_mio::Error>(())
+//! ```
+//!
 //! The crate also keeps [`Connection`], a single ZMTP engine on one TCP stream, the thinnest
 //! driver there is, used by the interop tests:
 //!
@@ -44,8 +63,7 @@ mod poll;
 mod socket;
 
 pub use connection::{Connection, DriverError};
-pub use context::Context;
+pub use context::{Context, ContextOption, ContextOptionName};
 pub use error::Error;
-pub use io::TcpOptions;
 pub use poll::{poll, proxy, proxy_steerable, PollItem, ProxyStats, POLLIN, POLLOUT};
 pub use socket::Socket;

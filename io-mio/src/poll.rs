@@ -3,12 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
-use crate::{Error, Socket};
+pub use oxmq_core::options::{POLLIN, POLLOUT};
 
-/// Wait for a message to read.
-pub const POLLIN: u8 = 1;
-/// Wait for room to send.
-pub const POLLOUT: u8 = 2;
+use crate::{Error, Socket};
 
 /// One socket to watch, the events wanted, and (after [`poll`]) the events that happened.
 pub struct PollItem<'a> {

@@ -1,29 +1,48 @@
 //! `Socket`: a libzmq-shaped blocking socket over the core's `SocketBase`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
-use oxmq_core::base::{BaseConfig, EndpointOpError, SocketBase};
+use oxmq_core::base::{EndpointOpError, SocketBase};
 use oxmq_core::context::SocketId;
 use oxmq_core::monitor::MonitorEvent;
-use oxmq_core::{Message, SocketOption, SocketType};
+use oxmq_core::options::{POLLIN, POLLOUT};
+use oxmq_core::socket::SendErrorKind;
+use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
 
-use crate::io::{Shared, State, TcpOptions, Want};
+use crate::io::{Shared, State, Want};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
 /// variants return [`Error::WouldBlock`] at once instead. Like a libzmq socket it may move
 /// between threads but is used by one at a time.
+///
+/// Options are set with [`Socket::set`] and read with [`Socket::get`], one
+/// [`SocketOption`] at a time, as with `zmq_setsockopt` and `zmq_getsockopt`:
+///
+/// ```
+/// use oxmq_core::{SocketOption, SocketOptionName, SocketType};
+/// use oxmq_mio::Context;
+///
+/// let ctx = Context::new()?;
+/// let s = ctx.socket(SocketType::Dealer)?;
+/// assert_eq!(s.get(SocketOptionName::Linger)?, SocketOption::Linger(-1));
+/// s.set(SocketOption::Linger(0))?;
+/// s.set(SocketOption::RcvTimeo(100))?;
+/// assert!(matches!(s.recv(), Err(oxmq_mio::Error::WouldBlock)));
+/// # Ok::<(), oxmq_mio::Error>(())
+/// ```
 pub struct Socket {
     pub(crate) shared: Arc<Shared>,
     pub(crate) id: SocketId,
     kind: SocketType,
-    sndtimeo: Option<Duration>,
-    rcvtimeo: Option<Duration>,
+    /// SNDTIMEO and RCVTIMEO as the core keeps them, at hand without the lock.
+    sndtimeo: Cell<Option<Duration>>,
+    rcvtimeo: Cell<Option<Duration>>,
     /// Frames given with `more` (SNDMORE), sent as one message with the last.
     out_parts: RefCell<Vec<Bytes>>,
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
@@ -50,8 +69,8 @@ impl Socket {
             shared,
             id,
             kind,
-            sndtimeo: None,
-            rcvtimeo: None,
+            sndtimeo: Cell::new(None),
+            rcvtimeo: Cell::new(None),
             out_parts: RefCell::new(Vec::new()),
             in_parts: RefCell::new(VecDeque::new()),
             prefetched: RefCell::new(VecDeque::new()),
@@ -68,14 +87,43 @@ impl Socket {
     }
 
     /// Sends one frame (ZMQ_SNDMORE when `more`); the message goes out, whole, with its last
-    /// frame.
+    /// frame. As in libzmq, the first frame of a message is where the socket decides whether
+    /// the message may start: it fails there ([`Error::NotSupported`], [`Error::BadState`],
+    /// ROUTER_MANDATORY's [`Error::HostUnreachable`]) or waits up to SNDTIMEO for room.
     pub fn send_frame(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
-        self.out_parts.borrow_mut().push(frame.into());
+        let frame = frame.into();
+        let starts = self.out_parts.borrow().is_empty();
+        if starts && more {
+            self.start_message(&frame, deadline(self.sndtimeo.get()))?;
+        }
+        self.out_parts.borrow_mut().push(frame);
         if more {
             return Ok(());
         }
         let frames = std::mem::take(&mut *self.out_parts.borrow_mut());
         self.send(Message::from_frames(frames))
+    }
+
+    /// Waits, at most until `deadline`, until a message starting with `first` may be sent.
+    fn start_message(&self, first: &[u8], deadline: Option<StdInstant>) -> Result<(), Error> {
+        let mut st = self.shared.lock();
+        loop {
+            let Some(s) = st.socket(self.id) else {
+                return Err(Error::Terminated);
+            };
+            match s.check_send_start(first) {
+                Ok(()) => return Ok(()),
+                Err(SendErrorKind::WouldBlock) => {}
+                Err(kind) => return Err(Error::from(kind)),
+            }
+            let (g, more) = self
+                .shared
+                .wait_on(st, deadline, self.id, Want::Send, false);
+            st = g;
+            if !more {
+                return Err(Error::WouldBlock);
+            }
+        }
     }
 
     /// Receives one frame and whether more of the same message follow (ZMQ_RCVMORE).
@@ -87,11 +135,6 @@ impl Socket {
         let mut parts = self.in_parts.borrow_mut();
         let frame = parts.pop_front().unwrap_or_default();
         Ok((frame, !parts.is_empty()))
-    }
-
-    /// Whether frames of a message being read frame by frame remain (ZMQ_RCVMORE).
-    pub fn has_more(&self) -> bool {
-        !self.in_parts.borrow().is_empty()
     }
 
     /// ZMQ_EVENTS under the lock: (readable, writable).
@@ -113,8 +156,8 @@ impl Socket {
         st.socket(self.id).map_or(0, |s| s.session_count())
     }
 
-    /// This socket's type.
-    pub fn socket_type(&self) -> SocketType {
+    /// This socket's type (ZMQ_TYPE).
+    pub(crate) fn socket_type(&self) -> SocketType {
         self.kind
     }
 
@@ -173,56 +216,57 @@ impl Socket {
         })
     }
 
-    /// ZMQ_LAST_ENDPOINT.
-    pub fn last_endpoint(&self) -> Option<String> {
-        let mut st = self.shared.lock();
-        st.socket(self.id)
-            .and_then(|s| s.last_endpoint().map(str::to_owned))
-    }
-
-    /// Sets a pattern option (HWMs, subscriptions, routing ids, ROUTER/XPUB/REQ flags …).
-    pub fn set_option(&self, opt: SocketOption) -> Result<(), Error> {
+    /// Sets an option (`zmq_setsockopt`). Pattern options (HWMs, subscriptions, routing ids,
+    /// ROUTER/XPUB/REQ flags) apply at once; LINGER at once; SNDTIMEO and RCVTIMEO from the
+    /// next call; reconnection, heartbeat and TCP options to the connections made or accepted
+    /// from now on, and to the next binds. A read-only option, one this socket type does not
+    /// have, or a value out of range fails with [`Error::Option`] (libzmq's `EINVAL`).
+    pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
         let id = self.id;
-        self.with(|st| {
+        let timeouts = self.with(|st| {
             let now = st.now();
-            st.socket(id)
-                .ok_or(Error::Terminated)?
-                .set_option(opt, now)
-                .map_err(Error::Option)
-        })
-    }
-
-    /// Subscribes a SUB socket to messages starting with `topic`.
-    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
-        self.set_option(SocketOption::Subscribe(Bytes::copy_from_slice(topic)))
-    }
-
-    /// Changes the lifecycle options (LINGER, RECONNECT_IVL, IMMEDIATE, heartbeats …).
-    pub fn configure(&self, f: impl FnOnce(&mut BaseConfig)) -> Result<(), Error> {
-        let id = self.id;
-        self.with(|st| {
             let s = st.socket(id).ok_or(Error::Terminated)?;
-            let mut c = s.config().clone();
-            f(&mut c);
-            s.set_config(c);
-            Ok(())
-        })
+            s.set_option(opt, now).map_err(Error::Option)?;
+            let d = s.driver_options();
+            Ok((d.send_timeout, d.recv_timeout))
+        })?;
+        self.sndtimeo.set(timeouts.0);
+        self.rcvtimeo.set(timeouts.1);
+        Ok(())
     }
 
-    /// TCP options for the connections this socket makes or accepts from now on, and for its
-    /// next binds.
-    pub fn set_tcp_options(&self, opts: TcpOptions) -> Result<(), Error> {
-        let id = self.id;
-        self.with(|st| {
-            st.tcp_options.insert(id, opts);
-            Ok(())
-        })
+    /// Reads an option back (`zmq_getsockopt`): every option [`Socket::set`] takes except
+    /// SUBSCRIBE and UNSUBSCRIBE, and the read-only TYPE, RCVMORE, EVENTS, LAST_ENDPOINT,
+    /// MECHANISM and THREAD_SAFE. A fresh socket answers libzmq's defaults. An option this
+    /// socket type does not have fails with [`Error::Option`] (libzmq's `EINVAL`).
+    pub fn get(&self, name: SocketOptionName) -> Result<SocketOption, Error> {
+        match name {
+            SocketOptionName::RcvMore => {
+                Ok(SocketOption::RcvMore(!self.in_parts.borrow().is_empty()))
+            }
+            SocketOptionName::Events => {
+                let (r, w) = self.events();
+                Ok(SocketOption::Events(
+                    (u8::from(r) * POLLIN) | (u8::from(w) * POLLOUT),
+                ))
+            }
+            _ => {
+                let mut st = self.shared.lock();
+                let s = st.socket(self.id).ok_or(Error::Terminated)?;
+                s.get_option(name).map_err(Error::Option)
+            }
+        }
+    }
+
+    /// Subscribes a SUB socket to messages starting with `topic`: `set(Subscribe(topic))`.
+    pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set(SocketOption::Subscribe(Bytes::copy_from_slice(topic)))
     }
 
     /// ZMQ_FD: a file descriptor that becomes readable when this socket's events may have
-    /// changed, for a user's own poll loop. After it wakes, call [`Socket::events`] (which
-    /// also empties it) and act on what that says; as with libzmq, do not rely on the fd
-    /// alone.
+    /// changed, for a user's own poll loop. After it wakes, read ZMQ_EVENTS with
+    /// [`Socket::get`] (which also empties it) and act on what that says; as with libzmq, do
+    /// not rely on the fd alone.
     pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd, Error> {
         use std::os::fd::AsRawFd;
         let mut st = self.shared.lock();
@@ -246,7 +290,7 @@ impl Socket {
     }
 
     /// ZMQ_EVENTS: whether a message can be read now, and whether one can be sent now.
-    pub fn events(&self) -> (bool, bool) {
+    fn events(&self) -> (bool, bool) {
         let mut st = self.shared.lock();
         if let Some(sig) = st.signallers.get(&self.id) {
             let mut sink = [0u8; 64];
@@ -255,19 +299,9 @@ impl Socket {
         self.events_locked(&mut st)
     }
 
-    /// ZMQ_SNDTIMEO (`None` = block forever).
-    pub fn set_send_timeout(&mut self, t: Option<Duration>) {
-        self.sndtimeo = t;
-    }
-
-    /// ZMQ_RCVTIMEO (`None` = block forever).
-    pub fn set_recv_timeout(&mut self, t: Option<Duration>) {
-        self.rcvtimeo = t;
-    }
-
     /// Sends a whole message, waiting up to SNDTIMEO while no peer can take it.
     pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        self.send_until(msg.into(), self.sndtimeo.map(|t| StdInstant::now() + t))
+        self.send_until(msg.into(), deadline(self.sndtimeo.get()))
     }
 
     /// Sends a whole message or fails with [`Error::WouldBlock`] at once (ZMQ_DONTWAIT).
@@ -308,7 +342,7 @@ impl Socket {
 
     /// Receives a whole message, waiting up to RCVTIMEO.
     pub fn recv(&self) -> Result<Message, Error> {
-        self.recv_until(self.rcvtimeo.map(|t| StdInstant::now() + t))
+        self.recv_until(deadline(self.rcvtimeo.get()))
     }
 
     /// Receives a whole message or fails with [`Error::WouldBlock`] at once.
@@ -377,11 +411,17 @@ impl Socket {
     }
 }
 
+/// When a call that may wait `timeout` (`None`: forever) and starts now must give up.
+fn deadline(timeout: Option<Duration>) -> Option<StdInstant> {
+    timeout.map(|t| StdInstant::now() + t)
+}
+
 impl Drop for Socket {
     /// `zmq_close`: returns at once; queued messages keep flowing for up to LINGER in the
     /// background.
     fn drop(&mut self) {
         let mut st = self.shared.lock();
+        st.open_sockets -= 1;
         let now = st.now();
         if let Some(s) = st.socket(self.id) {
             s.close(now);

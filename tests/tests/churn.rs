@@ -13,7 +13,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use oxmq_core::SocketType;
+use oxmq_core::{SocketOption, SocketType};
 use oxmq_mio::{Context, Socket};
 
 /// A failure bound for waits, never a timing assertion.
@@ -44,8 +44,9 @@ fn eventually(mut done: impl FnMut() -> bool) -> bool {
 }
 
 fn bind_pull(ctx: &Context) -> (Socket, String) {
-    let mut pull = ctx.socket(SocketType::Pull).unwrap();
-    pull.set_recv_timeout(Some(WAIT));
+    let pull = ctx.socket(SocketType::Pull).unwrap();
+    pull.set(SocketOption::RcvTimeo(WAIT.as_millis() as i32))
+        .unwrap();
     let endpoint = pull.bind("tcp://127.0.0.1:*").unwrap();
     (pull, endpoint)
 }

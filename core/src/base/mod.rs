@@ -15,6 +15,7 @@
 //! LINGER while queued messages still flow.
 
 mod backoff;
+mod options;
 #[cfg(test)]
 mod tests;
 
@@ -30,7 +31,7 @@ use crate::engine::{Engine, EngineConfig, Event, PeerInfo, DEFAULT_HANDSHAKE_IVL
 use crate::error::ConnectionError;
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
-use crate::pattern::options::{OptionError, SocketOption};
+use crate::options::DriverOptions;
 use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem, Storage};
 use crate::socket::{
     PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent, UnsupportedSocketType,
@@ -329,6 +330,8 @@ pub struct SocketBase {
     next_id: u64,
     last_endpoint: Option<String>,
     closing: bool,
+    /// Options the driver applies (timeouts, TCP); the core only keeps them.
+    driver: DriverOptions,
 }
 
 impl SocketBase {
@@ -369,6 +372,7 @@ impl SocketBase {
             next_id: 1,
             last_endpoint: None,
             closing: false,
+            driver: DriverOptions::default(),
         })
     }
 
@@ -390,14 +394,6 @@ impl SocketBase {
     pub fn socket_mut(&mut self) -> &mut Socket {
         self.walk_all = true;
         &mut self.socket
-    }
-
-    /// Sets a pattern option and passes on what it queued for the peers (subscriptions).
-    pub fn set_option(&mut self, opt: SocketOption, now: Instant) -> Result<(), OptionError> {
-        self.walk_all = true;
-        let r = self.socket.set_option(opt);
-        self.pump(now);
-        r
     }
 
     /// The lifecycle options.

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::monitor::MonitorEventKind as K;
+use crate::options::SocketOption;
 
 const ECONNREFUSED: u64 = 111;
 const EADDRINUSE: u64 = 98;

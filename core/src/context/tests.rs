@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::message::Message;
-use crate::pattern::options::SocketOption;
+use crate::options::SocketOption;
 use crate::socket::{RecvError, SendErrorKind};
 use crate::tree::Linger;
 use bytes::Bytes;

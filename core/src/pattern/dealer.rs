@@ -70,7 +70,7 @@ impl Pattern for Dealer {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Dealer, Rep, Router};
     use crate::PipeId;

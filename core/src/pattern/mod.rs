@@ -28,10 +28,11 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use crate::message::Message;
+use crate::options::{OptionError, SocketOption, SocketOptionName};
 use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem};
-use crate::socket::{AttachError, PipePeer, RecvError, SendError, SocketEvent};
+use crate::socket::{AttachError, PipePeer, RecvError, SendError, SendErrorKind, SocketEvent};
 use crate::socket_type::SocketType;
-use options::{OptionError, SocketOption, SocketOptions};
+use options::SocketOptions;
 use table::PipeTable;
 
 /// A pipe and what is known of the peer at its other end.
@@ -259,10 +260,27 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
         let _ = core;
         false
     }
+    /// Whether a message whose first frame is `first` may be started now: what libzmq's
+    /// `xsend` decides when a message's first frame arrives, before the rest is given. Only
+    /// `WouldBlock` is worth waiting on. By default: a pattern that can send at all starts a
+    /// message whenever [`Pattern::can_send`] says it could send one.
+    fn check_send_start(&mut self, core: &mut Core, first: &[u8]) -> Result<(), SendErrorKind> {
+        let _ = first;
+        if self.can_send(core) {
+            Ok(())
+        } else {
+            Err(SendErrorKind::WouldBlock)
+        }
+    }
     /// A pattern-specific option. `Ok(false)` means the pattern does not know it.
     fn set_option(&mut self, core: &mut Core, opt: &SocketOption) -> Result<bool, OptionError> {
         let _ = (core, opt);
         Ok(false)
+    }
+    /// The value of a pattern-specific option; `None` if the pattern does not have it.
+    fn get_option(&self, name: SocketOptionName) -> Option<SocketOption> {
+        let _ = name;
+        None
     }
 }
 

@@ -56,7 +56,7 @@ impl Pattern for Pair {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{AttachError, PipePeer, RecvError, SendErrorKind};
     use crate::socket_type::SocketType::Pair;
     use crate::PipeId;

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use crate::message::Message;
-use crate::pattern::options::SocketOption;
+use crate::options::SocketOption;
 use crate::pipe::{PipeId, PipeItem};
 use crate::socket::{PipePeer, Socket};
 use crate::socket_type::SocketType;

@@ -4,7 +4,7 @@ use super::{Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
 use crate::sched::FairQueue;
-use crate::socket::{AttachError, RecvError};
+use crate::socket::{AttachError, RecvError, SendErrorKind};
 
 /// The receiving end of a pipeline.
 #[derive(Debug, Default)]
@@ -38,12 +38,16 @@ impl Pattern for Pull {
     fn can_recv(&mut self, core: &mut Core) -> bool {
         self.fq.has_in(|id| core.check_read(id))
     }
+
+    fn check_send_start(&mut self, _core: &mut Core, _first: &[u8]) -> Result<(), SendErrorKind> {
+        Err(SendErrorKind::NotSupported)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{InboundError, RecvError, SendErrorKind, SocketEvent};
     use crate::socket_type::SocketType::{Pull, Push};
     use crate::PipeItem;

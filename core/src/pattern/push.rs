@@ -46,7 +46,7 @@ impl Pattern for Push {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Pull, Push};
 

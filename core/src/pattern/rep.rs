@@ -6,7 +6,7 @@ use super::{Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
 use crate::sched::FairQueue;
-use crate::socket::{AttachError, RecvError, SendError};
+use crate::socket::{AttachError, RecvError, SendError, SendErrorKind};
 
 /// Synchronous request-reply server.
 #[derive(Debug, Default)]
@@ -73,6 +73,15 @@ impl Pattern for Rep {
 
     fn can_send(&mut self, _core: &mut Core) -> bool {
         self.pending.is_some()
+    }
+
+    fn check_send_start(&mut self, _core: &mut Core, _first: &[u8]) -> Result<(), SendErrorKind> {
+        // A reply never blocks: it is dropped if its requester is gone or full.
+        if self.pending.is_some() {
+            Ok(())
+        } else {
+            Err(SendErrorKind::BadState)
+        }
     }
 
     fn can_recv(&mut self, core: &mut Core) -> bool {

@@ -4,11 +4,11 @@
 use bytes::Bytes;
 
 use super::dealer::Dealer;
-use super::options::{OptionError, SocketOption};
 use super::{Core, Pattern};
 use crate::message::Message;
+use crate::options::{OptionError, SocketOption, SocketOptionName};
 use crate::pipe::PipeId;
-use crate::socket::{AttachError, RecvError, SendError};
+use crate::socket::{AttachError, RecvError, SendError, SendErrorKind};
 
 /// Synchronous request-reply client.
 #[derive(Debug)]
@@ -125,6 +125,17 @@ impl Pattern for Req {
         self.awaiting_reply && self.dealer.can_recv(core)
     }
 
+    fn check_send_start(&mut self, core: &mut Core, _first: &[u8]) -> Result<(), SendErrorKind> {
+        if self.awaiting_reply && !self.relaxed {
+            return Err(SendErrorKind::BadState);
+        }
+        if self.dealer.can_send(core) {
+            Ok(())
+        } else {
+            Err(SendErrorKind::WouldBlock)
+        }
+    }
+
     fn set_option(&mut self, _core: &mut Core, opt: &SocketOption) -> Result<bool, OptionError> {
         match opt {
             SocketOption::ReqRelaxed(v) => self.relaxed = *v,
@@ -133,12 +144,20 @@ impl Pattern for Req {
         }
         Ok(true)
     }
+
+    fn get_option(&self, name: SocketOptionName) -> Option<SocketOption> {
+        match name {
+            SocketOptionName::ReqRelaxed => Some(SocketOption::ReqRelaxed(self.relaxed)),
+            SocketOptionName::ReqCorrelate => Some(SocketOption::ReqCorrelate(self.correlate)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Rep, Req, Router};
 

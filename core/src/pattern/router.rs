@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
-use super::options::{OptionError, SocketOption};
 use super::routing::RoutingTable;
 use super::{Core, Pattern};
 use crate::message::Message;
+use crate::options::{OptionError, SocketOption, SocketOptionName};
 use crate::pipe::PipeId;
 use crate::sched::FairQueue;
-use crate::socket::{AttachError, RecvError, SendError, SocketEvent};
+use crate::socket::{AttachError, RecvError, SendError, SendErrorKind, SocketEvent};
 
 /// Explicitly addressed request-reply server.
 #[derive(Debug)]
@@ -163,6 +163,20 @@ impl Pattern for Router {
         self.fq.has_in(|id| core.check_read(id))
     }
 
+    fn check_send_start(&mut self, core: &mut Core, first: &[u8]) -> Result<(), SendErrorKind> {
+        // libzmq's router `xsend` looks the routing id up at the first frame: without
+        // ROUTER_MANDATORY the message is dropped later if it cannot go; with it, an unknown
+        // id fails now (EHOSTUNREACH) and a full pipe says wait (EAGAIN).
+        if !self.mandatory {
+            return Ok(());
+        }
+        match self.routes.pipe(first) {
+            None => Err(SendErrorKind::HostUnreachable),
+            Some(pipe) if core.check_write(pipe) => Ok(()),
+            Some(_) => Err(SendErrorKind::WouldBlock),
+        }
+    }
+
     fn set_option(&mut self, _core: &mut Core, opt: &SocketOption) -> Result<bool, OptionError> {
         match opt {
             SocketOption::RouterMandatory(v) => self.mandatory = *v,
@@ -171,12 +185,22 @@ impl Pattern for Router {
         }
         Ok(true)
     }
+
+    fn get_option(&self, name: SocketOptionName) -> Option<SocketOption> {
+        match name {
+            SocketOptionName::RouterMandatory => {
+                Some(SocketOption::RouterMandatory(self.mandatory))
+            }
+            SocketOptionName::RouterHandover => Some(SocketOption::RouterHandover(self.handover)),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{AttachError, PipePeer, SendErrorKind, SocketEvent};
     use crate::socket_type::SocketType::{Dealer, Req, Router};
     use crate::{PipeId, Socket};

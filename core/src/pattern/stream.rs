@@ -7,13 +7,13 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::options::{OptionError, SocketOption};
 use super::routing::RoutingTable;
 use super::{Core, Pattern};
 use crate::message::Message;
+use crate::options::{OptionError, SocketOption, SocketOptionName};
 use crate::pipe::PipeId;
 use crate::sched::FairQueue;
-use crate::socket::{AttachError, RecvError, SendError, SocketEvent};
+use crate::socket::{AttachError, RecvError, SendError, SendErrorKind, SocketEvent};
 
 /// Raw TCP with routing ids.
 #[derive(Debug)]
@@ -119,6 +119,15 @@ impl Pattern for Stream {
         true
     }
 
+    fn check_send_start(&mut self, core: &mut Core, first: &[u8]) -> Result<(), SendErrorKind> {
+        // As libzmq's stream `xsend`: the peer must exist, and have room, at the first frame.
+        match self.routes.pipe(first) {
+            None => Err(SendErrorKind::HostUnreachable),
+            Some(pipe) if core.check_write(pipe) => Ok(()),
+            Some(_) => Err(SendErrorKind::WouldBlock),
+        }
+    }
+
     fn can_recv(&mut self, core: &mut Core) -> bool {
         !self.notices.is_empty() || self.fq.has_in(|id| core.check_read(id))
     }
@@ -130,12 +139,16 @@ impl Pattern for Stream {
         }
         Ok(true)
     }
+
+    fn get_option(&self, name: SocketOptionName) -> Option<SocketOption> {
+        (name == SocketOptionName::StreamNotify).then_some(SocketOption::StreamNotify(self.notify))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{PipePeer, RecvError, SendErrorKind, SocketEvent};
     use crate::socket_type::SocketType::Stream;
     use crate::{Message, PipeId};

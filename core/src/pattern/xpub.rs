@@ -7,12 +7,12 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::options::{OptionError, SocketOption};
 use super::{parse_subscription, subscription_message, Core, Pattern};
 use crate::message::Message;
+use crate::options::{OptionError, SocketOption, SocketOptionName};
 use crate::pipe::{PipeId, PipeItem};
 use crate::sched::Distributor;
-use crate::socket::{AttachError, RecvError, SendError};
+use crate::socket::{AttachError, RecvError, SendError, SendErrorKind};
 use crate::subscription::{Added, MultiTrie, Removed};
 
 /// Publisher; `is_pub` selects PUB (send only, subscriptions kept private).
@@ -84,6 +84,29 @@ impl XPub {
             self.notify(subscribe, &topic, Some(id));
         }
     }
+
+    /// Marks the subscribers a message starting with `first` goes to. False, with nothing
+    /// marked, if XPUB_NODROP must refuse it because one of them is full.
+    fn match_topic(&mut self, core: &mut Core, first: &[u8]) -> bool {
+        // RFC 29: binary prefix comparison against the start of the first frame.
+        let dist = &mut self.dist;
+        self.subscriptions
+            .match_pipes(first, |p| dist.match_pipe(p));
+        if core.options.invert_matching {
+            dist.reverse_match();
+        }
+        // Like libzmq's check_hwm, only a full queue blocks: a terminated subscriber takes
+        // nothing more, and must not hold up the live ones while it drains.
+        let has_room = |id| {
+            let live = core.pipes.get(&id).is_some_and(|e| !e.closing);
+            !live || core.check_write(id)
+        };
+        if self.nodrop && !dist.check_hwm(has_room) {
+            dist.unmatch();
+            return false;
+        }
+        true
+    }
 }
 
 impl Pattern for XPub {
@@ -148,26 +171,25 @@ impl Pattern for XPub {
     }
 
     fn send(&mut self, core: &mut Core, msg: Message) -> Result<(), SendError> {
-        // RFC 29: binary prefix comparison against the start of the first frame.
-        let dist = &mut self.dist;
-        self.subscriptions
-            .match_pipes(&msg.frames()[0], |p| dist.match_pipe(p));
-        if core.options.invert_matching {
-            dist.reverse_match();
-        }
-        // Like libzmq's check_hwm, only a full queue blocks: a terminated subscriber takes
-        // nothing more, and must not hold up the live ones while it drains.
-        let has_room = |id| {
-            let live = core.pipes.get(&id).is_some_and(|e| !e.closing);
-            !live || core.check_write(id)
-        };
-        if self.nodrop && !dist.check_hwm(has_room) {
-            dist.unmatch();
+        if !self.match_topic(core, &msg.frames()[0]) {
             return Err(SendError::would_block(msg));
         }
         // RFC 29: SHALL silently drop the message if a subscriber's queue is full.
-        dist.send_to_matching(&msg, |id, m| core.write(id, m).is_ok());
+        self.dist
+            .send_to_matching(&msg, |id, m| core.write(id, m).is_ok());
         Ok(())
+    }
+
+    fn check_send_start(&mut self, core: &mut Core, first: &[u8]) -> Result<(), SendErrorKind> {
+        // libzmq's xpub `xsend` matches and, with XPUB_NODROP, checks the HWMs at the first
+        // frame.
+        let ok = self.match_topic(core, first);
+        self.dist.unmatch();
+        if ok {
+            Ok(())
+        } else {
+            Err(SendErrorKind::WouldBlock)
+        }
     }
 
     fn recv(&mut self, _core: &mut Core) -> Result<Message, RecvError> {
@@ -215,12 +237,23 @@ impl Pattern for XPub {
         }
         Ok(true)
     }
+
+    fn get_option(&self, name: SocketOptionName) -> Option<SocketOption> {
+        Some(match name {
+            SocketOptionName::XpubVerbose => SocketOption::XpubVerbose(self.verbose_subs),
+            SocketOptionName::XpubVerboser => SocketOption::XpubVerboser(self.verbose_unsubs),
+            SocketOptionName::XpubManual => SocketOption::XpubManual(self.manual),
+            SocketOptionName::XpubNodrop => SocketOption::XpubNodrop(self.nodrop),
+            SocketOptionName::XpubWelcomeMsg => SocketOption::XpubWelcomeMsg(self.welcome.clone()),
+            _ => return None,
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Pub, Sub, XPub, XSub};
     use crate::{PipeId, PipeItem, Socket};

@@ -7,12 +7,12 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::options::{OptionError, SocketOption};
 use super::{parse_subscription, Core, Pattern};
 use crate::message::Message;
+use crate::options::{OptionError, SocketOption};
 use crate::pipe::{PipeId, PipeItem};
 use crate::sched::{Distributor, FairQueue};
-use crate::socket::{AttachError, RecvError, SendError};
+use crate::socket::{AttachError, RecvError, SendError, SendErrorKind};
 use crate::subscription::Trie;
 
 /// Subscriber; `is_sub` selects SUB (receive only, filtered).
@@ -127,6 +127,15 @@ impl Pattern for XSub {
         !self.is_sub
     }
 
+    fn check_send_start(&mut self, _core: &mut Core, _first: &[u8]) -> Result<(), SendErrorKind> {
+        // XSUB never blocks: a full publisher's queue drops the message.
+        if self.is_sub {
+            Err(SendErrorKind::NotSupported)
+        } else {
+            Ok(())
+        }
+    }
+
     fn can_recv(&mut self, core: &mut Core) -> bool {
         if self.prefetched.is_some() {
             return true;
@@ -158,7 +167,7 @@ impl Pattern for XSub {
 #[cfg(test)]
 mod tests {
     use super::super::testkit::*;
-    use crate::pattern::options::SocketOption;
+    use crate::options::SocketOption;
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Pub, Sub, XPub, XSub};
     use crate::{PipeItem, Socket};

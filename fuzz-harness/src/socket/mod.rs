@@ -550,8 +550,19 @@ impl SocketRun {
             all.push(tag);
         }
         let msg = Message::from_frames(all);
+        // A frame-by-frame sender learns at the first frame what the whole send will say
+        // (libzmq decides there). Not for a STREAM close request, which a full pipe takes.
+        let predicted = (msg.len() > 1 && !(kind == Stream && bare))
+            .then(|| self.s.check_send_start(&msg.frames()[0]));
         let before = self.outbound_lens();
         let result = self.s.send(msg.clone());
+        if let Some(p) = predicted {
+            let got = result.as_ref().map(drop).map_err(|e| e.kind);
+            assert_eq!(
+                p, got,
+                "{kind}: the first frame said {p:?}, the send {got:?}"
+            );
+        }
         let after = self.outbound_lens();
         let mut grown = Vec::new();
         for (id, n) in &before {

@@ -29,8 +29,8 @@ impl Blocking for Oxmq {
         };
         let s = self.0.socket(kind).expect("oxmq socket");
         if let Some(n) = hwm {
-            s.set_option(SocketOption::SndHwm(n)).expect("SNDHWM");
-            s.set_option(SocketOption::RcvHwm(n)).expect("RCVHWM");
+            s.set(SocketOption::SndHwm(n)).expect("SNDHWM");
+            s.set(SocketOption::RcvHwm(n)).expect("RCVHWM");
         }
         s
     }
