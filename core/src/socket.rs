@@ -123,6 +123,16 @@ pub struct PipeStats {
 }
 
 impl PipeStats {
+    /// What a pipe holds, from its socket's end and its session's end.
+    pub fn of(socket: &PipeEnd, session: &PipeEnd) -> PipeStats {
+        PipeStats {
+            outbound: (socket.msgs_kept() - session.msgs_read()) as usize,
+            outbound_items: (socket.items_kept() - session.items_read()) as usize,
+            inbound: (session.msgs_kept() - socket.msgs_read()) as usize,
+            inbound_has_room: session.has_room_for_message(),
+        }
+    }
+
     /// Messages waiting to be transmitted.
     pub fn outbound_len(&self) -> usize {
         self.outbound
@@ -769,13 +779,13 @@ impl Socket {
     /// session's end, and `None` otherwise.
     pub fn pipe(&self, id: PipeId) -> Option<PipeStats> {
         let entry = self.core.pipes.get(&id)?;
-        let local = entry.local.as_ref()?;
-        Some(PipeStats {
-            outbound: (entry.pipe.msgs_kept() - local.msgs_read()) as usize,
-            outbound_items: (entry.pipe.items_kept() - local.items_read()) as usize,
-            inbound: (local.msgs_kept() - entry.pipe.msgs_read()) as usize,
-            inbound_has_room: local.has_room_for_message(),
-        })
+        Some(PipeStats::of(&entry.pipe, entry.local.as_ref()?))
+    }
+
+    /// The socket's end of pipe `id`, for inspection (with the session's end, a driver can
+    /// tell what the pipe holds: [`PipeStats::of`]).
+    pub fn pipe_end(&self, id: PipeId) -> Option<&PipeEnd> {
+        self.core.pipes.get(&id).map(|e| &e.pipe)
     }
 
     /// Whether pipe `id` is attached (closing pipes included).

@@ -742,7 +742,8 @@ impl Sim {
         let sock = base.socket();
         let (snd, rcv) = (sock.options().sndhwm, sock.options().rcvhwm);
         for id in sock.pipe_ids() {
-            let Some(p) = sock.pipe(id) else {
+            // (A closing pipe whose session has gone has no session end to count against.)
+            let Some(p) = base.pipe(id) else {
                 continue;
             };
             let (out, inb) = (p.outbound_len(), p.inbound_len());
@@ -1665,7 +1666,7 @@ impl Cx<'_> {
             let waiting: Vec<PipeId> = pipes
                 .iter()
                 .copied()
-                .filter(|p| sock.pipe(*p).is_some_and(|x| x.inbound_len() > 0))
+                .filter(|p| b.pipe(*p).is_some_and(|x| x.inbound_len() > 0))
                 .collect();
             (pipes, waiting)
         });
@@ -1751,7 +1752,7 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
         pipes: sock
             .pipe_ids()
             .filter_map(|id| {
-                sock.pipe(id).map(|p| PipeState {
+                b.pipe(id).map(|p| PipeState {
                     id,
                     outbound: p.outbound_len(),
                     inbound: p.inbound_len(),

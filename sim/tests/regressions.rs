@@ -42,15 +42,12 @@ fn seed_45_pair_pairs_again_after_reconnecting() {
     passes(22, Pattern::Pair);
 }
 
-/// OPEN core bug (un-ignore once fixed). `SocketBase::unbind` terminates the listener through
-/// the object tree, which hands it the socket's LINGER: the listener (and so the address)
-/// lives until its accepted sessions have finished lingering. A workload that rebinds
-/// (unbind, then bind at once) while a session still holds bytes its peer is not reading
-/// gets EADDRINUSE; with LINGER -1 the address may never come back. libzmq closes the
-/// listening socket as it processes the unbind (`stream_listener_base_t::process_term`) and
-/// lets only the sessions linger. About 0.5% of seeds hit it, in every bind-side workload.
+/// Found by the LINGER oracle's sweep: `SocketBase::unbind` ended the listener through the
+/// object tree, which handed it the socket's LINGER, so the listening address lived until the
+/// sessions it accepted had finished lingering, and a rebind got EADDRINUSE (with LINGER -1,
+/// perhaps for ever). libzmq closes the listening socket as it processes the unbind
+/// (`stream_listener_base_t::process_term`) and lets only the sessions linger; so do we now.
 #[test]
-#[ignore = "open core bug: unbind holds the listening address through LINGER"]
 fn seed_656_unbind_releases_the_address_at_once() {
     passes(656, Pattern::Pipeline);
     passes(1813, Pattern::PubSub);

@@ -34,7 +34,8 @@ use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::options::DriverOptions;
 use crate::pipe::{Activation, PipeCommand, PipeEnd, PipeId, PipeItem, Storage};
 use crate::socket::{
-    PipePeer, RecvError, SendError, SendErrorKind, Socket, SocketEvent, UnsupportedSocketType,
+    PipePeer, PipeStats, RecvError, SendError, SendErrorKind, Socket, SocketEvent,
+    UnsupportedSocketType,
 };
 use crate::socket_type::SocketType;
 use crate::time::Instant;
@@ -292,6 +293,9 @@ struct Listener {
     node: NodeId,
     endpoint: Endpoint,
     bound: Option<String>,
+    /// The listening socket is closed (unbind or close): its address is free again, though
+    /// the sessions it accepted may still linger.
+    closed: bool,
 }
 
 /// A socket with its endpoints and sessions.
@@ -465,6 +469,7 @@ impl SocketBase {
                 node,
                 endpoint: ep.clone(),
                 bound: None,
+                closed: false,
             },
         );
         self.listener_nodes.insert(node, listener);
@@ -544,17 +549,23 @@ impl SocketBase {
     /// connections accepted there.
     pub fn unbind(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
         self.walk_all = true;
-        let nodes: Vec<NodeId> = self
+        let found: Vec<(ListenerId, NodeId)> = self
             .listeners
-            .values()
-            .filter(|l| l.bound.as_deref() == Some(endpoint) || l.endpoint.to_string() == endpoint)
-            .map(|l| l.node)
+            .iter()
+            .filter(|(_, l)| {
+                !l.closed
+                    && (l.bound.as_deref() == Some(endpoint) || l.endpoint.to_string() == endpoint)
+            })
+            .map(|(id, l)| (*id, l.node))
             .collect();
-        if nodes.is_empty() {
+        if found.is_empty() {
             return Err(EndpointOpError::NotFound(endpoint.to_owned()));
         }
-        for n in nodes {
-            self.tree.terminate(n, Linger::For(Duration::ZERO), now);
+        for (listener, node) in found {
+            // libzmq's listener closes its socket as it processes the unbind; only the
+            // sessions it accepted linger.
+            self.close_listener(listener);
+            self.tree.terminate(node, Linger::For(Duration::ZERO), now);
         }
         self.pump(now);
         Ok(())
@@ -618,8 +629,24 @@ impl SocketBase {
             return;
         }
         self.closing = true;
+        // The listening sockets close at once; only sessions linger.
+        let listeners: Vec<ListenerId> = self.listeners.keys().copied().collect();
+        for listener in listeners {
+            self.close_listener(listener);
+        }
         self.tree.terminate(self.root, self.config.linger, now);
         self.pump(now);
+    }
+
+    /// Asks the driver to close `listener`'s listening socket (once) and reports it.
+    fn close_listener(&mut self, listener: ListenerId) {
+        let Some(l) = self.listeners.get_mut(&listener).filter(|l| !l.closed) else {
+            return;
+        };
+        l.closed = true;
+        let ep = l.bound.clone().unwrap_or_else(|| l.endpoint.to_string());
+        self.actions.push_back(Action::CloseListener { listener });
+        self.event(MonitorEventKind::Closed, &ep, listener.0);
     }
 
     // ----- driver inputs ------------------------------------------------------------------
@@ -678,7 +705,7 @@ impl SocketBase {
     pub fn accepts_on(&self, listener: ListenerId) -> bool {
         self.listeners
             .get(&listener)
-            .is_some_and(|l| !self.closing && !self.tree.is_terminating(l.node))
+            .is_some_and(|l| !l.closed && !self.closing && !self.tree.is_terminating(l.node))
     }
 
     /// A session for a connection accepted on `listener`: (its node, its connection, the
@@ -693,7 +720,7 @@ impl SocketBase {
             l.node,
             l.bound.clone().unwrap_or_else(|| l.endpoint.to_string()),
         );
-        if self.closing || self.tree.is_terminating(lnode) {
+        if self.closing || l.closed || self.tree.is_terminating(lnode) {
             return None;
         }
         let node = self.tree.launch(lnode)?;
@@ -921,6 +948,16 @@ impl SocketBase {
             .filter(|_| s.pipe_ready)
             .is_none_or(PipeEnd::has_room_for_message);
         s.held.is_none() && room
+    }
+
+    /// What pipe `id` holds each way, from the socket's end and its session's end (`None`
+    /// for an unknown pipe, or an inproc one whose far end is another socket's).
+    pub fn pipe(&self, id: PipeId) -> Option<PipeStats> {
+        let session = self.pipes.get(&id).and_then(|n| self.sessions.get(n))?;
+        Some(PipeStats::of(
+            self.socket.pipe_end(id)?,
+            session.end.as_ref()?,
+        ))
     }
 
     /// How many sessions the socket holds: one per connect, and one per accepted connection
@@ -1446,11 +1483,8 @@ impl SocketBase {
                     self.close_connection(node, true);
                     self.sessions.remove(&node);
                 } else if let Some(listener) = self.listener_nodes.remove(&node) {
-                    if let Some(l) = self.listeners.remove(&listener) {
-                        let ep = l.bound.unwrap_or_else(|| l.endpoint.to_string());
-                        self.actions.push_back(Action::CloseListener { listener });
-                        self.event(MonitorEventKind::Closed, &ep, listener.0);
-                    }
+                    self.close_listener(listener);
+                    self.listeners.remove(&listener);
                 } else if node == self.root {
                     self.event(MonitorEventKind::MonitorStopped, "", 0);
                 }
