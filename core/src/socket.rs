@@ -13,10 +13,20 @@
 //!   [`detach_pipe`](Socket::detach_pipe) when the connection is gone.
 //!
 //! After any call, the driver drains [`poll_event`](Socket::poll_event): `OutboundReady(p)`
-//! means pipe `p` has something for `poll_outbound` (drain it until `None`; the event fires
-//! again only after the pipe ran empty); `InboundResumed(p)` means a session refused at RCVHWM
-//! may push again; `ClosePipe(p)` asks the driver to close that connection and then detach it.
-//! Events may name a pipe that has since been detached; ignore those.
+//! means pipe `p` has something for `poll_outbound` (drain it until `None`: the event is owed
+//! only to a session that found the pipe empty, as libzmq's ypipe wakes only a sleeping reader);
+//! `InboundResumed(p)` means a session refused at RCVHWM may push again; `ClosePipe(p)` asks the
+//! driver to close that connection and then detach it. Events may name a pipe that has since
+//! been detached; ignore those.
+//!
+//! Those calls host the session's end of each pipe inside the socket. A driver whose sessions
+//! run elsewhere (another object, another thread) takes that end instead, with
+//! [`attach_session_pipe`](Socket::attach_session_pipe) or
+//! [`attach_pending_session_pipe`](Socket::attach_pending_session_pipe), reads and writes it
+//! itself ([`crate::pipe::PipeEnd`]), and carries the pipe commands between the two ends:
+//! [`poll_pipe_command`](Socket::poll_pipe_command) out of the socket,
+//! [`handle_pipe_command`](Socket::handle_pipe_command) into it. inproc joins two sockets'
+//! patterns with one pipe ([`attach_peer_end`](Socket::attach_peer_end)).
 //!
 //! When a connection ends, [`terminate_pipe`](Socket::terminate_pipe) keeps what was already
 //! received readable (libzmq delivers it) and detaches the pipe once drained;

@@ -1374,12 +1374,9 @@ impl SocketBase {
 
     fn on_socket_event(&mut self, ev: SocketEvent, now: Instant) {
         match ev {
-            // The pump refills (or pushes the held message of) the pipe's session.
-            SocketEvent::OutboundReady(p) | SocketEvent::InboundResumed(p) => {
-                if let Some(&node) = self.pipes.get(&p) {
-                    self.dirty.insert(node);
-                }
-            }
+            // Only pipes the pattern hosts raise these; ours carry their wake-ups as pipe
+            // commands (`route_socket`).
+            SocketEvent::OutboundReady(_) | SocketEvent::InboundResumed(_) => {}
             SocketEvent::ClosePipe(p) => {
                 if let Some(&node) = self.pipes.get(&p) {
                     self.drop_connection(node, now);
