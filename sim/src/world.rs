@@ -1666,7 +1666,7 @@ impl Cx<'_> {
             let waiting: Vec<PipeId> = pipes
                 .iter()
                 .copied()
-                .filter(|p| b.pipe(*p).is_some_and(|x| x.inbound_len() > 0))
+                .filter(|p| b.pipe(*p).is_none_or(|x| x.inbound_len() > 0))
                 .collect();
             (pipes, waiting)
         });
@@ -1751,12 +1751,19 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
         sndhwm: sock.options().sndhwm,
         pipes: sock
             .pipe_ids()
-            .filter_map(|id| {
-                b.pipe(id).map(|p| PipeState {
+            .map(|id| match b.pipe(id) {
+                Some(p) => PipeState {
                     id,
                     outbound: p.outbound_len(),
                     inbound: p.inbound_len(),
-                })
+                },
+                // A pipe whose session has ended is closing: it stays attached only while
+                // it has unread messages, and takes no more.
+                None => PipeState {
+                    id,
+                    outbound: 0,
+                    inbound: 1,
+                },
             })
             .collect(),
     }
