@@ -313,6 +313,8 @@ pub struct SocketBase {
     actions: VecDeque<Action>,
     monitor: VecDeque<MonitorEvent>,
     transmit_ready: BTreeSet<ConnId>,
+    /// Messages sessions have written into their pipes so far.
+    moved_in: u64,
     /// Pipe commands for inproc peers, whose pipes join two patterns directly.
     inproc_out: VecDeque<(ConnId, PipeCommand)>,
     /// Every session's next deadline (engine timer or redial), ordered by time, so that
@@ -365,6 +367,7 @@ impl SocketBase {
             monitor: VecDeque::new(),
             transmit_ready: BTreeSet::new(),
             inproc_out: VecDeque::new(),
+            moved_in: 0,
             timers: BTreeSet::new(),
             deadlines: BTreeMap::new(),
             scratch_nodes: Vec::new(),
@@ -586,9 +589,17 @@ impl SocketBase {
         if self.is_closed() {
             return Err(RecvError::Terminated);
         }
-        let r = self.socket.recv();
-        self.pump(now);
-        r
+        loop {
+            let before = self.moved_in;
+            let r = self.socket.recv();
+            self.pump(now);
+            // A receive that found nothing may have made room for messages a session held
+            // back at RCVHWM (a SUB dropping the ones it does not want, say): if the pump
+            // moved any in, look again rather than report would-block.
+            if !matches!(r, Err(RecvError::WouldBlock)) || self.moved_in == before {
+                return r;
+            }
+        }
     }
 
     /// Receives up to `max` messages into `out` (never blocks), pumping once for the lot:
@@ -605,6 +616,7 @@ impl SocketBase {
         }
         let mut n = 0;
         while n < max {
+            let before = self.moved_in;
             match self.socket.recv() {
                 Ok(m) => {
                     out.push_back(m);
@@ -612,7 +624,10 @@ impl SocketBase {
                 }
                 Err(e) if n == 0 => {
                     self.pump(now);
-                    return Err(e);
+                    // As in `recv`: look again if the pump moved held messages in.
+                    if self.moved_in == before || !matches!(e, RecvError::WouldBlock) {
+                        return Err(e);
+                    }
                 }
                 Err(_) => break,
             }
@@ -1132,6 +1147,7 @@ impl SocketBase {
                         return progress;
                     }
                     end.flush();
+                    self.moved_in += 1;
                     progress = true;
                     self.route_session(node);
                     continue;
@@ -1161,6 +1177,7 @@ impl SocketBase {
         match end.write_item(item) {
             Ok(()) => {
                 end.flush();
+                self.moved_in += 1;
                 self.route_session(node);
             }
             Err(PipeItem::Message(m)) => s.held = Some(m),

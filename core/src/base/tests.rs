@@ -716,3 +716,42 @@ fn a_timer_visits_its_own_session_not_every_idle_one() {
         "the redial was made and the next one scheduled"
     );
 }
+
+/// Found by the simulator (seeds 9132, 29808): a SUB at RCVHWM 1 whose session held back a
+/// run of messages it no longer wanted (it had unsubscribed after they were sent) gave up one
+/// of them per receive and reported would-block each time, so a slow application drained the
+/// run a message per wake-up and the connection's end, queued behind it, came seconds late.
+/// A receive now looks again as long as the sessions move messages in.
+#[test]
+fn a_receive_passes_over_every_unwanted_message_the_sessions_hold() {
+    let mut net = Net::new();
+    let publisher = net.add(SocketType::Pub, BaseConfig::default());
+    let sub = net.add(SocketType::Sub, BaseConfig::default());
+    let now = net.now;
+    net.hosts[sub]
+        .set_option(SocketOption::RcvHwm(1), now)
+        .unwrap();
+    for topic in ["A", "B"] {
+        net.hosts[sub]
+            .set_option(
+                SocketOption::Subscribe(Bytes::from_static(topic.as_bytes())),
+                now,
+            )
+            .unwrap();
+    }
+    net.bind(publisher, EP);
+    net.hosts[sub].connect(EP, net.now).unwrap();
+    net.settle();
+    for i in 0..5 {
+        net.send(publisher, &format!("A{i}")).unwrap();
+    }
+    net.send(publisher, "B").unwrap();
+    let now = net.now;
+    net.hosts[sub]
+        .set_option(SocketOption::Unsubscribe(Bytes::from_static(b"A")), now)
+        .unwrap();
+    let got = net.hosts[sub]
+        .recv(net.now)
+        .expect("B is there, behind unwanted As");
+    assert_eq!(&got.frames()[0][..], b"B");
+}
