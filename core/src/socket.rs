@@ -455,6 +455,13 @@ impl Socket {
 
     /// A command from the session's end of pipe `id` (a session the socket does not host).
     pub fn handle_pipe_command(&mut self, id: PipeId, cmd: PipeCommand) {
+        self.take_command(id, cmd);
+        self.detach_drained();
+    }
+
+    /// Applies a command from the session's end to the socket's end of pipe `id`, and tells
+    /// the pattern what it means.
+    fn take_command(&mut self, id: PipeId, cmd: PipeCommand) {
         let Some(entry) = self.core.pipes.get_mut(&id) else {
             return;
         };
@@ -466,7 +473,6 @@ impl Socket {
             Activation::Write if !closing => self.pattern.write_activated(&mut self.core, id),
             _ => {}
         }
-        self.detach_drained();
     }
 
     /// The next command for the session's end of a pipe the socket does not host.
@@ -476,23 +482,14 @@ impl Socket {
 
     /// Delivers what the hosted session end of pipe `id` produced to the socket's end.
     fn deliver_from_local(&mut self, id: PipeId) {
-        loop {
-            let Some(entry) = self.core.pipes.get_mut(&id) else {
-                return;
-            };
-            let Some(cmd) = entry.local.as_mut().and_then(|l| l.poll_command()) else {
-                break;
-            };
-            let activation = entry.pipe.handle_command(cmd);
-            let closing = entry.closing;
-            self.core.route(id);
-            match activation {
-                Activation::Read => self.pattern.read_activated(&mut self.core, id),
-                Activation::Write if !closing => {
-                    self.pattern.write_activated(&mut self.core, id);
-                }
-                _ => {}
-            }
+        while let Some(cmd) = self
+            .core
+            .pipes
+            .get_mut(&id)
+            .and_then(|e| e.local.as_mut())
+            .and_then(PipeEnd::poll_command)
+        {
+            self.take_command(id, cmd);
         }
         self.detach_drained();
     }
