@@ -205,16 +205,7 @@ fn drive(sim: &mut Sim, p: &Profile) {
     // Every obligation's deadline has passed by now.
     t = t + p.request_timeout() + p.probe_bound() * 4;
     run_until!(t);
-    let now = sim.now();
-    sim.oracle.check_deadlines(now);
-    if sim.oracle.pending() > 0 && sim.oracle.failure().is_none() {
-        let n = sim.oracle.pending();
-        sim.oracle.fail(
-            FailureKind::Liveness,
-            now,
-            format!("{n} obligations still pending after the probe phase"),
-        );
-    }
+    obligations_met(sim, "probe");
     // Closes begun before healing with LINGER forever could drain since.
     sim.check_closes(p.close_slack(), Some(healed));
     if sim.oracle.failure().is_some() {
@@ -224,16 +215,7 @@ fn drive(sim: &mut Sim, p: &Profile) {
     sim.set_phase(Phase::Linger);
     t = t + p.linger_phase();
     run_until!(t);
-    let now = sim.now();
-    sim.oracle.check_deadlines(now);
-    if sim.oracle.pending() > 0 && sim.oracle.failure().is_none() {
-        let n = sim.oracle.pending();
-        sim.oracle.fail(
-            FailureKind::Liveness,
-            now,
-            format!("{n} obligations still pending after the linger phase"),
-        );
-    }
+    obligations_met(sim, "linger");
     sim.set_phase(Phase::Shutdown);
     t = t + p.linger_bound() + p.settle_bound();
     run_until!(t);
@@ -244,6 +226,20 @@ fn drive(sim: &mut Sim, p: &Profile) {
             FailureKind::Liveness,
             now,
             "a socket never finished closing",
+        );
+    }
+}
+
+/// Every obligation's deadline has passed: any still pending is a liveness failure.
+fn obligations_met(sim: &mut Sim, phase: &str) {
+    let now = sim.now();
+    sim.oracle.check_deadlines(now);
+    if sim.oracle.pending() > 0 && sim.oracle.failure().is_none() {
+        let n = sim.oracle.pending();
+        sim.oracle.fail(
+            FailureKind::Liveness,
+            now,
+            format!("{n} obligations still pending after the {phase} phase"),
         );
     }
 }
