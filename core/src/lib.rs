@@ -49,6 +49,7 @@ pub mod options;
 pub mod pattern;
 pub mod pipe;
 pub mod sched;
+pub mod session;
 pub mod socket;
 pub mod socket_type;
 pub(crate) mod subscription;

@@ -95,16 +95,15 @@ impl SocketBase {
         if name.is_read_only() {
             return Err(OptionError::ReadOnly(name));
         }
-        let mut config = self.config.clone();
+        let mut config = self.config().clone();
         if config.set_option(&opt)? {
             self.set_config(config);
             return Ok(());
         }
-        if self.driver.set(&opt)? {
+        if self.half.driver.set(&opt)? {
             return Ok(());
         }
-        self.walk_all = true;
-        let r = self.socket.set_option(opt);
+        let r = self.half.socket_mut().set_option(opt);
         self.pump(now);
         r
     }
@@ -116,9 +115,9 @@ impl SocketBase {
         use SocketOption as O;
         use SocketOptionName as N;
         if let Some(v) = self
-            .config
+            .config()
             .get_option(name)
-            .or_else(|| self.driver.get(name))
+            .or_else(|| self.half.driver.get(name))
         {
             return Ok(v);
         }
@@ -128,27 +127,27 @@ impl SocketBase {
                 O::Events((u8::from(r) * POLLIN) | (u8::from(w) * POLLOUT))
             }
             N::RcvMore => O::RcvMore(false),
-            N::LastEndpoint => O::LastEndpoint(self.last_endpoint.clone().unwrap_or_default()),
+            N::LastEndpoint => O::LastEndpoint(self.last_endpoint().unwrap_or_default().to_owned()),
             N::Mechanism => O::Mechanism(MechanismName::NULL),
             N::ThreadSafe => O::ThreadSafe(false),
-            n => return self.socket.get_option(n),
+            n => return self.socket().get_option(n),
         })
     }
 
     /// The options the driver applies: timeouts for its blocking calls, settings for the
     /// streams and listeners it opens for this socket.
     pub fn driver_options(&self) -> &DriverOptions {
-        &self.driver
+        &self.half.driver
     }
 
     /// Whether a message starting with frame `first` may be started now (see
     /// [`Socket::check_send_start`](crate::socket::Socket::check_send_start)); `Terminated`
     /// once the socket is closing.
     pub fn check_send_start(&mut self, first: &[u8]) -> Result<(), SendErrorKind> {
-        if self.closing {
+        if self.half.is_closing() {
             return Err(SendErrorKind::Terminated);
         }
-        self.socket.check_send_start(first)
+        self.half.socket_mut().check_send_start(first)
     }
 }
 

@@ -1,0 +1,667 @@
+//! The session half (libzmq's `session_base_t` with its engine): one per connection a listener
+//! accepted, or per connect endpoint. It owns the engine, reconnection with backoff, and the
+//! session's end of the pipe to the socket half; it runs wherever the driver puts it (an I/O
+//! thread, a task, one actor of the simulator).
+//!
+//! A session never touches its socket. What it has to say goes out as a [`ToSocket`] command
+//! for the socket half's mailbox ([`Session::poll_command`]); what the socket says comes in as a
+//! [`ToSession`] ([`Session::handle_command`]). Messages cross in the pipe, whose wake-ups and
+//! read reports are pipe commands inside those two. The driver delivers each mailbox in FIFO
+//! order; it may interleave the two mailboxes, and its own network events, however it likes.
+//!
+//! The conversation, from the session's side:
+//! - after its engine's handshake, a session asks for its pipe ([`ToSocket::Handshake`]) and
+//!   reads nothing more from the peer until [`ToSession::Attached`] or [`ToSession::Refused`]
+//!   comes back;
+//! - a connection lost or refused is reported as monitor events; a connect session redials
+//!   after RECONNECT_IVL (doubling up to RECONNECT_IVL_MAX), an accepted one asks to end
+//!   ([`ToSocket::TermReq`]);
+//! - told to linger ([`ToSession::Linger`]), it answers [`ToSocket::Drained`] once its queue
+//!   and its engine's output are empty; told to end ([`ToSession::Destroy`]), it closes its
+//!   connection and is finished ([`Session::is_finished`]).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::base::{Action, Backoff, ConnId};
+use crate::endpoint::Endpoint;
+use crate::engine::{Engine, EngineConfig, Event, PeerInfo};
+use crate::error::ConnectionError;
+use crate::message::Message;
+use crate::monitor::{MonitorEvent, MonitorEventKind};
+use crate::pipe::{PipeCommand, PipeEnd, PipeId, PipeItem};
+use crate::time::Instant;
+use crate::tree::NodeId;
+
+/// Stop pulling messages into an engine once this many bytes wait to be written.
+const OUT_BATCH: usize = 256 * 1024;
+
+/// A command from a session to its socket half.
+#[derive(Debug)]
+pub enum ToSocket {
+    /// A command from the session's end of pipe `PipeId` to the socket's end.
+    Pipe(PipeId, PipeCommand),
+    /// The handshake succeeded with `peer`: attach a pipe for it (or make ready the one made
+    /// at connect time). Answered with [`ToSession::Attached`] or [`ToSession::Refused`].
+    Handshake(PeerInfo),
+    /// The session let go of its end of this pipe: the socket's end ends, keeping what was
+    /// received readable.
+    PipeEnded(PipeId),
+    /// A monitor event.
+    Event(MonitorEvent),
+    /// The session wants to end (its connection is gone for good): the object tree's
+    /// `term_req`.
+    TermReq,
+    /// The session lingered and has flushed everything.
+    Drained,
+}
+
+/// A command from the socket half to one of its sessions.
+#[derive(Debug)]
+pub enum ToSession {
+    /// A new session for the driver to run (the first command of every session's mailbox).
+    Launch(Box<Session>),
+    /// A command from the socket's end of the session's pipe.
+    Pipe(PipeCommand),
+    /// The socket took the peer: messages may flow. `end` is the session's end of a new pipe,
+    /// or `None` when the session holds it already (a connect's queue).
+    Attached {
+        /// The pipe.
+        pipe: PipeId,
+        /// The session's end of a new pipe.
+        end: Option<PipeEnd>,
+    },
+    /// The socket's pattern refused the peer (a second PAIR peer, a duplicate routing id).
+    Refused,
+    /// The pattern wants this connection gone.
+    Drop,
+    /// Flush what is queued, then answer [`ToSocket::Drained`].
+    Linger,
+    /// End now: close the connection and drop the queue.
+    Destroy,
+}
+
+/// What a session needs to know of its socket's options, fixed when it is made (libzmq's
+/// session copies the socket's options too).
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// The engine's settings (socket type, routing id, handshake and heartbeat timers).
+    pub engine: EngineConfig,
+    /// ZMQ_RECONNECT_IVL; `None` is −1: never reconnect.
+    pub reconnect_ivl: Option<Duration>,
+    /// ZMQ_RECONNECT_IVL_MAX.
+    pub reconnect_ivl_max: Duration,
+    /// ZMQ_IMMEDIATE: a connect's queue lives only while a connection is up.
+    pub immediate: bool,
+}
+
+#[derive(Debug)]
+enum Role {
+    /// A session that dials `endpoint` and redials it.
+    Connect {
+        endpoint: Endpoint,
+        backoff: Backoff,
+        state: ConnectState,
+        /// Dials so far: each gets its own connection id.
+        dials: u32,
+    },
+    /// A session for a connection accepted by a listener; it ends with its connection.
+    Accepted,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ConnectState {
+    Dialing,
+    Connected,
+    Waiting(Instant),
+    /// No more attempts (RECONNECT_IVL −1).
+    Idle,
+}
+
+/// Where the session's pipe stands with the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Attach {
+    /// No peer: nothing flows (a connect's queue only fills from the socket's side).
+    None,
+    /// The handshake is reported; waiting for the socket's answer.
+    Waiting,
+    /// The socket took the peer: messages flow both ways.
+    Ready,
+}
+
+/// One session half. See the [module docs](self).
+#[derive(Debug)]
+pub struct Session {
+    node: NodeId,
+    /// The endpoint, as monitor events name it.
+    endpoint: String,
+    role: Role,
+    config: SessionConfig,
+    conn: Option<ConnId>,
+    engine: Option<Engine>,
+    handshaken: bool,
+    attach: Attach,
+    pipe: Option<PipeId>,
+    /// The session's end of its pipe: the only way messages reach the socket.
+    end: Option<PipeEnd>,
+    /// An inbound message the pipe refused at its HWM, to write again when it has room.
+    held: Option<Message>,
+    lingering: bool,
+    finished: bool,
+    /// The engine may have bytes to write.
+    transmit: bool,
+    rng: u64,
+    actions: VecDeque<Action>,
+    out: VecDeque<ToSocket>,
+}
+
+impl Session {
+    fn new(node: NodeId, endpoint: String, role: Role, config: SessionConfig, seed: u64) -> Self {
+        Session {
+            node,
+            endpoint,
+            role,
+            config,
+            conn: None,
+            engine: None,
+            handshaken: false,
+            attach: Attach::None,
+            pipe: None,
+            end: None,
+            held: None,
+            lingering: false,
+            finished: false,
+            transmit: false,
+            rng: seed,
+            actions: VecDeque::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// A session that dials `endpoint` now (its first action) and redials as configured.
+    /// `queue` is the pipe the socket made at connect time (none with IMMEDIATE).
+    pub fn connect(
+        node: NodeId,
+        name: String,
+        endpoint: Endpoint,
+        config: SessionConfig,
+        queue: Option<(PipeId, PipeEnd)>,
+        seed: u64,
+    ) -> Session {
+        let backoff = Backoff::new(
+            config.reconnect_ivl.unwrap_or_default(),
+            config.reconnect_ivl_max,
+        );
+        let role = Role::Connect {
+            endpoint,
+            backoff,
+            state: ConnectState::Idle,
+            dials: 0,
+        };
+        let mut s = Session::new(node, name, role, config, seed);
+        if let Some((pipe, end)) = queue {
+            s.pipe = Some(pipe);
+            s.end = Some(end);
+        }
+        s.dial();
+        s
+    }
+
+    /// A session for connection `conn`, just accepted on a listener bound at `name`.
+    pub fn accepted(
+        node: NodeId,
+        name: String,
+        conn: ConnId,
+        config: SessionConfig,
+        now: Instant,
+        seed: u64,
+    ) -> Session {
+        let mut s = Session::new(node, name, Role::Accepted, config, seed);
+        s.engine = Some(Engine::new(s.config.engine.clone(), now));
+        s.conn = Some(conn);
+        s.transmit = true;
+        // A raw (STREAM) engine is through its handshake at once.
+        s.run(now);
+        s
+    }
+
+    /// The session's node in its socket's object tree: the address of its mailbox.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// Its connection, while it has one.
+    pub fn conn(&self) -> Option<ConnId> {
+        self.conn
+    }
+
+    /// The session's end of its pipe, while it has one.
+    pub fn pipe_end(&self) -> Option<(PipeId, &PipeEnd)> {
+        Some((self.pipe?, self.end.as_ref()?))
+    }
+
+    /// Whether the session has ended: the driver drops it once its outputs are drained.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    // ----- inputs -------------------------------------------------------------------------
+
+    /// The dial of the session's connection finished: connected, or failed with an error
+    /// number.
+    pub fn handle_dial_result(&mut self, result: Result<(), u64>, now: Instant) {
+        let Some(conn) = self.conn else {
+            return;
+        };
+        match result {
+            Ok(()) => {
+                if let Role::Connect { backoff, state, .. } = &mut self.role {
+                    backoff.reset();
+                    *state = ConnectState::Connected;
+                }
+                self.engine = Some(Engine::new(self.config.engine.clone(), now));
+                self.handshaken = false;
+                self.transmit = true;
+                self.event(MonitorEventKind::Connected, conn.0);
+            }
+            Err(_) => {
+                self.conn = None;
+                self.schedule_reconnect(now);
+            }
+        }
+        self.run(now);
+    }
+
+    /// Bytes arrived on the connection.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        if let Some(e) = self.engine.as_mut() {
+            e.handle_input(data, now);
+            self.transmit = true;
+        }
+        self.run(now);
+    }
+
+    /// The peer closed the connection (or it was reset).
+    pub fn handle_eof(&mut self, now: Instant) {
+        if let Some(e) = self.engine.as_mut() {
+            e.handle_eof(now);
+        }
+        self.run(now);
+    }
+
+    /// Fires the session's timers due at `now` (the engine's, a redial).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(e) = self.engine.as_mut() {
+            if e.poll_timeout().is_some_and(|t| t <= now) {
+                e.handle_timeout(now);
+                self.transmit = true;
+            }
+        }
+        if matches!(&self.role, Role::Connect { state: ConnectState::Waiting(t), .. } if *t <= now)
+        {
+            self.dial();
+        }
+        self.run(now);
+    }
+
+    /// A command from the socket half.
+    pub fn handle_command(&mut self, cmd: ToSession, now: Instant) {
+        match cmd {
+            // The driver's business; a session never gets it.
+            ToSession::Launch(_) => {}
+            ToSession::Pipe(cmd) => {
+                if let Some(end) = self.end.as_mut() {
+                    end.handle_command(cmd);
+                    self.route_end();
+                }
+            }
+            ToSession::Attached { pipe, end } => self.on_attached(pipe, end),
+            ToSession::Refused => {
+                if self.attach == Attach::Waiting {
+                    self.attach = Attach::None;
+                    self.drop_connection(now);
+                }
+            }
+            ToSession::Drop => {
+                if self.attach == Attach::Ready {
+                    self.drop_connection(now);
+                }
+            }
+            ToSession::Linger => self.lingering = true,
+            ToSession::Destroy => {
+                // The socket already ended its side of the pipe.
+                self.pipe = None;
+                self.end = None;
+                self.close_connection(false);
+                self.finished = true;
+            }
+        }
+        self.run(now);
+    }
+
+    // ----- outputs ------------------------------------------------------------------------
+
+    /// The next thing the driver must do for this session (dial, close).
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next command for the socket half's mailbox.
+    pub fn poll_command(&mut self) -> Option<ToSocket> {
+        self.out.pop_front()
+    }
+
+    /// Whether the connection may have bytes to write since this was last asked; if so,
+    /// call [`Session::poll_transmit`].
+    pub fn take_transmit_ready(&mut self) -> bool {
+        std::mem::take(&mut self.transmit) && self.conn.is_some()
+    }
+
+    /// The next bytes to write on the connection, refilled from the pipe as the engine
+    /// empties.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Bytes> {
+        self.refill();
+        let out = self.engine.as_mut()?.poll_transmit();
+        if out.is_some() {
+            // The engine may take more from the pipe; a lingering session may be done.
+            self.run(now);
+        }
+        out
+    }
+
+    /// When [`Session::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let redial = match &self.role {
+            Role::Connect {
+                state: ConnectState::Waiting(t),
+                ..
+            } => Some(*t),
+            _ => None,
+        };
+        let engine = self.engine.as_ref().and_then(Engine::poll_timeout);
+        engine.into_iter().chain(redial).min()
+    }
+
+    /// Whether the driver should keep reading the connection: false while the pipe to the
+    /// socket is full, or the socket has not yet answered the handshake (back-pressure).
+    pub fn wants_input(&self) -> bool {
+        if self.held.is_some() || self.attach == Attach::Waiting {
+            return false;
+        }
+        self.attach != Attach::Ready || self.end.as_ref().is_none_or(PipeEnd::has_room_for_message)
+    }
+
+    // ----- internals ----------------------------------------------------------------------
+
+    fn event(&mut self, kind: MonitorEventKind, value: u64) {
+        self.out.push_back(ToSocket::Event(MonitorEvent {
+            kind,
+            endpoint: self.endpoint.clone(),
+            value,
+        }));
+    }
+
+    fn random(&mut self) -> u64 {
+        // SplitMix64 over the seed the socket gave us.
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Moves everything that can move: the engine's events into the pipe, the pipe into the
+    /// engine; then answers a linger that is done.
+    fn run(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        loop {
+            let a = self.drain_engine(now);
+            let b = self.refill();
+            if !a && !b {
+                break;
+            }
+        }
+        if self.lingering && !self.has_pending() {
+            self.lingering = false;
+            self.out.push_back(ToSocket::Drained);
+        }
+    }
+
+    /// Feeds the engine's events to the pipe; true if anything happened.
+    fn drain_engine(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        loop {
+            if let Some(held) = self.held.take() {
+                let Some(end) = self.end.as_mut() else {
+                    return progress;
+                };
+                if let Err(m) = end.write(held) {
+                    self.held = Some(m);
+                    return progress;
+                }
+                end.flush();
+                progress = true;
+                self.route_end();
+                continue;
+            }
+            // After the handshake, the peer's messages wait in the engine until the socket
+            // has answered with a pipe.
+            if self.attach == Attach::Waiting {
+                return progress;
+            }
+            let Some(ev) = self.engine.as_mut().and_then(Engine::poll_event) else {
+                return progress;
+            };
+            progress = true;
+            match ev {
+                Event::HandshakeSucceeded(peer) => {
+                    self.handshaken = true;
+                    self.event(MonitorEventKind::HandshakeSucceeded, 0);
+                    self.attach = Attach::Waiting;
+                    self.out.push_back(ToSocket::Handshake(peer));
+                }
+                Event::Message(m) => self.inbound(PipeItem::Message(m)),
+                Event::Subscribe(t) => self.inbound(PipeItem::Subscribe(t)),
+                Event::Cancel(t) => self.inbound(PipeItem::Cancel(t)),
+                Event::Closed(err) => self.on_engine_closed(err, now),
+            }
+        }
+    }
+
+    fn inbound(&mut self, item: PipeItem) {
+        let Some(end) = self.end.as_mut().filter(|_| self.attach == Attach::Ready) else {
+            return;
+        };
+        match end.write_item(item) {
+            Ok(()) => {
+                end.flush();
+                self.route_end();
+            }
+            Err(PipeItem::Message(m)) => self.held = Some(m),
+            // Only messages are refused at HWM.
+            Err(_) => {}
+        }
+    }
+
+    /// Posts the commands the session's end of its pipe produced.
+    fn route_end(&mut self) {
+        let (Some(p), Some(end)) = (self.pipe, self.end.as_mut()) else {
+            return;
+        };
+        while let Some(cmd) = end.poll_command() {
+            self.out.push_back(ToSocket::Pipe(p, cmd));
+        }
+    }
+
+    fn on_attached(&mut self, pipe: PipeId, end: Option<PipeEnd>) {
+        if self.attach != Attach::Waiting {
+            // The connection went while the answer travelled: a new pipe goes back at once.
+            if end.is_some() {
+                self.out.push_back(ToSocket::PipeEnded(pipe));
+            }
+            return;
+        }
+        if let Some(end) = end {
+            self.pipe = Some(pipe);
+            self.end = Some(end);
+        }
+        self.attach = Attach::Ready;
+        // The socket's end may have written (or slept) before the session's end was here.
+        self.route_end();
+    }
+
+    /// Moves queued messages from the pipe into the engine, up to a batch; true if any moved.
+    fn refill(&mut self) -> bool {
+        if self.attach != Attach::Ready {
+            return false;
+        }
+        let Some(end) = self.end.as_mut() else {
+            return false;
+        };
+        let Some(engine) = self.engine.as_mut().filter(|e| e.is_ready()) else {
+            return false;
+        };
+        let mut moved = false;
+        while engine.pending_transmit() < OUT_BATCH {
+            let Some(item) = end.read() else {
+                break;
+            };
+            moved = true;
+            // The engine is ready, so these cannot fail.
+            let _ = match item {
+                PipeItem::Message(m) => engine.send(&m),
+                PipeItem::Subscribe(t) => engine.send_subscribe(&t),
+                PipeItem::Cancel(t) => engine.send_cancel(&t),
+            };
+        }
+        if moved {
+            self.transmit = true;
+            self.route_end();
+        }
+        moved
+    }
+
+    /// Whether the session still holds messages its linger protects.
+    fn has_pending(&mut self) -> bool {
+        let queued = self.end.as_mut().is_some_and(PipeEnd::has_unread);
+        let unsent = self
+            .engine
+            .as_ref()
+            .is_some_and(|e| e.pending_transmit() > 0);
+        queued || unsent
+    }
+
+    fn dial(&mut self) {
+        let node = self.node;
+        let Role::Connect {
+            endpoint,
+            state,
+            dials,
+            ..
+        } = &mut self.role
+        else {
+            return;
+        };
+        *state = ConnectState::Dialing;
+        *dials += 1;
+        let conn = ConnId((u64::from(node.0) << 32) | u64::from(*dials));
+        self.conn = Some(conn);
+        let endpoint = endpoint.clone();
+        self.actions.push_back(Action::Dial { conn, endpoint });
+        self.event(MonitorEventKind::ConnectDelayed, 0);
+    }
+
+    fn schedule_reconnect(&mut self, now: Instant) {
+        let random = self.random();
+        let ivl = self.config.reconnect_ivl;
+        let Role::Connect { backoff, state, .. } = &mut self.role else {
+            return;
+        };
+        if ivl.is_none() {
+            *state = ConnectState::Idle;
+            return;
+        }
+        let wait = backoff.next_wait(random);
+        *state = ConnectState::Waiting(now + wait);
+        self.event(
+            MonitorEventKind::ConnectRetried,
+            u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        );
+    }
+
+    fn on_engine_closed(&mut self, err: ConnectionError, now: Instant) {
+        let conn = self.conn.map_or(0, |c| c.0);
+        if !self.handshaken {
+            let kind = match &err {
+                ConnectionError::PeerError { .. } => MonitorEventKind::HandshakeFailedAuth,
+                e if e.is_protocol_failure() => MonitorEventKind::HandshakeFailedProtocol,
+                _ => MonitorEventKind::HandshakeFailedNoDetail,
+            };
+            self.event(kind, 0);
+        }
+        self.event(MonitorEventKind::Disconnected, conn);
+        // libzmq: a protocol error or the peer's ERROR ends a connect for good; a lost
+        // connection or a timeout is retried.
+        let fatal = matches!(err, ConnectionError::PeerError { .. }) || err.is_protocol_failure();
+        self.close_connection(self.ends_pipe_on_disconnect());
+        match self.role {
+            Role::Connect { .. } if !fatal => self.schedule_reconnect(now),
+            _ => self.out.push_back(ToSocket::TermReq),
+        }
+    }
+
+    /// Closes the connection on our side (the pattern refused or dropped the peer) and
+    /// reacts as to any lost connection.
+    fn drop_connection(&mut self, now: Instant) {
+        let conn = self.conn.map_or(0, |c| c.0);
+        self.event(MonitorEventKind::Disconnected, conn);
+        self.close_connection(self.ends_pipe_on_disconnect());
+        match self.role {
+            Role::Accepted => self.out.push_back(ToSocket::TermReq),
+            Role::Connect { .. } => self.schedule_reconnect(now),
+        }
+    }
+
+    /// Drops the engine and asks the driver to close the stream. With `end_pipe` the pipe
+    /// ends too (the socket keeps what was received readable); without it (a connect
+    /// without IMMEDIATE) messages wait in it for the next connection.
+    fn close_connection(&mut self, end_pipe: bool) {
+        let mut engine = self.engine.take();
+        if let Some(conn) = self.conn.take() {
+            let mut last = Vec::new();
+            if let Some(e) = engine.as_mut() {
+                while let Some(b) = e.poll_transmit() {
+                    last.extend_from_slice(&b);
+                }
+            }
+            self.actions.push_back(Action::Close {
+                conn,
+                last_bytes: Bytes::from(last),
+            });
+        }
+        self.handshaken = false;
+        self.transmit = false;
+        if self.attach == Attach::Ready {
+            self.attach = Attach::None;
+        }
+        if end_pipe {
+            self.held = None;
+            self.end = None;
+            if let Some(p) = self.pipe.take() {
+                self.out.push_back(ToSocket::PipeEnded(p));
+            }
+        }
+    }
+
+    /// Only a connect session without IMMEDIATE keeps its queue across connections.
+    fn ends_pipe_on_disconnect(&self) -> bool {
+        self.config.immediate || matches!(self.role, Role::Accepted)
+    }
+}
+
+#[cfg(test)]
+mod tests;
