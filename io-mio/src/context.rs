@@ -4,12 +4,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use oxmq_core::base::BaseConfig;
-use oxmq_core::context::SocketError;
+use oxmq_core::base::{BaseConfig, SocketHalf};
+use oxmq_core::pipe::Storage;
 use oxmq_core::tree::Linger;
 use oxmq_core::{OptionError, SocketOption, SocketType};
 
-use crate::io::{self, Shared};
+use crate::io;
+use crate::shared::{IoCmd, Shared};
 use crate::{Error, Socket};
 
 /// libzmq's ZMQ_SOCKET_LIMIT: the largest ZMQ_MAX_SOCKETS it accepts.
@@ -177,27 +178,30 @@ impl Context {
             return Err(Error::Terminated);
         }
         let shared = ctx.start()?;
-        let mut st = shared.lock();
-        if st.open_sockets >= ctx.max_sockets {
+        if shared
+            .open_sockets
+            .load(std::sync::atomic::Ordering::Acquire)
+            >= ctx.max_sockets
+        {
             return Err(Error::TooManySockets);
         }
-        let now = st.now();
+        let now = shared.now();
         let seed = now.as_nanos() ^ (u64::from(std::process::id()) << 32);
         let mut config = BaseConfig::for_socket_type(kind);
         if !ctx.blocky {
             config.linger = Linger::For(Duration::ZERO);
         }
-        let id = st.core.socket(kind, config, seed).map_err(|e| match e {
-            SocketError::Terminated => Error::Terminated,
-            SocketError::Unsupported(_) => Error::NotSupported,
-        })?;
-        st.socket(id)
-            .expect("the socket was just made")
-            .set_option(SocketOption::Ipv6(ctx.ipv6), now)
+        // The sessions run on the I/O threads: the pipes to them are lock-free queues.
+        let mut half = SocketHalf::new(kind, config, seed, Storage::Threads)
+            .map_err(|_| Error::NotSupported)?;
+        half.set_option(SocketOption::Ipv6(ctx.ipv6), now)
             .expect("every socket takes IPV6");
-        st.open_sockets += 1;
-        drop(st);
-        Ok(Socket::new(shared, id, kind))
+        let cell = shared.add_socket(half);
+        shared
+            .open_sockets
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        drop(ctx);
+        Ok(Socket::new(shared, cell, kind))
     }
 
     /// Terminates the context (`zmq_ctx_term`): closes every socket, waits for each to finish
@@ -238,21 +242,28 @@ impl Owner {
                 Some(io) => (Arc::clone(&io.shared), std::mem::take(&mut io.threads)),
             }
         };
-        {
-            let mut st = shared.lock();
-            if !st.terminating {
-                st.terminating = true;
-                let now = st.now();
-                st.core.terminate(now);
-                shared.after_change(&mut st);
-            }
-            while !st.core.is_terminated() {
-                let (g, _) = shared.wait(st, None);
-                st = g;
-            }
-            shared.wake_all(&mut st);
+        shared
+            .terminating
+            .store(true, std::sync::atomic::Ordering::Release);
+        // Every socket closes (with its LINGER); calls blocked on it return.
+        for cell in shared.cells() {
+            shared.with_half(&cell, |st, now| {
+                st.half.close(now);
+                cell.cv.notify_all();
+            });
         }
-        shared.stop();
+        loop {
+            let seen = shared.watch();
+            let open = shared.cells().iter().any(|c| !c.lock().half.is_closed());
+            if !open {
+                shared.unwatch();
+                break;
+            }
+            shared.wait_change(seen, None);
+        }
+        for k in 0..shared.io.len() {
+            shared.post(k, IoCmd::Stop);
+        }
         for h in threads {
             let _ = h.join();
         }

@@ -59,7 +59,9 @@ mod connection;
 mod context;
 mod error;
 mod io;
+mod net;
 mod poll;
+mod shared;
 mod socket;
 
 pub use connection::{Connection, DriverError};

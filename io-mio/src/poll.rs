@@ -39,36 +39,39 @@ impl<'a> PollItem<'a> {
 }
 
 /// Waits until one of the sockets is ready for what its item asks, or `timeout` passes
-/// (`None`: forever). Returns how many items are ready. The sockets must share one context.
+/// (`None`: forever). Returns how many items are ready. The sockets may come from different
+/// contexts; a poll over one context sleeps until one of its sockets changes, a poll over
+/// several looks again every millisecond.
 pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usize, Error> {
     let Some(first) = items.first() else {
         return Ok(0);
     };
     let shared = Arc::clone(&first.socket.shared);
-    if items
-        .iter()
-        .any(|i| !Arc::ptr_eq(&i.socket.shared, &shared))
-    {
-        return Err(Error::NotSupported);
-    }
+    let one_context = items.iter().all(|i| Arc::ptr_eq(&i.socket.shared, &shared));
     let deadline = timeout.map(|t| StdInstant::now() + t);
-    let mut st = shared.lock();
     loop {
-        if st.terminating {
+        if items.iter().any(|i| i.socket.shared.is_terminating()) {
             return Err(Error::Terminated);
         }
+        // Watch before looking, so that a change made after a socket was looked at is seen.
+        let seen = shared.watch();
         let mut ready = 0;
         for item in items.iter_mut() {
-            let (r, w) = item.socket.events_locked(&mut st);
+            let (r, w) = item.socket.events();
             item.revents = ((u8::from(r) * POLLIN) | (u8::from(w) * POLLOUT)) & item.events;
             ready += usize::from(item.revents != 0);
         }
         if ready > 0 {
+            shared.unwatch();
             return Ok(ready);
         }
-        let (g, more) = shared.wait(st, deadline);
-        st = g;
-        if !more {
+        let until = if one_context {
+            deadline
+        } else {
+            let slice = StdInstant::now() + Duration::from_millis(1);
+            Some(deadline.map_or(slice, |d| d.min(slice)))
+        };
+        if !shared.wait_change(seen, until) && deadline.is_some_and(|d| d <= StdInstant::now()) {
             return Ok(0);
         }
     }

@@ -1,4 +1,5 @@
-//! `Socket`: a libzmq-shaped blocking socket over the core's `SocketBase`.
+//! `Socket`: a libzmq-shaped blocking socket over the core's socket half, which lives with
+//! the handle; its sessions run on the context's I/O threads.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -7,14 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
-use oxmq_core::base::{EndpointOpError, SocketBase};
-use oxmq_core::context::SocketId;
+use oxmq_core::base::{EndpointOpError, SocketHalf};
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
 
-use crate::io::{Shared, State, Want};
+use crate::shared::{wait_on, Shared, Signaller, SocketCell};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
@@ -38,7 +38,7 @@ use crate::Error;
 /// ```
 pub struct Socket {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) id: SocketId,
+    pub(crate) cell: Arc<SocketCell>,
     kind: SocketType,
     /// SNDTIMEO and RCVTIMEO as the core keeps them, at hand without the lock.
     sndtimeo: Cell<Option<Duration>>,
@@ -57,17 +57,17 @@ pub struct Socket {
 }
 
 /// How many messages one `recv` may take from the core at once, so that a stream of
-/// receives takes the context's lock once per batch rather than once per message. Only for
+/// receives takes the socket's lock once per batch rather than once per message. Only for
 /// PULL, SUB, DEALER, ROUTER and PAIR, whose receive is a plain dequeue; REQ and REP keep
 /// one message at a time because their receive moves their state machine. The batch adds at
 /// most this many messages to what RCVHWM holds back, within libzmq's own slack.
 const PREFETCH: usize = 256;
 
 impl Socket {
-    pub(crate) fn new(shared: Arc<Shared>, id: SocketId, kind: SocketType) -> Socket {
+    pub(crate) fn new(shared: Arc<Shared>, cell: Arc<SocketCell>, kind: SocketType) -> Socket {
         Socket {
             shared,
-            id,
+            cell,
             kind,
             sndtimeo: Cell::new(None),
             rcvtimeo: Cell::new(None),
@@ -106,19 +106,17 @@ impl Socket {
 
     /// Waits, at most until `deadline`, until a message starting with `first` may be sent.
     fn start_message(&self, first: &[u8], deadline: Option<StdInstant>) -> Result<(), Error> {
-        let mut st = self.shared.lock();
+        let mut st = self.cell.lock();
         loop {
-            let Some(s) = st.socket(self.id) else {
+            if self.shared.is_terminating() {
                 return Err(Error::Terminated);
-            };
-            match s.check_send_start(first) {
+            }
+            match st.half.check_send_start(first) {
                 Ok(()) => return Ok(()),
                 Err(SendErrorKind::WouldBlock) => {}
                 Err(kind) => return Err(Error::from(kind)),
             }
-            let (g, more) = self
-                .shared
-                .wait_on(st, deadline, self.id, Want::Send, false);
+            let (g, more) = wait_on(&self.cell, st, deadline);
             st = g;
             if !more {
                 return Err(Error::WouldBlock);
@@ -137,23 +135,10 @@ impl Socket {
         Ok((frame, !parts.is_empty()))
     }
 
-    /// ZMQ_EVENTS under the lock: (readable, writable).
-    pub(crate) fn events_locked(&self, st: &mut State) -> (bool, bool) {
-        let buffered = !self.in_parts.borrow().is_empty() || !self.prefetched.borrow().is_empty();
-        match st.socket(self.id) {
-            Some(s) => {
-                let (r, w) = s.readiness();
-                (buffered || r, w)
-            }
-            None => (false, false),
-        }
-    }
-
     /// How many sessions the socket holds: one per connect, and one per accepted connection
     /// until it has ended. For diagnostics: a connection that is never let go shows here.
     pub fn session_count(&self) -> usize {
-        let mut st = self.shared.lock();
-        st.socket(self.id).map_or(0, |s| s.session_count())
+        self.cell.lock().half.link_count()
     }
 
     /// This socket's type (ZMQ_TYPE).
@@ -161,33 +146,45 @@ impl Socket {
         self.kind
     }
 
-    /// Runs `f` on the core socket under the lock, then processes what it produced.
-    fn with<R>(&self, f: impl FnOnce(&mut State) -> Result<R, Error>) -> Result<R, Error> {
-        let mut st = self.shared.lock();
-        if st.core.get(self.id).is_none() {
+    /// Runs `f` on the socket half under its lock, then carries out what it produced.
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut SocketHalf, oxmq_core::Instant) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        if self.shared.is_terminating() {
             return Err(Error::Terminated);
         }
-        let r = f(&mut st);
-        self.shared.after_change(&mut st);
-        r
+        self.shared
+            .with_half(&self.cell, |st, now| f(&mut st.half, now))
     }
 
     /// Binds to `endpoint` and returns it as bound (the port picked for `tcp://…:*`).
     pub fn bind(&self, endpoint: &str) -> Result<String, Error> {
-        let id = self.id;
-        self.with(|st| {
-            let now = st.now();
-            let s = st.socket(id).ok_or(Error::Terminated)?;
-            let listener = s.bind(endpoint, now)?;
-            st.process();
-            if let Some(Err(e)) = st.bind_results.remove(&(id, listener)) {
-                return Err(Error::Io(e));
+        if self.shared.is_terminating() {
+            return Err(Error::Terminated);
+        }
+        let mut later = Vec::new();
+        let r = {
+            let mut st = self.cell.lock();
+            let now = self.shared.now();
+            let r = st.half.bind(endpoint, now);
+            // Draining carries out the listen, so its outcome is known here.
+            self.shared
+                .drain(&self.cell, &mut st, now, &mut later, &mut None);
+            match r {
+                Err(e) => Err(Error::from(e)),
+                Ok(listener) => match st.bind_errors.remove(&listener) {
+                    Some(e) => Err(Error::Io(e)),
+                    None => st
+                        .half
+                        .bound_endpoint(listener)
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::Io(std::io::ErrorKind::AddrInUse.into())),
+                },
             }
-            // inproc binds are settled by the core context: a taken name leaves no listener.
-            st.socket(id)
-                .and_then(|s| s.bound_endpoint(listener).map(str::to_owned))
-                .ok_or_else(|| Error::Io(std::io::ErrorKind::AddrInUse.into()))
-        })
+        };
+        self.shared.run_later(later);
+        r
     }
 
     /// Connects to `endpoint`; the connection is made (and remade) in the background.
@@ -207,13 +204,9 @@ impl Socket {
 
     fn endpoint_op(
         &self,
-        op: impl FnOnce(&mut SocketBase, oxmq_core::Instant) -> Result<(), EndpointOpError>,
+        op: impl FnOnce(&mut SocketHalf, oxmq_core::Instant) -> Result<(), EndpointOpError>,
     ) -> Result<(), Error> {
-        let id = self.id;
-        self.with(|st| {
-            let now = st.now();
-            Ok(op(st.socket(id).ok_or(Error::Terminated)?, now)?)
-        })
+        self.with(|h, now| Ok(op(h, now)?))
     }
 
     /// Sets an option (`zmq_setsockopt`). Pattern options (HWMs, subscriptions, routing ids,
@@ -222,12 +215,9 @@ impl Socket {
     /// from now on, and to the next binds. A read-only option, one this socket type does not
     /// have, or a value out of range fails with [`Error::Option`] (libzmq's `EINVAL`).
     pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
-        let id = self.id;
-        let timeouts = self.with(|st| {
-            let now = st.now();
-            let s = st.socket(id).ok_or(Error::Terminated)?;
-            s.set_option(opt, now).map_err(Error::Option)?;
-            let d = s.driver_options();
+        let timeouts = self.with(|h, now| {
+            h.set_option(opt, now).map_err(Error::Option)?;
+            let d = h.driver_options();
             Ok((d.send_timeout, d.recv_timeout))
         })?;
         self.sndtimeo.set(timeouts.0);
@@ -250,11 +240,12 @@ impl Socket {
                     (u8::from(r) * POLLIN) | (u8::from(w) * POLLOUT),
                 ))
             }
-            _ => {
-                let mut st = self.shared.lock();
-                let s = st.socket(self.id).ok_or(Error::Terminated)?;
-                s.get_option(name).map_err(Error::Option)
-            }
+            _ => self
+                .cell
+                .lock()
+                .half
+                .get_option(name)
+                .map_err(Error::Option),
         }
     }
 
@@ -269,34 +260,35 @@ impl Socket {
     /// not rely on the fd alone.
     pub fn readiness_fd(&self) -> Result<std::os::fd::RawFd, Error> {
         use std::os::fd::AsRawFd;
-        let mut st = self.shared.lock();
-        if let Some(sig) = st.signallers.get(&self.id) {
+        let mut st = self.cell.lock();
+        if let Some(sig) = &st.signaller {
             return Ok(sig.read.as_raw_fd());
         }
         let (read, write) = std::os::unix::net::UnixStream::pair()?;
         read.set_nonblocking(true)?;
         write.set_nonblocking(true)?;
         let fd = read.as_raw_fd();
-        st.signallers.insert(
-            self.id,
-            crate::io::Signaller {
-                write,
-                read,
-                last: (false, false),
-            },
-        );
-        self.shared.after_change(&mut st);
+        st.signaller = Some(Signaller {
+            write,
+            read,
+            last: (false, false),
+        });
+        drop(st);
+        // The first drain writes the current events.
+        self.shared.with_half(&self.cell, |_, _| {});
         Ok(fd)
     }
 
     /// ZMQ_EVENTS: whether a message can be read now, and whether one can be sent now.
-    fn events(&self) -> (bool, bool) {
-        let mut st = self.shared.lock();
-        if let Some(sig) = st.signallers.get(&self.id) {
+    pub(crate) fn events(&self) -> (bool, bool) {
+        let mut st = self.cell.lock();
+        if let Some(sig) = &st.signaller {
             let mut sink = [0u8; 64];
             while matches!((&sig.read).read(&mut sink), Ok(n) if n > 0) {}
         }
-        self.events_locked(&mut st)
+        let buffered = !self.in_parts.borrow().is_empty() || !self.prefetched.borrow().is_empty();
+        let (r, w) = st.half.readiness();
+        (buffered || r, w)
     }
 
     /// Sends a whole message, waiting up to SNDTIMEO while no peer can take it.
@@ -310,34 +302,45 @@ impl Socket {
     }
 
     fn send_until(&self, mut msg: Message, deadline: Option<StdInstant>) -> Result<(), Error> {
-        let mut st = self.shared.lock();
-        loop {
-            let now = st.now();
-            let Some(s) = st.socket(self.id) else {
-                return Err(Error::Terminated);
-            };
-            match s.send(msg, now) {
-                Ok(()) => {
-                    self.shared.after_io(&mut st, self.id, now);
-                    return Ok(());
-                }
+        let mut later = Vec::new();
+        let mut st = self.cell.lock();
+        let r = loop {
+            if self.shared.is_terminating() {
+                break Err(Error::Terminated);
+            }
+            let now = self.shared.now();
+            let r = st.half.send(msg, now);
+            self.shared
+                .drain(&self.cell, &mut st, now, &mut later, &mut None);
+            match r {
+                Ok(()) => break Ok(()),
                 Err(e) => {
                     let err = Error::from(&e);
                     if !matches!(err, Error::WouldBlock) {
-                        return Err(err);
+                        break Err(err);
                     }
                     msg = e.message;
                 }
             }
-            self.shared.after_io(&mut st, self.id, now);
-            let (g, more) = self
-                .shared
-                .wait_on(st, deadline, self.id, Want::Send, false);
+            if !later.is_empty() {
+                // What waits for other sockets may be what frees this one.
+                drop(st);
+                self.shared.run_later(std::mem::take(&mut later));
+                st = self.cell.lock();
+                if deadline.is_some_and(|d| d <= StdInstant::now()) {
+                    break Err(Error::WouldBlock);
+                }
+                continue;
+            }
+            let (g, more) = wait_on(&self.cell, st, deadline);
             st = g;
             if !more {
-                return Err(Error::WouldBlock);
+                break Err(Error::WouldBlock);
             }
-        }
+        };
+        drop(st);
+        self.shared.run_later(later);
+        r
     }
 
     /// Receives a whole message, waiting up to RCVTIMEO.
@@ -359,50 +362,63 @@ impl Socket {
         if let Some(m) = self.prefetched.borrow_mut().pop_front() {
             return Ok(m);
         }
-        let mut st = self.shared.lock();
+        let mut later = Vec::new();
         let mut q = self.prefetched.borrow_mut();
-        loop {
-            let now = st.now();
-            let Some(s) = st.socket(self.id) else {
-                return Err(Error::Terminated);
-            };
-            match s.recv_many(&mut q, self.prefetch, now) {
+        let mut st = self.cell.lock();
+        let r = loop {
+            if self.shared.is_terminating() {
+                break Err(Error::Terminated);
+            }
+            let now = self.shared.now();
+            let r = st.half.recv_many(&mut q, self.prefetch, now);
+            self.shared
+                .drain(&self.cell, &mut st, now, &mut later, &mut None);
+            match r {
                 Ok(n) => {
                     self.last_batch.set(n);
-                    // Room freed: paused connections may be read again.
-                    self.shared.after_io(&mut st, self.id, now);
-                    return Ok(q.pop_front().expect("recv_many took one"));
+                    break Ok(q.pop_front().expect("recv_many took one"));
                 }
                 Err(e) => {
                     let err = Error::from(e);
                     if !matches!(err, Error::WouldBlock) {
-                        return Err(err);
+                        break Err(err);
                     }
                 }
             }
-            let spin = self.last_batch.get() <= 1;
-            let (g, more) = self.shared.wait_on(st, deadline, self.id, Want::Recv, spin);
+            if !later.is_empty() {
+                drop(st);
+                self.shared.run_later(std::mem::take(&mut later));
+                st = self.cell.lock();
+                if deadline.is_some_and(|d| d <= StdInstant::now()) {
+                    break Err(Error::WouldBlock);
+                }
+                continue;
+            }
+            let (g, more) = wait_on(&self.cell, st, deadline);
             st = g;
             if !more {
-                return Err(Error::WouldBlock);
+                break Err(Error::WouldBlock);
             }
-        }
+        };
+        drop(st);
+        self.shared.run_later(later);
+        r
     }
 
     /// Starts keeping this socket's monitor events for [`Socket::recv_monitor_event`].
     pub fn monitor(&self) {
-        self.shared.lock().monitors.entry(self.id).or_default();
+        self.cell.lock().monitor.get_or_insert_with(VecDeque::new);
     }
 
     /// The next monitor event, waiting at most `timeout`.
     pub fn recv_monitor_event(&self, timeout: Duration) -> Option<MonitorEvent> {
         let deadline = StdInstant::now() + timeout;
-        let mut st = self.shared.lock();
+        let mut st = self.cell.lock();
         loop {
-            if let Some(ev) = st.monitors.get_mut(&self.id).and_then(|q| q.pop_front()) {
+            if let Some(ev) = st.monitor.as_mut().and_then(VecDeque::pop_front) {
                 return Some(ev);
             }
-            let (g, more) = self.shared.wait(st, Some(deadline));
+            let (g, more) = wait_on(&self.cell, st, Some(deadline));
             st = g;
             if !more {
                 return None;
@@ -420,12 +436,12 @@ impl Drop for Socket {
     /// `zmq_close`: returns at once; queued messages keep flowing for up to LINGER in the
     /// background.
     fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        st.open_sockets -= 1;
-        let now = st.now();
-        if let Some(s) = st.socket(self.id) {
-            s.close(now);
-        }
-        self.shared.after_change(&mut st);
+        self.shared
+            .open_sockets
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.shared.with_half(&self.cell, |st, now| {
+            st.dropped = true;
+            st.half.close(now);
+        });
     }
 }

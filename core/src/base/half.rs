@@ -145,6 +145,12 @@ impl SocketHalf {
         &mut self.socket
     }
 
+    /// ZMQ_EVENTS: whether a receive would find a message, and whether a send would be
+    /// taken.
+    pub fn readiness(&mut self) -> (bool, bool) {
+        (self.socket.can_recv(), self.socket.can_send())
+    }
+
     /// The lifecycle options.
     pub fn config(&self) -> &BaseConfig {
         &self.config
@@ -408,6 +414,44 @@ impl SocketHalf {
         let r = self.socket.recv();
         self.pump(now);
         r
+    }
+
+    /// Receives up to `max` messages into `out` (never blocks), with one pass over the pipes'
+    /// commands for the lot. Fails only when not even one message was there.
+    pub fn recv_many(
+        &mut self,
+        out: &mut VecDeque<Message>,
+        max: usize,
+        now: Instant,
+    ) -> Result<usize, RecvError> {
+        if self.is_closed() {
+            return Err(RecvError::Terminated);
+        }
+        let mut n = 0;
+        let mut r = Ok(());
+        while n < max {
+            match self.socket.recv() {
+                Ok(m) => {
+                    out.push_back(m);
+                    n += 1;
+                }
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
+            }
+        }
+        self.pump(now);
+        match r {
+            Err(e) if n == 0 => Err(e),
+            _ => Ok(n),
+        }
+    }
+
+    /// How many sessions and inproc links the socket holds (a session that has ended here
+    /// may still be finishing on its thread).
+    pub fn link_count(&self) -> usize {
+        self.links.len()
     }
 
     /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then

@@ -270,8 +270,7 @@ impl SocketBase {
     /// ZMQ_EVENTS: whether a receive would find a message, and whether a send would be
     /// taken.
     pub fn readiness(&mut self) -> (bool, bool) {
-        let s = self.half.socket_mut();
-        (s.can_recv(), s.can_send())
+        self.half.readiness()
     }
 
     /// The pattern socket. To change options once connections exist, use

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{BaseConfig, SocketBase};
+use super::{BaseConfig, SocketBase, SocketHalf};
 use crate::codec::MechanismName;
 use crate::options::{
     millis, millis_at_least_zero, millis_or_forever, millis_or_minus_one, DriverOptions,
@@ -85,11 +85,11 @@ impl BaseConfig {
     }
 }
 
-impl SocketBase {
+impl SocketHalf {
     /// Sets any option (libzmq's `zmq_setsockopt`). Lifecycle options apply to connections
     /// made from now on (LINGER at once); pattern options at once, passing on what they
     /// queued for the peers (subscriptions); driver options whenever the driver next reads
-    /// [`SocketBase::driver_options`].
+    /// [`SocketHalf::driver_options`].
     pub fn set_option(&mut self, opt: SocketOption, now: Instant) -> Result<(), OptionError> {
         let name = opt.name();
         if name.is_read_only() {
@@ -100,10 +100,10 @@ impl SocketBase {
             self.set_config(config);
             return Ok(());
         }
-        if self.half.driver.set(&opt)? {
+        if self.driver.set(&opt)? {
             return Ok(());
         }
-        let r = self.half.socket_mut().set_option(opt);
+        let r = self.socket_mut().set_option(opt);
         self.pump(now);
         r
     }
@@ -117,7 +117,7 @@ impl SocketBase {
         if let Some(v) = self
             .config()
             .get_option(name)
-            .or_else(|| self.half.driver.get(name))
+            .or_else(|| self.driver.get(name))
         {
             return Ok(v);
         }
@@ -137,17 +137,43 @@ impl SocketBase {
     /// The options the driver applies: timeouts for its blocking calls, settings for the
     /// streams and listeners it opens for this socket.
     pub fn driver_options(&self) -> &DriverOptions {
-        &self.half.driver
+        &self.driver
     }
 
     /// Whether a message starting with frame `first` may be started now (see
     /// [`Socket::check_send_start`](crate::socket::Socket::check_send_start)); `Terminated`
     /// once the socket is closing.
     pub fn check_send_start(&mut self, first: &[u8]) -> Result<(), SendErrorKind> {
-        if self.half.is_closing() {
+        if self.is_closing() {
             return Err(SendErrorKind::Terminated);
         }
-        self.half.socket_mut().check_send_start(first)
+        self.socket_mut().check_send_start(first)
+    }
+}
+
+impl SocketBase {
+    /// Sets any option (libzmq's `zmq_setsockopt`): see [`SocketHalf::set_option`].
+    pub fn set_option(&mut self, opt: SocketOption, now: Instant) -> Result<(), OptionError> {
+        let r = self.half.set_option(opt, now);
+        self.pump(now);
+        r
+    }
+
+    /// Reads any option back (libzmq's `zmq_getsockopt`): see [`SocketHalf::get_option`].
+    pub fn get_option(&mut self, name: SocketOptionName) -> Result<SocketOption, OptionError> {
+        self.half.get_option(name)
+    }
+
+    /// The options the driver applies: timeouts for its blocking calls, settings for the
+    /// streams and listeners it opens for this socket.
+    pub fn driver_options(&self) -> &DriverOptions {
+        self.half.driver_options()
+    }
+
+    /// Whether a message starting with frame `first` may be started now: see
+    /// [`SocketHalf::check_send_start`].
+    pub fn check_send_start(&mut self, first: &[u8]) -> Result<(), SendErrorKind> {
+        self.half.check_send_start(first)
     }
 }
 

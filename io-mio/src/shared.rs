@@ -1,0 +1,629 @@
+//! What a context's threads share: each socket's half behind a lock of its own, the I/O
+//! threads' mailboxes, and the inproc registry. Nothing is locked context-wide on the way of
+//! a message.
+//!
+//! Who drives a socket half: the application thread inside a call on its `Socket`, or an I/O
+//! thread delivering its sessions' commands (a wake-up, a read report, a handshake). Either
+//! takes the half's lock, feeds it, and then [`Shared::drain`]s what it produced: commands for
+//! sessions go to the mailbox of the I/O thread that runs them, listens happen at once, and
+//! what needs another socket's lock (inproc) is done after this one is released
+//! ([`Shared::run_later`]), so that no thread ever holds two halves.
+//!
+//! A caller that must wait sleeps on its socket's condition variable, which every driver of
+//! the half notifies after a change while still holding the lock: no wake-up is lost.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant as StdInstant;
+
+use mio::Waker;
+use oxmq_core::base::{Action, ConnId, ListenerId, SocketHalf};
+use oxmq_core::context::SocketId;
+use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::pipe::PipeCommand;
+use oxmq_core::session::{Session, ToSession};
+use oxmq_core::tree::NodeId;
+use oxmq_core::{DriverOptions, Instant};
+
+use crate::net::{errno, Listen, Stream};
+
+/// EADDRINUSE, for an inproc name already bound.
+const EADDRINUSE: u64 = 98;
+
+/// A command for an I/O thread.
+pub(crate) enum IoCmd {
+    /// Run this new session; `stream` is its connection if a listener accepted it.
+    Launch {
+        cell: Arc<SocketCell>,
+        session: Box<Session>,
+        stream: Option<Stream>,
+        opts: DriverOptions,
+    },
+    /// A command for a session this thread runs.
+    Session {
+        sid: SocketId,
+        node: NodeId,
+        cmd: ToSession,
+    },
+    /// Accept connections on this listener.
+    Listen {
+        cell: Arc<SocketCell>,
+        lid: ListenerId,
+        listen: Listen,
+        opts: DriverOptions,
+    },
+    /// Stop listening.
+    CloseListener { sid: SocketId, lid: ListenerId },
+    /// Call the socket half's `handle_timeout` at `at` (a linger deadline).
+    HalfTimer { cell: Arc<SocketCell>, at: Instant },
+    /// The context is done.
+    Stop,
+}
+
+/// An I/O thread's mailbox.
+pub(crate) struct IoHandle {
+    pub(crate) mailbox: Mutex<Vec<IoCmd>>,
+    pub(crate) waker: Waker,
+}
+
+/// One socket: its half, and the condition variable its waiting callers sleep on.
+pub(crate) struct SocketCell {
+    pub(crate) id: SocketId,
+    half: Mutex<HalfState>,
+    pub(crate) cv: std::sync::Condvar,
+}
+
+impl SocketCell {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HalfState> {
+        // A panic while holding the lock is a bug in this crate; keep going with what is there.
+        self.half.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a socket's lock guards.
+pub(crate) struct HalfState {
+    pub(crate) half: SocketHalf,
+    /// The I/O thread that runs each session.
+    placement: BTreeMap<NodeId, usize>,
+    /// Monitor events, once the application asked for them.
+    pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
+    /// The readiness fd (ZMQ_FD), once asked for.
+    pub(crate) signaller: Option<Signaller>,
+    /// Callers asleep on the cell's condition variable.
+    pub(crate) waiters: usize,
+    /// The application dropped its handle: the socket is reaped once closed.
+    pub(crate) dropped: bool,
+    /// The outcome of each bind, for the `bind` call waiting on it.
+    pub(crate) bind_errors: BTreeMap<ListenerId, io::Error>,
+    /// The linger deadline last given to the timer thread.
+    timer_posted: Option<Instant>,
+}
+
+/// The write end of a socket's readiness fd: a byte is written whenever its events may have
+/// changed (libzmq's ZMQ_FD is edge-like the same way: on a wake-up, re-check ZMQ_EVENTS).
+pub(crate) struct Signaller {
+    pub(crate) write: std::os::unix::net::UnixStream,
+    pub(crate) read: std::os::unix::net::UnixStream,
+    pub(crate) last: (bool, bool),
+}
+
+/// Work that needs another socket's lock, done once the current one is released.
+pub(crate) enum Later {
+    InprocConnect {
+        sid: SocketId,
+        conn: ConnId,
+        name: String,
+    },
+    InprocBound(String),
+    InprocCmd {
+        from: (SocketId, ConnId),
+        cmd: PipeCommand,
+    },
+    InprocClose {
+        from: (SocketId, ConnId),
+    },
+    Reap(SocketId),
+}
+
+#[derive(Default)]
+struct InprocRegistry {
+    bound: BTreeMap<String, (SocketId, ListenerId)>,
+    /// Connects waiting for their name to be bound.
+    waiting: BTreeMap<String, Vec<(SocketId, ConnId)>>,
+    links: BTreeMap<(SocketId, ConnId), (SocketId, ConnId)>,
+}
+
+/// What a context's threads share.
+pub(crate) struct Shared {
+    epoch: StdInstant,
+    pub(crate) io: Vec<IoHandle>,
+    next_io: AtomicUsize,
+    sockets: Mutex<BTreeMap<SocketId, Arc<SocketCell>>>,
+    next_socket: std::sync::atomic::AtomicU32,
+    inproc: Mutex<InprocRegistry>,
+    pub(crate) terminating: AtomicBool,
+    pub(crate) open_sockets: AtomicUsize,
+    ipc_serial: AtomicU64,
+    /// Bumped after any socket changed while someone watches (`poll`, termination).
+    changes: Mutex<u64>,
+    changed: Condvar,
+    watchers: AtomicUsize,
+}
+
+thread_local! {
+    /// The I/O thread this is, if it is one: posts to its own mailbox need no wake-up, as it
+    /// looks at the mailbox before it polls again.
+    static CURRENT_IO: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+pub(crate) fn set_current_io(index: usize) {
+    CURRENT_IO.with(|c| c.set(Some(index)));
+}
+
+impl Shared {
+    pub(crate) fn new(io: Vec<IoHandle>) -> Shared {
+        Shared {
+            epoch: StdInstant::now(),
+            io,
+            next_io: AtomicUsize::new(0),
+            sockets: Mutex::new(BTreeMap::new()),
+            next_socket: std::sync::atomic::AtomicU32::new(1),
+            inproc: Mutex::new(InprocRegistry::default()),
+            terminating: AtomicBool::new(false),
+            open_sockets: AtomicUsize::new(0),
+            ipc_serial: AtomicU64::new(0),
+            changes: Mutex::new(0),
+            changed: Condvar::new(),
+            watchers: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    pub(crate) fn is_terminating(&self) -> bool {
+        self.terminating.load(Ordering::Acquire)
+    }
+
+    /// Registers a new socket half.
+    pub(crate) fn add_socket(&self, half: SocketHalf) -> Arc<SocketCell> {
+        let id = SocketId(self.next_socket.fetch_add(1, Ordering::Relaxed));
+        let cell = Arc::new(SocketCell {
+            id,
+            half: Mutex::new(HalfState {
+                half,
+                placement: BTreeMap::new(),
+                monitor: None,
+                signaller: None,
+                waiters: 0,
+                dropped: false,
+                bind_errors: BTreeMap::new(),
+                timer_posted: None,
+            }),
+            cv: Condvar::new(),
+        });
+        lock(&self.sockets).insert(id, Arc::clone(&cell));
+        cell
+    }
+
+    fn cell(&self, sid: SocketId) -> Option<Arc<SocketCell>> {
+        lock(&self.sockets).get(&sid).cloned()
+    }
+
+    /// Every socket not yet reaped.
+    pub(crate) fn cells(&self) -> Vec<Arc<SocketCell>> {
+        lock(&self.sockets).values().cloned().collect()
+    }
+
+    /// Posts `cmd` to I/O thread `k`, waking it if its mailbox was empty.
+    pub(crate) fn post(&self, k: usize, cmd: IoCmd) {
+        let io = &self.io[k];
+        let was_empty = {
+            let mut m = lock(&io.mailbox);
+            m.push(cmd);
+            m.len() == 1
+        };
+        if was_empty && CURRENT_IO.with(std::cell::Cell::get) != Some(k) {
+            let _ = io.waker.wake();
+        }
+    }
+
+    fn pick_io(&self) -> usize {
+        self.next_io.fetch_add(1, Ordering::Relaxed) % self.io.len()
+    }
+
+    /// Carries out what socket `cell`'s half produced, with its lock held (`st`): actions,
+    /// commands for sessions, monitor events, its next deadline; wakes whoever waits on it.
+    /// `accepted` is a stream just accepted for the half, to travel with its session.
+    pub(crate) fn drain(
+        &self,
+        cell: &Arc<SocketCell>,
+        st: &mut HalfState,
+        now: Instant,
+        later: &mut Vec<Later>,
+        accepted: &mut Option<(ConnId, Stream)>,
+    ) {
+        let sid = cell.id;
+        loop {
+            let mut progress = false;
+            while let Some(a) = st.half.poll_action() {
+                progress = true;
+                self.act(cell, st, a, now, later);
+            }
+            while let Some((node, cmd)) = st.half.poll_command() {
+                progress = true;
+                match cmd {
+                    ToSession::Launch(session) => {
+                        let k = self.pick_io();
+                        st.placement.insert(node, k);
+                        let stream = match accepted.take() {
+                            Some((c, s)) if session.conn() == Some(c) => Some(s),
+                            other => {
+                                *accepted = other;
+                                None
+                            }
+                        };
+                        let opts = st.half.driver_options().clone();
+                        self.post(
+                            k,
+                            IoCmd::Launch {
+                                cell: Arc::clone(cell),
+                                session,
+                                stream,
+                                opts,
+                            },
+                        );
+                    }
+                    cmd => {
+                        let last = matches!(cmd, ToSession::Destroy);
+                        if let Some(&k) = st.placement.get(&node) {
+                            self.post(k, IoCmd::Session { sid, node, cmd });
+                        }
+                        if last {
+                            st.placement.remove(&node);
+                        }
+                    }
+                }
+            }
+            while let Some((conn, cmd)) = st.half.poll_inproc_command() {
+                later.push(Later::InprocCmd {
+                    from: (sid, conn),
+                    cmd,
+                });
+            }
+            if !progress {
+                break;
+            }
+        }
+        while let Some(ev) = st.half.poll_monitor() {
+            if let Some(q) = st.monitor.as_mut() {
+                q.push_back(ev);
+            }
+        }
+        let deadline = st.half.poll_timeout();
+        if deadline != st.timer_posted {
+            st.timer_posted = deadline;
+            if let Some(at) = deadline {
+                self.post(
+                    0,
+                    IoCmd::HalfTimer {
+                        cell: Arc::clone(cell),
+                        at,
+                    },
+                );
+            }
+        }
+        if let Some(sig) = st.signaller.as_mut() {
+            let now = st.half.readiness();
+            if now != sig.last {
+                sig.last = now;
+                // A full pipe already holds a wake-up; nothing is lost by dropping this one.
+                let _ = (&sig.write).write(&[1]);
+            }
+        }
+        if st.dropped && st.half.is_closed() {
+            later.push(Later::Reap(sid));
+        }
+        if st.waiters > 0 {
+            cell.cv.notify_all();
+        }
+        self.changed();
+    }
+
+    fn act(
+        &self,
+        cell: &Arc<SocketCell>,
+        st: &mut HalfState,
+        action: Action,
+        now: Instant,
+        later: &mut Vec<Later>,
+    ) {
+        let sid = cell.id;
+        match action {
+            Action::Listen { listener, endpoint } => {
+                let opts = st.half.driver_options().clone();
+                let serial = self.ipc_serial.fetch_add(1, Ordering::Relaxed) + 1;
+                match Listen::open(&endpoint, &opts, serial) {
+                    Ok((listen, bound)) => {
+                        st.half.handle_listening(listener, &bound, now);
+                        self.post(
+                            0,
+                            IoCmd::Listen {
+                                cell: Arc::clone(cell),
+                                lid: listener,
+                                listen,
+                                opts,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        st.half.handle_bind_failed(listener, errno(&e), now);
+                        st.bind_errors.insert(listener, e);
+                    }
+                }
+            }
+            Action::InprocBind { listener, name } => {
+                let mut reg = lock(&self.inproc);
+                if reg.bound.contains_key(&name) {
+                    drop(reg);
+                    st.half.handle_bind_failed(listener, EADDRINUSE, now);
+                    st.bind_errors
+                        .insert(listener, io::ErrorKind::AddrInUse.into());
+                } else {
+                    reg.bound.insert(name.clone(), (sid, listener));
+                    drop(reg);
+                    st.half
+                        .handle_listening(listener, &format!("inproc://{name}"), now);
+                    later.push(Later::InprocBound(name));
+                }
+            }
+            Action::CloseListener { listener } => {
+                let mut reg = lock(&self.inproc);
+                let before = reg.bound.len();
+                reg.bound.retain(|_, v| *v != (sid, listener));
+                if reg.bound.len() == before {
+                    drop(reg);
+                    self.post(0, IoCmd::CloseListener { sid, lid: listener });
+                }
+            }
+            Action::InprocConnect { conn, name } => {
+                later.push(Later::InprocConnect { sid, conn, name });
+            }
+            // The half closes only inproc links; sessions close their own streams.
+            Action::Close { conn, .. } => later.push(Later::InprocClose { from: (sid, conn) }),
+            // Sessions dial, on their I/O threads.
+            Action::Dial { .. } => {}
+        }
+    }
+
+    /// Runs `cell`'s half under its lock with `f`, then drains it and does what it left for
+    /// later.
+    pub(crate) fn with_half<R>(
+        &self,
+        cell: &Arc<SocketCell>,
+        f: impl FnOnce(&mut HalfState, Instant) -> R,
+    ) -> R {
+        let mut later = Vec::new();
+        let r = {
+            let mut st = cell.lock();
+            let now = self.now();
+            let r = f(&mut st, now);
+            self.drain(cell, &mut st, now, &mut later, &mut None);
+            r
+        };
+        self.run_later(later);
+        r
+    }
+
+    /// Does the work that needed other sockets' locks, none being held now.
+    pub(crate) fn run_later(&self, later: Vec<Later>) {
+        let mut queue: VecDeque<Later> = later.into();
+        while let Some(op) = queue.pop_front() {
+            let mut more = Vec::new();
+            match op {
+                Later::InprocConnect { sid, conn, name } => {
+                    self.inproc_join(sid, conn, &name, &mut more);
+                }
+                Later::InprocBound(name) => {
+                    let waiting = lock(&self.inproc).waiting.remove(&name);
+                    for (sid, conn) in waiting.unwrap_or_default() {
+                        more.push(Later::InprocConnect {
+                            sid,
+                            conn,
+                            name: name.clone(),
+                        });
+                    }
+                }
+                Later::InprocCmd { from, cmd } => {
+                    let to = lock(&self.inproc).links.get(&from).copied();
+                    // No link: the peer is gone, or not joined yet (it finds the pipe's
+                    // contents when it attaches the end).
+                    if let Some((tsid, tconn)) = to {
+                        if let Some(cell) = self.cell(tsid) {
+                            self.drive(&cell, &mut more, |h, now| {
+                                h.handle_inproc_command(tconn, cmd, now);
+                            });
+                        }
+                    }
+                }
+                Later::InprocClose { from } => {
+                    let to = {
+                        let mut reg = lock(&self.inproc);
+                        for w in reg.waiting.values_mut() {
+                            w.retain(|x| *x != from);
+                        }
+                        let to = reg.links.remove(&from);
+                        if let Some(t) = to {
+                            reg.links.remove(&t);
+                        }
+                        to
+                    };
+                    if let Some((tsid, tconn)) = to {
+                        if let Some(cell) = self.cell(tsid) {
+                            self.drive(&cell, &mut more, |h, now| {
+                                h.handle_inproc_closed(tconn, now);
+                            });
+                        }
+                    }
+                }
+                Later::Reap(sid) => {
+                    lock(&self.sockets).remove(&sid);
+                    self.changed();
+                }
+            }
+            queue.extend(more);
+        }
+    }
+
+    /// Feeds `cell`'s half with `f` under its lock and drains it.
+    fn drive(
+        &self,
+        cell: &Arc<SocketCell>,
+        later: &mut Vec<Later>,
+        f: impl FnOnce(&mut SocketHalf, Instant),
+    ) {
+        let mut st = cell.lock();
+        let now = self.now();
+        f(&mut st.half, now);
+        self.drain(cell, &mut st, now, later, &mut None);
+    }
+
+    /// Joins inproc connect `conn` of socket `sid` to the socket bound at `name`, or leaves
+    /// it waiting for the bind: the connecter's pipe (which may already hold messages) hands
+    /// its far end to the binder's pattern, as in libzmq.
+    fn inproc_join(&self, sid: SocketId, conn: ConnId, name: &str, later: &mut Vec<Later>) {
+        let bound = {
+            let mut reg = lock(&self.inproc);
+            match reg.bound.get(name).copied() {
+                Some(b) => b,
+                None => {
+                    reg.waiting
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push((sid, conn));
+                    return;
+                }
+            }
+        };
+        let (bsid, listener) = bound;
+        let (Some(ccell), Some(bcell)) = (self.cell(sid), self.cell(bsid)) else {
+            return;
+        };
+        let (bpeer, accepts) = {
+            let st = bcell.lock();
+            (st.half.inproc_peer(), st.half.accepts_on(listener))
+        };
+        if !accepts {
+            // The binder is closing: the connect fails like a refused dial.
+            self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now));
+            return;
+        }
+        let mut handed = None;
+        self.drive(&ccell, later, |h, now| {
+            let cpeer = h.inproc_peer();
+            handed = h
+                .handle_inproc_connected(conn, bpeer, now)
+                .map(|e| (cpeer, e));
+        });
+        // The connecter refused the binder: it closed its side already.
+        let Some((cpeer, end)) = handed else {
+            return;
+        };
+        let mut bconn = None;
+        self.drive(&bcell, later, |h, now| {
+            bconn = h.handle_inproc_accepted(listener, cpeer, end, now);
+        });
+        match bconn {
+            Some(bconn) => {
+                let mut reg = lock(&self.inproc);
+                reg.links.insert((sid, conn), (bsid, bconn));
+                reg.links.insert((bsid, bconn), (sid, conn));
+            }
+            None => self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now)),
+        }
+    }
+
+    /// Tells watchers (`poll`, termination) that some socket changed.
+    pub(crate) fn changed(&self) {
+        if self.watchers.load(Ordering::Acquire) > 0 {
+            *lock(&self.changes) += 1;
+            self.changed.notify_all();
+        }
+    }
+
+    /// The change counter, to pass to [`Shared::wait_change`]. Registers a watcher until
+    /// the matching wait returns.
+    pub(crate) fn watch(&self) -> u64 {
+        self.watchers.fetch_add(1, Ordering::AcqRel);
+        *lock(&self.changes)
+    }
+
+    /// Ends a watch begun with [`Shared::watch`] without waiting.
+    pub(crate) fn unwatch(&self) {
+        self.watchers.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Waits until the counter moves past `seen` or `deadline` passes; false once it has.
+    pub(crate) fn wait_change(&self, seen: u64, deadline: Option<StdInstant>) -> bool {
+        let mut g = lock(&self.changes);
+        let mut in_time = true;
+        while *g == seen {
+            match deadline {
+                None => g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+                Some(d) => {
+                    let left = d.saturating_duration_since(StdInstant::now());
+                    if left.is_zero() {
+                        in_time = false;
+                        break;
+                    }
+                    g = self
+                        .changed
+                        .wait_timeout(g, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+        drop(g);
+        self.watchers.fetch_sub(1, Ordering::AcqRel);
+        in_time
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Waits on `cell`'s condition variable with its lock `st`, at most until `deadline`;
+/// false once that has passed (without waiting).
+pub(crate) fn wait_on<'a>(
+    cell: &'a SocketCell,
+    mut st: MutexGuard<'a, HalfState>,
+    deadline: Option<StdInstant>,
+) -> (MutexGuard<'a, HalfState>, bool) {
+    let left = match deadline {
+        None => None,
+        Some(d) => {
+            let left = d.saturating_duration_since(StdInstant::now());
+            if left.is_zero() {
+                return (st, false);
+            }
+            Some(left)
+        }
+    };
+    st.waiters += 1;
+    let mut st = match left {
+        None => cell.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+        Some(left) => {
+            cell.cv
+                .wait_timeout(st, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+        }
+    };
+    st.waiters -= 1;
+    (st, true)
+}
