@@ -73,6 +73,8 @@ pub(crate) struct SocketCell {
     pub(crate) id: SocketId,
     half: Mutex<HalfState>,
     pub(crate) cv: std::sync::Condvar,
+    /// Bumped (under the lock) by every drain: a caller spinning off the lock watches it.
+    version: AtomicU64,
 }
 
 impl SocketCell {
@@ -204,6 +206,7 @@ impl Shared {
                 timer_posted: None,
             }),
             cv: Condvar::new(),
+            version: AtomicU64::new(0),
         });
         lock(&self.sockets).insert(id, Arc::clone(&cell));
         cell
@@ -327,6 +330,7 @@ impl Shared {
         if st.dropped && st.half.is_closed() {
             later.push(Later::Reap(sid));
         }
+        cell.version.fetch_add(1, Ordering::Release);
         if st.waiters > 0 {
             cell.cv.notify_all();
         }
@@ -597,12 +601,20 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How long a caller waiting on sparse traffic spins before it sleeps.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
 /// Waits on `cell`'s condition variable with its lock `st`, at most until `deadline`;
 /// false once that has passed (without waiting).
+///
+/// With `spin`, it first watches the cell's version off the lock for up to [`SPIN`]: for a
+/// caller waiting on sparse traffic (a reply, the next request), the answer usually comes
+/// sooner than a futex sleep and wake-up take, and its sender is spared the wake-up call.
 pub(crate) fn wait_on<'a>(
     cell: &'a SocketCell,
     mut st: MutexGuard<'a, HalfState>,
     deadline: Option<StdInstant>,
+    spin: bool,
 ) -> (MutexGuard<'a, HalfState>, bool) {
     let left = match deadline {
         None => None,
@@ -614,6 +626,28 @@ pub(crate) fn wait_on<'a>(
             Some(left)
         }
     };
+    if spin {
+        let seen = cell.version.load(Ordering::Acquire);
+        drop(st);
+        let until = StdInstant::now() + SPIN.min(left.unwrap_or(SPIN));
+        let mut i = 0u32;
+        while cell.version.load(Ordering::Acquire) == seen {
+            i += 1;
+            if i.is_multiple_of(64) {
+                if StdInstant::now() >= until {
+                    break;
+                }
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+        st = cell.lock();
+        // A change made while the lock was free found no one to notify: look again.
+        if cell.version.load(Ordering::Acquire) != seen {
+            return (st, true);
+        }
+    }
     st.waiters += 1;
     let mut st = match left {
         None => cell.cv.wait(st).unwrap_or_else(|p| p.into_inner()),

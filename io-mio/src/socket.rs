@@ -116,7 +116,7 @@ impl Socket {
                 Err(SendErrorKind::WouldBlock) => {}
                 Err(kind) => return Err(Error::from(kind)),
             }
-            let (g, more) = wait_on(&self.cell, st, deadline);
+            let (g, more) = wait_on(&self.cell, st, deadline, false);
             st = g;
             if !more {
                 return Err(Error::WouldBlock);
@@ -332,7 +332,7 @@ impl Socket {
                 }
                 continue;
             }
-            let (g, more) = wait_on(&self.cell, st, deadline);
+            let (g, more) = wait_on(&self.cell, st, deadline, false);
             st = g;
             if !more {
                 break Err(Error::WouldBlock);
@@ -394,7 +394,8 @@ impl Socket {
                 }
                 continue;
             }
-            let (g, more) = wait_on(&self.cell, st, deadline);
+            let spin = self.last_batch.get() <= 1;
+            let (g, more) = wait_on(&self.cell, st, deadline, spin);
             st = g;
             if !more {
                 break Err(Error::WouldBlock);
@@ -418,7 +419,7 @@ impl Socket {
             if let Some(ev) = st.monitor.as_mut().and_then(VecDeque::pop_front) {
                 return Some(ev);
             }
-            let (g, more) = wait_on(&self.cell, st, Some(deadline));
+            let (g, more) = wait_on(&self.cell, st, Some(deadline), false);
             st = g;
             if !more {
                 return None;
