@@ -140,6 +140,8 @@ struct InprocRegistry {
 /// What a context's threads share.
 pub(crate) struct Shared {
     epoch: StdInstant,
+    /// The last time [`Shared::now`] read, for [`Shared::coarse_now`].
+    coarse: AtomicU64,
     pub(crate) io: Vec<IoHandle>,
     next_io: AtomicUsize,
     sockets: Mutex<BTreeMap<SocketId, Arc<SocketCell>>>,
@@ -168,6 +170,7 @@ impl Shared {
     pub(crate) fn new(io: Vec<IoHandle>) -> Shared {
         Shared {
             epoch: StdInstant::now(),
+            coarse: AtomicU64::new(0),
             io,
             next_io: AtomicUsize::new(0),
             sockets: Mutex::new(BTreeMap::new()),
@@ -183,7 +186,18 @@ impl Shared {
     }
 
     pub(crate) fn now(&self) -> Instant {
-        Instant::from_duration(self.epoch.elapsed())
+        let now = Instant::from_duration(self.epoch.elapsed());
+        self.coarse.fetch_max(now.as_nanos(), Ordering::Relaxed);
+        now
+    }
+
+    /// The time as last read by any thread: for sends and receives, where the core uses the
+    /// time only to stamp what it starts (a linger runs from `close`, which reads the clock),
+    /// and a clock read per message would cost more than the message.
+    pub(crate) fn coarse_now(&self) -> Instant {
+        Instant::from_duration(std::time::Duration::from_nanos(
+            self.coarse.load(Ordering::Relaxed),
+        ))
     }
 
     pub(crate) fn is_terminating(&self) -> bool {

@@ -308,7 +308,7 @@ impl Socket {
             if self.shared.is_terminating() {
                 break Err(Error::Terminated);
             }
-            let now = self.shared.now();
+            let now = self.shared.coarse_now();
             let r = st.half.send(msg, now);
             self.shared
                 .drain(&self.cell, &mut st, now, &mut later, &mut None);
@@ -369,7 +369,7 @@ impl Socket {
             if self.shared.is_terminating() {
                 break Err(Error::Terminated);
             }
-            let now = self.shared.now();
+            let now = self.shared.coarse_now();
             let r = st.half.recv_many(&mut q, self.prefetch, now);
             self.shared
                 .drain(&self.cell, &mut st, now, &mut later, &mut None);

@@ -100,6 +100,9 @@ struct Node {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tree {
     nodes: BTreeMap<NodeId, Node>,
+    /// The finite linger deadlines, ordered: neither `poll_timeout` nor `handle_timeout`
+    /// scans the nodes (a socket half asks for its next deadline after every message).
+    deadlines: BTreeSet<(Instant, NodeId)>,
     next_id: u32,
     outbox: VecDeque<Envelope>,
     events: VecDeque<TreeEvent>,
@@ -110,6 +113,7 @@ impl Tree {
     pub fn new() -> (Tree, NodeId) {
         let mut t = Tree {
             nodes: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
             next_id: 0,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -200,7 +204,10 @@ impl Tree {
             return;
         };
         n.has_pending = false;
-        if n.lingering.take().is_some() {
+        if let Some(lingering) = n.lingering.take() {
+            if let Some(at) = lingering {
+                self.deadlines.remove(&(at, node));
+            }
             self.proceed(node);
         }
     }
@@ -235,21 +242,16 @@ impl Tree {
 
     /// The earliest linger deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.nodes
-            .values()
-            .filter_map(|n| n.lingering.flatten())
-            .min()
+        self.deadlines.first().map(|&(at, _)| at)
     }
 
     /// Ends the lingering of every object whose linger ran out by `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<NodeId> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| matches!(n.lingering, Some(Some(at)) if at <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
             if let Some(n) = self.nodes.get_mut(&id) {
                 n.lingering = None;
             }
@@ -311,6 +313,9 @@ impl Tree {
                 Linger::For(d) => Some(now + d),
             };
             n.lingering = Some(deadline);
+            if let Some(at) = deadline {
+                self.deadlines.insert((at, node));
+            }
             self.events.push_back(TreeEvent::Linger(node, linger));
             return;
         }
