@@ -164,6 +164,8 @@ impl Profile {
             sim_ready_delay: Duration::ZERO,
             // Set by the run when it injects a bug (`Mutation`), never drawn.
             sim_command_fault: CommandFault::None,
+            // Drawn last, below.
+            sim_mailbox_shuffle: None,
         };
         let sock = SockProfile {
             sndhwm: hwms[r.random_range(0..hwms.len())],
@@ -228,6 +230,12 @@ impl Profile {
         } else {
             0
         };
+        // Half the seeds deliver the commands between socket and sessions in drawn orders,
+        // now and then with network events in between, as threads would (each socket mixes
+        // in its own seed).
+        if chance(&mut r, 0.5) {
+            sock.base.sim_mailbox_shuffle = Some(r.random());
+        }
         if pad > 0 {
             // What can queue on one connection (the engine's batch, the window, both
             // pipes) drains within 50 ms, so the liveness bounds stay as they are.
@@ -343,7 +351,7 @@ impl std::fmt::Display for Profile {
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
              mandatory={} handover={} req_relaxed={} correlate={} ids={} | latency <={:?} jitter {:?} \
              bw>={}B/s split<={} window {:?} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
-             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {}",
+             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {} mailboxes {}",
             self.pattern,
             self.peers,
             self.clients,
@@ -380,6 +388,11 @@ impl std::fmt::Display for Profile {
             fl.refuse,
             b.sim_ready_delay,
             self.pad,
+            if b.sim_mailbox_shuffle.is_some() {
+                "shuffled"
+            } else {
+                "fifo"
+            },
         )
     }
 }

@@ -76,6 +76,12 @@ pub enum Mutation {
     /// In the core, every pipe wake-up (`ActivateRead`) between a socket and its sessions is
     /// lost.
     LoseReadWakeups,
+    /// In the core, a session's term ack (`Drained`, its answer to the order to linger) is
+    /// lost.
+    LoseTermAcks,
+    /// In the core, every report of reads between a socket and its sessions counts one
+    /// message too few.
+    ShortReadCounts,
 }
 
 /// The network's shape, drawn per seed.
@@ -682,6 +688,7 @@ impl Sim {
             // asked for its connections to be closed. Those go after the bytes taken.
             let late: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
             let closed = base.is_closed();
+            let more = base.has_transmit_ready();
             for conn in full {
                 self.tx_blocked.insert((s, conn));
             }
@@ -691,7 +698,9 @@ impl Sim {
                     m.kind, m.endpoint, m.value
                 ));
             }
-            let progress = !actions.is_empty() || !writes.is_empty() || !late.is_empty();
+            // Taking bytes may also have delivered commands that gave a connection more to
+            // write (a handshake answered late): that is progress too.
+            let progress = !actions.is_empty() || !writes.is_empty() || !late.is_empty() || more;
             for a in actions {
                 self.act(s, a);
             }
@@ -1536,6 +1545,8 @@ impl Cx<'_> {
         config.sim_command_fault = match self.sim.mutation {
             Mutation::LoseReadReports => CommandFault::LoseReadReports,
             Mutation::LoseReadWakeups => CommandFault::LoseReadWakeups,
+            Mutation::LoseTermAcks => CommandFault::LoseTermAcks,
+            Mutation::ShortReadCounts => CommandFault::ShortReadCounts,
             _ => CommandFault::None,
         };
         let h = self.host;
@@ -1543,6 +1554,7 @@ impl Cx<'_> {
         host.opened += 1;
         let label = format!("host/{h}/boot/{}/sock/{}", host.incarnation, host.opened);
         let seed: u64 = stream(self.sim.seed, &label).random();
+        config.sim_mailbox_shuffle = config.sim_mailbox_shuffle.map(|s| s ^ seed);
         let mut base = SocketBase::new(kind, config, seed).expect("workloads use stable types");
         for o in options {
             if let Err(e) = base.socket_mut().set_option(o.clone()) {
@@ -1660,7 +1672,15 @@ impl Cx<'_> {
             kind,
             SocketType::Pull | SocketType::Router | SocketType::Rep | SocketType::Dealer
         );
-        let before = fair_queued.then(|| {
+        // With commands in flight, a pipe whose counts say "waiting" may not have woken its
+        // reader yet (its activate_read is in the mailbox): the pattern cannot be held to
+        // serve it, so this receive starts a new epoch instead of being judged.
+        let in_flight = b.has_mail();
+        if fair_queued && in_flight {
+            self.sim.oracle.fq.forget(s);
+        }
+        let b = self.base(s)?;
+        let before = (fair_queued && !in_flight).then(|| {
             let sock = b.socket();
             let pipes: Vec<PipeId> = sock.pipe_ids().collect();
             let waiting: Vec<PipeId> = pipes
@@ -1701,7 +1721,9 @@ impl Cx<'_> {
                 Mutation::None
                 | Mutation::NeverReconnect
                 | Mutation::LoseReadReports
-                | Mutation::LoseReadWakeups => {}
+                | Mutation::LoseReadWakeups
+                | Mutation::LoseTermAcks
+                | Mutation::ShortReadCounts => {}
             }
         }
         Some((m, pipe))
@@ -1744,6 +1766,10 @@ pub fn close_finishes(s: usize) -> String {
 /// Socket `b`'s pipes as a send sees them.
 fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
     let sock = b.socket();
+    // Read reports still in the mailboxes: the writer does not know yet what its counts
+    // say, and may block where they say it has room (as libzmq's may, while its
+    // activate_write waits in a mailbox). No pipe is surely available.
+    let in_flight = b.has_mail();
     SendView {
         kind: sock.socket_type(),
         mandatory,
@@ -1755,7 +1781,7 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
                 Some(p) => PipeState {
                     id,
                     outbound: p.outbound_len(),
-                    inbound: p.inbound_len(),
+                    inbound: p.inbound_len() + usize::from(in_flight),
                 },
                 // A pipe whose session has ended is closing: it stays attached only while
                 // it has unread messages, and takes no more.

@@ -107,3 +107,20 @@ fn a_broken_pipe_command_protocol_is_caught_in_every_pattern() {
         }
     }
 }
+
+/// The two bugs the split-core issue names: a lost term ack (a session's answer to the order
+/// to linger) leaves a close that never finishes, and a read count one short in every
+/// activation leaves a writer that believes its pipe fuller than it is, until it stalls at
+/// its HWM. Each is caught by a short sweep.
+#[test]
+fn a_lost_term_ack_and_a_wrong_read_count_are_caught() {
+    for mutation in [Mutation::LoseTermAcks, Mutation::ShortReadCounts] {
+        let caught = Pattern::ALL
+            .iter()
+            .find_map(|&pattern| first_catch(pattern, mutation, 60).map(|c| (pattern, c)));
+        let Some((pattern, (seed, kind))) = caught else {
+            panic!("{mutation:?} survived 60 seeds of every workload");
+        };
+        eprintln!("{mutation:?}: caught in {pattern:?} at seed {seed} ({kind})");
+    }
+}

@@ -127,6 +127,10 @@ pub struct BaseConfig {
     /// simulator's sweep catches it.
     #[cfg(feature = "sim")]
     pub sim_command_fault: CommandFault,
+    /// Simulator hook: with a seed, the socket's mailboxes are delivered in an order drawn
+    /// from it (FIFO per mailbox), and now and then left for a moment, as threads would.
+    #[cfg(feature = "sim")]
+    pub sim_mailbox_shuffle: Option<u64>,
 }
 
 /// A bug the simulator injects into the pipe command protocol between socket and sessions.
@@ -141,6 +145,10 @@ pub enum CommandFault {
     LoseReadReports,
     /// Every wake-up of a sleeping reader (`ActivateRead`) is lost.
     LoseReadWakeups,
+    /// A session's answer to the order to linger (`Drained`, its term ack) is lost.
+    LoseTermAcks,
+    /// Every report of reads carries one message too few.
+    ShortReadCounts,
 }
 
 #[cfg(feature = "sim")]
@@ -152,6 +160,32 @@ impl CommandFault {
             (CommandFault::LoseReadReports, PipeCommand::ActivateWrite(_))
                 | (CommandFault::LoseReadWakeups, PipeCommand::ActivateRead)
         )
+    }
+
+    /// What this bug makes of a session's command for its socket: `None` if it is lost.
+    fn garble(self, cmd: ToSocket) -> Option<ToSocket> {
+        match (self, cmd) {
+            (CommandFault::LoseTermAcks, ToSocket::Drained) => None,
+            (_, ToSocket::Pipe(_, c)) if self.loses(c) => None,
+            (CommandFault::ShortReadCounts, ToSocket::Pipe(p, PipeCommand::ActivateWrite(n))) => {
+                Some(ToSocket::Pipe(
+                    p,
+                    PipeCommand::ActivateWrite(n.saturating_sub(1)),
+                ))
+            }
+            (_, cmd) => Some(cmd),
+        }
+    }
+
+    /// What this bug makes of the socket's command for a session: `None` if it is lost.
+    fn garble_down(self, cmd: PipeCommand) -> Option<PipeCommand> {
+        match (self, cmd) {
+            (_, c) if self.loses(c) => None,
+            (CommandFault::ShortReadCounts, PipeCommand::ActivateWrite(n)) => {
+                Some(PipeCommand::ActivateWrite(n.saturating_sub(1)))
+            }
+            (_, c) => Some(c),
+        }
     }
 }
 
@@ -171,6 +205,8 @@ impl Default for BaseConfig {
             sim_ready_delay: Duration::ZERO,
             #[cfg(feature = "sim")]
             sim_command_fault: CommandFault::None,
+            #[cfg(feature = "sim")]
+            sim_mailbox_shuffle: None,
         }
     }
 }
@@ -228,6 +264,13 @@ pub struct SocketBase {
     actions: VecDeque<Action>,
     /// The socket half's mailbox.
     to_socket: VecDeque<(NodeId, ToSocket)>,
+    /// Each session's mailbox.
+    to_sessions: BTreeMap<NodeId, VecDeque<ToSession>>,
+    /// Mail left for a moment later (the simulator's interleaving): when to come back.
+    deferred: Option<Instant>,
+    /// The simulator's seed for the order of deliveries.
+    #[cfg(feature = "sim")]
+    shuffle: Option<u64>,
     transmit_ready: BTreeSet<ConnId>,
     /// Every session's next deadline (engine timer or redial), ordered by time, so that
     /// neither `poll_timeout` nor `handle_timeout` scans the sessions.
@@ -247,6 +290,8 @@ impl SocketBase {
         seed: u64,
     ) -> Result<SocketBase, UnsupportedSocketType> {
         // The sessions run under this object: their pipes need no lock-free storage.
+        #[cfg(feature = "sim")]
+        let shuffle = config.sim_mailbox_shuffle;
         let half = SocketHalf::new(kind, config, seed, Storage::Local)?;
         Ok(SocketBase {
             half,
@@ -254,6 +299,10 @@ impl SocketBase {
             conns: BTreeMap::new(),
             actions: VecDeque::new(),
             to_socket: VecDeque::new(),
+            to_sessions: BTreeMap::new(),
+            deferred: None,
+            #[cfg(feature = "sim")]
+            shuffle,
             transmit_ready: BTreeSet::new(),
             timers: BTreeSet::new(),
             deadlines: BTreeMap::new(),
@@ -555,7 +604,11 @@ impl SocketBase {
     /// When [`SocketBase::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let sessions = self.timers.first().map(|&(t, _)| t);
-        sessions.into_iter().chain(self.half.poll_timeout()).min()
+        sessions
+            .into_iter()
+            .chain(self.half.poll_timeout())
+            .chain(self.deferred)
+            .min()
     }
 
     /// A connection that may have bytes to write; call [`SocketBase::poll_transmit`] on it.
@@ -630,11 +683,9 @@ impl SocketBase {
         }
         while let Some(cmd) = s.poll_command() {
             #[cfg(feature = "sim")]
-            if let ToSocket::Pipe(_, c) = &cmd {
-                if self.half.config().sim_command_fault.loses(*c) {
-                    continue;
-                }
-            }
+            let Some(cmd) = self.half.config().sim_command_fault.garble(cmd) else {
+                continue;
+            };
             self.to_socket.push_back((node, cmd));
         }
         if s.take_transmit_ready() {
@@ -650,42 +701,119 @@ impl SocketBase {
         self.reschedule(node, next);
     }
 
-    /// Delivers both mailboxes until they are empty: the socket half's commands to the
-    /// sessions (launching new ones), the sessions' to the socket half.
+    /// Delivers the mailboxes until they are empty: the socket half's commands to each
+    /// session (launching new ones), the sessions' to the socket half. Each mailbox is FIFO;
+    /// which one goes next is fixed (sessions in order, then the socket), or drawn from a
+    /// seed in the simulator, which may also leave the rest for a moment later, so that
+    /// network events come in between as they do between threads.
     fn pump(&mut self, now: Instant) {
         self.half.pump(now);
+        self.deferred = None;
         loop {
-            let mut progress = false;
             while let Some(a) = self.half.poll_action() {
                 self.actions.push_back(a);
             }
             while let Some((node, cmd)) = self.half.poll_command() {
-                progress = true;
-                match cmd {
-                    ToSession::Launch(s) => {
-                        if let Some(c) = s.conn() {
-                            self.conns.insert(c, node);
-                        }
-                        self.sessions.insert(node, *s);
-                    }
-                    #[cfg(feature = "sim")]
-                    ToSession::Pipe(c) if self.half.config().sim_command_fault.loses(c) => {}
-                    cmd => {
-                        if let Some(s) = self.sessions.get_mut(&node) {
-                            s.handle_command(cmd, now);
-                        }
-                    }
+                self.to_sessions.entry(node).or_default().push_back(cmd);
+            }
+            let Some(to) = self.next_mailbox() else {
+                return;
+            };
+            match to {
+                None => {
+                    let (node, cmd) = self.to_socket.pop_front().expect("chosen as non-empty");
+                    self.half.handle_command(node, cmd, now);
                 }
-                self.after_session(node);
+                Some(node) => {
+                    let mut inbox = self.to_sessions.remove(&node).unwrap_or_default();
+                    let cmd = inbox.pop_front().expect("chosen as non-empty");
+                    if !inbox.is_empty() {
+                        self.to_sessions.insert(node, inbox);
+                    }
+                    self.deliver(node, cmd, now);
+                }
             }
-            while let Some((node, cmd)) = self.to_socket.pop_front() {
-                progress = true;
-                self.half.handle_command(node, cmd, now);
-            }
-            if !progress {
+            #[cfg(feature = "sim")]
+            if self.shuffle.is_some() && self.draw(4) == 0 && self.has_mail() {
+                // Later: the driver comes back at the next tick.
+                self.deferred = Some(now + Duration::from_micros(1));
                 return;
             }
         }
+    }
+
+    /// Which mailbox to deliver from next: `Some(node)` for a session's, `None` for the
+    /// socket half's; nothing if all are empty.
+    fn next_mailbox(&mut self) -> Option<Option<NodeId>> {
+        #[cfg(feature = "sim")]
+        if self.shuffle.is_some() {
+            let count = self.to_sessions.len() + usize::from(!self.to_socket.is_empty());
+            if count == 0 {
+                return None;
+            }
+            let k = self.draw(count as u64) as usize;
+            return Some(self.to_sessions.keys().nth(k).copied());
+        }
+        match self.to_sessions.keys().next() {
+            Some(&node) => Some(Some(node)),
+            None if !self.to_socket.is_empty() => Some(None),
+            None => None,
+        }
+    }
+
+    /// Whether commands between the socket half and its sessions wait to be delivered (only
+    /// ever between calls in the simulator's interleavings): a pipe's counts then run ahead
+    /// of what its writer has been told.
+    pub fn has_mail(&self) -> bool {
+        !self.to_sessions.is_empty() || !self.to_socket.is_empty()
+    }
+
+    /// Whether some connection may have bytes to write ([`SocketBase::poll_transmit_ready`]
+    /// would name one).
+    pub fn has_transmit_ready(&self) -> bool {
+        !self.transmit_ready.is_empty()
+    }
+
+    /// A number below `n` from the simulator's seed.
+    #[cfg(feature = "sim")]
+    fn draw(&mut self, n: u64) -> u64 {
+        let Some(state) = self.shuffle.as_mut() else {
+            return 0;
+        };
+        // SplitMix64.
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n.max(1)
+    }
+
+    /// Delivers one command to session `node`.
+    fn deliver(&mut self, node: NodeId, cmd: ToSession, now: Instant) {
+        match cmd {
+            ToSession::Launch(s) => {
+                if let Some(c) = s.conn() {
+                    self.conns.insert(c, node);
+                }
+                self.sessions.insert(node, *s);
+            }
+            cmd => {
+                #[cfg(feature = "sim")]
+                let cmd = match cmd {
+                    ToSession::Pipe(c) => {
+                        match self.half.config().sim_command_fault.garble_down(c) {
+                            Some(c) => ToSession::Pipe(c),
+                            None => return self.after_session(node),
+                        }
+                    }
+                    cmd => cmd,
+                };
+                if let Some(s) = self.sessions.get_mut(&node) {
+                    s.handle_command(cmd, now);
+                }
+            }
+        }
+        self.after_session(node);
     }
 
     /// Puts the session's next deadline in the index, or takes it out.
