@@ -76,6 +76,20 @@ pub enum Mutation {
     /// In the core, every pipe wake-up (`ActivateRead`) between a socket and its sessions is
     /// lost.
     LoseReadWakeups,
+    /// The driver hands a connection's bytes to its socket even when `wants_input` says the
+    /// socket's queue is full (back-pressure never reaches the network).
+    IgnoreWantsInput,
+    /// The first probe message a ROUTER receives from a PROBE_ROUTER peer is handed up twice.
+    DuplicateRouterProbe,
+    /// A conflating socket keeps back the newest message and hands up the one before it (as
+    /// a conflate that kept an older message instead of the last would).
+    ConflateKeepsOlder,
+    /// A live change of SNDHWM or RCVHWM never reaches the socket (as if the core kept the
+    /// old HWMs on the pipes that exist).
+    HwmChangeLost,
+    /// The XSUB/XPUB proxy forwards a subscription to everything ("") upstream in place of
+    /// the first subscription it relays.
+    ProxyWidensSubscriptions,
 }
 
 /// The network's shape, drawn per seed.
@@ -235,6 +249,13 @@ enum Ev {
     Reset(u64),
     /// A socket's send buffer on some connection has room again.
     Writable(usize),
+    /// Host `h`'s application stops receiving until `until`.
+    Stall {
+        host: usize,
+        until: Instant,
+    },
+    /// Host `h`'s application may receive again.
+    Unstall(usize),
 }
 
 /// The whole simulated world.
@@ -282,7 +303,40 @@ pub struct Sim {
     dialed: BTreeMap<(usize, ConnId), String>,
     /// Timer firings at one instant: a guard against a timer that never clears.
     spin: (Instant, u32),
+    /// Applications change SNDHWM / RCVHWM on live sockets during the faults.
+    pub live_hwm: bool,
+    /// The HWM values a live change draws from.
+    pub hwm_choices: Vec<usize>,
+    /// Live changes may also lower SNDHWM, which a known core bug turns into a writer
+    /// blocked for good (see `tests/regressions.rs`); otherwise SNDHWM is only raised.
+    pub lower_sndhwm: bool,
+    /// The largest a workload message can be on the wire, in bytes.
+    pub max_msg_wire: usize,
+    /// Per socket, the SNDHWM and RCVHWM its pipes are held to: the current ones, or higher
+    /// ones set earlier while some pipe still holds more than a lowered HWM allows (libzmq
+    /// drops nothing when an HWM is lowered; the queue drains down to it).
+    hwm_allow: BTreeMap<usize, (usize, usize)>,
+    /// Per socket, the SNDHWM and RCVHWM its application set (at open, or since).
+    hwm_set: BTreeMap<usize, (usize, usize)>,
+    /// Hosts whose application stopped receiving, until when.
+    stalled_hosts: BTreeMap<usize, Instant>,
+    /// What each connection of a stalled host read from the network since the stall began.
+    stall_reads: BTreeMap<(usize, ConnId), StallRead>,
 }
+
+/// Bytes one connection of a stalled host took from the network.
+#[derive(Debug, Default)]
+struct StallRead {
+    bytes: usize,
+    /// The largest segment handed over.
+    largest: usize,
+    /// The largest RCVHWM the socket had meanwhile.
+    rcvhwm: usize,
+}
+
+/// Bytes a stalled connection may read besides messages: greetings, handshakes, heartbeats,
+/// subscriptions.
+const CONTROL_SLACK: usize = 16 * 1024;
 
 impl Sim {
     /// An empty world for `seed`.
@@ -319,6 +373,14 @@ impl Sim {
             spin: (Instant::ZERO, 0),
             connects: BTreeMap::new(),
             dialed: BTreeMap::new(),
+            live_hwm: false,
+            hwm_choices: vec![1, 2, 5, 100, 1000],
+            lower_sndhwm: false,
+            max_msg_wire: 1024,
+            hwm_allow: BTreeMap::new(),
+            hwm_set: BTreeMap::new(),
+            stalled_hosts: BTreeMap::new(),
+            stall_reads: BTreeMap::new(),
         }
     }
 
@@ -542,7 +604,12 @@ impl Sim {
             Ev::Tick { host, incarnation } => {
                 if self.hosts[host].up && self.hosts[host].incarnation == incarnation {
                     self.with_app(host, |app, cx| app.tick(cx));
-                    let budget = if self.reads_slowly() {
+                    if self.live_hwm && self.phase == Phase::Faults {
+                        self.change_hwm(host);
+                    }
+                    let budget = if self.stalled_hosts.contains_key(&host) {
+                        0
+                    } else if self.reads_slowly() {
                         self.hosts[host].rng.random_range(0..4)
                     } else {
                         usize::MAX
@@ -567,7 +634,93 @@ impl Sim {
                     self.notify(h);
                 }
             }
+            Ev::Stall { host, until } => {
+                if self.hosts[host].up && self.phase == Phase::Faults {
+                    self.log(format_args!("h{host} stops receiving"));
+                    self.stalled_hosts.insert(host, until);
+                    self.schedule(until, Ev::Unstall(host));
+                }
+            }
+            Ev::Unstall(host) => {
+                if self.stalled_hosts.remove(&host).is_some() {
+                    self.log(format_args!("h{host} receives again"));
+                    self.stall_reads.retain(|k, _| self.socks[k.0].host != host);
+                    self.notify(host);
+                }
+            }
         }
+    }
+
+    /// Host `h`'s application stops receiving at `at` for `len` (only during the faults).
+    pub fn stall_at(&mut self, h: usize, at: Instant, len: Duration) {
+        self.schedule(
+            at,
+            Ev::Stall {
+                host: h,
+                until: at + len,
+            },
+        );
+    }
+
+    /// Now and then, host `h`'s application changes SNDHWM or RCVHWM on one of its live
+    /// sockets (libzmq applies it to the pipes that exist, `zmq_setsockopt`).
+    fn change_hwm(&mut self, h: usize) {
+        let now = self.now;
+        let rng = &mut self.hosts[h].rng;
+        if !chance(rng, 0.05) {
+            return;
+        }
+        let pick = rng.random_range(0..self.hwm_choices.len());
+        let hwm = self.hwm_choices[pick];
+        let send_side = rng.random_bool(0.5);
+        let live: Vec<usize> = self.hosts[h]
+            .socks
+            .iter()
+            .copied()
+            .filter(|&s| self.socks[s].base.is_some() && self.socks[s].close.is_none())
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        let s = live[self.hosts[h].rng.random_range(0..live.len())];
+        let opt = if send_side {
+            let now_snd = self.socks[s]
+                .base
+                .as_ref()
+                .map_or(0, |b| b.socket().options().sndhwm);
+            if !self.lower_sndhwm && now_snd != 0 && hwm < now_snd {
+                return;
+            }
+            SocketOption::SndHwm(hwm)
+        } else {
+            SocketOption::RcvHwm(hwm)
+        };
+        self.log(format_args!("s{s} set {opt:?}"));
+        let set = self.hwm_set.entry(s).or_insert((0, 0));
+        match opt {
+            SocketOption::SndHwm(v) => set.0 = v,
+            SocketOption::RcvHwm(v) => set.1 = v,
+            _ => {}
+        }
+        if self.mutation == Mutation::HwmChangeLost {
+            self.log(format_args!("s{s} MUTATION: the change is lost"));
+            return;
+        }
+        if let SocketOption::RcvHwm(v) = opt {
+            for (_, e) in self
+                .stall_reads
+                .range_mut((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            {
+                e.rcvhwm = e.rcvhwm.max(v);
+            }
+        }
+        if let Some(b) = self.socks[s].base.as_mut() {
+            if let Err(e) = b.set_option(opt.clone(), now) {
+                panic!("s{s} refused {opt:?}: {e}");
+            }
+        }
+        self.settle(s);
+        self.notify(h);
     }
 
     fn with_app(&mut self, h: usize, f: impl FnOnce(&mut Box<dyn App>, &mut Cx<'_>)) {
@@ -597,7 +750,12 @@ impl Sim {
 
     fn notify(&mut self, h: usize) {
         if self.hosts[h].up {
-            let budget = if self.reads_slowly() { 0 } else { usize::MAX };
+            let stalled = self.stalled_hosts.contains_key(&h);
+            let budget = if stalled || self.reads_slowly() {
+                0
+            } else {
+                usize::MAX
+            };
             self.with_app_reading(h, budget, |app, cx| app.readable(cx));
         }
     }
@@ -715,6 +873,51 @@ impl Sim {
         }
     }
 
+    /// Back-pressure reaches the network: while its application receives nothing, a socket
+    /// takes from a connection only what its queue can hold. Every byte read since the stall
+    /// began is a message in the pipe (at most RCVHWM of them enter while nobody reads: a
+    /// write needs a credit, and no read returns one), the one message the session holds
+    /// back at RCVHWM, a message cut in two, the last segment (read while there was room,
+    /// not decoded yet), or control traffic. A conflating socket is exempt: it keeps only
+    /// the newest message and so reads on, as libzmq's does.
+    fn check_stalled_read(&mut self, s: usize, conn: ConnId, len: usize) {
+        let h = self.socks[s].host;
+        let Some(until) = self.stalled_hosts.get(&h).copied() else {
+            return;
+        };
+        let Some(base) = self.socks[s].base.as_ref() else {
+            return;
+        };
+        let o = base.socket().options();
+        let set = self.hwm_set.get(&s).map_or(o.rcvhwm, |h| h.1);
+        let allowed = self.hwm_allow.get(&s).map_or(set, |a| a.1);
+        if o.conflate || set == 0 || allowed == 0 {
+            return;
+        }
+        let rcvhwm = set.max(allowed);
+        let e = self.stall_reads.entry((s, conn)).or_default();
+        e.bytes += len;
+        e.largest = e.largest.max(len);
+        e.rcvhwm = e.rcvhwm.max(rcvhwm);
+        let bound = (e.rcvhwm + 2) * self.max_msg_wire + e.largest + CONTROL_SLACK;
+        if e.bytes > bound {
+            let what = format!(
+                "s{s} ({}) c{} read {} bytes from the network while its application received \
+                 nothing (stalled until {:.3}s), over the {bound} bytes that RCVHWM {} allows \
+                 ({} per message, largest segment {}): back-pressure does not reach the network",
+                self.socks[s].kind,
+                conn.0,
+                e.bytes,
+                until.as_nanos() as f64 / 1e9,
+                e.rcvhwm,
+                self.max_msg_wire,
+                e.largest
+            );
+            let now = self.now;
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
     /// How many more bytes socket `s` may write on `conn` before its send buffer is full
     /// (`usize::MAX` without a window, or once nobody reads the other end).
     fn tx_room(&self, s: usize, conn: ConnId) -> usize {
@@ -734,19 +937,36 @@ impl Sim {
         window.saturating_sub(stream.dirs[to].bytes)
     }
 
-    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM.
+    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM. After an
+    /// HWM was lowered on a live socket, a pipe may still hold what the higher one let in;
+    /// it is held to the higher one until every pipe has drained to the new one (a write
+    /// needs the queue below the new HWM, so it never climbs above it again).
     fn check_hwm(&mut self, s: usize) {
         let Some(base) = self.socks[s].base.as_ref() else {
             return;
         };
         let sock = base.socket();
-        let (snd, rcv) = (sock.options().sndhwm, sock.options().rcvhwm);
+        let set = (sock.options().sndhwm, sock.options().rcvhwm);
+        let (now_snd, now_rcv) = self.hwm_set.get(&s).copied().unwrap_or(set);
+        let allow = self
+            .hwm_allow
+            .get(&s)
+            .copied()
+            .unwrap_or((now_snd, now_rcv));
+        let unlimited_or_max = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a.max(b) };
+        let (snd, rcv) = (
+            unlimited_or_max(allow.0, now_snd),
+            unlimited_or_max(allow.1, now_rcv),
+        );
+        let (mut snd_drained, mut rcv_drained) = (true, true);
         for id in sock.pipe_ids() {
             // (A closing pipe whose session has gone has no session end to count against.)
             let Some(p) = base.pipe(id) else {
                 continue;
             };
             let (out, inb) = (p.outbound_len(), p.inbound_len());
+            snd_drained &= now_snd == 0 || out <= now_snd;
+            rcv_drained &= now_rcv == 0 || inb <= now_rcv;
             if (snd > 0 && out > snd) || (rcv > 0 && inb > rcv) {
                 let what = format!(
                     "s{s} pipe {} holds {out} out / {inb} in, over SNDHWM {snd} / RCVHWM {rcv}",
@@ -757,6 +977,11 @@ impl Sim {
                 return;
             }
         }
+        let next = (
+            if snd_drained { now_snd } else { snd },
+            if rcv_drained { now_rcv } else { rcv },
+        );
+        self.hwm_allow.insert(s, next);
     }
 
     fn on_closed(&mut self, s: usize) {
@@ -1072,7 +1297,11 @@ impl Sim {
             let Some(base) = self.socks[s].base.as_mut() else {
                 break;
             };
-            if matches!(dir.queue.front(), Some((_, Seg::Data(_)))) && !base.wants_input(conn) {
+            let heeded = self.mutation != Mutation::IgnoreWantsInput;
+            if matches!(dir.queue.front(), Some((_, Seg::Data(_))))
+                && heeded
+                && !base.wants_input(conn)
+            {
                 if self.stalled.insert((st, to)) {
                     self.trace.record(
                         now,
@@ -1085,11 +1314,13 @@ impl Sim {
             if let Seg::Data(b) = &seg {
                 dir.bytes -= b.len();
             }
+            let mut read = 0;
             match seg {
                 Seg::Data(b) => {
                     self.trace
                         .record(now, format_args!("s{s} c{} <- {} bytes", conn.0, b.len()));
                     base.handle_input(conn, &b, now);
+                    read = b.len();
                 }
                 Seg::Fin | Seg::Rst => {
                     self.trace
@@ -1098,6 +1329,9 @@ impl Sim {
                 }
             }
             self.settle(s);
+            if read > 0 {
+                self.check_stalled_read(s, conn, read);
+            }
         }
         // The reader made room: a writer stopped at the window may go on.
         if let Some(stream) = self.streams.get(&st) {
@@ -1550,6 +1784,8 @@ impl Cx<'_> {
             }
         }
         let s = self.sim.socks.len();
+        let o = base.socket().options();
+        self.sim.hwm_set.insert(s, (o.sndhwm, o.rcvhwm));
         self.sim.socks.push(Slot {
             host: h,
             kind,
@@ -1684,7 +1920,11 @@ impl Cx<'_> {
         if kind == SocketType::Req {
             self.sim.oracle.req_replied(now, s, pipe);
         }
-        if self.sim.mutation != Mutation::None && !self.sim.mutated && is_probe(&m) {
+        let probe_mutation = matches!(
+            self.sim.mutation,
+            Mutation::DropFirstProbe | Mutation::DuplicateFirstProbe | Mutation::PanicOnFirstProbe
+        );
+        if probe_mutation && !self.sim.mutated && is_probe(&m) {
             self.sim.mutated = true;
             match self.sim.mutation {
                 Mutation::DropFirstProbe => {
@@ -1698,10 +1938,7 @@ impl Cx<'_> {
                 Mutation::PanicOnFirstProbe => {
                     panic!("injected panic on the first probe at s{s}");
                 }
-                Mutation::None
-                | Mutation::NeverReconnect
-                | Mutation::LoseReadReports
-                | Mutation::LoseReadWakeups => {}
+                _ => {}
             }
         }
         Some((m, pipe))

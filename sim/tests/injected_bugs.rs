@@ -107,3 +107,49 @@ fn a_broken_pipe_command_protocol_is_caught_in_every_pattern() {
         }
     }
 }
+
+/// A driver that reads a connection though `wants_input` says its socket's queue is full:
+/// back-pressure never reaches the network, and a socket whose application stopped
+/// receiving reads more than its RCVHWM allows. (Tried where senders stream: a REQ or a
+/// DEALER has only a few requests out, so its server never has much to read.)
+#[test]
+fn a_driver_ignoring_wants_input_is_caught_by_the_stalled_read_bound() {
+    let mut caught = 0;
+    for pattern in [Pattern::Pipeline, Pattern::PubSub, Pattern::Pair] {
+        let found = (0..200).find_map(|seed| {
+            let profile = oxmq_sim::Profile::draw(seed);
+            if !profile.features.stalls {
+                return None;
+            }
+            let clean = run(seed, pattern, Mutation::None);
+            assert!(clean.failure.is_none(), "{clean}");
+            let r = run(seed, pattern, Mutation::IgnoreWantsInput);
+            r.failure.map(|f| (seed, f))
+        });
+        if let Some((seed, f)) = found {
+            eprintln!("{pattern:?}: caught at seed {seed}: {}", f.what);
+            assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+            assert!(f.what.contains("back-pressure"), "seed {seed}: {f:?}");
+            caught += 1;
+        }
+    }
+    assert_eq!(caught, 3, "not caught in every pattern tried");
+}
+
+/// A live HWM change that never reaches the socket's pipes: once they have drained to the
+/// HWM the application set, they must stay within it, and the HWM oracle sees them fill to
+/// the old one.
+#[test]
+fn a_lost_live_hwm_change_is_caught_by_the_hwm_bound() {
+    let found = (0..300).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.live_hwm {
+            return None;
+        }
+        let r = run(seed, Pattern::Pipeline, Mutation::HwmChangeLost);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("a lost HWM change survived 300 seeds");
+    eprintln!("caught at seed {seed}: {}", f.what);
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(f.what.contains("over SNDHWM"), "seed {seed}: {f:?}");
+}

@@ -54,3 +54,23 @@ fn seed_656_unbind_releases_the_address_at_once() {
     passes(2438, Pattern::Pair);
     passes(2669, Pattern::DealerRouter);
 }
+
+/// A known core bug, not fixed yet; found by the live-HWM workload (`--known-bugs` lets it
+/// lower SNDHWM). Lowering SNDHWM on a live socket leaves the writer of each pipe blocked
+/// for good: the reader (the session's end) has read, say, 20 messages under the old
+/// low-water step (50 for an HWM of 100) without reporting them, and on the `Hwm` command
+/// (`PipeEnd::handle_command` in core/src/pipe) it adopts the new step but does not report
+/// those reads. The writer still counts 20 unread against its new HWM of 1 while the queue is
+/// empty, and as nothing more is read, no report ever comes: PUSH, DEALER, REQ and PAIR
+/// would-block on an idle pipe for ever (the send oracle fires), and PUB drops everything for
+/// that subscriber. `PipeEnd::set_hwms` already sends the report for the other direction.
+#[test]
+#[ignore = "core bug: a lowered SNDHWM leaves the writer blocked on reads never reported"]
+fn seed_175_lowering_sndhwm_on_a_live_socket_does_not_block_its_writer_for_good() {
+    let r = run_seed(&RunOptions {
+        known_bugs: true,
+        ..RunOptions::new(175)
+    });
+    assert_eq!(r.profile.pattern, Pattern::Pipeline);
+    assert!(r.failure.is_none(), "{r}");
+}
