@@ -127,6 +127,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.slow_readers = profile.slow_readers;
     sim.silent_crashes = profile.silent_crashes;
     sim.live_hwm = profile.features.live_hwm;
+    sim.inproc = profile.features.inproc;
     sim.lower_sndhwm = opts.known_bugs;
     sim.max_msg_wire = profile.max_msg_wire();
     let outcome = catch_unwind(AssertUnwindSafe(|| drive(&mut sim, &profile)));

@@ -21,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use oxmq_core::base::{Action, BaseConfig, CommandFault, ConnId, ListenerId, SocketBase};
 use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::pipe::PipeCommand;
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::tree::Linger;
 use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
@@ -84,6 +85,9 @@ pub enum Mutation {
     /// A conflating socket keeps back the newest message and hands up the one before it (as
     /// a conflate that kept an older message instead of the last would).
     ConflateKeepsOlder,
+    /// Every wake-up (`ActivateRead`) between the two sockets of an inproc connection is
+    /// lost in the driver's mailboxes.
+    LoseInprocWakeups,
     /// A live change of SNDHWM or RCVHWM never reaches the socket (as if the core kept the
     /// old HWMs on the pipes that exist).
     HwmChangeLost,
@@ -241,6 +245,8 @@ enum Ev {
     Tick {
         host: usize,
         incarnation: u32,
+        /// Which of the host's applications asked (see [`Cx::slot`]).
+        slot: usize,
     },
     Crash(usize),
     Restart(usize),
@@ -256,6 +262,29 @@ enum Ev {
     },
     /// Host `h`'s application may receive again.
     Unstall(usize),
+    /// An inproc connect meets the socket bound to its name.
+    InprocJoin {
+        connecter: usize,
+        conn: ConnId,
+        binder: usize,
+        listener: ListenerId,
+    },
+    /// Something from an inproc peer reaches socket `to`'s mailbox.
+    Inproc {
+        to: usize,
+        conn: ConnId,
+        what: InprocEv,
+    },
+}
+
+/// What crosses between the two sockets of an inproc connection (no bytes: the pipe's
+/// messages pass through storage both share).
+#[derive(Debug)]
+enum InprocEv {
+    /// A pipe command from the other end.
+    Command(PipeCommand),
+    /// The other end closed the connection.
+    Eof,
 }
 
 /// The whole simulated world.
@@ -305,6 +334,8 @@ pub struct Sim {
     spin: (Instant, u32),
     /// Applications change SNDHWM / RCVHWM on live sockets during the faults.
     pub live_hwm: bool,
+    /// Peers on one host connect over inproc (the workloads put some on one host).
+    pub inproc: bool,
     /// The HWM values a live change draws from.
     pub hwm_choices: Vec<usize>,
     /// Live changes may also lower SNDHWM, which a known core bug turns into a writer
@@ -322,6 +353,32 @@ pub struct Sim {
     stalled_hosts: BTreeMap<usize, Instant>,
     /// What each connection of a stalled host read from the network since the stall began.
     stall_reads: BTreeMap<(usize, ConnId), StallRead>,
+    /// inproc names bound on each host: (host, name) → (socket, listener). inproc is one
+    /// process's (one host's) business: a crash takes the names with it.
+    inproc_bound: BTreeMap<(usize, String), (usize, ListenerId)>,
+    /// inproc connects waiting for their name to be bound, in order.
+    inproc_waiting: BTreeMap<(usize, String), Vec<(usize, ConnId)>>,
+    /// inproc connects that found their name and join at the next event.
+    inproc_joining: BTreeSet<(usize, ConnId)>,
+    /// Each end of an inproc connection → the other end.
+    inproc_links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
+    /// The pipe each end of an inproc connection reads and writes, for the HWM check.
+    inproc_pipes: BTreeMap<(usize, ConnId), PipeId>,
+    /// Each end of an inproc pipe (socket, pipe) → the other end, for as long as both
+    /// sockets live (a pipe outlives its connection while it has unread messages).
+    inproc_ends: BTreeMap<(usize, PipeId), (usize, PipeId)>,
+    /// Every inproc pipe of a live socket.
+    inproc_pipe_ids: BTreeSet<(usize, PipeId)>,
+    /// Wake-ups (`ActivateRead`) on their way to a reader's mailbox, per (socket, pipe):
+    /// until one arrives, the reader's pattern does not know its pipe has messages.
+    inproc_wakes: BTreeMap<(usize, PipeId), u32>,
+    /// Per inproc connection end, the most its outbound queue may hold: the largest sum of
+    /// the writer's SNDHWM and the reader's RCVHWM so far (libzmq's inproc pipe HWM).
+    inproc_hwm: BTreeMap<(usize, ConnId), usize>,
+    /// When the last event queued for each socket's mailbox arrives: a mailbox is FIFO.
+    mailbox_floor: BTreeMap<usize, Instant>,
+    /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
+    mailbox_rng: SimRng,
 }
 
 /// Bytes one connection of a stalled host took from the network.
@@ -374,6 +431,7 @@ impl Sim {
             connects: BTreeMap::new(),
             dialed: BTreeMap::new(),
             live_hwm: false,
+            inproc: false,
             hwm_choices: vec![1, 2, 5, 100, 1000],
             lower_sndhwm: false,
             max_msg_wire: 1024,
@@ -381,6 +439,17 @@ impl Sim {
             hwm_set: BTreeMap::new(),
             stalled_hosts: BTreeMap::new(),
             stall_reads: BTreeMap::new(),
+            inproc_bound: BTreeMap::new(),
+            inproc_waiting: BTreeMap::new(),
+            inproc_joining: BTreeSet::new(),
+            inproc_links: BTreeMap::new(),
+            inproc_pipes: BTreeMap::new(),
+            inproc_ends: BTreeMap::new(),
+            inproc_pipe_ids: BTreeSet::new(),
+            inproc_wakes: BTreeMap::new(),
+            inproc_hwm: BTreeMap::new(),
+            mailbox_floor: BTreeMap::new(),
+            mailbox_rng: stream(seed, "mailboxes"),
         }
     }
 
@@ -601,9 +670,16 @@ impl Sim {
                 attempt,
             } => self.dial_arrive(sock, conn, endpoint, attempt),
             Ev::DialResult { sock, conn, result } => self.dial_result(sock, conn, result),
-            Ev::Tick { host, incarnation } => {
+            Ev::Tick {
+                host,
+                incarnation,
+                slot,
+            } => {
                 if self.hosts[host].up && self.hosts[host].incarnation == incarnation {
-                    self.with_app(host, |app, cx| app.tick(cx));
+                    self.with_app(host, |app, cx| {
+                        cx.slot = slot;
+                        app.tick(cx)
+                    });
                     if self.live_hwm && self.phase == Phase::Faults {
                         self.change_hwm(host);
                     }
@@ -640,6 +716,40 @@ impl Sim {
                     self.stalled_hosts.insert(host, until);
                     self.schedule(until, Ev::Unstall(host));
                 }
+            }
+            Ev::InprocJoin {
+                connecter,
+                conn,
+                binder,
+                listener,
+            } => self.inproc_join(connecter, conn, binder, listener),
+            Ev::Inproc { to, conn, what } => {
+                let now = self.now;
+                if self.socks[to].base.is_none() {
+                    return;
+                }
+                if let (InprocEv::Command(PipeCommand::ActivateRead), Some(&p)) =
+                    (&what, self.inproc_pipes.get(&(to, conn)))
+                {
+                    if let Some(n) = self.inproc_wakes.get_mut(&(to, p)) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.inproc_wakes.remove(&(to, p));
+                        }
+                    }
+                }
+                let base = self.socks[to].base.as_mut().expect("checked above");
+                match what {
+                    InprocEv::Command(cmd) => base.handle_inproc_command(conn, cmd, now),
+                    InprocEv::Eof => {
+                        self.log(format_args!("s{to} c{} <- inproc peer closed", conn.0));
+                        let base = self.socks[to].base.as_mut().expect("checked above");
+                        base.handle_eof(conn, now);
+                    }
+                }
+                self.settle(to);
+                let h = self.socks[to].host;
+                self.notify(h);
             }
             Ev::Unstall(host) => {
                 if self.stalled_hosts.remove(&host).is_some() {
@@ -741,6 +851,7 @@ impl Sim {
                 sim: self,
                 host: h,
                 budget,
+                slot: 0,
             };
             f(&mut app, &mut cx);
         }
@@ -802,6 +913,8 @@ impl Sim {
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            let mut commands: Vec<(ConnId, PipeCommand)> =
+                std::iter::from_fn(|| base.poll_inproc_command()).collect();
             let mut ready: Vec<ConnId> =
                 std::iter::from_fn(|| base.poll_transmit_ready()).collect();
             // Connections that stopped at a full window go on once it has room.
@@ -839,6 +952,7 @@ impl Sim {
             // Taking bytes pumps the socket: a lingering close may have finished meanwhile and
             // asked for its connections to be closed. Those go after the bytes taken.
             let late: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            commands.extend(std::iter::from_fn(|| base.poll_inproc_command()));
             let closed = base.is_closed();
             for conn in full {
                 self.tx_blocked.insert((s, conn));
@@ -849,7 +963,23 @@ impl Sim {
                     m.kind, m.endpoint, m.value
                 ));
             }
-            let progress = !actions.is_empty() || !writes.is_empty() || !late.is_empty();
+            let progress = !actions.is_empty()
+                || !writes.is_empty()
+                || !late.is_empty()
+                || !commands.is_empty();
+            for (conn, cmd) in commands {
+                if let Some(&(to, pconn)) = self.inproc_links.get(&(s, conn)) {
+                    if cmd == PipeCommand::ActivateRead {
+                        if self.mutation == Mutation::LoseInprocWakeups {
+                            continue;
+                        }
+                        if let Some(&p) = self.inproc_pipes.get(&(to, pconn)) {
+                            *self.inproc_wakes.entry((to, p)).or_insert(0) += 1;
+                        }
+                    }
+                    self.post(to, pconn, InprocEv::Command(cmd));
+                }
+            }
             for a in actions {
                 self.act(s, a);
             }
@@ -982,6 +1112,55 @@ impl Sim {
             if rcv_drained { now_rcv } else { rcv },
         );
         self.hwm_allow.insert(s, next);
+        self.check_inproc_hwm(s);
+    }
+
+    /// An inproc pipe holds at most the writer's SNDHWM plus the reader's RCVHWM (libzmq
+    /// gives each direction that sum, or no limit if either is 0). After a live change the
+    /// core may hold a pipe to less; the bound is the largest sum the pipe has had, since a
+    /// change reaches the other socket only through its mailbox.
+    fn check_inproc_hwm(&mut self, s: usize) {
+        let links: Vec<((usize, ConnId), (usize, ConnId))> = self
+            .inproc_links
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        for (me, peer) in links {
+            let (Some(&mine), Some(&theirs)) =
+                (self.inproc_pipes.get(&me), self.inproc_pipes.get(&peer))
+            else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (
+                self.socks[me.0].base.as_ref(),
+                self.socks[peer.0].base.as_ref(),
+            ) else {
+                continue;
+            };
+            let (Some(wend), Some(rend)) = (a.socket().pipe_end(mine), b.socket().pipe_end(theirs))
+            else {
+                continue;
+            };
+            let queued = wend.msgs_kept().saturating_sub(rend.msgs_read());
+            let snd = self.hwm_set.get(&me.0).map_or(0, |h| h.0);
+            let rcv = self.hwm_set.get(&peer.0).map_or(0, |h| h.1);
+            let sum = if snd == 0 || rcv == 0 { 0 } else { snd + rcv };
+            let bound = self.inproc_hwm.entry(me).or_insert(sum);
+            if *bound != 0 {
+                *bound = if sum == 0 { 0 } else { (*bound).max(sum) };
+            }
+            let bound = *bound;
+            if bound != 0 && queued as usize > bound {
+                let what = format!(
+                    "inproc s{} c{} -> s{} holds {queued} messages, over SNDHWM {snd} + \
+                     RCVHWM {rcv} (at most {bound} so far)",
+                    me.0, me.1 .0, peer.0
+                );
+                let now = self.now;
+                self.oracle.fail(FailureKind::Safety, now, what);
+                return;
+            }
+        }
     }
 
     fn on_closed(&mut self, s: usize) {
@@ -993,6 +1172,7 @@ impl Sim {
         self.log(format_args!("s{s} closed (close began {started:?})"));
         self.listeners.retain(|_, v| v.0 != s);
         self.unbound.retain(|v| v.0 != s);
+        self.forget_inproc(s);
         let finished = close_finishes(s);
         self.oracle.fulfil(&finished, now);
         self.oracle.fq.forget(s as u64);
@@ -1098,6 +1278,7 @@ impl Sim {
             Action::CloseListener { listener } => {
                 self.listeners.retain(|_, v| *v != (s, listener));
                 self.unbound.remove(&(s, listener));
+                self.inproc_bound.retain(|_, v| *v != (s, listener));
             }
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
@@ -1119,9 +1300,45 @@ impl Sim {
                     },
                 );
             }
-            // The workloads use tcp only; inproc belongs to a core Context, not the network.
-            Action::InprocBind { .. } | Action::InprocConnect { .. } => {
-                panic!("the simulator's workloads do not use inproc")
+            Action::InprocBind { listener, name } => {
+                let key = (self.socks[s].host, name);
+                let base = self.socks[s].base.as_mut().expect("acting socket is alive");
+                if self.inproc_bound.contains_key(&key) {
+                    base.handle_bind_failed(listener, EADDRINUSE, now);
+                    self.log(format_args!("s{s} bind inproc://{} failed: in use", key.1));
+                    return;
+                }
+                base.handle_listening(listener, &format!("inproc://{}", key.1), now);
+                self.log(format_args!("s{s} listening inproc://{}", key.1));
+                for (c, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
+                    self.inproc_found(c, conn, s, listener);
+                }
+                self.inproc_bound.insert(key, (s, listener));
+            }
+            Action::InprocConnect { conn, name } => {
+                let ep = format!("inproc://{name}");
+                self.log(format_args!("s{s} connect c{} {ep}", conn.0));
+                self.dialed.insert((s, conn), ep);
+                let key = (self.socks[s].host, name);
+                match self.inproc_bound.get(&key).copied() {
+                    Some((b, listener)) => self.inproc_found(s, conn, b, listener),
+                    None => self.inproc_waiting.entry(key).or_default().push((s, conn)),
+                }
+            }
+            Action::Close { conn, .. } if self.is_inproc(s, conn) => {
+                self.log(format_args!("s{s} close inproc c{}", conn.0));
+                self.inproc_joining.remove(&(s, conn));
+                for w in self.inproc_waiting.values_mut() {
+                    w.retain(|x| *x != (s, conn));
+                }
+                self.inproc_pipes.remove(&(s, conn));
+                self.inproc_hwm.remove(&(s, conn));
+                if let Some(peer) = self.inproc_links.remove(&(s, conn)) {
+                    self.inproc_links.remove(&peer);
+                    self.inproc_pipes.remove(&peer);
+                    self.inproc_hwm.remove(&peer);
+                    self.post(peer.0, peer.1, InprocEv::Eof);
+                }
             }
             Action::Close { conn, last_bytes } => {
                 if let Some(c) = self.dialing.get_mut(&(s, conn)) {
@@ -1142,6 +1359,157 @@ impl Sim {
                     self.close_end(st, side);
                 }
             }
+        }
+    }
+
+    /// Whether pipe `p` of socket `s` has a message waiting to be read. A pipe whose session
+    /// has gone stays attached only while it has one. For an inproc pipe the count comes
+    /// from the peer's end; if the peer is gone, it is taken as empty (so fair-queueing
+    /// claims nothing about it).
+    fn waiting_in(&self, s: usize, p: PipeId) -> bool {
+        let Some(base) = self.socks[s].base.as_ref() else {
+            return false;
+        };
+        if let Some(&(peer, pp)) = self.inproc_ends.get(&(s, p)) {
+            if self.inproc_wakes.contains_key(&(s, p)) {
+                return false;
+            }
+            let (Some(mine), Some(theirs)) = (
+                base.socket().pipe_end(p),
+                self.socks[peer]
+                    .base
+                    .as_ref()
+                    .and_then(|b| b.socket().pipe_end(pp)),
+            ) else {
+                return false;
+            };
+            return theirs.msgs_kept() > mine.msgs_read();
+        }
+        if self.inproc_pipe_ids.contains(&(s, p)) {
+            return false;
+        }
+        base.pipe(p).is_none_or(|x| x.inbound_len() > 0)
+    }
+
+    /// Whether `conn` of socket `s` is an inproc connection (joined, joining or waiting).
+    fn is_inproc(&self, s: usize, conn: ConnId) -> bool {
+        self.inproc_links.contains_key(&(s, conn))
+            || self.inproc_joining.contains(&(s, conn))
+            || self.inproc_waiting.values().any(|w| w.contains(&(s, conn)))
+    }
+
+    /// Queues `what` for socket `to`'s mailbox: it arrives a little later (the other
+    /// thread's turn), after everything queued for that mailbox before it.
+    fn post(&mut self, to: usize, conn: ConnId, what: InprocEv) {
+        let at = self.mailbox_slot(to);
+        self.schedule(at, Ev::Inproc { to, conn, what });
+    }
+
+    /// When something posted now to socket `to`'s mailbox arrives.
+    fn mailbox_slot(&mut self, to: usize) -> Instant {
+        let delay = Duration::from_nanos(self.mailbox_rng.random_range(0..=50_000));
+        let floor = self
+            .mailbox_floor
+            .get(&to)
+            .copied()
+            .unwrap_or(Instant::ZERO);
+        let at = (self.now + delay).max(floor);
+        self.mailbox_floor.insert(to, at);
+        at
+    }
+
+    /// An inproc connect found its name bound: the two sockets join when the binder's
+    /// mailbox gets to it (after what was posted to it before, such as an earlier peer's
+    /// end of file), not inside the drain of either.
+    fn inproc_found(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
+        self.inproc_joining.insert((c, conn));
+        let at = self.mailbox_slot(b);
+        self.schedule(
+            at,
+            Ev::InprocJoin {
+                connecter: c,
+                conn,
+                binder: b,
+                listener,
+            },
+        );
+    }
+
+    /// Joins connecter `c`'s connection `conn` to binder `b`'s `listener`, as a core
+    /// `Context` does: the connecter's pipe (which may hold messages sent before the bind)
+    /// hands its far end to the binder's pattern, and the two share that pipe.
+    fn inproc_join(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
+        let now = self.now;
+        if !self.inproc_joining.remove(&(c, conn)) || self.socks[c].base.is_none() {
+            return;
+        }
+        let accepts = self.socks[b]
+            .base
+            .as_ref()
+            .is_some_and(|x| x.accepts_on(listener));
+        if !accepts {
+            // The binder is closing: the connect fails like a refused dial.
+            self.log(format_args!("s{c} c{} inproc join refused", conn.0));
+            if let Some(base) = self.socks[c].base.as_mut() {
+                base.handle_eof(conn, now);
+            }
+            self.settle(c);
+            return;
+        }
+        let bpeer = self.socks[b].base.as_ref().expect("accepts").inproc_peer();
+        let cbase = self.socks[c].base.as_mut().expect("checked above");
+        let cpeer = cbase.inproc_peer();
+        // Which pipe the connection uses: a new one, or the pending one whose far end it
+        // hands over (so its session no longer holds stats for it).
+        let had: BTreeSet<PipeId> = cbase.socket().pipe_ids().collect();
+        let hosted: BTreeSet<PipeId> = had
+            .iter()
+            .copied()
+            .filter(|p| cbase.pipe(*p).is_some())
+            .collect();
+        let end = cbase.handle_inproc_connected(conn, bpeer, now);
+        let cpipe = pipe_taken(cbase, &had, &hosted);
+        let Some(end) = end else {
+            // The connecter refused the binder: it closed its side.
+            self.settle(c);
+            return;
+        };
+        let bbase = self.socks[b].base.as_mut().expect("accepts");
+        let had: BTreeSet<PipeId> = bbase.socket().pipe_ids().collect();
+        let accepted = bbase.handle_inproc_accepted(listener, cpeer, end, now);
+        let bpipe = pipe_taken(bbase, &had, &BTreeSet::new());
+        self.inproc_pipe_ids.extend(
+            cpipe
+                .map(|p| (c, p))
+                .into_iter()
+                .chain(bpipe.map(|p| (b, p))),
+        );
+        match accepted {
+            Some(bconn) => {
+                self.log(format_args!(
+                    "s{c} c{} -> s{b} c{} inproc joined",
+                    conn.0, bconn.0
+                ));
+                self.inproc_links.insert((c, conn), (b, bconn));
+                self.inproc_links.insert((b, bconn), (c, conn));
+                if let (Some(cp), Some(bp)) = (cpipe, bpipe) {
+                    self.inproc_pipes.insert((c, conn), cp);
+                    self.inproc_pipes.insert((b, bconn), bp);
+                    self.inproc_ends.insert((c, cp), (b, bp));
+                    self.inproc_ends.insert((b, bp), (c, cp));
+                }
+            }
+            None => {
+                let cbase = self.socks[c].base.as_mut().expect("checked above");
+                cbase.handle_eof(conn, now);
+            }
+        }
+        self.settle(c);
+        self.settle(b);
+        let (hc, hb) = (self.socks[c].host, self.socks[b].host);
+        self.notify(hc);
+        if hb != hc {
+            self.notify(hb);
         }
     }
 
@@ -1522,9 +1890,38 @@ impl Sim {
             self.unbound.retain(|v| v.0 != s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
+            self.forget_inproc(s);
         }
         if let Some(app) = self.apps[h].as_mut() {
             app.crashed();
+        }
+    }
+
+    /// Socket `s` is gone: its inproc names, connects and links with it (a link's other end
+    /// learns of it as an end of file).
+    fn forget_inproc(&mut self, s: usize) {
+        self.inproc_ends.retain(|k, v| k.0 != s && v.0 != s);
+        self.inproc_pipe_ids.retain(|k| k.0 != s);
+        self.inproc_wakes.retain(|k, _| k.0 != s);
+        self.inproc_bound.retain(|_, v| v.0 != s);
+        for w in self.inproc_waiting.values_mut() {
+            w.retain(|x| x.0 != s);
+        }
+        self.inproc_joining.retain(|x| x.0 != s);
+        let mine: Vec<(usize, ConnId)> = self
+            .inproc_links
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in mine {
+            if let Some(peer) = self.inproc_links.remove(&k) {
+                self.inproc_links.remove(&peer);
+                self.inproc_pipes.remove(&peer);
+                self.inproc_hwm.remove(&peer);
+                self.post(peer.0, peer.1, InprocEv::Eof);
+            }
+            self.inproc_pipes.remove(&k);
+            self.inproc_hwm.remove(&k);
         }
     }
 
@@ -1674,14 +2071,19 @@ impl Sim {
     pub fn check_connected(&mut self, before: Instant) {
         let now = self.now;
         let live = |s: usize, ep: &str| {
-            self.ends.iter().any(|(&(es, conn), &(st, _))| {
-                es == s
-                    && self.dialed.get(&(s, conn)).is_some_and(|d| d == ep)
-                    && self
-                        .streams
-                        .get(&st)
-                        .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
-            })
+            let inproc = self
+                .inproc_links
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .any(|(k, _)| self.dialed.get(k).is_some_and(|d| d == ep));
+            inproc
+                || self.ends.iter().any(|(&(es, conn), &(st, _))| {
+                    es == s
+                        && self.dialed.get(&(s, conn)).is_some_and(|d| d == ep)
+                        && self
+                            .streams
+                            .get(&st)
+                            .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
+                })
         };
         let down = self.connects.iter().find(|((s, ep), at)| {
             let slot = &self.socks[*s];
@@ -1712,6 +2114,8 @@ pub struct Cx<'a> {
     host: usize,
     /// How many more messages the application reads in this turn.
     budget: usize,
+    /// Which of the host's applications runs, when several share it.
+    slot: usize,
 }
 
 impl Cx<'_> {
@@ -1723,6 +2127,22 @@ impl Cx<'_> {
     /// This host.
     pub fn host(&self) -> usize {
         self.host
+    }
+
+    /// Which of the host's applications runs (0 unless several share the host): a tick
+    /// goes back to the application that asked for it.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// Runs the host's application number `slot` from now on (for a host that runs several).
+    pub fn set_slot(&mut self, slot: usize) {
+        self.slot = slot;
+    }
+
+    /// Whether peers on one host connect over inproc.
+    pub fn inproc(&self) -> bool {
+        self.sim.inproc
     }
 
     /// This host's address.
@@ -1889,23 +2309,26 @@ impl Cx<'_> {
             self.sim.duplicate = Some((ds, m, pipe));
         }
         let now = self.now();
-        let b = self.base(s)?;
-        let kind = b.socket().socket_type();
+        let kind = self.base(s)?.socket().socket_type();
         // Fair-queueing: which pipes had a message waiting when the pattern chose.
         let fair_queued = matches!(
             kind,
             SocketType::Pull | SocketType::Router | SocketType::Rep | SocketType::Dealer
         );
         let before = fair_queued.then(|| {
-            let sock = b.socket();
-            let pipes: Vec<PipeId> = sock.pipe_ids().collect();
+            let b = self.sim.socks[s as usize]
+                .base
+                .as_ref()
+                .expect("checked above");
+            let pipes: Vec<PipeId> = b.socket().pipe_ids().collect();
             let waiting: Vec<PipeId> = pipes
                 .iter()
                 .copied()
-                .filter(|p| b.pipe(*p).is_none_or(|x| x.inbound_len() > 0))
+                .filter(|p| self.sim.waiting_in(s as usize, *p))
                 .collect();
             (pipes, waiting)
         });
+        let b = self.base(s)?;
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
@@ -1969,7 +2392,15 @@ impl Cx<'_> {
         let at = self.sim.now + d;
         let incarnation = self.incarnation();
         let host = self.host;
-        self.sim.schedule(at, Ev::Tick { host, incarnation });
+        let slot = self.slot;
+        self.sim.schedule(
+            at,
+            Ev::Tick {
+                host,
+                incarnation,
+                slot,
+            },
+        );
     }
 }
 
@@ -2009,4 +2440,22 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
 /// Whether some tail of `m`'s frames is a probe payload (after a routing envelope, say).
 fn is_probe(m: &Message) -> bool {
     (0..m.len()).any(|i| crate::msg::Payload::decode(&m.frames()[i..]).is_ok_and(|p| p.probe))
+}
+
+/// The pipe an inproc join gave `base`'s connection: one that did not exist before (`had`),
+/// or one whose session end it handed over (in `hosted` before, without stats now).
+fn pipe_taken(
+    base: &SocketBase,
+    had: &BTreeSet<PipeId>,
+    hosted: &BTreeSet<PipeId>,
+) -> Option<PipeId> {
+    let taken: Vec<PipeId> = base
+        .socket()
+        .pipe_ids()
+        .filter(|p| !had.contains(p) || (hosted.contains(p) && base.pipe(*p).is_none()))
+        .collect();
+    match taken[..] {
+        [p] => Some(p),
+        _ => None,
+    }
 }

@@ -153,3 +153,26 @@ fn a_lost_live_hwm_change_is_caught_by_the_hwm_bound() {
     assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
     assert!(f.what.contains("over SNDHWM"), "seed {seed}: {f:?}");
 }
+
+/// Wake-ups lost between the two sockets of an inproc connection leave messages unread in
+/// the pipe they share: caught in every workload that puts peers on one host. (Not PAIR: it
+/// reads its one pipe whenever asked, and its applications ask on every tick.)
+#[test]
+fn lost_inproc_wake_ups_are_caught_in_every_pattern() {
+    for pattern in Pattern::ALL.into_iter().filter(|p| *p != Pattern::Pair) {
+        let found = (0..200).find_map(|seed| {
+            if !oxmq_sim::Profile::draw(seed).features.inproc {
+                return None;
+            }
+            let r = run(seed, pattern, Mutation::LoseInprocWakeups);
+            r.failure.map(|f| (seed, f))
+        });
+        let Some((seed, f)) = found else {
+            panic!("lost inproc wake-ups in {pattern:?} survived 200 seeds");
+        };
+        eprintln!(
+            "{pattern:?}: caught at seed {seed} ({}): {}",
+            f.kind, f.what
+        );
+    }
+}

@@ -5,7 +5,10 @@ use std::collections::VecDeque;
 
 use oxmq_core::{Instant, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
+use super::{
+    add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
+    sending, LingerBurst,
+};
 use crate::msg::Payload;
 use crate::oracle::Scope;
 use crate::profile::Profile;
@@ -17,7 +20,14 @@ const TASKS: u16 = 5557;
 const RESULTS: u16 = 5558;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    sim.add_host(Box::new(Ventilator::new(p)), Instant::ZERO);
+    // With inproc, the first worker runs beside the ventilator and takes tasks over inproc.
+    let mut vent: Vec<Box<dyn App>> = vec![Box::new(Ventilator::new(p))];
+    let mut workers = p.peers;
+    if p.features.inproc {
+        vent.push(Box::new(Worker::new(p)));
+        workers -= 1;
+    }
+    add_apps(sim, vent);
     sim.add_host(
         Box::new(Sink {
             p: p.clone(),
@@ -25,7 +35,7 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
         }),
         Instant::ZERO,
     );
-    for _ in 0..p.peers {
+    for _ in 0..workers {
         sim.add_host(Box::new(Worker::new(p)), Instant::ZERO);
     }
 }
@@ -64,8 +74,7 @@ impl Ventilator {
 impl App for Ventilator {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Push, &[]);
-        let e = ep(cx, VENT, TASKS);
-        cx.bind(s, &e);
+        bind_ports(cx, s, TASKS);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -144,7 +153,7 @@ impl Worker {
 impl App for Worker {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let pull = open(cx, &self.p, SocketType::Pull, &[]);
-        let e = ep(cx, VENT, TASKS);
+        let e = peer_ep(cx, VENT, TASKS);
         cx.connect(pull, &e);
         let push = open(cx, &self.p, SocketType::Push, &[]);
         let e = ep(cx, SINK, RESULTS);
@@ -157,7 +166,7 @@ impl App for Worker {
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
         if let Some(pull) = self.pull.filter(|_| churn(cx, &self.p)) {
-            let e = ep(cx, VENT, TASKS);
+            let e = peer_ep(cx, VENT, TASKS);
             reconnect(cx, pull, &e);
         }
         if let Some(push) = self.push.filter(|_| churn(cx, &self.p)) {
@@ -218,8 +227,7 @@ struct Sink {
 impl App for Sink {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Pull, &[]);
-        let e = ep(cx, SINK, RESULTS);
-        cx.bind(s, &e);
+        bind_ports(cx, s, RESULTS);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }

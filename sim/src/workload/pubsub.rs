@@ -5,7 +5,10 @@
 use oxmq_core::{Instant, SocketOption, SocketType};
 use rand::Rng;
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use super::{
+    add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
+    sending,
+};
 use crate::msg::Payload;
 use crate::oracle::{FailureKind, Scope};
 use crate::profile::Profile;
@@ -18,15 +21,19 @@ const TOPICS: [&str; 4] = ["A", "AB", "B", "C"];
 const PREFIXES: [&str; 5] = ["A", "AB", "B", "C", ""];
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    sim.add_host(
-        Box::new(Publisher {
-            p: p.clone(),
-            sock: None,
-            seq: 0,
-        }),
-        Instant::ZERO,
-    );
-    for _ in 0..p.peers {
+    // With inproc, the first subscriber runs beside the publisher.
+    let mut publisher: Vec<Box<dyn App>> = vec![Box::new(Publisher {
+        p: p.clone(),
+        sock: None,
+        seq: 0,
+    })];
+    let mut subs = p.peers;
+    if p.features.inproc {
+        publisher.push(Box::new(Subscriber::new(p)));
+        subs -= 1;
+    }
+    add_apps(sim, publisher);
+    for _ in 0..subs {
         sim.add_host(Box::new(Subscriber::new(p)), Instant::ZERO);
     }
     // The late joiner: it boots at a time its own stream draws, during the fault phase.
@@ -45,8 +52,7 @@ struct Publisher {
 impl App for Publisher {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Pub, &[]);
-        let e = ep(cx, PUB, PORT);
-        cx.bind(s, &e);
+        bind_ports(cx, s, PORT);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -133,7 +139,7 @@ impl App for Subscriber {
             .map(|t| SocketOption::Subscribe(t.clone().into()))
             .collect();
         let s = open(cx, &self.p, SocketType::Sub, &subs);
-        let e = ep(cx, PUB, PORT);
+        let e = peer_ep(cx, PUB, PORT);
         cx.connect(s, &e);
         self.sock = Some(s);
         cx.oracle().subscribers.insert(s, self.prefixes.clone());
@@ -142,7 +148,7 @@ impl App for Subscriber {
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
-            let e = ep(cx, PUB, PORT);
+            let e = peer_ep(cx, PUB, PORT);
             reconnect(cx, s, &e);
         }
         let Some(s) = self.sock else {
