@@ -78,6 +78,16 @@ pub struct Coverage {
     pub unroutable: u64,
     /// Messages LINGER protected that arrived after their socket closed.
     pub lingered: u64,
+    /// PROBE_ROUTER probes a ROUTER handed up.
+    pub probes: u64,
+    /// HWM changes on live sockets.
+    pub hwm_changes: u64,
+    /// Messages received through an inproc pipe.
+    pub inproc: u64,
+    /// Messages a conflating socket handed up.
+    pub conflated: u64,
+    /// Messages an XSUB/XPUB proxy forwarded.
+    pub proxied: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -90,6 +100,11 @@ impl std::ops::AddAssign for Coverage {
         self.stand_ins += o.stand_ins;
         self.unroutable += o.unroutable;
         self.lingered += o.lingered;
+        self.probes += o.probes;
+        self.hwm_changes += o.hwm_changes;
+        self.inproc += o.inproc;
+        self.conflated += o.conflated;
+        self.proxied += o.proxied;
     }
 }
 
@@ -99,7 +114,8 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER",
+             stand-ins), {} messages delivered by LINGER, {} PROBE_ROUTER probes, {} live HWM \
+             changes, {} receives over inproc, {} from conflating sockets, {} proxied",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -107,7 +123,12 @@ impl std::fmt::Display for Coverage {
             self.contended,
             self.req_replies,
             self.stand_ins,
-            self.lingered
+            self.lingered,
+            self.probes,
+            self.hwm_changes,
+            self.inproc,
+            self.conflated,
+            self.proxied
         )
     }
 }
@@ -156,6 +177,8 @@ pub struct Oracle {
     pub lb: fairness::LoadBalance,
     /// Fair-queueing epochs.
     pub fq: fairness::FairQueue,
+    /// What each ROUTER pipe has handed up so far: (probes, other messages).
+    router_pipes: BTreeMap<(u64, PipeId), (u32, u64)>,
 }
 
 impl Oracle {
@@ -302,6 +325,53 @@ impl Oracle {
                  {:?} (RFC 28: a REQ accepts replies only from the peer it last asked)",
                 pipe.map(|p| p.0),
                 asked.map(|p| p.0)
+            );
+            self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// ROUTER `s` handed up a PROBE_ROUTER probe (an empty message) from `pipe`. libzmq's
+    /// DEALER writes it into each pipe as the pipe attaches, ahead of anything else, so a
+    /// ROUTER pipe (one connection) carries at most one, and only as its first message.
+    pub fn router_probe(&mut self, at: Instant, s: u64, pipe: Option<PipeId>) {
+        self.coverage.probes += 1;
+        let Some(pipe) = pipe else {
+            self.fail(
+                FailureKind::Safety,
+                at,
+                format!("ROUTER s{s} handed up a probe from no pipe"),
+            );
+            return;
+        };
+        let seen = self.router_pipes.entry((s, pipe)).or_insert((0, 0));
+        let before = *seen;
+        seen.0 += 1;
+        if before != (0, 0) {
+            let what = format!(
+                "ROUTER s{s} got a PROBE_ROUTER probe on pipe {} after {} probes and {} other \
+                 messages there: a connection carries one probe, first",
+                pipe.0, before.0, before.1
+            );
+            self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// ROUTER `s` handed up a message other than a probe from `pipe`. With `probe_first`
+    /// (a PROBE_ROUTER peer with IMMEDIATE, whose pipe attaches, probe first, for each
+    /// connection), the pipe's probe must have come before it. Without IMMEDIATE, libzmq
+    /// keeps a DEALER's pipe across reconnections and wrote its one probe when it attached,
+    /// so a later connection carries none.
+    pub fn router_message(&mut self, at: Instant, s: u64, pipe: Option<PipeId>, probe_first: bool) {
+        let Some(pipe) = pipe else {
+            return;
+        };
+        let seen = self.router_pipes.entry((s, pipe)).or_insert((0, 0));
+        seen.1 += 1;
+        if probe_first && seen.0 == 0 {
+            let what = format!(
+                "ROUTER s{s} got a message on pipe {} from a PROBE_ROUTER peer with IMMEDIATE \
+                 before that connection's probe",
+                pipe.0
             );
             self.fail(FailureKind::Safety, at, what);
         }

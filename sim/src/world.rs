@@ -82,6 +82,9 @@ pub enum Mutation {
     IgnoreWantsInput,
     /// The first probe message a ROUTER receives from a PROBE_ROUTER peer is handed up twice.
     DuplicateRouterProbe,
+    /// The first probe message a ROUTER receives from a PROBE_ROUTER peer is lost on the way
+    /// up.
+    DropRouterProbe,
     /// A conflating socket keeps back the newest message and hands up the one before it (as
     /// a conflate that kept an older message instead of the last would).
     ConflateKeepsOlder,
@@ -806,6 +809,7 @@ impl Sim {
             SocketOption::RcvHwm(hwm)
         };
         self.log(format_args!("s{s} set {opt:?}"));
+        self.oracle.coverage.hwm_changes += 1;
         let set = self.hwm_set.entry(s).or_insert((0, 0));
         match opt {
             SocketOption::SndHwm(v) => set.0 = v,
@@ -2332,6 +2336,9 @@ impl Cx<'_> {
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
+        if pipe.is_some_and(|p| self.sim.inproc_pipe_ids.contains(&(s as usize, p))) {
+            self.sim.oracle.coverage.inproc += 1;
+        }
         if let (Some((pipes, waiting)), Some(from)) = (before, pipe) {
             if waiting.len() > 1 {
                 self.sim.oracle.coverage.contended += 1;
@@ -2342,6 +2349,22 @@ impl Cx<'_> {
         }
         if kind == SocketType::Req {
             self.sim.oracle.req_replied(now, s, pipe);
+        }
+        let empty_probe = m.len() == 2 && m.frames()[1].is_empty();
+        if empty_probe && !self.sim.mutated {
+            match self.sim.mutation {
+                Mutation::DuplicateRouterProbe => {
+                    self.sim.mutated = true;
+                    self.log(format_args!("s{s} MUTATION: PROBE_ROUTER probe duplicated"));
+                    self.sim.duplicate = Some((s, m.clone(), pipe));
+                }
+                Mutation::DropRouterProbe => {
+                    self.sim.mutated = true;
+                    self.log(format_args!("s{s} MUTATION: PROBE_ROUTER probe dropped"));
+                    return self.recv(s);
+                }
+                _ => {}
+            }
         }
         let probe_mutation = matches!(
             self.sim.mutation,

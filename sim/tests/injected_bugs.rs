@@ -176,3 +176,43 @@ fn lost_inproc_wake_ups_are_caught_in_every_pattern() {
         );
     }
 }
+
+/// A PROBE_ROUTER probe handed up twice: a connection carries one probe, so the ROUTER
+/// oracle calls the second a safety failure.
+#[test]
+fn a_duplicated_router_probe_is_a_safety_failure() {
+    let found = (0..100).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.probe_router {
+            return None;
+        }
+        let r = run(seed, Pattern::DealerRouter, Mutation::DuplicateRouterProbe);
+        Some((seed, r))
+    });
+    let (seed, r) = found.expect("no seed draws PROBE_ROUTER");
+    let f = r
+        .failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("seed {seed} not caught: {r}"));
+    assert_eq!(f.kind, FailureKind::Safety, "{r}");
+    assert!(f.what.contains("PROBE_ROUTER probe"), "{r}");
+}
+
+/// A PROBE_ROUTER probe lost on the way up: where each connection's pipe starts with its
+/// probe (IMMEDIATE), the ROUTER then sees that connection's requests without one.
+#[test]
+fn a_lost_router_probe_is_caught_where_each_connection_carries_one() {
+    let found = (0..300).find_map(|seed| {
+        let p = oxmq_sim::Profile::draw(seed);
+        if !p.features.probe_router || !p.sock.base.immediate {
+            return None;
+        }
+        let r = run(seed, Pattern::DealerRouter, Mutation::DropRouterProbe);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("a lost probe survived 300 seeds");
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(
+        f.what.contains("before that connection's probe"),
+        "seed {seed}: {f:?}"
+    );
+}

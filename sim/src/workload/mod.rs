@@ -184,6 +184,9 @@ impl LingerBurst {
                 SocketOption::ReqRelaxed(relaxed),
                 SocketOption::ReqCorrelate(relaxed && p.sock.req_correlate),
             ],
+            SocketType::Dealer if p.features.probe_router => {
+                vec![SocketOption::ProbeRouter(true)]
+            }
             _ => Vec::new(),
         };
         let sock = open(cx, p, kind, &extra);

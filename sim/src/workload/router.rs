@@ -108,6 +108,12 @@ impl App for Server {
         while let Some((m, pipe)) = cx.recv(s) {
             let now = cx.now();
             let frames = m.frames();
+            if self.p.features.probe_router && frames.len() == 2 && frames[1].is_empty() {
+                cx.oracle().router_probe(now, s, pipe);
+                continue;
+            }
+            let probe_first = self.p.features.probe_router && self.p.sock.base.immediate;
+            cx.oracle().router_message(now, s, pipe, probe_first);
             let Some(req) = cx
                 .oracle()
                 .decode(now, "router", &frames[1.min(frames.len())..])
@@ -182,6 +188,9 @@ impl Client {
 impl App for Client {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let mut opts = Vec::new();
+        if self.p.features.probe_router {
+            opts.push(SocketOption::ProbeRouter(true));
+        }
         if self.p.sock.explicit_ids {
             // Fixed across restarts: a restarted client claims its old identity.
             self.id = format!("d{}", cx.host());
