@@ -179,6 +179,11 @@ pub struct Oracle {
     pub fq: fairness::FairQueue,
     /// What each ROUTER pipe has handed up so far: (probes, other messages).
     router_pipes: BTreeMap<(u64, PipeId), (u32, u64)>,
+    /// Conflating receivers: (receiver, sender) → the newest message it must end with, the
+    /// obligation's name, and whether it must be the last one read.
+    newest: BTreeMap<(String, u64), (u64, String, bool)>,
+    /// What each conflating receiver last read from each sender.
+    newest_read: BTreeMap<(String, u64), u64>,
 }
 
 impl Oracle {
@@ -374,6 +379,55 @@ impl Oracle {
                 pipe.0
             );
             self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// A conflating receiver (named `receiver`) keeps only the newest message of each pipe,
+    /// so of what `sender` sent it, message `seq` (the newest so far) must reach it by
+    /// `deadline`; an earlier one's obligation lapses. With `last`, nothing from `sender`
+    /// may be read after it (one pipe from `sender`: older messages come before it).
+    pub fn expect_newest(
+        &mut self,
+        receiver: &str,
+        sender: u64,
+        seq: u64,
+        deadline: Instant,
+        last: bool,
+    ) {
+        let name = format!("conflating {receiver} reads {sender}:{seq}, the newest");
+        let key = (receiver.to_owned(), sender);
+        if let Some((_, old, _)) = self.newest.insert(key, (seq, name.clone(), last)) {
+            self.due.remove(&old);
+        }
+        self.expect(name, deadline);
+    }
+
+    /// Conflating `receiver` read `sender`'s message `seq`.
+    pub fn conflated(&mut self, at: Instant, receiver: &str, sender: u64, seq: u64) {
+        self.coverage.conflated += 1;
+        let key = (receiver.to_owned(), sender);
+        self.newest_read.insert(key.clone(), seq);
+        if let Some((want, name, _)) = self.newest.get(&key) {
+            if *want == seq {
+                let name = name.clone();
+                self.fulfil(&name, at);
+            }
+        }
+    }
+
+    /// Once senders stopped and every obligation's deadline passed: each conflating
+    /// receiver that must end with a sender's newest message read it last.
+    pub fn check_newest_last(&mut self, now: Instant) {
+        let wrong = self.newest.iter().find_map(|(key, (want, _, last))| {
+            let got = self.newest_read.get(key).copied();
+            (*last && got != Some(*want)).then(|| (key.clone(), *want, got))
+        });
+        if let Some(((receiver, sender), want, got)) = wrong {
+            let what = format!(
+                "conflating {receiver} last read {sender}:{got:?} from {sender}, not its newest \
+                 message {sender}:{want}"
+            );
+            self.fail(FailureKind::Liveness, now, what);
         }
     }
 

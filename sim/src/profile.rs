@@ -290,6 +290,16 @@ impl Profile {
         self.pad + 160 + (self.frames_max + 1) * 48
     }
 
+    /// Whether this seed's receivers conflate (only where the workload has conflating
+    /// receivers: the pipeline's sink, the SUBs, the DEALERs).
+    pub fn conflating(&self) -> bool {
+        self.features.conflate
+            && matches!(
+                self.pattern,
+                Pattern::Pipeline | Pattern::PubSub | Pattern::DealerRouter
+            )
+    }
+
     /// The longest a connecting session may wait between attempts.
     fn redial_bound(&self) -> Duration {
         let ivl = self.sock.base.reconnect_ivl.unwrap_or_default();

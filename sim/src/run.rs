@@ -229,6 +229,8 @@ fn drive(sim: &mut Sim, p: &Profile) {
     t = t + p.request_timeout() + p.probe_bound() * 4;
     run_until!(t);
     obligations_met(sim, "probe");
+    let now = sim.now();
+    sim.oracle.check_newest_last(now);
     // Closes begun before healing with LINGER forever could drain since.
     sim.check_closes(p.close_slack(), Some(healed));
     if sim.oracle.failure().is_some() {

@@ -329,6 +329,8 @@ pub struct Sim {
     pub silent_crashes: bool,
     mutated: bool,
     duplicate: Option<(u64, Message, Option<PipeId>)>,
+    /// Per socket, the newest message a `ConflateKeepsOlder` driver keeps back.
+    held_back: BTreeMap<u64, (Message, Option<PipeId>)>,
     /// Endpoints each socket connected to, and when.
     connects: BTreeMap<(usize, String), Instant>,
     /// The endpoint each connection was dialed to.
@@ -430,6 +432,7 @@ impl Sim {
             silent_crashes: false,
             mutated: false,
             duplicate: None,
+            held_back: BTreeMap::new(),
             spin: (Instant::ZERO, 0),
             connects: BTreeMap::new(),
             dialed: BTreeMap::new(),
@@ -1088,10 +1091,16 @@ impl Sim {
             .copied()
             .unwrap_or((now_snd, now_rcv));
         let unlimited_or_max = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a.max(b) };
-        let (snd, rcv) = (
+        let (mut snd, mut rcv) = (
             unlimited_or_max(allow.0, now_snd),
             unlimited_or_max(allow.1, now_rcv),
         );
+        // A conflating pipe has no HWM (libzmq makes it unlimited): it holds the newest
+        // message, and the one its reader has taken out but not finished with.
+        let conflate = sock.options().conflate;
+        if conflate {
+            (snd, rcv) = (2, 2);
+        }
         let (mut snd_drained, mut rcv_drained) = (true, true);
         for id in sock.pipe_ids() {
             // (A closing pipe whose session has gone has no session end to count against.)
@@ -2336,6 +2345,17 @@ impl Cx<'_> {
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
+        let conflating = self.sim.socks[s as usize]
+            .base
+            .as_ref()
+            .is_some_and(|b| b.socket().options().conflate);
+        if conflating && self.sim.mutation == Mutation::ConflateKeepsOlder {
+            // Hand up the message before this one; keep this one back.
+            return match self.sim.held_back.insert(s, (m, pipe)) {
+                Some(older) => Some(older),
+                None => self.recv(s),
+            };
+        }
         if pipe.is_some_and(|p| self.sim.inproc_pipe_ids.contains(&(s as usize, p))) {
             self.sim.oracle.coverage.inproc += 1;
         }
@@ -2440,6 +2460,7 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
         mandatory,
         closing,
         sndhwm: sock.options().sndhwm,
+        conflate: sock.options().conflate,
         pipes: sock
             .pipe_ids()
             .map(|id| match b.pipe(id) {

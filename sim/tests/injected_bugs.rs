@@ -216,3 +216,36 @@ fn a_lost_router_probe_is_caught_where_each_connection_carries_one() {
         "seed {seed}: {f:?}"
     );
 }
+
+/// A conflating socket that hands up an older message and keeps the newest back: each
+/// conflating receiver must end with its senders' newest messages, so this is caught in
+/// every workload with conflating receivers (a SUB may instead be caught handing up, late,
+/// a topic it has unsubscribed from since).
+#[test]
+fn a_conflate_keeping_an_older_message_is_caught() {
+    let mut by_newest = 0;
+    for pattern in [Pattern::Pipeline, Pattern::PubSub, Pattern::DealerRouter] {
+        let found = (0..200).find_map(|seed| {
+            if !oxmq_sim::Profile::draw(seed).features.conflate {
+                return None;
+            }
+            let clean = run(seed, pattern, Mutation::None);
+            assert!(clean.failure.is_none(), "{clean}");
+            let r = run(seed, pattern, Mutation::ConflateKeepsOlder);
+            r.failure.map(|f| (seed, f))
+        });
+        let (seed, f) = found.unwrap_or_else(|| panic!("{pattern:?}: survived 200 seeds"));
+        eprintln!(
+            "{pattern:?}: caught at seed {seed} ({}): {}",
+            f.kind, f.what
+        );
+        if f.what.contains("the newest") {
+            assert_eq!(f.kind, FailureKind::Liveness, "seed {seed}: {f:?}");
+            by_newest += 1;
+        }
+    }
+    assert!(
+        by_newest >= 2,
+        "the newest-message oracle caught it only {by_newest} times"
+    );
+}

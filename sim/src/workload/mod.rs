@@ -37,6 +37,10 @@ fn open(cx: &mut Cx<'_>, p: &Profile, kind: SocketType, extra: &[SocketOption]) 
 
 /// How many frames the next message has.
 fn frames(cx: &mut Cx<'_>, p: &Profile) -> usize {
+    // libzmq's CONFLATE does not support multipart messages: single frames only there.
+    if p.conflating() {
+        return 1;
+    }
     cx.rng().random_range(1..=p.frames_max)
 }
 
@@ -232,7 +236,10 @@ impl LingerBurst {
         cx.close(s);
         if p.linger_delivers() {
             let d = cx.now() + p.linger_delivery_bound();
-            for &seq in &self.queued {
+            // The pipeline's conflating sink keeps only the newest of them.
+            let newest_only = p.conflating() && p.pattern == crate::profile::Pattern::Pipeline;
+            let keep = if newest_only { 1 } else { self.queued.len() };
+            for &seq in self.queued.iter().rev().take(keep) {
                 cx.oracle().protect((s, seq), d);
             }
             if cx.is_open(s) {

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use oxmq_core::{Instant, SocketType};
+use oxmq_core::{Instant, SocketOption, SocketType};
 
 use super::{
     add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
@@ -95,7 +95,8 @@ impl App for Ventilator {
             let mut task = Payload::new(s, self.seq, n, probing(cx));
             task.pad = self.p.pad;
             self.seq += 1;
-            if task.probe {
+            // With a conflating sink, only each worker's newest result must arrive.
+            if task.probe && !self.p.conflating() {
                 let d = deadline(cx, &self.p, 3);
                 cx.oracle()
                     .expect(format!("task {s}:{} reaches the sink", task.seq), d);
@@ -197,6 +198,11 @@ impl App for Worker {
             result.pad = self.p.pad;
             self.seq += 1;
             result.extra = format!("{}:{}", task.sender, task.seq);
+            if result.probe && self.p.conflating() {
+                let d = deadline(cx, &self.p, 2);
+                cx.oracle()
+                    .expect_newest("the sink", push, result.seq, d, true);
+            }
             self.outbox.push_back(result);
         }
         if cx.is_open(push) {
@@ -226,7 +232,9 @@ struct Sink {
 
 impl App for Sink {
     fn start(&mut self, cx: &mut Cx<'_>) {
-        let s = open(cx, &self.p, SocketType::Pull, &[]);
+        let conflate = [SocketOption::Conflate(true)];
+        let extra: &[SocketOption] = if self.p.conflating() { &conflate } else { &[] };
+        let s = open(cx, &self.p, SocketType::Pull, extra);
         bind_ports(cx, s, RESULTS);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
@@ -251,6 +259,9 @@ impl App for Sink {
                 return;
             };
             cx.oracle().received(now, s, pipe, &r, Scope::One);
+            if self.p.conflating() {
+                cx.oracle().conflated(now, "the sink", r.sender, r.seq);
+            }
             if r.probe {
                 cx.oracle()
                     .fulfil(&format!("task {} reaches the sink", r.extra), now);

@@ -86,8 +86,14 @@ impl App for Publisher {
                     .filter(|x| cx.is_open(*x))
                     .collect::<Vec<_>>()
                 {
-                    cx.oracle()
-                        .expect(format!("{s}:{} reaches sub s{sub}", m.seq), d);
+                    if self.p.conflating() {
+                        // A conflating SUB keeps the newest: it must end with this one.
+                        let who = format!("sub s{sub}");
+                        cx.oracle().expect_newest(&who, s, m.seq, d, true);
+                    } else {
+                        cx.oracle()
+                            .expect(format!("{s}:{} reaches sub s{sub}", m.seq), d);
+                    }
                 }
             }
             // PUB never blocks: at a subscriber's HWM the message is dropped for it.
@@ -133,11 +139,14 @@ impl App for Subscriber {
         self.prefixes = (0..n)
             .map(|_| PREFIXES[cx.rng().random_range(0..PREFIXES.len())].to_owned())
             .collect();
-        let subs: Vec<SocketOption> = self
+        let mut subs: Vec<SocketOption> = self
             .prefixes
             .iter()
             .map(|t| SocketOption::Subscribe(t.clone().into()))
             .collect();
+        if self.p.conflating() {
+            subs.push(SocketOption::Conflate(true));
+        }
         let s = open(cx, &self.p, SocketType::Sub, &subs);
         let e = peer_ep(cx, PUB, PORT);
         cx.connect(s, &e);
@@ -185,6 +194,10 @@ impl App for Subscriber {
                 return;
             }
             cx.oracle().received(now, s, pipe, &p, Scope::Each);
+            if self.p.conflating() {
+                cx.oracle()
+                    .conflated(now, &format!("sub s{s}"), p.sender, p.seq);
+            }
             if p.probe {
                 cx.oracle()
                     .fulfil(&format!("{}:{} reaches sub s{s}", p.sender, p.seq), now);

@@ -191,6 +191,9 @@ impl App for Client {
         if self.p.features.probe_router {
             opts.push(SocketOption::ProbeRouter(true));
         }
+        if self.p.conflating() {
+            opts.push(SocketOption::Conflate(true));
+        }
         if self.p.sock.explicit_ids {
             // Fixed across restarts: a restarted client claims its old identity.
             self.id = format!("d{}", cx.host());
@@ -229,7 +232,13 @@ impl App for Client {
             req.pad = self.p.pad;
             req.extra = self.id.clone();
             self.seq += 1;
-            if req.probe {
+            if req.probe && self.p.conflating() {
+                // Replies conflate per server: only the newest request's reply must come
+                // (another server's older reply may be read after it).
+                let d = deadline(cx, &self.p, 3);
+                let who = format!("dealer s{s}");
+                cx.oracle().expect_newest(&who, s, req.seq, d, false);
+            } else if req.probe {
                 let d = deadline(cx, &self.p, 3);
                 cx.oracle()
                     .expect(format!("dealer request {s}:{} answered", req.seq), d);
@@ -270,6 +279,10 @@ impl App for Client {
                 );
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
+            }
+            if mine && self.p.conflating() {
+                cx.oracle()
+                    .conflated(now, &format!("dealer s{s}"), rep.sender, rep.seq);
             }
             if mine && rep.probe {
                 cx.oracle()
