@@ -16,6 +16,9 @@ use oxmq_core::{Instant, PipeId, SocketType};
 
 use crate::msg::Payload;
 
+/// A span of time from its start until its end, if it ended.
+type Span = (Instant, Option<Instant>);
+
 /// How a run failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailureKind {
@@ -150,8 +153,10 @@ pub struct Oracle {
     failure: Option<Failure>,
     /// (receiver or 0 for a global scope, sender, seq) seen.
     seen: BTreeSet<(u64, u64, u64)>,
-    /// (receiver, pipe, sender) → last seq: order is per pipe.
-    last: BTreeMap<(u64, u64, u64), u64>,
+    /// (receiver, pipe, sender, proxy pipe) → last seq: order is per pipe, end to end
+    /// (through a proxy, per pair of pipes: the proxy fair-queues between the pipes its
+    /// XSUB had to a publisher, an old one that drains and a new one).
+    last: BTreeMap<(u64, u64, u64, u64), u64>,
     /// Liveness obligations: name → deadline.
     due: BTreeMap<String, Instant>,
     /// Live SUB sockets and their subscriptions, for the PUB/SUB liveness check.
@@ -184,6 +189,16 @@ pub struct Oracle {
     newest: BTreeMap<(String, u64), (u64, String, bool)>,
     /// What each conflating receiver last read from each sender.
     newest_read: BTreeMap<(String, u64), u64>,
+    /// When each message a proxy may forward was published.
+    published: BTreeMap<(u64, u64), Instant>,
+    /// The proxy pipe each forwarded message came through (proxy XSUB socket and pipe).
+    via: BTreeMap<(u64, u64), u64>,
+    /// Per proxy XSUB and prefix: how many subscriptions the proxy sent upstream less the
+    /// cancels, and the spans of time during which that was more than none.
+    upstream: BTreeMap<(u64, Vec<u8>), (u32, Vec<Span>)>,
+    /// From when a subscription change reaches the publisher within a hop (the network
+    /// healed and connections re-formed), and that hop's bound.
+    pub settled: Option<(Instant, std::time::Duration)>,
 }
 
 impl Oracle {
@@ -275,7 +290,8 @@ impl Oracle {
             );
             return;
         };
-        if let Some(prev) = self.last.insert((receiver, pipe.0, p.sender), p.seq) {
+        let via = self.via.get(&p.id()).copied().unwrap_or(0);
+        if let Some(prev) = self.last.insert((receiver, pipe.0, p.sender, via), p.seq) {
             if prev >= p.seq {
                 self.fail(
                     FailureKind::Safety,
@@ -428,6 +444,83 @@ impl Oracle {
                  message {sender}:{want}"
             );
             self.fail(FailureKind::Liveness, now, what);
+        }
+    }
+
+    /// Message `id` was published at `at` (a proxy may forward it).
+    pub fn published(&mut self, id: (u64, u64), at: Instant) {
+        self.published.insert(id, at);
+    }
+
+    /// The proxy whose XSUB is `xsub` sent a subscription change upstream. XSUB counts
+    /// them, and cancels upstream when the count reaches zero.
+    pub fn proxy_subscription(&mut self, at: Instant, xsub: u64, subscribe: bool, topic: &[u8]) {
+        let (count, spans) = self.upstream.entry((xsub, topic.to_vec())).or_default();
+        if subscribe {
+            *count += 1;
+            if *count == 1 {
+                spans.push((at, None));
+            }
+        } else if *count > 0 {
+            *count -= 1;
+            if *count == 0 {
+                if let Some(open) = spans.last_mut() {
+                    open.1 = Some(at);
+                }
+            }
+        }
+    }
+
+    /// The proxy's XSUB `xsub` received `p` through its pipe `pipe`. A publisher sends a
+    /// subscriber only what matches its subscriptions (RFC 29, ZMTP 3.x filtering at the
+    /// publisher), so a subscription covering `p`'s topic went upstream before `p` was
+    /// published; and once the network has settled, one was still there within a hop before
+    /// (a cancel sent earlier had reached the publisher by then).
+    pub fn proxy_received(&mut self, at: Instant, xsub: u64, p: &Payload, pipe: Option<PipeId>) {
+        self.coverage.proxied += 1;
+        let via = xsub * 1_000_000 + pipe.map_or(0, |x| x.0);
+        self.via.insert(p.id(), via);
+        let Some(&sent) = self.published.get(&p.id()) else {
+            return;
+        };
+        let topic = p.topic.as_bytes();
+        let spans: Vec<Span> = self
+            .upstream
+            .iter()
+            .filter(|((x, pre), _)| *x == xsub && topic.starts_with(pre))
+            .flat_map(|(_, (_, spans))| spans.iter().copied())
+            .collect();
+        let secs = |t: Instant| t.as_nanos() as f64 / 1e9;
+        if !spans.iter().any(|(from, _)| *from <= sent) {
+            let what = format!(
+                "proxy XSUB s{xsub} got topic {:?} ({}:{}) published at {:.6}s, but no \
+                 subscription covering it had gone upstream by then",
+                p.topic,
+                p.sender,
+                p.seq,
+                secs(sent)
+            );
+            self.fail(FailureKind::Safety, at, what);
+            return;
+        }
+        if let Some((since, hop)) = self.settled {
+            if sent >= since + hop {
+                let held = spans
+                    .iter()
+                    .any(|(from, to)| *from <= sent && to.is_none_or(|t| t + hop >= sent));
+                if !held {
+                    let what = format!(
+                        "proxy XSUB s{xsub} got topic {:?} ({}:{}) published at {:.6}s, but \
+                         every subscription covering it was cancelled upstream more than a \
+                         hop ({hop:?}) before, on a settled network",
+                        p.topic,
+                        p.sender,
+                        p.seq,
+                        secs(sent)
+                    );
+                    self.fail(FailureKind::Safety, at, what);
+                }
+            }
         }
     }
 

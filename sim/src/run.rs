@@ -221,6 +221,7 @@ fn drive(sim: &mut Sim, p: &Profile) {
     if sim.oracle.failure().is_some() {
         return;
     }
+    sim.oracle.settled = Some((sim.now(), p.probe_bound()));
     sim.set_phase(Phase::Probe);
     t = t + p.probe_window();
     run_until!(t);

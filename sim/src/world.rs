@@ -97,6 +97,8 @@ pub enum Mutation {
     /// The XSUB/XPUB proxy forwards a subscription to everything ("") upstream in place of
     /// the first subscription it relays.
     ProxyWidensSubscriptions,
+    /// The XSUB/XPUB proxy never relays a cancelled subscription upstream.
+    ProxyDropsCancels,
 }
 
 /// The network's shape, drawn per seed.
@@ -2151,6 +2153,11 @@ impl Cx<'_> {
     /// Runs the host's application number `slot` from now on (for a host that runs several).
     pub fn set_slot(&mut self, slot: usize) {
         self.slot = slot;
+    }
+
+    /// The sim-only injected bug, for the applications that play one.
+    pub fn mutation(&self) -> Mutation {
+        self.sim.mutation
     }
 
     /// Whether peers on one host connect over inproc.

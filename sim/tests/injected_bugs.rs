@@ -249,3 +249,41 @@ fn a_conflate_keeping_an_older_message_is_caught() {
         "the newest-message oracle caught it only {by_newest} times"
     );
 }
+
+/// A proxy that widens a subscription upstream (subscribes to everything in place of the
+/// first topic it relays): its XSUB then receives topics no subscription covers.
+#[test]
+fn a_proxy_forwarding_an_unsubscribed_topic_upstream_is_caught() {
+    let mut caught = 0;
+    for seed in 0..100 {
+        if !oxmq_sim::Profile::draw(seed).features.proxy {
+            continue;
+        }
+        let clean = run(seed, Pattern::PubSub, Mutation::None);
+        assert!(clean.failure.is_none(), "{clean}");
+        let r = run(seed, Pattern::PubSub, Mutation::ProxyWidensSubscriptions);
+        if let Some(f) = r.failure {
+            assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+            assert!(f.what.contains("proxy XSUB"), "seed {seed}: {f:?}");
+            caught += 1;
+        }
+    }
+    assert!(caught >= 3, "caught on {caught} seeds only");
+}
+
+/// A proxy that never relays a cancel upstream: once the network has settled, its XSUB
+/// keeps receiving a topic whose last subscription was cancelled long before.
+#[test]
+fn a_proxy_keeping_cancelled_subscriptions_upstream_is_caught() {
+    let found = (0..400).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.proxy {
+            return None;
+        }
+        let r = run(seed, Pattern::PubSub, Mutation::ProxyDropsCancels);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("a proxy dropping cancels survived 400 seeds");
+    eprintln!("caught at seed {seed}: {}", f.what);
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(f.what.contains("cancelled upstream"), "seed {seed}: {f:?}");
+}
