@@ -427,8 +427,23 @@ impl std::fmt::Display for Profile {
             fl.refuse,
             b.sim_ready_delay,
             self.pad,
-            self.features,
+            self.active_features(),
         )
+    }
+}
+
+impl Profile {
+    /// The features that apply to this seed's pattern.
+    pub fn active_features(&self) -> Features {
+        let f = &self.features;
+        Features {
+            live_hwm: f.live_hwm,
+            stalls: f.stalls,
+            probe_router: f.probe_router && self.pattern == Pattern::DealerRouter,
+            conflate: self.conflating(),
+            proxy: f.proxy && self.pattern == Pattern::PubSub,
+            inproc: f.inproc,
+        }
     }
 }
 

@@ -24,7 +24,8 @@ pub struct RunOptions {
     /// Force this workload instead of the drawn one.
     pub pattern: Option<Pattern>,
     /// Also exercise what known, reported core bugs break (lowering SNDHWM on a live
-    /// socket), so their regression tests can show them fixed.
+    /// socket, changing an HWM on a socket with inproc pipes), so their regression tests
+    /// can show them fixed.
     pub known_bugs: bool,
 }
 
@@ -128,7 +129,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.silent_crashes = profile.silent_crashes;
     sim.live_hwm = profile.features.live_hwm;
     sim.inproc = profile.features.inproc;
-    sim.lower_sndhwm = opts.known_bugs;
+    sim.known_bugs = opts.known_bugs;
     sim.max_msg_wire = profile.max_msg_wire();
     let outcome = catch_unwind(AssertUnwindSafe(|| drive(&mut sim, &profile)));
     if let Err(panic) = outcome {

@@ -345,9 +345,10 @@ pub struct Sim {
     pub inproc: bool,
     /// The HWM values a live change draws from.
     pub hwm_choices: Vec<usize>,
-    /// Live changes may also lower SNDHWM, which a known core bug turns into a writer
-    /// blocked for good (see `tests/regressions.rs`); otherwise SNDHWM is only raised.
-    pub lower_sndhwm: bool,
+    /// Live HWM changes go where known core bugs turn them into a writer blocked for good
+    /// (see `tests/regressions.rs`): lowering SNDHWM, and any change on a socket with an
+    /// inproc pipe. Otherwise SNDHWM is only raised, and inproc sockets keep their HWMs.
+    pub known_bugs: bool,
     /// The largest a workload message can be on the wire, in bytes.
     pub max_msg_wire: usize,
     /// Per socket, the SNDHWM and RCVHWM its pipes are held to: the current ones, or higher
@@ -441,7 +442,7 @@ impl Sim {
             live_hwm: false,
             inproc: false,
             hwm_choices: vec![1, 2, 5, 100, 1000],
-            lower_sndhwm: false,
+            known_bugs: false,
             max_msg_wire: 1024,
             hwm_allow: BTreeMap::new(),
             hwm_set: BTreeMap::new(),
@@ -748,7 +749,11 @@ impl Sim {
                 }
                 let base = self.socks[to].base.as_mut().expect("checked above");
                 match what {
-                    InprocEv::Command(cmd) => base.handle_inproc_command(conn, cmd, now),
+                    InprocEv::Command(cmd) => {
+                        self.trace
+                            .record(now, format_args!("s{to} c{} <- {cmd:?}", conn.0));
+                        base.handle_inproc_command(conn, cmd, now)
+                    }
                     InprocEv::Eof => {
                         self.log(format_args!("s{to} c{} <- inproc peer closed", conn.0));
                         let base = self.socks[to].base.as_mut().expect("checked above");
@@ -801,12 +806,20 @@ impl Sim {
             return;
         }
         let s = live[self.hosts[h].rng.random_range(0..live.len())];
+        let inproc = self
+            .inproc_links
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .next()
+            .is_some();
+        if inproc && !self.known_bugs {
+            return;
+        }
         let opt = if send_side {
             let now_snd = self.socks[s]
                 .base
                 .as_ref()
                 .map_or(0, |b| b.socket().options().sndhwm);
-            if !self.lower_sndhwm && now_snd != 0 && hwm < now_snd {
+            if !self.known_bugs && now_snd != 0 && hwm < now_snd {
                 return;
             }
             SocketOption::SndHwm(hwm)
@@ -1076,7 +1089,14 @@ impl Sim {
         window.saturating_sub(stream.dirs[to].bytes)
     }
 
-    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM. After an
+    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM. What a
+    /// receiver holds unread from one sender is then bounded as libzmq bounds it: the
+    /// sender's pipe (SNDHWM, checked at the sender), what sits in its engine's batch and in
+    /// the network (a window's worth, when the seed has one), and the receiver's pipe (RCVHWM,
+    /// checked here) with the one message its session holds back; the network part is
+    /// bounded from the receiving side too, by [`Sim::check_stalled_read`]. inproc has no
+    /// network: its pipe is held to SNDHWM + RCVHWM as a whole ([`Sim::check_inproc_hwm`]).
+    /// After an
     /// HWM was lowered on a live socket, a pipe may still hold what the higher one let in;
     /// it is held to the higher one until every pipe has drained to the new one (a write
     /// needs the queue below the new HWM, so it never climbs above it again).

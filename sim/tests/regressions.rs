@@ -74,3 +74,23 @@ fn seed_175_lowering_sndhwm_on_a_live_socket_does_not_block_its_writer_for_good(
     assert_eq!(r.profile.pattern, Pattern::Pipeline);
     assert!(r.failure.is_none(), "{r}");
 }
+
+/// A known core bug, not fixed yet; found by the live-HWM workload on inproc (`--known-bugs`
+/// lets it change HWMs on sockets with inproc pipes). libzmq gives an inproc pipe, each way,
+/// the writer's SNDHWM plus the reader's RCVHWM, and keeps that sum when an HWM changes
+/// later; our `Socket::apply_hwms` gives the pipe the changing socket's own HWMs instead.
+/// Here the REP s4 (SNDHWM 5, RCVHWM 2) raises its RCVHWM to 5: its replies' pipe to the
+/// REQ s5 drops from 5 + 2 to 5, and s5 learns a low-water step of 3 in place of 4 between
+/// its reads 3 and 4, so (the first bug above) it reports nothing until read 6. The REP
+/// counts 6 unreported replies against an HWM of 5 and never sends the sixth: the pair is
+/// deadlocked, and every later request times out.
+#[test]
+#[ignore = "core bug: a live HWM change drops an inproc pipe's SNDHWM + RCVHWM"]
+fn seed_4427_an_hwm_change_keeps_an_inproc_pipe_flowing() {
+    let r = run_seed(&RunOptions {
+        known_bugs: true,
+        ..RunOptions::new(4427)
+    });
+    assert_eq!(r.profile.pattern, Pattern::ReqRep);
+    assert!(r.failure.is_none(), "{r}");
+}

@@ -267,10 +267,14 @@ impl Proxy {
 
 impl App for Proxy {
     fn start(&mut self, cx: &mut Cx<'_>) {
-        let xsub = open(cx, &self.p, SocketType::XSub, &[]);
+        // libzmq's default HWMs: a proxy forwards what it read in one go, and with the
+        // seed's small HWMs its XPUB would drop a burst (as PUB may) that the liveness
+        // check expects every subscriber to get.
+        let hwms = [SocketOption::SndHwm(1000), SocketOption::RcvHwm(1000)];
+        let xsub = open(cx, &self.p, SocketType::XSub, &hwms);
         let e = peer_ep(cx, PUB, PORT);
         cx.connect(xsub, &e);
-        let xpub = open(cx, &self.p, SocketType::XPub, &[]);
+        let xpub = open(cx, &self.p, SocketType::XPub, &hwms);
         bind_ports(cx, xpub, PROXY_PORT);
         self.xsub = Some(xsub);
         self.xpub = Some(xpub);
