@@ -91,6 +91,9 @@ pub struct Coverage {
     pub conflated: u64,
     /// Messages an XSUB/XPUB proxy forwarded.
     pub proxied: u64,
+    /// Segments a socket read while its application received nothing, checked against
+    /// what its RCVHWM lets in.
+    pub stalled_reads: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -108,6 +111,7 @@ impl std::ops::AddAssign for Coverage {
         self.inproc += o.inproc;
         self.conflated += o.conflated;
         self.proxied += o.proxied;
+        self.stalled_reads += o.stalled_reads;
     }
 }
 
@@ -118,7 +122,8 @@ impl std::fmt::Display for Coverage {
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER, {} PROBE_ROUTER probes, {} live HWM \
-             changes, {} receives over inproc, {} from conflating sockets, {} proxied",
+             changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
+             read by stalled receivers",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -131,7 +136,8 @@ impl std::fmt::Display for Coverage {
             self.hwm_changes,
             self.inproc,
             self.conflated,
-            self.proxied
+            self.proxied,
+            self.stalled_reads
         )
     }
 }

@@ -1047,6 +1047,7 @@ impl Sim {
             return;
         }
         let rcvhwm = set.max(allowed);
+        self.oracle.coverage.stalled_reads += 1;
         let e = self.stall_reads.entry((s, conn)).or_default();
         e.bytes += len;
         e.largest = e.largest.max(len);
