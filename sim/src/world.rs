@@ -14,6 +14,10 @@
 //! retransmits) until it heals; a reset or a crash delivers RST; a dial to an unreachable host
 //! retries its SYN with backoff and then fails with ETIMEDOUT, to a host without a listener
 //! with ECONNREFUSED.
+//!
+//! inproc needs no network: `world/inproc.rs` joins the sockets of one host through their
+//! mailboxes. `world/backpressure.rs` holds the HWM checks, live HWM changes, and the bound on what
+//! a socket whose application stopped receiving may read.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -31,6 +35,12 @@ use crate::oracle::api::{check_send, PipeState, SendView};
 use crate::oracle::{FailureKind, Oracle, SockInfo};
 use crate::rng::{chance, stream, SimRng};
 use crate::trace::Trace;
+
+mod backpressure;
+mod inproc;
+
+use backpressure::StallRead;
+use inproc::InprocEv;
 
 /// errno for a refused connection.
 pub const ECONNREFUSED: u64 = 111;
@@ -282,16 +292,6 @@ enum Ev {
     },
 }
 
-/// What crosses between the two sockets of an inproc connection (no bytes: the pipe's
-/// messages pass through storage both share).
-#[derive(Debug)]
-enum InprocEv {
-    /// A pipe command from the other end.
-    Command(PipeCommand),
-    /// The other end closed the connection.
-    Eof,
-}
-
 /// The whole simulated world.
 pub struct Sim {
     /// The run's seed.
@@ -388,20 +388,6 @@ pub struct Sim {
     /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
     mailbox_rng: SimRng,
 }
-
-/// Bytes one connection of a stalled host took from the network.
-#[derive(Debug, Default)]
-struct StallRead {
-    bytes: usize,
-    /// The largest segment handed over.
-    largest: usize,
-    /// The largest RCVHWM the socket had meanwhile.
-    rcvhwm: usize,
-}
-
-/// Bytes a stalled connection may read besides messages: greetings, handshakes, heartbeats,
-/// subscriptions.
-const CONTROL_SLACK: usize = 16 * 1024;
 
 impl Sim {
     /// An empty world for `seed`.
@@ -732,38 +718,7 @@ impl Sim {
                 binder,
                 listener,
             } => self.inproc_join(connecter, conn, binder, listener),
-            Ev::Inproc { to, conn, what } => {
-                let now = self.now;
-                if self.socks[to].base.is_none() {
-                    return;
-                }
-                if let (InprocEv::Command(PipeCommand::ActivateRead), Some(&p)) =
-                    (&what, self.inproc_pipes.get(&(to, conn)))
-                {
-                    if let Some(n) = self.inproc_wakes.get_mut(&(to, p)) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.inproc_wakes.remove(&(to, p));
-                        }
-                    }
-                }
-                let base = self.socks[to].base.as_mut().expect("checked above");
-                match what {
-                    InprocEv::Command(cmd) => {
-                        self.trace
-                            .record(now, format_args!("s{to} c{} <- {cmd:?}", conn.0));
-                        base.handle_inproc_command(conn, cmd, now)
-                    }
-                    InprocEv::Eof => {
-                        self.log(format_args!("s{to} c{} <- inproc peer closed", conn.0));
-                        let base = self.socks[to].base.as_mut().expect("checked above");
-                        base.handle_eof(conn, now);
-                    }
-                }
-                self.settle(to);
-                let h = self.socks[to].host;
-                self.notify(h);
-            }
+            Ev::Inproc { to, conn, what } => self.inproc_deliver(to, conn, what),
             Ev::Unstall(host) => {
                 if self.stalled_hosts.remove(&host).is_some() {
                     self.log(format_args!("h{host} receives again"));
@@ -772,87 +727,6 @@ impl Sim {
                 }
             }
         }
-    }
-
-    /// Host `h`'s application stops receiving at `at` for `len` (only during the faults).
-    pub fn stall_at(&mut self, h: usize, at: Instant, len: Duration) {
-        self.schedule(
-            at,
-            Ev::Stall {
-                host: h,
-                until: at + len,
-            },
-        );
-    }
-
-    /// Now and then, host `h`'s application changes SNDHWM or RCVHWM on one of its live
-    /// sockets (libzmq applies it to the pipes that exist, `zmq_setsockopt`).
-    fn change_hwm(&mut self, h: usize) {
-        let now = self.now;
-        let rng = &mut self.hosts[h].rng;
-        if !chance(rng, 0.05) {
-            return;
-        }
-        let pick = rng.random_range(0..self.hwm_choices.len());
-        let hwm = self.hwm_choices[pick];
-        let send_side = rng.random_bool(0.5);
-        let live: Vec<usize> = self.hosts[h]
-            .socks
-            .iter()
-            .copied()
-            .filter(|&s| self.socks[s].base.is_some() && self.socks[s].close.is_none())
-            .collect();
-        if live.is_empty() {
-            return;
-        }
-        let s = live[self.hosts[h].rng.random_range(0..live.len())];
-        let inproc = self
-            .inproc_links
-            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            .next()
-            .is_some();
-        if inproc && !self.known_bugs {
-            return;
-        }
-        let opt = if send_side {
-            let now_snd = self.socks[s]
-                .base
-                .as_ref()
-                .map_or(0, |b| b.socket().options().sndhwm);
-            if !self.known_bugs && now_snd != 0 && hwm < now_snd {
-                return;
-            }
-            SocketOption::SndHwm(hwm)
-        } else {
-            SocketOption::RcvHwm(hwm)
-        };
-        self.log(format_args!("s{s} set {opt:?}"));
-        self.oracle.coverage.hwm_changes += 1;
-        let set = self.hwm_set.entry(s).or_insert((0, 0));
-        match opt {
-            SocketOption::SndHwm(v) => set.0 = v,
-            SocketOption::RcvHwm(v) => set.1 = v,
-            _ => {}
-        }
-        if self.mutation == Mutation::HwmChangeLost {
-            self.log(format_args!("s{s} MUTATION: the change is lost"));
-            return;
-        }
-        if let SocketOption::RcvHwm(v) = opt {
-            for (_, e) in self
-                .stall_reads
-                .range_mut((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            {
-                e.rcvhwm = e.rcvhwm.max(v);
-            }
-        }
-        if let Some(b) = self.socks[s].base.as_mut() {
-            if let Err(e) = b.set_option(opt.clone(), now) {
-                panic!("s{s} refused {opt:?}: {e}");
-            }
-        }
-        self.settle(s);
-        self.notify(h);
     }
 
     fn with_app(&mut self, h: usize, f: impl FnOnce(&mut Box<dyn App>, &mut Cx<'_>)) {
@@ -990,17 +864,7 @@ impl Sim {
                 || !late.is_empty()
                 || !commands.is_empty();
             for (conn, cmd) in commands {
-                if let Some(&(to, pconn)) = self.inproc_links.get(&(s, conn)) {
-                    if cmd == PipeCommand::ActivateRead {
-                        if self.mutation == Mutation::LoseInprocWakeups {
-                            continue;
-                        }
-                        if let Some(&p) = self.inproc_pipes.get(&(to, pconn)) {
-                            *self.inproc_wakes.entry((to, p)).or_insert(0) += 1;
-                        }
-                    }
-                    self.post(to, pconn, InprocEv::Command(cmd));
-                }
+                self.inproc_command(s, conn, cmd);
             }
             for a in actions {
                 self.act(s, a);
@@ -1025,52 +889,6 @@ impl Sim {
         }
     }
 
-    /// Back-pressure reaches the network: while its application receives nothing, a socket
-    /// takes from a connection only what its queue can hold. Every byte read since the stall
-    /// began is a message in the pipe (at most RCVHWM of them enter while nobody reads: a
-    /// write needs a credit, and no read returns one), the one message the session holds
-    /// back at RCVHWM, a message cut in two, the last segment (read while there was room,
-    /// not decoded yet), or control traffic. A conflating socket is exempt: it keeps only
-    /// the newest message and so reads on, as libzmq's does.
-    fn check_stalled_read(&mut self, s: usize, conn: ConnId, len: usize) {
-        let h = self.socks[s].host;
-        let Some(until) = self.stalled_hosts.get(&h).copied() else {
-            return;
-        };
-        let Some(base) = self.socks[s].base.as_ref() else {
-            return;
-        };
-        let o = base.socket().options();
-        let set = self.hwm_set.get(&s).map_or(o.rcvhwm, |h| h.1);
-        let allowed = self.hwm_allow.get(&s).map_or(set, |a| a.1);
-        if o.conflate || set == 0 || allowed == 0 {
-            return;
-        }
-        let rcvhwm = set.max(allowed);
-        self.oracle.coverage.stalled_reads += 1;
-        let e = self.stall_reads.entry((s, conn)).or_default();
-        e.bytes += len;
-        e.largest = e.largest.max(len);
-        e.rcvhwm = e.rcvhwm.max(rcvhwm);
-        let bound = (e.rcvhwm + 2) * self.max_msg_wire + e.largest + CONTROL_SLACK;
-        if e.bytes > bound {
-            let what = format!(
-                "s{s} ({}) c{} read {} bytes from the network while its application received \
-                 nothing (stalled until {:.3}s), over the {bound} bytes that RCVHWM {} allows \
-                 ({} per message, largest segment {}): back-pressure does not reach the network",
-                self.socks[s].kind,
-                conn.0,
-                e.bytes,
-                until.as_nanos() as f64 / 1e9,
-                e.rcvhwm,
-                self.max_msg_wire,
-                e.largest
-            );
-            let now = self.now;
-            self.oracle.fail(FailureKind::Safety, now, what);
-        }
-    }
-
     /// How many more bytes socket `s` may write on `conn` before its send buffer is full
     /// (`usize::MAX` without a window, or once nobody reads the other end).
     fn tx_room(&self, s: usize, conn: ConnId) -> usize {
@@ -1088,115 +906,6 @@ impl Sim {
             return usize::MAX;
         }
         window.saturating_sub(stream.dirs[to].bytes)
-    }
-
-    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM. What a
-    /// receiver holds unread from one sender is then bounded as libzmq bounds it: the
-    /// sender's pipe (SNDHWM, checked at the sender), what sits in its engine's batch and in
-    /// the network (a window's worth, when the seed has one), and the receiver's pipe (RCVHWM,
-    /// checked here) with the one message its session holds back; the network part is
-    /// bounded from the receiving side too, by [`Sim::check_stalled_read`]. inproc has no
-    /// network: its pipe is held to SNDHWM + RCVHWM as a whole ([`Sim::check_inproc_hwm`]).
-    /// After an
-    /// HWM was lowered on a live socket, a pipe may still hold what the higher one let in;
-    /// it is held to the higher one until every pipe has drained to the new one (a write
-    /// needs the queue below the new HWM, so it never climbs above it again).
-    fn check_hwm(&mut self, s: usize) {
-        let Some(base) = self.socks[s].base.as_ref() else {
-            return;
-        };
-        let sock = base.socket();
-        let set = (sock.options().sndhwm, sock.options().rcvhwm);
-        let (now_snd, now_rcv) = self.hwm_set.get(&s).copied().unwrap_or(set);
-        let allow = self
-            .hwm_allow
-            .get(&s)
-            .copied()
-            .unwrap_or((now_snd, now_rcv));
-        let unlimited_or_max = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a.max(b) };
-        let (mut snd, mut rcv) = (
-            unlimited_or_max(allow.0, now_snd),
-            unlimited_or_max(allow.1, now_rcv),
-        );
-        // A conflating pipe has no HWM (libzmq makes it unlimited): it holds the newest
-        // message, and the one its reader has taken out but not finished with.
-        let conflate = sock.options().conflate;
-        if conflate {
-            (snd, rcv) = (2, 2);
-        }
-        let (mut snd_drained, mut rcv_drained) = (true, true);
-        for id in sock.pipe_ids() {
-            // (A closing pipe whose session has gone has no session end to count against.)
-            let Some(p) = base.pipe(id) else {
-                continue;
-            };
-            let (out, inb) = (p.outbound_len(), p.inbound_len());
-            snd_drained &= now_snd == 0 || out <= now_snd;
-            rcv_drained &= now_rcv == 0 || inb <= now_rcv;
-            if (snd > 0 && out > snd) || (rcv > 0 && inb > rcv) {
-                let what = format!(
-                    "s{s} pipe {} holds {out} out / {inb} in, over SNDHWM {snd} / RCVHWM {rcv}",
-                    id.0
-                );
-                let now = self.now;
-                self.oracle.fail(FailureKind::Safety, now, what);
-                return;
-            }
-        }
-        let next = (
-            if snd_drained { now_snd } else { snd },
-            if rcv_drained { now_rcv } else { rcv },
-        );
-        self.hwm_allow.insert(s, next);
-        self.check_inproc_hwm(s);
-    }
-
-    /// An inproc pipe holds at most the writer's SNDHWM plus the reader's RCVHWM (libzmq
-    /// gives each direction that sum, or no limit if either is 0). After a live change the
-    /// core may hold a pipe to less; the bound is the largest sum the pipe has had, since a
-    /// change reaches the other socket only through its mailbox.
-    fn check_inproc_hwm(&mut self, s: usize) {
-        let links: Vec<((usize, ConnId), (usize, ConnId))> = self
-            .inproc_links
-            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            .map(|(k, v)| (*k, *v))
-            .collect();
-        for (me, peer) in links {
-            let (Some(&mine), Some(&theirs)) =
-                (self.inproc_pipes.get(&me), self.inproc_pipes.get(&peer))
-            else {
-                continue;
-            };
-            let (Some(a), Some(b)) = (
-                self.socks[me.0].base.as_ref(),
-                self.socks[peer.0].base.as_ref(),
-            ) else {
-                continue;
-            };
-            let (Some(wend), Some(rend)) = (a.socket().pipe_end(mine), b.socket().pipe_end(theirs))
-            else {
-                continue;
-            };
-            let queued = wend.msgs_kept().saturating_sub(rend.msgs_read());
-            let snd = self.hwm_set.get(&me.0).map_or(0, |h| h.0);
-            let rcv = self.hwm_set.get(&peer.0).map_or(0, |h| h.1);
-            let sum = if snd == 0 || rcv == 0 { 0 } else { snd + rcv };
-            let bound = self.inproc_hwm.entry(me).or_insert(sum);
-            if *bound != 0 {
-                *bound = if sum == 0 { 0 } else { (*bound).max(sum) };
-            }
-            let bound = *bound;
-            if bound != 0 && queued as usize > bound {
-                let what = format!(
-                    "inproc s{} c{} -> s{} holds {queued} messages, over SNDHWM {snd} + \
-                     RCVHWM {rcv} (at most {bound} so far)",
-                    me.0, me.1 .0, peer.0
-                );
-                let now = self.now;
-                self.oracle.fail(FailureKind::Safety, now, what);
-                return;
-            }
-        }
     }
 
     fn on_closed(&mut self, s: usize) {
@@ -1336,46 +1045,9 @@ impl Sim {
                     },
                 );
             }
-            Action::InprocBind { listener, name } => {
-                let key = (self.socks[s].host, name);
-                let base = self.socks[s].base.as_mut().expect("acting socket is alive");
-                if self.inproc_bound.contains_key(&key) {
-                    base.handle_bind_failed(listener, EADDRINUSE, now);
-                    self.log(format_args!("s{s} bind inproc://{} failed: in use", key.1));
-                    return;
-                }
-                base.handle_listening(listener, &format!("inproc://{}", key.1), now);
-                self.log(format_args!("s{s} listening inproc://{}", key.1));
-                for (c, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
-                    self.inproc_found(c, conn, s, listener);
-                }
-                self.inproc_bound.insert(key, (s, listener));
-            }
-            Action::InprocConnect { conn, name } => {
-                let ep = format!("inproc://{name}");
-                self.log(format_args!("s{s} connect c{} {ep}", conn.0));
-                self.dialed.insert((s, conn), ep);
-                let key = (self.socks[s].host, name);
-                match self.inproc_bound.get(&key).copied() {
-                    Some((b, listener)) => self.inproc_found(s, conn, b, listener),
-                    None => self.inproc_waiting.entry(key).or_default().push((s, conn)),
-                }
-            }
-            Action::Close { conn, .. } if self.is_inproc(s, conn) => {
-                self.log(format_args!("s{s} close inproc c{}", conn.0));
-                self.inproc_joining.remove(&(s, conn));
-                for w in self.inproc_waiting.values_mut() {
-                    w.retain(|x| *x != (s, conn));
-                }
-                self.inproc_pipes.remove(&(s, conn));
-                self.inproc_hwm.remove(&(s, conn));
-                if let Some(peer) = self.inproc_links.remove(&(s, conn)) {
-                    self.inproc_links.remove(&peer);
-                    self.inproc_pipes.remove(&peer);
-                    self.inproc_hwm.remove(&peer);
-                    self.post(peer.0, peer.1, InprocEv::Eof);
-                }
-            }
+            Action::InprocBind { listener, name } => self.inproc_bind(s, listener, name),
+            Action::InprocConnect { conn, name } => self.inproc_connect(s, conn, name),
+            Action::Close { conn, .. } if self.is_inproc(s, conn) => self.inproc_close(s, conn),
             Action::Close { conn, last_bytes } => {
                 if let Some(c) = self.dialing.get_mut(&(s, conn)) {
                     *c = true;
@@ -1395,157 +1067,6 @@ impl Sim {
                     self.close_end(st, side);
                 }
             }
-        }
-    }
-
-    /// Whether pipe `p` of socket `s` has a message waiting to be read. A pipe whose session
-    /// has gone stays attached only while it has one. For an inproc pipe the count comes
-    /// from the peer's end; if the peer is gone, it is taken as empty (so fair-queueing
-    /// claims nothing about it).
-    fn waiting_in(&self, s: usize, p: PipeId) -> bool {
-        let Some(base) = self.socks[s].base.as_ref() else {
-            return false;
-        };
-        if let Some(&(peer, pp)) = self.inproc_ends.get(&(s, p)) {
-            if self.inproc_wakes.contains_key(&(s, p)) {
-                return false;
-            }
-            let (Some(mine), Some(theirs)) = (
-                base.socket().pipe_end(p),
-                self.socks[peer]
-                    .base
-                    .as_ref()
-                    .and_then(|b| b.socket().pipe_end(pp)),
-            ) else {
-                return false;
-            };
-            return theirs.msgs_kept() > mine.msgs_read();
-        }
-        if self.inproc_pipe_ids.contains(&(s, p)) {
-            return false;
-        }
-        base.pipe(p).is_none_or(|x| x.inbound_len() > 0)
-    }
-
-    /// Whether `conn` of socket `s` is an inproc connection (joined, joining or waiting).
-    fn is_inproc(&self, s: usize, conn: ConnId) -> bool {
-        self.inproc_links.contains_key(&(s, conn))
-            || self.inproc_joining.contains(&(s, conn))
-            || self.inproc_waiting.values().any(|w| w.contains(&(s, conn)))
-    }
-
-    /// Queues `what` for socket `to`'s mailbox: it arrives a little later (the other
-    /// thread's turn), after everything queued for that mailbox before it.
-    fn post(&mut self, to: usize, conn: ConnId, what: InprocEv) {
-        let at = self.mailbox_slot(to);
-        self.schedule(at, Ev::Inproc { to, conn, what });
-    }
-
-    /// When something posted now to socket `to`'s mailbox arrives.
-    fn mailbox_slot(&mut self, to: usize) -> Instant {
-        let delay = Duration::from_nanos(self.mailbox_rng.random_range(0..=50_000));
-        let floor = self
-            .mailbox_floor
-            .get(&to)
-            .copied()
-            .unwrap_or(Instant::ZERO);
-        let at = (self.now + delay).max(floor);
-        self.mailbox_floor.insert(to, at);
-        at
-    }
-
-    /// An inproc connect found its name bound: the two sockets join when the binder's
-    /// mailbox gets to it (after what was posted to it before, such as an earlier peer's
-    /// end of file), not inside the drain of either.
-    fn inproc_found(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
-        self.inproc_joining.insert((c, conn));
-        let at = self.mailbox_slot(b);
-        self.schedule(
-            at,
-            Ev::InprocJoin {
-                connecter: c,
-                conn,
-                binder: b,
-                listener,
-            },
-        );
-    }
-
-    /// Joins connecter `c`'s connection `conn` to binder `b`'s `listener`, as a core
-    /// `Context` does: the connecter's pipe (which may hold messages sent before the bind)
-    /// hands its far end to the binder's pattern, and the two share that pipe.
-    fn inproc_join(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
-        let now = self.now;
-        if !self.inproc_joining.remove(&(c, conn)) || self.socks[c].base.is_none() {
-            return;
-        }
-        let accepts = self.socks[b]
-            .base
-            .as_ref()
-            .is_some_and(|x| x.accepts_on(listener));
-        if !accepts {
-            // The binder is closing: the connect fails like a refused dial.
-            self.log(format_args!("s{c} c{} inproc join refused", conn.0));
-            if let Some(base) = self.socks[c].base.as_mut() {
-                base.handle_eof(conn, now);
-            }
-            self.settle(c);
-            return;
-        }
-        let bpeer = self.socks[b].base.as_ref().expect("accepts").inproc_peer();
-        let cbase = self.socks[c].base.as_mut().expect("checked above");
-        let cpeer = cbase.inproc_peer();
-        // Which pipe the connection uses: a new one, or the pending one whose far end it
-        // hands over (so its session no longer holds stats for it).
-        let had: BTreeSet<PipeId> = cbase.socket().pipe_ids().collect();
-        let hosted: BTreeSet<PipeId> = had
-            .iter()
-            .copied()
-            .filter(|p| cbase.pipe(*p).is_some())
-            .collect();
-        let end = cbase.handle_inproc_connected(conn, bpeer, now);
-        let cpipe = pipe_taken(cbase, &had, &hosted);
-        let Some(end) = end else {
-            // The connecter refused the binder: it closed its side.
-            self.settle(c);
-            return;
-        };
-        let bbase = self.socks[b].base.as_mut().expect("accepts");
-        let had: BTreeSet<PipeId> = bbase.socket().pipe_ids().collect();
-        let accepted = bbase.handle_inproc_accepted(listener, cpeer, end, now);
-        let bpipe = pipe_taken(bbase, &had, &BTreeSet::new());
-        self.inproc_pipe_ids.extend(
-            cpipe
-                .map(|p| (c, p))
-                .into_iter()
-                .chain(bpipe.map(|p| (b, p))),
-        );
-        match accepted {
-            Some(bconn) => {
-                self.log(format_args!(
-                    "s{c} c{} -> s{b} c{} inproc joined",
-                    conn.0, bconn.0
-                ));
-                self.inproc_links.insert((c, conn), (b, bconn));
-                self.inproc_links.insert((b, bconn), (c, conn));
-                if let (Some(cp), Some(bp)) = (cpipe, bpipe) {
-                    self.inproc_pipes.insert((c, conn), cp);
-                    self.inproc_pipes.insert((b, bconn), bp);
-                    self.inproc_ends.insert((c, cp), (b, bp));
-                    self.inproc_ends.insert((b, bp), (c, cp));
-                }
-            }
-            None => {
-                let cbase = self.socks[c].base.as_mut().expect("checked above");
-                cbase.handle_eof(conn, now);
-            }
-        }
-        self.settle(c);
-        self.settle(b);
-        let (hc, hb) = (self.socks[c].host, self.socks[b].host);
-        self.notify(hc);
-        if hb != hc {
-            self.notify(hb);
         }
     }
 
@@ -1930,34 +1451,6 @@ impl Sim {
         }
         if let Some(app) = self.apps[h].as_mut() {
             app.crashed();
-        }
-    }
-
-    /// Socket `s` is gone: its inproc names, connects and links with it (a link's other end
-    /// learns of it as an end of file).
-    fn forget_inproc(&mut self, s: usize) {
-        self.inproc_ends.retain(|k, v| k.0 != s && v.0 != s);
-        self.inproc_pipe_ids.retain(|k| k.0 != s);
-        self.inproc_wakes.retain(|k, _| k.0 != s);
-        self.inproc_bound.retain(|_, v| v.0 != s);
-        for w in self.inproc_waiting.values_mut() {
-            w.retain(|x| x.0 != s);
-        }
-        self.inproc_joining.retain(|x| x.0 != s);
-        let mine: Vec<(usize, ConnId)> = self
-            .inproc_links
-            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in mine {
-            if let Some(peer) = self.inproc_links.remove(&k) {
-                self.inproc_links.remove(&peer);
-                self.inproc_pipes.remove(&peer);
-                self.inproc_hwm.remove(&peer);
-                self.post(peer.0, peer.1, InprocEv::Eof);
-            }
-            self.inproc_pipes.remove(&k);
-            self.inproc_hwm.remove(&k);
         }
     }
 
@@ -2512,22 +2005,4 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
 /// Whether some tail of `m`'s frames is a probe payload (after a routing envelope, say).
 fn is_probe(m: &Message) -> bool {
     (0..m.len()).any(|i| crate::msg::Payload::decode(&m.frames()[i..]).is_ok_and(|p| p.probe))
-}
-
-/// The pipe an inproc join gave `base`'s connection: one that did not exist before (`had`),
-/// or one whose session end it handed over (in `hosted` before, without stats now).
-fn pipe_taken(
-    base: &SocketBase,
-    had: &BTreeSet<PipeId>,
-    hosted: &BTreeSet<PipeId>,
-) -> Option<PipeId> {
-    let taken: Vec<PipeId> = base
-        .socket()
-        .pipe_ids()
-        .filter(|p| !had.contains(p) || (hosted.contains(p) && base.pipe(*p).is_none()))
-        .collect();
-    match taken[..] {
-        [p] => Some(p),
-        _ => None,
-    }
 }
