@@ -101,6 +101,9 @@ pub enum Mutation {
     /// Every wake-up (`ActivateRead`) between the two sockets of an inproc connection is
     /// lost in the driver's mailboxes.
     LoseInprocWakeups,
+    /// An inproc join tells the connecting socket that the bound one has HWMs of a million,
+    /// so their pipe takes far more than SNDHWM + RCVHWM.
+    InprocHwmInflated,
     /// A live change of SNDHWM or RCVHWM never reaches the socket (as if the core kept the
     /// old HWMs on the pipes that exist).
     HwmChangeLost,

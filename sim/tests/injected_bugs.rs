@@ -287,3 +287,21 @@ fn a_proxy_keeping_cancelled_subscriptions_upstream_is_caught() {
     assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
     assert!(f.what.contains("cancelled upstream"), "seed {seed}: {f:?}");
 }
+
+/// An inproc join that hands the connecting socket inflated HWMs for its peer: the pipe
+/// they share then takes more than the writer's SNDHWM plus the reader's RCVHWM, and the
+/// inproc HWM oracle sees it as soon as a reader falls behind.
+#[test]
+fn an_inproc_pipe_over_its_hwms_is_caught() {
+    let found = (0..300).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.inproc {
+            return None;
+        }
+        let r = run(seed, Pattern::Pipeline, Mutation::InprocHwmInflated);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("inflated inproc HWMs survived 300 seeds");
+    eprintln!("caught at seed {seed}: {}", f.what);
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(f.what.contains("inproc"), "seed {seed}: {f:?}");
+}

@@ -218,7 +218,11 @@ impl Sim {
             self.settle(c);
             return;
         }
-        let bpeer = self.socks[b].base.as_ref().expect("accepts").inproc_peer();
+        let mut bpeer = self.socks[b].base.as_ref().expect("accepts").inproc_peer();
+        if self.mutation == Mutation::InprocHwmInflated {
+            self.log(format_args!("s{c} MUTATION: told s{b}'s HWMs are 1000000"));
+            bpeer.hwms = (1_000_000, 1_000_000);
+        }
         let cbase = self.socks[c].base.as_mut().expect("checked above");
         let cpeer = cbase.inproc_peer();
         // Which pipe the connection uses: a new one, or the pending one whose far end it
