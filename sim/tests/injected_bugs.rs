@@ -1,6 +1,10 @@
 //! A bug injected in the simulator's own receive path (never in the core) must be caught: a
 //! probe handed up twice is a safety failure, a probe lost on the way up a liveness failure,
-//! in every workload.
+//! in every workload. Each of the newer workloads' oracles is shown to fire the same way, on
+//! a bug the driver or an application plays (a driver ignoring `wants_input`, a lost live
+//! HWM change, lost inproc wake-ups, inflated inproc HWMs, a duplicated or lost
+//! PROBE_ROUTER probe, a conflate that keeps an older message, a proxy that widens or never
+//! cancels subscriptions), or one the core plays through its simulator hooks.
 
 use oxmq_sim::profile::Pattern;
 use oxmq_sim::{run_seed, FailureKind, Mutation, RunOptions};
