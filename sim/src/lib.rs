@@ -13,13 +13,20 @@
 //!   bytes until they heal, and crashes (loud: RST; or silent: peers learn by writing).
 //! - [`profile`]: what a seed draws (swarm testing: each fault on or off, and how hard).
 //! - [`workload`]: PUSH/PULL pipeline, PUB/SUB with a late joiner, REQ/REP, DEALER/ROUTER,
-//!   PAIR, with socket options varied per seed.
+//!   PAIR, with socket options varied per seed, and features layered on them per seed:
+//!   CONFLATE receivers, inproc between peers on one host (through per-socket mailboxes),
+//!   an XSUB/XPUB proxy in the middle of PUB/SUB, DEALERs with PROBE_ROUTER, SNDHWM/RCVHWM
+//!   changed on live sockets, and applications that stop receiving for a while.
 //! - [`oracle`]: safety on every receive (multipart intact, no duplicates, order per pipe,
 //!   no unsubscribed topic, REQ takes replies only from the peer it last asked, ROUTER ids,
-//!   HWM bounds), on every send (block at HWM and never drop, or drop and never block;
-//!   host-unreachable under ROUTER_MANDATORY), fairness of load-balancing and fair-queueing,
-//!   no bytes after LINGER ran out; and liveness after healing (probes arrive within a
-//!   bound, LINGER delivers what it protects, closes finish within LINGER).
+//!   HWM bounds, inproc pipes within SNDHWM + RCVHWM, one PROBE_ROUTER probe per connection
+//!   and first, a proxy's XSUB gets only subscribed topics), on every send (block at HWM
+//!   and never drop, or drop and never block; host-unreachable under ROUTER_MANDATORY),
+//!   fairness of load-balancing and fair-queueing, no bytes after LINGER ran out, a socket
+//!   whose application stopped receiving reads only what its RCVHWM lets in; and liveness
+//!   after healing (probes arrive within a bound, a conflating receiver ends with each
+//!   sender's newest message, LINGER delivers what it protects, closes finish within
+//!   LINGER).
 //! - [`run`]: the phases — faults, heal and settle, probe, quiet, linger, shutdown — and the
 //!   report.
 //! - [`rng`], [`trace`]: one ChaCha stream per component, and the hashed trace.

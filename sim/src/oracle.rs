@@ -16,6 +16,9 @@ use oxmq_core::{Instant, PipeId, SocketType};
 
 use crate::msg::Payload;
 
+/// A span of time from its start until its end, if it ended.
+type Span = (Instant, Option<Instant>);
+
 /// How a run failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum FailureKind {
@@ -78,6 +81,19 @@ pub struct Coverage {
     pub unroutable: u64,
     /// Messages LINGER protected that arrived after their socket closed.
     pub lingered: u64,
+    /// PROBE_ROUTER probes a ROUTER handed up.
+    pub probes: u64,
+    /// HWM changes on live sockets.
+    pub hwm_changes: u64,
+    /// Messages received through an inproc pipe.
+    pub inproc: u64,
+    /// Messages a conflating socket handed up.
+    pub conflated: u64,
+    /// Messages an XSUB/XPUB proxy forwarded.
+    pub proxied: u64,
+    /// Segments a socket read while its application received nothing, checked against
+    /// what its RCVHWM lets in.
+    pub stalled_reads: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -90,6 +106,12 @@ impl std::ops::AddAssign for Coverage {
         self.stand_ins += o.stand_ins;
         self.unroutable += o.unroutable;
         self.lingered += o.lingered;
+        self.probes += o.probes;
+        self.hwm_changes += o.hwm_changes;
+        self.inproc += o.inproc;
+        self.conflated += o.conflated;
+        self.proxied += o.proxied;
+        self.stalled_reads += o.stalled_reads;
     }
 }
 
@@ -99,7 +121,9 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER",
+             stand-ins), {} messages delivered by LINGER, {} PROBE_ROUTER probes, {} live HWM \
+             changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
+             read by stalled receivers",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -107,7 +131,13 @@ impl std::fmt::Display for Coverage {
             self.contended,
             self.req_replies,
             self.stand_ins,
-            self.lingered
+            self.lingered,
+            self.probes,
+            self.hwm_changes,
+            self.inproc,
+            self.conflated,
+            self.proxied,
+            self.stalled_reads
         )
     }
 }
@@ -129,8 +159,10 @@ pub struct Oracle {
     failure: Option<Failure>,
     /// (receiver or 0 for a global scope, sender, seq) seen.
     seen: BTreeSet<(u64, u64, u64)>,
-    /// (receiver, pipe, sender) → last seq: order is per pipe.
-    last: BTreeMap<(u64, u64, u64), u64>,
+    /// (receiver, pipe, sender, proxy pipe) → last seq: order is per pipe, end to end
+    /// (through a proxy, per pair of pipes: the proxy fair-queues between the pipes its
+    /// XSUB had to a publisher, an old one that drains and a new one).
+    last: BTreeMap<(u64, u64, u64, u64), u64>,
     /// Liveness obligations: name → deadline.
     due: BTreeMap<String, Instant>,
     /// Live SUB sockets and their subscriptions, for the PUB/SUB liveness check.
@@ -156,6 +188,23 @@ pub struct Oracle {
     pub lb: fairness::LoadBalance,
     /// Fair-queueing epochs.
     pub fq: fairness::FairQueue,
+    /// What each ROUTER pipe has handed up so far: (probes, other messages).
+    router_pipes: BTreeMap<(u64, PipeId), (u32, u64)>,
+    /// Conflating receivers: (receiver, sender) → the newest message it must end with, the
+    /// obligation's name, and whether it must be the last one read.
+    newest: BTreeMap<(String, u64), (u64, String, bool)>,
+    /// What each conflating receiver last read from each sender.
+    newest_read: BTreeMap<(String, u64), u64>,
+    /// When each message a proxy may forward was published.
+    published: BTreeMap<(u64, u64), Instant>,
+    /// The proxy pipe each forwarded message came through (proxy XSUB socket and pipe).
+    via: BTreeMap<(u64, u64), u64>,
+    /// Per proxy XSUB and prefix: how many subscriptions the proxy sent upstream less the
+    /// cancels, and the spans of time during which that was more than none.
+    upstream: BTreeMap<(u64, Vec<u8>), (u32, Vec<Span>)>,
+    /// From when a subscription change reaches the publisher within a hop (the network
+    /// healed and connections re-formed), and that hop's bound.
+    pub settled: Option<(Instant, std::time::Duration)>,
 }
 
 impl Oracle {
@@ -247,7 +296,8 @@ impl Oracle {
             );
             return;
         };
-        if let Some(prev) = self.last.insert((receiver, pipe.0, p.sender), p.seq) {
+        let via = self.via.get(&p.id()).copied().unwrap_or(0);
+        if let Some(prev) = self.last.insert((receiver, pipe.0, p.sender, via), p.seq) {
             if prev >= p.seq {
                 self.fail(
                     FailureKind::Safety,
@@ -304,6 +354,179 @@ impl Oracle {
                 asked.map(|p| p.0)
             );
             self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// ROUTER `s` handed up a PROBE_ROUTER probe (an empty message) from `pipe`. libzmq's
+    /// DEALER writes it into each pipe as the pipe attaches, ahead of anything else, so a
+    /// ROUTER pipe (one connection) carries at most one, and only as its first message.
+    pub fn router_probe(&mut self, at: Instant, s: u64, pipe: Option<PipeId>) {
+        self.coverage.probes += 1;
+        let Some(pipe) = pipe else {
+            self.fail(
+                FailureKind::Safety,
+                at,
+                format!("ROUTER s{s} handed up a probe from no pipe"),
+            );
+            return;
+        };
+        let seen = self.router_pipes.entry((s, pipe)).or_insert((0, 0));
+        let before = *seen;
+        seen.0 += 1;
+        if before != (0, 0) {
+            let what = format!(
+                "ROUTER s{s} got a PROBE_ROUTER probe on pipe {} after {} probes and {} other \
+                 messages there: a connection carries one probe, first",
+                pipe.0, before.0, before.1
+            );
+            self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// ROUTER `s` handed up a message other than a probe from `pipe`. With `probe_first`
+    /// (a PROBE_ROUTER peer with IMMEDIATE, whose pipe attaches, probe first, for each
+    /// connection), the pipe's probe must have come before it. Without IMMEDIATE, libzmq
+    /// keeps a DEALER's pipe across reconnections and wrote its one probe when it attached,
+    /// so a later connection carries none.
+    pub fn router_message(&mut self, at: Instant, s: u64, pipe: Option<PipeId>, probe_first: bool) {
+        let Some(pipe) = pipe else {
+            return;
+        };
+        let seen = self.router_pipes.entry((s, pipe)).or_insert((0, 0));
+        seen.1 += 1;
+        if probe_first && seen.0 == 0 {
+            let what = format!(
+                "ROUTER s{s} got a message on pipe {} from a PROBE_ROUTER peer with IMMEDIATE \
+                 before that connection's probe",
+                pipe.0
+            );
+            self.fail(FailureKind::Safety, at, what);
+        }
+    }
+
+    /// A conflating receiver (named `receiver`) keeps only the newest message of each pipe,
+    /// so of what `sender` sent it, message `seq` (the newest so far) must reach it by
+    /// `deadline`; an earlier one's obligation lapses. With `last`, nothing from `sender`
+    /// may be read after it (one pipe from `sender`: older messages come before it).
+    pub fn expect_newest(
+        &mut self,
+        receiver: &str,
+        sender: u64,
+        seq: u64,
+        deadline: Instant,
+        last: bool,
+    ) {
+        let name = format!("conflating {receiver} reads {sender}:{seq}, the newest");
+        let key = (receiver.to_owned(), sender);
+        if let Some((_, old, _)) = self.newest.insert(key, (seq, name.clone(), last)) {
+            self.due.remove(&old);
+        }
+        self.expect(name, deadline);
+    }
+
+    /// Conflating `receiver` read `sender`'s message `seq`.
+    pub fn conflated(&mut self, at: Instant, receiver: &str, sender: u64, seq: u64) {
+        self.coverage.conflated += 1;
+        let key = (receiver.to_owned(), sender);
+        self.newest_read.insert(key.clone(), seq);
+        if let Some((want, name, _)) = self.newest.get(&key) {
+            if *want == seq {
+                let name = name.clone();
+                self.fulfil(&name, at);
+            }
+        }
+    }
+
+    /// Once senders stopped and every obligation's deadline passed: each conflating
+    /// receiver that must end with a sender's newest message read it last.
+    pub fn check_newest_last(&mut self, now: Instant) {
+        let wrong = self.newest.iter().find_map(|(key, (want, _, last))| {
+            let got = self.newest_read.get(key).copied();
+            (*last && got != Some(*want)).then(|| (key.clone(), *want, got))
+        });
+        if let Some(((receiver, sender), want, got)) = wrong {
+            let what = format!(
+                "conflating {receiver} last read {sender}:{got:?} from {sender}, not its newest \
+                 message {sender}:{want}"
+            );
+            self.fail(FailureKind::Liveness, now, what);
+        }
+    }
+
+    /// Message `id` was published at `at` (a proxy may forward it).
+    pub fn published(&mut self, id: (u64, u64), at: Instant) {
+        self.published.insert(id, at);
+    }
+
+    /// The proxy whose XSUB is `xsub` sent a subscription change upstream. XSUB counts
+    /// them, and cancels upstream when the count reaches zero.
+    pub fn proxy_subscription(&mut self, at: Instant, xsub: u64, subscribe: bool, topic: &[u8]) {
+        let (count, spans) = self.upstream.entry((xsub, topic.to_vec())).or_default();
+        if subscribe {
+            *count += 1;
+            if *count == 1 {
+                spans.push((at, None));
+            }
+        } else if *count > 0 {
+            *count -= 1;
+            if *count == 0 {
+                if let Some(open) = spans.last_mut() {
+                    open.1 = Some(at);
+                }
+            }
+        }
+    }
+
+    /// The proxy's XSUB `xsub` received `p` through its pipe `pipe`. A publisher sends a
+    /// subscriber only what matches its subscriptions (RFC 29, ZMTP 3.x filtering at the
+    /// publisher), so a subscription covering `p`'s topic went upstream before `p` was
+    /// published; and once the network has settled, one was still there within a hop before
+    /// (a cancel sent earlier had reached the publisher by then).
+    pub fn proxy_received(&mut self, at: Instant, xsub: u64, p: &Payload, pipe: Option<PipeId>) {
+        self.coverage.proxied += 1;
+        let via = xsub * 1_000_000 + pipe.map_or(0, |x| x.0);
+        self.via.insert(p.id(), via);
+        let Some(&sent) = self.published.get(&p.id()) else {
+            return;
+        };
+        let topic = p.topic.as_bytes();
+        let spans: Vec<Span> = self
+            .upstream
+            .iter()
+            .filter(|((x, pre), _)| *x == xsub && topic.starts_with(pre))
+            .flat_map(|(_, (_, spans))| spans.iter().copied())
+            .collect();
+        let secs = |t: Instant| t.as_nanos() as f64 / 1e9;
+        if !spans.iter().any(|(from, _)| *from <= sent) {
+            let what = format!(
+                "proxy XSUB s{xsub} got topic {:?} ({}:{}) published at {:.6}s, but no \
+                 subscription covering it had gone upstream by then",
+                p.topic,
+                p.sender,
+                p.seq,
+                secs(sent)
+            );
+            self.fail(FailureKind::Safety, at, what);
+            return;
+        }
+        if let Some((since, hop)) = self.settled {
+            if sent >= since + hop {
+                let held = spans
+                    .iter()
+                    .any(|(from, to)| *from <= sent && to.is_none_or(|t| t + hop >= sent));
+                if !held {
+                    let what = format!(
+                        "proxy XSUB s{xsub} got topic {:?} ({}:{}) published at {:.6}s, but \
+                         every subscription covering it was cancelled upstream more than a \
+                         hop ({hop:?}) before, on a settled network",
+                        p.topic,
+                        p.sender,
+                        p.seq,
+                        secs(sent)
+                    );
+                    self.fail(FailureKind::Safety, at, what);
+                }
+            }
         }
     }
 

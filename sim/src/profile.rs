@@ -119,6 +119,28 @@ pub struct Profile {
     /// Filler bytes per message: big messages fill an engine's output batch and then the
     /// pipes behind it, so HWMs are reached on live connections too.
     pub pad: usize,
+    /// The features a seed layers on its pattern (drawn after everything above, so older
+    /// seeds keep their workloads).
+    pub features: Features,
+}
+
+/// ZeroMQ features a seed layers on its pattern's workload.
+#[derive(Clone, Debug, Default)]
+pub struct Features {
+    /// Now and then, during the faults, an application changes SNDHWM or RCVHWM on a live
+    /// socket.
+    pub live_hwm: bool,
+    /// During the faults, now and then a host's application stops receiving for a while
+    /// (so its sockets reach RCVHWM and must stop reading the network).
+    pub stalls: bool,
+    /// DEALERs set ZMQ_PROBE_ROUTER (DEALER/ROUTER).
+    pub probe_router: bool,
+    /// Receivers set ZMQ_CONFLATE: the pipeline's sink PULL, the SUBs, the DEALERs.
+    pub conflate: bool,
+    /// An XSUB/XPUB proxy sits between the publisher and its subscribers (PUB/SUB).
+    pub proxy: bool,
+    /// Some peers share a host with the socket they connect to and connect over inproc.
+    pub inproc: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -230,12 +252,6 @@ impl Profile {
         } else {
             0
         };
-        // Half the seeds deliver the commands between socket and sessions in drawn orders,
-        // now and then with network events in between, as threads would (each socket mixes
-        // in its own seed).
-        if chance(&mut r, 0.5) {
-            sock.base.sim_mailbox_shuffle = Some(r.random());
-        }
         if pad > 0 {
             // What can queue on one connection (the engine's batch, the window, both
             // pipes) drains within 50 ms, so the liveness bounds stay as they are.
@@ -243,6 +259,20 @@ impl Profile {
             let backlog = 256 * 1024 + net.window.unwrap_or(0) + hwms * (pad + 64);
             net.bandwidth.0 = net.bandwidth.0.max(backlog as u64 * 20);
             net.bandwidth.1 = net.bandwidth.1.max(net.bandwidth.0);
+        }
+        let features = Features {
+            live_hwm: chance(&mut r, 0.3),
+            stalls: chance(&mut r, 0.3),
+            probe_router: chance(&mut r, 0.5),
+            conflate: chance(&mut r, 0.25),
+            proxy: chance(&mut r, 0.4),
+            inproc: chance(&mut r, 0.3),
+        };
+        // Half the seeds deliver the commands between socket and sessions in drawn orders,
+        // now and then with network events in between, as threads would (each socket mixes
+        // in its own seed).
+        if chance(&mut r, 0.5) {
+            sock.base.sim_mailbox_shuffle = Some(r.random());
         }
         Profile {
             pattern,
@@ -258,7 +288,24 @@ impl Profile {
             churn,
             silent_crashes,
             pad,
+            features,
         }
+    }
+
+    /// The most bytes one workload message takes on the wire: frame 0's fields and filler,
+    /// the other frames, and each frame's header (a REQ's delimiter included).
+    pub fn max_msg_wire(&self) -> usize {
+        self.pad + 160 + (self.frames_max + 1) * 48
+    }
+
+    /// Whether this seed's receivers conflate (only where the workload has conflating
+    /// receivers: the pipeline's sink, the SUBs, the DEALERs).
+    pub fn conflating(&self) -> bool {
+        self.features.conflate
+            && matches!(
+                self.pattern,
+                Pattern::Pipeline | Pattern::PubSub | Pattern::DealerRouter
+            )
     }
 
     /// The longest a connecting session may wait between attempts.
@@ -351,7 +398,7 @@ impl std::fmt::Display for Profile {
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
              mandatory={} handover={} req_relaxed={} correlate={} ids={} | latency <={:?} jitter {:?} \
              bw>={}B/s split<={} window {:?} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
-             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {} mailboxes {}",
+             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {} mailboxes {} | {}",
             self.pattern,
             self.peers,
             self.clients,
@@ -393,6 +440,41 @@ impl std::fmt::Display for Profile {
             } else {
                 "fifo"
             },
+            self.active_features(),
         )
+    }
+}
+
+impl Profile {
+    /// The features that apply to this seed's pattern.
+    pub fn active_features(&self) -> Features {
+        let f = &self.features;
+        Features {
+            live_hwm: f.live_hwm,
+            stalls: f.stalls,
+            probe_router: f.probe_router && self.pattern == Pattern::DealerRouter,
+            conflate: self.conflating(),
+            proxy: f.proxy && self.pattern == Pattern::PubSub,
+            inproc: f.inproc,
+        }
+    }
+}
+
+impl std::fmt::Display for Features {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on = [
+            (self.live_hwm, "live-hwm"),
+            (self.stalls, "stalls"),
+            (self.probe_router, "probe-router"),
+            (self.conflate, "conflate"),
+            (self.proxy, "proxy"),
+            (self.inproc, "inproc"),
+        ];
+        let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
+        if names.is_empty() {
+            f.write_str("features none")
+        } else {
+            write!(f, "features {}", names.join(","))
+        }
     }
 }

@@ -23,6 +23,10 @@ pub struct RunOptions {
     pub mutation: Mutation,
     /// Force this workload instead of the drawn one.
     pub pattern: Option<Pattern>,
+    /// Also exercise what known, reported core bugs break (lowering SNDHWM on a live
+    /// socket, changing an HWM on a socket with inproc pipes), so their regression tests
+    /// can show them fixed.
+    pub known_bugs: bool,
 }
 
 impl RunOptions {
@@ -33,6 +37,7 @@ impl RunOptions {
             trace: false,
             mutation: Mutation::None,
             pattern: None,
+            known_bugs: false,
         }
     }
 }
@@ -44,6 +49,8 @@ pub struct Report {
     pub seed: u64,
     /// The workload, if it was forced rather than drawn.
     pub forced: Option<Pattern>,
+    /// Whether the run exercised known core bugs.
+    pub known_bugs: bool,
     /// What it drew.
     pub profile: Profile,
     /// The hash of every trace event.
@@ -71,8 +78,9 @@ impl Report {
             .forced
             .map(|p| format!(" --pattern {}", p.name()))
             .unwrap_or_default();
+        let known = if self.known_bugs { " --known-bugs" } else { "" };
         format!(
-            "cargo run --release -p oxmq-sim -- --seed {}{forced} --trace",
+            "cargo run --release -p oxmq-sim -- --seed {}{forced}{known} --trace",
             self.seed
         )
     }
@@ -119,6 +127,10 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.mutation = opts.mutation;
     sim.slow_readers = profile.slow_readers;
     sim.silent_crashes = profile.silent_crashes;
+    sim.live_hwm = profile.features.live_hwm;
+    sim.inproc = profile.features.inproc;
+    sim.known_bugs = opts.known_bugs;
+    sim.max_msg_wire = profile.max_msg_wire();
     let outcome = catch_unwind(AssertUnwindSafe(|| drive(&mut sim, &profile)));
     if let Err(panic) = outcome {
         let what = panic
@@ -132,6 +144,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     Report {
         seed: opts.seed,
         forced: opts.pattern,
+        known_bugs: opts.known_bugs,
         hash: sim.trace.hash(),
         events: sim.trace.len(),
         end: sim.now(),
@@ -172,6 +185,17 @@ fn schedule_faults(sim: &mut Sim, p: &Profile) {
         let pick = r.random();
         sim.reset_at(t, pick);
     }
+    if p.features.stalls {
+        // Their own stream: the faults above keep their draws.
+        let mut r = stream(sim.seed, "stalls");
+        for h in 0..hosts {
+            for _ in 0..r.random_range(0..3) {
+                let t = at(&mut r);
+                let len = Duration::from_millis(r.random_range(50..1500));
+                sim.stall_at(h, t, cap(t + len) - t);
+            }
+        }
+    }
 }
 
 fn drive(sim: &mut Sim, p: &Profile) {
@@ -198,6 +222,7 @@ fn drive(sim: &mut Sim, p: &Profile) {
     if sim.oracle.failure().is_some() {
         return;
     }
+    sim.oracle.settled = Some((sim.now(), p.probe_bound()));
     sim.set_phase(Phase::Probe);
     t = t + p.probe_window();
     run_until!(t);
@@ -206,6 +231,8 @@ fn drive(sim: &mut Sim, p: &Profile) {
     t = t + p.request_timeout() + p.probe_bound() * 4;
     run_until!(t);
     obligations_met(sim, "probe");
+    let now = sim.now();
+    sim.oracle.check_newest_last(now);
     // Closes begun before healing with LINGER forever could drain since.
     sim.check_closes(p.close_slack(), Some(healed));
     if sim.oracle.failure().is_some() {

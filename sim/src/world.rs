@@ -14,6 +14,10 @@
 //! retransmits) until it heals; a reset or a crash delivers RST; a dial to an unreachable host
 //! retries its SYN with backoff and then fails with ETIMEDOUT, to a host without a listener
 //! with ECONNREFUSED.
+//!
+//! inproc needs no network: `world/inproc.rs` joins the sockets of one host through their
+//! mailboxes. `world/backpressure.rs` holds the HWM checks, live HWM changes, and the bound on what
+//! a socket whose application stopped receiving may read.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -21,6 +25,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use oxmq_core::base::{Action, BaseConfig, CommandFault, ConnId, ListenerId, SocketBase};
 use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::pipe::PipeCommand;
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::tree::Linger;
 use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
@@ -30,6 +35,12 @@ use crate::oracle::api::{check_send, PipeState, SendView};
 use crate::oracle::{FailureKind, Oracle, SockInfo};
 use crate::rng::{chance, stream, SimRng};
 use crate::trace::Trace;
+
+mod backpressure;
+mod inproc;
+
+use backpressure::StallRead;
+use inproc::InprocEv;
 
 /// errno for a refused connection.
 pub const ECONNREFUSED: u64 = 111;
@@ -82,6 +93,31 @@ pub enum Mutation {
     /// In the core, every report of reads between a socket and its sessions counts one
     /// message too few.
     ShortReadCounts,
+    /// The driver hands a connection's bytes to its socket even when `wants_input` says the
+    /// socket's queue is full (back-pressure never reaches the network).
+    IgnoreWantsInput,
+    /// The first probe message a ROUTER receives from a PROBE_ROUTER peer is handed up twice.
+    DuplicateRouterProbe,
+    /// The first probe message a ROUTER receives from a PROBE_ROUTER peer is lost on the way
+    /// up.
+    DropRouterProbe,
+    /// A conflating socket keeps back the newest message and hands up the one before it (as
+    /// a conflate that kept an older message instead of the last would).
+    ConflateKeepsOlder,
+    /// Every wake-up (`ActivateRead`) between the two sockets of an inproc connection is
+    /// lost in the driver's mailboxes.
+    LoseInprocWakeups,
+    /// An inproc join tells the connecting socket that the bound one has HWMs of a million,
+    /// so their pipe takes far more than SNDHWM + RCVHWM.
+    InprocHwmInflated,
+    /// A live change of SNDHWM or RCVHWM never reaches the socket (as if the core kept the
+    /// old HWMs on the pipes that exist).
+    HwmChangeLost,
+    /// The XSUB/XPUB proxy forwards a subscription to everything ("") upstream in place of
+    /// the first subscription it relays.
+    ProxyWidensSubscriptions,
+    /// The XSUB/XPUB proxy never relays a cancelled subscription upstream.
+    ProxyDropsCancels,
 }
 
 /// The network's shape, drawn per seed.
@@ -233,6 +269,8 @@ enum Ev {
     Tick {
         host: usize,
         incarnation: u32,
+        /// Which of the host's applications asked (see [`Cx::slot`]).
+        slot: usize,
     },
     Crash(usize),
     Restart(usize),
@@ -241,6 +279,26 @@ enum Ev {
     Reset(u64),
     /// A socket's send buffer on some connection has room again.
     Writable(usize),
+    /// Host `h`'s application stops receiving until `until`.
+    Stall {
+        host: usize,
+        until: Instant,
+    },
+    /// Host `h`'s application may receive again.
+    Unstall(usize),
+    /// An inproc connect meets the socket bound to its name.
+    InprocJoin {
+        connecter: usize,
+        conn: ConnId,
+        binder: usize,
+        listener: ListenerId,
+    },
+    /// Something from an inproc peer reaches socket `to`'s mailbox.
+    Inproc {
+        to: usize,
+        conn: ConnId,
+        what: InprocEv,
+    },
 }
 
 /// The whole simulated world.
@@ -282,12 +340,62 @@ pub struct Sim {
     pub silent_crashes: bool,
     mutated: bool,
     duplicate: Option<(u64, Message, Option<PipeId>)>,
+    /// Per socket, the newest message a `ConflateKeepsOlder` driver keeps back.
+    held_back: BTreeMap<u64, (Message, Option<PipeId>)>,
     /// Endpoints each socket connected to, and when.
     connects: BTreeMap<(usize, String), Instant>,
     /// The endpoint each connection was dialed to.
     dialed: BTreeMap<(usize, ConnId), String>,
     /// Timer firings at one instant: a guard against a timer that never clears.
     spin: (Instant, u32),
+    /// Applications change SNDHWM / RCVHWM on live sockets during the faults.
+    pub live_hwm: bool,
+    /// Peers on one host connect over inproc (the workloads put some on one host).
+    pub inproc: bool,
+    /// The HWM values a live change draws from.
+    pub hwm_choices: Vec<usize>,
+    /// Live HWM changes go where known core bugs turn them into a writer blocked for good
+    /// (see `tests/regressions.rs`): lowering SNDHWM, and any change on a socket with an
+    /// inproc pipe. Otherwise SNDHWM is only raised, and inproc sockets keep their HWMs.
+    pub known_bugs: bool,
+    /// The largest a workload message can be on the wire, in bytes.
+    pub max_msg_wire: usize,
+    /// Per socket, the SNDHWM and RCVHWM its pipes are held to: the current ones, or higher
+    /// ones set earlier while some pipe still holds more than a lowered HWM allows (libzmq
+    /// drops nothing when an HWM is lowered; the queue drains down to it).
+    hwm_allow: BTreeMap<usize, (usize, usize)>,
+    /// Per socket, the SNDHWM and RCVHWM its application set (at open, or since).
+    hwm_set: BTreeMap<usize, (usize, usize)>,
+    /// Hosts whose application stopped receiving, until when.
+    stalled_hosts: BTreeMap<usize, Instant>,
+    /// What each connection of a stalled host read from the network since the stall began.
+    stall_reads: BTreeMap<(usize, ConnId), StallRead>,
+    /// inproc names bound on each host: (host, name) → (socket, listener). inproc is one
+    /// process's (one host's) business: a crash takes the names with it.
+    inproc_bound: BTreeMap<(usize, String), (usize, ListenerId)>,
+    /// inproc connects waiting for their name to be bound, in order.
+    inproc_waiting: BTreeMap<(usize, String), Vec<(usize, ConnId)>>,
+    /// inproc connects that found their name and join at the next event.
+    inproc_joining: BTreeSet<(usize, ConnId)>,
+    /// Each end of an inproc connection → the other end.
+    inproc_links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
+    /// The pipe each end of an inproc connection reads and writes, for the HWM check.
+    inproc_pipes: BTreeMap<(usize, ConnId), PipeId>,
+    /// Each end of an inproc pipe (socket, pipe) → the other end, for as long as both
+    /// sockets live (a pipe outlives its connection while it has unread messages).
+    inproc_ends: BTreeMap<(usize, PipeId), (usize, PipeId)>,
+    /// Every inproc pipe of a live socket.
+    inproc_pipe_ids: BTreeSet<(usize, PipeId)>,
+    /// Wake-ups (`ActivateRead`) on their way to a reader's mailbox, per (socket, pipe):
+    /// until one arrives, the reader's pattern does not know its pipe has messages.
+    inproc_wakes: BTreeMap<(usize, PipeId), u32>,
+    /// Per inproc connection end, the most its outbound queue may hold: the largest sum of
+    /// the writer's SNDHWM and the reader's RCVHWM so far (libzmq's inproc pipe HWM).
+    inproc_hwm: BTreeMap<(usize, ConnId), usize>,
+    /// When the last event queued for each socket's mailbox arrives: a mailbox is FIFO.
+    mailbox_floor: BTreeMap<usize, Instant>,
+    /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
+    mailbox_rng: SimRng,
 }
 
 impl Sim {
@@ -322,9 +430,30 @@ impl Sim {
             silent_crashes: false,
             mutated: false,
             duplicate: None,
+            held_back: BTreeMap::new(),
             spin: (Instant::ZERO, 0),
             connects: BTreeMap::new(),
             dialed: BTreeMap::new(),
+            live_hwm: false,
+            inproc: false,
+            hwm_choices: vec![1, 2, 5, 100, 1000],
+            known_bugs: false,
+            max_msg_wire: 1024,
+            hwm_allow: BTreeMap::new(),
+            hwm_set: BTreeMap::new(),
+            stalled_hosts: BTreeMap::new(),
+            stall_reads: BTreeMap::new(),
+            inproc_bound: BTreeMap::new(),
+            inproc_waiting: BTreeMap::new(),
+            inproc_joining: BTreeSet::new(),
+            inproc_links: BTreeMap::new(),
+            inproc_pipes: BTreeMap::new(),
+            inproc_ends: BTreeMap::new(),
+            inproc_pipe_ids: BTreeSet::new(),
+            inproc_wakes: BTreeMap::new(),
+            inproc_hwm: BTreeMap::new(),
+            mailbox_floor: BTreeMap::new(),
+            mailbox_rng: stream(seed, "mailboxes"),
         }
     }
 
@@ -545,10 +674,22 @@ impl Sim {
                 attempt,
             } => self.dial_arrive(sock, conn, endpoint, attempt),
             Ev::DialResult { sock, conn, result } => self.dial_result(sock, conn, result),
-            Ev::Tick { host, incarnation } => {
+            Ev::Tick {
+                host,
+                incarnation,
+                slot,
+            } => {
                 if self.hosts[host].up && self.hosts[host].incarnation == incarnation {
-                    self.with_app(host, |app, cx| app.tick(cx));
-                    let budget = if self.reads_slowly() {
+                    self.with_app(host, |app, cx| {
+                        cx.slot = slot;
+                        app.tick(cx)
+                    });
+                    if self.live_hwm && self.phase == Phase::Faults {
+                        self.change_hwm(host);
+                    }
+                    let budget = if self.stalled_hosts.contains_key(&host) {
+                        0
+                    } else if self.reads_slowly() {
                         self.hosts[host].rng.random_range(0..4)
                     } else {
                         usize::MAX
@@ -573,6 +714,27 @@ impl Sim {
                     self.notify(h);
                 }
             }
+            Ev::Stall { host, until } => {
+                if self.hosts[host].up && self.phase == Phase::Faults {
+                    self.log(format_args!("h{host} stops receiving"));
+                    self.stalled_hosts.insert(host, until);
+                    self.schedule(until, Ev::Unstall(host));
+                }
+            }
+            Ev::InprocJoin {
+                connecter,
+                conn,
+                binder,
+                listener,
+            } => self.inproc_join(connecter, conn, binder, listener),
+            Ev::Inproc { to, conn, what } => self.inproc_deliver(to, conn, what),
+            Ev::Unstall(host) => {
+                if self.stalled_hosts.remove(&host).is_some() {
+                    self.log(format_args!("h{host} receives again"));
+                    self.stall_reads.retain(|k, _| self.socks[k.0].host != host);
+                    self.notify(host);
+                }
+            }
         }
     }
 
@@ -594,6 +756,7 @@ impl Sim {
                 sim: self,
                 host: h,
                 budget,
+                slot: 0,
             };
             f(&mut app, &mut cx);
         }
@@ -603,7 +766,12 @@ impl Sim {
 
     fn notify(&mut self, h: usize) {
         if self.hosts[h].up {
-            let budget = if self.reads_slowly() { 0 } else { usize::MAX };
+            let stalled = self.stalled_hosts.contains_key(&h);
+            let budget = if stalled || self.reads_slowly() {
+                0
+            } else {
+                usize::MAX
+            };
             self.with_app_reading(h, budget, |app, cx| app.readable(cx));
         }
     }
@@ -650,6 +818,8 @@ impl Sim {
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            let mut commands: Vec<(ConnId, PipeCommand)> =
+                std::iter::from_fn(|| base.poll_inproc_command()).collect();
             let mut ready: Vec<ConnId> =
                 std::iter::from_fn(|| base.poll_transmit_ready()).collect();
             // Connections that stopped at a full window go on once it has room.
@@ -687,6 +857,7 @@ impl Sim {
             // Taking bytes pumps the socket: a lingering close may have finished meanwhile and
             // asked for its connections to be closed. Those go after the bytes taken.
             let late: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            commands.extend(std::iter::from_fn(|| base.poll_inproc_command()));
             let closed = base.is_closed();
             let more = base.has_transmit_ready();
             for conn in full {
@@ -700,7 +871,14 @@ impl Sim {
             }
             // Taking bytes may also have delivered commands that gave a connection more to
             // write (a handshake answered late): that is progress too.
-            let progress = !actions.is_empty() || !writes.is_empty() || !late.is_empty() || more;
+            let progress = !actions.is_empty()
+                || !writes.is_empty()
+                || !late.is_empty()
+                || !commands.is_empty()
+                || more;
+            for (conn, cmd) in commands {
+                self.inproc_command(s, conn, cmd);
+            }
             for a in actions {
                 self.act(s, a);
             }
@@ -743,31 +921,6 @@ impl Sim {
         window.saturating_sub(stream.dirs[to].bytes)
     }
 
-    /// HWM bounds memory: no pipe queues more messages than its SNDHWM / RCVHWM.
-    fn check_hwm(&mut self, s: usize) {
-        let Some(base) = self.socks[s].base.as_ref() else {
-            return;
-        };
-        let sock = base.socket();
-        let (snd, rcv) = (sock.options().sndhwm, sock.options().rcvhwm);
-        for id in sock.pipe_ids() {
-            // (A closing pipe whose session has gone has no session end to count against.)
-            let Some(p) = base.pipe(id) else {
-                continue;
-            };
-            let (out, inb) = (p.outbound_len(), p.inbound_len());
-            if (snd > 0 && out > snd) || (rcv > 0 && inb > rcv) {
-                let what = format!(
-                    "s{s} pipe {} holds {out} out / {inb} in, over SNDHWM {snd} / RCVHWM {rcv}",
-                    id.0
-                );
-                let now = self.now;
-                self.oracle.fail(FailureKind::Safety, now, what);
-                return;
-            }
-        }
-    }
-
     fn on_closed(&mut self, s: usize) {
         let now = self.now;
         let slot = &mut self.socks[s];
@@ -777,6 +930,7 @@ impl Sim {
         self.log(format_args!("s{s} closed (close began {started:?})"));
         self.listeners.retain(|_, v| v.0 != s);
         self.unbound.retain(|v| v.0 != s);
+        self.forget_inproc(s);
         let finished = close_finishes(s);
         self.oracle.fulfil(&finished, now);
         self.oracle.fq.forget(s as u64);
@@ -882,6 +1036,7 @@ impl Sim {
             Action::CloseListener { listener } => {
                 self.listeners.retain(|_, v| *v != (s, listener));
                 self.unbound.remove(&(s, listener));
+                self.inproc_bound.retain(|_, v| *v != (s, listener));
             }
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
@@ -903,10 +1058,9 @@ impl Sim {
                     },
                 );
             }
-            // The workloads use tcp only; inproc belongs to a core Context, not the network.
-            Action::InprocBind { .. } | Action::InprocConnect { .. } => {
-                panic!("the simulator's workloads do not use inproc")
-            }
+            Action::InprocBind { listener, name } => self.inproc_bind(s, listener, name),
+            Action::InprocConnect { conn, name } => self.inproc_connect(s, conn, name),
+            Action::Close { conn, .. } if self.is_inproc(s, conn) => self.inproc_close(s, conn),
             Action::Close { conn, last_bytes } => {
                 if let Some(c) = self.dialing.get_mut(&(s, conn)) {
                     *c = true;
@@ -1081,7 +1235,11 @@ impl Sim {
             let Some(base) = self.socks[s].base.as_mut() else {
                 break;
             };
-            if matches!(dir.queue.front(), Some((_, Seg::Data(_)))) && !base.wants_input(conn) {
+            let heeded = self.mutation != Mutation::IgnoreWantsInput;
+            if matches!(dir.queue.front(), Some((_, Seg::Data(_))))
+                && heeded
+                && !base.wants_input(conn)
+            {
                 if self.stalled.insert((st, to)) {
                     self.trace.record(
                         now,
@@ -1094,11 +1252,13 @@ impl Sim {
             if let Seg::Data(b) = &seg {
                 dir.bytes -= b.len();
             }
+            let mut read = 0;
             match seg {
                 Seg::Data(b) => {
                     self.trace
                         .record(now, format_args!("s{s} c{} <- {} bytes", conn.0, b.len()));
                     base.handle_input(conn, &b, now);
+                    read = b.len();
                 }
                 Seg::Fin | Seg::Rst => {
                     self.trace
@@ -1107,6 +1267,9 @@ impl Sim {
                 }
             }
             self.settle(s);
+            if read > 0 {
+                self.check_stalled_read(s, conn, read);
+            }
         }
         // The reader made room: a writer stopped at the window may go on.
         if let Some(stream) = self.streams.get(&st) {
@@ -1297,6 +1460,7 @@ impl Sim {
             self.unbound.retain(|v| v.0 != s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
+            self.forget_inproc(s);
         }
         if let Some(app) = self.apps[h].as_mut() {
             app.crashed();
@@ -1449,14 +1613,19 @@ impl Sim {
     pub fn check_connected(&mut self, before: Instant) {
         let now = self.now;
         let live = |s: usize, ep: &str| {
-            self.ends.iter().any(|(&(es, conn), &(st, _))| {
-                es == s
-                    && self.dialed.get(&(s, conn)).is_some_and(|d| d == ep)
-                    && self
-                        .streams
-                        .get(&st)
-                        .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
-            })
+            let inproc = self
+                .inproc_links
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .any(|(k, _)| self.dialed.get(k).is_some_and(|d| d == ep));
+            inproc
+                || self.ends.iter().any(|(&(es, conn), &(st, _))| {
+                    es == s
+                        && self.dialed.get(&(s, conn)).is_some_and(|d| d == ep)
+                        && self
+                            .streams
+                            .get(&st)
+                            .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
+                })
         };
         let down = self.connects.iter().find(|((s, ep), at)| {
             let slot = &self.socks[*s];
@@ -1487,6 +1656,8 @@ pub struct Cx<'a> {
     host: usize,
     /// How many more messages the application reads in this turn.
     budget: usize,
+    /// Which of the host's applications runs, when several share it.
+    slot: usize,
 }
 
 impl Cx<'_> {
@@ -1498,6 +1669,27 @@ impl Cx<'_> {
     /// This host.
     pub fn host(&self) -> usize {
         self.host
+    }
+
+    /// Which of the host's applications runs (0 unless several share the host): a tick
+    /// goes back to the application that asked for it.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// Runs the host's application number `slot` from now on (for a host that runs several).
+    pub fn set_slot(&mut self, slot: usize) {
+        self.slot = slot;
+    }
+
+    /// The sim-only injected bug, for the applications that play one.
+    pub fn mutation(&self) -> Mutation {
+        self.sim.mutation
+    }
+
+    /// Whether peers on one host connect over inproc.
+    pub fn inproc(&self) -> bool {
+        self.sim.inproc
     }
 
     /// This host's address.
@@ -1562,6 +1754,8 @@ impl Cx<'_> {
             }
         }
         let s = self.sim.socks.len();
+        let o = base.socket().options();
+        self.sim.hwm_set.insert(s, (o.sndhwm, o.rcvhwm));
         self.sim.socks.push(Slot {
             host: h,
             kind,
@@ -1665,8 +1859,7 @@ impl Cx<'_> {
             self.sim.duplicate = Some((ds, m, pipe));
         }
         let now = self.now();
-        let b = self.base(s)?;
-        let kind = b.socket().socket_type();
+        let kind = self.base(s)?.socket().socket_type();
         // Fair-queueing: which pipes had a message waiting when the pattern chose.
         let fair_queued = matches!(
             kind,
@@ -1675,24 +1868,41 @@ impl Cx<'_> {
         // With commands in flight, a pipe whose counts say "waiting" may not have woken its
         // reader yet (its activate_read is in the mailbox): the pattern cannot be held to
         // serve it, so this receive starts a new epoch instead of being judged.
-        let in_flight = b.has_mail();
+        let in_flight = self.base(s)?.has_mail();
         if fair_queued && in_flight {
             self.sim.oracle.fq.forget(s);
         }
-        let b = self.base(s)?;
         let before = (fair_queued && !in_flight).then(|| {
-            let sock = b.socket();
-            let pipes: Vec<PipeId> = sock.pipe_ids().collect();
+            let b = self.sim.socks[s as usize]
+                .base
+                .as_ref()
+                .expect("checked above");
+            let pipes: Vec<PipeId> = b.socket().pipe_ids().collect();
             let waiting: Vec<PipeId> = pipes
                 .iter()
                 .copied()
-                .filter(|p| b.pipe(*p).is_none_or(|x| x.inbound_len() > 0))
+                .filter(|p| self.sim.waiting_in(s as usize, *p))
                 .collect();
             (pipes, waiting)
         });
+        let b = self.base(s)?;
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
+        let conflating = self.sim.socks[s as usize]
+            .base
+            .as_ref()
+            .is_some_and(|b| b.socket().options().conflate);
+        if conflating && self.sim.mutation == Mutation::ConflateKeepsOlder {
+            // Hand up the message before this one; keep this one back.
+            return match self.sim.held_back.insert(s, (m, pipe)) {
+                Some(older) => Some(older),
+                None => self.recv(s),
+            };
+        }
+        if pipe.is_some_and(|p| self.sim.inproc_pipe_ids.contains(&(s as usize, p))) {
+            self.sim.oracle.coverage.inproc += 1;
+        }
         if let (Some((pipes, waiting)), Some(from)) = (before, pipe) {
             if waiting.len() > 1 {
                 self.sim.oracle.coverage.contended += 1;
@@ -1704,7 +1914,27 @@ impl Cx<'_> {
         if kind == SocketType::Req {
             self.sim.oracle.req_replied(now, s, pipe);
         }
-        if self.sim.mutation != Mutation::None && !self.sim.mutated && is_probe(&m) {
+        let empty_probe = m.len() == 2 && m.frames()[1].is_empty();
+        if empty_probe && !self.sim.mutated {
+            match self.sim.mutation {
+                Mutation::DuplicateRouterProbe => {
+                    self.sim.mutated = true;
+                    self.log(format_args!("s{s} MUTATION: PROBE_ROUTER probe duplicated"));
+                    self.sim.duplicate = Some((s, m.clone(), pipe));
+                }
+                Mutation::DropRouterProbe => {
+                    self.sim.mutated = true;
+                    self.log(format_args!("s{s} MUTATION: PROBE_ROUTER probe dropped"));
+                    return self.recv(s);
+                }
+                _ => {}
+            }
+        }
+        let probe_mutation = matches!(
+            self.sim.mutation,
+            Mutation::DropFirstProbe | Mutation::DuplicateFirstProbe | Mutation::PanicOnFirstProbe
+        );
+        if probe_mutation && !self.sim.mutated && is_probe(&m) {
             self.sim.mutated = true;
             match self.sim.mutation {
                 Mutation::DropFirstProbe => {
@@ -1718,12 +1948,7 @@ impl Cx<'_> {
                 Mutation::PanicOnFirstProbe => {
                     panic!("injected panic on the first probe at s{s}");
                 }
-                Mutation::None
-                | Mutation::NeverReconnect
-                | Mutation::LoseReadReports
-                | Mutation::LoseReadWakeups
-                | Mutation::LoseTermAcks
-                | Mutation::ShortReadCounts => {}
+                _ => {}
             }
         }
         Some((m, pipe))
@@ -1754,7 +1979,15 @@ impl Cx<'_> {
         let at = self.sim.now + d;
         let incarnation = self.incarnation();
         let host = self.host;
-        self.sim.schedule(at, Ev::Tick { host, incarnation });
+        let slot = self.slot;
+        self.sim.schedule(
+            at,
+            Ev::Tick {
+                host,
+                incarnation,
+                slot,
+            },
+        );
     }
 }
 
@@ -1775,6 +2008,7 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
         mandatory,
         closing,
         sndhwm: sock.options().sndhwm,
+        conflate: sock.options().conflate,
         pipes: sock
             .pipe_ids()
             .map(|id| match b.pipe(id) {

@@ -1,6 +1,10 @@
 //! A bug injected in the simulator's own receive path (never in the core) must be caught: a
 //! probe handed up twice is a safety failure, a probe lost on the way up a liveness failure,
-//! in every workload.
+//! in every workload. Each of the newer workloads' oracles is shown to fire the same way, on
+//! a bug the driver or an application plays (a driver ignoring `wants_input`, a lost live
+//! HWM change, lost inproc wake-ups, inflated inproc HWMs, a duplicated or lost
+//! PROBE_ROUTER probe, a conflate that keeps an older message, a proxy that widens or never
+//! cancels subscriptions), or one the core plays through its simulator hooks.
 
 use oxmq_sim::profile::Pattern;
 use oxmq_sim::{run_seed, FailureKind, Mutation, RunOptions};
@@ -123,4 +127,202 @@ fn a_lost_term_ack_and_a_wrong_read_count_are_caught() {
         };
         eprintln!("{mutation:?}: caught in {pattern:?} at seed {seed} ({kind})");
     }
+}
+
+/// A driver that reads a connection though `wants_input` says its socket's queue is full:
+/// back-pressure never reaches the network, and a socket whose application stopped
+/// receiving reads more than its RCVHWM allows. (Tried where senders stream: a REQ or a
+/// DEALER has only a few requests out, so its server never has much to read.)
+#[test]
+fn a_driver_ignoring_wants_input_is_caught_by_the_stalled_read_bound() {
+    let mut caught = 0;
+    for pattern in [Pattern::Pipeline, Pattern::PubSub, Pattern::Pair] {
+        let found = (0..200).find_map(|seed| {
+            let profile = oxmq_sim::Profile::draw(seed);
+            if !profile.features.stalls {
+                return None;
+            }
+            let clean = run(seed, pattern, Mutation::None);
+            assert!(clean.failure.is_none(), "{clean}");
+            let r = run(seed, pattern, Mutation::IgnoreWantsInput);
+            r.failure.map(|f| (seed, f))
+        });
+        if let Some((seed, f)) = found {
+            eprintln!("{pattern:?}: caught at seed {seed}: {}", f.what);
+            assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+            assert!(f.what.contains("back-pressure"), "seed {seed}: {f:?}");
+            caught += 1;
+        }
+    }
+    assert_eq!(caught, 3, "not caught in every pattern tried");
+}
+
+/// A live HWM change that never reaches the socket's pipes: once they have drained to the
+/// HWM the application set, they must stay within it, and the HWM oracle sees them fill to
+/// the old one.
+#[test]
+fn a_lost_live_hwm_change_is_caught_by_the_hwm_bound() {
+    let found = (0..300).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.live_hwm {
+            return None;
+        }
+        let r = run(seed, Pattern::Pipeline, Mutation::HwmChangeLost);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("a lost HWM change survived 300 seeds");
+    eprintln!("caught at seed {seed}: {}", f.what);
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(f.what.contains("over SNDHWM"), "seed {seed}: {f:?}");
+}
+
+/// Wake-ups lost between the two sockets of an inproc connection leave messages unread in
+/// the pipe they share: caught in every workload that puts peers on one host. (Not PAIR: it
+/// reads its one pipe whenever asked, and its applications ask on every tick.)
+#[test]
+fn lost_inproc_wake_ups_are_caught_in_every_pattern() {
+    for pattern in Pattern::ALL.into_iter().filter(|p| *p != Pattern::Pair) {
+        let found = (0..200).find_map(|seed| {
+            if !oxmq_sim::Profile::draw(seed).features.inproc {
+                return None;
+            }
+            let r = run(seed, pattern, Mutation::LoseInprocWakeups);
+            r.failure.map(|f| (seed, f))
+        });
+        let Some((seed, f)) = found else {
+            panic!("lost inproc wake-ups in {pattern:?} survived 200 seeds");
+        };
+        eprintln!(
+            "{pattern:?}: caught at seed {seed} ({}): {}",
+            f.kind, f.what
+        );
+    }
+}
+
+/// A PROBE_ROUTER probe handed up twice: a connection carries one probe, so the ROUTER
+/// oracle calls the second a safety failure.
+#[test]
+fn a_duplicated_router_probe_is_a_safety_failure() {
+    let found = (0..100).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.probe_router {
+            return None;
+        }
+        let r = run(seed, Pattern::DealerRouter, Mutation::DuplicateRouterProbe);
+        Some((seed, r))
+    });
+    let (seed, r) = found.expect("no seed draws PROBE_ROUTER");
+    let f = r
+        .failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("seed {seed} not caught: {r}"));
+    assert_eq!(f.kind, FailureKind::Safety, "{r}");
+    assert!(f.what.contains("PROBE_ROUTER probe"), "{r}");
+}
+
+/// A PROBE_ROUTER probe lost on the way up: where each connection's pipe starts with its
+/// probe (IMMEDIATE), the ROUTER then sees that connection's requests without one.
+#[test]
+fn a_lost_router_probe_is_caught_where_each_connection_carries_one() {
+    let found = (0..300).find_map(|seed| {
+        let p = oxmq_sim::Profile::draw(seed);
+        if !p.features.probe_router || !p.sock.base.immediate {
+            return None;
+        }
+        let r = run(seed, Pattern::DealerRouter, Mutation::DropRouterProbe);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("a lost probe survived 300 seeds");
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(
+        f.what.contains("before that connection's probe"),
+        "seed {seed}: {f:?}"
+    );
+}
+
+/// A conflating socket that hands up an older message and keeps the newest back: each
+/// conflating receiver must end with its senders' newest messages, so this is caught in
+/// every workload with conflating receivers (a SUB may instead be caught handing up, late,
+/// a topic it has unsubscribed from since).
+#[test]
+fn a_conflate_keeping_an_older_message_is_caught() {
+    let mut by_newest = 0;
+    for pattern in [Pattern::Pipeline, Pattern::PubSub, Pattern::DealerRouter] {
+        let found = (0..200).find_map(|seed| {
+            if !oxmq_sim::Profile::draw(seed).features.conflate {
+                return None;
+            }
+            let clean = run(seed, pattern, Mutation::None);
+            assert!(clean.failure.is_none(), "{clean}");
+            let r = run(seed, pattern, Mutation::ConflateKeepsOlder);
+            r.failure.map(|f| (seed, f))
+        });
+        let (seed, f) = found.unwrap_or_else(|| panic!("{pattern:?}: survived 200 seeds"));
+        eprintln!(
+            "{pattern:?}: caught at seed {seed} ({}): {}",
+            f.kind, f.what
+        );
+        if f.what.contains("the newest") {
+            assert_eq!(f.kind, FailureKind::Liveness, "seed {seed}: {f:?}");
+            by_newest += 1;
+        }
+    }
+    assert!(
+        by_newest >= 2,
+        "the newest-message oracle caught it only {by_newest} times"
+    );
+}
+
+/// A proxy that widens a subscription upstream (subscribes to everything in place of the
+/// first topic it relays): its XSUB then receives topics no subscription covers.
+#[test]
+fn a_proxy_forwarding_an_unsubscribed_topic_upstream_is_caught() {
+    let mut caught = 0;
+    for seed in 0..100 {
+        if !oxmq_sim::Profile::draw(seed).features.proxy {
+            continue;
+        }
+        let clean = run(seed, Pattern::PubSub, Mutation::None);
+        assert!(clean.failure.is_none(), "{clean}");
+        let r = run(seed, Pattern::PubSub, Mutation::ProxyWidensSubscriptions);
+        if let Some(f) = r.failure {
+            assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+            assert!(f.what.contains("proxy XSUB"), "seed {seed}: {f:?}");
+            caught += 1;
+        }
+    }
+    assert!(caught >= 3, "caught on {caught} seeds only");
+}
+
+/// A proxy that never relays a cancel upstream: once the network has settled, its XSUB
+/// keeps receiving a topic whose last subscription was cancelled long before.
+#[test]
+fn a_proxy_keeping_cancelled_subscriptions_upstream_is_caught() {
+    let found = (0..400).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.proxy {
+            return None;
+        }
+        let r = run(seed, Pattern::PubSub, Mutation::ProxyDropsCancels);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("a proxy dropping cancels survived 400 seeds");
+    eprintln!("caught at seed {seed}: {}", f.what);
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(f.what.contains("cancelled upstream"), "seed {seed}: {f:?}");
+}
+
+/// An inproc join that hands the connecting socket inflated HWMs for its peer: the pipe
+/// they share then takes more than the writer's SNDHWM plus the reader's RCVHWM, and the
+/// inproc HWM oracle sees it as soon as a reader falls behind.
+#[test]
+fn an_inproc_pipe_over_its_hwms_is_caught() {
+    let found = (0..300).find_map(|seed| {
+        if !oxmq_sim::Profile::draw(seed).features.inproc {
+            return None;
+        }
+        let r = run(seed, Pattern::Pipeline, Mutation::InprocHwmInflated);
+        r.failure.map(|f| (seed, f))
+    });
+    let (seed, f) = found.expect("inflated inproc HWMs survived 300 seeds");
+    eprintln!("caught at seed {seed}: {}", f.what);
+    assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
+    assert!(f.what.contains("inproc"), "seed {seed}: {f:?}");
 }

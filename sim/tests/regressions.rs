@@ -54,3 +54,43 @@ fn seed_656_unbind_releases_the_address_at_once() {
     passes(2438, Pattern::Pair);
     passes(2669, Pattern::DealerRouter);
 }
+
+/// A known core bug, not fixed yet; found by the live-HWM workload (`--known-bugs` lets it
+/// lower SNDHWM). Lowering SNDHWM on a live socket leaves the writer of each pipe blocked
+/// for good: the reader (the session's end) has read, say, 20 messages under the old
+/// low-water step (50 for an HWM of 100) without reporting them, and on the `Hwm` command
+/// (`PipeEnd::handle_command` in core/src/pipe) it adopts the new step but does not report
+/// those reads. The writer still counts 20 unread against its new HWM of 1 while the queue is
+/// empty, and as nothing more is read, no report ever comes: PUSH, DEALER, REQ and PAIR
+/// would-block on an idle pipe for ever (the send oracle fires), and PUB drops everything for
+/// that subscriber. `PipeEnd::set_hwms` already sends the report for the other direction.
+#[test]
+#[ignore = "core bug: a lowered SNDHWM leaves the writer blocked on reads never reported"]
+fn seed_175_lowering_sndhwm_on_a_live_socket_does_not_block_its_writer_for_good() {
+    let r = run_seed(&RunOptions {
+        known_bugs: true,
+        ..RunOptions::new(175)
+    });
+    assert_eq!(r.profile.pattern, Pattern::Pipeline);
+    assert!(r.failure.is_none(), "{r}");
+}
+
+/// A known core bug, not fixed yet; found by the live-HWM workload on inproc (`--known-bugs`
+/// lets it change HWMs on sockets with inproc pipes). libzmq gives an inproc pipe, each way,
+/// the writer's SNDHWM plus the reader's RCVHWM, and keeps that sum when an HWM changes
+/// later; our `Socket::apply_hwms` gives the pipe the changing socket's own HWMs instead.
+/// Here the REP s4 (SNDHWM 5, RCVHWM 2) raises its RCVHWM to 5: its replies' pipe to the
+/// REQ s5 drops from 5 + 2 to 5, and s5 learns a low-water step of 3 in place of 4 between
+/// its reads 3 and 4, so (the first bug above) it reports nothing until read 6. The REP
+/// counts 6 unreported replies against an HWM of 5 and never sends the sixth: the pair is
+/// deadlocked, and every later request times out.
+#[test]
+#[ignore = "core bug: a live HWM change drops an inproc pipe's SNDHWM + RCVHWM"]
+fn seed_4427_an_hwm_change_keeps_an_inproc_pipe_flowing() {
+    let r = run_seed(&RunOptions {
+        known_bugs: true,
+        ..RunOptions::new(4427)
+    });
+    assert_eq!(r.profile.pattern, Pattern::ReqRep);
+    assert!(r.failure.is_none(), "{r}");
+}

@@ -197,6 +197,11 @@ impl SocketHalf {
         self.inproc_conns.keys().copied()
     }
 
+    /// The pipe of inproc link `conn`, once it has one.
+    pub fn inproc_pipe(&self, conn: ConnId) -> Option<PipeId> {
+        self.links.get(self.inproc_conns.get(&conn)?)?.pipe
+    }
+
     /// The session or inproc link that owns pipe `id`.
     pub fn pipe_owner(&self, id: PipeId) -> Option<NodeId> {
         self.pipes.get(&id).copied()

@@ -581,6 +581,11 @@ impl SocketBase {
         self.pump(now);
     }
 
+    /// The pipe of inproc connection `conn`, once it has one.
+    pub fn inproc_pipe(&self, conn: ConnId) -> Option<PipeId> {
+        self.half.inproc_pipe(conn)
+    }
+
     /// The next pipe command for the inproc peer of a connection.
     pub fn poll_inproc_command(&mut self) -> Option<(ConnId, PipeCommand)> {
         self.half.poll_inproc_command()

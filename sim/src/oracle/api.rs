@@ -4,6 +4,8 @@
 //! - PUSH, DEALER, REQ, PAIR never drop: a send that succeeded found a pipe with room under
 //!   its SNDHWM; and they block only when no peer is available: a send that would block found
 //!   no pipe at or below its low-water mark (so surely not parked at its HWM), idle and open.
+//! - A conflating socket (ZMQ_CONFLATE) with a pipe never blocks either: its newest message
+//!   replaces an unsent one.
 //! - PUB never blocks: at a subscriber's HWM it drops (RFC 29), so every send succeeds.
 //! - ROUTER never blocks and drops what it cannot route, unless ROUTER_MANDATORY: then it
 //!   reports host-unreachable for an unknown routing id and would-block at a full pipe.
@@ -36,6 +38,9 @@ pub struct SendView {
     pub closing: bool,
     /// Its SNDHWM (0: none).
     pub sndhwm: usize,
+    /// ZMQ_CONFLATE: its pipes keep only the newest message each way, and a send never
+    /// blocks (it replaces an unsent message instead).
+    pub conflate: bool,
     /// Its pipes, in id order.
     pub pipes: Vec<PipeState>,
 }
@@ -46,6 +51,12 @@ impl SendView {
         self.pipes
             .iter()
             .any(|p| self.sndhwm == 0 || p.outbound < self.sndhwm)
+    }
+
+    /// Whether a send may replace an unsent message instead of blocking (CONFLATE, with a
+    /// pipe to put it in).
+    fn replaces(&self) -> bool {
+        self.conflate && !self.pipes.is_empty()
     }
 
     /// A pipe that is surely in the rotation: idle both ways (so not closing) and at or
@@ -89,17 +100,19 @@ pub fn check_send(
     }
     match (kind, err) {
         (_, Some(Terminated)) => wrong("a send before close reported Terminated"),
-        (Push | Dealer | Req | Pair, None) if !v.has_room() => wrong(&if v.pipes.is_empty() {
-            "a send succeeded with no pipe at all: the message was dropped (it must block)"
-                .to_owned()
-        } else {
-            format!(
-                "a send succeeded though all {} pipes were at SNDHWM {}: the message was \
+        (Push | Dealer | Req | Pair, None) if !v.has_room() && !v.replaces() => {
+            wrong(&if v.pipes.is_empty() {
+                "a send succeeded with no pipe at all: the message was dropped (it must block)"
+                    .to_owned()
+            } else {
+                format!(
+                    "a send succeeded though all {} pipes were at SNDHWM {}: the message was \
                  dropped (it must block)",
-                v.pipes.len(),
-                v.sndhwm
-            )
-        }),
+                    v.pipes.len(),
+                    v.sndhwm
+                )
+            })
+        }
         (Push | Dealer | Req | Pair, Some(WouldBlock)) => match v.available() {
             Some(p) => wrong(&format!(
                 "a send would block though pipe {} was idle and below its low-water mark",
@@ -131,6 +144,7 @@ mod tests {
             mandatory: false,
             closing: false,
             sndhwm: 2,
+            conflate: false,
             pipes: outs
                 .iter()
                 .enumerate()
@@ -158,6 +172,17 @@ mod tests {
         let parked = view(SocketType::Push, &[2, 2, 2]);
         assert!(check_send(1, &parked, Err(WouldBlock)).is_ok());
         assert!(check_send(1, &view(SocketType::Pair, &[]), Err(WouldBlock)).is_ok());
+    }
+
+    #[test]
+    fn a_conflating_socket_replaces_rather_than_blocks() {
+        let mut full = view(SocketType::Dealer, &[2]);
+        assert!(check_send(1, &full, Ok(())).is_err());
+        full.conflate = true;
+        assert!(check_send(1, &full, Ok(())).is_ok());
+        let mut none = view(SocketType::Dealer, &[]);
+        none.conflate = true;
+        assert!(check_send(1, &none, Ok(())).is_err());
     }
 
     #[test]

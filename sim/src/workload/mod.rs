@@ -12,7 +12,7 @@ use rand::Rng;
 
 use crate::msg::Payload;
 use crate::profile::{Pattern, Profile};
-use crate::world::{Cx, Sim};
+use crate::world::{App, Cx, Sim};
 
 /// Adds the hosts of `profile`'s workload to `sim`.
 pub fn build(sim: &mut Sim, profile: &Profile) {
@@ -37,12 +37,89 @@ fn open(cx: &mut Cx<'_>, p: &Profile, kind: SocketType, extra: &[SocketOption]) 
 
 /// How many frames the next message has.
 fn frames(cx: &mut Cx<'_>, p: &Profile) -> usize {
+    // libzmq's CONFLATE does not support multipart messages: single frames only there.
+    if p.conflating() {
+        return 1;
+    }
     cx.rng().random_range(1..=p.frames_max)
 }
 
-/// The endpoint of `port` on host `h`.
+/// The tcp endpoint of `port` on host `h`.
 fn ep(cx: &Cx<'_>, h: usize, port: u16) -> String {
     format!("tcp://{}:{port}", cx.addr_of(h))
+}
+
+/// Where to connect to `port` on host `h`: over inproc if it is this host and the seed
+/// uses inproc, else over tcp.
+fn peer_ep(cx: &Cx<'_>, h: usize, port: u16) -> String {
+    if cx.inproc() && h == cx.host() {
+        format!("inproc://{port}")
+    } else {
+        ep(cx, h, port)
+    }
+}
+
+/// Binds `s` to `port` on this host over tcp, and over inproc too if the seed uses it.
+fn bind_ports(cx: &mut Cx<'_>, s: u64, port: u16) {
+    let e = ep(cx, cx.host(), port);
+    cx.bind(s, &e);
+    if cx.inproc() {
+        cx.bind(s, &format!("inproc://{port}"));
+    }
+}
+
+/// Several applications on one host (one process), each with its own sockets, ticks and
+/// state; peers among them connect over inproc.
+pub(crate) struct Colocated(pub(crate) Vec<Box<dyn App>>);
+
+impl Colocated {
+    fn each(&mut self, cx: &mut Cx<'_>, mut f: impl FnMut(&mut Box<dyn App>, &mut Cx<'_>)) {
+        for (i, app) in self.0.iter_mut().enumerate() {
+            cx.set_slot(i);
+            f(app, cx);
+        }
+    }
+}
+
+impl App for Colocated {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        self.each(cx, |a, cx| a.start(cx));
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        let i = cx.slot();
+        if let Some(app) = self.0.get_mut(i) {
+            app.tick(cx);
+        }
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        self.each(cx, |a, cx| a.readable(cx));
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: crate::world::Phase) {
+        self.each(cx, |a, cx| a.phase(cx, phase));
+    }
+
+    fn crashed(&mut self) {
+        for app in &mut self.0 {
+            app.crashed();
+        }
+    }
+
+    fn check(&mut self, cx: &mut Cx<'_>, phase: crate::world::Phase) {
+        self.each(cx, |a, cx| a.check(cx, phase));
+    }
+}
+
+/// Adds a host running `apps`: just the one, or all of them on one host.
+fn add_apps(sim: &mut Sim, mut apps: Vec<Box<dyn App>>) {
+    if apps.len() == 1 {
+        let app = apps.pop().expect("one app");
+        sim.add_host(app, Instant::ZERO);
+    } else {
+        sim.add_host(Box::new(Colocated(apps)), Instant::ZERO);
+    }
 }
 
 /// Whether applications send in this phase.
@@ -111,6 +188,9 @@ impl LingerBurst {
                 SocketOption::ReqRelaxed(relaxed),
                 SocketOption::ReqCorrelate(relaxed && p.sock.req_correlate),
             ],
+            SocketType::Dealer if p.features.probe_router => {
+                vec![SocketOption::ProbeRouter(true)]
+            }
             _ => Vec::new(),
         };
         let sock = open(cx, p, kind, &extra);
@@ -156,7 +236,10 @@ impl LingerBurst {
         cx.close(s);
         if p.linger_delivers() {
             let d = cx.now() + p.linger_delivery_bound();
-            for &seq in &self.queued {
+            // The pipeline's conflating sink keeps only the newest of them.
+            let newest_only = p.conflating() && p.pattern == crate::profile::Pattern::Pipeline;
+            let keep = if newest_only { 1 } else { self.queued.len() };
+            for &seq in self.queued.iter().rev().take(keep) {
                 cx.oracle().protect((s, seq), d);
             }
             if cx.is_open(s) {

@@ -1,9 +1,12 @@
 //! PAIR (RFC 31): two peers, one binds, one connects, both send. Order per pipe, nothing
 //! twice, every probe arrives.
 
-use oxmq_core::{Instant, SocketType};
+use oxmq_core::SocketType;
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
+use super::{
+    add_apps, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect, sending,
+    LingerBurst,
+};
 use crate::msg::Payload;
 use crate::oracle::Scope;
 use crate::profile::Profile;
@@ -12,8 +15,9 @@ use crate::world::{App, Cx, Phase, Sim};
 const PORT: u16 = 5580;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    for binds in [true, false] {
-        sim.add_host(
+    let peers: Vec<Box<dyn App>> = [true, false]
+        .into_iter()
+        .map(|binds| {
             Box::new(Peer {
                 p: p.clone(),
                 binds,
@@ -21,9 +25,16 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
                 seq: 0,
                 pending: None,
                 burst: None,
-            }),
-            Instant::ZERO,
-        );
+            }) as Box<dyn App>
+        })
+        .collect();
+    // With inproc, both peers run on one host and pair over inproc.
+    if p.features.inproc {
+        add_apps(sim, peers);
+    } else {
+        for peer in peers {
+            add_apps(sim, vec![peer]);
+        }
     }
 }
 
@@ -40,9 +51,16 @@ struct Peer {
 impl App for Peer {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Pair, &[]);
-        let e = ep(cx, 0, PORT);
+        let e = if self.binds {
+            ep(cx, 0, PORT)
+        } else {
+            peer_ep(cx, 0, PORT)
+        };
         if self.binds {
             cx.bind(s, &e);
+            if cx.inproc() {
+                cx.bind(s, &format!("inproc://{PORT}"));
+            }
         } else {
             cx.connect(s, &e);
         }
@@ -56,7 +74,11 @@ impl App for Peer {
             b.tick(cx, &self.p);
         }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
-            let e = ep(cx, 0, PORT);
+            let e = if self.binds {
+                ep(cx, 0, PORT)
+            } else {
+                peer_ep(cx, 0, PORT)
+            };
             if self.binds {
                 rebind(cx, s, &e);
             } else {
@@ -117,7 +139,7 @@ impl App for Peer {
                     cx.close(s);
                 }
                 self.pending = None;
-                let e = ep(cx, 0, PORT);
+                let e = peer_ep(cx, 0, PORT);
                 self.burst = Some(LingerBurst::start(cx, &self.p, SocketType::Pair, &[e], 6));
             }
             Phase::Shutdown => {

@@ -3,9 +3,12 @@
 
 use std::collections::VecDeque;
 
-use oxmq_core::{Instant, SocketType};
+use oxmq_core::{Instant, SocketOption, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
+use super::{
+    add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
+    sending, LingerBurst,
+};
 use crate::msg::Payload;
 use crate::oracle::Scope;
 use crate::profile::Profile;
@@ -17,7 +20,14 @@ const TASKS: u16 = 5557;
 const RESULTS: u16 = 5558;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    sim.add_host(Box::new(Ventilator::new(p)), Instant::ZERO);
+    // With inproc, the first worker runs beside the ventilator and takes tasks over inproc.
+    let mut vent: Vec<Box<dyn App>> = vec![Box::new(Ventilator::new(p))];
+    let mut workers = p.peers;
+    if p.features.inproc {
+        vent.push(Box::new(Worker::new(p)));
+        workers -= 1;
+    }
+    add_apps(sim, vent);
     sim.add_host(
         Box::new(Sink {
             p: p.clone(),
@@ -25,7 +35,7 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
         }),
         Instant::ZERO,
     );
-    for _ in 0..p.peers {
+    for _ in 0..workers {
         sim.add_host(Box::new(Worker::new(p)), Instant::ZERO);
     }
 }
@@ -64,8 +74,7 @@ impl Ventilator {
 impl App for Ventilator {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Push, &[]);
-        let e = ep(cx, VENT, TASKS);
-        cx.bind(s, &e);
+        bind_ports(cx, s, TASKS);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -86,7 +95,8 @@ impl App for Ventilator {
             let mut task = Payload::new(s, self.seq, n, probing(cx));
             task.pad = self.p.pad;
             self.seq += 1;
-            if task.probe {
+            // With a conflating sink, only each worker's newest result must arrive.
+            if task.probe && !self.p.conflating() {
                 let d = deadline(cx, &self.p, 3);
                 cx.oracle()
                     .expect(format!("task {s}:{} reaches the sink", task.seq), d);
@@ -144,7 +154,7 @@ impl Worker {
 impl App for Worker {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let pull = open(cx, &self.p, SocketType::Pull, &[]);
-        let e = ep(cx, VENT, TASKS);
+        let e = peer_ep(cx, VENT, TASKS);
         cx.connect(pull, &e);
         let push = open(cx, &self.p, SocketType::Push, &[]);
         let e = ep(cx, SINK, RESULTS);
@@ -157,7 +167,7 @@ impl App for Worker {
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
         if let Some(pull) = self.pull.filter(|_| churn(cx, &self.p)) {
-            let e = ep(cx, VENT, TASKS);
+            let e = peer_ep(cx, VENT, TASKS);
             reconnect(cx, pull, &e);
         }
         if let Some(push) = self.push.filter(|_| churn(cx, &self.p)) {
@@ -188,6 +198,11 @@ impl App for Worker {
             result.pad = self.p.pad;
             self.seq += 1;
             result.extra = format!("{}:{}", task.sender, task.seq);
+            if result.probe && self.p.conflating() {
+                let d = deadline(cx, &self.p, 2);
+                cx.oracle()
+                    .expect_newest("the sink", push, result.seq, d, true);
+            }
             self.outbox.push_back(result);
         }
         if cx.is_open(push) {
@@ -217,9 +232,10 @@ struct Sink {
 
 impl App for Sink {
     fn start(&mut self, cx: &mut Cx<'_>) {
-        let s = open(cx, &self.p, SocketType::Pull, &[]);
-        let e = ep(cx, SINK, RESULTS);
-        cx.bind(s, &e);
+        let conflate = [SocketOption::Conflate(true)];
+        let extra: &[SocketOption] = if self.p.conflating() { &conflate } else { &[] };
+        let s = open(cx, &self.p, SocketType::Pull, extra);
+        bind_ports(cx, s, RESULTS);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -243,6 +259,9 @@ impl App for Sink {
                 return;
             };
             cx.oracle().received(now, s, pipe, &r, Scope::One);
+            if self.p.conflating() {
+                cx.oracle().conflated(now, "the sink", r.sender, r.seq);
+            }
             if r.probe {
                 cx.oracle()
                     .fulfil(&format!("task {} reaches the sink", r.extra), now);

@@ -1,11 +1,19 @@
 //! PUB/SUB (RFC 29): a publisher on a few topics, subscribers with prefix subscriptions (one
 //! joins late, some unsubscribe). A subscriber never sees a topic it is not subscribed to;
 //! after healing, every subscriber gets every probe on a topic it wants.
+//!
+//! With the proxy feature, an XSUB/XPUB proxy (libzmq's `zmq_proxy`) sits between them: its
+//! XSUB connects to the publisher, the subscribers connect to its XPUB; it forwards messages
+//! down and subscriptions up. Its XSUB, which filters nothing itself, must receive only
+//! topics a subscription it sent upstream covers; order per publisher holds end to end.
 
 use oxmq_core::{Instant, SocketOption, SocketType};
 use rand::Rng;
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending};
+use super::{
+    add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
+    sending,
+};
 use crate::msg::Payload;
 use crate::oracle::{FailureKind, Scope};
 use crate::profile::Profile;
@@ -14,19 +22,32 @@ use crate::world::{App, Cx, Phase, Sim};
 
 const PUB: usize = 0;
 const PORT: u16 = 5556;
+/// The proxy's host, when there is one.
+const PROXY: usize = 1;
+/// Where the proxy's XPUB listens.
+const PROXY_PORT: u16 = 5559;
 const TOPICS: [&str; 4] = ["A", "AB", "B", "C"];
 const PREFIXES: [&str; 5] = ["A", "AB", "B", "C", ""];
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    sim.add_host(
-        Box::new(Publisher {
-            p: p.clone(),
-            sock: None,
-            seq: 0,
-        }),
-        Instant::ZERO,
-    );
-    for _ in 0..p.peers {
+    let publisher: Box<dyn App> = Box::new(Publisher {
+        p: p.clone(),
+        sock: None,
+        seq: 0,
+    });
+    // With inproc, the first subscriber runs beside the host it subscribes at.
+    let mut first: Vec<Box<dyn App>> = vec![publisher];
+    if p.features.proxy {
+        add_apps(sim, first);
+        first = vec![Box::new(Proxy::new(p))];
+    }
+    let mut subs = p.peers;
+    if p.features.inproc {
+        first.push(Box::new(Subscriber::new(p)));
+        subs -= 1;
+    }
+    add_apps(sim, first);
+    for _ in 0..subs {
         sim.add_host(Box::new(Subscriber::new(p)), Instant::ZERO);
     }
     // The late joiner: it boots at a time its own stream draws, during the fault phase.
@@ -34,6 +55,15 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
     let mut r = crate::rng::stream(sim.seed, &format!("late-joiner/{h}"));
     let at = Instant::ZERO + p.fault_phase.mul_f64(r.random_range(0.1..1.0));
     sim.add_host(Box::new(Subscriber::new(p)), at);
+}
+
+/// Where subscribers connect: the proxy's XPUB, or the publisher.
+fn upstream(cx: &Cx<'_>, p: &Profile) -> String {
+    if p.features.proxy {
+        peer_ep(cx, PROXY, PROXY_PORT)
+    } else {
+        peer_ep(cx, PUB, PORT)
+    }
 }
 
 struct Publisher {
@@ -45,8 +75,7 @@ struct Publisher {
 impl App for Publisher {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Pub, &[]);
-        let e = ep(cx, PUB, PORT);
-        cx.bind(s, &e);
+        bind_ports(cx, s, PORT);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -66,8 +95,11 @@ impl App for Publisher {
             m.pad = self.p.pad;
             m.topic = topic.to_owned();
             self.seq += 1;
+            let now = cx.now();
+            cx.oracle().published(m.id(), now);
             if m.probe {
-                let d = deadline(cx, &self.p, 2);
+                let hops = if self.p.features.proxy { 3 } else { 2 };
+                let d = deadline(cx, &self.p, hops);
                 let subs: Vec<u64> = cx
                     .oracle()
                     .subscribers
@@ -80,8 +112,14 @@ impl App for Publisher {
                     .filter(|x| cx.is_open(*x))
                     .collect::<Vec<_>>()
                 {
-                    cx.oracle()
-                        .expect(format!("{s}:{} reaches sub s{sub}", m.seq), d);
+                    if self.p.conflating() {
+                        // A conflating SUB keeps the newest: it must end with this one.
+                        let who = format!("sub s{sub}");
+                        cx.oracle().expect_newest(&who, s, m.seq, d, true);
+                    } else {
+                        cx.oracle()
+                            .expect(format!("{s}:{} reaches sub s{sub}", m.seq), d);
+                    }
                 }
             }
             // PUB never blocks: at a subscriber's HWM the message is dropped for it.
@@ -127,13 +165,16 @@ impl App for Subscriber {
         self.prefixes = (0..n)
             .map(|_| PREFIXES[cx.rng().random_range(0..PREFIXES.len())].to_owned())
             .collect();
-        let subs: Vec<SocketOption> = self
+        let mut subs: Vec<SocketOption> = self
             .prefixes
             .iter()
             .map(|t| SocketOption::Subscribe(t.clone().into()))
             .collect();
+        if self.p.conflating() {
+            subs.push(SocketOption::Conflate(true));
+        }
         let s = open(cx, &self.p, SocketType::Sub, &subs);
-        let e = ep(cx, PUB, PORT);
+        let e = upstream(cx, &self.p);
         cx.connect(s, &e);
         self.sock = Some(s);
         cx.oracle().subscribers.insert(s, self.prefixes.clone());
@@ -142,7 +183,7 @@ impl App for Subscriber {
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
-            let e = ep(cx, PUB, PORT);
+            let e = upstream(cx, &self.p);
             reconnect(cx, s, &e);
         }
         let Some(s) = self.sock else {
@@ -179,6 +220,10 @@ impl App for Subscriber {
                 return;
             }
             cx.oracle().received(now, s, pipe, &p, Scope::Each);
+            if self.p.conflating() {
+                cx.oracle()
+                    .conflated(now, &format!("sub s{s}"), p.sender, p.seq);
+            }
             if p.probe {
                 cx.oracle()
                     .fulfil(&format!("{}:{} reaches sub s{s}", p.sender, p.seq), now);
@@ -193,6 +238,134 @@ impl App for Subscriber {
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
         if phase == Phase::Shutdown {
             if let Some(s) = self.sock {
+                cx.close(s);
+            }
+        }
+    }
+}
+
+/// An XSUB/XPUB proxy: what its XSUB receives goes out of its XPUB; the subscriptions its
+/// XPUB hands up go upstream through its XSUB.
+struct Proxy {
+    p: Profile,
+    xsub: Option<u64>,
+    xpub: Option<u64>,
+    /// The injected bug (`ProxyWidensSubscriptions`) has played.
+    widened: bool,
+}
+
+impl Proxy {
+    fn new(p: &Profile) -> Self {
+        Proxy {
+            p: p.clone(),
+            xsub: None,
+            xpub: None,
+            widened: false,
+        }
+    }
+}
+
+impl App for Proxy {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        // libzmq's default HWMs: a proxy forwards what it read in one go, and with the
+        // seed's small HWMs its XPUB would drop a burst (as PUB may) that the liveness
+        // check expects every subscriber to get.
+        let hwms = [SocketOption::SndHwm(1000), SocketOption::RcvHwm(1000)];
+        let xsub = open(cx, &self.p, SocketType::XSub, &hwms);
+        let e = peer_ep(cx, PUB, PORT);
+        cx.connect(xsub, &e);
+        let xpub = open(cx, &self.p, SocketType::XPub, &hwms);
+        bind_ports(cx, xpub, PROXY_PORT);
+        self.xsub = Some(xsub);
+        self.xpub = Some(xpub);
+        cx.wake_in(self.p.interval);
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>) {
+        if let Some(x) = self.xsub.filter(|_| churn(cx, &self.p)) {
+            let e = peer_ep(cx, PUB, PORT);
+            reconnect(cx, x, &e);
+        }
+        // Slow readers read on ticks (the simulator calls `readable` after each).
+        cx.wake_in(self.p.interval);
+    }
+
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        let (Some(xsub), Some(xpub)) = (self.xsub, self.xpub) else {
+            return;
+        };
+        while let Some((m, pipe)) = cx.recv(xsub) {
+            let now = cx.now();
+            let Some(p) = cx.oracle().decode(now, "proxy", m.frames()) else {
+                return;
+            };
+            cx.oracle().proxy_received(now, xsub, &p, pipe);
+            // XPUB never blocks: at a subscriber's HWM it drops, as PUB does.
+            let _ = cx.send(xpub, m);
+        }
+        while let Some((m, _)) = cx.recv(xpub) {
+            let now = cx.now();
+            let head = m.frames()[0].clone();
+            let Some((&kind, topic)) = head.split_first() else {
+                let what = format!("proxy XPUB s{xpub} handed up an empty message");
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            };
+            if kind > 1 || m.len() != 1 {
+                let what = format!(
+                    "proxy XPUB s{xpub} handed up {:?}, not a subscription change",
+                    m.frames()
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+            let subscribe = kind == 1;
+            cx.log(format_args!(
+                "proxy s{xsub} {} {:?} upstream",
+                if subscribe { "subscribes" } else { "cancels" },
+                String::from_utf8_lossy(topic)
+            ));
+            cx.oracle().proxy_subscription(now, xsub, subscribe, topic);
+            let widen = subscribe
+                && !self.widened
+                && cx.mutation() == crate::world::Mutation::ProxyWidensSubscriptions;
+            if !subscribe && cx.mutation() == crate::world::Mutation::ProxyDropsCancels {
+                cx.log(format_args!("proxy s{xsub} MUTATION: cancel not relayed"));
+                continue;
+            }
+            let up = if widen {
+                self.widened = true;
+                cx.log(format_args!(
+                    "proxy s{xsub} MUTATION: subscribes to everything"
+                ));
+                oxmq_core::Message::from(vec![1u8])
+            } else {
+                m
+            };
+            // A proxy whose XSUB is closed (at shutdown, the two close one after the other)
+            // has nowhere to relay to: it stops, as libzmq's proxy ends.
+            if !cx.is_open(xsub) {
+                return;
+            }
+            if let Err(e) = cx.send(xsub, up) {
+                if e == oxmq_core::socket::SendErrorKind::Terminated {
+                    return;
+                }
+                let what = format!("proxy XSUB s{xsub} refused a subscription change: {e:?}");
+                cx.oracle().fail(FailureKind::Safety, now, what);
+                return;
+            }
+        }
+    }
+
+    fn crashed(&mut self) {
+        self.xsub = None;
+        self.xpub = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        if phase == Phase::Shutdown {
+            for s in [self.xsub, self.xpub].into_iter().flatten() {
                 cx.close(s);
             }
         }

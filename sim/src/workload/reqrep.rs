@@ -7,7 +7,10 @@ use std::collections::BTreeSet;
 
 use oxmq_core::{Instant, SocketOption, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
+use super::{
+    add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
+    sending, LingerBurst,
+};
 use rand::Rng;
 
 use crate::msg::Payload;
@@ -18,16 +21,19 @@ use crate::world::{App, Cx, Phase, Sim};
 const PORT: u16 = 5560;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    for _ in 0..p.peers {
-        sim.add_host(
-            Box::new(Server {
-                p: p.clone(),
-                sock: None,
-            }),
-            Instant::ZERO,
-        );
+    // With inproc, the first client runs beside the first server.
+    let colocated = usize::from(p.features.inproc);
+    for h in 0..p.peers {
+        let mut apps: Vec<Box<dyn App>> = vec![Box::new(Server {
+            p: p.clone(),
+            sock: None,
+        })];
+        if h == 0 && colocated == 1 {
+            apps.push(Box::new(Client::new(p)));
+        }
+        add_apps(sim, apps);
     }
-    for _ in 0..p.clients {
+    for _ in colocated..p.clients {
         sim.add_host(Box::new(Client::new(p)), Instant::ZERO);
     }
 }
@@ -40,8 +46,7 @@ struct Server {
 impl App for Server {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let s = open(cx, &self.p, SocketType::Rep, &[]);
-        let e = ep(cx, cx.host(), PORT);
-        cx.bind(s, &e);
+        bind_ports(cx, s, PORT);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -120,7 +125,7 @@ impl Client {
         ];
         let s = open(cx, &self.p, SocketType::Req, &opts);
         for h in 0..self.p.peers {
-            let e = ep(cx, h, PORT);
+            let e = peer_ep(cx, h, PORT);
             cx.connect(s, &e);
         }
         self.sock = Some(s);
@@ -166,7 +171,7 @@ impl App for Client {
         }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
-            let e = ep(cx, h, PORT);
+            let e = peer_ep(cx, h, PORT);
             reconnect(cx, s, &e);
         }
         let Some(mut s) = self.sock else {
@@ -276,7 +281,7 @@ impl App for Client {
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
         match phase {
             Phase::Linger => {
-                let eps: Vec<String> = (0..self.p.peers).map(|h| ep(cx, h, PORT)).collect();
+                let eps: Vec<String> = (0..self.p.peers).map(|h| peer_ep(cx, h, PORT)).collect();
                 let b = LingerBurst::start(cx, &self.p, SocketType::Req, &eps, 3);
                 self.burst = Some(b);
             }

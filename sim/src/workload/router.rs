@@ -9,7 +9,10 @@ use bytes::Bytes;
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{Instant, Message, SocketOption, SocketType};
 
-use super::{churn, deadline, ep, frames, open, probing, rebind, reconnect, sending, LingerBurst};
+use super::{
+    add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
+    sending, LingerBurst,
+};
 use rand::Rng;
 
 use crate::msg::Payload;
@@ -24,16 +27,19 @@ const GHOST: &[u8] = b"ghost";
 const WINDOW: usize = 4;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
-    for _ in 0..p.peers {
-        sim.add_host(
-            Box::new(Server {
-                p: p.clone(),
-                sock: None,
-            }),
-            Instant::ZERO,
-        );
+    // With inproc, the first client runs beside the first server.
+    let colocated = usize::from(p.features.inproc);
+    for h in 0..p.peers {
+        let mut apps: Vec<Box<dyn App>> = vec![Box::new(Server {
+            p: p.clone(),
+            sock: None,
+        })];
+        if h == 0 && colocated == 1 {
+            apps.push(Box::new(Client::new(p)));
+        }
+        add_apps(sim, apps);
     }
-    for _ in 0..p.clients {
+    for _ in colocated..p.clients {
         sim.add_host(Box::new(Client::new(p)), Instant::ZERO);
     }
 }
@@ -78,8 +84,7 @@ impl App for Server {
             SocketOption::RouterHandover(self.p.sock.router_handover),
         ];
         let s = open(cx, &self.p, SocketType::Router, &opts);
-        let e = ep(cx, cx.host(), PORT);
-        cx.bind(s, &e);
+        bind_ports(cx, s, PORT);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
     }
@@ -103,6 +108,12 @@ impl App for Server {
         while let Some((m, pipe)) = cx.recv(s) {
             let now = cx.now();
             let frames = m.frames();
+            if self.p.features.probe_router && frames.len() == 2 && frames[1].is_empty() {
+                cx.oracle().router_probe(now, s, pipe);
+                continue;
+            }
+            let probe_first = self.p.features.probe_router && self.p.sock.base.immediate;
+            cx.oracle().router_message(now, s, pipe, probe_first);
             let Some(req) = cx
                 .oracle()
                 .decode(now, "router", &frames[1.min(frames.len())..])
@@ -177,6 +188,12 @@ impl Client {
 impl App for Client {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let mut opts = Vec::new();
+        if self.p.features.probe_router {
+            opts.push(SocketOption::ProbeRouter(true));
+        }
+        if self.p.conflating() {
+            opts.push(SocketOption::Conflate(true));
+        }
         if self.p.sock.explicit_ids {
             // Fixed across restarts: a restarted client claims its old identity.
             self.id = format!("d{}", cx.host());
@@ -184,7 +201,7 @@ impl App for Client {
         }
         let s = open(cx, &self.p, SocketType::Dealer, &opts);
         for h in 0..self.p.peers {
-            let e = ep(cx, h, PORT);
+            let e = peer_ep(cx, h, PORT);
             cx.connect(s, &e);
         }
         self.sock = Some(s);
@@ -197,7 +214,7 @@ impl App for Client {
         }
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
-            let e = ep(cx, h, PORT);
+            let e = peer_ep(cx, h, PORT);
             reconnect(cx, s, &e);
         }
         let Some(s) = self.sock else {
@@ -215,7 +232,13 @@ impl App for Client {
             req.pad = self.p.pad;
             req.extra = self.id.clone();
             self.seq += 1;
-            if req.probe {
+            if req.probe && self.p.conflating() {
+                // Replies conflate per server: only the newest request's reply must come
+                // (another server's older reply may be read after it).
+                let d = deadline(cx, &self.p, 3);
+                let who = format!("dealer s{s}");
+                cx.oracle().expect_newest(&who, s, req.seq, d, false);
+            } else if req.probe {
                 let d = deadline(cx, &self.p, 3);
                 cx.oracle()
                     .expect(format!("dealer request {s}:{} answered", req.seq), d);
@@ -257,6 +280,10 @@ impl App for Client {
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
             }
+            if mine && self.p.conflating() {
+                cx.oracle()
+                    .conflated(now, &format!("dealer s{s}"), rep.sender, rep.seq);
+            }
             if mine && rep.probe {
                 cx.oracle()
                     .fulfil(&format!("dealer request {s}:{} answered", rep.seq), now);
@@ -276,7 +303,7 @@ impl App for Client {
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
         match phase {
             Phase::Linger => {
-                let eps: Vec<String> = (0..self.p.peers).map(|h| ep(cx, h, PORT)).collect();
+                let eps: Vec<String> = (0..self.p.peers).map(|h| peer_ep(cx, h, PORT)).collect();
                 let b = LingerBurst::start(cx, &self.p, SocketType::Dealer, &eps, 6);
                 self.burst = Some(b);
             }

@@ -1,0 +1,347 @@
+//! inproc between the sockets of one host (one process): the world plays the part of a
+//! core `Context`, per host. A connect joins the socket bound to its name when the binder's
+//! mailbox gets to it; pipe commands and ends of file travel through each socket's mailbox,
+//! first in first out, a little later, as another thread would deliver them. Messages
+//! themselves pass through the pipe storage the two sockets share.
+
+use std::time::Duration;
+
+use oxmq_core::base::{ConnId, ListenerId};
+use oxmq_core::pipe::PipeCommand;
+use oxmq_core::{Instant, PipeId};
+use rand::Rng;
+
+use super::{Ev, Mutation, Sim, EADDRINUSE};
+use crate::oracle::FailureKind;
+
+/// What crosses between the two sockets of an inproc connection (no bytes: the pipe's
+/// messages pass through storage both share).
+#[derive(Debug)]
+pub(super) enum InprocEv {
+    /// A pipe command from the other end.
+    Command(PipeCommand),
+    /// The other end closed the connection.
+    Eof,
+}
+
+impl Sim {
+    /// `InprocBind`: registers the name on this host, or fails with EADDRINUSE.
+    pub(super) fn inproc_bind(&mut self, s: usize, listener: ListenerId, name: String) {
+        let now = self.now;
+        let key = (self.socks[s].host, name);
+        let base = self.socks[s].base.as_mut().expect("acting socket is alive");
+        if self.inproc_bound.contains_key(&key) {
+            base.handle_bind_failed(listener, EADDRINUSE, now);
+            self.log(format_args!("s{s} bind inproc://{} failed: in use", key.1));
+            return;
+        }
+        base.handle_listening(listener, &format!("inproc://{}", key.1), now);
+        self.log(format_args!("s{s} listening inproc://{}", key.1));
+        for (c, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
+            self.inproc_found(c, conn, s, listener);
+        }
+        self.inproc_bound.insert(key, (s, listener));
+    }
+
+    /// `InprocConnect`: joins the socket bound to the name, or waits for one to bind it.
+    pub(super) fn inproc_connect(&mut self, s: usize, conn: ConnId, name: String) {
+        let ep = format!("inproc://{name}");
+        self.log(format_args!("s{s} connect c{} {ep}", conn.0));
+        self.dialed.insert((s, conn), ep);
+        let key = (self.socks[s].host, name);
+        match self.inproc_bound.get(&key).copied() {
+            Some((b, listener)) => self.inproc_found(s, conn, b, listener),
+            None => self.inproc_waiting.entry(key).or_default().push((s, conn)),
+        }
+    }
+
+    /// `Close` of an inproc connection: the peer learns it through its mailbox.
+    pub(super) fn inproc_close(&mut self, s: usize, conn: ConnId) {
+        self.log(format_args!("s{s} close inproc c{}", conn.0));
+        self.inproc_joining.remove(&(s, conn));
+        for w in self.inproc_waiting.values_mut() {
+            w.retain(|x| *x != (s, conn));
+        }
+        self.inproc_pipes.remove(&(s, conn));
+        self.inproc_hwm.remove(&(s, conn));
+        if let Some(peer) = self.inproc_links.remove(&(s, conn)) {
+            self.inproc_links.remove(&peer);
+            self.inproc_pipes.remove(&peer);
+            self.inproc_hwm.remove(&peer);
+            self.post(peer.0, peer.1, InprocEv::Eof);
+        }
+    }
+
+    /// Something from an inproc peer reaches socket `to`'s mailbox.
+    pub(super) fn inproc_deliver(&mut self, to: usize, conn: ConnId, what: InprocEv) {
+        let now = self.now;
+        if self.socks[to].base.is_none() {
+            return;
+        }
+        if let (InprocEv::Command(PipeCommand::ActivateRead), Some(&p)) =
+            (&what, self.inproc_pipes.get(&(to, conn)))
+        {
+            if let Some(n) = self.inproc_wakes.get_mut(&(to, p)) {
+                *n -= 1;
+                if *n == 0 {
+                    self.inproc_wakes.remove(&(to, p));
+                }
+            }
+        }
+        let base = self.socks[to].base.as_mut().expect("checked above");
+        match what {
+            InprocEv::Command(cmd) => {
+                self.trace
+                    .record(now, format_args!("s{to} c{} <- {cmd:?}", conn.0));
+                base.handle_inproc_command(conn, cmd, now)
+            }
+            InprocEv::Eof => {
+                self.log(format_args!("s{to} c{} <- inproc peer closed", conn.0));
+                let base = self.socks[to].base.as_mut().expect("checked above");
+                base.handle_eof(conn, now);
+            }
+        }
+        self.settle(to);
+        let h = self.socks[to].host;
+        self.notify(h);
+    }
+
+    /// Carries a pipe command `s` wrote for the peer of its inproc connection `conn` to
+    /// that peer's mailbox (nowhere if the peer is gone).
+    pub(super) fn inproc_command(&mut self, s: usize, conn: ConnId, cmd: PipeCommand) {
+        let Some(&(to, pconn)) = self.inproc_links.get(&(s, conn)) else {
+            return;
+        };
+        if cmd == PipeCommand::ActivateRead {
+            if self.mutation == Mutation::LoseInprocWakeups {
+                return;
+            }
+            if let Some(&p) = self.inproc_pipes.get(&(to, pconn)) {
+                *self.inproc_wakes.entry((to, p)).or_insert(0) += 1;
+            }
+        }
+        self.post(to, pconn, InprocEv::Command(cmd));
+    }
+
+    /// Whether pipe `p` of socket `s` has a message waiting to be read. A pipe whose session
+    /// has gone stays attached only while it has one. For an inproc pipe the count comes
+    /// from the peer's end; if the peer is gone, it is taken as empty (so fair-queueing
+    /// claims nothing about it).
+    pub(super) fn waiting_in(&self, s: usize, p: PipeId) -> bool {
+        let Some(base) = self.socks[s].base.as_ref() else {
+            return false;
+        };
+        if let Some(&(peer, pp)) = self.inproc_ends.get(&(s, p)) {
+            if self.inproc_wakes.contains_key(&(s, p)) {
+                return false;
+            }
+            let (Some(mine), Some(theirs)) = (
+                base.socket().pipe_end(p),
+                self.socks[peer]
+                    .base
+                    .as_ref()
+                    .and_then(|b| b.socket().pipe_end(pp)),
+            ) else {
+                return false;
+            };
+            return theirs.msgs_kept() > mine.msgs_read();
+        }
+        if self.inproc_pipe_ids.contains(&(s, p)) {
+            return false;
+        }
+        base.pipe(p).is_none_or(|x| x.inbound_len() > 0)
+    }
+
+    /// Whether `conn` of socket `s` is an inproc connection (joined, joining or waiting).
+    pub(super) fn is_inproc(&self, s: usize, conn: ConnId) -> bool {
+        self.inproc_links.contains_key(&(s, conn))
+            || self.inproc_joining.contains(&(s, conn))
+            || self.inproc_waiting.values().any(|w| w.contains(&(s, conn)))
+    }
+
+    /// Queues `what` for socket `to`'s mailbox: it arrives a little later (the other
+    /// thread's turn), after everything queued for that mailbox before it.
+    pub(super) fn post(&mut self, to: usize, conn: ConnId, what: InprocEv) {
+        let at = self.mailbox_slot(to);
+        self.schedule(at, Ev::Inproc { to, conn, what });
+    }
+
+    /// When something posted now to socket `to`'s mailbox arrives.
+    pub(super) fn mailbox_slot(&mut self, to: usize) -> Instant {
+        let delay = Duration::from_nanos(self.mailbox_rng.random_range(0..=50_000));
+        let floor = self
+            .mailbox_floor
+            .get(&to)
+            .copied()
+            .unwrap_or(Instant::ZERO);
+        let at = (self.now + delay).max(floor);
+        self.mailbox_floor.insert(to, at);
+        at
+    }
+
+    /// An inproc connect found its name bound: the two sockets join when the binder's
+    /// mailbox gets to it (after what was posted to it before, such as an earlier peer's
+    /// end of file), not inside the drain of either.
+    pub(super) fn inproc_found(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
+        self.inproc_joining.insert((c, conn));
+        let at = self.mailbox_slot(b);
+        self.schedule(
+            at,
+            Ev::InprocJoin {
+                connecter: c,
+                conn,
+                binder: b,
+                listener,
+            },
+        );
+    }
+
+    /// Joins connecter `c`'s connection `conn` to binder `b`'s `listener`, as a core
+    /// `Context` does: the connecter's pipe (which may hold messages sent before the bind)
+    /// hands its far end to the binder's pattern, and the two share that pipe.
+    pub(super) fn inproc_join(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
+        let now = self.now;
+        if !self.inproc_joining.remove(&(c, conn)) || self.socks[c].base.is_none() {
+            return;
+        }
+        let accepts = self.socks[b]
+            .base
+            .as_ref()
+            .is_some_and(|x| x.accepts_on(listener));
+        if !accepts {
+            // The binder is closing: the connect fails like a refused dial.
+            self.log(format_args!("s{c} c{} inproc join refused", conn.0));
+            if let Some(base) = self.socks[c].base.as_mut() {
+                base.handle_eof(conn, now);
+            }
+            self.settle(c);
+            return;
+        }
+        let mut bpeer = self.socks[b].base.as_ref().expect("accepts").inproc_peer();
+        if self.mutation == Mutation::InprocHwmInflated {
+            self.log(format_args!("s{c} MUTATION: told s{b}'s HWMs are 1000000"));
+            bpeer.hwms = (1_000_000, 1_000_000);
+        }
+        let cbase = self.socks[c].base.as_mut().expect("checked above");
+        let cpeer = cbase.inproc_peer();
+        let end = cbase.handle_inproc_connected(conn, bpeer, now);
+        let cpipe = cbase.inproc_pipe(conn);
+        let Some(end) = end else {
+            // The connecter refused the binder: it closed its side.
+            self.settle(c);
+            return;
+        };
+        let bbase = self.socks[b].base.as_mut().expect("accepts");
+        let accepted = bbase.handle_inproc_accepted(listener, cpeer, end, now);
+        let bpipe = accepted.and_then(|bconn| bbase.inproc_pipe(bconn));
+        self.inproc_pipe_ids.extend(
+            cpipe
+                .map(|p| (c, p))
+                .into_iter()
+                .chain(bpipe.map(|p| (b, p))),
+        );
+        match accepted {
+            Some(bconn) => {
+                self.log(format_args!(
+                    "s{c} c{} -> s{b} c{} inproc joined",
+                    conn.0, bconn.0
+                ));
+                self.inproc_links.insert((c, conn), (b, bconn));
+                self.inproc_links.insert((b, bconn), (c, conn));
+                if let (Some(cp), Some(bp)) = (cpipe, bpipe) {
+                    self.inproc_pipes.insert((c, conn), cp);
+                    self.inproc_pipes.insert((b, bconn), bp);
+                    self.inproc_ends.insert((c, cp), (b, bp));
+                    self.inproc_ends.insert((b, bp), (c, cp));
+                }
+            }
+            None => {
+                let cbase = self.socks[c].base.as_mut().expect("checked above");
+                cbase.handle_eof(conn, now);
+            }
+        }
+        self.settle(c);
+        self.settle(b);
+        let (hc, hb) = (self.socks[c].host, self.socks[b].host);
+        self.notify(hc);
+        if hb != hc {
+            self.notify(hb);
+        }
+    }
+
+    /// Socket `s` is gone: its inproc names, connects and links with it (a link's other end
+    /// learns of it as an end of file).
+    pub(super) fn forget_inproc(&mut self, s: usize) {
+        self.inproc_ends.retain(|k, v| k.0 != s && v.0 != s);
+        self.inproc_pipe_ids.retain(|k| k.0 != s);
+        self.inproc_wakes.retain(|k, _| k.0 != s);
+        self.inproc_bound.retain(|_, v| v.0 != s);
+        for w in self.inproc_waiting.values_mut() {
+            w.retain(|x| x.0 != s);
+        }
+        self.inproc_joining.retain(|x| x.0 != s);
+        let mine: Vec<(usize, ConnId)> = self
+            .inproc_links
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in mine {
+            if let Some(peer) = self.inproc_links.remove(&k) {
+                self.inproc_links.remove(&peer);
+                self.inproc_pipes.remove(&peer);
+                self.inproc_hwm.remove(&peer);
+                self.post(peer.0, peer.1, InprocEv::Eof);
+            }
+            self.inproc_pipes.remove(&k);
+            self.inproc_hwm.remove(&k);
+        }
+    }
+
+    /// An inproc pipe holds at most the writer's SNDHWM plus the reader's RCVHWM (libzmq
+    /// gives each direction that sum, or no limit if either is 0). After a live change the
+    /// core may hold a pipe to less; the bound is the largest sum the pipe has had, since a
+    /// change reaches the other socket only through its mailbox.
+    pub(super) fn check_inproc_hwm(&mut self, s: usize) {
+        let links: Vec<((usize, ConnId), (usize, ConnId))> = self
+            .inproc_links
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        for (me, peer) in links {
+            let (Some(&mine), Some(&theirs)) =
+                (self.inproc_pipes.get(&me), self.inproc_pipes.get(&peer))
+            else {
+                continue;
+            };
+            let (Some(a), Some(b)) = (
+                self.socks[me.0].base.as_ref(),
+                self.socks[peer.0].base.as_ref(),
+            ) else {
+                continue;
+            };
+            let (Some(wend), Some(rend)) = (a.socket().pipe_end(mine), b.socket().pipe_end(theirs))
+            else {
+                continue;
+            };
+            let queued = wend.msgs_kept().saturating_sub(rend.msgs_read());
+            let snd = self.hwm_set.get(&me.0).map_or(0, |h| h.0);
+            let rcv = self.hwm_set.get(&peer.0).map_or(0, |h| h.1);
+            let sum = if snd == 0 || rcv == 0 { 0 } else { snd + rcv };
+            let bound = self.inproc_hwm.entry(me).or_insert(sum);
+            if *bound != 0 {
+                *bound = if sum == 0 { 0 } else { (*bound).max(sum) };
+            }
+            let bound = *bound;
+            if bound != 0 && queued as usize > bound {
+                let what = format!(
+                    "inproc s{} c{} -> s{} holds {queued} messages, over SNDHWM {snd} + \
+                     RCVHWM {rcv} (at most {bound} so far)",
+                    me.0, me.1 .0, peer.0
+                );
+                let now = self.now;
+                self.oracle.fail(FailureKind::Safety, now, what);
+                return;
+            }
+        }
+    }
+}
