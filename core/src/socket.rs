@@ -444,7 +444,11 @@ impl Socket {
             let Some(entry) = self.core.pipes.get_mut(&id) else {
                 continue;
             };
-            let writable = entry.pipe.set_hwms(snd, rcv) == Activation::Write;
+            let (out, inb) = match entry.boost {
+                Some((out, inb)) => (hwm_sum(snd, out), hwm_sum(rcv, inb)),
+                None => (snd, rcv),
+            };
+            let writable = entry.pipe.set_hwms(out, inb) == Activation::Write;
             let closing = entry.closing;
             self.core.route(id);
             if writable && !closing {
@@ -581,6 +585,7 @@ impl Socket {
             peer,
             connect_routing_id,
             closing: false,
+            boost: None,
         };
         self.core.pipes.insert(id, entry);
         if let Err(e) = self.pattern.attach(&mut self.core, id) {
@@ -630,6 +635,26 @@ impl Socket {
             return;
         };
         entry.pipe.set_exact(exact, in_hwm);
+        let writable = entry.pipe.set_hwms(out_hwm, in_hwm) == Activation::Write;
+        let closing = entry.closing;
+        self.core.route(id);
+        if writable && !closing {
+            self.pattern.write_activated(&mut self.core, id);
+        }
+    }
+
+    /// Makes pipe `id` an inproc pipe to a peer with SNDHWM `peer_snd` and RCVHWM
+    /// `peer_rcv`: each way its HWM is the writer's SNDHWM plus the reader's RCVHWM
+    /// (unlimited if either is 0), now and after every later change of ours, and reads are
+    /// reported every low-water mark.
+    pub fn set_pipe_boost(&mut self, id: PipeId, peer_snd: usize, peer_rcv: usize) {
+        let (snd, rcv) = (self.core.options.sndhwm, self.core.options.rcvhwm);
+        let Some(entry) = self.core.pipes.get_mut(&id) else {
+            return;
+        };
+        entry.boost = Some((peer_rcv, peer_snd));
+        let (out_hwm, in_hwm) = (hwm_sum(snd, peer_rcv), hwm_sum(rcv, peer_snd));
+        entry.pipe.set_exact(false, in_hwm);
         let writable = entry.pipe.set_hwms(out_hwm, in_hwm) == Activation::Write;
         let closing = entry.closing;
         self.core.route(id);
@@ -803,6 +828,15 @@ impl Socket {
     /// The attached pipes, in id order.
     pub fn pipe_ids(&self) -> impl Iterator<Item = PipeId> + '_ {
         self.core.pipes.keys().copied()
+    }
+}
+
+/// Two HWMs added up, as libzmq adds an inproc peer's: 0 (no limit) if either is.
+fn hwm_sum(a: usize, b: usize) -> usize {
+    if a == 0 || b == 0 {
+        0
+    } else {
+        a + b
     }
 }
 

@@ -202,6 +202,17 @@ impl SocketHalf {
         self.links.get(self.inproc_conns.get(&conn)?)?.pipe
     }
 
+    /// The far end of inproc pipe `id` while its link still holds it (a connect waiting for
+    /// its binder).
+    pub fn inproc_held_end(&self, id: PipeId) -> Option<&PipeEnd> {
+        let link = self.links.get(self.pipes.get(&id)?)?;
+        link.inproc
+            .as_ref()?
+            .end
+            .as_ref()
+            .filter(|_| link.pipe == Some(id))
+    }
+
     /// The session or inproc link that owns pipe `id`.
     pub fn pipe_owner(&self, id: PipeId) -> Option<NodeId> {
         self.pipes.get(&id).copied()
@@ -668,6 +679,7 @@ impl SocketHalf {
         let (node, ep) = self.accept_node(listener)?;
         let conn = ConnId(u64::from(node.0) << 32);
         let p = PipeId(self.id());
+        let (peer_snd, peer_rcv) = peer.hwms;
         let pp = PipePeer::from_handshake(self.socket.socket_type(), &inproc_peer_info(peer));
         self.links.insert(
             node,
@@ -684,6 +696,8 @@ impl SocketHalf {
         );
         self.inproc_conns.insert(conn, node);
         if self.socket.attach_peer_end(p, end, pp).is_ok() {
+            // Our own HWM changes keep the peer's share (the connecter set the sums).
+            self.socket.set_pipe_boost(p, peer_snd, peer_rcv);
             self.pipes.insert(p, node);
             if let Some(l) = self.links.get_mut(&node) {
                 l.pipe = Some(p);
@@ -738,12 +752,15 @@ impl SocketHalf {
             .and_then(|l| l.inproc.as_mut())
             .and_then(|i| i.end.take())?;
         let o = self.socket.options();
-        let sum = |a: usize, b: usize| if a == 0 || b == 0 { 0 } else { a + b };
-        let (out, inb) = (sum(o.sndhwm, peer_rcv), sum(peer_snd, o.rcvhwm));
+        let out = if o.sndhwm == 0 || peer_rcv == 0 {
+            0
+        } else {
+            o.sndhwm + peer_rcv
+        };
         // Two sockets that may live on two threads: reads are reported every low-water mark,
         // as libzmq does (the peer's end also learns its HWMs from the command this sends).
         end.set_exact(false, out);
-        self.socket.set_pipe_hwms(p, out, inb, false);
+        self.socket.set_pipe_boost(p, peer_snd, peer_rcv);
         // What was queued is the peer's now: a linger waiting for it is over.
         self.tree.drained(node, now);
         self.pump(now);

@@ -642,10 +642,15 @@ impl SocketBase {
     /// What pipe `id` holds each way, from the socket's end and its session's end (`None`
     /// for an unknown pipe, or an inproc one whose far end is another socket's).
     pub fn pipe(&self, id: PipeId) -> Option<PipeStats> {
+        let socket_end = self.half.socket().pipe_end(id)?;
+        if let Some(end) = self.half.inproc_held_end(id) {
+            // An inproc connect still waiting for its binder holds the far end itself.
+            return Some(PipeStats::of(socket_end, end));
+        }
         let session = self.sessions.get(&self.half.pipe_owner(id)?)?;
         let (p, end) = session.pipe_end()?;
         (p == id).then_some(())?;
-        Some(PipeStats::of(self.half.socket().pipe_end(id)?, end))
+        Some(PipeStats::of(socket_end, end))
     }
 
     /// How many sessions the socket holds: one per connect, and one per accepted connection

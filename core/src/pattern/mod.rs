@@ -51,6 +51,10 @@ pub(crate) struct PipeEntry {
     /// The connection is gone: nothing more is written, what was received is still read,
     /// and the pipe is detached once it runs dry.
     pub(crate) closing: bool,
+    /// An inproc pipe's share of the peer's HWMs (out: its RCVHWM, in: its SNDHWM), added
+    /// to ours whenever they change (libzmq's HWM boost): inproc's HWM each way is the
+    /// writer's SNDHWM plus the reader's RCVHWM.
+    pub(crate) boost: Option<(usize, usize)>,
 }
 
 /// The state every pattern shares: options, pipes, and events for the driver.

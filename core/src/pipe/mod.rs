@@ -319,14 +319,19 @@ impl PipeEnd {
         if matches!(item, PipeItem::Message(_)) {
             self.msgs_read += 1;
             if self.in_step > 0 && self.msgs_read.is_multiple_of(self.in_step) {
-                // Counts are cumulative: a report still queued is superseded by this one.
-                if let Some(PipeCommand::ActivateWrite(n)) = self.commands.back_mut() {
-                    *n = self.msgs_read;
-                } else {
-                    self.commands
-                        .push_back(PipeCommand::ActivateWrite(self.msgs_read));
-                }
+                self.report_reads();
             }
+        }
+    }
+
+    /// Tells the writer how many messages were read in all.
+    fn report_reads(&mut self) {
+        // Counts are cumulative: a report still queued is superseded by this one.
+        if let Some(PipeCommand::ActivateWrite(n)) = self.commands.back_mut() {
+            *n = self.msgs_read;
+        } else {
+            self.commands
+                .push_back(PipeCommand::ActivateWrite(self.msgs_read));
         }
     }
 
@@ -372,6 +377,9 @@ impl PipeEnd {
                 if !self.exact {
                     self.in_step = lwm_step(inb) as u64;
                 }
+                // The writer counts what was read under the old step and not yet reported as
+                // unread; a lowered HWM could leave it blocked on an empty pipe for good.
+                self.report_reads();
                 self.release()
             }
         }
@@ -397,8 +405,7 @@ impl PipeEnd {
             inb: out_hwm,
         });
         // The writer may be blocked on reads not yet reported under the old step.
-        self.commands
-            .push_back(PipeCommand::ActivateWrite(self.msgs_read));
+        self.report_reads();
         self.out_hwm = out_hwm;
         self.release()
     }
@@ -469,6 +476,31 @@ mod tests {
         assert_eq!(low_water_mark(2048), 1024);
         assert_eq!(low_water_mark(100_000), 1024);
         assert_eq!(low_water_mark(0), 0);
+    }
+
+    #[test]
+    fn a_writer_whose_hwm_is_lowered_learns_the_reads_made_before() {
+        // HWM 100: the reader reports every 50 reads. It reads 20, unreported.
+        let (mut w, mut r) = pipe_pair(100, 100, false, Storage::Threads);
+        for _ in 0..20 {
+            w.write(m("x")).unwrap();
+        }
+        w.flush();
+        deliver(&mut w, &mut r);
+        for _ in 0..20 {
+            assert!(read_msg(&mut r).is_some());
+        }
+        assert!(!r.has_commands(), "below the low-water step: no report yet");
+        // The writer's HWM drops to 1: it counts 20 unread and is blocked.
+        let _ = w.set_hwms(1, 100);
+        assert!(!w.check_write());
+        // The reader, told of the new HWMs, reports what it read; the writer goes on.
+        deliver(&mut w, &mut r);
+        assert!(
+            deliver(&mut r, &mut w).contains(&Activation::Write),
+            "the report frees the writer"
+        );
+        assert!(w.check_write());
     }
 
     #[test]
