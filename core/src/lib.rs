@@ -48,6 +48,7 @@ pub mod monitor;
 pub mod options;
 pub mod pattern;
 pub mod pipe;
+pub mod rng;
 pub mod sched;
 pub mod socket;
 pub mod socket_type;
@@ -61,6 +62,7 @@ pub use message::Message;
 pub use options::{DriverOptions, OptionError, SocketOption, SocketOptionName};
 pub use pattern::options::SocketOptions;
 pub use pipe::{PipeId, PipeItem};
+pub use rng::{RandomSource, SecureRandom};
 pub use socket::{
     AttachError, InboundError, PipePeer, RecvError, SendErrorKind, Socket, SocketEvent,
 };
