@@ -996,6 +996,7 @@ impl SocketBase {
         c.heartbeat_timeout = self.config.heartbeat_timeout;
         c.heartbeat_ttl = self.config.heartbeat_ttl;
         c.max_msg_size = self.config.max_msg_size;
+        self.driver.security.apply_to(&mut c);
         #[cfg(feature = "sim")]
         {
             c.sim_ready_delay = self.config.sim_ready_delay;
@@ -1163,6 +1164,13 @@ impl SocketBase {
                 Event::Subscribe(t) => self.inbound(node, PipeItem::Subscribe(t)),
                 Event::Cancel(t) => self.inbound(node, PipeItem::Cancel(t)),
                 Event::Closed(err) => self.on_engine_closed(node, err, now),
+                // The socket layer does not route ZAP requests yet, and engines are told of a
+                // handler only when it does: answer as a handler that failed would.
+                Event::ZapRequest(_) => {
+                    if let Some(e) = self.sessions.get_mut(&node).and_then(|s| s.engine.as_mut()) {
+                        e.handle_zap_reply(crate::mechanism::ZapReply::deny(500), now);
+                    }
+                }
             }
         }
     }
@@ -1306,17 +1314,13 @@ impl SocketBase {
             return;
         }
         if !s.handshaken {
-            let kind = match &err {
-                ConnectionError::PeerError { .. } => MonitorEventKind::HandshakeFailedAuth,
-                e if e.is_protocol_failure() => MonitorEventKind::HandshakeFailedProtocol,
-                _ => MonitorEventKind::HandshakeFailedNoDetail,
-            };
-            self.event(kind, &name, 0);
+            let (kind, value) = err.handshake_failure();
+            self.event(kind, &name, value);
         }
         self.event(MonitorEventKind::Disconnected, &name, conn);
         // libzmq: a protocol error or the peer's ERROR ends a connect for good; a lost
         // connection or a timeout is retried.
-        let fatal = matches!(err, ConnectionError::PeerError { .. }) || err.is_protocol_failure();
+        let fatal = err.is_fatal();
         self.close_connection(node, self.ends_pipe_on_disconnect(node));
         let Some(s) = self.sessions.get(&node) else {
             return;

@@ -19,6 +19,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -27,8 +28,11 @@ use crate::codec::command::{PROP_IDENTITY, PROP_SOCKET_TYPE};
 use crate::codec::greeting::GREETING_LEN;
 use crate::codec::{Command, Encoder, Frame, FrameDecoder, Greeting, Metadata, ZmtpVersion};
 use crate::error::{ConnectionError, Incompatible, ProtocolViolation};
-use crate::mechanism::{Mechanism, MechanismConfig};
+use crate::mechanism::zap::Authenticated;
+use crate::mechanism::{Mechanism, MechanismConfig, NullMechanism, Progress, Setup};
+use crate::mechanism::{ZapReply, ZapRequest};
 use crate::message::Message;
+use crate::rng::RandomSource;
 use crate::socket_type::SocketType;
 use crate::time::{Instant, TimerTable};
 
@@ -46,8 +50,22 @@ pub struct EngineConfig {
     /// Our routing id (ROUTING_ID, 1–255 bytes), announced as `Identity` by REQ, DEALER and
     /// ROUTER as libzmq does. The socket layer validates it.
     pub routing_id: Option<Bytes>,
-    /// The security mechanism.
+    /// The security mechanism, its role and credentials.
     pub mechanism: MechanismConfig,
+    /// Whether the driver has a ZAP handler (RFC 27) to ask. A PLAIN or CURVE server asks it
+    /// about every client, NULL only when `zap_domain` is set; without one, every peer is
+    /// accepted, as libzmq does.
+    pub zap_handler: bool,
+    /// ZAP_DOMAIN, sent in ZAP requests.
+    pub zap_domain: Bytes,
+    /// The peer's address, for ZAP requests and the `Peer-Address` message property (empty
+    /// when the driver has none to give).
+    pub peer_address: String,
+    /// Where this connection draws randomness from (CURVE needs it).
+    pub random: Option<RandomSource>,
+    /// The CURVE crypto provider: RustCrypto's, unless a fuzzer swaps in the no-crypto one.
+    #[cfg(feature = "curve")]
+    pub curve_crypto: &'static dyn crate::mechanism::curve::CurveCrypto,
     /// Application metadata (ZMQ_METADATA) added to READY, in order.
     pub metadata: Metadata,
     /// HANDSHAKE_IVL: greeting and handshake must finish within this; zero disables it.
@@ -76,6 +94,12 @@ impl EngineConfig {
             socket_type,
             routing_id: None,
             mechanism: MechanismConfig::Null,
+            zap_handler: false,
+            zap_domain: Bytes::new(),
+            peer_address: String::new(),
+            random: None,
+            #[cfg(feature = "curve")]
+            curve_crypto: &crate::mechanism::curve::RUST_CRYPTO,
             metadata: Metadata::new(),
             handshake_ivl: DEFAULT_HANDSHAKE_IVL,
             heartbeat_ivl: Duration::ZERO,
@@ -135,6 +159,9 @@ pub enum Event {
     Subscribe(Bytes),
     /// The peer cancelled a subscription with a ZMTP 3.1 CANCEL command.
     Cancel(Bytes),
+    /// The handshake waits for the ZAP handler's verdict on the peer: answer with
+    /// [`Engine::handle_zap_reply`]. Raised only when the settings say there is a handler.
+    ZapRequest(ZapRequest),
     /// The connection is over; flush pending transmit bytes, then close it.
     Closed(ConnectionError),
 }
@@ -199,7 +226,13 @@ pub struct Engine {
     config: EngineConfig,
     phase: Phase,
     version: Option<ZmtpVersion>,
-    mechanism: Box<dyn Mechanism + Send>,
+    mechanism: Box<dyn Mechanism>,
+    /// Whether traffic goes through the mechanism's transform (CURVE, once connected).
+    encrypting: bool,
+    /// Whether the handshake waits for a ZAP reply (input stays buffered meanwhile).
+    zap_pending: bool,
+    /// The properties every inbound message carries, once the handshake is done.
+    properties: Option<Arc<Metadata>>,
     decoder: FrameDecoder,
     rx: BytesMut,
     tx: Encoder,
@@ -246,8 +279,28 @@ impl Engine {
             }
             Phase::Greeting
         };
-        Engine {
-            mechanism: config.mechanism.start(config.our_metadata()),
+        let setup = Setup {
+            ours: config.our_metadata(),
+            zap: config.zap_handler
+                && (config.mechanism.is_server()
+                    || (config.mechanism == MechanismConfig::Null
+                        && !config.zap_domain.is_empty())),
+            random: config.random.as_ref().map(RandomSource::stream),
+            #[cfg(feature = "curve")]
+            crypto: config.curve_crypto,
+        };
+        let (mechanism, refused) = match config.mechanism.start(setup) {
+            Ok(m) => (m, None),
+            Err(e) => (
+                Box::new(NullMechanism::new(Metadata::new(), false)) as Box<dyn Mechanism>,
+                Some(e),
+            ),
+        };
+        let mut engine = Engine {
+            mechanism,
+            encrypting: false,
+            zap_pending: false,
+            properties: None,
             decoder: FrameDecoder::new(config.max_msg_size),
             config,
             phase,
@@ -260,7 +313,17 @@ impl Engine {
             now,
             eof: false,
             stats: EngineStats::default(),
+        };
+        if let Some(e) = refused {
+            engine.fail(e);
         }
+        engine
+    }
+
+    /// The properties inbound messages carry (peer metadata, `User-Id`, ZAP metadata,
+    /// `Peer-Address`), once the handshake is done.
+    pub fn properties(&self) -> Option<&Arc<Metadata>> {
+        self.properties.as_ref()
     }
 
     /// The settings this engine runs with.
@@ -342,7 +405,25 @@ impl Engine {
             self.send_ping(now);
         }
         if self.timers.take_expired(Timer::SimReady as usize, now) {
-            self.start_mechanism();
+            if let Err(e) = self.start_mechanism() {
+                self.fail(e);
+            }
+        }
+    }
+
+    /// The ZAP handler's verdict on the peer, answering [`Event::ZapRequest`]. A reply that
+    /// nothing waits for (the connection ended meanwhile) is ignored. A refusal ends the
+    /// connection with [`ConnectionError::AuthFailed`].
+    pub fn handle_zap_reply(&mut self, reply: ZapReply, now: Instant) {
+        self.advance_clock(now);
+        if !self.zap_pending || self.phase != Phase::Handshake {
+            return;
+        }
+        self.zap_pending = false;
+        let mut out = Vec::new();
+        let result = self.mechanism.handle_zap_reply(reply, &mut out);
+        if let Err(e) = result.and_then(|p| self.on_progress(p, out)) {
+            self.fail(e);
         }
     }
 
@@ -359,10 +440,34 @@ impl Engine {
         let frames = msg.frames();
         let last = frames.len() - 1;
         for (i, f) in frames.iter().enumerate() {
-            self.tx.frame(f, i < last);
+            self.put_frame(f, i < last);
         }
         self.stats.messages_sent += 1;
         Ok(())
+    }
+
+    /// Queues one message frame, through the mechanism's transform if it has one.
+    fn put_frame(&mut self, body: &Bytes, more: bool) {
+        if self.encrypting {
+            // libzmq sends a CURVE MESSAGE as a plain frame; MORE travels inside the box.
+            let boxed = self.mechanism.wrap(body, more, false);
+            self.tx.frame(&boxed, false);
+        } else {
+            self.tx.frame(body, more);
+        }
+    }
+
+    /// Queues one command after the handshake, through the mechanism's transform if it has
+    /// one (libzmq boxes PING, PONG, SUBSCRIBE and CANCEL with the COMMAND flag inside).
+    fn put_command(&mut self, cmd: &Command) {
+        if self.encrypting {
+            let mut body = BytesMut::with_capacity(cmd.body_len());
+            cmd.encode_body(&mut body);
+            let boxed = self.mechanism.wrap(&body, false, true);
+            self.tx.frame(&boxed, false);
+        } else {
+            self.tx.command(cmd);
+        }
     }
 
     /// Asks the peer for messages starting with `topic`: a SUBSCRIBE command to a ZMTP 3.1
@@ -385,12 +490,12 @@ impl Engine {
             } else {
                 Command::Cancel(topic)
             };
-            self.tx.command(&cmd);
+            self.put_command(&cmd);
         } else {
             let mut body = Vec::with_capacity(1 + topic.len());
             body.push(u8::from(subscribe));
             body.extend_from_slice(&topic);
-            self.tx.frame(&Bytes::from(body), false);
+            self.put_frame(&Bytes::from(body), false);
         }
         Ok(())
     }
@@ -474,8 +579,11 @@ impl Engine {
             self.on_greeting(greeting)?;
             return Ok(true);
         }
-        // While our delayed READY is held back, the peer's handshake waits in the buffer.
-        if self.phase == Phase::Handshake && self.timers.is_set(Timer::SimReady as usize) {
+        // While our delayed READY is held back, or ZAP has not answered, the peer's handshake
+        // waits in the buffer.
+        if self.phase == Phase::Handshake
+            && (self.zap_pending || self.timers.is_set(Timer::SimReady as usize))
+        {
             return Ok(false);
         }
         match self.decoder.decode(&mut self.rx)? {
@@ -504,15 +612,38 @@ impl Engine {
             self.timers.set(Timer::SimReady as usize, at);
             return Ok(());
         }
-        self.start_mechanism();
-        Ok(())
+        self.start_mechanism()
     }
 
-    fn start_mechanism(&mut self) {
+    fn start_mechanism(&mut self) -> Result<(), ConnectionError> {
         let mut out = Vec::new();
-        self.mechanism.start(&mut out);
+        let progress = self.mechanism.start(&mut out)?;
+        self.on_progress(progress, out)
+    }
+
+    /// Sends the handshake commands a mechanism queued, then acts on where it stands.
+    fn on_progress(
+        &mut self,
+        progress: Progress,
+        out: Vec<Command>,
+    ) -> Result<(), ConnectionError> {
         for cmd in &out {
             self.tx.command(cmd);
+        }
+        match progress {
+            Progress::Continue => Ok(()),
+            Progress::AskZap(credentials) => {
+                self.zap_pending = true;
+                self.events.push_back(Event::ZapRequest(ZapRequest {
+                    domain: self.config.zap_domain.clone(),
+                    address: self.config.peer_address.clone(),
+                    routing_id: self.config.routing_id.clone().unwrap_or_default(),
+                    mechanism: self.config.mechanism.name(),
+                    credentials,
+                }));
+                Ok(())
+            }
+            Progress::Done(auth) => self.on_handshake_done(auth),
         }
     }
 
@@ -523,24 +654,24 @@ impl Engine {
                     return Err(ProtocolViolation::MessageBeforeHandshake.into());
                 }
                 let mut out = Vec::new();
-                let done = self
-                    .mechanism
-                    .handle_command(Command::parse(frame.body)?, &mut out)?;
-                for cmd in &out {
-                    self.tx.command(cmd);
-                }
-                if let Some(meta) = done {
-                    self.on_handshake_done(meta)?;
-                }
-                Ok(())
+                let progress = self.mechanism.handle_command(frame.body, &mut out)?;
+                self.on_progress(progress, out)
             }
-            Phase::Traffic if frame.command => self.on_command(Command::parse(frame.body)?),
             Phase::Traffic => {
+                let frame = if self.encrypting {
+                    self.mechanism.unwrap(frame)?
+                } else {
+                    frame
+                };
+                if frame.command {
+                    return self.on_command(Command::parse(frame.body)?);
+                }
                 let more = frame.more;
                 self.partial.push(frame.body);
                 if !more {
                     self.stats.messages_received += 1;
-                    let msg = Message::from_frames(std::mem::take(&mut self.partial));
+                    let mut msg = Message::from_frames(std::mem::take(&mut self.partial));
+                    msg.set_properties(self.properties.clone());
                     self.events.push_back(Event::Message(msg));
                 }
                 Ok(())
@@ -549,7 +680,8 @@ impl Engine {
         }
     }
 
-    fn on_handshake_done(&mut self, meta: Metadata) -> Result<(), ConnectionError> {
+    fn on_handshake_done(&mut self, auth: Authenticated) -> Result<(), ConnectionError> {
+        let meta = &auth.peer;
         let ours = self.config.socket_type;
         let socket_type = match meta.get(PROP_SOCKET_TYPE) {
             None => None,
@@ -572,6 +704,8 @@ impl Engine {
             _ => None,
         };
         let version = self.version.unwrap_or(ZmtpVersion::V3_1);
+        self.properties = Some(auth.message_properties(&self.config.peer_address));
+        self.encrypting = self.mechanism.encrypts();
         self.phase = Phase::Traffic;
         self.timers.stop(Timer::Handshake as usize);
         if !self.config.heartbeat_ivl.is_zero() && version.has_commands_3_1() {
@@ -584,7 +718,7 @@ impl Engine {
             version,
             socket_type,
             routing_id,
-            metadata: meta,
+            metadata: auth.peer,
         }));
         Ok(())
     }
@@ -604,7 +738,7 @@ impl Engine {
                 if !ttl.is_zero() && !self.timers.is_set(slot) {
                     self.timers.set(slot, self.now + ttl);
                 }
-                self.tx.command(&Command::Pong(context));
+                self.put_command(&Command::Pong(context));
             }
             Command::Pong(_) => self.stats.pongs_received += 1,
             Command::Error(reason) => return Err(ConnectionError::PeerError { reason }),
@@ -615,7 +749,7 @@ impl Engine {
     }
 
     fn send_ping(&mut self, now: Instant) {
-        self.tx.command(&Command::Ping {
+        self.put_command(&Command::Ping {
             ttl_deciseconds: self.config.ttl_deciseconds(),
             context: Bytes::new(),
         });
@@ -645,6 +779,7 @@ impl Engine {
             }
         }
         self.phase = Phase::Closed;
+        self.zap_pending = false;
         self.timers.clear();
         self.partial.clear();
         self.rx.clear();
