@@ -50,6 +50,9 @@ pub enum ConnectionError {
         /// What the handler answered.
         status_code: u16,
     },
+    /// A PLAIN client asked to be let in, and no ZAP handler is there to ask: libzmq's PLAIN
+    /// server refuses the client then (it reports `HANDSHAKE_FAILED_NO_DETAIL` with EFAULT).
+    NoZapHandler,
     /// Our own settings cannot run this mechanism (CURVE without keys, without a random
     /// source, or without the `curve` feature).
     Misconfigured(&'static str),
@@ -184,6 +187,7 @@ impl ConnectionError {
                 _ => p::ZMTP_UNSPECIFIED,
             }),
             ConnectionError::MessageTooLarge { .. } => protocol(p::ZMTP_UNSPECIFIED),
+            ConnectionError::NoZapHandler => (MonitorEventKind::HandshakeFailedNoDetail, EFAULT),
             ConnectionError::HandshakeTimeout
             | ConnectionError::HeartbeatTimeout
             | ConnectionError::HeartbeatTtlExpired
@@ -218,6 +222,9 @@ impl ConnectionError {
         }
     }
 }
+
+/// The errno libzmq reports with `HANDSHAKE_FAILED_NO_DETAIL` when PLAIN has no ZAP handler.
+const EFAULT: u64 = 14;
 
 /// The ZAP status code an ERROR reason carries, if it is exactly "300", "400" or "500".
 fn zap_status_in(reason: &[u8]) -> Option<u16> {
@@ -273,6 +280,9 @@ impl std::fmt::Display for ConnectionError {
                 )
             }
             ConnectionError::Misconfigured(what) => write!(f, "security settings: {what}"),
+            ConnectionError::NoZapHandler => {
+                f.write_str("PLAIN client refused: no ZAP handler to authenticate it")
+            }
         }
     }
 }

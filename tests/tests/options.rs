@@ -201,7 +201,10 @@ fn every_settable_option_reads_back_what_was_set() {
         (Dealer, O::PlainPassword(SecretBytes::new("secret"))),
         (Router, O::CurveServer(true)),
         (Dealer, O::CurvePublickey(CurvePublicKey([7; 32]))),
-        (Dealer, O::CurveSecretkey(CurveSecretKey::from_bytes([8; 32]))),
+        (
+            Dealer,
+            O::CurveSecretkey(CurveSecretKey::from_bytes([8; 32])),
+        ),
         (Dealer, O::CurveServerkey(CurvePublicKey([9; 32]))),
         (Router, O::ZapDomain(Bytes::from_static(b"global"))),
     ];

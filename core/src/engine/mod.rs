@@ -53,8 +53,8 @@ pub struct EngineConfig {
     /// The security mechanism, its role and credentials.
     pub mechanism: MechanismConfig,
     /// Whether the driver has a ZAP handler (RFC 27) to ask. A PLAIN or CURVE server asks it
-    /// about every client, NULL only when `zap_domain` is set; without one, every peer is
-    /// accepted, as libzmq does.
+    /// about every client, NULL only when `zap_domain` is set. Without one, libzmq 4.3's
+    /// rules apply: CURVE and NULL let the peer in, PLAIN refuses it.
     pub zap_handler: bool,
     /// ZAP_DOMAIN, sent in ZAP requests.
     pub zap_domain: Bytes,

@@ -40,7 +40,8 @@ pub enum MechanismConfig {
         /// PLAIN_PASSWORD (at most 255 bytes).
         password: SecretBytes,
     },
-    /// PLAIN server (RFC 24): accepts whoever its ZAP handler accepts, everyone without one.
+    /// PLAIN server (RFC 24): accepts whoever its ZAP handler accepts; without a handler,
+    /// nobody (as libzmq 4.3).
     PlainServer,
     /// CURVE client (RFC 26): our long-term key pair and the server's public key.
     CurveClient {

@@ -38,8 +38,9 @@ pub struct SecurityOptions {
     zap_domain: Bytes,
     /// Where CURVE connections draw their randomness from (the driver sets it).
     pub random: Option<RandomSource>,
-    /// Whether the driver has a ZAP handler to ask (the driver sets it). Without one, PLAIN
-    /// and CURVE servers accept every client, as libzmq's do.
+    /// Whether the driver has a ZAP handler to ask (the driver sets it). Without one, a CURVE
+    /// server accepts every client that knows its key and a PLAIN server refuses every
+    /// client, as libzmq's do.
     pub zap_handler: bool,
 }
 

@@ -59,6 +59,9 @@ impl Mechanism for PlainClient {
         body: Bytes,
         out: &mut Vec<Command>,
     ) -> Result<Progress, ConnectionError> {
+        if let Some(refusal) = libzmq_plain_error(&body) {
+            return Err(refusal);
+        }
         match (self.state, Command::parse(body)?) {
             (ClientState::AwaitWelcome, Command::Unknown { name, .. }) if name == "WELCOME" => {
                 let mut initiate = BytesMut::with_capacity(self.ours.encoded_len());
@@ -87,7 +90,19 @@ impl Mechanism for PlainClient {
     }
 }
 
-/// The server's side.
+/// libzmq 4.3's PLAIN server writes its ERROR from the C literal `"\x05ERROR"`, which C
+/// reads as the byte 5E then "RROR": the body arrives as `5E "RROR" [len] reason`. Its own
+/// client expects that form; ours reads it as the ERROR it means to be. (We send RFC 23's.)
+fn libzmq_plain_error(body: &Bytes) -> Option<ConnectionError> {
+    let rest = body.strip_prefix(b"\x5ERROR")?;
+    let (&len, reason) = rest.split_first()?;
+    let len = usize::from(len);
+    (reason.len() >= len).then(|| ConnectionError::PeerError {
+        reason: body.slice(6..6 + len),
+    })
+}
+
+/// The server's side. Without a ZAP handler it lets nobody in, as libzmq's.
 #[derive(Debug)]
 pub(crate) struct PlainServer {
     ours: Option<Metadata>,
@@ -155,8 +170,9 @@ impl Mechanism for PlainServer {
                     // RFC 27: PLAIN passes two credential frames, username then password.
                     return Ok(Progress::AskZap(vec![username, password]));
                 }
-                // libzmq without a ZAP handler lets every PLAIN client in.
-                Ok(self.welcome(out))
+                // libzmq 4.3 refuses a PLAIN client when there is no ZAP handler to ask (its
+                // CURVE server, by contrast, lets everyone in).
+                Err(ConnectionError::NoZapHandler)
             }
             (ServerState::AwaitInitiate, Command::Unknown { name, data }) if name == "INITIATE" => {
                 let peer = Metadata::parse(data)?;
@@ -203,6 +219,22 @@ mod tests {
         assert_eq!(&body[..], b"\x05HELLO\x05admin\x06secret");
         let (u, p) = parse_hello(&body.freeze().slice(6..)).unwrap();
         assert_eq!((&u[..], &p[..]), (&b"admin"[..], &b"secret"[..]));
+    }
+
+    #[test]
+    fn libzmqs_misspelt_plain_error_is_read_as_the_error_it_means() {
+        let mut c = PlainClient::new(Metadata::new(), Bytes::new(), SecretBytes::new("p"));
+        let r = c.handle_command(Bytes::from_static(b"\x5ERROR\x03400"), &mut Vec::new());
+        assert_eq!(
+            r.err(),
+            Some(ConnectionError::PeerError {
+                reason: Bytes::from_static(b"400")
+            })
+        );
+        assert_eq!(
+            libzmq_plain_error(&Bytes::from_static(b"\x5ERROR\x09400")),
+            None
+        );
     }
 
     #[test]

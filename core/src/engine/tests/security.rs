@@ -62,18 +62,20 @@ fn pump_with_zap(p: &mut Pair, handler: impl Fn(&ZapRequest) -> ZapReply) {
 }
 
 #[test]
-fn plain_without_zap_lets_the_client_in_like_libzmq() {
+fn plain_without_zap_refuses_the_client_like_libzmq() {
     let mut p = Pair::new(plain_client("anyone", "anything"), plain_server(false));
     p.pump();
-    assert!(p.a.is_ready() && p.b.is_ready());
+    let err = closed(&p.b_events).unwrap();
+    assert_eq!(err, &ConnectionError::NoZapHandler);
+    assert_eq!(
+        err.handshake_failure(),
+        (MonitorEventKind::HandshakeFailedNoDetail, 14)
+    );
     assert!(zap_requests(&p.b_events).is_empty());
-    p.a.send(&Message::from_frames(["", "hi"])).unwrap();
-    p.pump();
-    let got = p.b_messages();
-    assert_eq!(got, vec![Message::from_frames(["", "hi"])]);
-    assert_eq!(got[0].property("Socket-Type").unwrap(), "DEALER");
-    assert_eq!(got[0].property("User-Id"), None);
-    assert_eq!(got[0].property("Peer-Address").unwrap(), "10.0.0.7");
+    assert!(
+        !p.a.is_ready(),
+        "no WELCOME, no ERROR: libzmq just drops the client"
+    );
 }
 
 #[test]
@@ -98,6 +100,7 @@ fn plain_with_the_right_password_passes_zap_and_user_id_reaches_messages() {
     assert_eq!(got[0].property("User-Id").unwrap(), "admin");
     assert_eq!(got[0].property("Hello").unwrap(), "World");
     assert_eq!(got[0].property("Socket-Type").unwrap(), "DEALER");
+    assert_eq!(got[0].property("Peer-Address").unwrap(), "10.0.0.7");
     let props = p.b.properties().unwrap();
     assert!(
         Arc::ptr_eq(got[0].properties().unwrap(), props),
@@ -160,9 +163,9 @@ fn a_zap_status_rfc_27_does_not_define_is_a_protocol_failure() {
 
 #[test]
 fn a_late_or_unasked_zap_reply_is_ignored() {
-    let mut p = Pair::new(plain_client("admin", "secret"), plain_server(false));
+    let mut p = Pair::new(plain_client("admin", "secret"), plain_server(true));
     p.b.handle_zap_reply(ZapReply::deny(400), p.now);
-    p.pump();
+    pump_with_zap(&mut p, check_password);
     assert!(p.a.is_ready() && p.b.is_ready());
     p.b.handle_zap_reply(ZapReply::deny(400), p.now);
     assert!(p.b.is_ready());
@@ -211,7 +214,7 @@ fn two_plain_clients_refuse_each_other() {
 
 #[test]
 fn a_malformed_hello_is_a_protocol_failure_with_libzmqs_code() {
-    let mut e = Engine::new(plain_server(false), Instant::ZERO);
+    let mut e = Engine::new(plain_server(true), Instant::ZERO);
     let mut bytes = greeting(3, 1, MechanismName::PLAIN);
     bytes.extend(command_frame(&Command::Unknown {
         name: Bytes::from_static(b"HELLO"),
