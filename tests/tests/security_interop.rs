@@ -1,7 +1,9 @@
-//! PLAIN and ZAP between an oxmq engine and real libzmq 4.3 (the `zmq` crate builds it from
-//! source), in both roles: the engine runs over a blocking TCP stream, driven by a small loop
-//! in this file that also plays our ZAP handler; libzmq's side uses its own ZAP handler at
-//! `inproc://zeromq.zap.01` and its monitor.
+//! PLAIN, CURVE and ZAP between an oxmq engine and real libzmq, in both roles: the engine
+//! runs over a blocking TCP stream, driven by a small loop in this file that also plays our
+//! ZAP handler. PLAIN runs against the `zmq` crate's libzmq 4.3.4 (built from source, no
+//! CURVE), with its own ZAP handler at `inproc://zeromq.zap.01` and its monitor. CURVE runs
+//! against pyzmq's libzmq (4.3.5 with CURVE) in a Python child process; those tests say
+//! so and pass without checking anything where `python3 -c "import zmq"` fails.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -370,4 +372,300 @@ fn libzmq_refusing_libzmq_is_reported_as_an_auth_failure_by_its_client() {
     dealer.connect(&format!("tcp://{addr}")).unwrap();
     handler.join().unwrap();
     assert_eq!(wait_event(&mon, MonitorEventKind::HandshakeFailedAuth), 400);
+}
+
+// ----- CURVE against pyzmq's libzmq -------------------------------------------------------
+
+mod curve {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+
+    use oxmq_core::mechanism::curve::generate_keypair;
+    use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey};
+    use oxmq_core::{RandomSource, SecureRandom};
+
+    use super::*;
+
+    /// The operating system's randomness, as a shell would supply it.
+    struct UrandomStream(std::fs::File);
+
+    impl SecureRandom for UrandomStream {
+        fn fill_bytes(&mut self, dst: &mut [u8]) {
+            self.0.read_exact(dst).expect("/dev/urandom");
+        }
+    }
+
+    fn os_random() -> RandomSource {
+        RandomSource::new(|| {
+            Box::new(UrandomStream(
+                std::fs::File::open("/dev/urandom").expect("/dev/urandom"),
+            ))
+        })
+    }
+
+    fn keypair() -> (CurvePublicKey, CurveSecretKey) {
+        generate_keypair(os_random().stream().as_mut())
+    }
+
+    /// Whether pyzmq with CURVE is there; says so when it is not.
+    fn pyzmq() -> bool {
+        let ok = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zmq; sys.exit(0 if zmq.has('curve') else 1)",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: pyzmq with CURVE is not installed (pip install pyzmq)");
+        }
+        ok
+    }
+
+    /// The libzmq side, in Python. `server SECRET ZAP` binds a CURVE ROUTER (ZAP: `none`,
+    /// or the Z85 public key it lets in as "py-user"), prints its port, and echoes one
+    /// message with "!" and the User-Id libzmq gives it. `client SERVERKEY PORT` connects a
+    /// CURVE DEALER, prints its public key, sends "ping" and prints the reply, or the
+    /// monitor's verdict.
+    const PY: &str = r#"
+import sys, threading, zmq
+from zmq.utils import monitor, z85
+ctx = zmq.Context()
+mode = sys.argv[1]
+if mode == "server":
+    secret, zap = sys.argv[2].encode(), sys.argv[3]
+    if zap != "none":
+        handler = ctx.socket(zmq.REP)
+        handler.bind("inproc://zeromq.zap.01")
+        def serve():
+            req = handler.recv_multipart()
+            ok = z85.encode(req[6]).decode() == zap
+            handler.send_multipart([b"1.0", req[1], b"200" if ok else b"400", b"", b"py-user" if ok else b"", b""])
+        threading.Thread(target=serve, daemon=True).start()
+    s = ctx.socket(zmq.ROUTER)
+    s.heartbeat_ivl = 50
+    s.curve_server = True
+    s.curve_secretkey = secret
+    s.curve_publickey = zmq.curve_public(secret)
+    port = s.bind_to_random_port("tcp://127.0.0.1")
+    print("port", port, flush=True)
+    s.rcvtimeo = 20000
+    frames = s.recv_multipart(copy=False)
+    try:
+        user = frames[-1].get("User-Id").encode()
+    except Exception:
+        user = b""
+    s.send_multipart([frames[0].bytes, frames[-1].bytes + b"!", user])
+    print("echoed", flush=True)
+    s.rcvtimeo = 2000
+    try:
+        s.recv()
+    except zmq.Again:
+        pass
+else:
+    server, port = sys.argv[2].encode(), sys.argv[3]
+    public, secret = zmq.curve_keypair()
+    print("key", public.decode(), flush=True)
+    s = ctx.socket(zmq.DEALER)
+    s.curve_serverkey = server
+    s.curve_publickey = public
+    s.curve_secretkey = secret
+    s.rcvtimeo = 20000
+    mon = s.get_monitor_socket()
+    s.connect("tcp://127.0.0.1:" + port)
+    s.send(b"ping")
+    poller = zmq.Poller()
+    poller.register(s, zmq.POLLIN)
+    poller.register(mon, zmq.POLLIN)
+    while True:
+        ready = dict(poller.poll(20000))
+        if not ready:
+            print("timeout", flush=True)
+            break
+        if s in ready:
+            print("reply", b"|".join(s.recv_multipart()).decode(), flush=True)
+            break
+        event = monitor.recv_monitor_message(mon)
+        if event["event"] in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_AUTH):
+            print("failed", event["event"], event["value"], flush=True)
+            break
+"#;
+
+    struct Py {
+        child: Child,
+        out: BufReader<std::process::ChildStdout>,
+    }
+
+    impl Py {
+        fn start(args: &[&str]) -> Py {
+            let mut child = Command::new("python3")
+                .arg("-c")
+                .arg(PY)
+                .args(args)
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            let out = BufReader::new(child.stdout.take().expect("piped"));
+            Py { child, out }
+        }
+
+        /// The next line the script prints (it prints within its own 20 s bounds).
+        fn line(&mut self) -> String {
+            let mut l = String::new();
+            self.out.read_line(&mut l).expect("python output");
+            l.trim_end().to_owned()
+        }
+    }
+
+    impl Drop for Py {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    fn client_config(server: CurvePublicKey) -> EngineConfig {
+        let (public, secret) = keypair();
+        let mut c = EngineConfig::new(SocketType::Dealer);
+        c.mechanism = MechanismConfig::CurveClient {
+            public,
+            secret,
+            server,
+        };
+        c.random = Some(os_random());
+        c
+    }
+
+    fn server_config(public: CurvePublicKey, secret: CurveSecretKey) -> EngineConfig {
+        let mut c = EngineConfig::new(SocketType::Router);
+        c.mechanism = MechanismConfig::CurveServer { public, secret };
+        c.zap_handler = true;
+        c.random = Some(os_random());
+        c
+    }
+
+    fn accept_as_rust_user(req: &ZapRequest) -> ZapReply {
+        assert_eq!(req.credentials[0].len(), 32, "the client's public key");
+        ZapReply::accept("rust-user")
+    }
+
+    fn connect(py: &mut Py) -> TcpStream {
+        let port = py.line();
+        let port = port.strip_prefix("port ").expect("a port line");
+        TcpStream::connect(format!("127.0.0.1:{port}")).unwrap()
+    }
+
+    #[test]
+    fn our_curve_client_and_libzmqs_curve_server_exchange_boxed_messages() {
+        if !pyzmq() {
+            return;
+        }
+        let (public, secret) = keypair();
+        let mut py = Py::start(&["server", &secret.expose_z85(), "none"]);
+        let mut ours = Driver::new(connect(&mut py), client_config(public), deny_all);
+        ours.run_until("the handshake", |d| d.engine.is_ready());
+        // Two frames, MORE inside the first box, and an empty one.
+        ours.send(&Message::from_frames(["", "ping"]));
+        ours.run_until("the echo", |d| !d.messages().is_empty());
+        // The ROUTER echoed the last frame with "!", then the (absent) User-Id.
+        assert_eq!(ours.messages()[0], &Message::from_frames(["ping!", ""]));
+        assert_eq!(py.line(), "echoed");
+        // libzmq pings every 50 ms, boxed with the COMMAND flag inside; we answer boxed.
+        ours.run_until("libzmq's PINGs", |d| d.engine.stats().pings_received >= 2);
+        assert!(ours.engine.is_ready());
+    }
+
+    #[test]
+    fn libzmqs_zap_sees_our_key_and_its_user_id_comes_back() {
+        if !pyzmq() {
+            return;
+        }
+        let (public, secret) = keypair();
+        let config = client_config(public);
+        let MechanismConfig::CurveClient {
+            public: ours_pub, ..
+        } = &config.mechanism
+        else {
+            unreachable!()
+        };
+        let mut py = Py::start(&["server", &secret.expose_z85(), &ours_pub.to_z85()]);
+        let mut ours = Driver::new(connect(&mut py), config, deny_all);
+        ours.run_until("the handshake", |d| d.engine.is_ready());
+        ours.send(&Message::from_frames(["", "ping"]));
+        ours.run_until("the echo", |d| !d.messages().is_empty());
+        assert_eq!(
+            ours.messages()[0],
+            &Message::from_frames(["ping!", "py-user"])
+        );
+    }
+
+    #[test]
+    fn libzmqs_zap_refusing_our_key_reaches_us_as_error_400() {
+        if !pyzmq() {
+            return;
+        }
+        let (public, secret) = keypair();
+        let (stranger, _) = keypair();
+        let mut py = Py::start(&["server", &secret.expose_z85(), &stranger.to_z85()]);
+        let mut ours = Driver::new(connect(&mut py), client_config(public), deny_all);
+        ours.run_until("the refusal", |d| d.closed().is_some());
+        let err = ours.closed().unwrap();
+        assert_eq!(
+            err,
+            &ConnectionError::PeerError {
+                reason: Bytes::from_static(b"400")
+            }
+        );
+        assert_eq!(
+            err.handshake_failure(),
+            (MonitorEventKind::HandshakeFailedAuth, 400)
+        );
+    }
+
+    #[test]
+    fn libzmqs_curve_client_passes_our_server_and_our_zap() {
+        if !pyzmq() {
+            return;
+        }
+        let (public, secret) = keypair();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let mut py = Py::start(&["client", &public.to_z85(), &port]);
+        let their_key = py.line();
+        let (stream, _) = listener.accept().unwrap();
+        let mut ours = Driver::new(stream, server_config(public, secret), accept_as_rust_user);
+        ours.run_until("a message", |d| !d.messages().is_empty());
+        let key = CurvePublicKey::from_z85(their_key.strip_prefix("key ").unwrap()).unwrap();
+        assert_eq!(
+            ours.zap_requests[0].credentials,
+            [Bytes::copy_from_slice(&key.0)]
+        );
+        let got = ours.messages()[0].clone();
+        assert_eq!(got, Message::single("ping"));
+        assert_eq!(got.property("User-Id").unwrap(), "rust-user");
+        ours.send(&Message::from_frames(["pong", "too"]));
+        assert_eq!(py.line(), "reply pong|too");
+    }
+
+    #[test]
+    fn libzmqs_curve_client_with_the_wrong_server_key_is_refused_at_hello() {
+        if !pyzmq() {
+            return;
+        }
+        let (public, secret) = keypair();
+        let (other, _) = keypair();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let mut py = Py::start(&["client", &other.to_z85(), &port]);
+        let _ = py.line();
+        let (stream, _) = listener.accept().unwrap();
+        let mut ours = Driver::new(stream, server_config(public, secret), accept_as_rust_user);
+        ours.run_until("the refusal", |d| d.closed().is_some());
+        assert_eq!(
+            ours.closed(),
+            Some(&ConnectionError::Protocol(
+                oxmq_core::error::ProtocolViolation::Cryptographic("HELLO")
+            ))
+        );
+    }
 }
