@@ -58,6 +58,7 @@ pub mod tree;
 
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::ConnectionError;
+pub use mechanism::{MechanismConfig, ZapReply, ZapRequest};
 pub use message::Message;
 pub use options::{DriverOptions, OptionError, SocketOption, SocketOptionName};
 pub use pattern::options::SocketOptions;

@@ -656,3 +656,23 @@ mod curve {
         }
     }
 }
+
+#[test]
+fn settings_never_print_credentials() {
+    let shown = format!("{:?}", plain_client("admin", "hunter2"));
+    assert!(
+        shown.contains("admin") && !shown.contains("hunter2"),
+        "{shown}"
+    );
+    let mut server = plain_server(true);
+    server.mechanism = MechanismConfig::CurveServer {
+        public: crate::mechanism::CurvePublicKey([0x11; 32]),
+        secret: crate::mechanism::CurveSecretKey::from_bytes([0x22; 32]),
+    };
+    let shown = format!("{server:?}");
+    let secret_z85 = crate::mechanism::CurveSecretKey::from_bytes([0x22; 32]).expose_z85();
+    assert!(
+        !shown.contains(&secret_z85) && !shown.contains("34, 34"),
+        "{shown}"
+    );
+}
