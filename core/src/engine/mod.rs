@@ -3,13 +3,17 @@
 //!
 //! # Driving an engine
 //!
-//! 1. Create it with [`Engine::new`]; it queues our greeting at once.
+//! 1. Create it with [`Engine::new`]; it queues our greeting at once. A CURVE engine needs a
+//!    [`RandomSource`] in its settings: the driver's CSPRNG, or a seeded stream in a
+//!    simulation.
 //! 2. Whenever bytes arrive, pass them to [`Engine::handle_input`] (or read straight into
 //!    [`Engine::read_buffer`] and call [`Engine::handle_read`]); on end of stream call
 //!    [`Engine::handle_eof`].
 //! 3. Drain [`Engine::poll_event`] until it returns `None`. Decoding happens here, lazily, so a
 //!    driver that stops draining (its pipe is full) applies back-pressure: undrained bytes stay
-//!    in the read buffer and the driver stops reading its socket.
+//!    in the read buffer and the driver stops reading its socket. An [`Event::ZapRequest`]
+//!    (only raised when [`EngineConfig::zap_handler`] says there is a handler) is answered,
+//!    now or later, with [`Engine::handle_zap_reply`]; the handshake waits meanwhile.
 //! 4. Write out what [`Engine::transmit_slices`] offers and report it with
 //!    [`Engine::advance_transmit`] (or take chunks with [`Engine::poll_transmit`]).
 //! 5. Call [`Engine::handle_timeout`] once [`Engine::poll_timeout`] is due.
@@ -285,7 +289,12 @@ impl Engine {
                 && (config.mechanism.is_server()
                     || (config.mechanism == MechanismConfig::Null
                         && !config.zap_domain.is_empty())),
-            random: config.random.as_ref().map(RandomSource::stream),
+            // Only CURVE draws randomness: other mechanisms open no stream.
+            random: config
+                .random
+                .as_ref()
+                .filter(|_| config.mechanism.name() == crate::codec::MechanismName::CURVE)
+                .map(RandomSource::stream),
             #[cfg(feature = "curve")]
             crypto: config.curve_crypto,
         };

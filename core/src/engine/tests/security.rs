@@ -621,6 +621,7 @@ mod curve {
         let (p3, _) = generate_keypair(&mut TestRandom(43));
         assert_eq!((p1, &s1), (p2, &s2));
         assert_ne!(p1, p3);
+        assert_eq!(crate::mechanism::curve::public_key(&s1), p1);
         assert_eq!(CurvePublicKey::from_z85(&p1.to_z85()).unwrap(), p1);
         assert_eq!(
             CurveSecretKey::from_z85(&s1.expose_z85()).unwrap(),

@@ -165,6 +165,11 @@ pub fn generate_keypair(random: &mut dyn SecureRandom) -> (CurvePublicKey, Curve
     keypair(&RUST_CRYPTO, random)
 }
 
+/// The public key of `secret` (libzmq's `zmq_curve_public`).
+pub fn public_key(secret: &CurveSecretKey) -> CurvePublicKey {
+    RUST_CRYPTO.public_key(secret)
+}
+
 fn keypair(
     crypto: &dyn CurveCrypto,
     random: &mut dyn SecureRandom,
