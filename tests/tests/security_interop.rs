@@ -462,6 +462,34 @@ if mode == "server":
         s.recv()
     except zmq.Again:
         pass
+elif mode == "xpub":
+    secret = sys.argv[2].encode()
+    s = ctx.socket(zmq.XPUB)
+    s.curve_server = True
+    s.curve_secretkey = secret
+    s.curve_publickey = zmq.curve_public(secret)
+    port = s.bind_to_random_port("tcp://127.0.0.1")
+    print("port", port, flush=True)
+    s.rcvtimeo = 20000
+    sub = s.recv()
+    print("subscription", sub.hex(), flush=True)
+    s.send_multipart([b"weather", b"sunny"])
+    s.rcvtimeo = 2000
+    try:
+        s.recv()
+    except zmq.Again:
+        pass
+elif mode == "sub":
+    server, port = sys.argv[2].encode(), sys.argv[3]
+    public, secret = zmq.curve_keypair()
+    s = ctx.socket(zmq.SUB)
+    s.curve_serverkey = server
+    s.curve_publickey = public
+    s.curve_secretkey = secret
+    s.rcvtimeo = 20000
+    s.subscribe(b"weather")
+    s.connect("tcp://127.0.0.1:" + port)
+    print("got", b"|".join(s.recv_multipart()).decode(), flush=True)
 else:
     server, port = sys.argv[2].encode(), sys.argv[3]
     public, secret = zmq.curve_keypair()
@@ -667,5 +695,55 @@ else:
                 oxmq_core::error::ProtocolViolation::Cryptographic("HELLO")
             ))
         );
+    }
+
+    #[test]
+    fn subscriptions_travel_boxed_both_ways_between_us_and_libzmq() {
+        if !pyzmq() {
+            return;
+        }
+        // Our SUB, libzmq's XPUB: our SUBSCRIBE command, boxed, reaches it as a subscription.
+        let (public, secret) = keypair();
+        let mut py = Py::start(&["xpub", &secret.expose_z85()]);
+        let mut config = client_config(public);
+        config.socket_type = SocketType::Sub;
+        let mut ours = Driver::new(connect(&mut py), config, deny_all);
+        ours.run_until("the handshake", |d| d.engine.is_ready());
+        ours.engine.send_subscribe(b"weather").unwrap();
+        ours.run_until("the publication", |d| !d.messages().is_empty());
+        assert_eq!(py.line(), format!("subscription 01{}", hex(b"weather")));
+        assert_eq!(
+            ours.messages()[0],
+            &Message::from_frames(["weather", "sunny"])
+        );
+
+        // libzmq's SUB, our XPUB: its subscription reaches us, our publication reaches it.
+        let (public, secret) = keypair();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let mut py = Py::start(&["sub", &public.to_z85(), &port]);
+        let (stream, _) = listener.accept().unwrap();
+        let mut config = server_config(public, secret);
+        config.socket_type = SocketType::XPub;
+        config.zap_handler = false;
+        let mut ours = Driver::new(stream, config, deny_all);
+        ours.run_until("the subscription", |d| {
+            d.events.iter().any(|e| {
+                matches!(e, Event::Subscribe(t) if t == "weather")
+                    || matches!(e, Event::Message(m) if m.frames()[0] == "\x01weather")
+            })
+        });
+        assert!(
+            ours.events
+                .contains(&Event::Subscribe(Bytes::from_static(b"weather"))),
+            "a 3.1 SUBSCRIBE command: {:?}",
+            ours.events
+        );
+        ours.send(&Message::from_frames(["weather", "rain"]));
+        assert_eq!(py.line(), "got weather|rain");
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
     }
 }
