@@ -5,6 +5,7 @@
 use bytes::Bytes;
 
 use crate::codec::greeting::MechanismName;
+use crate::monitor::{protocol_error, MonitorEventKind};
 use crate::socket_type::SocketType;
 
 /// The reason a connection ended or cannot continue.
@@ -37,6 +38,24 @@ pub enum ConnectionError {
     HeartbeatTtlExpired,
     /// The peer closed the byte stream.
     PeerClosed,
+    /// Our ZAP handler refused the peer (RFC 27 status code 300, 400 or 500). The peer is
+    /// sent ERROR with the code, except for 300 (a temporary failure): then it is just
+    /// disconnected, as libzmq does.
+    AuthFailed {
+        /// The ZAP status code.
+        status_code: u16,
+    },
+    /// Our ZAP handler answered with a status code RFC 27 does not define.
+    BadZapReply {
+        /// What the handler answered.
+        status_code: u16,
+    },
+    /// A PLAIN client asked to be let in, and no ZAP handler is there to ask: libzmq's PLAIN
+    /// server refuses the client then (it reports `HANDSHAKE_FAILED_NO_DETAIL` with EFAULT).
+    NoZapHandler,
+    /// Our own settings cannot run this mechanism (CURVE without keys, without a random
+    /// source, or without the `curve` feature).
+    Misconfigured(&'static str),
 }
 
 /// Bytes that are not ZMTP.
@@ -67,6 +86,17 @@ pub enum ProtocolViolation {
     DuplicateReady,
     /// The peer's Identity (routing id) property is longer than 255 bytes.
     RoutingIdTooLong(usize),
+    /// A CURVE box did not open: wrong keys, or the bytes were tampered with. Names the box.
+    Cryptographic(&'static str),
+    /// A CURVE short nonce did not increase (a replayed or reordered command or message).
+    NonceNotIncreasing {
+        /// The nonce received.
+        got: u64,
+        /// The last nonce accepted from the peer.
+        last: u64,
+    },
+    /// A CURVE cookie or vouch does not name the keys of this handshake (a replayed INITIATE).
+    BadCookieOrVouch,
 }
 
 /// A peer speaking a ZMTP we will not talk to.
@@ -84,6 +114,13 @@ pub enum Incompatible {
         ours: MechanismName,
         /// The peer's.
         theirs: MechanismName,
+    },
+    /// The peer's CURVE HELLO names a version other than 1.0.
+    CurveVersion {
+        /// The major version sent.
+        major: u8,
+        /// The minor version sent.
+        minor: u8,
     },
     /// The peer's socket type cannot talk to ours.
     SocketType {
@@ -108,14 +145,92 @@ impl ConnectionError {
         )
     }
 
+    /// The monitor event libzmq raises when this ends a handshake, with its value:
+    /// `HANDSHAKE_FAILED_AUTH` with the ZAP status code (ours refused the peer, or the
+    /// peer's ERROR carried one), `HANDSHAKE_FAILED_PROTOCOL` with a `ZMQ_PROTOCOL_ERROR_*`
+    /// code, or `HANDSHAKE_FAILED_NO_DETAIL` (timeouts, a lost connection).
+    pub fn handshake_failure(&self) -> (MonitorEventKind, u64) {
+        use protocol_error as p;
+        let protocol = |code: u32| (MonitorEventKind::HandshakeFailedProtocol, u64::from(code));
+        match self {
+            ConnectionError::AuthFailed { status_code } => (
+                MonitorEventKind::HandshakeFailedAuth,
+                u64::from(*status_code),
+            ),
+            // libzmq reads a status code out of the peer's ERROR when there is one.
+            ConnectionError::PeerError { reason } => (
+                MonitorEventKind::HandshakeFailedAuth,
+                zap_status_in(reason).map_or(0, u64::from),
+            ),
+            ConnectionError::BadZapReply { .. } => protocol(p::ZAP_INVALID_STATUS_CODE),
+            ConnectionError::Malformed(m) => protocol(match m {
+                Malformed::BadCommandBody("HELLO") => p::ZMTP_MALFORMED_COMMAND_HELLO,
+                Malformed::BadCommandBody("WELCOME") => p::ZMTP_MALFORMED_COMMAND_WELCOME,
+                Malformed::BadCommandBody("INITIATE") => p::ZMTP_MALFORMED_COMMAND_INITIATE,
+                Malformed::BadCommandBody("READY") => p::ZMTP_MALFORMED_COMMAND_READY,
+                Malformed::BadCommandBody("ERROR") => p::ZMTP_MALFORMED_COMMAND_ERROR,
+                Malformed::BadCommandBody("MESSAGE") => p::ZMTP_MALFORMED_COMMAND_MESSAGE,
+                Malformed::TruncatedProperty => p::ZMTP_INVALID_METADATA,
+                _ => p::ZMTP_MALFORMED_COMMAND_UNSPECIFIED,
+            }),
+            ConnectionError::Protocol(v) => protocol(match v {
+                ProtocolViolation::Cryptographic(_) | ProtocolViolation::BadCookieOrVouch => {
+                    p::ZMTP_CRYPTOGRAPHIC
+                }
+                ProtocolViolation::NonceNotIncreasing { .. } => p::ZMTP_INVALID_SEQUENCE,
+                ProtocolViolation::RoutingIdTooLong(_) => p::ZMTP_INVALID_METADATA,
+                _ => p::ZMTP_UNEXPECTED_COMMAND,
+            }),
+            ConnectionError::Incompatible(i) => protocol(match i {
+                Incompatible::Mechanism { .. } => p::ZMTP_MECHANISM_MISMATCH,
+                Incompatible::SocketType { .. } => p::ZMTP_INVALID_METADATA,
+                _ => p::ZMTP_UNSPECIFIED,
+            }),
+            ConnectionError::MessageTooLarge { .. } => protocol(p::ZMTP_UNSPECIFIED),
+            ConnectionError::NoZapHandler => (MonitorEventKind::HandshakeFailedNoDetail, EFAULT),
+            ConnectionError::HandshakeTimeout
+            | ConnectionError::HeartbeatTimeout
+            | ConnectionError::HeartbeatTtlExpired
+            | ConnectionError::PeerClosed
+            | ConnectionError::Misconfigured(_) => (MonitorEventKind::HandshakeFailedNoDetail, 0),
+        }
+    }
+
+    /// Whether this failure means "do not redial with the same settings": a protocol
+    /// failure, the peer's ERROR, or a refusal by our ZAP handler.
+    pub fn is_fatal(&self) -> bool {
+        self.is_protocol_failure()
+            || matches!(
+                self,
+                ConnectionError::PeerError { .. }
+                    | ConnectionError::AuthFailed { .. }
+                    | ConnectionError::BadZapReply { .. }
+                    | ConnectionError::Misconfigured(_)
+            )
+    }
+
     /// The reason we put in an ERROR command before closing, if this failure warrants one.
     pub(crate) fn wire_reason(&self) -> Option<&'static str> {
         match self {
             ConnectionError::Incompatible(Incompatible::SocketType { .. }) => {
                 Some("Invalid socket type")
             }
+            // RFC 27: 300 is a temporary failure; libzmq drops the peer without an ERROR.
+            ConnectionError::AuthFailed { status_code: 400 } => Some("400"),
+            ConnectionError::AuthFailed { status_code: 500 } => Some("500"),
             _ => None,
         }
+    }
+}
+
+/// The errno libzmq reports with `HANDSHAKE_FAILED_NO_DETAIL` when PLAIN has no ZAP handler.
+const EFAULT: u64 = 14;
+
+/// The ZAP status code an ERROR reason carries, if it is exactly "300", "400" or "500".
+fn zap_status_in(reason: &[u8]) -> Option<u16> {
+    match reason {
+        [d @ b'3'..=b'5', b'0', b'0'] => Some(u16::from(d - b'0') * 100),
+        _ => None,
     }
 }
 
@@ -155,6 +270,19 @@ impl std::fmt::Display for ConnectionError {
             }
             ConnectionError::HeartbeatTtlExpired => f.write_str("peer's heartbeat TTL expired"),
             ConnectionError::PeerClosed => f.write_str("peer closed the connection"),
+            ConnectionError::AuthFailed { status_code } => {
+                write!(f, "ZAP handler refused the peer (status {status_code})")
+            }
+            ConnectionError::BadZapReply { status_code } => {
+                write!(
+                    f,
+                    "ZAP handler answered an unknown status code {status_code}"
+                )
+            }
+            ConnectionError::Misconfigured(what) => write!(f, "security settings: {what}"),
+            ConnectionError::NoZapHandler => {
+                f.write_str("PLAIN client refused: no ZAP handler to authenticate it")
+            }
         }
     }
 }
@@ -186,6 +314,13 @@ impl std::fmt::Display for ProtocolViolation {
             ProtocolViolation::RoutingIdTooLong(n) => {
                 write!(f, "routing id of {n} bytes (maximum 255)")
             }
+            ProtocolViolation::Cryptographic(what) => write!(f, "CURVE {what} box did not open"),
+            ProtocolViolation::NonceNotIncreasing { got, last } => {
+                write!(f, "CURVE nonce {got} does not follow {last}")
+            }
+            ProtocolViolation::BadCookieOrVouch => {
+                f.write_str("CURVE INITIATE does not belong to this handshake")
+            }
         }
     }
 }
@@ -207,6 +342,12 @@ impl std::fmt::Display for Incompatible {
             }
             Incompatible::Mechanism { ours, theirs } => {
                 write!(f, "peer uses mechanism {theirs}, we use {ours}")
+            }
+            Incompatible::CurveVersion { major, minor } => {
+                write!(
+                    f,
+                    "peer speaks CURVE {major}.{minor}; only 1.0 is supported"
+                )
             }
             Incompatible::SocketType { ours, theirs } => write!(
                 f,

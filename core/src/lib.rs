@@ -48,6 +48,7 @@ pub mod monitor;
 pub mod options;
 pub mod pattern;
 pub mod pipe;
+pub mod rng;
 pub mod sched;
 pub mod session;
 pub mod socket;
@@ -58,10 +59,12 @@ pub mod tree;
 
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::ConnectionError;
+pub use mechanism::{MechanismConfig, ZapReply, ZapRequest};
 pub use message::Message;
 pub use options::{DriverOptions, OptionError, SocketOption, SocketOptionName};
 pub use pattern::options::SocketOptions;
 pub use pipe::{PipeId, PipeItem};
+pub use rng::{RandomSource, SecureRandom};
 pub use socket::{
     AttachError, InboundError, PipePeer, RecvError, SendErrorKind, Socket, SocketEvent,
 };

@@ -1,13 +1,36 @@
 //! Messages: one or more frames that travel as a unit (multipart is atomic).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
+
+use crate::codec::Metadata;
 
 /// A whole ZeroMQ message: one or more frames, delivered all or nothing.
 ///
-/// Single-frame messages, the common case, are held without a second allocation.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Single-frame messages, the common case, are held without a second allocation. A message
+/// received over a connection carries that connection's properties (libzmq's
+/// `zmq_msg_gets`): the peer's handshake metadata, `User-Id` and what the ZAP handler added.
+/// They are one shared, reference-counted list per connection, so attaching them costs no
+/// allocation per message; equality and hashing look at the frames only.
+#[derive(Clone)]
 pub struct Message {
     parts: Parts,
+    properties: Option<Arc<Metadata>>,
+}
+
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts == other.parts
+    }
+}
+
+impl Eq for Message {}
+
+impl std::hash::Hash for Message {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parts.hash(state);
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -21,6 +44,7 @@ impl Message {
     pub fn single(frame: impl Into<Bytes>) -> Self {
         Message {
             parts: Parts::One(frame.into()),
+            properties: None,
         }
     }
 
@@ -37,8 +61,25 @@ impl Message {
             1 => Message::single(v.pop().expect("length checked")),
             _ => Message {
                 parts: Parts::Many(v),
+                properties: None,
             },
         }
+    }
+
+    /// The connection's properties this message carries, if any.
+    pub fn properties(&self) -> Option<&Arc<Metadata>> {
+        self.properties.as_ref()
+    }
+
+    /// One property by name, matched without case (libzmq's `zmq_msg_gets`): `User-Id`,
+    /// `Socket-Type`, `Identity`, `Peer-Address`, or one the ZAP handler or peer added.
+    pub fn property(&self, name: &str) -> Option<&Bytes> {
+        self.properties.as_ref()?.get(name)
+    }
+
+    /// Attaches (or, with `None`, removes) the properties every frame of this message shares.
+    pub fn set_properties(&mut self, properties: Option<Arc<Metadata>>) {
+        self.properties = properties;
     }
 
     /// The frames, in order.
@@ -150,6 +191,24 @@ mod tests {
         assert_eq!(m.pop_front().unwrap(), "");
         assert_eq!(m.pop_front(), None, "the last frame is never popped");
         assert_eq!(m.frames(), &[Bytes::from_static(b"body")]);
+    }
+
+    #[test]
+    fn properties_are_shared_and_do_not_change_equality() {
+        let mut props = Metadata::new();
+        props.push("User-Id", "alice").unwrap();
+        let props = Arc::new(props);
+        let mut m = Message::from_frames(["a", "b"]);
+        m.set_properties(Some(props.clone()));
+        let copy = m.clone();
+        assert!(
+            Arc::ptr_eq(copy.properties().unwrap(), &props),
+            "not copied"
+        );
+        assert_eq!(copy.property("user-id").unwrap(), "alice");
+        assert_eq!(m, Message::from_frames(["a", "b"]));
+        m.push_front("id");
+        assert_eq!(m.property("User-Id").unwrap(), "alice", "kept by envelopes");
     }
 
     #[test]

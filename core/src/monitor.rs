@@ -70,6 +70,40 @@ pub struct MonitorEvent {
     pub value: u64,
 }
 
+/// libzmq's `ZMQ_PROTOCOL_ERROR_*` values, carried by `HANDSHAKE_FAILED_PROTOCOL`.
+pub mod protocol_error {
+    /// A ZMTP error without more detail.
+    pub const ZMTP_UNSPECIFIED: u32 = 0x1000_0000;
+    /// A command not allowed at this point.
+    pub const ZMTP_UNEXPECTED_COMMAND: u32 = 0x1000_0001;
+    /// A CURVE nonce out of sequence.
+    pub const ZMTP_INVALID_SEQUENCE: u32 = 0x1000_0002;
+    /// The key exchange failed.
+    pub const ZMTP_KEY_EXCHANGE: u32 = 0x1000_0003;
+    /// A malformed command of no particular kind.
+    pub const ZMTP_MALFORMED_COMMAND_UNSPECIFIED: u32 = 0x1000_0011;
+    /// A malformed MESSAGE.
+    pub const ZMTP_MALFORMED_COMMAND_MESSAGE: u32 = 0x1000_0012;
+    /// A malformed HELLO.
+    pub const ZMTP_MALFORMED_COMMAND_HELLO: u32 = 0x1000_0013;
+    /// A malformed INITIATE.
+    pub const ZMTP_MALFORMED_COMMAND_INITIATE: u32 = 0x1000_0014;
+    /// A malformed ERROR.
+    pub const ZMTP_MALFORMED_COMMAND_ERROR: u32 = 0x1000_0015;
+    /// A malformed READY.
+    pub const ZMTP_MALFORMED_COMMAND_READY: u32 = 0x1000_0016;
+    /// A malformed WELCOME.
+    pub const ZMTP_MALFORMED_COMMAND_WELCOME: u32 = 0x1000_0017;
+    /// Metadata that breaks the rules (a bad socket type, a routing id too long).
+    pub const ZMTP_INVALID_METADATA: u32 = 0x1000_0018;
+    /// A box that did not open.
+    pub const ZMTP_CRYPTOGRAPHIC: u32 = 0x1100_0001;
+    /// The peer uses another mechanism.
+    pub const ZMTP_MECHANISM_MISMATCH: u32 = 0x1100_0002;
+    /// The ZAP handler answered a status code RFC 27 does not define.
+    pub const ZAP_INVALID_STATUS_CODE: u32 = 0x2000_0004;
+}
+
 #[cfg(test)]
 mod tests {
     use super::MonitorEventKind::*;

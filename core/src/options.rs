@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::codec::MechanismName;
+use crate::mechanism::{CurvePublicKey, CurveSecretKey, SecretBytes, SecurityOptions};
 use crate::socket_type::SocketType;
 
 /// ZMQ_EVENTS bit: a message can be received now (`ZMQ_POLLIN`).
@@ -134,6 +135,27 @@ pub enum SocketOption {
     /// `ZMQ_UNSUBSCRIBE`: cancel one earlier SUBSCRIBE. Write-only.
     Unsubscribe(Bytes),
 
+    // ----- security -----
+    /// `ZMQ_PLAIN_SERVER`: be the PLAIN server (1), or go back to NULL (0).
+    PlainServer(bool),
+    /// `ZMQ_PLAIN_USERNAME`: be a PLAIN client with this username (at most 255 bytes; empty
+    /// goes back to NULL).
+    PlainUsername(Bytes),
+    /// `ZMQ_PLAIN_PASSWORD`: be a PLAIN client with this password (at most 255 bytes; empty
+    /// goes back to NULL). Never printed.
+    PlainPassword(SecretBytes),
+    /// `ZMQ_CURVE_SERVER`: be the CURVE server (1), or go back to NULL (0).
+    CurveServer(bool),
+    /// `ZMQ_CURVE_PUBLICKEY`: our long-term public key; chooses CURVE.
+    CurvePublickey(CurvePublicKey),
+    /// `ZMQ_CURVE_SECRETKEY`: our long-term secret key; chooses CURVE. Never printed.
+    CurveSecretkey(CurveSecretKey),
+    /// `ZMQ_CURVE_SERVERKEY`: the server's public key; makes this socket a CURVE client.
+    CurveServerkey(CurvePublicKey),
+    /// `ZMQ_ZAP_DOMAIN`: the domain sent in ZAP requests (at most 255 bytes); with NULL, ZAP
+    /// is asked only when it is set.
+    ZapDomain(Bytes),
+
     // ----- read-only -----
     /// `ZMQ_TYPE`: the socket's type. Read-only.
     Type(SocketType),
@@ -144,7 +166,7 @@ pub enum SocketOption {
     /// `ZMQ_LAST_ENDPOINT`: the endpoint of the last bind, as bound (empty if none).
     /// Read-only.
     LastEndpoint(String),
-    /// `ZMQ_MECHANISM`: the security mechanism (NULL). Read-only.
+    /// `ZMQ_MECHANISM`: the security mechanism (NULL, PLAIN or CURVE). Read-only.
     Mechanism(MechanismName),
     /// `ZMQ_THREAD_SAFE`: whether the socket may be used from several threads at once (no:
     /// like libzmq's classic sockets, one thread at a time). Read-only.
@@ -237,6 +259,22 @@ pub enum SocketOptionName {
     Subscribe,
     /// `ZMQ_UNSUBSCRIBE`.
     Unsubscribe,
+    /// `ZMQ_PLAIN_SERVER`.
+    PlainServer,
+    /// `ZMQ_PLAIN_USERNAME`.
+    PlainUsername,
+    /// `ZMQ_PLAIN_PASSWORD`.
+    PlainPassword,
+    /// `ZMQ_CURVE_SERVER`.
+    CurveServer,
+    /// `ZMQ_CURVE_PUBLICKEY`.
+    CurvePublickey,
+    /// `ZMQ_CURVE_SECRETKEY`.
+    CurveSecretkey,
+    /// `ZMQ_CURVE_SERVERKEY`.
+    CurveServerkey,
+    /// `ZMQ_ZAP_DOMAIN`.
+    ZapDomain,
     /// `ZMQ_TYPE`.
     Type,
     /// `ZMQ_RCVMORE`.
@@ -253,7 +291,7 @@ pub enum SocketOptionName {
 
 impl SocketOptionName {
     /// Every option, in declaration order.
-    pub const ALL: [SocketOptionName; 47] = {
+    pub const ALL: [SocketOptionName; 55] = {
         use SocketOptionName::*;
         [
             SndHwm,
@@ -297,6 +335,14 @@ impl SocketOptionName {
             InvertMatching,
             Subscribe,
             Unsubscribe,
+            PlainServer,
+            PlainUsername,
+            PlainPassword,
+            CurveServer,
+            CurvePublickey,
+            CurveSecretkey,
+            CurveServerkey,
+            ZapDomain,
             Type,
             RcvMore,
             Events,
@@ -371,6 +417,14 @@ impl SocketOption {
             O::InvertMatching(_) => N::InvertMatching,
             O::Subscribe(_) => N::Subscribe,
             O::Unsubscribe(_) => N::Unsubscribe,
+            O::PlainServer(_) => N::PlainServer,
+            O::PlainUsername(_) => N::PlainUsername,
+            O::PlainPassword(_) => N::PlainPassword,
+            O::CurveServer(_) => N::CurveServer,
+            O::CurvePublickey(_) => N::CurvePublickey,
+            O::CurveSecretkey(_) => N::CurveSecretkey,
+            O::CurveServerkey(_) => N::CurveServerkey,
+            O::ZapDomain(_) => N::ZapDomain,
             O::Type(_) => N::Type,
             O::RcvMore(_) => N::RcvMore,
             O::Events(_) => N::Events,
@@ -410,7 +464,9 @@ impl std::fmt::Display for OptionError {
 impl std::error::Error for OptionError {}
 
 /// The options a driver applies: the blocking calls' timeouts and the settings of each TCP
-/// (and IPC) stream and listener. The core only validates and keeps them.
+/// (and IPC) stream and listener. The core only validates and keeps them. The security
+/// options ride here too, since the driver also supplies what they need (the random source,
+/// the ZAP handler); the engine's settings take them from [`SecurityOptions::apply_to`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DriverOptions {
     /// ZMQ_SNDTIMEO (`None` = block forever).
@@ -439,6 +495,8 @@ pub struct DriverOptions {
     pub ipv6: bool,
     /// ZMQ_BINDTODEVICE: use only this network interface.
     pub bind_to_device: Option<String>,
+    /// PLAIN_*, CURVE_*, ZAP_DOMAIN, and the driver's random source and ZAP handler.
+    pub security: SecurityOptions,
 }
 
 impl Default for DriverOptions {
@@ -458,6 +516,7 @@ impl Default for DriverOptions {
             tos: 0,
             ipv6: false,
             bind_to_device: None,
+            security: SecurityOptions::default(),
         }
     }
 }
@@ -507,7 +566,7 @@ impl DriverOptions {
                 }
                 self.bind_to_device = (!name.is_empty()).then(|| name.clone());
             }
-            _ => return Ok(false),
+            _ => return self.security.set(opt),
         }
         Ok(true)
     }
@@ -534,7 +593,7 @@ impl DriverOptions {
             N::Tos => O::Tos(saturating_i32(self.tos)),
             N::Ipv6 => O::Ipv6(self.ipv6),
             N::BindToDevice => O::BindToDevice(self.bind_to_device.clone().unwrap_or_default()),
-            _ => return None,
+            _ => return self.security.get(name),
         })
     }
 }

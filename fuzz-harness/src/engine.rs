@@ -222,6 +222,7 @@ impl EngineRun {
                 Event::Subscribe(_) | Event::Cancel(_) => {
                     assert!(self.handshaken, "a subscription before the handshake");
                 }
+                Event::ZapRequest(_) => panic!("a ZAP request with no ZAP handler configured"),
             }
         }
         let engine = &self.engine;

@@ -4,6 +4,10 @@
 //! these functions. They live in a crate of their own, outside `oxmq-core`'s shipped API, and
 //! use only that API, so the shipped crate carries no harness.
 //!
+//! The mechanism targets (`plain_server`, `plain_client`, `curve_server`, `curve_client`) put
+//! the fuzzer on the wire between a fuzzed engine and a real counterpart, CURVE with
+//! oxmq-core's no-crypto provider (the `fuzzing` feature) so that boxes are no obstacle.
+//!
 //! Each function feeds arbitrary bytes to one parser or state machine and checks the
 //! invariants that must hold whatever the input: no panic, lengths respected, nothing after
 //! `Closed`; for a socket, no message duplicated, split, or lost where ZeroMQ promises delivery.
@@ -40,8 +44,10 @@
 
 mod codec;
 mod engine;
+mod mechanism;
 mod socket;
 
 pub use codec::{frame_decoder, greeting};
 pub use engine::engine;
+pub use mechanism::{curve_client, curve_server, plain_client, plain_server};
 pub use socket::{socket, socket_of};

@@ -37,3 +37,23 @@ fn engine_seeds() {
 fn socket_seeds() {
     replay("socket", oxmq_fuzz_harness::socket);
 }
+
+#[test]
+fn plain_server_seeds() {
+    replay("plain_server", oxmq_fuzz_harness::plain_server);
+}
+
+#[test]
+fn plain_client_seeds() {
+    replay("plain_client", oxmq_fuzz_harness::plain_client);
+}
+
+#[test]
+fn curve_server_seeds() {
+    replay("curve_server", oxmq_fuzz_harness::curve_server);
+}
+
+#[test]
+fn curve_client_seeds() {
+    replay("curve_client", oxmq_fuzz_harness::curve_client);
+}

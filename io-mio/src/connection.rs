@@ -254,6 +254,12 @@ impl Connection {
                 Event::Subscribe(t) => self.subscriptions.push_back((true, t)),
                 Event::Cancel(t) => self.subscriptions.push_back((false, t)),
                 Event::Closed(e) => self.ended = Some(e),
+                // This driver has no ZAP handler to ask: answer as a failed handler would.
+                Event::ZapRequest(_) => {
+                    let now = self.now();
+                    self.engine
+                        .handle_zap_reply(oxmq_core::mechanism::ZapReply::deny(500), now);
+                }
             }
         }
     }

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey, SecretBytes};
 use oxmq_core::{Message, OptionError, SocketOption, SocketOptionName, SocketType};
 use oxmq_mio::{Context, ContextOption, ContextOptionName, Error, Socket, POLLOUT};
 
@@ -195,6 +196,17 @@ fn every_settable_option_reads_back_what_was_set() {
             O::XpubWelcomeMsg(Some(Bytes::from_static(b"welcome"))),
         ),
         (Sub, O::InvertMatching(true)),
+        (Router, O::PlainServer(true)),
+        (Dealer, O::PlainUsername(Bytes::from_static(b"admin"))),
+        (Dealer, O::PlainPassword(SecretBytes::new("secret"))),
+        (Router, O::CurveServer(true)),
+        (Dealer, O::CurvePublickey(CurvePublicKey([7; 32]))),
+        (
+            Dealer,
+            O::CurveSecretkey(CurveSecretKey::from_bytes([8; 32])),
+        ),
+        (Dealer, O::CurveServerkey(CurvePublicKey([9; 32]))),
+        (Router, O::ZapDomain(Bytes::from_static(b"global"))),
     ];
     let ctx = Context::new().unwrap();
     let mut covered = BTreeSet::new();

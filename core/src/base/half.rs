@@ -248,6 +248,7 @@ impl SocketHalf {
         c.heartbeat_timeout = self.config.heartbeat_timeout;
         c.heartbeat_ttl = self.config.heartbeat_ttl;
         c.max_msg_size = self.config.max_msg_size;
+        self.driver.security.apply_to(&mut c);
         #[cfg(feature = "sim")]
         {
             c.sim_ready_delay = self.config.sim_ready_delay;

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::{BaseConfig, SocketBase, SocketHalf};
-use crate::codec::MechanismName;
 use crate::options::{
     millis, millis_at_least_zero, millis_or_forever, millis_or_minus_one, DriverOptions,
     OptionError, SocketOption, SocketOptionName, POLLIN, POLLOUT,
@@ -128,10 +127,16 @@ impl SocketHalf {
             }
             N::RcvMore => O::RcvMore(false),
             N::LastEndpoint => O::LastEndpoint(self.last_endpoint().unwrap_or_default().to_owned()),
-            N::Mechanism => O::Mechanism(MechanismName::NULL),
             N::ThreadSafe => O::ThreadSafe(false),
             n => return self.socket().get_option(n),
         })
+    }
+
+    /// Where this socket's connections draw randomness from (CURVE's keys and nonces): the
+    /// driver's CSPRNG, or the simulator's seeded streams. Applies to connections made from
+    /// now on.
+    pub fn set_random_source(&mut self, random: crate::rng::RandomSource) {
+        self.driver.security.random = Some(random);
     }
 
     /// The options the driver applies: timeouts for its blocking calls, settings for the
@@ -162,6 +167,12 @@ impl SocketBase {
     /// Reads any option back (libzmq's `zmq_getsockopt`): see [`SocketHalf::get_option`].
     pub fn get_option(&mut self, name: SocketOptionName) -> Result<SocketOption, OptionError> {
         self.half.get_option(name)
+    }
+
+    /// Where this socket's connections draw randomness from: see
+    /// [`SocketHalf::set_random_source`].
+    pub fn set_random_source(&mut self, random: crate::rng::RandomSource) {
+        self.half.set_random_source(random);
     }
 
     /// The options the driver applies: timeouts for its blocking calls, settings for the

@@ -165,6 +165,11 @@ impl Metadata {
         Ok(())
     }
 
+    /// Adds a property whose name was already checked (parsed, or from another list).
+    pub(crate) fn push_parsed(&mut self, name: Bytes, value: Bytes) {
+        self.props.push((name, value));
+    }
+
     /// The first value of property `name`, matched case-insensitively (RFC 23).
     pub fn get(&self, name: &str) -> Option<&Bytes> {
         self.props

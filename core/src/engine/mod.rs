@@ -3,13 +3,17 @@
 //!
 //! # Driving an engine
 //!
-//! 1. Create it with [`Engine::new`]; it queues our greeting at once.
+//! 1. Create it with [`Engine::new`]; it queues our greeting at once. A CURVE engine needs a
+//!    [`RandomSource`] in its settings: the driver's CSPRNG, or a seeded stream in a
+//!    simulation.
 //! 2. Whenever bytes arrive, pass them to [`Engine::handle_input`] (or read straight into
 //!    [`Engine::read_buffer`] and call [`Engine::handle_read`]); on end of stream call
 //!    [`Engine::handle_eof`].
 //! 3. Drain [`Engine::poll_event`] until it returns `None`. Decoding happens here, lazily, so a
 //!    driver that stops draining (its pipe is full) applies back-pressure: undrained bytes stay
-//!    in the read buffer and the driver stops reading its socket.
+//!    in the read buffer and the driver stops reading its socket. An [`Event::ZapRequest`]
+//!    (only raised when [`EngineConfig::zap_handler`] says there is a handler) is answered,
+//!    now or later, with [`Engine::handle_zap_reply`]; the handshake waits meanwhile.
 //! 4. Write out what [`Engine::transmit_slices`] offers and report it with
 //!    [`Engine::advance_transmit`] (or take chunks with [`Engine::poll_transmit`]).
 //! 5. Call [`Engine::handle_timeout`] once [`Engine::poll_timeout`] is due.
@@ -19,6 +23,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -27,8 +32,11 @@ use crate::codec::command::{PROP_IDENTITY, PROP_SOCKET_TYPE};
 use crate::codec::greeting::GREETING_LEN;
 use crate::codec::{Command, Encoder, Frame, FrameDecoder, Greeting, Metadata, ZmtpVersion};
 use crate::error::{ConnectionError, Incompatible, ProtocolViolation};
-use crate::mechanism::{Mechanism, MechanismConfig};
+use crate::mechanism::zap::Authenticated;
+use crate::mechanism::{Mechanism, MechanismConfig, NullMechanism, Progress, Setup};
+use crate::mechanism::{ZapReply, ZapRequest};
 use crate::message::Message;
+use crate::rng::RandomSource;
 use crate::socket_type::SocketType;
 use crate::time::{Instant, TimerTable};
 
@@ -46,8 +54,22 @@ pub struct EngineConfig {
     /// Our routing id (ROUTING_ID, 1–255 bytes), announced as `Identity` by REQ, DEALER and
     /// ROUTER as libzmq does. The socket layer validates it.
     pub routing_id: Option<Bytes>,
-    /// The security mechanism.
+    /// The security mechanism, its role and credentials.
     pub mechanism: MechanismConfig,
+    /// Whether the driver has a ZAP handler (RFC 27) to ask. A PLAIN or CURVE server asks it
+    /// about every client, NULL only when `zap_domain` is set. Without one, libzmq 4.3's
+    /// rules apply: CURVE and NULL let the peer in, PLAIN refuses it.
+    pub zap_handler: bool,
+    /// ZAP_DOMAIN, sent in ZAP requests.
+    pub zap_domain: Bytes,
+    /// The peer's address, for ZAP requests and the `Peer-Address` message property (empty
+    /// when the driver has none to give).
+    pub peer_address: String,
+    /// Where this connection draws randomness from (CURVE needs it).
+    pub random: Option<RandomSource>,
+    /// The CURVE crypto provider: RustCrypto's, unless a fuzzer swaps in the no-crypto one.
+    #[cfg(feature = "curve")]
+    pub curve_crypto: &'static dyn crate::mechanism::curve::CurveCrypto,
     /// Application metadata (ZMQ_METADATA) added to READY, in order.
     pub metadata: Metadata,
     /// HANDSHAKE_IVL: greeting and handshake must finish within this; zero disables it.
@@ -76,6 +98,12 @@ impl EngineConfig {
             socket_type,
             routing_id: None,
             mechanism: MechanismConfig::Null,
+            zap_handler: false,
+            zap_domain: Bytes::new(),
+            peer_address: String::new(),
+            random: None,
+            #[cfg(feature = "curve")]
+            curve_crypto: &crate::mechanism::curve::RUST_CRYPTO,
             metadata: Metadata::new(),
             handshake_ivl: DEFAULT_HANDSHAKE_IVL,
             heartbeat_ivl: Duration::ZERO,
@@ -135,6 +163,9 @@ pub enum Event {
     Subscribe(Bytes),
     /// The peer cancelled a subscription with a ZMTP 3.1 CANCEL command.
     Cancel(Bytes),
+    /// The handshake waits for the ZAP handler's verdict on the peer: answer with
+    /// [`Engine::handle_zap_reply`]. Raised only when the settings say there is a handler.
+    ZapRequest(ZapRequest),
     /// The connection is over; flush pending transmit bytes, then close it.
     Closed(ConnectionError),
 }
@@ -199,7 +230,13 @@ pub struct Engine {
     config: EngineConfig,
     phase: Phase,
     version: Option<ZmtpVersion>,
-    mechanism: Box<dyn Mechanism + Send>,
+    mechanism: Box<dyn Mechanism>,
+    /// Whether traffic goes through the mechanism's transform (CURVE, once connected).
+    encrypting: bool,
+    /// Whether the handshake waits for a ZAP reply (input stays buffered meanwhile).
+    zap_pending: bool,
+    /// The properties every inbound message carries, once the handshake is done.
+    properties: Option<Arc<Metadata>>,
     decoder: FrameDecoder,
     rx: BytesMut,
     tx: Encoder,
@@ -246,8 +283,33 @@ impl Engine {
             }
             Phase::Greeting
         };
-        Engine {
-            mechanism: config.mechanism.start(config.our_metadata()),
+        let setup = Setup {
+            ours: config.our_metadata(),
+            zap: config.zap_handler
+                && (config.mechanism.is_server()
+                    || (config.mechanism == MechanismConfig::Null
+                        && !config.zap_domain.is_empty())),
+            // Only CURVE draws randomness: other mechanisms open no stream.
+            random: config
+                .random
+                .as_ref()
+                .filter(|_| config.mechanism.name() == crate::codec::MechanismName::CURVE)
+                .map(RandomSource::stream),
+            #[cfg(feature = "curve")]
+            crypto: config.curve_crypto,
+        };
+        let (mechanism, refused) = match config.mechanism.start(setup) {
+            Ok(m) => (m, None),
+            Err(e) => (
+                Box::new(NullMechanism::new(Metadata::new(), false)) as Box<dyn Mechanism>,
+                Some(e),
+            ),
+        };
+        let mut engine = Engine {
+            mechanism,
+            encrypting: false,
+            zap_pending: false,
+            properties: None,
             decoder: FrameDecoder::new(config.max_msg_size),
             config,
             phase,
@@ -260,7 +322,17 @@ impl Engine {
             now,
             eof: false,
             stats: EngineStats::default(),
+        };
+        if let Some(e) = refused {
+            engine.fail(e);
         }
+        engine
+    }
+
+    /// The properties inbound messages carry (peer metadata, `User-Id`, ZAP metadata,
+    /// `Peer-Address`), once the handshake is done.
+    pub fn properties(&self) -> Option<&Arc<Metadata>> {
+        self.properties.as_ref()
     }
 
     /// The settings this engine runs with.
@@ -342,7 +414,25 @@ impl Engine {
             self.send_ping(now);
         }
         if self.timers.take_expired(Timer::SimReady as usize, now) {
-            self.start_mechanism();
+            if let Err(e) = self.start_mechanism() {
+                self.fail(e);
+            }
+        }
+    }
+
+    /// The ZAP handler's verdict on the peer, answering [`Event::ZapRequest`]. A reply that
+    /// nothing waits for (the connection ended meanwhile) is ignored. A refusal ends the
+    /// connection with [`ConnectionError::AuthFailed`].
+    pub fn handle_zap_reply(&mut self, reply: ZapReply, now: Instant) {
+        self.advance_clock(now);
+        if !self.zap_pending || self.phase != Phase::Handshake {
+            return;
+        }
+        self.zap_pending = false;
+        let mut out = Vec::new();
+        let result = self.mechanism.handle_zap_reply(reply, &mut out);
+        if let Err(e) = result.and_then(|p| self.on_progress(p, out)) {
+            self.fail(e);
         }
     }
 
@@ -359,10 +449,34 @@ impl Engine {
         let frames = msg.frames();
         let last = frames.len() - 1;
         for (i, f) in frames.iter().enumerate() {
-            self.tx.frame(f, i < last);
+            self.put_frame(f, i < last);
         }
         self.stats.messages_sent += 1;
         Ok(())
+    }
+
+    /// Queues one message frame, through the mechanism's transform if it has one.
+    fn put_frame(&mut self, body: &Bytes, more: bool) {
+        if self.encrypting {
+            // libzmq sends a CURVE MESSAGE as a plain frame; MORE travels inside the box.
+            let boxed = self.mechanism.wrap(body, more, false);
+            self.tx.frame(&boxed, false);
+        } else {
+            self.tx.frame(body, more);
+        }
+    }
+
+    /// Queues one command after the handshake, through the mechanism's transform if it has
+    /// one (libzmq boxes PING, PONG, SUBSCRIBE and CANCEL with the COMMAND flag inside).
+    fn put_command(&mut self, cmd: &Command) {
+        if self.encrypting {
+            let mut body = BytesMut::with_capacity(cmd.body_len());
+            cmd.encode_body(&mut body);
+            let boxed = self.mechanism.wrap(&body, false, true);
+            self.tx.frame(&boxed, false);
+        } else {
+            self.tx.command(cmd);
+        }
     }
 
     /// Asks the peer for messages starting with `topic`: a SUBSCRIBE command to a ZMTP 3.1
@@ -385,12 +499,12 @@ impl Engine {
             } else {
                 Command::Cancel(topic)
             };
-            self.tx.command(&cmd);
+            self.put_command(&cmd);
         } else {
             let mut body = Vec::with_capacity(1 + topic.len());
             body.push(u8::from(subscribe));
             body.extend_from_slice(&topic);
-            self.tx.frame(&Bytes::from(body), false);
+            self.put_frame(&Bytes::from(body), false);
         }
         Ok(())
     }
@@ -474,8 +588,11 @@ impl Engine {
             self.on_greeting(greeting)?;
             return Ok(true);
         }
-        // While our delayed READY is held back, the peer's handshake waits in the buffer.
-        if self.phase == Phase::Handshake && self.timers.is_set(Timer::SimReady as usize) {
+        // While our delayed READY is held back, or ZAP has not answered, the peer's handshake
+        // waits in the buffer.
+        if self.phase == Phase::Handshake
+            && (self.zap_pending || self.timers.is_set(Timer::SimReady as usize))
+        {
             return Ok(false);
         }
         match self.decoder.decode(&mut self.rx)? {
@@ -504,15 +621,38 @@ impl Engine {
             self.timers.set(Timer::SimReady as usize, at);
             return Ok(());
         }
-        self.start_mechanism();
-        Ok(())
+        self.start_mechanism()
     }
 
-    fn start_mechanism(&mut self) {
+    fn start_mechanism(&mut self) -> Result<(), ConnectionError> {
         let mut out = Vec::new();
-        self.mechanism.start(&mut out);
+        let progress = self.mechanism.start(&mut out)?;
+        self.on_progress(progress, out)
+    }
+
+    /// Sends the handshake commands a mechanism queued, then acts on where it stands.
+    fn on_progress(
+        &mut self,
+        progress: Progress,
+        out: Vec<Command>,
+    ) -> Result<(), ConnectionError> {
         for cmd in &out {
             self.tx.command(cmd);
+        }
+        match progress {
+            Progress::Continue => Ok(()),
+            Progress::AskZap(credentials) => {
+                self.zap_pending = true;
+                self.events.push_back(Event::ZapRequest(ZapRequest {
+                    domain: self.config.zap_domain.clone(),
+                    address: self.config.peer_address.clone(),
+                    routing_id: self.config.routing_id.clone().unwrap_or_default(),
+                    mechanism: self.config.mechanism.name(),
+                    credentials,
+                }));
+                Ok(())
+            }
+            Progress::Done(auth) => self.on_handshake_done(auth),
         }
     }
 
@@ -523,24 +663,24 @@ impl Engine {
                     return Err(ProtocolViolation::MessageBeforeHandshake.into());
                 }
                 let mut out = Vec::new();
-                let done = self
-                    .mechanism
-                    .handle_command(Command::parse(frame.body)?, &mut out)?;
-                for cmd in &out {
-                    self.tx.command(cmd);
-                }
-                if let Some(meta) = done {
-                    self.on_handshake_done(meta)?;
-                }
-                Ok(())
+                let progress = self.mechanism.handle_command(frame.body, &mut out)?;
+                self.on_progress(progress, out)
             }
-            Phase::Traffic if frame.command => self.on_command(Command::parse(frame.body)?),
             Phase::Traffic => {
+                let frame = if self.encrypting {
+                    self.mechanism.unwrap(frame)?
+                } else {
+                    frame
+                };
+                if frame.command {
+                    return self.on_command(Command::parse(frame.body)?);
+                }
                 let more = frame.more;
                 self.partial.push(frame.body);
                 if !more {
                     self.stats.messages_received += 1;
-                    let msg = Message::from_frames(std::mem::take(&mut self.partial));
+                    let mut msg = Message::from_frames(std::mem::take(&mut self.partial));
+                    msg.set_properties(self.properties.clone());
                     self.events.push_back(Event::Message(msg));
                 }
                 Ok(())
@@ -549,7 +689,8 @@ impl Engine {
         }
     }
 
-    fn on_handshake_done(&mut self, meta: Metadata) -> Result<(), ConnectionError> {
+    fn on_handshake_done(&mut self, auth: Authenticated) -> Result<(), ConnectionError> {
+        let meta = &auth.peer;
         let ours = self.config.socket_type;
         let socket_type = match meta.get(PROP_SOCKET_TYPE) {
             None => None,
@@ -572,6 +713,8 @@ impl Engine {
             _ => None,
         };
         let version = self.version.unwrap_or(ZmtpVersion::V3_1);
+        self.properties = Some(auth.message_properties(&self.config.peer_address));
+        self.encrypting = self.mechanism.encrypts();
         self.phase = Phase::Traffic;
         self.timers.stop(Timer::Handshake as usize);
         if !self.config.heartbeat_ivl.is_zero() && version.has_commands_3_1() {
@@ -584,7 +727,7 @@ impl Engine {
             version,
             socket_type,
             routing_id,
-            metadata: meta,
+            metadata: auth.peer,
         }));
         Ok(())
     }
@@ -604,7 +747,7 @@ impl Engine {
                 if !ttl.is_zero() && !self.timers.is_set(slot) {
                     self.timers.set(slot, self.now + ttl);
                 }
-                self.tx.command(&Command::Pong(context));
+                self.put_command(&Command::Pong(context));
             }
             Command::Pong(_) => self.stats.pongs_received += 1,
             Command::Error(reason) => return Err(ConnectionError::PeerError { reason }),
@@ -615,7 +758,7 @@ impl Engine {
     }
 
     fn send_ping(&mut self, now: Instant) {
-        self.tx.command(&Command::Ping {
+        self.put_command(&Command::Ping {
             ttl_deciseconds: self.config.ttl_deciseconds(),
             context: Bytes::new(),
         });
@@ -645,6 +788,7 @@ impl Engine {
             }
         }
         self.phase = Phase::Closed;
+        self.zap_pending = false;
         self.timers.clear();
         self.partial.clear();
         self.rx.clear();

@@ -600,3 +600,5 @@ fn sim_ready_delay_holds_our_ready_and_the_peers_handshake() {
     p.pump();
     assert_eq!(p.b_messages(), vec![Message::single("late")]);
 }
+
+mod security;

@@ -468,6 +468,13 @@ impl Session {
                 Event::Subscribe(t) => self.inbound(PipeItem::Subscribe(t)),
                 Event::Cancel(t) => self.inbound(PipeItem::Cancel(t)),
                 Event::Closed(err) => self.on_engine_closed(err, now),
+                // The socket layer does not route ZAP requests yet, and engines are told of a
+                // handler only when it does: answer as a handler that failed would.
+                Event::ZapRequest(_) => {
+                    if let Some(e) = self.engine.as_mut() {
+                        e.handle_zap_reply(crate::mechanism::ZapReply::deny(500), now);
+                    }
+                }
             }
         }
     }
@@ -596,17 +603,13 @@ impl Session {
     fn on_engine_closed(&mut self, err: ConnectionError, now: Instant) {
         let conn = self.conn.map_or(0, |c| c.0);
         if !self.handshaken {
-            let kind = match &err {
-                ConnectionError::PeerError { .. } => MonitorEventKind::HandshakeFailedAuth,
-                e if e.is_protocol_failure() => MonitorEventKind::HandshakeFailedProtocol,
-                _ => MonitorEventKind::HandshakeFailedNoDetail,
-            };
-            self.event(kind, 0);
+            let (kind, value) = err.handshake_failure();
+            self.event(kind, value);
         }
         self.event(MonitorEventKind::Disconnected, conn);
         // libzmq: a protocol error or the peer's ERROR ends a connect for good; a lost
         // connection or a timeout is retried.
-        let fatal = matches!(err, ConnectionError::PeerError { .. }) || err.is_protocol_failure();
+        let fatal = err.is_fatal();
         self.close_connection(self.ends_pipe_on_disconnect());
         match self.role {
             Role::Connect { .. } if !fatal => self.schedule_reconnect(now),

@@ -1,0 +1,1 @@
+//! CURVE tests.
