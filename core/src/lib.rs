@@ -6,7 +6,9 @@
 //! termination handshake. Nothing in this crate opens a
 //! socket, reads a clock, spawns a thread or draws global randomness: time and bytes are inputs,
 //! bytes and events are outputs. Drivers — the simulator, the mio and Tokio shells, a fuzzer —
-//! feed it.
+//! feed it. A socket is two halves, [`base::SocketHalf`] and a [`session::Session`] per
+//! connection; [`driver`] says what a driver calls and when, with a minimal single-threaded
+//! driver, and [`base::SocketBase`] is a ready-made one.
 //!
 //! ```
 //! use oxmq_core::{Engine, EngineConfig, Event, Instant, Message, SocketType};
@@ -39,6 +41,7 @@
 pub mod base;
 pub mod codec;
 pub mod context;
+pub mod driver;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
