@@ -294,19 +294,43 @@ impl Socket {
     /// Sends a whole message, waiting up to SNDTIMEO while no peer can take it.
     pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         self.send_until(msg.into(), deadline(self.sndtimeo.get()))
+            .map_err(|(e, _)| e)
     }
 
     /// Sends a whole message or fails with [`Error::WouldBlock`] at once (ZMQ_DONTWAIT).
     pub fn send_dontwait(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        self.try_send(msg).map_err(|(e, _)| e)
+    }
+
+    /// Sends a whole message, or fails at once and hands the message back with the reason
+    /// (as `zmq_msg_send` leaves the message with its caller on EAGAIN): a caller that gets
+    /// [`Error::WouldBlock`] can keep the message and try again later without a copy.
+    ///
+    /// ```
+    /// use oxmq_core::{Message, SocketType};
+    /// use oxmq_mio::{Context, Error};
+    ///
+    /// let ctx = Context::new()?;
+    /// let push = ctx.socket(SocketType::Push)?; // no peer: nothing can take a message
+    /// let (err, back) = push.try_send("kept").unwrap_err();
+    /// assert!(matches!(err, Error::WouldBlock));
+    /// assert_eq!(back, Message::from("kept"));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), (Error, Message)> {
         self.send_until(msg.into(), Some(StdInstant::now()))
     }
 
-    fn send_until(&self, mut msg: Message, deadline: Option<StdInstant>) -> Result<(), Error> {
+    fn send_until(
+        &self,
+        mut msg: Message,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), (Error, Message)> {
         let mut later = Vec::new();
         let mut st = self.cell.lock();
         let r = loop {
             if self.shared.is_terminating() {
-                break Err(Error::Terminated);
+                break Err((Error::Terminated, msg));
             }
             let now = self.shared.coarse_now();
             let r = st.half.send(msg, now);
@@ -317,7 +341,7 @@ impl Socket {
                 Err(e) => {
                     let err = Error::from(&e);
                     if !matches!(err, Error::WouldBlock) {
-                        break Err(err);
+                        break Err((err, e.message));
                     }
                     msg = e.message;
                 }
@@ -328,14 +352,14 @@ impl Socket {
                 self.shared.run_later(std::mem::take(&mut later));
                 st = self.cell.lock();
                 if deadline.is_some_and(|d| d <= StdInstant::now()) {
-                    break Err(Error::WouldBlock);
+                    break Err((Error::WouldBlock, msg));
                 }
                 continue;
             }
             let (g, more) = wait_on(&self.cell, st, deadline, false);
             st = g;
             if !more {
-                break Err(Error::WouldBlock);
+                break Err((Error::WouldBlock, msg));
             }
         };
         drop(st);
