@@ -362,3 +362,133 @@ impl std::error::Error for ConnectionError {}
 impl std::error::Error for Malformed {}
 impl std::error::Error for ProtocolViolation {}
 impl std::error::Error for Incompatible {}
+
+/// What the operating system answered a driver's bind, dial, accept or close with, by cause.
+/// The monitor event it leads to carries [`OsError::errno`], as libzmq's does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum OsError {
+    /// EADDRINUSE: the address is taken.
+    AddrInUse,
+    /// EADDRNOTAVAIL: the address is not this host's.
+    AddrNotAvailable,
+    /// ECONNREFUSED: nothing listens there.
+    ConnectionRefused,
+    /// ECONNRESET: the peer reset the connection.
+    ConnectionReset,
+    /// ETIMEDOUT: no answer in time.
+    TimedOut,
+    /// EHOSTUNREACH: no route to the host.
+    HostUnreachable,
+    /// ENETUNREACH: no route to the network.
+    NetworkUnreachable,
+    /// EMFILE: out of file descriptors.
+    TooManyFiles,
+    /// EACCES: not allowed (a privileged port, a protected path).
+    PermissionDenied,
+    /// Anything else, with its error number (0 if it had none).
+    Other(i32),
+}
+
+/// The error numbers of this target (Linux's elsewhere: a simulated host is a Linux one).
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
+mod errno {
+    pub const EADDRINUSE: i32 = 48;
+    pub const EADDRNOTAVAIL: i32 = 49;
+    pub const ECONNREFUSED: i32 = 61;
+    pub const ECONNRESET: i32 = 54;
+    pub const ETIMEDOUT: i32 = 60;
+    pub const EHOSTUNREACH: i32 = 65;
+    pub const ENETUNREACH: i32 = 51;
+    pub const EMFILE: i32 = 24;
+    pub const EACCES: i32 = 13;
+}
+#[cfg(not(any(target_os = "macos", target_os = "ios", target_os = "freebsd")))]
+mod errno {
+    pub const EADDRINUSE: i32 = 98;
+    pub const EADDRNOTAVAIL: i32 = 99;
+    pub const ECONNREFUSED: i32 = 111;
+    pub const ECONNRESET: i32 = 104;
+    pub const ETIMEDOUT: i32 = 110;
+    pub const EHOSTUNREACH: i32 = 113;
+    pub const ENETUNREACH: i32 = 101;
+    pub const EMFILE: i32 = 24;
+    pub const EACCES: i32 = 13;
+}
+
+impl OsError {
+    /// The error with number `n`.
+    pub fn from_errno(n: i32) -> OsError {
+        use errno::*;
+        match n {
+            EADDRINUSE => OsError::AddrInUse,
+            EADDRNOTAVAIL => OsError::AddrNotAvailable,
+            ECONNREFUSED => OsError::ConnectionRefused,
+            ECONNRESET => OsError::ConnectionReset,
+            ETIMEDOUT => OsError::TimedOut,
+            EHOSTUNREACH => OsError::HostUnreachable,
+            ENETUNREACH => OsError::NetworkUnreachable,
+            EMFILE => OsError::TooManyFiles,
+            EACCES => OsError::PermissionDenied,
+            n => OsError::Other(n),
+        }
+    }
+
+    /// Its error number, as libzmq's monitor events report it.
+    pub fn errno(self) -> i32 {
+        use errno::*;
+        match self {
+            OsError::AddrInUse => EADDRINUSE,
+            OsError::AddrNotAvailable => EADDRNOTAVAIL,
+            OsError::ConnectionRefused => ECONNREFUSED,
+            OsError::ConnectionReset => ECONNRESET,
+            OsError::TimedOut => ETIMEDOUT,
+            OsError::HostUnreachable => EHOSTUNREACH,
+            OsError::NetworkUnreachable => ENETUNREACH,
+            OsError::TooManyFiles => EMFILE,
+            OsError::PermissionDenied => EACCES,
+            OsError::Other(n) => n,
+        }
+    }
+
+    /// The value a monitor event carries for it.
+    pub(crate) fn event_value(self) -> u64 {
+        u64::try_from(self.errno()).unwrap_or(0)
+    }
+}
+
+impl From<&std::io::Error> for OsError {
+    fn from(e: &std::io::Error) -> OsError {
+        match e.raw_os_error() {
+            Some(n) => OsError::from_errno(n),
+            None => match e.kind() {
+                std::io::ErrorKind::AddrInUse => OsError::AddrInUse,
+                std::io::ErrorKind::AddrNotAvailable => OsError::AddrNotAvailable,
+                std::io::ErrorKind::ConnectionRefused => OsError::ConnectionRefused,
+                std::io::ErrorKind::ConnectionReset => OsError::ConnectionReset,
+                std::io::ErrorKind::TimedOut => OsError::TimedOut,
+                std::io::ErrorKind::PermissionDenied => OsError::PermissionDenied,
+                _ => OsError::Other(0),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for OsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OsError::AddrInUse => f.write_str("address in use"),
+            OsError::AddrNotAvailable => f.write_str("address not available"),
+            OsError::ConnectionRefused => f.write_str("connection refused"),
+            OsError::ConnectionReset => f.write_str("connection reset by peer"),
+            OsError::TimedOut => f.write_str("timed out"),
+            OsError::HostUnreachable => f.write_str("host unreachable"),
+            OsError::NetworkUnreachable => f.write_str("network unreachable"),
+            OsError::TooManyFiles => f.write_str("too many open files"),
+            OsError::PermissionDenied => f.write_str("permission denied"),
+            OsError::Other(n) => write!(f, "operating system error {n}"),
+        }
+    }
+}
+
+impl std::error::Error for OsError {}

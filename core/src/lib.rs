@@ -61,7 +61,7 @@ pub mod time;
 pub mod tree;
 
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
-pub use error::ConnectionError;
+pub use error::{ConnectionError, OsError};
 pub use mechanism::{MechanismConfig, ZapReply, ZapRequest};
 pub use message::Message;
 pub use options::{DriverOptions, OptionError, SocketOption, SocketOptionName};

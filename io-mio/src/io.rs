@@ -18,9 +18,9 @@ use oxmq_core::base::{Action, ConnId, ListenerId};
 use oxmq_core::context::SocketId;
 use oxmq_core::session::{Session, ToSocket};
 use oxmq_core::tree::NodeId;
-use oxmq_core::{DriverOptions, Instant};
+use oxmq_core::{DriverOptions, Instant, OsError};
 
-use crate::net::{self, errno, Listen, Stream};
+use crate::net::{self, Listen, Stream};
 use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
 
 const WAKER: Token = Token(0);
@@ -279,7 +279,7 @@ impl Worker {
                                 .registry
                                 .deregister(&mut mio::unix::SourceFd(&io.stream.fd()));
                             self.tokens.remove(&io.token);
-                            s.session.handle_dial_result(Err(errno(&e)), now);
+                            s.session.handle_dial_result(Err(OsError::from(&e)), now);
                         }
                     }
                 } else if readable {
@@ -317,8 +317,9 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     let cell = Arc::clone(&l.cell);
-                    self.shared
-                        .with_half(&cell, |st, _| st.half.handle_accept_failed(lid, errno(&e)));
+                    self.shared.with_half(&cell, |st, _| {
+                        st.half.handle_accept_failed(lid, OsError::from(&e))
+                    });
                     return;
                 }
             }
@@ -404,7 +405,7 @@ impl Worker {
                             self.next_token += 1;
                             let token = Token(self.next_token);
                             if let Err(e) = register(&self.registry, &stream, token) {
-                                s.session.handle_dial_result(Err(errno(&e)), now);
+                                s.session.handle_dial_result(Err(OsError::from(&e)), now);
                                 continue;
                             }
                             self.tokens.insert(token, Handle::Conn(key));
@@ -420,7 +421,7 @@ impl Worker {
                                 s.session.handle_dial_result(Ok(()), now);
                             }
                         }
-                        Err(e) => s.session.handle_dial_result(Err(errno(&e)), now),
+                        Err(e) => s.session.handle_dial_result(Err(OsError::from(&e)), now),
                     },
                     Action::Close { conn, last_bytes }
                         if s.io.as_ref().is_some_and(|io| io.conn == conn) =>

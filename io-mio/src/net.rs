@@ -90,11 +90,6 @@ pub(crate) enum Listen {
     Unix(UnixListener, Option<PathBuf>),
 }
 
-/// The error number of `e`, for monitor events.
-pub(crate) fn errno(e: &io::Error) -> u64 {
-    e.raw_os_error().map_or(0, |n| n as u64)
-}
-
 impl Listen {
     /// Binds and listens on `ep` (not inproc); returns the listener and the endpoint as
     /// bound. `serial` names an ephemeral IPC file.

@@ -25,12 +25,9 @@ use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::session::{Session, ToSession};
 use oxmq_core::tree::NodeId;
-use oxmq_core::{DriverOptions, Instant};
+use oxmq_core::{DriverOptions, Instant, OsError};
 
-use crate::net::{errno, Listen, Stream};
-
-/// EADDRINUSE, for an inproc name already bound.
-const EADDRINUSE: u64 = 98;
+use crate::net::{Listen, Stream};
 
 /// A command for an I/O thread.
 pub(crate) enum IoCmd {
@@ -378,7 +375,7 @@ impl Shared {
                         );
                     }
                     Err(e) => {
-                        st.half.handle_bind_failed(listener, errno(&e), now);
+                        st.half.handle_bind_failed(listener, OsError::from(&e), now);
                         st.bind_errors.insert(listener, e);
                     }
                 }
@@ -387,7 +384,8 @@ impl Shared {
                 let mut reg = lock(&self.inproc);
                 if reg.bound.contains_key(&name) {
                     drop(reg);
-                    st.half.handle_bind_failed(listener, EADDRINUSE, now);
+                    st.half
+                        .handle_bind_failed(listener, OsError::AddrInUse, now);
                     st.bind_errors
                         .insert(listener, io::ErrorKind::AddrInUse.into());
                 } else {

@@ -28,6 +28,7 @@ use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::tree::Linger;
+use oxmq_core::OsError;
 use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
 use rand::Rng;
 
@@ -1026,7 +1027,7 @@ impl Sim {
                 if taken.is_some() {
                     self.log(format_args!("s{s} bind {ep} failed: in use"));
                     let base = self.socks[s].base.as_mut().expect("checked above");
-                    base.handle_bind_failed(listener, EADDRINUSE, now);
+                    base.handle_bind_failed(listener, OsError::AddrInUse, now);
                 } else {
                     base.handle_listening(listener, &ep, now);
                     self.log(format_args!("s{s} listening {ep}"));
@@ -1419,7 +1420,7 @@ impl Sim {
                 }
                 self.log(format_args!("s{s} c{} dial failed errno {e}", conn.0));
                 let base = self.socks[s].base.as_mut().expect("alive checked");
-                base.handle_dial_result(conn, Err(e), now);
+                base.handle_dial_result(conn, Err(OsError::from_errno(e as i32)), now);
                 self.settle(s);
             }
         }

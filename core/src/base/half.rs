@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use crate::endpoint::Endpoint;
 use crate::engine::{EngineConfig, PeerInfo};
+use crate::error::OsError;
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::options::DriverOptions;
@@ -511,11 +512,12 @@ impl SocketHalf {
     }
 
     /// The bind failed (address in use, say).
-    pub fn handle_bind_failed(&mut self, listener: ListenerId, errno: u64, now: Instant) {
+    pub fn handle_bind_failed(&mut self, listener: ListenerId, error: OsError, now: Instant) {
         // The listener never existed for the user: no CLOSED follows.
         if let Some(l) = self.listeners.remove(&listener) {
             self.listener_nodes.remove(&l.node);
-            self.event(MonitorEventKind::BindFailed, &l.endpoint.to_string(), errno);
+            let value = error.event_value();
+            self.event(MonitorEventKind::BindFailed, &l.endpoint.to_string(), value);
             self.tree
                 .terminate(l.node, Linger::For(Duration::ZERO), now);
         }
@@ -523,16 +525,16 @@ impl SocketHalf {
     }
 
     /// Accepting a connection on `listener` failed (too many open files, say).
-    pub fn handle_accept_failed(&mut self, listener: ListenerId, errno: u64) {
+    pub fn handle_accept_failed(&mut self, listener: ListenerId, error: OsError) {
         if let Some(l) = self.listeners.get(&listener) {
             let ep = l.bound.clone().unwrap_or_else(|| l.endpoint.to_string());
-            self.event(MonitorEventKind::AcceptFailed, &ep, errno);
+            self.event(MonitorEventKind::AcceptFailed, &ep, error.event_value());
         }
     }
 
     /// Closing a connection or listener failed at the operating system.
-    pub fn handle_close_failed(&mut self, endpoint: &str, errno: u64) {
-        self.event(MonitorEventKind::CloseFailed, endpoint, errno);
+    pub fn handle_close_failed(&mut self, endpoint: &str, error: OsError) {
+        self.event(MonitorEventKind::CloseFailed, endpoint, error.event_value());
     }
 
     /// Whether a connection arriving on `listener` would be taken (it exists and neither it

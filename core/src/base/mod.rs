@@ -33,6 +33,7 @@ use bytes::Bytes;
 
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::engine::DEFAULT_HANDSHAKE_IVL;
+use crate::error::OsError;
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 #[cfg(test)]
@@ -457,19 +458,19 @@ impl SocketBase {
     }
 
     /// The bind failed (address in use, say).
-    pub fn handle_bind_failed(&mut self, listener: ListenerId, errno: u64, now: Instant) {
-        self.half.handle_bind_failed(listener, errno, now);
+    pub fn handle_bind_failed(&mut self, listener: ListenerId, error: OsError, now: Instant) {
+        self.half.handle_bind_failed(listener, error, now);
         self.pump(now);
     }
 
     /// Accepting a connection on `listener` failed (too many open files, say).
-    pub fn handle_accept_failed(&mut self, listener: ListenerId, errno: u64) {
-        self.half.handle_accept_failed(listener, errno);
+    pub fn handle_accept_failed(&mut self, listener: ListenerId, error: OsError) {
+        self.half.handle_accept_failed(listener, error);
     }
 
     /// Closing a connection or listener failed at the operating system.
-    pub fn handle_close_failed(&mut self, endpoint: &str, errno: u64) {
-        self.half.handle_close_failed(endpoint, errno);
+    pub fn handle_close_failed(&mut self, endpoint: &str, error: OsError) {
+        self.half.handle_close_failed(endpoint, error);
     }
 
     /// A connection arrived on `listener`. Returns its id, or `None` if the driver should
@@ -486,8 +487,8 @@ impl SocketBase {
         self.half.accepts_on(listener)
     }
 
-    /// The dial of `conn` finished: connected, or failed with an error number.
-    pub fn handle_dial_result(&mut self, conn: ConnId, result: Result<(), u64>, now: Instant) {
+    /// The dial of `conn` finished: connected, or failed.
+    pub fn handle_dial_result(&mut self, conn: ConnId, result: Result<(), OsError>, now: Instant) {
         let Some(&node) = self.conns.get(&conn) else {
             return;
         };

@@ -2,10 +2,10 @@
 //! refuses, partitions and crashes on command.
 
 use super::*;
+use crate::error::OsError;
 use crate::monitor::MonitorEventKind as K;
 use crate::options::SocketOption;
 
-const ECONNREFUSED: u64 = 111;
 const EADDRINUSE: u64 = 98;
 
 /// A tiny deterministic network of sockets.
@@ -98,7 +98,7 @@ impl Net {
                     bound = format!("{}:{}", &bound[..bound.len() - 2], self.next_port);
                 }
                 if self.bound.contains_key(&bound) {
-                    self.hosts[h].handle_bind_failed(listener, EADDRINUSE, now);
+                    self.hosts[h].handle_bind_failed(listener, OsError::AddrInUse, now);
                 } else {
                     self.bound.insert(bound.clone(), (h, listener));
                     self.hosts[h].handle_listening(listener, &bound, now);
@@ -118,10 +118,16 @@ impl Net {
                                 self.links.insert((peer, pconn), (h, conn));
                                 self.hosts[h].handle_dial_result(conn, Ok(()), now);
                             }
-                            None => self.hosts[h].handle_dial_result(conn, Err(ECONNREFUSED), now),
+                            None => self.hosts[h].handle_dial_result(
+                                conn,
+                                Err(OsError::ConnectionRefused),
+                                now,
+                            ),
                         }
                     }
-                    _ => self.hosts[h].handle_dial_result(conn, Err(ECONNREFUSED), now),
+                    _ => {
+                        self.hosts[h].handle_dial_result(conn, Err(OsError::ConnectionRefused), now)
+                    }
                 }
             }
             Action::InprocBind { .. } | Action::InprocConnect { .. } => {
@@ -576,8 +582,8 @@ fn accept_and_close_failures_are_reported_to_the_monitor() {
     let pull = net.add(SocketType::Pull, BaseConfig::default());
     let listener = net.hosts[pull].bind(EP, net.now).unwrap();
     net.settle();
-    net.hosts[pull].handle_accept_failed(listener, 24);
-    net.hosts[pull].handle_close_failed(EP, 9);
+    net.hosts[pull].handle_accept_failed(listener, OsError::TooManyFiles);
+    net.hosts[pull].handle_close_failed(EP, OsError::from_errno(9));
     net.settle();
     assert_eq!(
         net.kinds(pull),

@@ -49,9 +49,6 @@ impl std::fmt::Display for SocketError {
 
 impl std::error::Error for SocketError {}
 
-/// libzmq's errno for a name already bound.
-const EADDRINUSE: u64 = 98;
-
 /// Sockets, their inproc names, and the links between them.
 #[derive(Debug, Default)]
 pub struct Context {
@@ -178,7 +175,7 @@ impl Context {
                     return;
                 };
                 if self.bound.contains_key(&name) {
-                    s.handle_bind_failed(listener, EADDRINUSE, now);
+                    s.handle_bind_failed(listener, crate::error::OsError::AddrInUse, now);
                     return;
                 }
                 s.handle_listening(listener, &format!("inproc://{name}"), now);

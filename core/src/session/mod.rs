@@ -28,7 +28,7 @@ use bytes::Bytes;
 use crate::base::{Action, Backoff, ConnId};
 use crate::endpoint::Endpoint;
 use crate::engine::{Engine, EngineConfig, Event, PeerInfo};
-use crate::error::ConnectionError;
+use crate::error::{ConnectionError, OsError};
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::pipe::{PipeCommand, PipeEnd, PipeId, PipeItem};
@@ -249,9 +249,8 @@ impl Session {
 
     // ----- inputs -------------------------------------------------------------------------
 
-    /// The dial of the session's connection finished: connected, or failed with an error
-    /// number.
-    pub fn handle_dial_result(&mut self, result: Result<(), u64>, now: Instant) {
+    /// The dial of the session's connection finished: connected, or failed.
+    pub fn handle_dial_result(&mut self, result: Result<(), OsError>, now: Instant) {
         let Some(conn) = self.conn else {
             return;
         };

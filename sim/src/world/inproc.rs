@@ -11,7 +11,7 @@ use oxmq_core::pipe::PipeCommand;
 use oxmq_core::{Instant, PipeId};
 use rand::Rng;
 
-use super::{Ev, Mutation, Sim, EADDRINUSE};
+use super::{Ev, Mutation, Sim};
 use crate::oracle::FailureKind;
 
 /// What crosses between the two sockets of an inproc connection (no bytes: the pipe's
@@ -31,7 +31,7 @@ impl Sim {
         let key = (self.socks[s].host, name);
         let base = self.socks[s].base.as_mut().expect("acting socket is alive");
         if self.inproc_bound.contains_key(&key) {
-            base.handle_bind_failed(listener, EADDRINUSE, now);
+            base.handle_bind_failed(listener, oxmq_core::OsError::AddrInUse, now);
             self.log(format_args!("s{s} bind inproc://{} failed: in use", key.1));
             return;
         }
