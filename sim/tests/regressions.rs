@@ -107,3 +107,32 @@ fn seed_5510_live_hwm_changes_with_inproc_links_keep_round_trips_going() {
     assert_eq!(r.profile.pattern, Pattern::ReqRep);
     assert!(r.failure.is_none(), "{r}");
 }
+
+/// A known oracle gap, not a core bug: a PAIR that closes with LINGER -1 right after
+/// connecting sends its queued messages once its own handshake is done, but the binding PAIR
+/// still holds the pipe of the previous peer (its FIN arrives 82 µs later) and refuses the
+/// new connection at its handshake, so the messages are lost on the wire, as they are with
+/// libzmq. The LINGER oracle counts them as protected; it should excuse a peer that refused
+/// the connection.
+#[test]
+#[ignore = "oracle gap: LINGER counts messages sent to a PAIR that refused the connection"]
+fn seed_23290_linger_to_a_pair_that_refuses_the_connection() {
+    let r = run_seed(&RunOptions::new(23290));
+    assert_eq!(r.profile.pattern, Pattern::Pair);
+    assert!(r.failure.is_none(), "{r}");
+}
+
+/// A known core bug, not fixed yet: in PUB/SUB through the XPUB/XSUB proxy, lowering SNDHWM
+/// on a live socket leaves a subscriber without a message it should get (the seed lowers an
+/// HWM; the fix of seed 175 was not enough). The default sweep lowers no SNDHWM;
+/// `--known-bugs` does.
+#[test]
+#[ignore = "known bug: lowering SNDHWM on a live socket can still lose a delivery"]
+fn seed_30220_lowering_sndhwm_keeps_delivering() {
+    let r = run_seed(&RunOptions {
+        known_bugs: true,
+        ..RunOptions::new(30220)
+    });
+    assert_eq!(r.profile.pattern, Pattern::PubSub);
+    assert!(r.failure.is_none(), "{r}");
+}
