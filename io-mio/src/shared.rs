@@ -132,6 +132,8 @@ struct InprocRegistry {
     /// Connects waiting for their name to be bound.
     waiting: BTreeMap<String, Vec<(SocketId, ConnId)>>,
     links: BTreeMap<(SocketId, ConnId), (SocketId, ConnId)>,
+    /// Connects being joined: the commands their side sent meanwhile.
+    joining: BTreeMap<(SocketId, ConnId), Vec<PipeCommand>>,
 }
 
 /// What a context's threads share.
@@ -454,7 +456,14 @@ impl Shared {
                     }
                 }
                 Later::InprocCmd { from, cmd } => {
-                    let to = lock(&self.inproc).links.get(&from).copied();
+                    let to = {
+                        let mut reg = lock(&self.inproc);
+                        if let Some(held) = reg.joining.get_mut(&from) {
+                            held.push(cmd);
+                            continue;
+                        }
+                        reg.links.get(&from).copied()
+                    };
                     // No link: the peer is gone, or not joined yet (it finds the pipe's
                     // contents when it attaches the end).
                     if let Some((tsid, tconn)) = to {
@@ -471,6 +480,7 @@ impl Shared {
                         for w in reg.waiting.values_mut() {
                             w.retain(|x| *x != from);
                         }
+                        reg.joining.remove(&from);
                         let to = reg.links.remove(&from);
                         if let Some(t) = to {
                             reg.links.remove(&t);
@@ -537,6 +547,9 @@ impl Shared {
             self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now));
             return;
         }
+        // From the moment the connecter holds its end, commands it sends for the link wait
+        // here until the binder has the other end (a reader's report must not be lost).
+        lock(&self.inproc).joining.insert((sid, conn), Vec::new());
         let mut handed = None;
         self.drive(&ccell, later, |h, now| {
             let cpeer = h.inproc_peer();
@@ -546,18 +559,27 @@ impl Shared {
         });
         // The connecter refused the binder: it closed its side already.
         let Some((cpeer, end)) = handed else {
+            lock(&self.inproc).joining.remove(&(sid, conn));
             return;
         };
         let mut bconn = None;
+        let mut held = Vec::new();
         self.drive(&bcell, later, |h, now| {
             bconn = h.handle_inproc_accepted(listener, cpeer, end, now);
-        });
-        match bconn {
-            Some(bconn) => {
-                let mut reg = lock(&self.inproc);
+            // Registered under the binder's lock: a send on the new pipe (which takes that
+            // lock) cannot wake the connecter before the link exists.
+            let mut reg = lock(&self.inproc);
+            held = reg.joining.remove(&(sid, conn)).unwrap_or_default();
+            if let Some(bconn) = bconn {
                 reg.links.insert((sid, conn), (bsid, bconn));
                 reg.links.insert((bsid, bconn), (sid, conn));
             }
+        });
+        match bconn {
+            Some(_) => later.extend(held.into_iter().map(|cmd| Later::InprocCmd {
+                from: (sid, conn),
+                cmd,
+            })),
             None => self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now)),
         }
     }

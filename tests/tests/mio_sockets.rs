@@ -717,3 +717,50 @@ fn ipc_abstract_and_ephemeral_names() {
         assert_eq!(pull.recv().unwrap(), Message::from("over ipc"), "{bound}");
     }
 }
+
+/// Sends racing inproc connects must wake every reader: a pipe joined while its binder is
+/// already sending gets its first wake-up only if the link between the two sockets exists by
+/// then (a lost one leaves a worker asleep on a pipe holding messages). Many short rounds, so
+/// that the race is met.
+#[test]
+fn inproc_connects_racing_sends_lose_no_wake_up() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    for round in 0..150 {
+        let ctx = Context::new().unwrap();
+        let push = sock(&ctx, SocketType::Push);
+        let ep = format!("inproc://race-{round}");
+        push.bind(&ep).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let done = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let (ctx, ep, tx, done) = (ctx.clone(), ep.clone(), tx.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let pull = sock(&ctx, SocketType::Pull);
+                    pull.connect(&ep).unwrap();
+                    while !done.load(Ordering::Acquire) {
+                        if let Ok(m) = pull.recv_timeout(Duration::from_millis(20)) {
+                            tx.send(m).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for i in 0..30u8 {
+            push.send(vec![i]).unwrap();
+        }
+        // Every message sits in some worker's pipe; a worker whose wake-up was lost never
+        // takes it (its pattern does not look at a pipe that was not woken).
+        for n in 0..30 {
+            assert!(
+                rx.recv_timeout(WAIT).is_ok(),
+                "round {round}: message {n} never arrived (a wake-up was lost)"
+            );
+        }
+        done.store(true, Ordering::Release);
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+}
