@@ -225,12 +225,7 @@ impl SocketHalf {
     }
 
     fn random(&mut self) -> u64 {
-        // SplitMix64: a small, well-mixed generator over the seed we were given.
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        crate::base::splitmix64(&mut self.rng)
     }
 
     fn event(&mut self, kind: MonitorEventKind, endpoint: &str, value: u64) {

@@ -417,29 +417,15 @@ impl SocketBase {
         max: usize,
         now: Instant,
     ) -> Result<usize, RecvError> {
-        if self.is_closed() {
-            return Err(RecvError::Terminated);
-        }
-        let mut n = 0;
-        while n < max {
+        loop {
             let before = self.half.delivered();
-            match self.half.socket_mut().recv() {
-                Ok(m) => {
-                    out.push_back(m);
-                    n += 1;
-                }
-                Err(e) if n == 0 => {
-                    self.pump(now);
-                    // As in `recv`: look again if the sessions wrote more in.
-                    if self.half.delivered() == before || !matches!(e, RecvError::WouldBlock) {
-                        return Err(e);
-                    }
-                }
-                Err(_) => break,
+            let r = self.half.recv_many(out, max, now);
+            self.pump(now);
+            // As in `recv`: look again if the sessions wrote more in meanwhile.
+            if !matches!(r, Err(RecvError::WouldBlock)) || self.half.delivered() == before {
+                return r;
             }
         }
-        self.pump(now);
-        Ok(n)
     }
 
     /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then
@@ -791,12 +777,7 @@ impl SocketBase {
         let Some(state) = self.shuffle.as_mut() else {
             return 0;
         };
-        // SplitMix64.
-        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = *state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n.max(1)
+        splitmix64(state) % n.max(1)
     }
 
     /// Delivers one command to session `node`.
@@ -842,4 +823,14 @@ impl SocketBase {
             self.deadlines.insert(node, t);
         }
     }
+}
+
+/// The next number of a SplitMix64 stream with state `state`: a small, well-mixed generator
+/// over a seed the driver gave (reconnect jitter, ids, the simulator's delivery orders).
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

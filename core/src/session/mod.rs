@@ -403,12 +403,7 @@ impl Session {
     }
 
     fn random(&mut self) -> u64 {
-        // SplitMix64 over the seed the socket gave us.
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        crate::base::splitmix64(&mut self.rng)
     }
 
     /// Moves everything that can move: the engine's events into the pipe, the pipe into the
