@@ -444,11 +444,22 @@ impl Socket {
             let Some(entry) = self.core.pipes.get_mut(&id) else {
                 continue;
             };
-            let (out, inb) = match entry.boost {
-                Some((out, inb)) => (hwm_sum(snd, out), hwm_sum(rcv, inb)),
-                None => (snd, rcv),
-            };
-            let writable = entry.pipe.set_hwms(out, inb) == Activation::Write;
+            let writable = match entry.boost {
+                // inproc: this end changes here, and the peer socket, told our own HWMs,
+                // works out its end from them and its own (each Hwm carrying both
+                // directions could cross the peer's and leave a reader's report step above
+                // its writer's HWM).
+                Some((out, inb)) => {
+                    let w = entry
+                        .pipe
+                        .set_hwms_here(hwm_sum(snd, out), hwm_sum(rcv, inb));
+                    self.core
+                        .outbox
+                        .push_back((id, PipeCommand::PeerHwms { snd, rcv }));
+                    w
+                }
+                None => entry.pipe.set_hwms(snd, rcv),
+            } == Activation::Write;
             let closing = entry.closing;
             self.core.route(id);
             if writable && !closing {
@@ -466,10 +477,22 @@ impl Socket {
     /// Applies a command from the session's end to the socket's end of pipe `id`, and tells
     /// the pattern what it means.
     fn take_command(&mut self, id: PipeId, cmd: PipeCommand) {
+        let (snd, rcv) = (self.core.options.sndhwm, self.core.options.rcvhwm);
         let Some(entry) = self.core.pipes.get_mut(&id) else {
             return;
         };
-        let activation = entry.pipe.handle_command(cmd);
+        let activation = match cmd {
+            PipeCommand::PeerHwms {
+                snd: peer_snd,
+                rcv: peer_rcv,
+            } => {
+                entry.boost = Some((peer_rcv, peer_snd));
+                entry
+                    .pipe
+                    .set_hwms_here(hwm_sum(snd, peer_rcv), hwm_sum(peer_snd, rcv))
+            }
+            cmd => entry.pipe.handle_command(cmd),
+        };
         let closing = entry.closing;
         self.core.route(id);
         match activation {

@@ -94,11 +94,13 @@ fn seed_4427_an_hwm_change_keeps_an_inproc_pipe_flowing() {
     assert!(r.failure.is_none(), "{r}");
 }
 
-/// A known bug, not fixed yet: with live HWM changes on sockets that have inproc links
-/// (`--known-bugs`), a round trip stalls for good. Seeds 4816 (DEALER/ROUTER) and 5393 fail
-/// the same way.
+/// Fixed: with live HWM changes on both sockets of an inproc pipe at about the same time,
+/// each end's `Hwm` command carried its stale view of both directions; crossing, they left a
+/// reader's report step (53) above its writer's HWM (10), and a round trip stalled for good.
+/// An inproc pipe's ends now send only their socket's own SNDHWM and RCVHWM
+/// (`PipeCommand::PeerHwms`) and each works out both directions. Seeds 4816 (DEALER/ROUTER)
+/// and 5393 failed the same way.
 #[test]
-#[ignore = "known bug: a live HWM change on a socket with inproc links can stall a round trip"]
 fn seed_5510_live_hwm_changes_with_inproc_links_keep_round_trips_going() {
     let r = run_seed(&RunOptions {
         known_bugs: true,

@@ -115,6 +115,15 @@ pub enum PipeCommand {
         /// The HWM of the receiver's writer (the sender's outbound HWM).
         inb: usize,
     },
+    /// The sender's socket now has these SNDHWM and RCVHWM (an inproc pipe, whose HWM each
+    /// way is its writer's SNDHWM plus its reader's RCVHWM: the receiving socket works out
+    /// both directions from these and its own). Handled by the socket, not the end.
+    PeerHwms {
+        /// The sender's SNDHWM.
+        snd: usize,
+        /// The sender's RCVHWM.
+        rcv: usize,
+    },
 }
 
 /// What a command delivered to an end means for its owner.
@@ -382,7 +391,21 @@ impl PipeEnd {
                 self.report_reads();
                 self.release()
             }
+            // The socket applies it through `set_hwms_here`.
+            PipeCommand::PeerHwms { .. } => Activation::None,
         }
+    }
+
+    /// Changes both HWMs on this end only, the other end being told otherwise (inproc's
+    /// [`PipeCommand::PeerHwms`]); reports the reads made so far, as the report step may
+    /// have changed. Returns [`Activation::Write`] if a raise freed this writer.
+    pub fn set_hwms_here(&mut self, out_hwm: usize, in_hwm: usize) -> Activation {
+        if !self.exact {
+            self.in_step = lwm_step(in_hwm) as u64;
+        }
+        self.report_reads();
+        self.out_hwm = out_hwm;
+        self.release()
     }
 
     fn release(&mut self) -> Activation {

@@ -58,16 +58,6 @@ impl Sim {
             return;
         }
         let s = live[self.hosts[h].rng.random_range(0..live.len())];
-        let inproc = self
-            .inproc_links
-            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            .next()
-            .is_some();
-        // Known bug (seeds 4816, 5393, 5510 with --known-bugs): a live HWM change on a
-        // socket with inproc links can still stall a round trip.
-        if inproc && !self.known_bugs {
-            return;
-        }
         let opt = if send_side {
             let now_snd = self.socks[s]
                 .base
