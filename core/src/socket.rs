@@ -649,23 +649,6 @@ impl Socket {
         self.attach(id, Some(peer), cid, Ends::Given(end)).map(drop)
     }
 
-    /// Sets the HWMs of one pipe, and with `exact` false makes its ends report reads every
-    /// low-water mark (inproc: libzmq gives each direction the sum of the writer's SNDHWM
-    /// and the reader's RCVHWM, or unlimited if either is 0, and its two sockets run on two
-    /// threads). The other end learns both through a [`PipeCommand::Hwm`].
-    pub fn set_pipe_hwms(&mut self, id: PipeId, out_hwm: usize, in_hwm: usize, exact: bool) {
-        let Some(entry) = self.core.pipes.get_mut(&id) else {
-            return;
-        };
-        entry.pipe.set_exact(exact, in_hwm);
-        let writable = entry.pipe.set_hwms(out_hwm, in_hwm) == Activation::Write;
-        let closing = entry.closing;
-        self.core.route(id);
-        if writable && !closing {
-            self.pattern.write_activated(&mut self.core, id);
-        }
-    }
-
     /// Makes pipe `id` an inproc pipe to a peer with SNDHWM `peer_snd` and RCVHWM
     /// `peer_rcv`: each way its HWM is the writer's SNDHWM plus the reader's RCVHWM
     /// (unlimited if either is 0), now and after every later change of ours, and reads are
@@ -855,7 +838,7 @@ impl Socket {
 }
 
 /// Two HWMs added up, as libzmq adds an inproc peer's: 0 (no limit) if either is.
-fn hwm_sum(a: usize, b: usize) -> usize {
+pub(crate) fn hwm_sum(a: usize, b: usize) -> usize {
     if a == 0 || b == 0 {
         0
     } else {

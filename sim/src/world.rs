@@ -43,13 +43,6 @@ mod inproc;
 use backpressure::StallRead;
 use inproc::InprocEv;
 
-/// errno for a refused connection.
-pub const ECONNREFUSED: u64 = 111;
-/// errno for a dial that got no answer.
-pub const ETIMEDOUT: u64 = 110;
-/// errno for a bind to an address in use.
-pub const EADDRINUSE: u64 = 98;
-
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -265,7 +258,7 @@ enum Ev {
     DialResult {
         sock: usize,
         conn: ConnId,
-        result: Result<(u64, usize), u64>,
+        result: Result<(u64, usize), OsError>,
     },
     Tick {
         host: usize,
@@ -1301,7 +1294,7 @@ impl Sim {
                 Ev::DialResult {
                     sock: s,
                     conn,
-                    result: Err(ECONNREFUSED),
+                    result: Err(OsError::ConnectionRefused),
                 },
             );
             return;
@@ -1320,7 +1313,7 @@ impl Sim {
                 Ev::DialResult {
                     sock: s,
                     conn,
-                    result: Err(ETIMEDOUT),
+                    result: Err(OsError::TimedOut),
                 }
             };
             self.schedule(now + first * (1 << attempt), ev);
@@ -1342,7 +1335,7 @@ impl Sim {
                 Ev::DialResult {
                     sock: s,
                     conn,
-                    result: Err(ECONNREFUSED),
+                    result: Err(OsError::ConnectionRefused),
                 },
             );
             return;
@@ -1390,7 +1383,7 @@ impl Sim {
         self.notify(h);
     }
 
-    fn dial_result(&mut self, s: usize, conn: ConnId, result: Result<(u64, usize), u64>) {
+    fn dial_result(&mut self, s: usize, conn: ConnId, result: Result<(u64, usize), OsError>) {
         let now = self.now;
         let cancelled = self.dialing.remove(&(s, conn)) != Some(false);
         let alive = self.socks[s].base.is_some();
@@ -1418,9 +1411,13 @@ impl Sim {
                 if cancelled || !alive {
                     return;
                 }
-                self.log(format_args!("s{s} c{} dial failed errno {e}", conn.0));
+                self.log(format_args!(
+                    "s{s} c{} dial failed errno {}",
+                    conn.0,
+                    e.errno()
+                ));
                 let base = self.socks[s].base.as_mut().expect("alive checked");
-                base.handle_dial_result(conn, Err(OsError::from_errno(e as i32)), now);
+                base.handle_dial_result(conn, Err(e), now);
                 self.settle(s);
             }
         }

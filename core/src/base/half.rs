@@ -750,11 +750,7 @@ impl SocketHalf {
             .and_then(|l| l.inproc.as_mut())
             .and_then(|i| i.end.take())?;
         let o = self.socket.options();
-        let out = if o.sndhwm == 0 || peer_rcv == 0 {
-            0
-        } else {
-            o.sndhwm + peer_rcv
-        };
+        let out = crate::socket::hwm_sum(o.sndhwm, peer_rcv);
         // Two sockets that may live on two threads: reads are reported every low-water mark,
         // as libzmq does (the peer's end also learns its HWMs from the command this sends).
         end.set_exact(false, out);

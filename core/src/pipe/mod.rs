@@ -420,17 +420,12 @@ impl PipeEnd {
     /// Changes both HWMs on a live pipe: this end's outbound HWM now, the other end's through
     /// a [`PipeCommand::Hwm`]. Returns [`Activation::Write`] if a raise freed this writer.
     pub fn set_hwms(&mut self, out_hwm: usize, in_hwm: usize) -> Activation {
-        if !self.exact {
-            self.in_step = lwm_step(in_hwm) as u64;
-        }
         self.commands.push_back(PipeCommand::Hwm {
             out: in_hwm,
             inb: out_hwm,
         });
         // The writer may be blocked on reads not yet reported under the old step.
-        self.report_reads();
-        self.out_hwm = out_hwm;
-        self.release()
+        self.set_hwms_here(out_hwm, in_hwm)
     }
 
     /// The next command for the other end.
