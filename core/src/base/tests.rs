@@ -526,6 +526,25 @@ fn unbind_closes_the_listener_and_the_connections_it_accepted() {
 }
 
 #[test]
+fn unbind_answers_to_the_endpoint_as_bound_never_to_its_wildcard() {
+    let mut net = Net::new();
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    net.bind(pull, "tcp://127.0.0.1:*");
+    let bound = net.hosts[pull].last_endpoint().unwrap().to_owned();
+    assert_ne!(bound, "tcp://127.0.0.1:*");
+    // libzmq: the wildcard names no listener (ENOENT), and the listener stays.
+    assert!(matches!(
+        net.hosts[pull].unbind("tcp://127.0.0.1:*", net.now),
+        Err(EndpointOpError::NotFound(_))
+    ));
+    net.settle();
+    assert!(net.bound.contains_key(&bound));
+    net.hosts[pull].unbind(&bound, net.now).unwrap();
+    net.settle();
+    assert!(net.bound.is_empty(), "listener closed");
+}
+
+#[test]
 fn disconnect_ends_the_session_and_its_queue() {
     let mut net = Net::new();
     let push = net.add(SocketType::Push, BaseConfig::default());
