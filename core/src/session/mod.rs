@@ -603,11 +603,18 @@ impl Session {
         self.event(MonitorEventKind::Disconnected, conn);
         // libzmq: a protocol error or the peer's ERROR ends a connect for good; a lost
         // connection or a timeout is retried.
-        let fatal = err.is_fatal();
-        self.close_connection(self.ends_pipe_on_disconnect());
+        // With RECONNECT_IVL = -1, libzmq's session ends its endpoint (`term_endpoint`):
+        // the pipe goes with it, and the socket no longer counts the peer as there.
+        let retry = !err.is_fatal() && self.config.reconnect_ivl.is_some();
         match self.role {
-            Role::Connect { .. } if !fatal => self.schedule_reconnect(now),
-            _ => self.out.push_back(ToSocket::TermReq),
+            Role::Connect { .. } if retry => {
+                self.close_connection(self.ends_pipe_on_disconnect());
+                self.schedule_reconnect(now);
+            }
+            _ => {
+                self.close_connection(true);
+                self.out.push_back(ToSocket::TermReq);
+            }
         }
     }
 
@@ -616,10 +623,15 @@ impl Session {
     fn drop_connection(&mut self, now: Instant) {
         let conn = self.conn.map_or(0, |c| c.0);
         self.event(MonitorEventKind::Disconnected, conn);
-        self.close_connection(self.ends_pipe_on_disconnect());
         match self.role {
-            Role::Accepted => self.out.push_back(ToSocket::TermReq),
-            Role::Connect { .. } => self.schedule_reconnect(now),
+            Role::Connect { .. } if self.config.reconnect_ivl.is_some() => {
+                self.close_connection(self.ends_pipe_on_disconnect());
+                self.schedule_reconnect(now);
+            }
+            _ => {
+                self.close_connection(true);
+                self.out.push_back(ToSocket::TermReq);
+            }
         }
     }
 
