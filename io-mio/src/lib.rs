@@ -68,4 +68,4 @@ pub use connection::{Connection, DriverError};
 pub use context::{Context, ContextOption, ContextOptionName};
 pub use error::Error;
 pub use poll::{poll, proxy, proxy_steerable, PollItem, ProxyStats, POLLIN, POLLOUT};
-pub use socket::Socket;
+pub use socket::{Monitor, Socket};

@@ -21,7 +21,7 @@ use std::time::Instant as StdInstant;
 use mio::Waker;
 use oxmq_core::base::{Action, ConnId, ListenerId, SocketHalf};
 use oxmq_core::context::SocketId;
-use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::session::{Session, ToSession};
 use oxmq_core::tree::NodeId;
@@ -88,6 +88,8 @@ pub(crate) struct HalfState {
     placement: BTreeMap<NodeId, usize>,
     /// Monitor events, once the application asked for them.
     pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
+    /// MONITOR_STOPPED has been queued: no event follows it.
+    pub(crate) monitor_stopped: bool,
     /// The readiness fd (ZMQ_FD), once asked for.
     pub(crate) signaller: Option<Signaller>,
     /// Callers asleep on the cell's condition variable.
@@ -212,6 +214,7 @@ impl Shared {
                 half,
                 placement: BTreeMap::new(),
                 monitor: None,
+                monitor_stopped: false,
                 signaller: None,
                 waiters: 0,
                 dropped: false,
@@ -315,6 +318,9 @@ impl Shared {
             }
         }
         while let Some(ev) = st.half.poll_monitor() {
+            if ev.kind == MonitorEventKind::MonitorStopped {
+                st.monitor_stopped = true;
+            }
             if let Some(q) = st.monitor.as_mut() {
                 q.push_back(ev);
             }
