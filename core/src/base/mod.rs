@@ -34,6 +34,7 @@ use bytes::Bytes;
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::engine::DEFAULT_HANDSHAKE_IVL;
 use crate::error::OsError;
+use crate::mechanism::{ZapReply, ZapRequest};
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 #[cfg(test)]
@@ -273,6 +274,8 @@ pub struct SocketBase {
     #[cfg(feature = "sim")]
     shuffle: Option<u64>,
     transmit_ready: BTreeSet<ConnId>,
+    /// Questions for the driver's ZAP handler, from every session, in the order asked.
+    zap_out: VecDeque<(ConnId, ZapRequest)>,
     /// Every session's next deadline (engine timer or redial), ordered by time, so that
     /// neither `poll_timeout` nor `handle_timeout` scans the sessions.
     timers: BTreeSet<(Instant, NodeId)>,
@@ -305,6 +308,7 @@ impl SocketBase {
             #[cfg(feature = "sim")]
             shuffle,
             transmit_ready: BTreeSet::new(),
+            zap_out: VecDeque::new(),
             timers: BTreeSet::new(),
             deadlines: BTreeMap::new(),
             #[cfg(test)]
@@ -640,6 +644,25 @@ impl SocketBase {
         Some(PipeStats::of(socket_end, end))
     }
 
+    /// The next question for the driver's ZAP handler (only after
+    /// [`SocketBase::set_zap_handler`]), with the connection it is about; answer it with
+    /// [`SocketBase::handle_zap_reply`], now or later.
+    pub fn poll_zap_request(&mut self) -> Option<(ConnId, ZapRequest)> {
+        self.zap_out.pop_front()
+    }
+
+    /// The ZAP handler's answer about connection `conn` (ignored if it has gone).
+    pub fn handle_zap_reply(&mut self, conn: ConnId, reply: ZapReply, now: Instant) {
+        let Some(&node) = self.conns.get(&conn) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(&node) {
+            s.handle_zap_reply(conn, reply, now);
+            self.after_session(node);
+        }
+        self.pump(now);
+    }
+
     /// How many sessions the socket holds: one per connect, and one per accepted connection
     /// until it has ended (inproc links included). For diagnostics: a session that never
     /// ends shows here.
@@ -677,6 +700,9 @@ impl SocketBase {
                 _ => {}
             }
             self.actions.push_back(a);
+        }
+        while let Some(req) = s.poll_zap_request() {
+            self.zap_out.push_back(req);
         }
         while let Some(cmd) = s.poll_command() {
             #[cfg(feature = "sim")]

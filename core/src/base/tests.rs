@@ -780,3 +780,51 @@ fn a_receive_passes_over_every_unwanted_message_the_sessions_hold() {
         .expect("B is there, behind unwanted As");
     assert_eq!(&got.frames()[0][..], b"B");
 }
+
+#[test]
+fn zap_requests_reach_the_driver_and_its_answers_decide() {
+    use crate::mechanism::{SecretBytes, ZapReply};
+    for accept in [true, false] {
+        let mut net = Net::new();
+        let pull = net.add(SocketType::Pull, BaseConfig::default());
+        let push = net.add(SocketType::Push, BaseConfig::default());
+        let now = net.now;
+        net.hosts[pull].set_zap_handler(true);
+        net.hosts[pull]
+            .set_option(SocketOption::PlainServer(true), now)
+            .unwrap();
+        net.hosts[push]
+            .set_option(SocketOption::PlainUsername(Bytes::from("admin")), now)
+            .unwrap();
+        net.hosts[push]
+            .set_option(SocketOption::PlainPassword(SecretBytes::new("secret")), now)
+            .unwrap();
+        net.bind(pull, EP);
+        net.hosts[push].connect(EP, net.now).unwrap();
+        net.send(push, "m").unwrap();
+        // The handshake waits on the question: nothing arrives yet.
+        let (conn, req) = net.hosts[pull].poll_zap_request().expect("a ZAP request");
+        assert!(net.hosts[pull].poll_zap_request().is_none());
+        assert_eq!(
+            req.credentials,
+            [Bytes::from("admin"), Bytes::from("secret")]
+        );
+        assert!(net.recv_all(pull).is_empty());
+        let reply = if accept {
+            ZapReply::accept("admin-user")
+        } else {
+            ZapReply::deny(400)
+        };
+        net.hosts[pull].handle_zap_reply(conn, reply, net.now);
+        net.settle();
+        if accept {
+            let m = net.hosts[pull].recv(net.now).unwrap();
+            assert_eq!(m.frames()[0], Bytes::from("m"));
+            assert_eq!(m.property("User-Id"), Some(&Bytes::from("admin-user")));
+        } else {
+            assert!(net.recv_all(pull).is_empty());
+            assert!(net.kinds(pull).contains(&K::HandshakeFailedAuth));
+            assert!(net.kinds(push).contains(&K::HandshakeFailedAuth));
+        }
+    }
+}
