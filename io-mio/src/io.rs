@@ -443,6 +443,12 @@ impl Worker {
                     _ => {}
                 }
             }
+            // The application's ZAP handler answers here, on the session's thread.
+            while let Some((conn, req)) = s.session.poll_zap_request() {
+                again = true;
+                let reply = self.shared.ask_zap(&req);
+                s.session.handle_zap_reply(conn, reply, now);
+            }
             while let Some(cmd) = s.session.poll_command() {
                 self.to_socket
                     .entry(key.0)

@@ -61,6 +61,7 @@ mod error;
 mod io;
 mod net;
 mod poll;
+mod random;
 mod shared;
 mod socket;
 

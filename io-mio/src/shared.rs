@@ -26,6 +26,7 @@ use oxmq_core::pipe::PipeCommand;
 use oxmq_core::session::{Session, ToSession};
 use oxmq_core::tree::NodeId;
 use oxmq_core::{DriverOptions, Instant, OsError};
+use oxmq_core::{ZapReply, ZapRequest};
 
 use crate::net::{Listen, Stream};
 
@@ -155,7 +156,13 @@ pub(crate) struct Shared {
     changes: Mutex<u64>,
     changed: Condvar,
     watchers: AtomicUsize,
+    /// The application's ZAP handler, asked by the I/O threads (see
+    /// [`Context::set_zap_handler`](crate::Context::set_zap_handler)).
+    zap: std::sync::RwLock<Option<ZapHandler>>,
 }
+
+/// A ZAP handler (RFC 27): answers one request about one peer.
+pub(crate) type ZapHandler = Arc<dyn Fn(&ZapRequest) -> ZapReply + Send + Sync>;
 
 thread_local! {
     /// The I/O thread this is, if it is one: posts to its own mailbox need no wake-up, as it
@@ -183,6 +190,31 @@ impl Shared {
             changes: Mutex::new(0),
             changed: Condvar::new(),
             watchers: AtomicUsize::new(0),
+            zap: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Installs (or with `None` removes) the ZAP handler, and tells every socket's future
+    /// connections whether there is one.
+    pub(crate) fn set_zap_handler(&self, handler: Option<ZapHandler>) {
+        let present = handler.is_some();
+        *self.zap.write().unwrap_or_else(|p| p.into_inner()) = handler;
+        for cell in self.cells() {
+            cell.lock().half.set_zap_handler(present);
+        }
+    }
+
+    pub(crate) fn has_zap_handler(&self) -> bool {
+        self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// The handler's answer to `req`; a handler removed meanwhile answers as one that
+    /// failed would (500).
+    pub(crate) fn ask_zap(&self, req: &ZapRequest) -> ZapReply {
+        let handler = self.zap.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match handler {
+            Some(h) => h(req),
+            None => ZapReply::deny(500),
         }
     }
 
@@ -225,6 +257,13 @@ impl Shared {
             version: AtomicU64::new(0),
         });
         lock(&self.sockets).insert(id, Arc::clone(&cell));
+        {
+            // Read under the socket's lock, after it is listed: a handler installed
+            // meanwhile reaches it one way or the other.
+            let mut st = cell.lock();
+            let zap = self.has_zap_handler();
+            st.half.set_zap_handler(zap);
+        }
         cell
     }
 
