@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
-use oxmq_core::{Message, SocketType};
-use oxmq_mio::{Context, Socket};
+use oxmq_core::codec::MechanismName;
+use oxmq_core::mechanism::curve::{generate_keypair, public_key};
+use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey, SecretBytes};
+use oxmq_core::{Message, SocketOption, SocketType, ZapReply};
+use oxmq_mio::{os_random, Context, Socket};
 
 #[derive(Parser)]
 #[command(
@@ -31,6 +34,33 @@ struct Endpoints {
     connect: Vec<String>,
 }
 
+/// Security, as libzmq's options name it. A PLAIN or CURVE server lets in only the clients
+/// that --plain-user (PLAIN) or --curve-allow (CURVE) name; a CURVE server without
+/// --curve-allow lets in every client that knows its key.
+#[derive(Args, Default)]
+struct Security {
+    /// Be a CURVE server (needs --curve-secretkey)
+    #[arg(long)]
+    curve_server: bool,
+    /// Our long-term CURVE secret key, Z85 (40 characters; the public key is derived)
+    #[arg(long, value_name = "Z85")]
+    curve_secretkey: Option<String>,
+    /// Be a CURVE client of the server with this public key, Z85 (without --curve-secretkey
+    /// a fresh key pair is drawn)
+    #[arg(long, value_name = "Z85")]
+    curve_serverkey: Option<String>,
+    /// As a CURVE server, let in the client with this public key, Z85 (repeatable)
+    #[arg(long, value_name = "Z85")]
+    curve_allow: Vec<String>,
+    /// Be a PLAIN server
+    #[arg(long)]
+    plain_server: bool,
+    /// As a PLAIN server: a USER:PASSWORD to let in (repeatable). As a client: the username
+    /// and password to log in with
+    #[arg(long, value_name = "USER:PASSWORD")]
+    plain_user: Vec<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Receive messages; print one line per message, frames separated by a tab, printable
@@ -42,6 +72,8 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Topic prefix to subscribe to (SUB/XSUB; repeatable)
         #[arg(long, value_name = "TOPIC")]
         subscribe: Vec<String>,
@@ -58,6 +90,8 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Send the messages this many times
         #[arg(long, value_name = "N", default_value_t = 1)]
         count: u64,
@@ -71,6 +105,8 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Exit after this many messages
         #[arg(long, value_name = "N")]
         count: Option<u64>,
@@ -97,10 +133,14 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Exit after this many events
         #[arg(long, value_name = "N")]
         count: Option<u64>,
     },
+    /// Print a new CURVE key pair in Z85, as libzmq's curve_keygen does.
+    Keygen,
 }
 
 fn socket_type(s: &str) -> Result<SocketType, String> {
@@ -131,10 +171,11 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Recv {
             socket_type,
             endpoints,
+            security,
             subscribe,
             count,
         } => {
-            let s = open(&ctx, socket_type, &endpoints)?;
+            let s = open(&ctx, socket_type, &endpoints, &security)?;
             if matches!(socket_type, SocketType::Sub | SocketType::XSub) {
                 let topics = if subscribe.is_empty() {
                     vec![String::new()]
@@ -167,6 +208,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Send {
             socket_type,
             endpoints,
+            security,
             count,
             messages,
         } => {
@@ -176,7 +218,7 @@ fn run(command: Command) -> Result<(), Failure> {
             } else {
                 socket_type
             };
-            let s = open(&ctx, effective, &endpoints)?;
+            let s = open(&ctx, effective, &endpoints, &security)?;
             if effective == SocketType::XPub {
                 s.recv()
                     .map_err(|e| fail("waiting for a subscriber failed", e))?;
@@ -212,9 +254,10 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Echo {
             socket_type,
             endpoints,
+            security,
             count,
         } => {
-            let s = open(&ctx, socket_type, &endpoints)?;
+            let s = open(&ctx, socket_type, &endpoints, &security)?;
             let mut n = 0;
             while count.is_none_or(|c| n < c) {
                 let m = s.recv().map_err(|e| fail("receive failed", e))?;
@@ -235,14 +278,22 @@ fn run(command: Command) -> Result<(), Failure> {
             let back = open_one(&ctx, back_type, &back_endpoint)?;
             oxmq_mio::proxy(&front, &back, None).map_err(|e| fail("proxy stopped", e))
         }
+        Command::Keygen => {
+            let (public, secret) = generate_keypair(os_random().stream().as_mut());
+            println!("public: {}", public.to_z85());
+            println!("secret: {}", secret.expose_z85());
+            Ok(())
+        }
         Command::Monitor {
             socket_type,
             endpoints,
+            security,
             count,
         } => {
             let s = ctx
                 .socket(socket_type)
                 .map_err(|e| fail("cannot create socket", e))?;
+            secure(&ctx, &s, &security)?;
             s.monitor();
             attach(&s, &endpoints)?;
             let mut out = std::io::stdout().lock();
@@ -261,12 +312,107 @@ fn run(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn open(ctx: &Context, kind: SocketType, endpoints: &Endpoints) -> Result<Socket, Failure> {
+fn open(
+    ctx: &Context,
+    kind: SocketType,
+    endpoints: &Endpoints,
+    security: &Security,
+) -> Result<Socket, Failure> {
     let s = ctx
         .socket(kind)
         .map_err(|e| fail("cannot create socket", e))?;
+    secure(ctx, &s, security)?;
     attach(&s, endpoints)?;
     Ok(s)
+}
+
+/// Applies the security flags to `s`, installing the context's ZAP handler for a server that
+/// names whom to let in.
+fn secure(ctx: &Context, s: &Socket, sec: &Security) -> Result<(), Failure> {
+    let set = |opt: SocketOption| s.set(opt).map_err(|e| fail("cannot set security", e));
+    let key = |what: &str, z85: &str| {
+        CurvePublicKey::from_z85(z85).map_err(|e| fail(format!("bad {what}"), e))
+    };
+    let secret = match &sec.curve_secretkey {
+        Some(z85) => {
+            Some(CurveSecretKey::from_z85(z85).map_err(|e| fail("bad --curve-secretkey", e))?)
+        }
+        None => None,
+    };
+    let plain_users: Vec<(String, String)> = sec
+        .plain_user
+        .iter()
+        .map(|u| match u.split_once(':') {
+            Some((user, pass)) => Ok((user.to_owned(), pass.to_owned())),
+            None => Err(Failure(format!(
+                "--plain-user wants USER:PASSWORD, not {u:?}"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    if sec.curve_server {
+        let Some(secret) = secret else {
+            return Err(Failure("--curve-server needs --curve-secretkey".into()));
+        };
+        set(SocketOption::CurveServer(true))?;
+        set(SocketOption::CurvePublickey(public_key(&secret)))?;
+        set(SocketOption::CurveSecretkey(secret))?;
+        if !sec.curve_allow.is_empty() {
+            let allowed: Vec<CurvePublicKey> = sec
+                .curve_allow
+                .iter()
+                .map(|z| key("--curve-allow", z))
+                .collect::<Result<_, _>>()?;
+            ctx.set_zap_handler(move |req| {
+                let ok = req.mechanism == MechanismName::CURVE
+                    && allowed.iter().any(|k| req.credentials[0][..] == k.0[..]);
+                if ok {
+                    ZapReply::accept(
+                        CurvePublicKey(req.credentials[0][..].try_into().unwrap_or_default())
+                            .to_z85(),
+                    )
+                } else {
+                    ZapReply::deny(400)
+                }
+            })
+            .map_err(|e| fail("cannot install the ZAP handler", e))?;
+        }
+    } else if let Some(server) = &sec.curve_serverkey {
+        let (public, secret) = match secret {
+            Some(secret) => (public_key(&secret), secret),
+            None => generate_keypair(os_random().stream().as_mut()),
+        };
+        set(SocketOption::CurveServerkey(key(
+            "--curve-serverkey",
+            server,
+        )?))?;
+        set(SocketOption::CurvePublickey(public))?;
+        set(SocketOption::CurveSecretkey(secret))?;
+    } else if sec.plain_server {
+        set(SocketOption::PlainServer(true))?;
+        ctx.set_zap_handler(move |req| {
+            let ok = req.mechanism == MechanismName::PLAIN
+                && plain_users.iter().any(|(u, p)| {
+                    matches!(req.credentials.as_slice(),
+                        [ru, rp] if ru == u.as_bytes() && rp == p.as_bytes())
+                });
+            if ok {
+                ZapReply::accept(req.credentials[0].clone())
+            } else {
+                ZapReply::deny(400)
+            }
+        })
+        .map_err(|e| fail("cannot install the ZAP handler", e))?;
+    } else if let Some((user, pass)) = plain_users.first() {
+        set(SocketOption::PlainUsername(Bytes::from(user.clone())))?;
+        set(SocketOption::PlainPassword(SecretBytes::new(
+            pass.as_bytes(),
+        )))?;
+    } else if !sec.curve_allow.is_empty() || sec.curve_secretkey.is_some() {
+        return Err(Failure(
+            "--curve-secretkey and --curve-allow need --curve-server or --curve-serverkey".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {

@@ -246,3 +246,114 @@ fn proxy_forwards_between_libzmq_peers_and_monitor_prints_events() {
         "{text}"
     );
 }
+
+/// `oxmq keygen` as (public, secret), Z85.
+fn keygen() -> (String, String) {
+    let out = Command::new(OXMQ).arg("keygen").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let public = lines.next().unwrap().strip_prefix("public: ").unwrap();
+    let secret = lines.next().unwrap().strip_prefix("secret: ").unwrap();
+    (public.to_owned(), secret.to_owned())
+}
+
+#[test]
+fn keygen_prints_a_matching_z85_key_pair() {
+    use oxmq_core::mechanism::curve::public_key;
+    use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey};
+    let (public, secret) = keygen();
+    assert_eq!((public.len(), secret.len()), (40, 40));
+    let secret = CurveSecretKey::from_z85(&secret).unwrap();
+    assert_eq!(
+        public_key(&secret),
+        CurvePublicKey::from_z85(&public).unwrap()
+    );
+    assert_ne!(keygen().0, public, "each run draws a new pair");
+}
+
+#[test]
+fn curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys() {
+    let (server_public, server_secret) = keygen();
+    let (client_public, client_secret) = keygen();
+    let ep = free_endpoint();
+    let recv = spawn(&[
+        "recv",
+        "PULL",
+        "--bind",
+        &ep,
+        "--count",
+        "1",
+        "--curve-server",
+        "--curve-secretkey",
+        &server_secret,
+        "--curve-allow",
+        &client_public,
+    ]);
+    // A client whose key is not allowed is refused; the allowed one gets through.
+    let mut stranger = spawn(&[
+        "send",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--curve-serverkey",
+        &server_public,
+        "from a stranger",
+    ]);
+    let send = spawn(&[
+        "send",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--curve-serverkey",
+        &server_public,
+        "--curve-secretkey",
+        &client_secret,
+        "sealed hello",
+    ]);
+    let out = finish(recv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sealed hello\n");
+    assert!(finish(send).status.success());
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+}
+
+#[test]
+fn plain_flags_carry_a_message_from_a_libzmq_client() {
+    let ep = free_endpoint();
+    let recv = spawn(&[
+        "recv",
+        "PULL",
+        "--bind",
+        &ep,
+        "--count",
+        "1",
+        "--plain-server",
+        "--plain-user",
+        "admin:secret",
+    ]);
+    let ctx = zmq::Context::new();
+    let wrong = zsock(&ctx, zmq::PUSH);
+    wrong.set_linger(0).unwrap();
+    wrong.set_plain_username(Some("admin")).unwrap();
+    wrong.set_plain_password(Some("guess")).unwrap();
+    wrong.connect(&ep).unwrap();
+    let _ = wrong.send("must not arrive", zmq::DONTWAIT);
+    let push = zsock(&ctx, zmq::PUSH);
+    push.set_plain_username(Some("admin")).unwrap();
+    push.set_plain_password(Some("secret")).unwrap();
+    push.connect(&ep).unwrap();
+    push.send("logged in", 0).unwrap();
+    let out = finish(recv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "logged in\n");
+}

@@ -69,4 +69,5 @@ pub use connection::{Connection, DriverError};
 pub use context::{Context, ContextOption, ContextOptionName};
 pub use error::Error;
 pub use poll::{poll, proxy, proxy_steerable, PollItem, ProxyStats, POLLIN, POLLOUT};
+pub use random::os_random;
 pub use socket::{Monitor, Socket};

@@ -16,8 +16,10 @@ impl SecureRandom for OsRandom {
     }
 }
 
-/// The source every socket of this front-end hands its connections.
-pub(crate) fn os_random() -> RandomSource {
+/// The operating system's CSPRNG as a [`RandomSource`]: the source every socket of this
+/// front-end hands its connections, and one for drawing CURVE key pairs
+/// (`oxmq_core::mechanism::curve::generate_keypair(os_random().stream().as_mut())`).
+pub fn os_random() -> RandomSource {
     RandomSource::new(|| Box::new(OsRandom))
 }
 
