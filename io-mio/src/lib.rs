@@ -64,6 +64,7 @@ mod poll;
 mod random;
 mod shared;
 mod socket;
+mod zap;
 
 pub use connection::{Connection, DriverError};
 pub use context::{Context, ContextOption, ContextOptionName};

@@ -56,6 +56,12 @@ pub(crate) enum IoCmd {
     CloseListener { sid: SocketId, lid: ListenerId },
     /// Call the socket half's `handle_timeout` at `at` (a linger deadline).
     HalfTimer { cell: Arc<SocketCell>, at: Instant },
+    /// The ZAP handler's answer for a session this thread runs.
+    ZapReply {
+        key: (SocketId, NodeId),
+        conn: ConnId,
+        reply: ZapReply,
+    },
     /// The context is done.
     Stop,
 }
@@ -127,6 +133,8 @@ pub(crate) enum Later {
         from: (SocketId, ConnId),
     },
     Reap(SocketId),
+    /// A ZAP handler came or went: tell every socket.
+    ZapChanged,
 }
 
 #[derive(Default)]
@@ -159,6 +167,10 @@ pub(crate) struct Shared {
     /// The application's ZAP handler, asked by the I/O threads (see
     /// [`Context::set_zap_handler`](crate::Context::set_zap_handler)).
     zap: std::sync::RwLock<Option<ZapHandler>>,
+    /// A socket is bound at `inproc://zeromq.zap.01`.
+    inproc_zap: AtomicBool,
+    /// The relay to that handler, started the first time it is needed.
+    zap_relay: std::sync::OnceLock<std::sync::mpsc::Sender<crate::zap::Ask>>,
 }
 
 /// A ZAP handler (RFC 27): answers one request about one peer.
@@ -191,30 +203,60 @@ impl Shared {
             changed: Condvar::new(),
             watchers: AtomicUsize::new(0),
             zap: std::sync::RwLock::new(None),
+            inproc_zap: AtomicBool::new(false),
+            zap_relay: std::sync::OnceLock::new(),
         }
     }
 
     /// Installs (or with `None` removes) the ZAP handler, and tells every socket's future
     /// connections whether there is one.
     pub(crate) fn set_zap_handler(&self, handler: Option<ZapHandler>) {
-        let present = handler.is_some();
         *self.zap.write().unwrap_or_else(|p| p.into_inner()) = handler;
+        self.zap_changed();
+    }
+
+    /// Tells every socket whether a ZAP handler is there now. Takes each socket's lock in
+    /// turn: never call it holding one.
+    fn zap_changed(&self) {
         for cell in self.cells() {
-            cell.lock().half.set_zap_handler(present);
+            let mut st = cell.lock();
+            let present = self.has_zap_handler();
+            st.half.set_zap_handler(present);
         }
     }
 
+    /// Whether a closure or a socket bound at `inproc://zeromq.zap.01` answers ZAP.
     pub(crate) fn has_zap_handler(&self) -> bool {
-        self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.inproc_zap.load(Ordering::Acquire)
+            || self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
-    /// The handler's answer to `req`; a handler removed meanwhile answers as one that
-    /// failed would (500).
-    pub(crate) fn ask_zap(&self, req: &ZapRequest) -> ZapReply {
+    /// Asks the ZAP handler about `ask`: the closure answers at once; a handler at
+    /// `inproc://zeromq.zap.01` answers later, as an [`IoCmd::ZapReply`] to `ask.io`. With
+    /// neither (one went meanwhile), the answer is libzmq's for a failed handler: 500.
+    pub(crate) fn ask_zap(
+        self: &Arc<Self>,
+        ask: crate::zap::Ask,
+    ) -> Option<(crate::zap::Ask, ZapReply)> {
         let handler = self.zap.read().unwrap_or_else(|p| p.into_inner()).clone();
-        match handler {
-            Some(h) => h(req),
-            None => ZapReply::deny(500),
+        if let Some(h) = handler {
+            let reply = h(&ask.req);
+            return Some((ask, reply));
+        }
+        if !self.inproc_zap.load(Ordering::Acquire) {
+            return Some((ask, ZapReply::deny(500)));
+        }
+        let relay = self.zap_relay.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let shared = Arc::clone(self);
+            let _ = std::thread::Builder::new()
+                .name("oxmq-zap".into())
+                .spawn(move || crate::zap::run(shared, rx));
+            tx
+        });
+        match relay.send(ask) {
+            Ok(()) => None,
+            Err(std::sync::mpsc::SendError(ask)) => Some((ask, ZapReply::deny(500))),
         }
     }
 
@@ -440,6 +482,10 @@ impl Shared {
                     drop(reg);
                     st.half
                         .handle_listening(listener, &format!("inproc://{name}"), now);
+                    if name == crate::zap::ZAP_ENDPOINT {
+                        self.inproc_zap.store(true, Ordering::Release);
+                        later.push(Later::ZapChanged);
+                    }
                     later.push(Later::InprocBound(name));
                 }
             }
@@ -447,6 +493,12 @@ impl Shared {
                 let mut reg = lock(&self.inproc);
                 let before = reg.bound.len();
                 reg.bound.retain(|_, v| *v != (sid, listener));
+                if self.inproc_zap.load(Ordering::Acquire)
+                    && !reg.bound.contains_key(crate::zap::ZAP_ENDPOINT)
+                {
+                    self.inproc_zap.store(false, Ordering::Release);
+                    later.push(Later::ZapChanged);
+                }
                 if reg.bound.len() == before {
                     drop(reg);
                     self.post(0, IoCmd::CloseListener { sid, lid: listener });
@@ -540,6 +592,7 @@ impl Shared {
                         }
                     }
                 }
+                Later::ZapChanged => self.zap_changed(),
                 Later::Reap(sid) => {
                     lock(&self.sockets).remove(&sid);
                     self.changed();

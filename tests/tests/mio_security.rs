@@ -321,3 +321,56 @@ mod curve {
         );
     }
 }
+
+/// A handler bound at `inproc://zeromq.zap.01`, as libzmq applications (and libzmq's own
+/// tests) write it: a REP answering RFC 27 requests.
+#[test]
+fn a_handler_bound_at_the_zap_endpoint_decides() {
+    let ctx = Context::new().unwrap();
+    let handler = sock(&ctx, SocketType::Rep);
+    handler.bind("inproc://zeromq.zap.01").unwrap();
+    let zap = std::thread::spawn(move || {
+        // Two requests: a wrong password, then the right one.
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let req = handler.recv().unwrap();
+            let f = req.frames();
+            assert_eq!(&f[0][..], b"1.0", "version");
+            assert_eq!(&f[5][..], b"PLAIN", "mechanism");
+            let ok = f.len() == 8 && f[6] == "admin" && f[7] == "secret";
+            seen.push(ok);
+            let (code, user): (&[u8], &[u8]) = if ok {
+                (b"200", b"zap-admin")
+            } else {
+                (b"400", b"")
+            };
+            handler
+                .send(Message::from_frames([
+                    b"1.0".to_vec(),
+                    f[1].to_vec(),
+                    code.to_vec(),
+                    b"OK".to_vec(),
+                    user.to_vec(),
+                    Vec::new(),
+                ]))
+                .unwrap();
+        }
+        seen
+    });
+    let pull = plain_server(&ctx, SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let wrong = plain_client(&ctx, SocketType::Push, "admin", "nope");
+    let wrong_mon = wrong.monitor();
+    wrong.connect(&ep).unwrap();
+    assert_eq!(
+        await_event(&wrong_mon, MonitorEventKind::HandshakeFailedAuth),
+        400
+    );
+    let push = plain_client(&ctx, SocketType::Push, "admin", "secret");
+    push.connect(&ep).unwrap();
+    push.send("via inproc zap").unwrap();
+    let m = pull.recv().unwrap();
+    assert_eq!(m.frames()[0], Bytes::from("via inproc zap"));
+    assert_eq!(m.property("User-Id"), Some(&Bytes::from("zap-admin")));
+    assert_eq!(zap.join().unwrap(), [false, true]);
+}
