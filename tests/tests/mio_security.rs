@@ -305,6 +305,71 @@ mod curve {
         assert_eq!(pull.recv().unwrap(), Message::from("right key"));
     }
 
+    /// libzmq's CURVE client (pyzmq) to our ROUTER, whose context handler names it.
+    #[test]
+    fn pyzmq_curve_client_to_our_server() {
+        if !oxmq_tests::pyzmq::available() {
+            return;
+        }
+        let ctx = Context::new().unwrap();
+        ctx.set_zap_handler(|req| {
+            assert_eq!(req.credentials[0].len(), 32, "the client's public key");
+            ZapReply::accept("rust-user")
+        })
+        .unwrap();
+        let (public, secret) = keypair();
+        let router = sock(&ctx, SocketType::Router);
+        router.set(SocketOption::CurveServer(true)).unwrap();
+        router.set(SocketOption::CurvePublickey(public)).unwrap();
+        router.set(SocketOption::CurveSecretkey(secret)).unwrap();
+        let ep = router.bind("tcp://127.0.0.1:*").unwrap();
+        let port = ep.rsplit(':').next().unwrap();
+        let mut py = oxmq_tests::pyzmq::Py::start(&["client", &public.to_z85(), port]);
+        assert!(py.line().starts_with("key "));
+        let m = router.recv().unwrap();
+        assert_eq!(m.frames()[1], Bytes::from("ping"));
+        assert_eq!(m.property("User-Id"), Some(&Bytes::from("rust-user")));
+        router
+            .send(Message::from_frames([
+                m.frames()[0].clone(),
+                Bytes::from("pong"),
+            ]))
+            .unwrap();
+        assert_eq!(py.line(), "reply pong");
+    }
+
+    /// Our CURVE DEALER to libzmq's CURVE ROUTER (pyzmq), whose ZAP handler lets our key in
+    /// as "py-user": the echo carries the User-Id libzmq gave us.
+    #[test]
+    fn our_curve_client_to_pyzmqs_server() {
+        if !oxmq_tests::pyzmq::available() {
+            return;
+        }
+        let ctx = Context::new().unwrap();
+        let (server_public, server_secret) = keypair();
+        let (public, secret) = keypair();
+        let mut py = oxmq_tests::pyzmq::Py::start(&[
+            "server",
+            &server_secret.expose_z85(),
+            &public.to_z85(),
+        ]);
+        let port = py.line();
+        let port = port.strip_prefix("port ").expect("a port line");
+        let dealer = sock(&ctx, SocketType::Dealer);
+        dealer
+            .set(SocketOption::CurveServerkey(server_public))
+            .unwrap();
+        dealer.set(SocketOption::CurvePublickey(public)).unwrap();
+        dealer.set(SocketOption::CurveSecretkey(secret)).unwrap();
+        dealer.connect(&format!("tcp://127.0.0.1:{port}")).unwrap();
+        dealer.send(Message::from_frames(["", "ping"])).unwrap();
+        assert_eq!(
+            dealer.recv().unwrap(),
+            Message::from_frames(["ping!", "py-user"])
+        );
+        assert_eq!(py.line(), "echoed");
+    }
+
     #[test]
     fn a_denying_handler_is_obeyed_for_curve() {
         let ctx = Context::new().unwrap();
