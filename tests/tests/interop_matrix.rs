@@ -195,7 +195,7 @@ fn exchange(kinds: (SocketType, SocketType), a: &End, b: &End) -> Result<(), Str
             a.send(&request)?;
             let got = b.recv()?;
             let id = got.first().cloned().ok_or("no routing id")?;
-            expect(got, &cat(&[id.clone()], &request), "ROUTER got")?;
+            expect(got, &cat(std::slice::from_ref(&id), &request), "ROUTER got")?;
             b.send(&cat(&[id], &reply))?;
             expect(a.recv()?, &reply, "DEALER got")
         }
@@ -215,7 +215,11 @@ fn exchange(kinds: (SocketType, SocketType), a: &End, b: &End) -> Result<(), Str
             }
             let got = b.recv()?;
             let id = got.first().cloned().ok_or("no routing id")?;
-            expect(got, &cat(&[id.clone()], &request), "ROUTER b got")?;
+            expect(
+                got,
+                &cat(std::slice::from_ref(&id), &request),
+                "ROUTER b got",
+            )?;
             b.send(&cat(&[id], &reply))?;
             expect(a.recv()?, &to_b(&reply), "ROUTER a got")
         }
@@ -483,7 +487,7 @@ fn a_zmtp_3_0_subscriber_gets_filtered_publications() {
     let publisher_thread = std::thread::spawn(move || {
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
             publisher.send(&[b"traffic jam".to_vec()]).unwrap();
-            publisher.send(&[wanted.clone()]).unwrap();
+            publisher.send(std::slice::from_ref(&wanted)).unwrap();
             // Pacing, not synchronisation: the subscription takes a moment to apply.
             std::thread::sleep(Duration::from_millis(1));
         }
