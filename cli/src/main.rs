@@ -1,5 +1,7 @@
-//! `oxmq`: poke at ZeroMQ endpoints from a shell — receive, send, echo, proxy and monitor —
-//! on the oxmq-mio front-end.
+//! `oxmq`: poke at ZeroMQ endpoints from a shell — receive, send, echo, proxy, monitor and
+//! bench — on the oxmq-mio front-end.
+
+mod bench;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -32,6 +34,78 @@ struct Endpoints {
     /// Connect to this endpoint (repeatable), e.g. tcp://127.0.0.1:5555
     #[arg(long, value_name = "ENDPOINT")]
     connect: Vec<String>,
+    #[command(flatten)]
+    opts: SocketOpts,
+}
+
+/// Common socket options, in libzmq's units, set before binding and connecting.
+#[derive(Args, Default)]
+struct SocketOpts {
+    /// ZMQ_SNDHWM: messages queued per peer before sends block or drop (0: no limit)
+    #[arg(long, value_name = "N")]
+    sndhwm: Option<usize>,
+    /// ZMQ_RCVHWM: messages queued per peer on receive (0: no limit)
+    #[arg(long, value_name = "N")]
+    rcvhwm: Option<usize>,
+    /// ZMQ_LINGER in ms: how long unsent messages may hold the exit (-1: until sent)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    linger: Option<i32>,
+    /// ZMQ_ROUTING_ID: this socket's identity towards ROUTER peers
+    #[arg(long, value_name = "ID")]
+    routing_id: Option<String>,
+    /// ZMQ_HEARTBEAT_IVL in ms: send PINGs this often (0: off)
+    #[arg(long, value_name = "MS")]
+    heartbeat_ivl: Option<i32>,
+    /// ZMQ_HEARTBEAT_TIMEOUT in ms: drop a peer silent this long
+    #[arg(long, value_name = "MS")]
+    heartbeat_timeout: Option<i32>,
+    /// ZMQ_RECONNECT_IVL in ms (-1: never reconnect)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    reconnect_ivl: Option<i32>,
+    /// ZMQ_RECONNECT_IVL_MAX in ms: back off up to this (0: no backoff)
+    #[arg(long, value_name = "MS")]
+    reconnect_ivl_max: Option<i32>,
+    /// ZMQ_IMMEDIATE: queue only on connections whose handshake is done
+    #[arg(long)]
+    immediate: bool,
+}
+
+impl SocketOpts {
+    fn apply(&self, s: &Socket) -> Result<(), Failure> {
+        let mut opts = Vec::new();
+        if let Some(n) = self.sndhwm {
+            opts.push(SocketOption::SndHwm(n));
+        }
+        if let Some(n) = self.rcvhwm {
+            opts.push(SocketOption::RcvHwm(n));
+        }
+        if let Some(ms) = self.linger {
+            opts.push(SocketOption::Linger(ms));
+        }
+        if let Some(id) = &self.routing_id {
+            opts.push(SocketOption::RoutingId(Bytes::from(id.clone())));
+        }
+        if let Some(ms) = self.heartbeat_ivl {
+            opts.push(SocketOption::HeartbeatIvl(ms));
+        }
+        if let Some(ms) = self.heartbeat_timeout {
+            opts.push(SocketOption::HeartbeatTimeout(ms));
+        }
+        if let Some(ms) = self.reconnect_ivl {
+            opts.push(SocketOption::ReconnectIvl(ms));
+        }
+        if let Some(ms) = self.reconnect_ivl_max {
+            opts.push(SocketOption::ReconnectIvlMax(ms));
+        }
+        if self.immediate {
+            opts.push(SocketOption::Immediate(true));
+        }
+        for opt in opts {
+            let what = format!("cannot set {:?}", opt.name());
+            s.set(opt).map_err(|e| fail(what, e))?;
+        }
+        Ok(())
+    }
 }
 
 /// Security, as libzmq's options name it. A PLAIN or CURVE server lets in only the clients
@@ -43,14 +117,17 @@ struct Security {
     #[arg(long)]
     curve_server: bool,
     /// Our long-term CURVE secret key, Z85 (40 characters; the public key is derived)
-    #[arg(long, value_name = "Z85")]
+    // Z85 keys may start with '-'.
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
     curve_secretkey: Option<String>,
     /// Be a CURVE client of the server with this public key, Z85 (without --curve-secretkey
     /// a fresh key pair is drawn)
-    #[arg(long, value_name = "Z85")]
+    // Z85 keys may start with '-'.
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
     curve_serverkey: Option<String>,
     /// As a CURVE server, let in the client with this public key, Z85 (repeatable)
-    #[arg(long, value_name = "Z85")]
+    // Z85 keys may start with '-'.
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
     curve_allow: Vec<String>,
     /// Be a PLAIN server
     #[arg(long)]
@@ -141,6 +218,12 @@ enum Command {
     },
     /// Print a new CURVE key pair in Z85, as libzmq's curve_keygen does.
     Keygen,
+    /// Measure throughput or latency against another process or host (either side may be
+    /// libzmq's local_thr/remote_thr, local_lat/remote_lat)
+    Bench {
+        #[command(subcommand)]
+        which: bench::Bench,
+    },
 }
 
 fn socket_type(s: &str) -> Result<SocketType, String> {
@@ -278,6 +361,7 @@ fn run(command: Command) -> Result<(), Failure> {
             let back = open_one(&ctx, back_type, &back_endpoint)?;
             oxmq_mio::proxy(&front, &back, None).map_err(|e| fail("proxy stopped", e))
         }
+        Command::Bench { which } => bench::run(&ctx, which),
         Command::Keygen => {
             let (public, secret) = generate_keypair(os_random().stream().as_mut());
             println!("public: {}", public.to_z85());
@@ -421,6 +505,7 @@ fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {
             "give at least one --bind or --connect endpoint".into(),
         ));
     }
+    endpoints.opts.apply(s)?;
     for ep in &endpoints.bind {
         s.bind(ep)
             .map_err(|e| fail(format!("cannot bind {ep}"), e))?;
