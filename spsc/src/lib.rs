@@ -7,7 +7,8 @@
 //! means, a mailbox command in oxmq). The reader takes items from the batch it already knows
 //! about with no atomic operation at all, and touches the shared word only when it runs dry.
 //! Neither side locks or calls the system on the per-item path; memory comes in chunks of `N`
-//! items, and the chunk the reader last emptied is kept as a spare for the writer.
+//! items, the first at the first write, and the chunk the reader last emptied is kept as a
+//! spare for the writer.
 //!
 //! ```
 //! let (mut tx, mut rx) = oxmq_spsc::channel::<u32, 8>();
@@ -61,8 +62,9 @@
 //! beside a separate queue, there is only one location to agree on.
 //!
 //! **Chunks.** The writer links a new chunk (the spare, or a fresh allocation, its link reset)
-//! when it writes the first item past a full one; the reader steps to the next chunk only when
-//! it reads such an item, which was published after the link was written. The chunk it leaves
+//! when it writes the first item past a full one, or into `first` for the very first item (a
+//! queue that never carries anything costs no chunk); the reader steps to the next chunk (or to
+//! `first`) only when it reads such an item, which was published after the link was written. The chunk it leaves
 //! goes to `spare` by a `Release` swap, after the reader's last read of it; the writer takes the
 //! spare with an `Acquire` swap, so its writes into a recycled chunk come after those reads. A
 //! chunk the reader's swap pushes out of `spare` is one it put there itself and the writer
@@ -123,7 +125,8 @@ impl<T, const N: usize> Chunk<T, N> {
 
 /// The writer's private positions.
 struct WriterEnd<T, const N: usize> {
-    /// The chunk being filled, and the next free slot in it (`N` when full).
+    /// The chunk being filled (null before the first write), and the next free slot in it
+    /// (`N` when full, or when there is no chunk yet).
     chunk: *mut Chunk<T, N>,
     pos: usize,
     /// Position after the last item written.
@@ -134,7 +137,8 @@ struct WriterEnd<T, const N: usize> {
 
 /// The reader's private positions.
 struct ReaderEnd<T, const N: usize> {
-    /// The chunk being read, and the next slot to read in it (`N` when done with it).
+    /// The chunk being read (null before the first item), and the next slot to read in it
+    /// (`N` when done with it, or when there is no chunk yet).
     chunk: *mut Chunk<T, N>,
     pos: usize,
     /// Position after the last item read.
@@ -153,6 +157,8 @@ struct Shared<T, const N: usize> {
     state: AtomicUsize,
     /// The chunk the reader emptied last, for the writer to reuse; or null.
     spare: AtomicPtr<Chunk<T, N>>,
+    /// The first chunk, linked by the first write as a chunk's `next` is by later ones.
+    first: UnsafeCell<*mut Chunk<T, N>>,
     /// Touched only through the [`Writer`] (and by `drop`, when both handles are gone).
     writer: Private<WriterEnd<T, N>>,
     /// Touched only through the [`Reader`] (and by `drop`).
@@ -179,19 +185,19 @@ unsafe impl<T: Send, const N: usize> Send for Reader<T, N> {}
 /// that publishes something reports it.
 pub fn channel<T, const N: usize>() -> (Writer<T, N>, Reader<T, N>) {
     const { assert!(N > 0, "a chunk holds at least one item") };
-    let first = Chunk::alloc();
     let shared = Arc::new(Shared {
         state: AtomicUsize::new(ASLEEP),
         spare: AtomicPtr::new(ptr::null_mut()),
+        first: UnsafeCell::new(ptr::null_mut()),
         writer: Private(std::cell::UnsafeCell::new(WriterEnd {
-            chunk: first,
-            pos: 0,
+            chunk: ptr::null_mut(),
+            pos: N,
             written: 0,
             flushed: 0,
         })),
         reader: Private(std::cell::UnsafeCell::new(ReaderEnd {
-            chunk: first,
-            pos: 0,
+            chunk: ptr::null_mut(),
+            pos: N,
             read: 0,
             ready: 0,
         })),
@@ -211,9 +217,13 @@ impl<T, const N: usize> Writer<T, N> {
         let w = unsafe { &mut *self.shared.writer.0.get() };
         if w.pos == N {
             let next = self.take_chunk();
-            // SAFETY: the link of the tail chunk is the writer's: the reader follows it only
+            // SAFETY: the link to a new chunk is the writer's: the reader follows it only
             // after a position past it is published, which happens after this store.
-            unsafe { (*w.chunk).next.with_mut(|link| *link = next) };
+            unsafe {
+                self.shared
+                    .link_after(w.chunk)
+                    .with_mut(|link| *link = next)
+            };
             w.chunk = next;
             w.pos = 0;
         }
@@ -328,8 +338,10 @@ impl<T, const N: usize> Reader<T, N> {
         if r.pos == N {
             // The item at the head is the first of the next chunk, published after the
             // writer linked that chunk.
-            let next = (*r.chunk).next.with(|link| *link);
-            self.recycle(r.chunk);
+            let next = self.shared.link_after(r.chunk).with(|link| *link);
+            if !r.chunk.is_null() {
+                self.recycle(r.chunk);
+            }
             r.chunk = next;
             r.pos = 0;
         }
@@ -351,19 +363,38 @@ impl<T, const N: usize> Reader<T, N> {
     }
 }
 
+impl<T, const N: usize> Shared<T, N> {
+    /// The link to the chunk after `chunk`: its `next`, or `first` for none.
+    ///
+    /// # Safety
+    /// A non-null `chunk` is live.
+    unsafe fn link_after(&self, chunk: *mut Chunk<T, N>) -> &UnsafeCell<*mut Chunk<T, N>> {
+        if chunk.is_null() {
+            &self.first
+        } else {
+            &(*chunk).next
+        }
+    }
+}
+
 impl<T, const N: usize> Drop for Shared<T, N> {
     fn drop(&mut self) {
         // Both handles are gone, and the `Arc` orders their last accesses before this.
-        let w = self.writer.0.get_mut();
+        let (tail, written) = {
+            let w = self.writer.0.get_mut();
+            (w.chunk, w.written)
+        };
         let r = self.reader.0.get_mut();
         let (mut chunk, mut pos, mut at) = (r.chunk, r.pos, r.read);
-        while at != w.written {
+        while at != written {
             if pos == N {
                 // SAFETY: an item follows, so the writer linked the next chunk; nothing
                 // refers to this one any more.
                 unsafe {
-                    let next = (*chunk).next.with(|link| *link);
-                    Chunk::free(chunk);
+                    let next = self.link_after(chunk).with(|link| *link);
+                    if !chunk.is_null() {
+                        Chunk::free(chunk);
+                    }
                     chunk = next;
                 }
                 pos = 0;
@@ -375,9 +406,11 @@ impl<T, const N: usize> Drop for Shared<T, N> {
             at = at.wrapping_add(STEP);
         }
         // The writer links a chunk only to write into it, so the tail chunk is the last.
-        debug_assert!(chunk == w.chunk);
-        // SAFETY: the tail chunk and the spare are ours, and hold no items now.
-        unsafe { Chunk::free(chunk) };
+        debug_assert!(chunk == tail);
+        if !chunk.is_null() {
+            // SAFETY: the tail chunk and the spare are ours, and hold no items now.
+            unsafe { Chunk::free(chunk) };
+        }
         let spare = self.spare.swap(ptr::null_mut(), Ordering::Relaxed);
         if !spare.is_null() {
             // SAFETY: as above.

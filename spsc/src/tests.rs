@@ -163,3 +163,31 @@ fn the_spare_chunk_is_reused() {
     assert_eq!(rx.read(), Some(3));
     assert_eq!(rx.read(), Some(4));
 }
+
+#[test]
+fn no_chunk_before_the_first_write() {
+    let (mut tx, mut rx) = channel::<u32, 4>();
+    assert_eq!(rx.read(), None);
+    assert!(!tx.flush());
+    // SAFETY: the writer is not in a call, and nothing else writes the link.
+    let first = |tx: &Writer<u32, 4>| tx.shared.first.with(|link| unsafe { *link });
+    assert!(first(&tx).is_null());
+    tx.write(1);
+    assert!(!first(&tx).is_null());
+    assert!(tx.flush());
+    assert_eq!(rx.read(), Some(1));
+}
+
+#[test]
+fn dropped_unread_before_any_read() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut tx, rx) = channel::<Counted, 2>();
+    for i in 0..5 {
+        tx.write(Counted(i, Arc::clone(&drops)));
+    }
+    drop(rx);
+    drop(tx);
+    assert_eq!(drops.load(Ordering::Relaxed), 5);
+    // And a queue that never carried anything.
+    drop(channel::<Counted, 2>());
+}
