@@ -8,9 +8,11 @@ use crate::message::Message;
 
 use super::{PipeItem, Rx, Tx};
 
-/// Items a chunk of [`queue`] storage holds: a pipe allocates one chunk a direction up
-/// front, and its reader hands each chunk it empties back to its writer for reuse.
-const CHUNK: usize = 64;
+/// Items a chunk of [`queue`] storage holds (about 1 KiB of them): a direction allocates its
+/// first chunk at its first write, so a pipe that carries a message or two costs one chunk,
+/// and its reader hands each chunk it empties back to its writer for reuse. Stepping to a
+/// new chunk costs one atomic operation on each side, so 32 items make it rare.
+const CHUNK: usize = 32;
 
 /// The writing side of [`queue`].
 #[derive(Debug)]
