@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::future::Future;
+
+use bytes::Bytes;
+use std::time::Duration;
+
+use oxmq_tokio::{
+    Context, Message, MonitorEvent, MonitorEventKind, Socket, SocketOption, SocketType,
+};
+
+/// Upper bound for any wait: a failure bound, never a timing assertion.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Runs `f`, failing the test if it has not finished within [`WAIT`].
+pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
+    match tokio::time::timeout(WAIT, f).await {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: not done within {WAIT:?}"),
+    }
+}
+
+/// One endpoint per transport, unique to `tag` (each test binds its own).
+pub fn transports(tag: &str) -> Vec<String> {
+    vec![
+        "tcp://127.0.0.1:*".to_owned(),
+        format!("ipc://@oxmq-tokio-{tag}-{}", std::process::id()),
+        format!("inproc://{tag}"),
+    ]
+}
+
+/// A socket with LINGER 0, so a failing test does not hang on close.
+pub fn sock(ctx: &Context, kind: SocketType) -> Socket {
+    let s = ctx.socket(kind).unwrap();
+    s.set(SocketOption::Linger(0)).unwrap();
+    s
+}
+
+/// Binds `a` at `endpoint`, connects `b` to it; returns the endpoint as bound.
+pub async fn join(a: &Socket, b: &Socket, endpoint: &str) -> String {
+    let ep = a.bind(endpoint).await.unwrap();
+    b.connect(&ep).await.unwrap();
+    ep
+}
+
+pub fn text(m: &Message) -> Vec<String> {
+    m.frames()
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect()
+}
+
+/// Waits for the next event of `kind` on a monitor, skipping others; returns it.
+pub async fn next_event(mon: &mut oxmq_tokio::Monitor, kind: MonitorEventKind) -> MonitorEvent {
+    use futures_util::StreamExt;
+    within(&format!("monitor event {kind:?}"), async {
+        loop {
+            let ev = mon.next().await.expect("monitor ended");
+            if ev.kind == kind {
+                return ev;
+            }
+        }
+    })
+    .await
+}
+
+/// A SUB-side socket receives messages of `topic` once the subscription has reached the
+/// publisher: publish probes on `topic` until one arrives (an awaited event, not a sleep).
+pub async fn await_subscription(publ: &Socket, sub: &Socket, topic: &str) {
+    within("subscription to reach the publisher", async {
+        loop {
+            publ.send(Bytes::from(format!("{topic}-probe")))
+                .await
+                .unwrap();
+            if let Ok(Ok(m)) = tokio::time::timeout(Duration::from_millis(20), sub.recv()).await {
+                assert!(text(&m)[0].starts_with(topic), "got {:?}", text(&m));
+                // Drain probes still in flight.
+                while let Ok(m) = sub.try_recv() {
+                    assert!(text(&m)[0].starts_with(topic));
+                }
+                return;
+            }
+        }
+    })
+    .await;
+}
