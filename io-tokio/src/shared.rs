@@ -123,6 +123,8 @@ pub(crate) struct Shared {
     next_socket: AtomicU32,
     inproc: Mutex<InprocRegistry>,
     ipc_serial: AtomicU64,
+    /// The last time [`Shared::now`] read, for [`Shared::coarse_now`].
+    coarse: AtomicU64,
 }
 
 impl Shared {
@@ -134,12 +136,22 @@ impl Shared {
             next_socket: AtomicU32::new(1),
             inproc: Mutex::new(InprocRegistry::default()),
             ipc_serial: AtomicU64::new(0),
+            coarse: AtomicU64::new(0),
         }
     }
 
     /// The core's time: Tokio's clock since the context was made.
     pub(crate) fn now(&self) -> Instant {
-        Instant::from_duration(self.epoch.elapsed())
+        let now = Instant::from_duration(self.epoch.elapsed());
+        self.coarse.fetch_max(now.as_nanos(), Ordering::Relaxed);
+        now
+    }
+
+    /// The time as last read by any task: for sends and receives, where the core uses the
+    /// time only to stamp what it starts (a linger runs from `close`, which reads the clock),
+    /// and a clock read per message would cost more than the message.
+    pub(crate) fn coarse_now(&self) -> Instant {
+        Instant::from_nanos(self.coarse.load(Ordering::Relaxed))
     }
 
     /// The Tokio instant of a core instant, for timers.
@@ -327,9 +339,29 @@ impl SocketCell {
         r
     }
 
-    /// As [`SocketCell::with`] for a call that may have to wait: when `f` answers `Pending`,
-    /// the task's waker is registered under the same lock, after the drain, so the next change
-    /// wakes it.
+    /// As [`SocketCell::with`] for a send or a receive, which needs only the coarse time.
+    pub(crate) fn with_coarse<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut HalfState, Instant) -> R,
+    ) -> R {
+        let mut later = Vec::new();
+        let (r, wake) = {
+            let mut st = self.lock();
+            let now = self.shared.coarse_now();
+            let r = f(&mut st, now);
+            let wake = self.drain(&mut st, now, &mut later, None);
+            (r, wake)
+        };
+        wake_all(wake);
+        if !later.is_empty() {
+            self.shared.run_later(later);
+        }
+        r
+    }
+
+    /// As [`SocketCell::with_coarse`] for a send or receive that may have to wait: when `f`
+    /// answers `Pending`, the task's waker is registered under the same lock, after the drain,
+    /// so the next change wakes it.
     pub(crate) fn poll_with<R>(
         self: &Arc<Self>,
         cx: &mut Context<'_>,
@@ -338,7 +370,7 @@ impl SocketCell {
         let mut later = Vec::new();
         let (r, wake) = {
             let mut st = self.lock();
-            let now = self.shared.now();
+            let now = self.shared.coarse_now();
             let r = f(&mut st, now);
             let wake = self.drain(&mut st, now, &mut later, None);
             if r.is_pending() {

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -49,7 +50,21 @@ pub struct Socket {
     cell: Arc<SocketCell>,
     kind: SocketType,
     local: Mutex<Local>,
+    /// How many messages one receive may take from the half at once.
+    prefetch: usize,
+    /// SNDTIMEO in nanoseconds ([`NO_TIMEOUT`]: none), at hand without a lock.
+    sndtimeo: AtomicU64,
 }
+
+const NO_TIMEOUT: u64 = u64::MAX;
+
+/// How many messages one receive may take from the socket half at once, so that a stream of
+/// receives takes the half's lock once per batch (as `oxmq-mio` does). Only for PULL, SUB,
+/// DEALER, ROUTER and PAIR, whose receive is a plain dequeue; the others keep one message at
+/// a time because their receive moves their state. Messages taken ahead stay in the handle
+/// for the next receive, whatever is cancelled; they add at most this many to what RCVHWM
+/// holds back.
+const PREFETCH: usize = 64;
 
 /// What the handle keeps besides the half: frame-by-frame state, the `Sink`'s slot, and
 /// SNDTIMEO / RCVTIMEO at hand.
@@ -59,18 +74,29 @@ struct Local {
     out_parts: Vec<Bytes>,
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
     in_parts: VecDeque<Bytes>,
+    /// Messages taken from the half ahead of receives (see [`PREFETCH`]).
+    prefetched: VecDeque<Message>,
     /// The message `Sink::start_send` took, until the socket takes it.
     sink: Option<Message>,
-    sndtimeo: Option<Duration>,
     rcvtimeo: Option<Duration>,
 }
 
 impl Socket {
     pub(crate) fn new(cell: Arc<SocketCell>, kind: SocketType) -> Socket {
+        let prefetch = match kind {
+            SocketType::Pull
+            | SocketType::Sub
+            | SocketType::Dealer
+            | SocketType::Router
+            | SocketType::Pair => PREFETCH,
+            _ => 1,
+        };
         Socket {
             cell,
             kind,
             local: Mutex::new(Local::default()),
+            prefetch,
+            sndtimeo: AtomicU64::new(NO_TIMEOUT),
         }
     }
 
@@ -132,7 +158,10 @@ impl Socket {
     /// [`send_frame`](Socket::send_frame).
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = Some(msg.into());
-        let timeout = self.local().sndtimeo;
+        let timeout = match self.sndtimeo.load(Ordering::Relaxed) {
+            NO_TIMEOUT => None,
+            ns => Some(Duration::from_nanos(ns)),
+        };
         let send = poll_fn(|cx| self.poll_send_msg(cx, &mut msg).map_err(|(e, _)| e));
         match timeout {
             None => send.await,
@@ -147,7 +176,7 @@ impl Socket {
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), (Error, Message)> {
         let msg = msg.into();
         self.cell
-            .with(|st, now| st.half.send(msg, now))
+            .with_coarse(|st, now| st.half.send(msg, now))
             .map_err(|e| (Error::from(&e), e.message))
     }
 
@@ -244,29 +273,43 @@ impl Socket {
 
     /// Receives a whole message now, or fails with [`Error::WouldBlock`].
     pub fn try_recv(&self) -> Result<Message, Error> {
-        if let Some(m) = self.take_parts() {
+        let mut local = self.local();
+        if !local.in_parts.is_empty() {
+            return Ok(Message::from_frames(local.in_parts.drain(..)));
+        }
+        if let Some(m) = local.prefetched.pop_front() {
             return Ok(m);
         }
-        Ok(self.cell.with(|st, now| st.half.recv(now))?)
+        let (q, max) = (&mut local.prefetched, self.prefetch);
+        self.cell
+            .with_coarse(|st, now| st.half.recv_many(q, max, now))?;
+        Ok(q.pop_front().expect("recv_many took one"))
     }
 
-    fn take_parts(&self) -> Option<Message> {
-        let mut local = self.local();
-        (!local.in_parts.is_empty()).then(|| Message::from_frames(local.in_parts.drain(..)))
+    /// Polls for the next message from those taken ahead, or from the half (taking up to
+    /// `prefetch` at once), with the handle's lock held.
+    fn poll_take(&self, local: &mut Local, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        if let Some(m) = local.prefetched.pop_front() {
+            return Poll::Ready(Ok(m));
+        }
+        let (q, max) = (&mut local.prefetched, self.prefetch);
+        self.cell
+            .poll_with(cx, |st, now| match st.half.recv_many(q, max, now) {
+                Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many took one"))),
+                Err(RecvError::WouldBlock) => Poll::Pending,
+                Err(e) => Poll::Ready(Err(e.into())),
+            })
     }
 
     /// Polls for the next whole message: the building block of [`recv`](Socket::recv) and of
     /// the `Stream` implementation, for hand-written futures. `Pending` registers the task to
     /// be woken when the socket changes.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
-        if let Some(m) = self.take_parts() {
-            return Poll::Ready(Ok(m));
+        let mut local = self.local();
+        if !local.in_parts.is_empty() {
+            return Poll::Ready(Ok(Message::from_frames(local.in_parts.drain(..))));
         }
-        self.cell.poll_with(cx, |st, now| match st.half.recv(now) {
-            Ok(m) => Poll::Ready(Ok(m)),
-            Err(RecvError::WouldBlock) => Poll::Pending,
-            Err(e) => Poll::Ready(Err(e.into())),
-        })
+        self.poll_take(&mut local, cx)
     }
 
     /// Receives one frame and whether more of the same message follow (ZMQ_RCVMORE).
@@ -277,12 +320,7 @@ impl Socket {
         poll_fn(|cx| {
             let mut local = self.local();
             if local.in_parts.is_empty() {
-                let m = self.cell.poll_with(cx, |st, now| match st.half.recv(now) {
-                    Ok(m) => Poll::Ready(Ok(m)),
-                    Err(RecvError::WouldBlock) => Poll::Pending,
-                    Err(e) => Poll::Ready(Err(Error::from(e))),
-                });
-                match m {
+                match self.poll_take(&mut local, cx) {
                     Poll::Ready(Ok(m)) => local.in_parts.extend(m.into_frames()),
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Pending => return Poll::Pending,
@@ -306,8 +344,11 @@ impl Socket {
             Ok::<_, Error>((d.send_timeout, d.recv_timeout))
         })?;
         let mut local = self.local();
-        local.sndtimeo = snd;
         local.rcvtimeo = rcv;
+        let snd = snd.map_or(NO_TIMEOUT, |d| {
+            u64::try_from(d.as_nanos()).unwrap_or(NO_TIMEOUT - 1)
+        });
+        self.sndtimeo.store(snd, Ordering::Relaxed);
         Ok(())
     }
 
@@ -315,9 +356,13 @@ impl Socket {
     /// SUBSCRIBE and UNSUBSCRIBE, and the read-only TYPE, RCVMORE, EVENTS, LAST_ENDPOINT,
     /// MECHANISM and THREAD_SAFE.
     pub fn get(&self, name: SocketOptionName) -> Result<SocketOption, Error> {
-        let buffered = !self.local().in_parts.is_empty();
+        let (more, buffered) = {
+            let local = self.local();
+            let more = !local.in_parts.is_empty();
+            (more, more || !local.prefetched.is_empty())
+        };
         match name {
-            SocketOptionName::RcvMore => Ok(SocketOption::RcvMore(buffered)),
+            SocketOptionName::RcvMore => Ok(SocketOption::RcvMore(more)),
             SocketOptionName::Events => {
                 let (r, w) = self.cell.with(|st, _| st.half.readiness());
                 Ok(SocketOption::Events(
