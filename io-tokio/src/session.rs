@@ -23,6 +23,13 @@ use crate::net::{self, Stream};
 use crate::shared::SocketCell;
 
 const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// One read buffer per worker thread, not per session: an idle connection costs none, and
+    /// the engine copies what it reads out of it within the same poll.
+    static READ_BUF: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
 /// Rounds with progress in one poll before the task lets others run.
@@ -59,7 +66,6 @@ pub(crate) fn spawn(
         dialing: None,
         sleep: None,
         armed: None,
-        buf: vec![0; READ_CHUNK].into_boxed_slice(),
     };
     runtime.spawn(std::future::poll_fn(move |cx| task.poll(cx)));
 }
@@ -92,7 +98,6 @@ struct SessionTask {
     /// The session's timer, made on the runtime at its first use.
     sleep: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
-    buf: Box<[u8]>,
 }
 
 impl SessionTask {
@@ -145,22 +150,25 @@ impl SessionTask {
             if let Some(io) = self.io.as_mut() {
                 // Read while the session has room; a full pipe stops reading (back-pressure)
                 // until the socket's read report comes in through the mailbox.
-                while !io.read_closed && self.session.wants_input() {
-                    match io.stream.poll_read(cx, &mut self.buf) {
-                        Poll::Ready(Ok(0)) => {
-                            io.read_closed = true;
-                            self.session.handle_eof(now);
+                let session = &mut self.session;
+                READ_BUF.with_borrow_mut(|buf| {
+                    while !io.read_closed && session.wants_input() {
+                        match io.stream.poll_read(cx, buf) {
+                            Poll::Ready(Ok(0)) => {
+                                io.read_closed = true;
+                                session.handle_eof(now);
+                            }
+                            Poll::Ready(Ok(n)) => session.handle_input(&buf[..n], now),
+                            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Poll::Ready(Err(_)) => {
+                                io.read_closed = true;
+                                session.handle_eof(now);
+                            }
+                            Poll::Pending => break,
                         }
-                        Poll::Ready(Ok(n)) => self.session.handle_input(&self.buf[..n], now),
-                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Poll::Ready(Err(_)) => {
-                            io.read_closed = true;
-                            self.session.handle_eof(now);
-                        }
-                        Poll::Pending => break,
+                        progress = true;
                     }
-                    progress = true;
-                }
+                });
             }
             if let Some(io) = self.io.as_mut() {
                 if (self.session.take_transmit_ready() || !io.pending.is_empty()) && !io.failed {

@@ -391,7 +391,8 @@ impl Socket {
     }
 
     /// This socket's monitor events (`zmq_socket_monitor`), from now on, as a stream that
-    /// ends after the socket has closed (its last event is `MonitorStopped`).
+    /// ends after the socket has closed (its last event is `MonitorStopped`). A socket keeps
+    /// one queue of events: two monitors of one socket share it, each event going to one.
     pub fn monitor(&self) -> Monitor {
         self.cell.lock().monitor.get_or_insert_with(VecDeque::new);
         Monitor {

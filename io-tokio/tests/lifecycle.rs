@@ -143,6 +143,19 @@ async fn close_with_zero_linger_finishes_without_a_peer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_gives_up_on_undelivered_messages_once_linger_has_passed() {
+    let ctx = Context::new().unwrap();
+    for ep in ["tcp://127.0.0.1:1", "inproc://nobody-binds-this"] {
+        let push = ctx.socket(SocketType::Push).unwrap();
+        push.set(SocketOption::Linger(50)).unwrap();
+        push.connect(ep).await.unwrap();
+        push.send("never delivered").await.unwrap();
+        // Nobody will take it: only the linger deadline (a timer) ends the close.
+        within("close after LINGER", push.close()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connect_reconnects_after_the_peer_restarts() {
     let ctx = Context::new().unwrap();
     let pull = sock(&ctx, SocketType::Pull);
