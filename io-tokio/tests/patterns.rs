@@ -3,7 +3,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{await_subscription, join, sock, text, transports, within};
+use common::{await_subscription, join, recv_past_probes, sock, text, transports, within};
 use oxmq_tokio::{Context, Error, Message, SocketOption, SocketType};
 
 #[tokio::test]
@@ -126,11 +126,7 @@ async fn pub_sub_filters_by_topic_and_follows_unsubscribe_over_every_transport()
         await_subscription(&publ, &sub, "a").await;
         publ.send("b-1").await.unwrap();
         publ.send("a-1").await.unwrap();
-        assert_eq!(
-            text(&within("a-1", sub.recv()).await.unwrap()),
-            ["a-1"],
-            "{ep}"
-        );
+        assert_eq!(text(&recv_past_probes(&sub).await), ["a-1"], "{ep}");
         // Unsubscribing from a and subscribing to c travel in order on one connection: once
         // c arrives, a is filtered out.
         sub.unsubscribe("a").unwrap();
@@ -138,11 +134,7 @@ async fn pub_sub_filters_by_topic_and_follows_unsubscribe_over_every_transport()
         await_subscription(&publ, &sub, "c").await;
         publ.send("a-2").await.unwrap();
         publ.send("c-2").await.unwrap();
-        assert_eq!(
-            text(&within("c-2", sub.recv()).await.unwrap()),
-            ["c-2"],
-            "{ep}"
-        );
+        assert_eq!(text(&recv_past_probes(&sub).await), ["c-2"], "{ep}");
         // SUB cannot send.
         assert!(matches!(sub.try_send("x"), Err((Error::NotSupported, _))));
     }
