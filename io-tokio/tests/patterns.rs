@@ -1,12 +1,23 @@
 //! Every pattern's basic semantics over tcp, ipc and inproc, on both runtimes.
 
+#[macro_use]
 mod common;
+
+on_both_runtimes!(
+    push_pull_carries_multipart_messages_in_order_over_every_transport,
+    req_rep_alternate_over_every_transport,
+    router_routes_by_the_dealers_routing_ids_over_every_transport,
+    pub_sub_filters_by_topic_and_follows_unsubscribe_over_every_transport,
+    xpub_sees_subscriptions_and_xsub_sends_them_over_every_transport,
+    pair_talks_both_ways_over_every_transport,
+    connect_before_bind_delivers_what_was_sent_meanwhile,
+    every_socket_type_can_be_made_and_reports_its_type,
+);
 
 use bytes::Bytes;
 use common::{await_subscription, join, recv_past_probes, sock, text, transports, within};
 use oxmq_tokio::{Context, Error, Message, SocketOption, SocketType};
 
-#[tokio::test]
 async fn push_pull_carries_multipart_messages_in_order_over_every_transport() {
     let ctx = Context::new().unwrap();
     for ep in transports("pushpull") {
@@ -36,7 +47,6 @@ async fn push_pull_carries_multipart_messages_in_order_over_every_transport() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn req_rep_alternate_over_every_transport() {
     let ctx = Context::new().unwrap();
     for ep in transports("reqrep") {
@@ -58,7 +68,6 @@ async fn req_rep_alternate_over_every_transport() {
     }
 }
 
-#[tokio::test]
 async fn router_routes_by_the_dealers_routing_ids_over_every_transport() {
     let ctx = Context::new().unwrap();
     for ep in transports("router") {
@@ -115,7 +124,6 @@ async fn router_routes_by_the_dealers_routing_ids_over_every_transport() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pub_sub_filters_by_topic_and_follows_unsubscribe_over_every_transport() {
     let ctx = Context::new().unwrap();
     for ep in transports("pubsub") {
@@ -140,7 +148,6 @@ async fn pub_sub_filters_by_topic_and_follows_unsubscribe_over_every_transport()
     }
 }
 
-#[tokio::test]
 async fn xpub_sees_subscriptions_and_xsub_sends_them_over_every_transport() {
     let ctx = Context::new().unwrap();
     for ep in transports("xpubxsub") {
@@ -162,7 +169,6 @@ async fn xpub_sees_subscriptions_and_xsub_sends_them_over_every_transport() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pair_talks_both_ways_over_every_transport() {
     let ctx = Context::new().unwrap();
     for ep in transports("pair") {
@@ -184,17 +190,12 @@ async fn pair_talks_both_ways_over_every_transport() {
     }
 }
 
-#[tokio::test]
 async fn connect_before_bind_delivers_what_was_sent_meanwhile() {
     let ctx = Context::new().unwrap();
     let dir = std::env::temp_dir();
     for ep in [
-        format!(
-            "ipc://{}/oxmq-tokio-cbb-{}.ipc",
-            dir.display(),
-            std::process::id()
-        ),
-        "inproc://connect-before-bind".to_owned(),
+        format!("ipc://{}/{}.ipc", dir.display(), common::unique("cbb")),
+        format!("inproc://{}", common::unique("cbb")),
     ] {
         let push = sock(&ctx, SocketType::Push);
         push.connect(&ep).await.unwrap();
@@ -212,7 +213,6 @@ async fn connect_before_bind_delivers_what_was_sent_meanwhile() {
     }
 }
 
-#[tokio::test]
 async fn every_socket_type_can_be_made_and_reports_its_type() {
     let ctx = Context::new().unwrap();
     for kind in [

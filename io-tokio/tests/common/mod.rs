@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::future::Future;
 
@@ -21,13 +21,38 @@ pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
     }
 }
 
-/// One endpoint per transport, unique to `tag` (each test binds its own).
+/// A name no other test of this process (or another process) uses.
+pub fn unique(tag: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("oxmq-tokio-{tag}-{}-{n}", std::process::id())
+}
+
+/// One endpoint per transport, each a fresh one.
 pub fn transports(tag: &str) -> Vec<String> {
     vec![
         "tcp://127.0.0.1:*".to_owned(),
-        format!("ipc://@oxmq-tokio-{tag}-{}", std::process::id()),
-        format!("inproc://{tag}"),
+        format!("ipc://@{}", unique(tag)),
+        format!("inproc://{}", unique(tag)),
     ]
+}
+
+/// Runs each named `async fn` as a test on a current-thread and on a multi-thread runtime.
+macro_rules! on_both_runtimes {
+    ($($name:ident),* $(,)?) => {
+        mod current_thread {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name().await
+            })*
+        }
+        mod multi_thread {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$name().await
+            })*
+        }
+    };
 }
 
 /// A socket with LINGER 0, so a failing test does not hang on close.
