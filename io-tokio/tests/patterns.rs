@@ -12,6 +12,7 @@ on_both_runtimes!(
     pair_talks_both_ways_over_every_transport,
     connect_before_bind_delivers_what_was_sent_meanwhile,
     every_socket_type_can_be_made_and_reports_its_type,
+    stream_talks_raw_tcp_with_a_plain_stream,
 );
 
 use bytes::Bytes;
@@ -236,4 +237,39 @@ async fn every_socket_type_can_be_made_and_reports_its_type() {
             SocketOption::Type(kind)
         );
     }
+}
+
+async fn stream_talks_raw_tcp_with_a_plain_stream() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ctx = Context::new().unwrap();
+    let stream = sock(&ctx, SocketType::Stream);
+    let ep = stream.bind("tcp://127.0.0.1:*").await.unwrap();
+    let mut plain = tokio::net::TcpStream::connect(ep.trim_start_matches("tcp://"))
+        .await
+        .unwrap();
+    // STREAM_NOTIFY: an empty frame announces the peer.
+    let hello = within("notify", stream.recv()).await.unwrap();
+    assert_eq!(hello.len(), 2);
+    assert!(hello.frames()[1].is_empty());
+    let id = hello.frames()[0].clone();
+    plain.write_all(b"GET /").await.unwrap();
+    let got = within("request", stream.recv()).await.unwrap();
+    assert_eq!(got.frames()[0], id);
+    assert_eq!(&got.frames()[1][..], b"GET /");
+    stream
+        .send(Message::from_frames([
+            id.clone(),
+            Bytes::from_static(b"200 OK"),
+        ]))
+        .await
+        .unwrap();
+    let mut buf = [0u8; 6];
+    within("reply", plain.read_exact(&mut buf)).await.unwrap();
+    assert_eq!(&buf, b"200 OK");
+    // An empty body closes that connection.
+    stream
+        .send(Message::from_frames([id, Bytes::new()]))
+        .await
+        .unwrap();
+    assert_eq!(within("close", plain.read(&mut buf)).await.unwrap(), 0);
 }
