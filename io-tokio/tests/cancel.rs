@@ -281,3 +281,68 @@ fn receives_under_a_timeout_never_stall_the_socket() {
         });
     }
 }
+
+/// REQ/REP with every call raced against a canceller: a cancelled receive leaves the reply
+/// for the next one, a cancelled send leaves the state machine where it was.
+async fn req_rep_exchange(endpoint: &str, seed: u64) {
+    let ctx = Context::new().unwrap();
+    let rep = sock(&ctx, SocketType::Rep);
+    let req = sock(&ctx, SocketType::Req);
+    let ep = rep.bind(endpoint).await.unwrap();
+    req.connect(&ep).await.unwrap();
+    const M: u64 = 300;
+    let client = async {
+        let mut rng = Rng(seed);
+        for i in 0..M {
+            loop {
+                tokio::select! {
+                    biased;
+                    r = req.send(Bytes::from(format!("q{i}"))) => { r.unwrap(); break }
+                    () = canceller(&mut rng) => {}
+                }
+            }
+            let reply = loop {
+                tokio::select! {
+                    biased;
+                    () = canceller(&mut rng) => {}
+                    r = req.recv() => break r.unwrap(),
+                }
+            };
+            assert_eq!(text(&reply), [format!("a{i}")], "seed {seed}");
+        }
+    };
+    let server = async {
+        let mut rng = Rng(!seed);
+        for i in 0..M {
+            let q = loop {
+                tokio::select! {
+                    biased;
+                    () = canceller(&mut rng) => {}
+                    r = rep.recv() => break r.unwrap(),
+                }
+            };
+            assert_eq!(text(&q), [format!("q{i}")], "seed {seed}");
+            loop {
+                tokio::select! {
+                    biased;
+                    r = rep.send(Bytes::from(format!("a{i}"))) => { r.unwrap(); break }
+                    () = canceller(&mut rng) => {}
+                }
+            }
+        }
+    };
+    tokio::time::timeout(WAIT * 3, async { tokio::join!(client, server) })
+        .await
+        .unwrap_or_else(|_| panic!("seed {seed} over {endpoint}: REQ/REP stalled"));
+}
+
+#[test]
+fn cancelled_req_rep_calls_keep_the_conversation_in_step() {
+    for (_, rt) in runtimes() {
+        for seed in seeds() {
+            for ep in ["tcp://127.0.0.1:*", "inproc://cancel-reqrep"] {
+                rt.block_on(req_rep_exchange(ep, seed));
+            }
+        }
+    }
+}
