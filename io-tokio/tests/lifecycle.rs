@@ -16,6 +16,8 @@ on_both_runtimes!(
     frames_go_one_by_one_and_rcvmore_tells_what_follows,
     messages_stream_in_and_sink_out,
     options_read_back_what_was_set_and_refuse_what_libzmq_refuses,
+    a_peer_speaking_garbage_costs_only_its_connection,
+    a_silent_peer_times_out_the_handshake_and_is_redialled,
 );
 
 use std::future::Future;
@@ -360,4 +362,57 @@ async fn options_read_back_what_was_set_and_refuse_what_libzmq_refuses() {
         s.get(SocketOptionName::Events).unwrap(),
         SocketOption::Events(0)
     );
+}
+
+async fn a_peer_speaking_garbage_costs_only_its_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let mut mon = pull.monitor();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let mut bad = tokio::net::TcpStream::connect(ep.trim_start_matches("tcp://"))
+        .await
+        .unwrap();
+    bad.write_all(&[0x42; 64]).await.unwrap();
+    next_event(&mut mon, MonitorEventKind::HandshakeFailedProtocol).await;
+    // The bad peer is cut off …
+    let mut sink = Vec::new();
+    within("the bad peer cut off", bad.read_to_end(&mut sink))
+        .await
+        .unwrap_or_default();
+    // … and the socket goes on serving good ones.
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).await.unwrap();
+    push.send("still here").await.unwrap();
+    assert_eq!(
+        text(&within("good peer", pull.recv()).await.unwrap()),
+        ["still here"]
+    );
+}
+
+async fn a_silent_peer_times_out_the_handshake_and_is_redialled() {
+    // A listener that accepts and never says a word: only the session's timer ends the wait.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+            if conns.len() == 2 {
+                return conns;
+            }
+        }
+        conns
+    });
+    let ctx = Context::new().unwrap();
+    let dealer = sock(&ctx, SocketType::Dealer);
+    dealer.set(SocketOption::HandshakeIvl(50)).unwrap();
+    dealer.set(SocketOption::ReconnectIvl(10)).unwrap();
+    let mut mon = dealer.monitor();
+    dealer.connect(&format!("tcp://{addr}")).await.unwrap();
+    next_event(&mut mon, MonitorEventKind::Connected).await;
+    next_event(&mut mon, MonitorEventKind::HandshakeFailedNoDetail).await;
+    next_event(&mut mon, MonitorEventKind::ConnectRetried).await;
+    // The redial reaches the listener again.
+    assert_eq!(within("the redial", held).await.unwrap().len(), 2);
 }
