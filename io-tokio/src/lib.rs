@@ -47,7 +47,10 @@
 //! `recv` and `tokio::select!` against other branches are safe. See [`Socket`] for each call.
 //!
 //! Options are libzmq's, as in `oxmq-mio`: [`Socket::set`] takes any [`SocketOption`],
-//! [`Socket::get`] reads one back by its [`SocketOptionName`].
+//! [`Socket::get`] reads one back by its [`SocketOptionName`]. SNDTIMEO and RCVTIMEO bound
+//! `send` and `recv` ([`Error::WouldBlock`] when they run out). Of the TCP options, this shell
+//! applies SNDBUF, RCVBUF, TCP_KEEPALIVE, BACKLOG and IPV6 (and sets TCP_NODELAY); it keeps but
+//! does not yet apply the keepalive timers, TOS, TCP_MAXRT and BINDTODEVICE.
 //!
 //! ```
 //! use oxmq_tokio::{Context, SocketOption, SocketOptionName, SocketType};
