@@ -128,3 +128,33 @@ fn sockets_outliving_their_runtime_drop_quietly() {
     drop(push);
     drop(pull);
 }
+
+#[test]
+fn sockets_dropped_while_their_runtime_shuts_down_drop_quietly() {
+    for flavor in ["current-thread", "multi-thread"] {
+        let rt = match flavor {
+            "current-thread" => tokio::runtime::Builder::new_current_thread(),
+            _ => tokio::runtime::Builder::new_multi_thread(),
+        }
+        .enable_all()
+        .build()
+        .unwrap();
+        rt.block_on(async {
+            let ctx = Context::new().unwrap();
+            // A socket with a queue to deliver and a LINGER timer to start when it closes,
+            // owned by a task the shutdown drops.
+            let push = ctx.socket(SocketType::Push).unwrap();
+            push.set(SocketOption::Linger(100)).unwrap();
+            push.connect("tcp://127.0.0.1:1").await.unwrap();
+            push.send("queued").await.unwrap();
+            let pull = ctx.socket(SocketType::Pull).unwrap();
+            pull.bind("inproc://shutdown").await.unwrap();
+            tokio::spawn(async move {
+                let _push = push;
+                let _ = pull.recv().await;
+            });
+            tokio::task::yield_now().await;
+        });
+        drop(rt);
+    }
+}
