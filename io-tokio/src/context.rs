@@ -58,3 +58,41 @@ impl std::fmt::Debug for Context {
         f.debug_struct("Context").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SocketOption;
+
+    /// Polls until `done`, letting the runtime's other tasks run in between.
+    async fn until(mut done: impl FnMut() -> bool) {
+        for _ in 0..100_000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("never happened");
+    }
+
+    #[tokio::test]
+    async fn closed_sockets_are_reaped_and_their_tasks_let_go_of_them() {
+        let ctx = Context::new().unwrap();
+        for ep in ["tcp://127.0.0.1:*", "inproc://reaped"] {
+            let pull = ctx.socket(SocketType::Pull).unwrap();
+            let ep = pull.bind(ep).await.unwrap();
+            let push = ctx.socket(SocketType::Push).unwrap();
+            push.set(SocketOption::Linger(0)).unwrap();
+            push.connect(&ep).await.unwrap();
+            push.send("x").await.unwrap();
+            pull.recv().await.unwrap();
+            assert_eq!(ctx.shared.socket_count(), 2);
+            let cell = std::sync::Arc::downgrade(&pull.cell_for_tests());
+            drop(push);
+            pull.close().await;
+            until(|| ctx.shared.socket_count() == 0).await;
+            // No session, listener or timer task holds the socket any more.
+            until(|| cell.strong_count() == 0).await;
+        }
+    }
+}

@@ -180,6 +180,12 @@ impl Shared {
         cell
     }
 
+    /// How many sockets are not yet reaped.
+    #[cfg(test)]
+    pub(crate) fn socket_count(&self) -> usize {
+        lock(&self.sockets).len()
+    }
+
     fn cell(&self, sid: SocketId) -> Option<Arc<SocketCell>> {
         lock(&self.sockets).get(&sid).cloned()
     }

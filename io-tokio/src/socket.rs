@@ -100,6 +100,11 @@ impl Socket {
         }
     }
 
+    #[cfg(test)]
+    pub(crate) fn cell_for_tests(&self) -> Arc<SocketCell> {
+        Arc::clone(&self.cell)
+    }
+
     fn local(&self) -> MutexGuard<'_, Local> {
         lock(&self.local)
     }
