@@ -114,6 +114,10 @@ struct InprocRegistry {
     joining: BTreeMap<(SocketId, ConnId), Vec<PipeCommand>>,
 }
 
+/// Names the files of ephemeral IPC binds (`ipc://*`): process-wide, as two contexts of one
+/// process share the file system.
+static IPC_SERIAL: AtomicU64 = AtomicU64::new(0);
+
 /// What a context's sockets share: the runtime they run on, the clock's epoch, the sockets
 /// by id (for inproc) and the inproc names.
 pub(crate) struct Shared {
@@ -122,7 +126,6 @@ pub(crate) struct Shared {
     sockets: Mutex<BTreeMap<SocketId, Arc<SocketCell>>>,
     next_socket: AtomicU32,
     inproc: Mutex<InprocRegistry>,
-    ipc_serial: AtomicU64,
     /// The last time [`Shared::now`] read, for [`Shared::coarse_now`].
     coarse: AtomicU64,
 }
@@ -135,7 +138,6 @@ impl Shared {
             sockets: Mutex::new(BTreeMap::new()),
             next_socket: AtomicU32::new(1),
             inproc: Mutex::new(InprocRegistry::default()),
-            ipc_serial: AtomicU64::new(0),
             coarse: AtomicU64::new(0),
         }
     }
@@ -511,7 +513,7 @@ impl SocketCell {
         match action {
             Action::Listen { listener, endpoint } => {
                 let opts = st.half.driver_options().clone();
-                let serial = shared.ipc_serial.fetch_add(1, Ordering::Relaxed) + 1;
+                let serial = IPC_SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
                 // Tokio's listeners register with the runtime's reactor.
                 let opened = {
                     let _rt = shared.runtime.enter();

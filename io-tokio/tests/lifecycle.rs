@@ -18,6 +18,7 @@ on_both_runtimes!(
     options_read_back_what_was_set_and_refuse_what_libzmq_refuses,
     a_peer_speaking_garbage_costs_only_its_connection,
     a_silent_peer_times_out_the_handshake_and_is_redialled,
+    an_ephemeral_ipc_bind_names_its_file_and_unbind_removes_it,
 );
 
 use std::future::Future;
@@ -415,4 +416,24 @@ async fn a_silent_peer_times_out_the_handshake_and_is_redialled() {
     next_event(&mut mon, MonitorEventKind::ConnectRetried).await;
     // The redial reaches the listener again.
     assert_eq!(within("the redial", held).await.unwrap().len(), 2);
+}
+
+async fn an_ephemeral_ipc_bind_names_its_file_and_unbind_removes_it() {
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let ep = pull.bind("ipc://*").await.unwrap();
+    let path = ep
+        .strip_prefix("ipc://")
+        .expect("an ipc endpoint")
+        .to_owned();
+    assert!(std::path::Path::new(&path).exists(), "{path}");
+    let push = sock(&ctx, SocketType::Push);
+    push.connect(&ep).await.unwrap();
+    push.send("via a file").await.unwrap();
+    assert_eq!(
+        text(&within("ipc", pull.recv()).await.unwrap()),
+        ["via a file"]
+    );
+    pull.unbind(&ep).await.unwrap();
+    assert!(!std::path::Path::new(&path).exists(), "{path} left behind");
 }
