@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use oxmq_core::{Message, SocketOption, SocketType};
-use oxmq_tests::front::{Front, Mio, Sock, WAIT};
+use oxmq_tests::front::{Front, Mio, Sock, Tokio, WAIT};
 
 const HEARTBEAT_MS: i32 = 100;
 
@@ -335,7 +335,7 @@ fn name(k: SocketType) -> String {
 
 #[test]
 fn matrix() {
-    let fronts: Vec<Box<dyn Front>> = vec![Box::new(Mio::new())];
+    let fronts: Vec<Box<dyn Front>> = vec![Box::new(Mio::new()), Box::new(Tokio::new())];
     let ctx = zmq::Context::new();
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -401,11 +401,13 @@ fn matrix() {
 /// reconnects and traffic resumes.
 #[test]
 fn reconnect_after_the_libzmq_side_restarts() {
-    for front in [Mio::new()] {
+    let fronts: Vec<Box<dyn Front>> = vec![Box::new(Mio::new()), Box::new(Tokio::new())];
+    for front in fronts {
+        let front = front.as_ref();
         let ctx = zmq::Context::new();
         let first = End::lib(&ctx, SocketType::Pull);
         let ep = first.bind("tcp://127.0.0.1:*").unwrap();
-        let push = End::ours(&front, SocketType::Push);
+        let push = End::ours(front, SocketType::Push);
         push.connect(&ep).unwrap();
         push.send(&[b"before".to_vec()]).unwrap();
         assert_eq!(first.recv().unwrap(), [b"before".to_vec()]);
@@ -446,7 +448,11 @@ fn reconnect_after_the_libzmq_side_restarts() {
 /// `\x01topic`, and oxmq's publications must arrive filtered.
 #[test]
 fn a_zmtp_3_0_subscriber_gets_filtered_publications() {
-    let front = Mio::new();
+    zmtp_3_0_subscriber(&Mio::new());
+    zmtp_3_0_subscriber(&Tokio::new());
+}
+
+fn zmtp_3_0_subscriber(front: &dyn Front) {
     // No heartbeats here: the raw peer reads only what it expects.
     let publisher = End::Ours(front.socket(SocketType::Pub));
     let ep = publisher.bind("tcp://127.0.0.1:*").unwrap();
