@@ -48,8 +48,29 @@ impl Context {
             Storage::Threads,
         )
         .map_err(|_| Error::NotSupported)?;
+        let mut half = half;
+        half.set_random_source(crate::random::os_random());
         let cell = self.shared.add_socket(half);
         Ok(Socket::new(cell, kind))
+    }
+
+    /// Installs the ZAP handler (RFC 27) that PLAIN and CURVE servers (and NULL servers
+    /// with a ZAP_DOMAIN) of this context ask about each peer before letting it in. It runs
+    /// in the connection's task, so it should answer quickly. Its
+    /// [`ZapReply`](oxmq_core::ZapReply) accepts (200, naming the peer's `User-Id`) or
+    /// refuses (the handshake ends with ERROR and `HANDSHAKE_FAILED_AUTH`). Applies to
+    /// connections made from now on. Without a handler libzmq's rules hold: NULL and CURVE
+    /// servers let peers in, PLAIN servers refuse them.
+    pub fn set_zap_handler(
+        &self,
+        handler: impl Fn(&oxmq_core::ZapRequest) -> oxmq_core::ZapReply + Send + Sync + 'static,
+    ) {
+        self.shared.set_zap_handler(Some(Arc::new(handler)));
+    }
+
+    /// Removes the ZAP handler: see [`Context::set_zap_handler`].
+    pub fn clear_zap_handler(&self) {
+        self.shared.set_zap_handler(None);
     }
 }
 

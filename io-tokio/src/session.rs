@@ -175,6 +175,12 @@ impl SessionTask {
                     progress |= flush(io, &mut self.session, now, cx);
                 }
             }
+            // The application's ZAP handler answers here, in the session's task.
+            while let Some((conn, req)) = self.session.poll_zap_request() {
+                progress = true;
+                let reply = self.cell.shared.ask_zap(&req);
+                self.session.handle_zap_reply(conn, reply, now);
+            }
             let mut cmds = Vec::new();
             while let Some(cmd) = self.session.poll_command() {
                 cmds.push(cmd);

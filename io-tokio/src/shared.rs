@@ -128,7 +128,13 @@ pub(crate) struct Shared {
     inproc: Mutex<InprocRegistry>,
     /// The last time [`Shared::now`] read, for [`Shared::coarse_now`].
     coarse: AtomicU64,
+    /// The application's ZAP handler, asked by the session tasks.
+    zap: std::sync::RwLock<Option<ZapHandler>>,
 }
+
+/// A ZAP handler (RFC 27): answers one request about one peer.
+pub(crate) type ZapHandler =
+    Arc<dyn Fn(&oxmq_core::ZapRequest) -> oxmq_core::ZapReply + Send + Sync>;
 
 impl Shared {
     pub(crate) fn new(runtime: tokio::runtime::Handle) -> Shared {
@@ -139,6 +145,31 @@ impl Shared {
             next_socket: AtomicU32::new(1),
             inproc: Mutex::new(InprocRegistry::default()),
             coarse: AtomicU64::new(0),
+            zap: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Installs (or with `None` removes) the ZAP handler and tells every socket.
+    pub(crate) fn set_zap_handler(&self, handler: Option<ZapHandler>) {
+        *self.zap.write().unwrap_or_else(|p| p.into_inner()) = handler;
+        let cells: Vec<Arc<SocketCell>> = lock(&self.sockets).values().cloned().collect();
+        for cell in cells {
+            let mut st = cell.lock();
+            let present = self.has_zap_handler();
+            st.half.set_zap_handler(present);
+        }
+    }
+
+    pub(crate) fn has_zap_handler(&self) -> bool {
+        self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// The handler's answer; one removed meanwhile answers as a failed handler (500).
+    pub(crate) fn ask_zap(&self, req: &oxmq_core::ZapRequest) -> oxmq_core::ZapReply {
+        let handler = self.zap.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match handler {
+            Some(h) => h(req),
+            None => oxmq_core::ZapReply::deny(500),
         }
     }
 
@@ -179,6 +210,13 @@ impl Shared {
             }),
         });
         lock(&self.sockets).insert(id, Arc::clone(&cell));
+        {
+            // Read under the socket's lock, after it is listed: a handler installed
+            // meanwhile reaches it one way or the other.
+            let mut st = cell.lock();
+            let zap = self.has_zap_handler();
+            st.half.set_zap_handler(zap);
+        }
         cell
     }
 
