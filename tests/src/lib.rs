@@ -3,3 +3,4 @@
 
 pub mod front;
 pub mod pyzmq;
+pub mod soak;
