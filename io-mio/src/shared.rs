@@ -147,6 +147,10 @@ struct InprocRegistry {
     joining: BTreeMap<(SocketId, ConnId), Vec<PipeCommand>>,
 }
 
+/// Names the files of ephemeral IPC binds (`ipc://*`): process-wide, as two contexts of one
+/// process share the file system.
+static IPC_SERIAL: AtomicU64 = AtomicU64::new(0);
+
 /// What a context's threads share.
 pub(crate) struct Shared {
     epoch: StdInstant,
@@ -159,7 +163,6 @@ pub(crate) struct Shared {
     inproc: Mutex<InprocRegistry>,
     pub(crate) terminating: AtomicBool,
     pub(crate) open_sockets: AtomicUsize,
-    ipc_serial: AtomicU64,
     /// Bumped after any socket changed while someone watches (`poll`, termination).
     changes: Mutex<u64>,
     changed: Condvar,
@@ -198,7 +201,6 @@ impl Shared {
             inproc: Mutex::new(InprocRegistry::default()),
             terminating: AtomicBool::new(false),
             open_sockets: AtomicUsize::new(0),
-            ipc_serial: AtomicU64::new(0),
             changes: Mutex::new(0),
             changed: Condvar::new(),
             watchers: AtomicUsize::new(0),
@@ -449,7 +451,7 @@ impl Shared {
         match action {
             Action::Listen { listener, endpoint } => {
                 let opts = st.half.driver_options().clone();
-                let serial = self.ipc_serial.fetch_add(1, Ordering::Relaxed) + 1;
+                let serial = IPC_SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
                 match Listen::open(&endpoint, &opts, serial) {
                     Ok((listen, bound)) => {
                         st.half.handle_listening(listener, &bound, now);

@@ -186,3 +186,19 @@ fn monitor_events_are_readable_after_close() {
     // Nothing follows MONITOR_STOPPED.
     assert!(mon.recv(Duration::from_millis(1)).is_none());
 }
+
+/// Two contexts of one process each bind `ipc://*`: each gets a file of its own (the names
+/// were numbered per context, and the second bind failed with EADDRINUSE).
+#[test]
+fn ipc_wildcards_of_two_contexts_do_not_collide() {
+    let (a, b) = (Context::new().unwrap(), Context::new().unwrap());
+    let pa = sock(&a, SocketType::Pull);
+    let pb = sock(&b, SocketType::Pull);
+    let ea = pa.bind("ipc://*").unwrap();
+    let eb = pb.bind("ipc://*").unwrap();
+    assert_ne!(ea, eb);
+    let push = sock(&a, SocketType::Push);
+    push.connect(&eb).unwrap();
+    push.send("to the second context").unwrap();
+    assert_eq!(pb.recv().unwrap(), Message::from("to the second context"));
+}
