@@ -13,10 +13,13 @@ use oxmq_mio::{Context, Error, Socket};
 const WAIT: Duration = Duration::from_secs(20);
 const WAIT_MS: i32 = 20_000;
 
+/// A socket whose calls give up at the wait bound, and whose close never waits on a peer
+/// that is gone (the context's end waits for every socket's LINGER).
 fn sock(ctx: &Context, kind: SocketType) -> Socket {
     let s = ctx.socket(kind).unwrap();
     s.set(SocketOption::RcvTimeo(WAIT_MS)).unwrap();
     s.set(SocketOption::SndTimeo(WAIT_MS)).unwrap();
+    s.set(SocketOption::Linger(0)).unwrap();
     s
 }
 
@@ -135,11 +138,18 @@ fn stream_connect_hears_the_server_close() {
 #[test]
 fn steerable_proxy_terminates_while_its_backend_blocks() {
     let ctx = Context::new().unwrap();
-    let frontend = ctx.socket(SocketType::Pull).unwrap();
+    // No timeouts on the proxy's own sockets: a send into the blocked backend would wait
+    // for ever, which is what the test must show does not happen.
+    let proxy_socket = |kind| {
+        let s = ctx.socket(kind).unwrap();
+        s.set(SocketOption::Linger(0)).unwrap();
+        s
+    };
+    let frontend = proxy_socket(SocketType::Pull);
     let fe = frontend.bind("tcp://127.0.0.1:*").unwrap();
-    let backend = ctx.socket(SocketType::Push).unwrap();
+    let backend = proxy_socket(SocketType::Push);
     backend.bind("tcp://127.0.0.1:*").unwrap();
-    let control = ctx.socket(SocketType::Pair).unwrap();
+    let control = proxy_socket(SocketType::Pair);
     control.bind("inproc://steer-while-blocked").unwrap();
     let steer = sock(&ctx, SocketType::Pair);
     steer.connect("inproc://steer-while-blocked").unwrap();
