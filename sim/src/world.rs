@@ -348,10 +348,6 @@ pub struct Sim {
     pub inproc: bool,
     /// The HWM values a live change draws from.
     pub hwm_choices: Vec<usize>,
-    /// Live HWM changes go where known core bugs turn them into a writer blocked for good
-    /// (see `tests/regressions.rs`): lowering SNDHWM, and any change on a socket with an
-    /// inproc pipe. Otherwise SNDHWM is only raised, and inproc sockets keep their HWMs.
-    pub known_bugs: bool,
     /// The largest a workload message can be on the wire, in bytes.
     pub max_msg_wire: usize,
     /// Per socket, the SNDHWM and RCVHWM its pipes are held to: the current ones, or higher
@@ -431,7 +427,6 @@ impl Sim {
             live_hwm: false,
             inproc: false,
             hwm_choices: vec![1, 2, 5, 100, 1000],
-            known_bugs: false,
             max_msg_wire: 1024,
             hwm_allow: BTreeMap::new(),
             hwm_set: BTreeMap::new(),
@@ -812,6 +807,7 @@ impl Sim {
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            let refused = base.take_refused();
             let mut commands: Vec<(ConnId, PipeCommand)> =
                 std::iter::from_fn(|| base.poll_inproc_command()).collect();
             let mut ready: Vec<ConnId> =
@@ -872,6 +868,9 @@ impl Sim {
                 || more;
             for (conn, cmd) in commands {
                 self.inproc_command(s, conn, cmd);
+            }
+            for conn in refused {
+                self.refused(s, conn);
             }
             for a in actions {
                 self.act(s, a);
@@ -1075,6 +1074,27 @@ impl Sim {
                 }
             }
         }
+    }
+
+    /// Socket `s`'s pattern refused the peer of `conn` (a second PAIR peer, a duplicate
+    /// routing id): the peer may have sent or queued messages for that connection, which are
+    /// lost, as with libzmq, and LINGER cannot deliver them.
+    fn refused(&mut self, s: usize, conn: ConnId) {
+        let Some(peer) = self.peer_sock(s, conn) else {
+            return;
+        };
+        self.log(format_args!("s{s} c{} refused its peer s{peer}", conn.0));
+        let now = self.now;
+        self.oracle.refused_by_peer(peer as u64, now);
+    }
+
+    /// The socket at the other end of socket `s`'s connection `conn` (tcp or inproc).
+    fn peer_sock(&self, s: usize, conn: ConnId) -> Option<usize> {
+        if let Some(&(peer, _)) = self.inproc_links.get(&(s, conn)) {
+            return Some(peer);
+        }
+        let &(st, side) = self.ends.get(&(s, conn))?;
+        self.streams.get(&st).map(|x| x.ends[1 - side].sock)
     }
 
     /// Our side of a stream is gone: nothing more is read there.
@@ -1830,18 +1850,51 @@ impl Cx<'_> {
 
     /// Sends on socket `s`, checking the result against what the socket type promises.
     pub fn send(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
+        self.send_seen(s, msg).0
+    }
+
+    /// Sends on socket `s`, and tells which pipes the pattern dropped the message for,
+    /// by the socket at their other end: those that were at SNDHWM before the send and took
+    /// nothing (PUB and XPUB drop there, RFC 29; so does ROUTER, RFC 28). A ROUTER's drop
+    /// of a message it accepted shows as no pipe taking it: `queued` false.
+    pub fn send_seen(&mut self, s: u64, msg: Message) -> (Result<(), SendErrorKind>, Sent) {
         let now = self.now();
         let closing = self.sim.socks[s as usize].close.is_some();
         let mandatory = self.sim.oracle.sock(s).is_some_and(|i| i.mandatory);
         let Some(b) = self.base(s) else {
-            return Err(SendErrorKind::BadState);
+            return (Err(SendErrorKind::BadState), Sent::default());
         };
         let view = send_view(b, mandatory, closing);
+        let counts = |b: &SocketBase| -> Vec<(PipeId, u64, bool)> {
+            let sock = b.socket();
+            sock.pipe_ids()
+                .filter_map(|id| {
+                    sock.pipe_end(id)
+                        .map(|e| (id, e.msgs_written(), e.has_room_for_message()))
+                })
+                .collect()
+        };
+        let before = counts(b);
         let r = b.send(msg, now).map_err(|e| e.kind);
+        let after = counts(b);
+        let mut sent = Sent {
+            queued: after.iter().map(|a| a.1).sum::<u64>() > before.iter().map(|a| a.1).sum(),
+            dropped_for: Vec::new(),
+        };
+        let full: Vec<ConnId> = before
+            .iter()
+            .filter(|(id, n, room)| !room && !after.iter().any(|a| a.0 == *id && a.1 > *n))
+            .filter_map(|(id, _, _)| b.pipe_conn(*id))
+            .collect();
         let to = b.socket().last_send_pipe();
+        for c in full {
+            if let Some(p) = self.sim.peer_sock(s as usize, c) {
+                sent.dropped_for.push(p as u64);
+            }
+        }
         self.sim.settle(s as usize);
         self.sim.check_send(s, &view, r, to);
-        r
+        (r, sent)
     }
 
     /// Receives on socket `s`, with the pipe the message came from.
@@ -1995,6 +2048,15 @@ pub fn close_finishes(s: usize) -> String {
 }
 
 /// Socket `b`'s pipes as a send sees them.
+/// What a send did besides its result ([`Cx::send_seen`]).
+#[derive(Clone, Debug, Default)]
+pub struct Sent {
+    /// Some pipe took the message.
+    pub queued: bool,
+    /// The sockets at the other end of the pipes that were full and dropped it.
+    pub dropped_for: Vec<u64>,
+}
+
 fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
     let sock = b.socket();
     // Read reports still in the mailboxes: the writer does not know yet what its counts

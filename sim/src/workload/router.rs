@@ -3,7 +3,7 @@
 //! DEALER only ever gets replies to its own requests (or, with a fixed routing id, to an
 //! earlier incarnation's).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use oxmq_core::socket::SendErrorKind;
@@ -33,6 +33,7 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
         let mut apps: Vec<Box<dyn App>> = vec![Box::new(Server {
             p: p.clone(),
             sock: None,
+            held: VecDeque::new(),
         })];
         if h == 0 && colocated == 1 {
             apps.push(Box::new(Client::new(p)));
@@ -47,9 +48,66 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
 struct Server {
     p: Profile,
     sock: Option<u64>,
+    /// Replies ROUTER_MANDATORY refused with would-block (the peer's pipe was full), to send
+    /// again, in order, as an application does when told EAGAIN.
+    held: VecDeque<(Message, Payload)>,
 }
 
 impl Server {
+    /// Sends a reply (or holds it, behind any held for the same peer, if its pipe is full);
+    /// returns it if it must wait.
+    fn reply(
+        &mut self,
+        cx: &mut Cx<'_>,
+        s: u64,
+        m: Message,
+        req: Payload,
+    ) -> Option<(Message, Payload)> {
+        let (r, sent) = cx.send_seen(s, m.clone());
+        match r {
+            Ok(()) if sent.queued => None,
+            Ok(()) => {
+                if req.probe {
+                    // RFC 28: without ROUTER_MANDATORY a ROUTER drops what its peer's full
+                    // pipe cannot take; that request goes unanswered, as libzmq's would.
+                    cx.log(format_args!(
+                        "s{s} reply to {}:{} dropped at the peer's HWM",
+                        req.sender, req.seq
+                    ));
+                    let now = cx.now();
+                    let what = format!("dealer request {}:{} answered", req.sender, req.seq);
+                    cx.oracle().excuse(&what, now);
+                }
+                None
+            }
+            Err(SendErrorKind::WouldBlock) => Some((m, req)),
+            Err(e) => {
+                cx.log(format_args!(
+                    "s{s} reply to {}:{} not routed: {e:?}",
+                    req.sender, req.seq
+                ));
+                None
+            }
+        }
+    }
+
+    /// Sends the held replies that can go now, keeping each peer's replies in order.
+    fn send_held(&mut self, cx: &mut Cx<'_>, s: u64) {
+        let mut blocked: Vec<Bytes> = Vec::new();
+        for _ in 0..self.held.len() {
+            let (m, req) = self.held.pop_front().expect("counted");
+            let id = m.frames()[0].clone();
+            if blocked.contains(&id) {
+                self.held.push_back((m, req));
+                continue;
+            }
+            if let Some(back) = self.reply(cx, s, m, req) {
+                blocked.push(id);
+                self.held.push_back(back);
+            }
+        }
+    }
+
     /// Sends to a routing id no peer ever has. ROUTER_MANDATORY promises host-unreachable
     /// for it; without it, ROUTER silently drops what it cannot route (and never fails).
     fn send_to_nobody(&mut self, cx: &mut Cx<'_>, s: u64) {
@@ -97,6 +155,9 @@ impl App for Server {
         if let Some(s) = self.sock.filter(|_| sending(cx) && chance(cx.rng(), 0.2)) {
             self.send_to_nobody(cx, s);
         }
+        if let Some(s) = self.sock {
+            self.send_held(cx, s);
+        }
         // Slow readers read on ticks (the simulator calls `readable` after each).
         cx.wake_in(self.p.interval);
     }
@@ -134,16 +195,24 @@ impl App for Server {
                 return;
             }
             cx.oracle().received(now, s, pipe, &req, Scope::One);
-            let mut reply: Vec<Bytes> = vec![id];
+            let mut reply: Vec<Bytes> = vec![id.clone()];
             reply.extend(req.encode().frames().iter().cloned());
-            if let Err(e) = cx.send(s, Message::from_frames(reply)) {
-                cx.log(format_args!("s{s} reply not routed: {e:?}"));
+            let m = Message::from_frames(reply);
+            if self.held.iter().any(|(h, _)| h.frames()[0] == id) {
+                // Behind a held reply to the same peer: in order.
+                self.held.push_back((m, req));
+            } else if let Some(back) = self.reply(cx, s, m, req) {
+                cx.log(format_args!("s{s} reply held: would block"));
+                cx.oracle().coverage.held_replies += 1;
+                self.held.push_back(back);
             }
         }
+        self.send_held(cx, s);
     }
 
     fn crashed(&mut self) {
         self.sock = None;
+        self.held.clear();
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
