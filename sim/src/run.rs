@@ -122,6 +122,8 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.live_hwm = profile.features.live_hwm;
     sim.inproc = profile.features.inproc;
     sim.max_msg_wire = profile.max_msg_wire();
+    sim.max_msg_size = profile.max_msg_size();
+    sim.ready_delay = profile.sock.base.sim_ready_delay;
     let outcome = catch_unwind(AssertUnwindSafe(|| drive(&mut sim, &profile)));
     if let Err(panic) = outcome {
         let what = panic

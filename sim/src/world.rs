@@ -39,9 +39,12 @@ use crate::trace::Trace;
 
 mod backpressure;
 mod inproc;
+mod intruder;
 
 use backpressure::StallRead;
 use inproc::InprocEv;
+pub use intruder::Offence;
+use intruder::{Intruder, Victim};
 
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,6 +115,12 @@ pub enum Mutation {
     ProxyWidensSubscriptions,
     /// The XSUB/XPUB proxy never relays a cancelled subscription upstream.
     ProxyDropsCancels,
+    /// The driver loses every HANDSHAKE_FAILED_PROTOCOL monitor event (as a core that drops
+    /// a protocol-breaking peer without telling the monitor would).
+    LoseProtocolFailureEvents,
+    /// The driver never closes a connection whose peer broke the protocol when the core
+    /// asks it to (the peer keeps its connection).
+    KeepIntrudersConnected,
 }
 
 /// The network's shape, drawn per seed.
@@ -384,6 +393,18 @@ pub struct Sim {
     inproc_hwm: BTreeMap<(usize, ConnId), usize>,
     /// When the last event queued for each socket's mailbox arrives: a mailbox is FIFO.
     mailbox_floor: BTreeMap<usize, Instant>,
+    /// Sockets that break the protocol, by socket.
+    intruders: BTreeMap<usize, Intruder>,
+    /// Bytes each intruder wrote per connection.
+    intruder_tx: BTreeMap<(usize, ConnId), u64>,
+    /// What the victims read on each intruder's stream.
+    victims: BTreeMap<u64, Victim>,
+    /// Each socket's monitor events so far, by kind.
+    monitor_counts: BTreeMap<(usize, oxmq_core::monitor::MonitorEventKind), u64>,
+    /// The MAXMSGSIZE the workload's sockets set (with intruders).
+    pub max_msg_size: Option<u64>,
+    /// How long an engine holds the peer's handshake (`BaseConfig::sim_ready_delay`).
+    pub ready_delay: Duration,
     /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
     mailbox_rng: SimRng,
 }
@@ -442,6 +463,12 @@ impl Sim {
             inproc_wakes: BTreeMap::new(),
             inproc_hwm: BTreeMap::new(),
             mailbox_floor: BTreeMap::new(),
+            intruders: BTreeMap::new(),
+            intruder_tx: BTreeMap::new(),
+            victims: BTreeMap::new(),
+            monitor_counts: BTreeMap::new(),
+            max_msg_size: None,
+            ready_delay: Duration::ZERO,
             mailbox_rng: stream(seed, "mailboxes"),
         }
     }
@@ -858,6 +885,7 @@ impl Sim {
                     "s{s} monitor {:?} {} {}",
                     m.kind, m.endpoint, m.value
                 ));
+                self.monitor_seen(s, m.kind);
             }
             // Taking bytes may also have delivered commands that gave a connection more to
             // write (a handshake answered late): that is progress too.
@@ -877,6 +905,7 @@ impl Sim {
             }
             for (conn, b) in writes {
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
+                    let b = self.intruder_writes(s, conn, b);
                     self.check_linger_write(s, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
@@ -1034,6 +1063,7 @@ impl Sim {
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
                 self.log(format_args!("s{s} dial c{} {ep}", conn.0));
+                self.intruder_dials(s);
                 self.dialing.insert((s, conn), false);
                 self.dialed.insert((s, conn), ep.clone());
                 let from = self.socks[s].host;
@@ -1054,6 +1084,12 @@ impl Sim {
             Action::InprocBind { listener, name } => self.inproc_bind(s, listener, name),
             Action::InprocConnect { conn, name } => self.inproc_connect(s, conn, name),
             Action::Close { conn, .. } if self.is_inproc(s, conn) => self.inproc_close(s, conn),
+            Action::Close { conn, .. }
+                if self.mutation == Mutation::KeepIntrudersConnected
+                    && self.intruder_peer(s, conn) =>
+            {
+                self.log(format_args!("s{s} MUTATION: c{} stays open", conn.0));
+            }
             Action::Close { conn, last_bytes } => {
                 if let Some(c) = self.dialing.get_mut(&(s, conn)) {
                     *c = true;
@@ -1066,6 +1102,7 @@ impl Sim {
                 ));
                 if let Some((st, side)) = self.ends.remove(&(s, conn)) {
                     if !last_bytes.is_empty() {
+                        let last_bytes = self.intruder_writes(s, conn, last_bytes);
                         self.check_linger_write(s, last_bytes.len());
                         self.write(st, side, Seg::Data(last_bytes));
                     }
@@ -1099,6 +1136,7 @@ impl Sim {
 
     /// Our side of a stream is gone: nothing more is read there.
     fn close_end(&mut self, st: u64, side: usize) {
+        self.intruder_dropped(st, side);
         let Some(stream) = self.streams.get_mut(&st) else {
             return;
         };
@@ -1283,6 +1321,7 @@ impl Sim {
             self.settle(s);
             if read > 0 {
                 self.check_stalled_read(s, conn, read);
+                self.check_intruded(st, s, conn, read);
             }
         }
         // The reader made room: a writer stopped at the window may go on.
@@ -1797,6 +1836,16 @@ impl Cx<'_> {
 
     fn base(&mut self, s: u64) -> Option<&mut SocketBase> {
         self.sim.socks[s as usize].base.as_mut()
+    }
+
+    /// Socket `s` breaks the protocol with `offence` from now on (see [`Offence`]).
+    pub fn intrude(&mut self, s: u64, offence: Offence) {
+        self.sim.intrude(s as usize, offence);
+    }
+
+    /// The MAXMSGSIZE the workload's sockets set, if any.
+    pub fn max_msg_size(&self) -> Option<u64> {
+        self.sim.max_msg_size
     }
 
     /// Binds socket `s`.
