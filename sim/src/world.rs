@@ -244,6 +244,8 @@ struct Stream {
     dirs: [Dir; 2],
     hosts: [usize; 2],
     reset: bool,
+    /// When it was accepted.
+    opened: Instant,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -403,6 +405,8 @@ pub struct Sim {
     monitor_counts: BTreeMap<(usize, oxmq_core::monitor::MonitorEventKind), u64>,
     /// The MAXMSGSIZE the workload's sockets set (with intruders).
     pub max_msg_size: Option<u64>,
+    /// Streams an application expects to close, with the obligation their close fulfils.
+    close_watch: BTreeMap<u64, String>,
     /// How long an engine holds the peer's handshake (`BaseConfig::sim_ready_delay`).
     pub ready_delay: Duration,
     /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
@@ -468,6 +472,7 @@ impl Sim {
             victims: BTreeMap::new(),
             monitor_counts: BTreeMap::new(),
             max_msg_size: None,
+            close_watch: BTreeMap::new(),
             ready_delay: Duration::ZERO,
             mailbox_rng: stream(seed, "mailboxes"),
         }
@@ -1136,6 +1141,10 @@ impl Sim {
 
     /// Our side of a stream is gone: nothing more is read there.
     fn close_end(&mut self, st: u64, side: usize) {
+        if let Some(what) = self.close_watch.remove(&st) {
+            let now = self.now;
+            self.oracle.fulfil(&what, now);
+        }
         self.intruder_dropped(st, side);
         let Some(stream) = self.streams.get_mut(&st) else {
             return;
@@ -1420,6 +1429,7 @@ impl Sim {
             dirs: [Dir::default(), Dir::default()],
             hosts: [from, to],
             reset: false,
+            opened: self.now,
         };
         // The acceptor's first bytes must not reach the dialer before its SYN-ACK.
         stream.dirs[0].floor = answered;
@@ -1836,6 +1846,34 @@ impl Cx<'_> {
 
     fn base(&mut self, s: u64) -> Option<&mut SocketBase> {
         self.sim.socks[s as usize].base.as_mut()
+    }
+
+    /// Socket `s`'s open tcp connections dialled to `ep`: each stream, and when the peer
+    /// accepted it.
+    pub fn open_streams(&self, s: u64, ep: &str) -> Vec<(u64, Instant)> {
+        let s = s as usize;
+        self.sim
+            .ends
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .filter(|(k, _)| self.sim.dialed.get(k).is_some_and(|d| d == ep))
+            .filter_map(|(_, &(st, _))| self.sim.streams.get(&st).map(|x| (st, x)))
+            .filter(|(_, x)| !x.reset && x.ends.iter().all(|e| e.open))
+            .map(|(st, x)| (st, x.opened))
+            .collect()
+    }
+
+    /// Whether stream `st` is open at both ends.
+    pub fn stream_open(&self, st: u64) -> bool {
+        self.sim
+            .streams
+            .get(&st)
+            .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
+    }
+
+    /// Obligation `what`, due by `deadline`, is met when either end of stream `st` closes.
+    pub fn expect_close(&mut self, st: u64, what: String, deadline: Instant) {
+        self.sim.oracle.expect(what.clone(), deadline);
+        self.sim.close_watch.insert(st, what);
     }
 
     /// Socket `s` breaks the protocol with `offence` from now on (see [`Offence`]).

@@ -145,3 +145,17 @@ fn seed_80404_a_reply_that_would_block_is_sent_again() {
     let r = run_seed(&RunOptions::new(80404));
     assert!(r.coverage.held_replies > 0, "the seed holds replies: {r}");
 }
+
+/// ROUTER_HANDOVER (zmq_setsockopt: "hand-over the connection to the new client and
+/// disconnect the existing one"): a twin DEALER claims a client's fixed routing id, gets the
+/// answer to its request, and the client's connection is gone by then. Without the session
+/// dropping the connection the ROUTER let go of (`ToSession::Drop`), this seed fails.
+#[test]
+fn seed_32_router_handover_disconnects_the_displaced_client() {
+    let r = run_seed(&RunOptions {
+        pattern: Some(Pattern::DealerRouter),
+        ..RunOptions::new(32)
+    });
+    assert!(r.failure.is_none(), "{r}");
+    assert!(r.coverage.handovers > 0, "a twin took over: {r}");
+}

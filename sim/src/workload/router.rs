@@ -234,6 +234,24 @@ struct Client {
     pending: Option<Payload>,
     /// The linger phase's fresh DEALER.
     burst: Option<LingerBurst>,
+    /// When the last reply to one of its own requests came.
+    last_reply: Option<Instant>,
+    /// A second DEALER claiming this client's routing id, for a while.
+    twin: Option<Twin>,
+    twinned: bool,
+}
+
+/// A second DEALER with a client's routing id (ZMQ_ROUTER_HANDOVER's case): with handover
+/// the ROUTER must give it the id and disconnect the client's connection; without, reject
+/// it while the client's connection lives.
+struct Twin {
+    sock: u64,
+    /// The client's connection the twin would displace.
+    displaced: u64,
+    /// Its request, until it could be sent.
+    pending: Option<Payload>,
+    answered: bool,
+    leave: Instant,
 }
 
 impl Client {
@@ -246,6 +264,120 @@ impl Client {
             in_flight: BTreeMap::new(),
             pending: None,
             burst: None,
+            last_reply: None,
+            twin: None,
+            twinned: false,
+        }
+    }
+
+    /// The socket options every DEALER of this client sets.
+    fn options(&self) -> Vec<SocketOption> {
+        let mut opts = Vec::new();
+        if self.p.features.probe_router {
+            opts.push(SocketOption::ProbeRouter(true));
+        }
+        if self.p.conflating() {
+            opts.push(SocketOption::Conflate(true));
+        }
+        opts
+    }
+
+    /// Now and then during the faults (once per client), a twin claims the client's fixed
+    /// routing id at the one server while the client's connection there is established
+    /// (it got a reply since); it leaves after a while.
+    fn twin_tick(&mut self, cx: &mut Cx<'_>) {
+        let now = cx.now();
+        if let Some(t) = self.twin.as_mut() {
+            if now >= t.leave || cx.phase() != Phase::Faults {
+                cx.close(t.sock);
+                self.twin = None;
+            } else if let Some(req) = t.pending.take() {
+                if cx.send(t.sock, req.encode()).is_err() {
+                    t.pending = Some(req);
+                }
+            }
+            return;
+        }
+        let Some(s) = self.sock else {
+            return;
+        };
+        if self.twinned
+            || self.id.is_empty()
+            || self.p.peers != 1
+            || cx.phase() != Phase::Faults
+            || !chance(cx.rng(), 0.05)
+        {
+            return;
+        }
+        let e = peer_ep(cx, 0, PORT);
+        let streams = cx.open_streams(s, &e);
+        let [(displaced, opened)] = streams[..] else {
+            return;
+        };
+        if self.last_reply.is_none_or(|r| r <= opened) {
+            return;
+        }
+        self.twinned = true;
+        let mut opts = self.options();
+        opts.push(SocketOption::RoutingId(self.id.clone().into()));
+        let t = open(cx, &self.p, SocketType::Dealer, &opts);
+        cx.log(format_args!(
+            "s{t} twin of s{s} claims routing id {:?} (s{s}'s stream {displaced})",
+            self.id
+        ));
+        cx.connect(t, &e);
+        let mut req = Payload::new(t, 0, 1, false);
+        req.pad = self.p.pad;
+        req.extra = self.id.clone();
+        let pending = cx.send(t, req.encode()).is_err().then_some(req);
+        let stay = std::time::Duration::from_millis(cx.rng().random_range(100..400));
+        self.twin = Some(Twin {
+            sock: t,
+            displaced,
+            pending,
+            answered: false,
+            leave: now + stay,
+        });
+    }
+
+    /// The twin's replies: the first one says the ROUTER gave it the routing id.
+    fn twin_readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(t) = self.twin.as_mut() else {
+            return;
+        };
+        while let Some((m, _)) = cx.recv(t.sock) {
+            let now = cx.now();
+            let Some(rep) = cx.oracle().decode(now, "twin dealer", m.frames()) else {
+                return;
+            };
+            if rep.sender != t.sock || t.answered {
+                // Replies to the displaced client's requests may follow the id here.
+                continue;
+            }
+            t.answered = true;
+            if self.p.sock.router_handover {
+                cx.oracle().coverage.handovers += 1;
+            }
+            if !cx.stream_open(t.displaced) {
+                continue;
+            }
+            if self.p.sock.router_handover {
+                let what = format!(
+                    "ROUTER_HANDOVER disconnects the connection that held routing id {:?} \
+                     (stream {})",
+                    self.id, t.displaced
+                );
+                let d = now + self.p.probe_bound();
+                cx.expect_close(t.displaced, what, d);
+            } else {
+                let what = format!(
+                    "a ROUTER without ROUTER_HANDOVER answered DEALER s{} with routing id \
+                     {:?}, though the connection that holds that id (stream {}) is open: it \
+                     must reject the newcomer",
+                    t.sock, self.id, t.displaced
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+            }
         }
     }
 
@@ -256,13 +388,7 @@ impl Client {
 
 impl App for Client {
     fn start(&mut self, cx: &mut Cx<'_>) {
-        let mut opts = Vec::new();
-        if self.p.features.probe_router {
-            opts.push(SocketOption::ProbeRouter(true));
-        }
-        if self.p.conflating() {
-            opts.push(SocketOption::Conflate(true));
-        }
+        let mut opts = self.options();
         if self.p.sock.explicit_ids {
             // Fixed across restarts: a restarted client claims its old identity.
             self.id = format!("d{}", cx.host());
@@ -281,6 +407,7 @@ impl App for Client {
         if let Some(b) = self.burst.as_mut() {
             b.tick(cx, &self.p);
         }
+        self.twin_tick(cx);
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
             let e = peer_ep(cx, h, PORT);
@@ -326,6 +453,7 @@ impl App for Client {
     }
 
     fn readable(&mut self, cx: &mut Cx<'_>) {
+        self.twin_readable(cx);
         let Some(s) = self.sock else {
             return;
         };
@@ -349,6 +477,9 @@ impl App for Client {
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
             }
+            if mine {
+                self.last_reply = Some(now);
+            }
             if mine && self.p.conflating() {
                 cx.oracle()
                     .conflated(now, &format!("dealer s{s}"), rep.sender, rep.seq);
@@ -367,6 +498,8 @@ impl App for Client {
         self.in_flight.clear();
         self.pending = None;
         self.burst = None;
+        self.twin = None;
+        self.last_reply = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
