@@ -92,6 +92,9 @@ pub struct Coverage {
     pub intruders_dropped: u64,
     /// ROUTER_HANDOVERs to a twin DEALER, each owing the displaced connection's close.
     pub handovers: u64,
+    /// Messages a connect session kept queued across a reconnection and sent on a later
+    /// connection.
+    pub requeued: u64,
     /// PROBE_ROUTER probes a ROUTER handed up.
     pub probes: u64,
     /// HWM changes on live sockets.
@@ -122,6 +125,7 @@ impl std::ops::AddAssign for Coverage {
         self.held_replies += o.held_replies;
         self.intruders_dropped += o.intruders_dropped;
         self.handovers += o.handovers;
+        self.requeued += o.requeued;
         self.probes += o.probes;
         self.hwm_changes += o.hwm_changes;
         self.inproc += o.inproc;
@@ -137,7 +141,7 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} PROBE_ROUTER probes, {} live HWM \
+             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers",
             self.sends,
@@ -153,6 +157,7 @@ impl std::fmt::Display for Coverage {
             self.held_replies,
             self.intruders_dropped,
             self.handovers,
+            self.requeued,
             self.probes,
             self.hwm_changes,
             self.inproc,

@@ -222,6 +222,7 @@ fn drive(sim: &mut Sim, p: &Profile) {
     // Every obligation's deadline has passed by now.
     t = t + p.request_timeout() + p.probe_bound() * 4;
     run_until!(t);
+    sim.check_requeues_delivered();
     obligations_met(sim, "probe");
     let now = sim.now();
     sim.oracle.check_newest_last(now);

@@ -40,6 +40,7 @@ use crate::trace::Trace;
 mod backpressure;
 mod inproc;
 mod intruder;
+mod requeue;
 
 use backpressure::StallRead;
 use inproc::InprocEv;
@@ -405,6 +406,8 @@ pub struct Sim {
     monitor_counts: BTreeMap<(usize, oxmq_core::monitor::MonitorEventKind), u64>,
     /// The MAXMSGSIZE the workload's sockets set (with intruders).
     pub max_msg_size: Option<u64>,
+    /// Queues connect sessions kept across a reconnection, owed to a later connection.
+    requeued: BTreeMap<(usize, PipeId), requeue::Requeued>,
     /// Streams an application expects to close, with the obligation their close fulfils.
     close_watch: BTreeMap<u64, String>,
     /// How long an engine holds the peer's handshake (`BaseConfig::sim_ready_delay`).
@@ -473,6 +476,7 @@ impl Sim {
             monitor_counts: BTreeMap::new(),
             max_msg_size: None,
             close_watch: BTreeMap::new(),
+            requeued: BTreeMap::new(),
             ready_delay: Duration::ZERO,
             mailbox_rng: stream(seed, "mailboxes"),
         }
@@ -924,6 +928,7 @@ impl Sim {
             }
             if !progress {
                 self.check_hwm(s);
+                self.check_requeued(s);
                 return;
             }
         }
@@ -1314,6 +1319,7 @@ impl Sim {
                 dir.bytes -= b.len();
             }
             let mut read = 0;
+            let mut broken = None;
             match seg {
                 Seg::Data(b) => {
                     self.trace
@@ -1324,10 +1330,18 @@ impl Sim {
                 Seg::Fin | Seg::Rst => {
                     self.trace
                         .record(now, format_args!("s{s} c{} <- {seg:?}", conn.0));
-                    base.handle_eof(conn, now);
+                    broken = Some(());
                 }
             }
+            let was = broken.and_then(|()| self.before_break(s, conn));
+            if broken.is_some() {
+                let base = self.socks[s].base.as_mut().expect("checked above");
+                base.handle_eof(conn, now);
+            }
             self.settle(s);
+            if let Some(was) = was {
+                self.after_break(s, conn, was);
+            }
             if read > 0 {
                 self.check_stalled_read(s, conn, read);
                 self.check_intruded(st, s, conn, read);

@@ -159,3 +159,19 @@ fn seed_32_router_handover_disconnects_the_displaced_client() {
     assert!(r.failure.is_none(), "{r}");
     assert!(r.coverage.handovers > 0, "a twin took over: {r}");
 }
+
+/// A connect session without ZMQ_IMMEDIATE keeps its pipe, and what is queued in it, when its
+/// connection breaks, and a later connection takes that queue (libzmq's default: "queues will
+/// fill on outgoing connections even if the connection has not completed"). The sweep's
+/// first seeds see such queues go out; a session that ends its pipe on every disconnect
+/// fails them.
+#[test]
+fn queues_kept_across_reconnections_go_out_on_a_later_connection() {
+    let mut requeued = 0;
+    for seed in 0..40 {
+        let r = run_seed(&RunOptions::new(seed));
+        assert!(r.failure.is_none(), "{r}");
+        requeued += r.coverage.requeued;
+    }
+    assert!(requeued > 0, "no queue was kept across a reconnection");
+}
