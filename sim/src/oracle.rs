@@ -95,6 +95,8 @@ pub struct Coverage {
     /// Messages a connect session kept queued across a reconnection and sent on a later
     /// connection.
     pub requeued: u64,
+    /// Sessions of open sockets counted against their connects and live connections.
+    pub sessions_counted: u64,
     /// PROBE_ROUTER probes a ROUTER handed up.
     pub probes: u64,
     /// HWM changes on live sockets.
@@ -126,6 +128,7 @@ impl std::ops::AddAssign for Coverage {
         self.intruders_dropped += o.intruders_dropped;
         self.handovers += o.handovers;
         self.requeued += o.requeued;
+        self.sessions_counted += o.sessions_counted;
         self.probes += o.probes;
         self.hwm_changes += o.hwm_changes;
         self.inproc += o.inproc;
@@ -141,7 +144,7 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} PROBE_ROUTER probes, {} live HWM \
+             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers",
             self.sends,
@@ -158,6 +161,7 @@ impl std::fmt::Display for Coverage {
             self.intruders_dropped,
             self.handovers,
             self.requeued,
+            self.sessions_counted,
             self.probes,
             self.hwm_changes,
             self.inproc,

@@ -223,6 +223,7 @@ fn drive(sim: &mut Sim, p: &Profile) {
     t = t + p.request_timeout() + p.probe_bound() * 4;
     run_until!(t);
     sim.check_requeues_delivered();
+    sim.check_sessions_ended();
     obligations_met(sim, "probe");
     let now = sim.now();
     sim.oracle.check_newest_last(now);

@@ -167,11 +167,15 @@ fn seed_32_router_handover_disconnects_the_displaced_client() {
 /// fails them.
 #[test]
 fn queues_kept_across_reconnections_go_out_on_a_later_connection() {
-    let mut requeued = 0;
+    let (mut requeued, mut sessions) = (0, 0);
     for seed in 0..40 {
         let r = run_seed(&RunOptions::new(seed));
         assert!(r.failure.is_none(), "{r}");
         requeued += r.coverage.requeued;
+        sessions += r.coverage.sessions_counted;
     }
     assert!(requeued > 0, "no queue was kept across a reconnection");
+    // And every session that lost its connection for good has ended by the quiet phase
+    // (`check_sessions_ended`): the sessions left were all accounted for.
+    assert!(sessions > 0, "no session was accounted for");
 }

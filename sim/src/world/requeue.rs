@@ -142,3 +142,54 @@ impl Sim {
         }
     }
 }
+
+impl Sim {
+    /// Once the queues drained, every session half of an open socket is one its connects or
+    /// live connections account for: a session whose accepted connection ended, or whose
+    /// connect was undone, has ended completely (issue 11's leak: accepted sessions that
+    /// outlived their connection kept their fd and buffers).
+    pub fn check_sessions_ended(&mut self) {
+        let now = self.now;
+        for s in 0..self.socks.len() {
+            let Some(b) = self.socks[s].base.as_ref() else {
+                continue;
+            };
+            if self.socks[s].close.is_some() {
+                continue;
+            }
+            let connects = self
+                .connects
+                .range((s, String::new())..)
+                .take_while(|(k, _)| k.0 == s)
+                .count();
+            let accepted = self
+                .ends
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .filter(|(k, &(st, _))| {
+                    !self.dialed.contains_key(k)
+                        && self
+                            .streams
+                            .get(&st)
+                            .is_some_and(|x| x.ends.iter().all(|e| e.open))
+                })
+                .count();
+            let inproc = self
+                .inproc_links
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .filter(|(k, _)| !self.dialed.contains_key(k))
+                .count();
+            let sessions = b.session_count();
+            if sessions > connects + accepted + inproc {
+                let what = format!(
+                    "s{s} ({}) holds {sessions} sessions for {connects} connects, {accepted} \
+                     accepted connections and {inproc} accepted inproc links: a session \
+                     outlived its connection",
+                    self.socks[s].kind
+                );
+                self.oracle.fail(FailureKind::Liveness, now, what);
+                return;
+            }
+            self.oracle.coverage.sessions_counted += sessions as u64;
+        }
+    }
+}
