@@ -179,3 +179,16 @@ fn queues_kept_across_reconnections_go_out_on_a_later_connection() {
     // (`check_sessions_ended`): the sessions left were all accounted for.
     assert!(sessions > 0, "no session was accounted for");
 }
+
+/// Open, found by the last sweep (120000..150000, the one failure): a PAIR streams 8 KiB
+/// messages (pad 8182) every 10 ms over a connection whose send window is 2048 bytes and
+/// whose latency reaches 16.6 ms. The window and the round trip cap the stream well below
+/// the sending rate, so the queue grows through the probe phase and a probe misses its
+/// bound while bytes still flow (s1 reads about 0.6 MB/s). Not diagnosed further: most
+/// likely the profile's bandwidth rule (a backlog drains within 50 ms) ignores what a small
+/// window allows per round trip; it may also hide a core stall.
+#[test]
+#[ignore = "open: a window-bound PAIR stream outruns the probe bound (profile or core, not settled)"]
+fn seed_142854_a_window_bound_pair_stream_meets_its_probes() {
+    passes(142854, Pattern::Pair);
+}
