@@ -1,5 +1,7 @@
-//! `oxmq`: poke at ZeroMQ endpoints from a shell — receive, send, echo, proxy and monitor —
-//! on the oxmq-mio front-end.
+//! `oxmq`: poke at ZeroMQ endpoints from a shell — receive, send, echo, proxy, monitor and
+//! bench — on the oxmq-mio front-end.
+
+mod bench;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -7,8 +9,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
-use oxmq_core::{Message, SocketType};
-use oxmq_mio::{Context, Socket};
+use oxmq_core::codec::MechanismName;
+use oxmq_core::mechanism::curve::{generate_keypair, public_key};
+use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey, SecretBytes};
+use oxmq_core::{Message, SocketOption, SocketType, ZapReply};
+use oxmq_mio::{os_random, Context, Socket};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +34,108 @@ struct Endpoints {
     /// Connect to this endpoint (repeatable), e.g. tcp://127.0.0.1:5555
     #[arg(long, value_name = "ENDPOINT")]
     connect: Vec<String>,
+    #[command(flatten)]
+    opts: SocketOpts,
+}
+
+/// Common socket options, in libzmq's units, set before binding and connecting.
+#[derive(Args, Default)]
+struct SocketOpts {
+    /// ZMQ_SNDHWM: messages queued per peer before sends block or drop (0: no limit)
+    #[arg(long, value_name = "N")]
+    sndhwm: Option<usize>,
+    /// ZMQ_RCVHWM: messages queued per peer on receive (0: no limit)
+    #[arg(long, value_name = "N")]
+    rcvhwm: Option<usize>,
+    /// ZMQ_LINGER in ms: how long unsent messages may hold the exit (-1: until sent)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    linger: Option<i32>,
+    /// ZMQ_ROUTING_ID: this socket's identity towards ROUTER peers
+    #[arg(long, value_name = "ID")]
+    routing_id: Option<String>,
+    /// ZMQ_HEARTBEAT_IVL in ms: send PINGs this often (0: off)
+    #[arg(long, value_name = "MS")]
+    heartbeat_ivl: Option<i32>,
+    /// ZMQ_HEARTBEAT_TIMEOUT in ms: drop a peer silent this long
+    #[arg(long, value_name = "MS")]
+    heartbeat_timeout: Option<i32>,
+    /// ZMQ_RECONNECT_IVL in ms (-1: never reconnect)
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    reconnect_ivl: Option<i32>,
+    /// ZMQ_RECONNECT_IVL_MAX in ms: back off up to this (0: no backoff)
+    #[arg(long, value_name = "MS")]
+    reconnect_ivl_max: Option<i32>,
+    /// ZMQ_IMMEDIATE: queue only on connections whose handshake is done
+    #[arg(long)]
+    immediate: bool,
+}
+
+impl SocketOpts {
+    fn apply(&self, s: &Socket) -> Result<(), Failure> {
+        let mut opts = Vec::new();
+        if let Some(n) = self.sndhwm {
+            opts.push(SocketOption::SndHwm(n));
+        }
+        if let Some(n) = self.rcvhwm {
+            opts.push(SocketOption::RcvHwm(n));
+        }
+        if let Some(ms) = self.linger {
+            opts.push(SocketOption::Linger(ms));
+        }
+        if let Some(id) = &self.routing_id {
+            opts.push(SocketOption::RoutingId(Bytes::from(id.clone())));
+        }
+        if let Some(ms) = self.heartbeat_ivl {
+            opts.push(SocketOption::HeartbeatIvl(ms));
+        }
+        if let Some(ms) = self.heartbeat_timeout {
+            opts.push(SocketOption::HeartbeatTimeout(ms));
+        }
+        if let Some(ms) = self.reconnect_ivl {
+            opts.push(SocketOption::ReconnectIvl(ms));
+        }
+        if let Some(ms) = self.reconnect_ivl_max {
+            opts.push(SocketOption::ReconnectIvlMax(ms));
+        }
+        if self.immediate {
+            opts.push(SocketOption::Immediate(true));
+        }
+        for opt in opts {
+            let what = format!("cannot set {:?}", opt.name());
+            s.set(opt).map_err(|e| fail(what, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Security, as libzmq's options name it. A PLAIN or CURVE server lets in only the clients
+/// that --plain-user (PLAIN) or --curve-allow (CURVE) name; a CURVE server without
+/// --curve-allow lets in every client that knows its key.
+#[derive(Args, Default)]
+struct Security {
+    /// Be a CURVE server (needs --curve-secretkey)
+    #[arg(long)]
+    curve_server: bool,
+    /// Our long-term CURVE secret key, Z85 (40 characters; the public key is derived)
+    // Z85 keys may start with '-'.
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
+    curve_secretkey: Option<String>,
+    /// Be a CURVE client of the server with this public key, Z85 (without --curve-secretkey
+    /// a fresh key pair is drawn)
+    // Z85 keys may start with '-'.
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
+    curve_serverkey: Option<String>,
+    /// As a CURVE server, let in the client with this public key, Z85 (repeatable)
+    // Z85 keys may start with '-'.
+    #[arg(long, value_name = "Z85", allow_hyphen_values = true)]
+    curve_allow: Vec<String>,
+    /// Be a PLAIN server
+    #[arg(long)]
+    plain_server: bool,
+    /// As a PLAIN server: a USER:PASSWORD to let in (repeatable). As a client: the username
+    /// and password to log in with
+    #[arg(long, value_name = "USER:PASSWORD")]
+    plain_user: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -42,6 +149,8 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Topic prefix to subscribe to (SUB/XSUB; repeatable)
         #[arg(long, value_name = "TOPIC")]
         subscribe: Vec<String>,
@@ -58,6 +167,8 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Send the messages this many times
         #[arg(long, value_name = "N", default_value_t = 1)]
         count: u64,
@@ -71,6 +182,8 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Exit after this many messages
         #[arg(long, value_name = "N")]
         count: Option<u64>,
@@ -97,9 +210,19 @@ enum Command {
         socket_type: SocketType,
         #[command(flatten)]
         endpoints: Endpoints,
+        #[command(flatten)]
+        security: Security,
         /// Exit after this many events
         #[arg(long, value_name = "N")]
         count: Option<u64>,
+    },
+    /// Print a new CURVE key pair in Z85, as libzmq's curve_keygen does.
+    Keygen,
+    /// Measure throughput or latency against another process or host (either side may be
+    /// libzmq's local_thr/remote_thr, local_lat/remote_lat)
+    Bench {
+        #[command(subcommand)]
+        which: bench::Bench,
     },
 }
 
@@ -131,10 +254,11 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Recv {
             socket_type,
             endpoints,
+            security,
             subscribe,
             count,
         } => {
-            let s = open(&ctx, socket_type, &endpoints)?;
+            let s = open(&ctx, socket_type, &endpoints, &security)?;
             if matches!(socket_type, SocketType::Sub | SocketType::XSub) {
                 let topics = if subscribe.is_empty() {
                     vec![String::new()]
@@ -167,6 +291,7 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Send {
             socket_type,
             endpoints,
+            security,
             count,
             messages,
         } => {
@@ -176,7 +301,7 @@ fn run(command: Command) -> Result<(), Failure> {
             } else {
                 socket_type
             };
-            let s = open(&ctx, effective, &endpoints)?;
+            let s = open(&ctx, effective, &endpoints, &security)?;
             if effective == SocketType::XPub {
                 s.recv()
                     .map_err(|e| fail("waiting for a subscriber failed", e))?;
@@ -212,9 +337,10 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::Echo {
             socket_type,
             endpoints,
+            security,
             count,
         } => {
-            let s = open(&ctx, socket_type, &endpoints)?;
+            let s = open(&ctx, socket_type, &endpoints, &security)?;
             let mut n = 0;
             while count.is_none_or(|c| n < c) {
                 let m = s.recv().map_err(|e| fail("receive failed", e))?;
@@ -235,14 +361,23 @@ fn run(command: Command) -> Result<(), Failure> {
             let back = open_one(&ctx, back_type, &back_endpoint)?;
             oxmq_mio::proxy(&front, &back, None).map_err(|e| fail("proxy stopped", e))
         }
+        Command::Bench { which } => bench::run(&ctx, which),
+        Command::Keygen => {
+            let (public, secret) = generate_keypair(os_random().stream().as_mut());
+            println!("public: {}", public.to_z85());
+            println!("secret: {}", secret.expose_z85());
+            Ok(())
+        }
         Command::Monitor {
             socket_type,
             endpoints,
+            security,
             count,
         } => {
             let s = ctx
                 .socket(socket_type)
                 .map_err(|e| fail("cannot create socket", e))?;
+            secure(&ctx, &s, &security)?;
             s.monitor();
             attach(&s, &endpoints)?;
             let mut out = std::io::stdout().lock();
@@ -261,12 +396,107 @@ fn run(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn open(ctx: &Context, kind: SocketType, endpoints: &Endpoints) -> Result<Socket, Failure> {
+fn open(
+    ctx: &Context,
+    kind: SocketType,
+    endpoints: &Endpoints,
+    security: &Security,
+) -> Result<Socket, Failure> {
     let s = ctx
         .socket(kind)
         .map_err(|e| fail("cannot create socket", e))?;
+    secure(ctx, &s, security)?;
     attach(&s, endpoints)?;
     Ok(s)
+}
+
+/// Applies the security flags to `s`, installing the context's ZAP handler for a server that
+/// names whom to let in.
+fn secure(ctx: &Context, s: &Socket, sec: &Security) -> Result<(), Failure> {
+    let set = |opt: SocketOption| s.set(opt).map_err(|e| fail("cannot set security", e));
+    let key = |what: &str, z85: &str| {
+        CurvePublicKey::from_z85(z85).map_err(|e| fail(format!("bad {what}"), e))
+    };
+    let secret = match &sec.curve_secretkey {
+        Some(z85) => {
+            Some(CurveSecretKey::from_z85(z85).map_err(|e| fail("bad --curve-secretkey", e))?)
+        }
+        None => None,
+    };
+    let plain_users: Vec<(String, String)> = sec
+        .plain_user
+        .iter()
+        .map(|u| match u.split_once(':') {
+            Some((user, pass)) => Ok((user.to_owned(), pass.to_owned())),
+            None => Err(Failure(format!(
+                "--plain-user wants USER:PASSWORD, not {u:?}"
+            ))),
+        })
+        .collect::<Result<_, _>>()?;
+    if sec.curve_server {
+        let Some(secret) = secret else {
+            return Err(Failure("--curve-server needs --curve-secretkey".into()));
+        };
+        set(SocketOption::CurveServer(true))?;
+        set(SocketOption::CurvePublickey(public_key(&secret)))?;
+        set(SocketOption::CurveSecretkey(secret))?;
+        if !sec.curve_allow.is_empty() {
+            let allowed: Vec<CurvePublicKey> = sec
+                .curve_allow
+                .iter()
+                .map(|z| key("--curve-allow", z))
+                .collect::<Result<_, _>>()?;
+            ctx.set_zap_handler(move |req| {
+                let ok = req.mechanism == MechanismName::CURVE
+                    && allowed.iter().any(|k| req.credentials[0][..] == k.0[..]);
+                if ok {
+                    ZapReply::accept(
+                        CurvePublicKey(req.credentials[0][..].try_into().unwrap_or_default())
+                            .to_z85(),
+                    )
+                } else {
+                    ZapReply::deny(400)
+                }
+            })
+            .map_err(|e| fail("cannot install the ZAP handler", e))?;
+        }
+    } else if let Some(server) = &sec.curve_serverkey {
+        let (public, secret) = match secret {
+            Some(secret) => (public_key(&secret), secret),
+            None => generate_keypair(os_random().stream().as_mut()),
+        };
+        set(SocketOption::CurveServerkey(key(
+            "--curve-serverkey",
+            server,
+        )?))?;
+        set(SocketOption::CurvePublickey(public))?;
+        set(SocketOption::CurveSecretkey(secret))?;
+    } else if sec.plain_server {
+        set(SocketOption::PlainServer(true))?;
+        ctx.set_zap_handler(move |req| {
+            let ok = req.mechanism == MechanismName::PLAIN
+                && plain_users.iter().any(|(u, p)| {
+                    matches!(req.credentials.as_slice(),
+                        [ru, rp] if ru == u.as_bytes() && rp == p.as_bytes())
+                });
+            if ok {
+                ZapReply::accept(req.credentials[0].clone())
+            } else {
+                ZapReply::deny(400)
+            }
+        })
+        .map_err(|e| fail("cannot install the ZAP handler", e))?;
+    } else if let Some((user, pass)) = plain_users.first() {
+        set(SocketOption::PlainUsername(Bytes::from(user.clone())))?;
+        set(SocketOption::PlainPassword(SecretBytes::new(
+            pass.as_bytes(),
+        )))?;
+    } else if !sec.curve_allow.is_empty() || sec.curve_secretkey.is_some() {
+        return Err(Failure(
+            "--curve-secretkey and --curve-allow need --curve-server or --curve-serverkey".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {
@@ -275,6 +505,7 @@ fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {
             "give at least one --bind or --connect endpoint".into(),
         ));
     }
+    endpoints.opts.apply(s)?;
     for ep in &endpoints.bind {
         s.bind(ep)
             .map_err(|e| fail(format!("cannot bind {ep}"), e))?;

@@ -246,3 +246,252 @@ fn proxy_forwards_between_libzmq_peers_and_monitor_prints_events() {
         "{text}"
     );
 }
+
+/// `oxmq keygen` as (public, secret), Z85.
+fn keygen() -> (String, String) {
+    let out = Command::new(OXMQ).arg("keygen").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let public = lines.next().unwrap().strip_prefix("public: ").unwrap();
+    let secret = lines.next().unwrap().strip_prefix("secret: ").unwrap();
+    (public.to_owned(), secret.to_owned())
+}
+
+#[test]
+fn keygen_prints_a_matching_z85_key_pair() {
+    use oxmq_core::mechanism::curve::public_key;
+    use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey};
+    let (public, secret) = keygen();
+    assert_eq!((public.len(), secret.len()), (40, 40));
+    let secret = CurveSecretKey::from_z85(&secret).unwrap();
+    assert_eq!(
+        public_key(&secret),
+        CurvePublicKey::from_z85(&public).unwrap()
+    );
+    assert_ne!(keygen().0, public, "each run draws a new pair");
+}
+
+#[test]
+fn curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys() {
+    let (server_public, server_secret) = keygen();
+    let (client_public, client_secret) = keygen();
+    let ep = free_endpoint();
+    let recv = spawn(&[
+        "recv",
+        "PULL",
+        "--bind",
+        &ep,
+        "--count",
+        "1",
+        "--curve-server",
+        "--curve-secretkey",
+        &server_secret,
+        "--curve-allow",
+        &client_public,
+    ]);
+    // A client whose key is not allowed is refused; the allowed one gets through.
+    let mut stranger = spawn(&[
+        "send",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--curve-serverkey",
+        &server_public,
+        "from a stranger",
+    ]);
+    let send = spawn(&[
+        "send",
+        "PUSH",
+        "--connect",
+        &ep,
+        "--curve-serverkey",
+        &server_public,
+        "--curve-secretkey",
+        &client_secret,
+        "sealed hello",
+    ]);
+    let out = finish(recv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "sealed hello\n");
+    assert!(finish(send).status.success());
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+}
+
+#[test]
+fn plain_flags_carry_a_message_from_a_libzmq_client() {
+    let ep = free_endpoint();
+    let recv = spawn(&[
+        "recv",
+        "PULL",
+        "--bind",
+        &ep,
+        "--count",
+        "1",
+        "--plain-server",
+        "--plain-user",
+        "admin:secret",
+    ]);
+    let ctx = zmq::Context::new();
+    let wrong = zsock(&ctx, zmq::PUSH);
+    wrong.set_linger(0).unwrap();
+    wrong.set_plain_username(Some("admin")).unwrap();
+    wrong.set_plain_password(Some("guess")).unwrap();
+    wrong.connect(&ep).unwrap();
+    let _ = wrong.send("must not arrive", zmq::DONTWAIT);
+    let push = zsock(&ctx, zmq::PUSH);
+    push.set_plain_username(Some("admin")).unwrap();
+    push.set_plain_password(Some("secret")).unwrap();
+    push.connect(&ep).unwrap();
+    push.send("logged in", 0).unwrap();
+    let out = finish(recv);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "logged in\n");
+}
+
+#[test]
+fn bench_thr_recv_times_a_libzmq_stream_and_thr_send_feeds_libzmq() {
+    // Our local_thr, libzmq's remote_thr side.
+    let ep = free_endpoint();
+    let child = spawn(&[
+        "bench", "thr-recv", "--bind", &ep, "--size", "100", "--count", "5000",
+    ]);
+    let ctx = zmq::Context::new();
+    let push = zsock(&ctx, zmq::PUSH);
+    push.connect(&ep).unwrap();
+    for _ in 0..5000 {
+        push.send(&[7u8; 100][..], 0).unwrap();
+    }
+    let out = finish(child);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("throughput: 5000 messages of 100 B in "),
+        "{text}"
+    );
+    assert!(text.contains(" msg/s, "), "{text}");
+
+    // Our remote_thr, libzmq's local_thr side: every message arrives, of the right size.
+    let pull = zsock(&ctx, zmq::PULL);
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = pull.get_last_endpoint().unwrap().unwrap();
+    let child = spawn(&[
+        "bench",
+        "thr-send",
+        "--connect",
+        &ep,
+        "--size",
+        "10",
+        "--count",
+        "3000",
+    ]);
+    for _ in 0..3000 {
+        assert_eq!(pull.recv_bytes(0).unwrap().len(), 10);
+    }
+    assert!(finish(child).status.success());
+}
+
+#[test]
+fn bench_lat_ping_times_round_trips_with_a_libzmq_echo() {
+    let ctx = zmq::Context::new();
+    let rep = zsock(&ctx, zmq::REP);
+    rep.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = rep.get_last_endpoint().unwrap().unwrap();
+    let echo = std::thread::spawn(move || {
+        for _ in 0..500 {
+            let m = rep.recv_bytes(0).unwrap();
+            rep.send(m, 0).unwrap();
+        }
+    });
+    let out = finish(spawn(&[
+        "bench",
+        "lat-ping",
+        "--connect",
+        &ep,
+        "--size",
+        "32",
+        "--count",
+        "500",
+    ]));
+    echo.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("latency: 500 round trips of 32 B: p50 "),
+        "{text}"
+    );
+}
+
+#[test]
+fn common_socket_options_apply_and_bad_ones_fail_clearly() {
+    // A routing id set on the command line is what a libzmq ROUTER sees.
+    let ctx = zmq::Context::new();
+    let router = zsock(&ctx, zmq::ROUTER);
+    router.bind("tcp://127.0.0.1:*").unwrap();
+    let ep = router.get_last_endpoint().unwrap().unwrap();
+    let child = spawn(&[
+        "send",
+        "dealer",
+        "--connect",
+        &ep,
+        "--routing-id",
+        "cli-peer",
+        "--sndhwm",
+        "10",
+        "--linger",
+        "-1",
+        "--heartbeat-ivl",
+        "100",
+        "hi",
+    ]);
+    let frames = router.recv_multipart(0).unwrap();
+    assert_eq!(frames, [b"cli-peer".to_vec(), b"hi".to_vec()]);
+    assert!(finish(child).status.success());
+    // A routing id libzmq would refuse (empty) is a clear runtime error.
+    let out = Command::new(OXMQ)
+        .args(["send", "dealer", "--connect", &ep, "--routing-id", "", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RoutingId"));
+}
+
+#[test]
+fn z85_keys_that_start_with_a_hyphen_are_values_not_flags() {
+    // '-' is a Z85 digit: a key may start with it, and must still be taken as the value.
+    let out = Command::new(OXMQ)
+        .args([
+            "send",
+            "push",
+            "--connect",
+            "tcp://127.0.0.1:1",
+            "--curve-serverkey",
+            "-bad-key",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a runtime error, not a usage error"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad --curve-serverkey"));
+}

@@ -177,6 +177,12 @@ impl From<Vec<u8>> for Message {
     }
 }
 
+impl From<String> for Message {
+    fn from(s: String) -> Self {
+        Message::single(Bytes::from(s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -170,6 +170,29 @@ impl Context {
         })
     }
 
+    /// Installs the ZAP handler (RFC 27) that PLAIN and CURVE servers, and NULL servers with
+    /// a ZAP_DOMAIN, of this context ask about each peer before letting it in; it runs on
+    /// the I/O thread of the connection, so it should answer quickly. Its
+    /// [`ZapReply`](oxmq_core::ZapReply) accepts (200, naming the peer's `User-Id`) or refuses
+    /// (300, 400, 500: the handshake ends with ERROR and `HANDSHAKE_FAILED_AUTH`). Applies to
+    /// connections made from now on. Without a handler libzmq's rules hold: NULL and CURVE
+    /// servers let peers in, PLAIN servers refuse them.
+    pub fn set_zap_handler(
+        &self,
+        handler: impl Fn(&oxmq_core::ZapRequest) -> oxmq_core::ZapReply + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        let shared = self.inner.lock().start()?;
+        shared.set_zap_handler(Some(Arc::new(handler)));
+        Ok(())
+    }
+
+    /// Removes the ZAP handler: see [`Context::set_zap_handler`].
+    pub fn clear_zap_handler(&self) -> Result<(), Error> {
+        let shared = self.inner.lock().start()?;
+        shared.set_zap_handler(None);
+        Ok(())
+    }
+
     /// A socket of `kind` with libzmq's default options for that type (LINGER 0 if the
     /// context's BLOCKY is off, IPV6 as the context's IPV6). Fails with [`Error::TooManySockets`] when MAX_SOCKETS are open.
     pub fn socket(&self, kind: SocketType) -> Result<Socket, Error> {
@@ -196,6 +219,7 @@ impl Context {
             .map_err(|_| Error::NotSupported)?;
         half.set_option(SocketOption::Ipv6(ctx.ipv6), now)
             .expect("every socket takes IPV6");
+        half.set_random_source(crate::random::os_random());
         let cell = shared.add_socket(half);
         shared
             .open_sockets

@@ -247,6 +247,12 @@ impl Worker {
                 }
                 self.half_timers.insert((at, sid));
             }
+            IoCmd::ZapReply { key, conn, reply } => {
+                if let Some(s) = self.sessions.get_mut(&key) {
+                    s.session.handle_zap_reply(conn, reply, now);
+                    self.dirty.insert(key);
+                }
+            }
             IoCmd::Stop => self.stop = true,
         }
     }
@@ -441,6 +447,19 @@ impl Worker {
                         self.tokens.remove(&io.token);
                     }
                     _ => {}
+                }
+            }
+            // The application's ZAP handler answers here, on the session's thread.
+            while let Some((conn, req)) = s.session.poll_zap_request() {
+                let ask = crate::zap::Ask {
+                    io: self.index,
+                    key,
+                    conn,
+                    req,
+                };
+                if let Some((ask, reply)) = self.shared.ask_zap(ask) {
+                    again = true;
+                    s.session.handle_zap_reply(ask.conn, reply, now);
                 }
             }
             while let Some(cmd) = s.session.poll_command() {

@@ -61,11 +61,14 @@ mod error;
 mod io;
 mod net;
 mod poll;
+mod random;
 mod shared;
 mod socket;
+mod zap;
 
 pub use connection::{Connection, DriverError};
 pub use context::{Context, ContextOption, ContextOptionName};
 pub use error::Error;
 pub use poll::{poll, proxy, proxy_steerable, PollItem, ProxyStats, POLLIN, POLLOUT};
-pub use socket::Socket;
+pub use random::os_random;
+pub use socket::{Monitor, Socket};

@@ -127,9 +127,25 @@ fn run_proxy(
     let mut stats = ProxyStats::default();
     let mut paused = false;
     loop {
+        // As libzmq: read a side only while the other can take a message, and otherwise
+        // wait for the other to become writable. A proxy whose backend blocks then leaves its
+        // frontend's messages queued, and keeps listening to its control socket.
+        let (mut front_interest, mut back_interest) = (0, 0);
+        if !paused {
+            if writable(backend)? {
+                front_interest |= POLLIN;
+            } else {
+                back_interest |= POLLOUT;
+            }
+            if writable(frontend)? {
+                back_interest |= POLLIN;
+            } else {
+                front_interest |= POLLOUT;
+            }
+        }
         let mut items = vec![
-            PollItem::new(frontend, if paused { 0 } else { POLLIN }),
-            PollItem::new(backend, if paused { 0 } else { POLLIN }),
+            PollItem::new(frontend, front_interest),
+            PollItem::new(backend, back_interest),
         ];
         if let Some(c) = control {
             items.push(PollItem::new(c, POLLIN));
@@ -181,6 +197,14 @@ fn run_proxy(
         if back_ready {
             forward(backend, frontend, capture, &mut stats, false)?;
         }
+    }
+}
+
+/// ZMQ_EVENTS has POLLOUT: a send would not block.
+fn writable(s: &Socket) -> Result<bool, Error> {
+    match s.get(oxmq_core::SocketOptionName::Events)? {
+        oxmq_core::SocketOption::Events(e) => Ok(e & POLLOUT != 0),
+        _ => Ok(true),
     }
 }
 

@@ -21,11 +21,12 @@ use std::time::Instant as StdInstant;
 use mio::Waker;
 use oxmq_core::base::{Action, ConnId, ListenerId, SocketHalf};
 use oxmq_core::context::SocketId;
-use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::session::{Session, ToSession};
 use oxmq_core::tree::NodeId;
 use oxmq_core::{DriverOptions, Instant, OsError};
+use oxmq_core::{ZapReply, ZapRequest};
 
 use crate::net::{Listen, Stream};
 
@@ -55,6 +56,12 @@ pub(crate) enum IoCmd {
     CloseListener { sid: SocketId, lid: ListenerId },
     /// Call the socket half's `handle_timeout` at `at` (a linger deadline).
     HalfTimer { cell: Arc<SocketCell>, at: Instant },
+    /// The ZAP handler's answer for a session this thread runs.
+    ZapReply {
+        key: (SocketId, NodeId),
+        conn: ConnId,
+        reply: ZapReply,
+    },
     /// The context is done.
     Stop,
 }
@@ -88,6 +95,8 @@ pub(crate) struct HalfState {
     placement: BTreeMap<NodeId, usize>,
     /// Monitor events, once the application asked for them.
     pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
+    /// MONITOR_STOPPED has been queued: no event follows it.
+    pub(crate) monitor_stopped: bool,
     /// The readiness fd (ZMQ_FD), once asked for.
     pub(crate) signaller: Option<Signaller>,
     /// Callers asleep on the cell's condition variable.
@@ -124,6 +133,8 @@ pub(crate) enum Later {
         from: (SocketId, ConnId),
     },
     Reap(SocketId),
+    /// A ZAP handler came or went: tell every socket.
+    ZapChanged,
 }
 
 #[derive(Default)]
@@ -135,6 +146,10 @@ struct InprocRegistry {
     /// Connects being joined: the commands their side sent meanwhile.
     joining: BTreeMap<(SocketId, ConnId), Vec<PipeCommand>>,
 }
+
+/// Names the files of ephemeral IPC binds (`ipc://*`): process-wide, as two contexts of one
+/// process share the file system.
+static IPC_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 /// What a context's threads share.
 pub(crate) struct Shared {
@@ -148,12 +163,21 @@ pub(crate) struct Shared {
     inproc: Mutex<InprocRegistry>,
     pub(crate) terminating: AtomicBool,
     pub(crate) open_sockets: AtomicUsize,
-    ipc_serial: AtomicU64,
     /// Bumped after any socket changed while someone watches (`poll`, termination).
     changes: Mutex<u64>,
     changed: Condvar,
     watchers: AtomicUsize,
+    /// The application's ZAP handler, asked by the I/O threads (see
+    /// [`Context::set_zap_handler`](crate::Context::set_zap_handler)).
+    zap: std::sync::RwLock<Option<ZapHandler>>,
+    /// A socket is bound at `inproc://zeromq.zap.01`.
+    inproc_zap: AtomicBool,
+    /// The relay to that handler, started the first time it is needed.
+    zap_relay: std::sync::OnceLock<std::sync::mpsc::Sender<crate::zap::Ask>>,
 }
+
+/// A ZAP handler (RFC 27): answers one request about one peer.
+pub(crate) type ZapHandler = Arc<dyn Fn(&ZapRequest) -> ZapReply + Send + Sync>;
 
 thread_local! {
     /// The I/O thread this is, if it is one: posts to its own mailbox need no wake-up, as it
@@ -177,10 +201,64 @@ impl Shared {
             inproc: Mutex::new(InprocRegistry::default()),
             terminating: AtomicBool::new(false),
             open_sockets: AtomicUsize::new(0),
-            ipc_serial: AtomicU64::new(0),
             changes: Mutex::new(0),
             changed: Condvar::new(),
             watchers: AtomicUsize::new(0),
+            zap: std::sync::RwLock::new(None),
+            inproc_zap: AtomicBool::new(false),
+            zap_relay: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Installs (or with `None` removes) the ZAP handler, and tells every socket's future
+    /// connections whether there is one.
+    pub(crate) fn set_zap_handler(&self, handler: Option<ZapHandler>) {
+        *self.zap.write().unwrap_or_else(|p| p.into_inner()) = handler;
+        self.zap_changed();
+    }
+
+    /// Tells every socket whether a ZAP handler is there now. Takes each socket's lock in
+    /// turn: never call it holding one.
+    fn zap_changed(&self) {
+        for cell in self.cells() {
+            let mut st = cell.lock();
+            let present = self.has_zap_handler();
+            st.half.set_zap_handler(present);
+        }
+    }
+
+    /// Whether a closure or a socket bound at `inproc://zeromq.zap.01` answers ZAP.
+    pub(crate) fn has_zap_handler(&self) -> bool {
+        self.inproc_zap.load(Ordering::Acquire)
+            || self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// Asks the ZAP handler about `ask`: the closure answers at once; a handler at
+    /// `inproc://zeromq.zap.01` answers later, as an [`IoCmd::ZapReply`] to `ask.io`. With
+    /// neither (one went meanwhile), the answer is libzmq's for a failed handler: 500.
+    pub(crate) fn ask_zap(
+        self: &Arc<Self>,
+        ask: crate::zap::Ask,
+    ) -> Option<(crate::zap::Ask, ZapReply)> {
+        let handler = self.zap.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(h) = handler {
+            let reply = h(&ask.req);
+            return Some((ask, reply));
+        }
+        if !self.inproc_zap.load(Ordering::Acquire) {
+            return Some((ask, ZapReply::deny(500)));
+        }
+        let relay = self.zap_relay.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let shared = Arc::clone(self);
+            let _ = std::thread::Builder::new()
+                .name("oxmq-zap".into())
+                .spawn(move || crate::zap::run(shared, rx));
+            tx
+        });
+        match relay.send(ask) {
+            Ok(()) => None,
+            Err(std::sync::mpsc::SendError(ask)) => Some((ask, ZapReply::deny(500))),
         }
     }
 
@@ -212,6 +290,7 @@ impl Shared {
                 half,
                 placement: BTreeMap::new(),
                 monitor: None,
+                monitor_stopped: false,
                 signaller: None,
                 waiters: 0,
                 dropped: false,
@@ -222,6 +301,13 @@ impl Shared {
             version: AtomicU64::new(0),
         });
         lock(&self.sockets).insert(id, Arc::clone(&cell));
+        {
+            // Read under the socket's lock, after it is listed: a handler installed
+            // meanwhile reaches it one way or the other.
+            let mut st = cell.lock();
+            let zap = self.has_zap_handler();
+            st.half.set_zap_handler(zap);
+        }
         cell
     }
 
@@ -315,6 +401,9 @@ impl Shared {
             }
         }
         while let Some(ev) = st.half.poll_monitor() {
+            if ev.kind == MonitorEventKind::MonitorStopped {
+                st.monitor_stopped = true;
+            }
             if let Some(q) = st.monitor.as_mut() {
                 q.push_back(ev);
             }
@@ -362,7 +451,7 @@ impl Shared {
         match action {
             Action::Listen { listener, endpoint } => {
                 let opts = st.half.driver_options().clone();
-                let serial = self.ipc_serial.fetch_add(1, Ordering::Relaxed) + 1;
+                let serial = IPC_SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
                 match Listen::open(&endpoint, &opts, serial) {
                     Ok((listen, bound)) => {
                         st.half.handle_listening(listener, &bound, now);
@@ -395,6 +484,10 @@ impl Shared {
                     drop(reg);
                     st.half
                         .handle_listening(listener, &format!("inproc://{name}"), now);
+                    if name == crate::zap::ZAP_ENDPOINT {
+                        self.inproc_zap.store(true, Ordering::Release);
+                        later.push(Later::ZapChanged);
+                    }
                     later.push(Later::InprocBound(name));
                 }
             }
@@ -402,6 +495,12 @@ impl Shared {
                 let mut reg = lock(&self.inproc);
                 let before = reg.bound.len();
                 reg.bound.retain(|_, v| *v != (sid, listener));
+                if self.inproc_zap.load(Ordering::Acquire)
+                    && !reg.bound.contains_key(crate::zap::ZAP_ENDPOINT)
+                {
+                    self.inproc_zap.store(false, Ordering::Release);
+                    later.push(Later::ZapChanged);
+                }
                 if reg.bound.len() == before {
                     drop(reg);
                     self.post(0, IoCmd::CloseListener { sid, lid: listener });
@@ -495,6 +594,7 @@ impl Shared {
                         }
                     }
                 }
+                Later::ZapChanged => self.zap_changed(),
                 Later::Reap(sid) => {
                     lock(&self.sockets).remove(&sid);
                     self.changed();

@@ -430,24 +430,58 @@ impl Socket {
         r
     }
 
-    /// Starts keeping this socket's monitor events for [`Socket::recv_monitor_event`].
-    pub fn monitor(&self) {
+    /// Starts keeping this socket's monitor events (`zmq_socket_monitor`), and returns a
+    /// handle that reads them. The handle outlives the socket: after `close` it still reads
+    /// the last events, up to `MONITOR_STOPPED`, as libzmq's monitor socket does.
+    pub fn monitor(&self) -> Monitor {
         self.cell.lock().monitor.get_or_insert_with(VecDeque::new);
+        Monitor {
+            cell: Arc::clone(&self.cell),
+        }
     }
 
-    /// The next monitor event, waiting at most `timeout`.
+    /// The next monitor event, waiting at most `timeout` (after [`Socket::monitor`]).
     pub fn recv_monitor_event(&self, timeout: Duration) -> Option<MonitorEvent> {
-        let deadline = StdInstant::now() + timeout;
-        let mut st = self.cell.lock();
-        loop {
-            if let Some(ev) = st.monitor.as_mut().and_then(VecDeque::pop_front) {
-                return Some(ev);
-            }
-            let (g, more) = wait_on(&self.cell, st, Some(deadline), false);
-            st = g;
-            if !more {
-                return None;
-            }
+        next_event(&self.cell, timeout)
+    }
+}
+
+/// Reads one socket's monitor events, made by [`Socket::monitor`]; it may move to another
+/// thread and stays readable after the socket is closed.
+pub struct Monitor {
+    cell: Arc<SocketCell>,
+}
+
+impl Monitor {
+    /// The next monitor event, waiting at most `timeout`; `None` once it has passed, and
+    /// at once after `MONITOR_STOPPED` has been read.
+    pub fn recv(&self, timeout: Duration) -> Option<MonitorEvent> {
+        next_event(&self.cell, timeout)
+    }
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("socket", &self.cell.id)
+            .finish()
+    }
+}
+
+fn next_event(cell: &SocketCell, timeout: Duration) -> Option<MonitorEvent> {
+    let deadline = StdInstant::now() + timeout;
+    let mut st = cell.lock();
+    loop {
+        if let Some(ev) = st.monitor.as_mut().and_then(VecDeque::pop_front) {
+            return Some(ev);
+        }
+        if st.monitor_stopped {
+            return None;
+        }
+        let (g, more) = wait_on(cell, st, Some(deadline), false);
+        st = g;
+        if !more {
+            return None;
         }
     }
 }

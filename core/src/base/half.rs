@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, IpcAddr, Port, TcpAddr};
 use crate::engine::{EngineConfig, PeerInfo};
 use crate::error::OsError;
 use crate::message::Message;
@@ -392,12 +392,26 @@ impl SocketHalf {
     /// Stops listening on `endpoint` (as bound, or as given to `bind`) and ends the
     /// connections accepted there.
     pub fn unbind(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
+        // As libzmq, a listener answers to the endpoint as bound, or as written when that
+        // names one address; never to a wildcard port or path (`tcp://…:*`, `ipc://*`),
+        // which names no listener in particular (ENOENT).
+        let ephemeral = matches!(
+            Endpoint::parse(endpoint),
+            Ok(Endpoint::Tcp {
+                addr: TcpAddr {
+                    port: Port::Ephemeral,
+                    ..
+                },
+                ..
+            } | Endpoint::Ipc(IpcAddr::Ephemeral))
+        );
         let found: Vec<(ListenerId, NodeId)> = self
             .listeners
             .iter()
             .filter(|(_, l)| {
                 !l.closed
-                    && (l.bound.as_deref() == Some(endpoint) || l.endpoint.to_string() == endpoint)
+                    && (l.bound.as_deref() == Some(endpoint)
+                        || (!ephemeral && l.endpoint.to_string() == endpoint))
             })
             .map(|(id, l)| (*id, l.node))
             .collect();

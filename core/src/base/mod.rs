@@ -34,6 +34,7 @@ use bytes::Bytes;
 use crate::endpoint::{Endpoint, EndpointError};
 use crate::engine::DEFAULT_HANDSHAKE_IVL;
 use crate::error::OsError;
+use crate::mechanism::{ZapReply, ZapRequest};
 use crate::message::Message;
 use crate::monitor::MonitorEvent;
 #[cfg(test)]
@@ -276,6 +277,8 @@ pub struct SocketBase {
     #[cfg(feature = "sim")]
     refused: Vec<ConnId>,
     transmit_ready: BTreeSet<ConnId>,
+    /// Questions for the driver's ZAP handler, from every session, in the order asked.
+    zap_out: VecDeque<(ConnId, ZapRequest)>,
     /// Every session's next deadline (engine timer or redial), ordered by time, so that
     /// neither `poll_timeout` nor `handle_timeout` scans the sessions.
     timers: BTreeSet<(Instant, NodeId)>,
@@ -310,6 +313,7 @@ impl SocketBase {
             #[cfg(feature = "sim")]
             refused: Vec::new(),
             transmit_ready: BTreeSet::new(),
+            zap_out: VecDeque::new(),
             timers: BTreeSet::new(),
             deadlines: BTreeMap::new(),
             #[cfg(test)]
@@ -654,6 +658,25 @@ impl SocketBase {
         self.sessions.get(&self.half.pipe_owner(id)?)?.conn()
     }
 
+    /// The next question for the driver's ZAP handler (only after
+    /// [`SocketBase::set_zap_handler`]), with the connection it is about; answer it with
+    /// [`SocketBase::handle_zap_reply`], now or later.
+    pub fn poll_zap_request(&mut self) -> Option<(ConnId, ZapRequest)> {
+        self.zap_out.pop_front()
+    }
+
+    /// The ZAP handler's answer about connection `conn` (ignored if it has gone).
+    pub fn handle_zap_reply(&mut self, conn: ConnId, reply: ZapReply, now: Instant) {
+        let Some(&node) = self.conns.get(&conn) else {
+            return;
+        };
+        if let Some(s) = self.sessions.get_mut(&node) {
+            s.handle_zap_reply(conn, reply, now);
+            self.after_session(node);
+        }
+        self.pump(now);
+    }
+
     /// How many sessions the socket holds: one per connect, and one per accepted connection
     /// until it has ended (inproc links included). For diagnostics: a session that never
     /// ends shows here.
@@ -691,6 +714,9 @@ impl SocketBase {
                 _ => {}
             }
             self.actions.push_back(a);
+        }
+        while let Some(req) = s.poll_zap_request() {
+            self.zap_out.push_back(req);
         }
         while let Some(cmd) = s.poll_command() {
             #[cfg(feature = "sim")]

@@ -139,6 +139,14 @@ impl SocketHalf {
         self.driver.security.random = Some(random);
     }
 
+    /// Whether the driver answers ZAP requests (RFC 27, see
+    /// [`Session::poll_zap_request`](crate::session::Session::poll_zap_request)). Without a
+    /// handler libzmq's rules hold: NULL and CURVE servers let peers in, PLAIN servers refuse
+    /// them. Applies to connections made from now on.
+    pub fn set_zap_handler(&mut self, present: bool) {
+        self.driver.security.zap_handler = present;
+    }
+
     /// The options the driver applies: timeouts for its blocking calls, settings for the
     /// streams and listeners it opens for this socket.
     pub fn driver_options(&self) -> &DriverOptions {
@@ -173,6 +181,12 @@ impl SocketBase {
     /// [`SocketHalf::set_random_source`].
     pub fn set_random_source(&mut self, random: crate::rng::RandomSource) {
         self.half.set_random_source(random);
+    }
+
+    /// Whether the driver answers ZAP requests: see [`SocketHalf::set_zap_handler`]; the
+    /// requests come from [`SocketBase::poll_zap_request`].
+    pub fn set_zap_handler(&mut self, present: bool) {
+        self.half.set_zap_handler(present);
     }
 
     /// The options the driver applies: timeouts for its blocking calls, settings for the

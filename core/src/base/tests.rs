@@ -526,6 +526,25 @@ fn unbind_closes_the_listener_and_the_connections_it_accepted() {
 }
 
 #[test]
+fn unbind_answers_to_the_endpoint_as_bound_never_to_its_wildcard() {
+    let mut net = Net::new();
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    net.bind(pull, "tcp://127.0.0.1:*");
+    let bound = net.hosts[pull].last_endpoint().unwrap().to_owned();
+    assert_ne!(bound, "tcp://127.0.0.1:*");
+    // libzmq: the wildcard names no listener (ENOENT), and the listener stays.
+    assert!(matches!(
+        net.hosts[pull].unbind("tcp://127.0.0.1:*", net.now),
+        Err(EndpointOpError::NotFound(_))
+    ));
+    net.settle();
+    assert!(net.bound.contains_key(&bound));
+    net.hosts[pull].unbind(&bound, net.now).unwrap();
+    net.settle();
+    assert!(net.bound.is_empty(), "listener closed");
+}
+
+#[test]
 fn disconnect_ends_the_session_and_its_queue() {
     let mut net = Net::new();
     let push = net.add(SocketType::Push, BaseConfig::default());
@@ -760,4 +779,52 @@ fn a_receive_passes_over_every_unwanted_message_the_sessions_hold() {
         .recv(net.now)
         .expect("B is there, behind unwanted As");
     assert_eq!(&got.frames()[0][..], b"B");
+}
+
+#[test]
+fn zap_requests_reach_the_driver_and_its_answers_decide() {
+    use crate::mechanism::{SecretBytes, ZapReply};
+    for accept in [true, false] {
+        let mut net = Net::new();
+        let pull = net.add(SocketType::Pull, BaseConfig::default());
+        let push = net.add(SocketType::Push, BaseConfig::default());
+        let now = net.now;
+        net.hosts[pull].set_zap_handler(true);
+        net.hosts[pull]
+            .set_option(SocketOption::PlainServer(true), now)
+            .unwrap();
+        net.hosts[push]
+            .set_option(SocketOption::PlainUsername(Bytes::from("admin")), now)
+            .unwrap();
+        net.hosts[push]
+            .set_option(SocketOption::PlainPassword(SecretBytes::new("secret")), now)
+            .unwrap();
+        net.bind(pull, EP);
+        net.hosts[push].connect(EP, net.now).unwrap();
+        net.send(push, "m").unwrap();
+        // The handshake waits on the question: nothing arrives yet.
+        let (conn, req) = net.hosts[pull].poll_zap_request().expect("a ZAP request");
+        assert!(net.hosts[pull].poll_zap_request().is_none());
+        assert_eq!(
+            req.credentials,
+            [Bytes::from("admin"), Bytes::from("secret")]
+        );
+        assert!(net.recv_all(pull).is_empty());
+        let reply = if accept {
+            ZapReply::accept("admin-user")
+        } else {
+            ZapReply::deny(400)
+        };
+        net.hosts[pull].handle_zap_reply(conn, reply, net.now);
+        net.settle();
+        if accept {
+            let m = net.hosts[pull].recv(net.now).unwrap();
+            assert_eq!(m.frames()[0], Bytes::from("m"));
+            assert_eq!(m.property("User-Id"), Some(&Bytes::from("admin-user")));
+        } else {
+            assert!(net.recv_all(pull).is_empty());
+            assert!(net.kinds(pull).contains(&K::HandshakeFailedAuth));
+            assert!(net.kinds(push).contains(&K::HandshakeFailedAuth));
+        }
+    }
 }

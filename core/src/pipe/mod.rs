@@ -86,7 +86,8 @@ pub trait Tx: Send + std::fmt::Debug {
     /// storage discarded an unread message to make way for this one.
     fn push(&mut self, item: PipeItem) -> bool;
     /// Makes everything pushed visible. Returns `false` if the reader had gone to sleep on an
-    /// empty storage: the writer must then wake it (exactly one `false` per sleep).
+    /// empty storage: the writer must then wake it (exactly one `false` per sleep). A flush
+    /// that publishes nothing new may leave the report to the next one that does.
     fn flush(&mut self) -> bool;
 }
 
@@ -187,7 +188,7 @@ pub struct PipeEnd {
 /// Which storage [`pipe_pair`] joins its ends with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {
-    /// [`queue`]: lock-free, for ends on two threads.
+    /// [`queue`]: lock-free (`oxmq-spsc`), for ends on two threads.
     Threads,
     /// [`local_queue`]: for ends driven under one lock or in one thread.
     Local,

@@ -1,87 +1,63 @@
-//! A ready-made pipe storage that works within one thread and across two: an unbounded
-//! channel from the standard library (its lock-free list flavour) plus one flag saying the
-//! reader sleeps.
-//!
-//! Why the wake-up is never lost: the reader, finding the channel empty, sets `asleep` and
-//! then looks again; the writer pushes and then swaps `asleep` back to false. With a
-//! sequentially consistent fence between each side's two steps, at least one of them sees the
-//! other's first step: either the reader's second look finds the item (it takes it and clears
-//! the flag; a writer that saw the flag anyway sends a harmless extra activation), or the
-//! writer's swap finds the flag set and reports the sleeper. So an item never sits unseen in a
-//! pipe whose reader sleeps without its writer having been told to wake it.
+//! Ready-made pipe storages: [`queue`] for ends on two threads, [`local_queue`] for ends
+//! driven under one lock, [`conflate_queue`] for CONFLATE.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::message::Message;
 
 use super::{PipeItem, Rx, Tx};
 
+/// Items a chunk of [`queue`] storage holds (about 1 KiB of them): a direction allocates its
+/// first chunk at its first write, so a pipe that carries a message or two costs one chunk,
+/// and its reader hands each chunk it empties back to its writer for reuse. Stepping to a
+/// new chunk costs one atomic operation on each side, so 32 items make it rare.
+const CHUNK: usize = 32;
+
 /// The writing side of [`queue`].
 #[derive(Debug)]
-pub struct QueueTx {
-    items: mpsc::Sender<PipeItem>,
-    asleep: Arc<AtomicBool>,
-}
+pub struct QueueTx(oxmq_spsc::Writer<PipeItem, CHUNK>);
 
 /// The reading side of [`queue`].
 #[derive(Debug)]
-pub struct QueueRx {
-    items: mpsc::Receiver<PipeItem>,
-    asleep: Arc<AtomicBool>,
-}
+pub struct QueueRx(oxmq_spsc::Reader<PipeItem, CHUNK>);
 
-/// One direction of pipe storage; its reader starts asleep.
+/// One direction of storage whose ends may run on two threads: `oxmq-spsc`'s lock-free
+/// queue (libzmq's ypipe), where a push is a private store, a flush publishes with one atomic
+/// operation and learns whether the reader sleeps, and a read touches shared memory only
+/// when it runs dry. Its reader starts asleep.
 pub fn queue() -> (QueueTx, QueueRx) {
-    let (tx, rx) = mpsc::channel();
-    let asleep = Arc::new(AtomicBool::new(true));
-    (
-        QueueTx {
-            items: tx,
-            asleep: Arc::clone(&asleep),
-        },
-        QueueRx { items: rx, asleep },
-    )
+    let (tx, rx) = oxmq_spsc::channel();
+    (QueueTx(tx), QueueRx(rx))
 }
 
 impl Tx for QueueTx {
     fn push(&mut self, item: PipeItem) -> bool {
-        // A reader that is gone takes nothing more: the item is dropped, as a terminated
-        // pipe's unread messages are.
-        let _ = self.items.send(item);
+        // Items written after the reader is gone wait, unread, until the writer goes too; a
+        // pipe's termination handshake stops its writer first.
+        self.0.write(item);
         false
     }
 
     fn flush(&mut self) -> bool {
-        fence(Ordering::SeqCst);
-        !self.asleep.swap(false, Ordering::SeqCst)
+        !self.0.flush()
     }
 }
 
 impl Rx for QueueRx {
     fn pop(&mut self) -> Option<PipeItem> {
-        if let Ok(item) = self.items.try_recv() {
-            return Some(item);
-        }
-        self.asleep.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        let item = self.items.try_recv().ok()?;
-        // A write raced our sleep: we are awake after all.
-        self.asleep.store(false, Ordering::SeqCst);
-        Some(item)
+        self.0.read()
     }
 
     fn try_pop(&mut self) -> Option<PipeItem> {
-        self.items.try_recv().ok()
+        self.0.try_read()
     }
 }
 
 /// Storage for a pipe whose two ends are driven under one lock or in one thread (a socket
-/// that runs its sessions itself): a plain queue behind an uncontended mutex, cheaper per
-/// item than [`queue`]'s channel and fences when nothing runs in parallel. Correct across
-/// threads too, only not lock-free.
+/// that runs its sessions itself): a plain queue behind an uncontended mutex, which makes
+/// each item visible at its push and needs no chunks up front. Correct across threads too,
+/// only not lock-free.
 #[derive(Debug, Default)]
 struct Local {
     items: VecDeque<PipeItem>,
@@ -235,6 +211,12 @@ mod tests {
         assert!(tx.flush(), "and was woken");
         assert!(rx.pop().is_some());
         assert!(rx.pop().is_none());
-        assert!(!tx.flush());
+        assert!(tx.flush(), "nothing to read: the report waits");
+        tx.push(PipeItem::Message(Message::from("b")));
+        assert!(
+            !tx.flush(),
+            "for the flush that gives the sleeper something"
+        );
+        assert!(tx.flush());
     }
 }

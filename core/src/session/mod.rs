@@ -29,6 +29,7 @@ use crate::base::{Action, Backoff, ConnId};
 use crate::endpoint::Endpoint;
 use crate::engine::{Engine, EngineConfig, Event, PeerInfo};
 use crate::error::{ConnectionError, OsError};
+use crate::mechanism::{ZapReply, ZapRequest};
 use crate::message::Message;
 use crate::monitor::{MonitorEvent, MonitorEventKind};
 use crate::pipe::{PipeCommand, PipeEnd, PipeId, PipeItem};
@@ -155,6 +156,8 @@ pub struct Session {
     rng: u64,
     actions: VecDeque<Action>,
     out: VecDeque<ToSocket>,
+    /// What the engine asks the driver's ZAP handler, waiting to be taken.
+    zap: VecDeque<(ConnId, ZapRequest)>,
 }
 
 impl Session {
@@ -177,6 +180,7 @@ impl Session {
             rng: seed,
             actions: VecDeque::new(),
             out: VecDeque::new(),
+            zap: VecDeque::new(),
         }
     }
 
@@ -352,6 +356,28 @@ impl Session {
         self.out.pop_front()
     }
 
+    /// A question for the driver's ZAP handler (RFC 27), raised only when the engine's
+    /// settings say there is one ([`EngineConfig::zap_handler`]). The handshake waits for
+    /// [`Session::handle_zap_reply`], which may come at any later time.
+    /// The request is tagged with its connection, to be given back with the answer.
+    pub fn poll_zap_request(&mut self) -> Option<(ConnId, ZapRequest)> {
+        self.zap.pop_front()
+    }
+
+    /// The handler's answer to the request this session raised: the handshake goes on to
+    /// READY, or ends with ERROR and HANDSHAKE_FAILED_AUTH. An answer for a connection that
+    /// has gone meanwhile is ignored.
+    pub fn handle_zap_reply(&mut self, conn: ConnId, reply: ZapReply, now: Instant) {
+        if self.conn != Some(conn) {
+            return;
+        }
+        if let Some(e) = self.engine.as_mut() {
+            e.handle_zap_reply(reply, now);
+            self.transmit = true;
+        }
+        self.run(now);
+    }
+
     /// Whether the connection may have bytes to write since this was last asked; if so,
     /// call [`Session::poll_transmit`].
     pub fn take_transmit_ready(&mut self) -> bool {
@@ -462,11 +488,9 @@ impl Session {
                 Event::Subscribe(t) => self.inbound(PipeItem::Subscribe(t)),
                 Event::Cancel(t) => self.inbound(PipeItem::Cancel(t)),
                 Event::Closed(err) => self.on_engine_closed(err, now),
-                // The socket layer does not route ZAP requests yet, and engines are told of a
-                // handler only when it does: answer as a handler that failed would.
-                Event::ZapRequest(_) => {
-                    if let Some(e) = self.engine.as_mut() {
-                        e.handle_zap_reply(crate::mechanism::ZapReply::deny(500), now);
+                Event::ZapRequest(req) => {
+                    if let Some(conn) = self.conn {
+                        self.zap.push_back((conn, req));
                     }
                 }
             }
@@ -603,11 +627,18 @@ impl Session {
         self.event(MonitorEventKind::Disconnected, conn);
         // libzmq: a protocol error or the peer's ERROR ends a connect for good; a lost
         // connection or a timeout is retried.
-        let fatal = err.is_fatal();
-        self.close_connection(self.ends_pipe_on_disconnect());
+        // With RECONNECT_IVL = -1, libzmq's session ends its endpoint (`term_endpoint`):
+        // the pipe goes with it, and the socket no longer counts the peer as there.
+        let retry = !err.is_fatal() && self.config.reconnect_ivl.is_some();
         match self.role {
-            Role::Connect { .. } if !fatal => self.schedule_reconnect(now),
-            _ => self.out.push_back(ToSocket::TermReq),
+            Role::Connect { .. } if retry => {
+                self.close_connection(self.ends_pipe_on_disconnect());
+                self.schedule_reconnect(now);
+            }
+            _ => {
+                self.close_connection(true);
+                self.out.push_back(ToSocket::TermReq);
+            }
         }
     }
 
@@ -616,10 +647,15 @@ impl Session {
     fn drop_connection(&mut self, now: Instant) {
         let conn = self.conn.map_or(0, |c| c.0);
         self.event(MonitorEventKind::Disconnected, conn);
-        self.close_connection(self.ends_pipe_on_disconnect());
         match self.role {
-            Role::Accepted => self.out.push_back(ToSocket::TermReq),
-            Role::Connect { .. } => self.schedule_reconnect(now),
+            Role::Connect { .. } if self.config.reconnect_ivl.is_some() => {
+                self.close_connection(self.ends_pipe_on_disconnect());
+                self.schedule_reconnect(now);
+            }
+            _ => {
+                self.close_connection(true);
+                self.out.push_back(ToSocket::TermReq);
+            }
         }
     }
 
@@ -628,6 +664,8 @@ impl Session {
     /// without IMMEDIATE) messages wait in it for the next connection.
     fn close_connection(&mut self, end_pipe: bool) {
         let mut engine = self.engine.take();
+        // Questions about this connection no longer need asking.
+        self.zap.clear();
         if let Some(conn) = self.conn.take() {
             let mut last = Vec::new();
             if let Some(e) = engine.as_mut() {

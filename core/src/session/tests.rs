@@ -196,3 +196,34 @@ fn a_lingering_session_answers_once_its_queue_is_on_the_wire() {
         .iter()
         .any(|c| matches!(c, ToSocket::Drained)));
 }
+
+#[test]
+fn without_reconnection_a_lost_connection_ends_the_pipe_and_the_endpoint() {
+    // RECONNECT_IVL = -1 and no IMMEDIATE: libzmq's session ends its endpoint once the
+    // connection goes, and its pipe with it, so the socket stops counting the peer.
+    let ep = Endpoint::parse_connect("tcp://127.0.0.1:5555").unwrap();
+    let cfg = SessionConfig {
+        reconnect_ivl: None,
+        immediate: false,
+        ..config(SocketType::Pair)
+    };
+    let mut pair = Session::connect(NodeId(8), "tcp://b".into(), ep, cfg, None, 2);
+    assert!(matches!(pair.poll_action(), Some(Action::Dial { .. })));
+    pair.handle_dial_result(Ok(()), NOW);
+    let mut peer = accepted(SocketType::Pair);
+    exchange(&mut pair, &mut peer);
+    let _ = commands(&mut pair);
+    let _ = attach(&mut pair, PipeId(3));
+    let _ = commands(&mut pair);
+
+    pair.handle_eof(NOW);
+    let cmds = commands(&mut pair);
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [ToSocket::PipeEnded(PipeId(3)), ToSocket::TermReq]
+        ),
+        "{cmds:?}"
+    );
+    assert!(pair.poll_timeout().is_none(), "no redial is scheduled");
+}

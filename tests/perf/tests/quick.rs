@@ -28,7 +28,14 @@ fn quick_run_measures_every_cell_and_writes_the_report() {
     ] {
         assert!(table.contains(heading), "no {heading:?} in:\n{table}");
     }
-    for name in ["oxmq-mio", "libzmq", "ØMQ.rs", "zmq.rs", "raw socket"] {
+    for name in [
+        "oxmq-mio",
+        "oxmq-tokio",
+        "libzmq",
+        "ØMQ.rs",
+        "zmq.rs",
+        "raw socket",
+    ] {
         assert!(table.contains(&format!("| {name}")), "no row for {name}");
     }
     for chart in [

@@ -5,6 +5,7 @@
 mod libzmq;
 mod omq;
 mod oxmq;
+mod oxmq_tokio;
 mod raw;
 mod zmqrs;
 
@@ -73,6 +74,7 @@ fn nonblocking<A: Async>(id: &'static str, name: &'static str) -> Box<dyn Entry>
 pub fn all() -> Vec<Box<dyn Entry>> {
     vec![
         blocking::<oxmq::Oxmq>("oxmq", "oxmq-mio"),
+        nonblocking::<oxmq_tokio::OxmqTokio>("tokio", "oxmq-tokio"),
         blocking::<libzmq::Libzmq>("libzmq", "libzmq"),
         nonblocking::<omq::Omq>("omq", "ØMQ.rs (omq-tokio)"),
         nonblocking::<zmqrs::ZmqRs>("zmqrs", "zmq.rs (zeromq)"),

@@ -1,0 +1,309 @@
+//! Session tasks: each session half runs as one Tokio task on the application's runtime,
+//! owning its stream, its `Session` and its timer, and nothing else. Its messages cross to the
+//! socket in lock-free pipes; only its commands (a wake-up of a sleeping reader, a read report
+//! every low-water mark, a handshake, the end of a connection) take the socket half's lock,
+//! batched per round of the task.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use oxmq_core::base::{Action, ConnId};
+use oxmq_core::session::{Session, ToSession};
+use oxmq_core::tree::NodeId;
+use oxmq_core::{DriverOptions, Instant, OsError};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Sleep;
+
+use crate::net::{self, Stream};
+use crate::shared::SocketCell;
+
+const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    /// One read buffer per worker thread, not per session: an idle connection costs none, and
+    /// the engine copies what it reads out of it within the same poll.
+    static READ_BUF: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
+/// At most this many bytes go into one vectored write.
+const WRITE_MAX: usize = 1024 * 1024;
+/// Rounds with progress in one poll before the task lets others run.
+const ROUNDS: usize = 32;
+
+/// Starts the task of a session just launched by its socket half; `stream` is its connection
+/// if a listener accepted it, `mailbox` the rest of its mailbox.
+pub(crate) fn spawn(
+    cell: Arc<SocketCell>,
+    session: Session,
+    stream: Option<Stream>,
+    mailbox: UnboundedReceiver<ToSession>,
+    opts: DriverOptions,
+) {
+    let runtime = cell.shared.runtime.clone();
+    let io = match (stream, session.conn()) {
+        (Some(stream), Some(id)) => Some(Conn {
+            id,
+            stream,
+            pending: VecDeque::new(),
+            read_closed: false,
+            failed: false,
+        }),
+        _ => None,
+    };
+    let mut task = SessionTask {
+        node: session.node(),
+        cell,
+        session,
+        opts,
+        mailbox,
+        mailbox_open: true,
+        io,
+        dialing: None,
+        sleep: None,
+        armed: None,
+    };
+    runtime.spawn(std::future::poll_fn(move |cx| task.poll(cx)));
+}
+
+/// A session's connection.
+struct Conn {
+    id: ConnId,
+    stream: Stream,
+    /// The unwritten rest of chunks taken from the engine.
+    pending: VecDeque<Bytes>,
+    read_closed: bool,
+    /// A write failed: the connection is reported lost once.
+    failed: bool,
+}
+
+struct Dialing {
+    id: ConnId,
+    connect: Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>,
+}
+
+struct SessionTask {
+    node: NodeId,
+    cell: Arc<SocketCell>,
+    session: Session,
+    opts: DriverOptions,
+    mailbox: UnboundedReceiver<ToSession>,
+    mailbox_open: bool,
+    io: Option<Conn>,
+    dialing: Option<Dialing>,
+    /// The session's timer, made on the runtime at its first use.
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: Option<Instant>,
+}
+
+impl SessionTask {
+    /// Moves everything that can move — commands, the dial, actions, reads, writes, timers —
+    /// until nothing does; every source that could not go on has registered the task's waker.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..ROUNDS {
+            let now = self.cell.shared.now();
+            let mut progress = false;
+            // The mailbox, in order (rule 2).
+            while self.mailbox_open {
+                match self.mailbox.poll_recv(cx) {
+                    Poll::Ready(Some(cmd)) => {
+                        progress = true;
+                        self.session.handle_command(cmd, now);
+                    }
+                    Poll::Ready(None) => {
+                        // The socket let go of the session without a Destroy: end it.
+                        self.mailbox_open = false;
+                        progress = true;
+                        self.session.handle_command(ToSession::Destroy, now);
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if let Some(d) = self.dialing.as_mut() {
+                if let Poll::Ready(r) = d.connect.as_mut().poll(cx) {
+                    progress = true;
+                    let id = d.id;
+                    self.dialing = None;
+                    match r {
+                        Ok(stream) => {
+                            self.io = Some(Conn {
+                                id,
+                                stream,
+                                pending: VecDeque::new(),
+                                read_closed: false,
+                                failed: false,
+                            });
+                            self.session.handle_dial_result(Ok(()), now);
+                        }
+                        Err(e) => self.session.handle_dial_result(Err(OsError::from(&e)), now),
+                    }
+                }
+            }
+            while let Some(action) = self.session.poll_action() {
+                progress = true;
+                self.act(action);
+            }
+            if let Some(io) = self.io.as_mut() {
+                // Read while the session has room; a full pipe stops reading (back-pressure)
+                // until the socket's read report comes in through the mailbox.
+                let session = &mut self.session;
+                READ_BUF.with_borrow_mut(|buf| {
+                    while !io.read_closed && session.wants_input() {
+                        match io.stream.poll_read(cx, buf) {
+                            Poll::Ready(Ok(0)) => {
+                                io.read_closed = true;
+                                session.handle_eof(now);
+                            }
+                            Poll::Ready(Ok(n)) => session.handle_input(&buf[..n], now),
+                            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                            Poll::Ready(Err(_)) => {
+                                io.read_closed = true;
+                                session.handle_eof(now);
+                            }
+                            Poll::Pending => break,
+                        }
+                        progress = true;
+                    }
+                });
+            }
+            if let Some(io) = self.io.as_mut() {
+                if (self.session.take_transmit_ready() || !io.pending.is_empty()) && !io.failed {
+                    progress |= flush(io, &mut self.session, now, cx);
+                }
+            }
+            // The application's ZAP handler answers here, in the session's task.
+            while let Some((conn, req)) = self.session.poll_zap_request() {
+                progress = true;
+                let reply = self.cell.shared.ask_zap(&req);
+                self.session.handle_zap_reply(conn, reply, now);
+            }
+            let mut cmds = Vec::new();
+            while let Some(cmd) = self.session.poll_command() {
+                cmds.push(cmd);
+            }
+            if !cmds.is_empty() {
+                progress = true;
+                let node = self.node;
+                self.cell.with(|st, now| {
+                    for cmd in cmds {
+                        st.half.handle_command(node, cmd, now);
+                    }
+                });
+            }
+            if self.session.poll_timeout().is_some_and(|t| t <= now) {
+                progress = true;
+                self.session.handle_timeout(now);
+            }
+            if progress {
+                continue;
+            }
+            // Rule 6: done once finished and drained.
+            if self.session.is_finished() {
+                return Poll::Ready(());
+            }
+            match self.session.poll_timeout() {
+                Some(t) => {
+                    let when = self.cell.shared.deadline(t);
+                    let sleep = self
+                        .sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(when)));
+                    if self.armed != Some(t) {
+                        self.armed = Some(t);
+                        sleep.as_mut().reset(when);
+                    }
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        continue;
+                    }
+                }
+                None => self.armed = None,
+            }
+            return Poll::Pending;
+        }
+        // Busy: let other tasks run, and come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::Dial { conn, endpoint } => {
+                self.io = None;
+                self.dialing = Some(Dialing {
+                    id: conn,
+                    connect: net::dial(endpoint, self.opts.clone()),
+                });
+            }
+            Action::Close { conn, last_bytes } => {
+                if self.dialing.as_ref().is_some_and(|d| d.id == conn) {
+                    self.dialing = None;
+                }
+                if self.io.as_ref().is_some_and(|io| io.id == conn) {
+                    let io = self.io.take().expect("checked above");
+                    // Best effort, as a socket closing with bytes in its kernel buffer.
+                    if !io.failed {
+                        for b in io.pending.iter().chain(std::iter::once(&last_bytes)) {
+                            if io.stream.try_write(b).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Writes what the engine has, up to would-block; true if anything happened.
+fn flush(io: &mut Conn, session: &mut Session, now: Instant, cx: &mut Context<'_>) -> bool {
+    let mut wrote = false;
+    loop {
+        let mut total: usize = io.pending.iter().map(Bytes::len).sum();
+        while total < WRITE_MAX {
+            let Some(b) = session.poll_transmit(now) else {
+                break;
+            };
+            total += b.len();
+            io.pending.push_back(b);
+        }
+        io.pending.retain(|b| !b.is_empty());
+        if io.pending.is_empty() {
+            return wrote;
+        }
+        let slices: Vec<IoSlice<'_>> = io
+            .pending
+            .iter()
+            .take(64)
+            .map(|b| IoSlice::new(b))
+            .collect();
+        match io.stream.poll_write_vectored(cx, &slices) {
+            Poll::Ready(Ok(n)) if n > 0 => {
+                wrote = true;
+                let mut n = n;
+                while n > 0 {
+                    let front = io.pending.front_mut().expect("wrote past the chunks");
+                    if n >= front.len() {
+                        n -= front.len();
+                        io.pending.pop_front();
+                    } else {
+                        let _ = front.split_to(n);
+                        n = 0;
+                    }
+                }
+            }
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Poll::Ready(_) => {
+                // Failed (or wrote nothing): the connection is lost.
+                io.pending.clear();
+                io.failed = true;
+                session.handle_eof(now);
+                return true;
+            }
+            Poll::Pending => return wrote,
+        }
+    }
+}

@@ -1,0 +1,657 @@
+//! What a context's sockets share, and how a socket half is driven.
+//!
+//! Each socket half sits behind a lock of its own ([`SocketCell`]); nothing is locked
+//! context-wide on the way of a message. Whoever feeds a half — the application's task inside
+//! a call on its `Socket`, a session task delivering its commands, a listener task, a linger
+//! timer — takes that lock, feeds it, and [`SocketCell::drain`]s what it produced: a new
+//! session becomes a Tokio task (its `Launch` is the first command of its mailbox), other
+//! commands go to the session tasks' mailboxes, listens happen at once, and whatever needs
+//! another socket's lock (inproc) is done once this one is released ([`Shared::run_later`]),
+//! so that no task ever holds two halves (the driver contract's rule 5).
+//!
+//! A caller that must wait registers its task's waker with the cell under the lock, after the
+//! call that found nothing to do; every drain takes the wakers and wakes them once the lock is
+//! released. A change always drains under the lock, so no wake-up is lost.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use oxmq_core::base::{Action, ConnId, ListenerId, SocketHalf};
+use oxmq_core::context::SocketId;
+use oxmq_core::monitor::MonitorEvent;
+use oxmq_core::pipe::PipeCommand;
+use oxmq_core::session::ToSession;
+use oxmq_core::tree::NodeId;
+use oxmq_core::{DriverOptions, Instant, OsError};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::net::{Listen, Stream};
+
+/// One socket: its half behind its own lock.
+pub(crate) struct SocketCell {
+    pub(crate) id: SocketId,
+    pub(crate) shared: Arc<Shared>,
+    half: Mutex<HalfState>,
+}
+
+/// What a socket's lock guards.
+pub(crate) struct HalfState {
+    pub(crate) half: SocketHalf,
+    /// The mailbox of each session task.
+    sessions: BTreeMap<NodeId, UnboundedSender<ToSession>>,
+    /// The listening sockets, shared with their accept tasks.
+    listeners: BTreeMap<ListenerId, Arc<ListenSlot>>,
+    /// Monitor events, once the application asked for them.
+    pub(crate) monitor: Option<VecDeque<MonitorEvent>>,
+    /// Tasks waiting for this socket to change.
+    wakers: Vec<Waker>,
+    /// The application let go of its handle: the socket is reaped once closed.
+    pub(crate) dropped: bool,
+    /// The outcome of each bind, for the `bind` call that caused it.
+    pub(crate) bind_errors: BTreeMap<ListenerId, io::Error>,
+    /// The linger deadline a timer task was last started for.
+    timer_posted: Option<Instant>,
+}
+
+/// A listener, shared by the socket half (which closes it) and its accept task.
+pub(crate) struct ListenSlot {
+    listen: Mutex<Option<Listen>>,
+    opts: DriverOptions,
+    /// The accept task, ended when the listener closes (it may be parked on it).
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl ListenSlot {
+    /// The next accepted stream; `None` once the listener is closed.
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Stream>>> {
+        let g = lock(&self.listen);
+        match g.as_ref() {
+            None => Poll::Ready(None),
+            Some(l) => l.poll_accept(cx, &self.opts).map(Some),
+        }
+    }
+
+    /// Closes the listening socket now (its address is free at once).
+    fn close(&self) {
+        if let Some(l) = lock(&self.listen).take() {
+            l.remove_file();
+        }
+        if let Some(t) = lock(&self.task).take() {
+            t.abort();
+        }
+    }
+}
+
+/// Work that needs another socket's lock, done once the current one is released.
+pub(crate) enum Later {
+    InprocConnect {
+        sid: SocketId,
+        conn: ConnId,
+        name: String,
+    },
+    InprocBound(String),
+    InprocCmd {
+        from: (SocketId, ConnId),
+        cmd: PipeCommand,
+    },
+    InprocClose {
+        from: (SocketId, ConnId),
+    },
+    Reap(SocketId),
+}
+
+#[derive(Default)]
+struct InprocRegistry {
+    bound: BTreeMap<String, (SocketId, ListenerId)>,
+    /// Connects waiting for their name to be bound.
+    waiting: BTreeMap<String, Vec<(SocketId, ConnId)>>,
+    links: BTreeMap<(SocketId, ConnId), (SocketId, ConnId)>,
+    /// Connects being joined: the commands their side sent meanwhile.
+    joining: BTreeMap<(SocketId, ConnId), Vec<PipeCommand>>,
+}
+
+/// Names the files of ephemeral IPC binds (`ipc://*`): process-wide, as two contexts of one
+/// process share the file system.
+static IPC_SERIAL: AtomicU64 = AtomicU64::new(0);
+
+/// What a context's sockets share: the runtime they run on, the clock's epoch, the sockets
+/// by id (for inproc) and the inproc names.
+pub(crate) struct Shared {
+    epoch: tokio::time::Instant,
+    pub(crate) runtime: tokio::runtime::Handle,
+    sockets: Mutex<BTreeMap<SocketId, Arc<SocketCell>>>,
+    next_socket: AtomicU32,
+    inproc: Mutex<InprocRegistry>,
+    /// The last time [`Shared::now`] read, for [`Shared::coarse_now`].
+    coarse: AtomicU64,
+    /// The application's ZAP handler, asked by the session tasks.
+    zap: std::sync::RwLock<Option<ZapHandler>>,
+}
+
+/// A ZAP handler (RFC 27): answers one request about one peer.
+pub(crate) type ZapHandler =
+    Arc<dyn Fn(&oxmq_core::ZapRequest) -> oxmq_core::ZapReply + Send + Sync>;
+
+impl Shared {
+    pub(crate) fn new(runtime: tokio::runtime::Handle) -> Shared {
+        Shared {
+            epoch: tokio::time::Instant::now(),
+            runtime,
+            sockets: Mutex::new(BTreeMap::new()),
+            next_socket: AtomicU32::new(1),
+            inproc: Mutex::new(InprocRegistry::default()),
+            coarse: AtomicU64::new(0),
+            zap: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Installs (or with `None` removes) the ZAP handler and tells every socket.
+    pub(crate) fn set_zap_handler(&self, handler: Option<ZapHandler>) {
+        *self.zap.write().unwrap_or_else(|p| p.into_inner()) = handler;
+        let cells: Vec<Arc<SocketCell>> = lock(&self.sockets).values().cloned().collect();
+        for cell in cells {
+            let mut st = cell.lock();
+            let present = self.has_zap_handler();
+            st.half.set_zap_handler(present);
+        }
+    }
+
+    pub(crate) fn has_zap_handler(&self) -> bool {
+        self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
+    /// The handler's answer; one removed meanwhile answers as a failed handler (500).
+    pub(crate) fn ask_zap(&self, req: &oxmq_core::ZapRequest) -> oxmq_core::ZapReply {
+        let handler = self.zap.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match handler {
+            Some(h) => h(req),
+            None => oxmq_core::ZapReply::deny(500),
+        }
+    }
+
+    /// The core's time: Tokio's clock since the context was made.
+    pub(crate) fn now(&self) -> Instant {
+        let now = Instant::from_duration(self.epoch.elapsed());
+        self.coarse.fetch_max(now.as_nanos(), Ordering::Relaxed);
+        now
+    }
+
+    /// The time as last read by any task: for sends and receives, where the core uses the
+    /// time only to stamp what it starts (a linger runs from `close`, which reads the clock),
+    /// and a clock read per message would cost more than the message.
+    pub(crate) fn coarse_now(&self) -> Instant {
+        Instant::from_nanos(self.coarse.load(Ordering::Relaxed))
+    }
+
+    /// The Tokio instant of a core instant, for timers.
+    pub(crate) fn deadline(&self, at: Instant) -> tokio::time::Instant {
+        self.epoch + Duration::from_nanos(at.as_nanos())
+    }
+
+    /// Registers a new socket half.
+    pub(crate) fn add_socket(self: &Arc<Self>, half: SocketHalf) -> Arc<SocketCell> {
+        let id = SocketId(self.next_socket.fetch_add(1, Ordering::Relaxed));
+        let cell = Arc::new(SocketCell {
+            id,
+            shared: Arc::clone(self),
+            half: Mutex::new(HalfState {
+                half,
+                sessions: BTreeMap::new(),
+                listeners: BTreeMap::new(),
+                monitor: None,
+                wakers: Vec::new(),
+                dropped: false,
+                bind_errors: BTreeMap::new(),
+                timer_posted: None,
+            }),
+        });
+        lock(&self.sockets).insert(id, Arc::clone(&cell));
+        {
+            // Read under the socket's lock, after it is listed: a handler installed
+            // meanwhile reaches it one way or the other.
+            let mut st = cell.lock();
+            let zap = self.has_zap_handler();
+            st.half.set_zap_handler(zap);
+        }
+        cell
+    }
+
+    /// How many sockets are not yet reaped.
+    #[cfg(test)]
+    pub(crate) fn socket_count(&self) -> usize {
+        lock(&self.sockets).len()
+    }
+
+    fn cell(&self, sid: SocketId) -> Option<Arc<SocketCell>> {
+        lock(&self.sockets).get(&sid).cloned()
+    }
+
+    /// Does the work that needed other sockets' locks, none being held now.
+    pub(crate) fn run_later(&self, later: Vec<Later>) {
+        let mut queue: VecDeque<Later> = later.into();
+        while let Some(op) = queue.pop_front() {
+            let mut more = Vec::new();
+            match op {
+                Later::InprocConnect { sid, conn, name } => {
+                    self.inproc_join(sid, conn, &name, &mut more);
+                }
+                Later::InprocBound(name) => {
+                    let waiting = lock(&self.inproc).waiting.remove(&name);
+                    for (sid, conn) in waiting.unwrap_or_default() {
+                        more.push(Later::InprocConnect {
+                            sid,
+                            conn,
+                            name: name.clone(),
+                        });
+                    }
+                }
+                Later::InprocCmd { from, cmd } => {
+                    let to = {
+                        let mut reg = lock(&self.inproc);
+                        if let Some(held) = reg.joining.get_mut(&from) {
+                            held.push(cmd);
+                            continue;
+                        }
+                        reg.links.get(&from).copied()
+                    };
+                    // No link: the peer is gone, or not joined yet (it finds the pipe's
+                    // contents when it attaches the end).
+                    if let Some((tsid, tconn)) = to {
+                        if let Some(cell) = self.cell(tsid) {
+                            cell.drive(&mut more, |h, now| {
+                                h.handle_inproc_command(tconn, cmd, now);
+                            });
+                        }
+                    }
+                }
+                Later::InprocClose { from } => {
+                    let to = {
+                        let mut reg = lock(&self.inproc);
+                        for w in reg.waiting.values_mut() {
+                            w.retain(|x| *x != from);
+                        }
+                        reg.joining.remove(&from);
+                        let to = reg.links.remove(&from);
+                        if let Some(t) = to {
+                            reg.links.remove(&t);
+                        }
+                        to
+                    };
+                    if let Some((tsid, tconn)) = to {
+                        if let Some(cell) = self.cell(tsid) {
+                            cell.drive(&mut more, |h, now| h.handle_inproc_closed(tconn, now));
+                        }
+                    }
+                }
+                Later::Reap(sid) => {
+                    lock(&self.sockets).remove(&sid);
+                }
+            }
+            queue.extend(more);
+        }
+    }
+
+    /// Joins inproc connect `conn` of socket `sid` to the socket bound at `name`, or leaves
+    /// it waiting for the bind: the connecter's pipe (which may already hold messages) hands
+    /// its far end to the binder's pattern, as in libzmq. Each half is driven in turn, never
+    /// two at once.
+    fn inproc_join(&self, sid: SocketId, conn: ConnId, name: &str, later: &mut Vec<Later>) {
+        let bound = {
+            let mut reg = lock(&self.inproc);
+            match reg.bound.get(name).copied() {
+                Some(b) => b,
+                None => {
+                    reg.waiting
+                        .entry(name.to_owned())
+                        .or_default()
+                        .push((sid, conn));
+                    return;
+                }
+            }
+        };
+        let (bsid, listener) = bound;
+        let (Some(ccell), Some(bcell)) = (self.cell(sid), self.cell(bsid)) else {
+            return;
+        };
+        let (bpeer, accepts) = {
+            let st = bcell.lock();
+            (st.half.inproc_peer(), st.half.accepts_on(listener))
+        };
+        if !accepts {
+            // The binder is closing: the connect fails like a refused dial.
+            ccell.drive(later, |h, now| h.handle_inproc_closed(conn, now));
+            return;
+        }
+        // From the moment the connecter holds its end, commands it sends for the link wait
+        // here until the binder has the other end (a reader's report must not be lost).
+        lock(&self.inproc).joining.insert((sid, conn), Vec::new());
+        let mut handed = None;
+        ccell.drive(later, |h, now| {
+            let cpeer = h.inproc_peer();
+            handed = h
+                .handle_inproc_connected(conn, bpeer, now)
+                .map(|e| (cpeer, e));
+        });
+        // The connecter refused the binder: it closed its side already.
+        let Some((cpeer, end)) = handed else {
+            lock(&self.inproc).joining.remove(&(sid, conn));
+            return;
+        };
+        let mut bconn = None;
+        let mut held = Vec::new();
+        bcell.drive(later, |h, now| {
+            bconn = h.handle_inproc_accepted(listener, cpeer, end, now);
+            // Registered under the binder's lock: a send on the new pipe (which takes that
+            // lock) cannot wake the connecter before the link exists.
+            let mut reg = lock(&self.inproc);
+            held = reg.joining.remove(&(sid, conn)).unwrap_or_default();
+            if let Some(bconn) = bconn {
+                reg.links.insert((sid, conn), (bsid, bconn));
+                reg.links.insert((bsid, bconn), (sid, conn));
+            }
+        });
+        match bconn {
+            Some(_) => later.extend(held.into_iter().map(|cmd| Later::InprocCmd {
+                from: (sid, conn),
+                cmd,
+            })),
+            None => ccell.drive(later, |h, now| h.handle_inproc_closed(conn, now)),
+        }
+    }
+}
+
+impl SocketCell {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HalfState> {
+        lock(&self.half)
+    }
+
+    /// Runs `f` on the half under its lock, drains what it produced, wakes whoever waited,
+    /// and does what was left for later.
+    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut HalfState, Instant) -> R) -> R {
+        let mut later = Vec::new();
+        let (r, wake) = {
+            let mut st = self.lock();
+            let now = self.shared.now();
+            let r = f(&mut st, now);
+            let wake = self.drain(&mut st, now, &mut later, None);
+            (r, wake)
+        };
+        wake_all(wake);
+        self.shared.run_later(later);
+        r
+    }
+
+    /// As [`SocketCell::with`] for a send or a receive, which needs only the coarse time.
+    pub(crate) fn with_coarse<R>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut HalfState, Instant) -> R,
+    ) -> R {
+        let mut later = Vec::new();
+        let (r, wake) = {
+            let mut st = self.lock();
+            let now = self.shared.coarse_now();
+            let r = f(&mut st, now);
+            let wake = self.drain(&mut st, now, &mut later, None);
+            (r, wake)
+        };
+        wake_all(wake);
+        if !later.is_empty() {
+            self.shared.run_later(later);
+        }
+        r
+    }
+
+    /// As [`SocketCell::with_coarse`] for a send or receive that may have to wait: when `f`
+    /// answers `Pending`, the task's waker is registered under the same lock, after the drain,
+    /// so the next change wakes it.
+    pub(crate) fn poll_with<R>(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut HalfState, Instant) -> Poll<R>,
+    ) -> Poll<R> {
+        let mut later = Vec::new();
+        let (r, wake) = {
+            let mut st = self.lock();
+            let now = self.shared.coarse_now();
+            let r = f(&mut st, now);
+            let wake = self.drain(&mut st, now, &mut later, None);
+            if r.is_pending() {
+                st.register(cx.waker());
+            }
+            (r, wake)
+        };
+        wake_all(wake);
+        if !later.is_empty() {
+            self.shared.run_later(later);
+        }
+        r
+    }
+
+    /// A connection arrived on `listener`: its session is launched with `stream`.
+    pub(crate) fn accepted(self: &Arc<Self>, listener: ListenerId, stream: Stream) {
+        let mut later = Vec::new();
+        let wake = {
+            let mut st = self.lock();
+            let now = self.shared.now();
+            // Refused (closing): dropping the stream closes it.
+            let Some(conn) = st.half.handle_accepted(listener, now) else {
+                return;
+            };
+            self.drain(&mut st, now, &mut later, Some((conn, stream)))
+        };
+        wake_all(wake);
+        self.shared.run_later(later);
+    }
+
+    /// Feeds the half with `f` under its lock and drains it, leaving later work in `later`.
+    fn drive(self: &Arc<Self>, later: &mut Vec<Later>, f: impl FnOnce(&mut SocketHalf, Instant)) {
+        let wake = {
+            let mut st = self.lock();
+            let now = self.shared.now();
+            f(&mut st.half, now);
+            self.drain(&mut st, now, later, None)
+        };
+        wake_all(wake);
+    }
+
+    /// Carries out what the half produced, with its lock held: actions, commands for
+    /// sessions (launching new ones as tasks), monitor events, its next deadline. Returns the
+    /// wakers to wake once the lock is released. `accepted` is a stream just accepted for the
+    /// half, to travel with its session.
+    fn drain(
+        self: &Arc<Self>,
+        st: &mut HalfState,
+        now: Instant,
+        later: &mut Vec<Later>,
+        mut accepted: Option<(ConnId, Stream)>,
+    ) -> Vec<Waker> {
+        loop {
+            let mut progress = false;
+            while let Some(a) = st.half.poll_action() {
+                progress = true;
+                self.act(st, a, now, later);
+            }
+            while let Some((node, cmd)) = st.half.poll_command() {
+                progress = true;
+                match cmd {
+                    ToSession::Launch(session) => {
+                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                        st.sessions.insert(node, tx);
+                        let stream = match accepted.take() {
+                            Some((c, s)) if session.conn() == Some(c) => Some(s),
+                            other => {
+                                accepted = other;
+                                None
+                            }
+                        };
+                        let opts = st.half.driver_options().clone();
+                        crate::session::spawn(Arc::clone(self), *session, stream, rx, opts);
+                    }
+                    cmd => {
+                        let last = matches!(cmd, ToSession::Destroy);
+                        if let Some(tx) = st.sessions.get(&node) {
+                            // A session task that has finished takes nothing more.
+                            let _ = tx.send(cmd);
+                        }
+                        if last {
+                            st.sessions.remove(&node);
+                        }
+                    }
+                }
+            }
+            while let Some((conn, cmd)) = st.half.poll_inproc_command() {
+                later.push(Later::InprocCmd {
+                    from: (self.id, conn),
+                    cmd,
+                });
+            }
+            if !progress {
+                break;
+            }
+        }
+        while let Some(ev) = st.half.poll_monitor() {
+            if let Some(q) = st.monitor.as_mut() {
+                q.push_back(ev);
+            }
+        }
+        let deadline = st.half.poll_timeout();
+        if deadline != st.timer_posted {
+            st.timer_posted = deadline;
+            if let Some(at) = deadline {
+                let cell = Arc::clone(self);
+                let when = self.shared.deadline(at);
+                self.shared.runtime.spawn(async move {
+                    tokio::time::sleep_until(when).await;
+                    cell.with(|st, now| {
+                        if st.half.poll_timeout().is_some_and(|t| t <= now) {
+                            st.half.handle_timeout(now);
+                        }
+                    });
+                });
+            }
+        }
+        if st.dropped && st.half.is_closed() {
+            later.push(Later::Reap(self.id));
+        }
+        std::mem::take(&mut st.wakers)
+    }
+
+    fn act(
+        self: &Arc<Self>,
+        st: &mut HalfState,
+        action: Action,
+        now: Instant,
+        later: &mut Vec<Later>,
+    ) {
+        let shared = &self.shared;
+        match action {
+            Action::Listen { listener, endpoint } => {
+                let opts = st.half.driver_options().clone();
+                let serial = IPC_SERIAL.fetch_add(1, Ordering::Relaxed) + 1;
+                // Tokio's listeners register with the runtime's reactor.
+                let opened = {
+                    let _rt = shared.runtime.enter();
+                    Listen::open(&endpoint, &opts, serial)
+                };
+                match opened {
+                    Ok((listen, bound)) => {
+                        st.half.handle_listening(listener, &bound, now);
+                        let slot = Arc::new(ListenSlot {
+                            listen: Mutex::new(Some(listen)),
+                            opts,
+                            task: Mutex::new(None),
+                        });
+                        st.listeners.insert(listener, Arc::clone(&slot));
+                        let cell = Arc::clone(self);
+                        let task =
+                            shared
+                                .runtime
+                                .spawn(accept_loop(cell, listener, Arc::clone(&slot)));
+                        *lock(&slot.task) = Some(task.abort_handle());
+                    }
+                    Err(e) => {
+                        st.half.handle_bind_failed(listener, OsError::from(&e), now);
+                        st.bind_errors.insert(listener, e);
+                    }
+                }
+            }
+            Action::InprocBind { listener, name } => {
+                let mut reg = lock(&shared.inproc);
+                if reg.bound.contains_key(&name) {
+                    drop(reg);
+                    st.half
+                        .handle_bind_failed(listener, OsError::AddrInUse, now);
+                    st.bind_errors
+                        .insert(listener, io::ErrorKind::AddrInUse.into());
+                } else {
+                    reg.bound.insert(name.clone(), (self.id, listener));
+                    drop(reg);
+                    st.half
+                        .handle_listening(listener, &format!("inproc://{name}"), now);
+                    later.push(Later::InprocBound(name));
+                }
+            }
+            Action::CloseListener { listener } => {
+                let sid = self.id;
+                lock(&shared.inproc)
+                    .bound
+                    .retain(|_, v| *v != (sid, listener));
+                if let Some(slot) = st.listeners.remove(&listener) {
+                    slot.close();
+                }
+            }
+            Action::InprocConnect { conn, name } => {
+                later.push(Later::InprocConnect {
+                    sid: self.id,
+                    conn,
+                    name,
+                });
+            }
+            // The half closes only inproc links; sessions close their own streams.
+            Action::Close { conn, .. } => later.push(Later::InprocClose {
+                from: (self.id, conn),
+            }),
+            // Sessions dial, in their tasks.
+            Action::Dial { .. } => {}
+        }
+    }
+}
+
+impl HalfState {
+    /// Registers a task to wake at the next change, once per task.
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
+            self.wakers.push(waker.clone());
+        }
+    }
+}
+
+fn wake_all(wakers: Vec<Waker>) {
+    for w in wakers {
+        w.wake();
+    }
+}
+
+/// Accepts connections on a listener until it is closed.
+async fn accept_loop(cell: Arc<SocketCell>, listener: ListenerId, slot: Arc<ListenSlot>) {
+    loop {
+        match std::future::poll_fn(|cx| slot.poll_accept(cx)).await {
+            None => return,
+            Some(Ok(stream)) => cell.accepted(listener, stream),
+            Some(Err(e)) => {
+                cell.with(|st, _| st.half.handle_accept_failed(listener, OsError::from(&e)));
+                // Out of descriptors, say: let some go before trying again.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock is a bug in this crate; keep going with what is there.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
