@@ -20,11 +20,10 @@ struct Args {
     check_determinism: bool,
     pattern: Option<Pattern>,
     keep_going: bool,
-    known_bugs: bool,
 }
 
 const USAGE: &str = "usage: oxmq-sim [--seed N | --seeds COUNT [--from START]] [--trace] \
-[--check-determinism] [--pattern pipeline|pubsub|reqrep|router|pair] [--keep-going] [--known-bugs]";
+[--check-determinism] [--pattern pipeline|pubsub|reqrep|router|pair] [--keep-going]";
 
 fn parse() -> Result<Args, String> {
     let mut a = Args {
@@ -35,7 +34,6 @@ fn parse() -> Result<Args, String> {
         check_determinism: false,
         pattern: None,
         keep_going: false,
-        known_bugs: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -51,7 +49,6 @@ fn parse() -> Result<Args, String> {
             "--trace" => a.trace = true,
             "--check-determinism" => a.check_determinism = true,
             "--keep-going" => a.keep_going = true,
-            "--known-bugs" => a.known_bugs = true,
             "--pattern" => {
                 let name = it.next();
                 a.pattern = Some(
@@ -80,7 +77,6 @@ fn main() -> ExitCode {
         seed,
         trace,
         pattern: args.pattern,
-        known_bugs: args.known_bugs,
         ..RunOptions::new(seed)
     };
     if let Some(seed) = args.seed.or(if args.seeds.is_none() {

@@ -81,6 +81,22 @@ pub struct Coverage {
     pub unroutable: u64,
     /// Messages LINGER protected that arrived after their socket closed.
     pub lingered: u64,
+    /// Messages LINGER no longer owed because their peer's pattern refused the connection.
+    pub linger_refused: u64,
+    /// Obligations excused because the API allowed what they awaited to be dropped (PUB
+    /// and ROUTER at a full pipe, a refused connection).
+    pub excused: u64,
+    /// Replies a ROUTER_MANDATORY server was refused with would-block, held and sent again.
+    pub held_replies: u64,
+    /// Connections of protocol-breaking peers their victim dropped, checked for the event.
+    pub intruders_dropped: u64,
+    /// ROUTER_HANDOVERs to a twin DEALER, each owing the displaced connection's close.
+    pub handovers: u64,
+    /// Messages a connect session kept queued across a reconnection and sent on a later
+    /// connection.
+    pub requeued: u64,
+    /// Sessions of open sockets counted against their connects and live connections.
+    pub sessions_counted: u64,
     /// PROBE_ROUTER probes a ROUTER handed up.
     pub probes: u64,
     /// HWM changes on live sockets.
@@ -106,6 +122,13 @@ impl std::ops::AddAssign for Coverage {
         self.stand_ins += o.stand_ins;
         self.unroutable += o.unroutable;
         self.lingered += o.lingered;
+        self.linger_refused += o.linger_refused;
+        self.excused += o.excused;
+        self.held_replies += o.held_replies;
+        self.intruders_dropped += o.intruders_dropped;
+        self.handovers += o.handovers;
+        self.requeued += o.requeued;
+        self.sessions_counted += o.sessions_counted;
         self.probes += o.probes;
         self.hwm_changes += o.hwm_changes;
         self.inproc += o.inproc;
@@ -121,7 +144,7 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER, {} PROBE_ROUTER probes, {} live HWM \
+             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers",
             self.sends,
@@ -132,6 +155,13 @@ impl std::fmt::Display for Coverage {
             self.req_replies,
             self.stand_ins,
             self.lingered,
+            self.linger_refused,
+            self.excused,
+            self.held_replies,
+            self.intruders_dropped,
+            self.handovers,
+            self.requeued,
+            self.sessions_counted,
             self.probes,
             self.hwm_changes,
             self.inproc,
@@ -538,6 +568,49 @@ impl Oracle {
         );
         self.expect(name.clone(), deadline);
         self.protected.insert(id, name);
+    }
+
+    /// Socket `s` reached a peer whose pattern refused it (a PAIR already paired, a routing
+    /// id taken): the messages LINGER protected may have left on that connection, and are
+    /// lost there as they are with libzmq, so LINGER no longer owes them.
+    pub fn refused_by_peer(&mut self, s: u64, at: Instant) {
+        let ids: Vec<(u64, u64)> = self
+            .protected
+            .range((s, 0)..=(s, u64::MAX))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if let Some(name) = self.protected.remove(&id) {
+                self.coverage.linger_refused += 1;
+                self.excuse(&name, at);
+            }
+        }
+    }
+
+    /// Obligation `what` no longer holds: what it awaited was dropped as the API allows (a
+    /// PUB or ROUTER at a full pipe, a peer that refused the connection). Returns whether it
+    /// was owed.
+    pub fn excuse(&mut self, what: &str, at: Instant) -> bool {
+        let _ = at;
+        let owed = self.due.remove(what).is_some();
+        if owed {
+            self.coverage.excused += 1;
+        }
+        owed
+    }
+
+    /// Excuses every obligation whose name starts with `prefix` and ends with `suffix`.
+    pub fn excuse_matching(&mut self, prefix: &str, suffix: &str, at: Instant) {
+        let names: Vec<String> = self
+            .due
+            .range(prefix.to_owned()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| k.ends_with(suffix))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for n in names {
+            self.excuse(&n, at);
+        }
     }
 
     /// Something named `what` must happen by `deadline`.

@@ -141,6 +141,10 @@ pub struct Features {
     pub proxy: bool,
     /// Some peers share a host with the socket they connect to and connect over inproc.
     pub inproc: bool,
+    /// During the faults, peers that break the protocol come and go (a garbled greeting, a
+    /// socket type the victim refuses, a frame over its MAXMSGSIZE), and every socket sets
+    /// a MAXMSGSIZE above the workload's messages.
+    pub intruders: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -260,13 +264,14 @@ impl Profile {
             net.bandwidth.0 = net.bandwidth.0.max(backlog as u64 * 20);
             net.bandwidth.1 = net.bandwidth.1.max(net.bandwidth.0);
         }
-        let features = Features {
+        let mut features = Features {
             live_hwm: chance(&mut r, 0.3),
             stalls: chance(&mut r, 0.3),
             probe_router: chance(&mut r, 0.5),
             conflate: chance(&mut r, 0.25),
             proxy: chance(&mut r, 0.4),
             inproc: chance(&mut r, 0.3),
+            intruders: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -274,6 +279,7 @@ impl Profile {
         if chance(&mut r, 0.5) {
             sock.base.sim_mailbox_shuffle = Some(r.random());
         }
+        features.intruders = chance(&mut r, 0.3);
         Profile {
             pattern,
             peers,
@@ -296,6 +302,14 @@ impl Profile {
     /// the other frames, and each frame's header (a REQ's delimiter included).
     pub fn max_msg_wire(&self) -> usize {
         self.pad + 160 + (self.frames_max + 1) * 48
+    }
+
+    /// The MAXMSGSIZE every socket sets when intruders come (well above any workload
+    /// frame), or none.
+    pub fn max_msg_size(&self) -> Option<u64> {
+        self.features
+            .intruders
+            .then(|| self.max_msg_wire() as u64 * 2 + 1024)
     }
 
     /// Whether this seed's receivers conflate (only where the workload has conflating
@@ -456,6 +470,7 @@ impl Profile {
             conflate: self.conflating(),
             proxy: f.proxy && self.pattern == Pattern::PubSub,
             inproc: f.inproc,
+            intruders: f.intruders,
         }
     }
 }
@@ -469,6 +484,7 @@ impl std::fmt::Display for Features {
             (self.conflate, "conflate"),
             (self.proxy, "proxy"),
             (self.inproc, "inproc"),
+            (self.intruders, "intruders"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -23,10 +23,6 @@ pub struct RunOptions {
     pub mutation: Mutation,
     /// Force this workload instead of the drawn one.
     pub pattern: Option<Pattern>,
-    /// Also exercise what known, reported core bugs break (lowering SNDHWM on a live
-    /// socket, changing an HWM on a socket with inproc pipes), so their regression tests
-    /// can show them fixed.
-    pub known_bugs: bool,
 }
 
 impl RunOptions {
@@ -37,7 +33,6 @@ impl RunOptions {
             trace: false,
             mutation: Mutation::None,
             pattern: None,
-            known_bugs: false,
         }
     }
 }
@@ -49,8 +44,6 @@ pub struct Report {
     pub seed: u64,
     /// The workload, if it was forced rather than drawn.
     pub forced: Option<Pattern>,
-    /// Whether the run exercised known core bugs.
-    pub known_bugs: bool,
     /// What it drew.
     pub profile: Profile,
     /// The hash of every trace event.
@@ -78,9 +71,8 @@ impl Report {
             .forced
             .map(|p| format!(" --pattern {}", p.name()))
             .unwrap_or_default();
-        let known = if self.known_bugs { " --known-bugs" } else { "" };
         format!(
-            "cargo run --release -p oxmq-sim -- --seed {}{forced}{known} --trace",
+            "cargo run --release -p oxmq-sim -- --seed {}{forced} --trace",
             self.seed
         )
     }
@@ -129,8 +121,9 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.silent_crashes = profile.silent_crashes;
     sim.live_hwm = profile.features.live_hwm;
     sim.inproc = profile.features.inproc;
-    sim.known_bugs = opts.known_bugs;
     sim.max_msg_wire = profile.max_msg_wire();
+    sim.max_msg_size = profile.max_msg_size();
+    sim.ready_delay = profile.sock.base.sim_ready_delay;
     let outcome = catch_unwind(AssertUnwindSafe(|| drive(&mut sim, &profile)));
     if let Err(panic) = outcome {
         let what = panic
@@ -144,7 +137,6 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     Report {
         seed: opts.seed,
         forced: opts.pattern,
-        known_bugs: opts.known_bugs,
         hash: sim.trace.hash(),
         events: sim.trace.len(),
         end: sim.now(),
@@ -230,6 +222,8 @@ fn drive(sim: &mut Sim, p: &Profile) {
     // Every obligation's deadline has passed by now.
     t = t + p.request_timeout() + p.probe_bound() * 4;
     run_until!(t);
+    sim.check_requeues_delivered();
+    sim.check_sessions_ended();
     obligations_met(sim, "probe");
     let now = sim.now();
     sim.oracle.check_newest_last(now);

@@ -39,9 +39,13 @@ use crate::trace::Trace;
 
 mod backpressure;
 mod inproc;
+mod intruder;
+mod requeue;
 
 use backpressure::StallRead;
 use inproc::InprocEv;
+pub use intruder::Offence;
+use intruder::{Intruder, Victim};
 
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,6 +116,12 @@ pub enum Mutation {
     ProxyWidensSubscriptions,
     /// The XSUB/XPUB proxy never relays a cancelled subscription upstream.
     ProxyDropsCancels,
+    /// The driver loses every HANDSHAKE_FAILED_PROTOCOL monitor event (as a core that drops
+    /// a protocol-breaking peer without telling the monitor would).
+    LoseProtocolFailureEvents,
+    /// The driver never closes a connection whose peer broke the protocol when the core
+    /// asks it to (the peer keeps its connection).
+    KeepIntrudersConnected,
 }
 
 /// The network's shape, drawn per seed.
@@ -235,6 +245,8 @@ struct Stream {
     dirs: [Dir; 2],
     hosts: [usize; 2],
     reset: bool,
+    /// When it was accepted.
+    opened: Instant,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -348,10 +360,6 @@ pub struct Sim {
     pub inproc: bool,
     /// The HWM values a live change draws from.
     pub hwm_choices: Vec<usize>,
-    /// Live HWM changes go where known core bugs turn them into a writer blocked for good
-    /// (see `tests/regressions.rs`): lowering SNDHWM, and any change on a socket with an
-    /// inproc pipe. Otherwise SNDHWM is only raised, and inproc sockets keep their HWMs.
-    pub known_bugs: bool,
     /// The largest a workload message can be on the wire, in bytes.
     pub max_msg_wire: usize,
     /// Per socket, the SNDHWM and RCVHWM its pipes are held to: the current ones, or higher
@@ -388,6 +396,22 @@ pub struct Sim {
     inproc_hwm: BTreeMap<(usize, ConnId), usize>,
     /// When the last event queued for each socket's mailbox arrives: a mailbox is FIFO.
     mailbox_floor: BTreeMap<usize, Instant>,
+    /// Sockets that break the protocol, by socket.
+    intruders: BTreeMap<usize, Intruder>,
+    /// Bytes each intruder wrote per connection.
+    intruder_tx: BTreeMap<(usize, ConnId), u64>,
+    /// What the victims read on each intruder's stream.
+    victims: BTreeMap<u64, Victim>,
+    /// Each socket's monitor events so far, by kind.
+    monitor_counts: BTreeMap<(usize, oxmq_core::monitor::MonitorEventKind), u64>,
+    /// The MAXMSGSIZE the workload's sockets set (with intruders).
+    pub max_msg_size: Option<u64>,
+    /// Queues connect sessions kept across a reconnection, owed to a later connection.
+    requeued: BTreeMap<(usize, PipeId), requeue::Requeued>,
+    /// Streams an application expects to close, with the obligation their close fulfils.
+    close_watch: BTreeMap<u64, String>,
+    /// How long an engine holds the peer's handshake (`BaseConfig::sim_ready_delay`).
+    pub ready_delay: Duration,
     /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
     mailbox_rng: SimRng,
 }
@@ -431,7 +455,6 @@ impl Sim {
             live_hwm: false,
             inproc: false,
             hwm_choices: vec![1, 2, 5, 100, 1000],
-            known_bugs: false,
             max_msg_wire: 1024,
             hwm_allow: BTreeMap::new(),
             hwm_set: BTreeMap::new(),
@@ -447,6 +470,14 @@ impl Sim {
             inproc_wakes: BTreeMap::new(),
             inproc_hwm: BTreeMap::new(),
             mailbox_floor: BTreeMap::new(),
+            intruders: BTreeMap::new(),
+            intruder_tx: BTreeMap::new(),
+            victims: BTreeMap::new(),
+            monitor_counts: BTreeMap::new(),
+            max_msg_size: None,
+            close_watch: BTreeMap::new(),
+            requeued: BTreeMap::new(),
+            ready_delay: Duration::ZERO,
             mailbox_rng: stream(seed, "mailboxes"),
         }
     }
@@ -812,6 +843,7 @@ impl Sim {
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
+            let refused = base.take_refused();
             let mut commands: Vec<(ConnId, PipeCommand)> =
                 std::iter::from_fn(|| base.poll_inproc_command()).collect();
             let mut ready: Vec<ConnId> =
@@ -862,6 +894,7 @@ impl Sim {
                     "s{s} monitor {:?} {} {}",
                     m.kind, m.endpoint, m.value
                 ));
+                self.monitor_seen(s, m.kind);
             }
             // Taking bytes may also have delivered commands that gave a connection more to
             // write (a handshake answered late): that is progress too.
@@ -873,11 +906,15 @@ impl Sim {
             for (conn, cmd) in commands {
                 self.inproc_command(s, conn, cmd);
             }
+            for conn in refused {
+                self.refused(s, conn);
+            }
             for a in actions {
                 self.act(s, a);
             }
             for (conn, b) in writes {
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
+                    let b = self.intruder_writes(s, conn, b);
                     self.check_linger_write(s, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
@@ -891,6 +928,7 @@ impl Sim {
             }
             if !progress {
                 self.check_hwm(s);
+                self.check_requeued(s);
                 return;
             }
         }
@@ -1035,6 +1073,7 @@ impl Sim {
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
                 self.log(format_args!("s{s} dial c{} {ep}", conn.0));
+                self.intruder_dials(s);
                 self.dialing.insert((s, conn), false);
                 self.dialed.insert((s, conn), ep.clone());
                 let from = self.socks[s].host;
@@ -1055,6 +1094,12 @@ impl Sim {
             Action::InprocBind { listener, name } => self.inproc_bind(s, listener, name),
             Action::InprocConnect { conn, name } => self.inproc_connect(s, conn, name),
             Action::Close { conn, .. } if self.is_inproc(s, conn) => self.inproc_close(s, conn),
+            Action::Close { conn, .. }
+                if self.mutation == Mutation::KeepIntrudersConnected
+                    && self.intruder_peer(s, conn) =>
+            {
+                self.log(format_args!("s{s} MUTATION: c{} stays open", conn.0));
+            }
             Action::Close { conn, last_bytes } => {
                 if let Some(c) = self.dialing.get_mut(&(s, conn)) {
                     *c = true;
@@ -1067,6 +1112,7 @@ impl Sim {
                 ));
                 if let Some((st, side)) = self.ends.remove(&(s, conn)) {
                     if !last_bytes.is_empty() {
+                        let last_bytes = self.intruder_writes(s, conn, last_bytes);
                         self.check_linger_write(s, last_bytes.len());
                         self.write(st, side, Seg::Data(last_bytes));
                     }
@@ -1077,8 +1123,34 @@ impl Sim {
         }
     }
 
+    /// Socket `s`'s pattern refused the peer of `conn` (a second PAIR peer, a duplicate
+    /// routing id): the peer may have sent or queued messages for that connection, which are
+    /// lost, as with libzmq, and LINGER cannot deliver them.
+    fn refused(&mut self, s: usize, conn: ConnId) {
+        let Some(peer) = self.peer_sock(s, conn) else {
+            return;
+        };
+        self.log(format_args!("s{s} c{} refused its peer s{peer}", conn.0));
+        let now = self.now;
+        self.oracle.refused_by_peer(peer as u64, now);
+    }
+
+    /// The socket at the other end of socket `s`'s connection `conn` (tcp or inproc).
+    fn peer_sock(&self, s: usize, conn: ConnId) -> Option<usize> {
+        if let Some(&(peer, _)) = self.inproc_links.get(&(s, conn)) {
+            return Some(peer);
+        }
+        let &(st, side) = self.ends.get(&(s, conn))?;
+        self.streams.get(&st).map(|x| x.ends[1 - side].sock)
+    }
+
     /// Our side of a stream is gone: nothing more is read there.
     fn close_end(&mut self, st: u64, side: usize) {
+        if let Some(what) = self.close_watch.remove(&st) {
+            let now = self.now;
+            self.oracle.fulfil(&what, now);
+        }
+        self.intruder_dropped(st, side);
         let Some(stream) = self.streams.get_mut(&st) else {
             return;
         };
@@ -1247,6 +1319,7 @@ impl Sim {
                 dir.bytes -= b.len();
             }
             let mut read = 0;
+            let mut broken = None;
             match seg {
                 Seg::Data(b) => {
                     self.trace
@@ -1257,12 +1330,21 @@ impl Sim {
                 Seg::Fin | Seg::Rst => {
                     self.trace
                         .record(now, format_args!("s{s} c{} <- {seg:?}", conn.0));
-                    base.handle_eof(conn, now);
+                    broken = Some(());
                 }
             }
+            let was = broken.and_then(|()| self.before_break(s, conn));
+            if broken.is_some() {
+                let base = self.socks[s].base.as_mut().expect("checked above");
+                base.handle_eof(conn, now);
+            }
             self.settle(s);
+            if let Some(was) = was {
+                self.after_break(s, conn, was);
+            }
             if read > 0 {
                 self.check_stalled_read(s, conn, read);
+                self.check_intruded(st, s, conn, read);
             }
         }
         // The reader made room: a writer stopped at the window may go on.
@@ -1361,6 +1443,7 @@ impl Sim {
             dirs: [Dir::default(), Dir::default()],
             hosts: [from, to],
             reset: false,
+            opened: self.now,
         };
         // The acceptor's first bytes must not reach the dialer before its SYN-ACK.
         stream.dirs[0].floor = answered;
@@ -1779,6 +1862,44 @@ impl Cx<'_> {
         self.sim.socks[s as usize].base.as_mut()
     }
 
+    /// Socket `s`'s open tcp connections dialled to `ep`: each stream, and when the peer
+    /// accepted it.
+    pub fn open_streams(&self, s: u64, ep: &str) -> Vec<(u64, Instant)> {
+        let s = s as usize;
+        self.sim
+            .ends
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .filter(|(k, _)| self.sim.dialed.get(k).is_some_and(|d| d == ep))
+            .filter_map(|(_, &(st, _))| self.sim.streams.get(&st).map(|x| (st, x)))
+            .filter(|(_, x)| !x.reset && x.ends.iter().all(|e| e.open))
+            .map(|(st, x)| (st, x.opened))
+            .collect()
+    }
+
+    /// Whether stream `st` is open at both ends.
+    pub fn stream_open(&self, st: u64) -> bool {
+        self.sim
+            .streams
+            .get(&st)
+            .is_some_and(|x| !x.reset && x.ends.iter().all(|e| e.open))
+    }
+
+    /// Obligation `what`, due by `deadline`, is met when either end of stream `st` closes.
+    pub fn expect_close(&mut self, st: u64, what: String, deadline: Instant) {
+        self.sim.oracle.expect(what.clone(), deadline);
+        self.sim.close_watch.insert(st, what);
+    }
+
+    /// Socket `s` breaks the protocol with `offence` from now on (see [`Offence`]).
+    pub fn intrude(&mut self, s: u64, offence: Offence) {
+        self.sim.intrude(s as usize, offence);
+    }
+
+    /// The MAXMSGSIZE the workload's sockets set, if any.
+    pub fn max_msg_size(&self) -> Option<u64> {
+        self.sim.max_msg_size
+    }
+
     /// Binds socket `s`.
     pub fn bind(&mut self, s: u64, ep: &str) {
         let now = self.now();
@@ -1830,18 +1951,51 @@ impl Cx<'_> {
 
     /// Sends on socket `s`, checking the result against what the socket type promises.
     pub fn send(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
+        self.send_seen(s, msg).0
+    }
+
+    /// Sends on socket `s`, and tells which pipes the pattern dropped the message for,
+    /// by the socket at their other end: those that were at SNDHWM before the send and took
+    /// nothing (PUB and XPUB drop there, RFC 29; so does ROUTER, RFC 28). A ROUTER's drop
+    /// of a message it accepted shows as no pipe taking it: `queued` false.
+    pub fn send_seen(&mut self, s: u64, msg: Message) -> (Result<(), SendErrorKind>, Sent) {
         let now = self.now();
         let closing = self.sim.socks[s as usize].close.is_some();
         let mandatory = self.sim.oracle.sock(s).is_some_and(|i| i.mandatory);
         let Some(b) = self.base(s) else {
-            return Err(SendErrorKind::BadState);
+            return (Err(SendErrorKind::BadState), Sent::default());
         };
         let view = send_view(b, mandatory, closing);
+        let counts = |b: &SocketBase| -> Vec<(PipeId, u64, bool)> {
+            let sock = b.socket();
+            sock.pipe_ids()
+                .filter_map(|id| {
+                    sock.pipe_end(id)
+                        .map(|e| (id, e.msgs_written(), e.has_room_for_message()))
+                })
+                .collect()
+        };
+        let before = counts(b);
         let r = b.send(msg, now).map_err(|e| e.kind);
+        let after = counts(b);
+        let mut sent = Sent {
+            queued: after.iter().map(|a| a.1).sum::<u64>() > before.iter().map(|a| a.1).sum(),
+            dropped_for: Vec::new(),
+        };
+        let full: Vec<ConnId> = before
+            .iter()
+            .filter(|(id, n, room)| !room && !after.iter().any(|a| a.0 == *id && a.1 > *n))
+            .filter_map(|(id, _, _)| b.pipe_conn(*id))
+            .collect();
         let to = b.socket().last_send_pipe();
+        for c in full {
+            if let Some(p) = self.sim.peer_sock(s as usize, c) {
+                sent.dropped_for.push(p as u64);
+            }
+        }
         self.sim.settle(s as usize);
         self.sim.check_send(s, &view, r, to);
-        r
+        (r, sent)
     }
 
     /// Receives on socket `s`, with the pipe the message came from.
@@ -1995,6 +2149,15 @@ pub fn close_finishes(s: usize) -> String {
 }
 
 /// Socket `b`'s pipes as a send sees them.
+/// What a send did besides its result ([`Cx::send_seen`]).
+#[derive(Clone, Debug, Default)]
+pub struct Sent {
+    /// Some pipe took the message.
+    pub queued: bool,
+    /// The sockets at the other end of the pipes that were full and dropped it.
+    pub dropped_for: Vec<u64>,
+}
+
 fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
     let sock = b.socket();
     // Read reports still in the mailboxes: the writer does not know yet what its counts

@@ -326,3 +326,32 @@ fn an_inproc_pipe_over_its_hwms_is_caught() {
     assert_eq!(f.kind, FailureKind::Safety, "seed {seed}: {f:?}");
     assert!(f.what.contains("inproc"), "seed {seed}: {f:?}");
 }
+
+/// Peers that break the protocol (a garbled greeting, a socket type the victim refuses, a
+/// frame over its MAXMSGSIZE) must cost their victim that connection, with its monitor
+/// event: a driver that loses the HANDSHAKE_FAILED_PROTOCOL events is a safety failure, one
+/// that keeps such connections open a liveness failure, each within a short sweep (about
+/// one seed in three has intruders).
+#[test]
+fn a_victim_that_keeps_or_silently_drops_a_protocol_breaker_is_caught() {
+    for (mutation, want) in [
+        (Mutation::LoseProtocolFailureEvents, FailureKind::Safety),
+        (Mutation::KeepIntrudersConnected, FailureKind::Liveness),
+    ] {
+        let caught = (0..40).find_map(|seed| {
+            let r = run_seed(&RunOptions {
+                mutation,
+                ..RunOptions::new(seed)
+            });
+            r.failure.map(|f| (seed, f))
+        });
+        let Some((seed, f)) = caught else {
+            panic!("{mutation:?} survived 40 seeds");
+        };
+        assert_eq!(f.kind, want, "{mutation:?} at seed {seed}: {}", f.what);
+        assert!(f.what.contains("intruder"), "{mutation:?}: {}", f.what);
+        let clean = run_seed(&RunOptions::new(seed));
+        assert!(clean.failure.is_none(), "{clean}");
+        assert!(clean.coverage.intruders_dropped > 0, "{clean}");
+    }
+}

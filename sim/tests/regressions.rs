@@ -55,9 +55,9 @@ fn seed_656_unbind_releases_the_address_at_once() {
     passes(2669, Pattern::DealerRouter);
 }
 
-/// A known core bug, not fixed yet; found by the live-HWM workload (`--known-bugs` lets it
-/// lower SNDHWM). Lowering SNDHWM on a live socket leaves the writer of each pipe blocked
-/// for good (fixed: a reader that learns new HWMs reports its reads at once): the reader (the session's end) has read, say, 20 messages under the old
+/// Fixed (a reader that learns new HWMs reports its reads at once); found by the live-HWM
+/// workload lowering SNDHWM. Lowering SNDHWM on a live socket left the writer of each pipe
+/// blocked for good: the reader (the session's end) has read, say, 20 messages under the old
 /// low-water step (50 for an HWM of 100) without reporting them, and on the `Hwm` command
 /// (`PipeEnd::handle_command` in core/src/pipe) it adopts the new step but does not report
 /// those reads. The writer still counts 20 unread against its new HWM of 1 while the queue is
@@ -66,17 +66,14 @@ fn seed_656_unbind_releases_the_address_at_once() {
 /// that subscriber. `PipeEnd::set_hwms` already sends the report for the other direction.
 #[test]
 fn seed_175_lowering_sndhwm_on_a_live_socket_does_not_block_its_writer_for_good() {
-    let r = run_seed(&RunOptions {
-        known_bugs: true,
-        ..RunOptions::new(175)
-    });
+    let r = run_seed(&RunOptions::new(175));
     assert_eq!(r.profile.pattern, Pattern::Pipeline);
     assert!(r.failure.is_none(), "{r}");
 }
 
 /// Fixed (the pipe's inproc share of the peer's HWMs is kept, as libzmq's HWM boost);
-/// found by the live-HWM workload on inproc (`--known-bugs` lets it change HWMs on sockets
-/// with inproc pipes). libzmq gives an inproc pipe, each way,
+/// found by the live-HWM workload on inproc (HWM changes on sockets with inproc pipes).
+/// libzmq gives an inproc pipe, each way,
 /// the writer's SNDHWM plus the reader's RCVHWM, and keeps that sum when an HWM changes
 /// later; our `Socket::apply_hwms` gives the pipe the changing socket's own HWMs instead.
 /// Here the REP s4 (SNDHWM 5, RCVHWM 2) raises its RCVHWM to 5: its replies' pipe to the
@@ -86,10 +83,7 @@ fn seed_175_lowering_sndhwm_on_a_live_socket_does_not_block_its_writer_for_good(
 /// deadlocked, and every later request times out.
 #[test]
 fn seed_4427_an_hwm_change_keeps_an_inproc_pipe_flowing() {
-    let r = run_seed(&RunOptions {
-        known_bugs: true,
-        ..RunOptions::new(4427)
-    });
+    let r = run_seed(&RunOptions::new(4427));
     assert_eq!(r.profile.pattern, Pattern::ReqRep);
     assert!(r.failure.is_none(), "{r}");
 }
@@ -102,50 +96,99 @@ fn seed_4427_an_hwm_change_keeps_an_inproc_pipe_flowing() {
 /// and 5393 failed the same way.
 #[test]
 fn seed_5510_live_hwm_changes_with_inproc_links_keep_round_trips_going() {
-    let r = run_seed(&RunOptions {
-        known_bugs: true,
-        ..RunOptions::new(5510)
-    });
+    let r = run_seed(&RunOptions::new(5510));
     assert_eq!(r.profile.pattern, Pattern::ReqRep);
     assert!(r.failure.is_none(), "{r}");
 }
 
-/// A known oracle gap, not a core bug: a PAIR that closes with LINGER -1 right after
+/// Was an oracle gap, not a core bug: a PAIR that closes with LINGER -1 right after
 /// connecting sends its queued messages once its own handshake is done, but the binding PAIR
 /// still holds the pipe of the previous peer (its FIN arrives 82 µs later) and refuses the
 /// new connection at its handshake, so the messages are lost on the wire, as they are with
-/// libzmq. The LINGER oracle counts them as protected; it should excuse a peer that refused
-/// the connection.
+/// libzmq. The LINGER oracle now learns of the refusal (`SocketBase::take_refused`) and no
+/// longer holds LINGER to messages whose only connection the peer refused.
 #[test]
-#[ignore = "oracle gap: LINGER counts messages sent to a PAIR that refused the connection"]
 fn seed_23290_linger_to_a_pair_that_refuses_the_connection() {
+    passes(23290, Pattern::Pair);
     let r = run_seed(&RunOptions::new(23290));
-    assert_eq!(r.profile.pattern, Pattern::Pair);
-    assert!(r.failure.is_none(), "{r}");
+    assert!(
+        r.coverage.linger_refused > 0,
+        "the refusal is what the seed shows: {r}"
+    );
 }
 
-/// A known core bug, not fixed yet: in PUB/SUB through the XPUB/XSUB proxy, lowering SNDHWM
-/// on a live socket leaves a subscriber without a message it should get (the seed lowers an
-/// HWM; the fix of seed 175 was not enough). The default sweep lowers no SNDHWM;
-/// `--known-bugs` does.
+/// Was an oracle gap, not a core bug: through the XPUB/XSUB proxy, the live-HWM workload
+/// lowered the proxy XPUB's SNDHWM to 1; the proxy forwards what it read in one go, so a
+/// probe behind another found both subscribers' pipes at HWM and was dropped for them, as
+/// RFC 29 (and libzmq's PUB) has it. The liveness oracle still owed it to them. A PUB or
+/// XPUB send now tells which full pipes took nothing (`Cx::send_seen`), and the probe is
+/// no longer owed to the subscribers behind them; lowering SNDHWM is part of every sweep.
 #[test]
-#[ignore = "known bug: lowering SNDHWM on a live socket can still lose a delivery"]
-fn seed_30220_lowering_sndhwm_keeps_delivering() {
-    let r = run_seed(&RunOptions {
-        known_bugs: true,
-        ..RunOptions::new(30220)
-    });
-    assert_eq!(r.profile.pattern, Pattern::PubSub);
-    assert!(r.failure.is_none(), "{r}");
+fn seed_30220_a_probe_dropped_at_a_full_xpub_pipe_is_not_owed() {
+    passes(30220, Pattern::PubSub);
+    let r = run_seed(&RunOptions::new(30220));
+    assert!(
+        r.coverage.excused > 0,
+        "the drop is what the seed shows: {r}"
+    );
 }
 
-/// A known bug, not fixed yet, found by the 100,000-seed sweep: with live SNDHWM and RCVHWM
-/// changes on DEALER and ROUTER sockets over tcp (raised, and RCVHWM lowered), a request is
-/// never answered.
+/// Was a workload gap, not a core bug: a ROUTER with ROUTER_MANDATORY and SNDHWM 1 read two
+/// requests from one DEALER in a row, and its reply to the second found the pipe full:
+/// EAGAIN, as libzmq's `router_t::xsend` says, and the server dropped the reply, so the
+/// probe went unanswered. (No HWM was changed on these two sockets.) The server now keeps a
+/// reply refused with would-block and sends it again, as an application told EAGAIN does;
+/// without ROUTER_MANDATORY a reply dropped at a full pipe is not owed.
 #[test]
-#[ignore = "known bug: live HWM changes over tcp can stall a DEALER/ROUTER request"]
-fn seed_80404_live_hwm_changes_keep_dealer_requests_answered() {
+fn seed_80404_a_reply_that_would_block_is_sent_again() {
+    passes(80404, Pattern::DealerRouter);
     let r = run_seed(&RunOptions::new(80404));
-    assert_eq!(r.profile.pattern, Pattern::DealerRouter);
+    assert!(r.coverage.held_replies > 0, "the seed holds replies: {r}");
+}
+
+/// ROUTER_HANDOVER (zmq_setsockopt: "hand-over the connection to the new client and
+/// disconnect the existing one"): a twin DEALER claims a client's fixed routing id, gets the
+/// answer to its request, and the client's connection is gone by then. Without the session
+/// dropping the connection the ROUTER let go of (`ToSession::Drop`), this seed fails.
+#[test]
+fn seed_32_router_handover_disconnects_the_displaced_client() {
+    let r = run_seed(&RunOptions {
+        pattern: Some(Pattern::DealerRouter),
+        ..RunOptions::new(32)
+    });
     assert!(r.failure.is_none(), "{r}");
+    assert!(r.coverage.handovers > 0, "a twin took over: {r}");
+}
+
+/// A connect session without ZMQ_IMMEDIATE keeps its pipe, and what is queued in it, when its
+/// connection breaks, and a later connection takes that queue (libzmq's default: "queues will
+/// fill on outgoing connections even if the connection has not completed"). The sweep's
+/// first seeds see such queues go out; a session that ends its pipe on every disconnect
+/// fails them.
+#[test]
+fn queues_kept_across_reconnections_go_out_on_a_later_connection() {
+    let (mut requeued, mut sessions) = (0, 0);
+    for seed in 0..40 {
+        let r = run_seed(&RunOptions::new(seed));
+        assert!(r.failure.is_none(), "{r}");
+        requeued += r.coverage.requeued;
+        sessions += r.coverage.sessions_counted;
+    }
+    assert!(requeued > 0, "no queue was kept across a reconnection");
+    // And every session that lost its connection for good has ended by the quiet phase
+    // (`check_sessions_ended`): the sessions left were all accounted for.
+    assert!(sessions > 0, "no session was accounted for");
+}
+
+/// Open, found by the last sweep (120000..150000, the one failure): a PAIR streams 8 KiB
+/// messages (pad 8182) every 10 ms over a connection whose send window is 2048 bytes and
+/// whose latency reaches 16.6 ms. The window and the round trip cap the stream well below
+/// the sending rate, so the queue grows through the probe phase and a probe misses its
+/// bound while bytes still flow (s1 reads about 0.6 MB/s). Not diagnosed further: most
+/// likely the profile's bandwidth rule (a backlog drains within 50 ms) ignores what a small
+/// window allows per round trip; it may also hide a core stall.
+#[test]
+#[ignore = "open: a window-bound PAIR stream outruns the probe bound (profile or core, not settled)"]
+fn seed_142854_a_window_bound_pair_stream_meets_its_probes() {
+    passes(142854, Pattern::Pair);
 }

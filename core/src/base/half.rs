@@ -214,6 +214,11 @@ impl SocketHalf {
             .filter(|_| link.pipe == Some(id))
     }
 
+    /// The inproc connection pipe `id` runs over, if it is an inproc pipe.
+    pub fn inproc_conn_of(&self, id: PipeId) -> Option<ConnId> {
+        self.links.get(self.pipes.get(&id)?)?.inproc.as_ref()?.conn
+    }
+
     /// The session or inproc link that owns pipe `id`.
     pub fn pipe_owner(&self, id: PipeId) -> Option<NodeId> {
         self.pipes.get(&id).copied()

@@ -273,6 +273,9 @@ pub struct SocketBase {
     /// The simulator's seed for the order of deliveries.
     #[cfg(feature = "sim")]
     shuffle: Option<u64>,
+    /// Connections whose peer the pattern refused, for the simulator's oracles.
+    #[cfg(feature = "sim")]
+    refused: Vec<ConnId>,
     transmit_ready: BTreeSet<ConnId>,
     /// Questions for the driver's ZAP handler, from every session, in the order asked.
     zap_out: VecDeque<(ConnId, ZapRequest)>,
@@ -307,6 +310,8 @@ impl SocketBase {
             deferred: None,
             #[cfg(feature = "sim")]
             shuffle,
+            #[cfg(feature = "sim")]
+            refused: Vec::new(),
             transmit_ready: BTreeSet::new(),
             zap_out: VecDeque::new(),
             timers: BTreeSet::new(),
@@ -644,6 +649,15 @@ impl SocketBase {
         Some(PipeStats::of(socket_end, end))
     }
 
+    /// The connection pipe `id` runs over (a session's, or an inproc link's), for a driver's
+    /// diagnostics: which peer a pipe leads to.
+    pub fn pipe_conn(&self, id: PipeId) -> Option<ConnId> {
+        if let Some(c) = self.half.inproc_conn_of(id) {
+            return Some(c);
+        }
+        self.sessions.get(&self.half.pipe_owner(id)?)?.conn()
+    }
+
     /// The next question for the driver's ZAP handler (only after
     /// [`SocketBase::set_zap_handler`]), with the connection it is about; answer it with
     /// [`SocketBase::handle_zap_reply`], now or later.
@@ -784,6 +798,14 @@ impl SocketBase {
         }
     }
 
+    /// The connections whose peer the pattern refused since the last call (a second PAIR
+    /// peer, a duplicate routing id): what the peer sent or will send on them is lost, as
+    /// with libzmq. For the simulator's oracles.
+    #[cfg(feature = "sim")]
+    pub fn take_refused(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.refused)
+    }
+
     /// Whether commands between the socket half and its sessions wait to be delivered (only
     /// ever between calls in the simulator's interleavings): a pipe's counts then run ahead
     /// of what its writer has been told.
@@ -827,6 +849,10 @@ impl SocketBase {
                     cmd => cmd,
                 };
                 if let Some(s) = self.sessions.get_mut(&node) {
+                    #[cfg(feature = "sim")]
+                    if let (ToSession::Refused, Some(c)) = (&cmd, s.conn()) {
+                        self.refused.push(c);
+                    }
                     s.handle_command(cmd, now);
                 }
             }

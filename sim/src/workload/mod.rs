@@ -1,6 +1,7 @@
 //! Workloads, one per ZeroMQ pattern: applications that send numbered messages, receive and
 //! check them, and owe probes once the network has healed.
 
+mod intruder;
 mod pair;
 mod pipeline;
 mod pubsub;
@@ -23,6 +24,9 @@ pub fn build(sim: &mut Sim, profile: &Profile) {
         Pattern::DealerRouter => router::build(sim, profile),
         Pattern::Pair => pair::build(sim, profile),
     }
+    if profile.features.intruders {
+        intruder::build(sim, profile);
+    }
 }
 
 /// Opens a socket with the profile's HWMs and lifecycle options, plus `extra`.
@@ -32,7 +36,9 @@ fn open(cx: &mut Cx<'_>, p: &Profile, kind: SocketType, extra: &[SocketOption]) 
         SocketOption::RcvHwm(p.sock.rcvhwm),
     ];
     opts.extend_from_slice(extra);
-    cx.open(kind, p.sock.base.clone(), &opts)
+    let mut config = p.sock.base.clone();
+    config.max_msg_size = p.max_msg_size();
+    cx.open(kind, config, &opts)
 }
 
 /// How many frames the next message has.

@@ -122,8 +122,21 @@ impl App for Publisher {
                     }
                 }
             }
-            // PUB never blocks: at a subscriber's HWM the message is dropped for it.
-            let _ = cx.send(s, m.encode());
+            // PUB never blocks: at a subscriber's HWM the message is dropped for it (RFC
+            // 29), and that subscriber (or every one behind a proxy) is not owed it.
+            let (_, sent) = cx.send_seen(s, m.encode());
+            if m.probe {
+                let now = cx.now();
+                for r in sent.dropped_for {
+                    if cx.oracle().subscribers.contains_key(&r) {
+                        let what = format!("{s}:{} reaches sub s{r}", m.seq);
+                        cx.oracle().excuse(&what, now);
+                    } else {
+                        let prefix = format!("{s}:{} reaches sub s", m.seq);
+                        cx.oracle().excuse_matching(&prefix, "", now);
+                    }
+                }
+            }
         }
         cx.wake_in(self.p.interval);
     }
@@ -301,7 +314,13 @@ impl App for Proxy {
             };
             cx.oracle().proxy_received(now, xsub, &p, pipe);
             // XPUB never blocks: at a subscriber's HWM it drops, as PUB does.
-            let _ = cx.send(xpub, m);
+            let (_, sent) = cx.send_seen(xpub, m);
+            if p.probe {
+                for r in sent.dropped_for {
+                    let what = format!("{}:{} reaches sub s{r}", p.sender, p.seq);
+                    cx.oracle().excuse(&what, now);
+                }
+            }
         }
         while let Some((m, _)) = cx.recv(xpub) {
             let now = cx.now();

@@ -3,7 +3,7 @@
 //! DEALER only ever gets replies to its own requests (or, with a fixed routing id, to an
 //! earlier incarnation's).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use oxmq_core::socket::SendErrorKind;
@@ -33,6 +33,7 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
         let mut apps: Vec<Box<dyn App>> = vec![Box::new(Server {
             p: p.clone(),
             sock: None,
+            held: VecDeque::new(),
         })];
         if h == 0 && colocated == 1 {
             apps.push(Box::new(Client::new(p)));
@@ -47,9 +48,66 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
 struct Server {
     p: Profile,
     sock: Option<u64>,
+    /// Replies ROUTER_MANDATORY refused with would-block (the peer's pipe was full), to send
+    /// again, in order, as an application does when told EAGAIN.
+    held: VecDeque<(Message, Payload)>,
 }
 
 impl Server {
+    /// Sends a reply (or holds it, behind any held for the same peer, if its pipe is full);
+    /// returns it if it must wait.
+    fn reply(
+        &mut self,
+        cx: &mut Cx<'_>,
+        s: u64,
+        m: Message,
+        req: Payload,
+    ) -> Option<(Message, Payload)> {
+        let (r, sent) = cx.send_seen(s, m.clone());
+        match r {
+            Ok(()) if sent.queued => None,
+            Ok(()) => {
+                if req.probe {
+                    // RFC 28: without ROUTER_MANDATORY a ROUTER drops what its peer's full
+                    // pipe cannot take; that request goes unanswered, as libzmq's would.
+                    cx.log(format_args!(
+                        "s{s} reply to {}:{} dropped at the peer's HWM",
+                        req.sender, req.seq
+                    ));
+                    let now = cx.now();
+                    let what = format!("dealer request {}:{} answered", req.sender, req.seq);
+                    cx.oracle().excuse(&what, now);
+                }
+                None
+            }
+            Err(SendErrorKind::WouldBlock) => Some((m, req)),
+            Err(e) => {
+                cx.log(format_args!(
+                    "s{s} reply to {}:{} not routed: {e:?}",
+                    req.sender, req.seq
+                ));
+                None
+            }
+        }
+    }
+
+    /// Sends the held replies that can go now, keeping each peer's replies in order.
+    fn send_held(&mut self, cx: &mut Cx<'_>, s: u64) {
+        let mut blocked: Vec<Bytes> = Vec::new();
+        for _ in 0..self.held.len() {
+            let (m, req) = self.held.pop_front().expect("counted");
+            let id = m.frames()[0].clone();
+            if blocked.contains(&id) {
+                self.held.push_back((m, req));
+                continue;
+            }
+            if let Some(back) = self.reply(cx, s, m, req) {
+                blocked.push(id);
+                self.held.push_back(back);
+            }
+        }
+    }
+
     /// Sends to a routing id no peer ever has. ROUTER_MANDATORY promises host-unreachable
     /// for it; without it, ROUTER silently drops what it cannot route (and never fails).
     fn send_to_nobody(&mut self, cx: &mut Cx<'_>, s: u64) {
@@ -97,6 +155,9 @@ impl App for Server {
         if let Some(s) = self.sock.filter(|_| sending(cx) && chance(cx.rng(), 0.2)) {
             self.send_to_nobody(cx, s);
         }
+        if let Some(s) = self.sock {
+            self.send_held(cx, s);
+        }
         // Slow readers read on ticks (the simulator calls `readable` after each).
         cx.wake_in(self.p.interval);
     }
@@ -134,16 +195,24 @@ impl App for Server {
                 return;
             }
             cx.oracle().received(now, s, pipe, &req, Scope::One);
-            let mut reply: Vec<Bytes> = vec![id];
+            let mut reply: Vec<Bytes> = vec![id.clone()];
             reply.extend(req.encode().frames().iter().cloned());
-            if let Err(e) = cx.send(s, Message::from_frames(reply)) {
-                cx.log(format_args!("s{s} reply not routed: {e:?}"));
+            let m = Message::from_frames(reply);
+            if self.held.iter().any(|(h, _)| h.frames()[0] == id) {
+                // Behind a held reply to the same peer: in order.
+                self.held.push_back((m, req));
+            } else if let Some(back) = self.reply(cx, s, m, req) {
+                cx.log(format_args!("s{s} reply held: would block"));
+                cx.oracle().coverage.held_replies += 1;
+                self.held.push_back(back);
             }
         }
+        self.send_held(cx, s);
     }
 
     fn crashed(&mut self) {
         self.sock = None;
+        self.held.clear();
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
@@ -165,6 +234,24 @@ struct Client {
     pending: Option<Payload>,
     /// The linger phase's fresh DEALER.
     burst: Option<LingerBurst>,
+    /// When the last reply to one of its own requests came.
+    last_reply: Option<Instant>,
+    /// A second DEALER claiming this client's routing id, for a while.
+    twin: Option<Twin>,
+    twinned: bool,
+}
+
+/// A second DEALER with a client's routing id (ZMQ_ROUTER_HANDOVER's case): with handover
+/// the ROUTER must give it the id and disconnect the client's connection; without, reject
+/// it while the client's connection lives.
+struct Twin {
+    sock: u64,
+    /// The client's connection the twin would displace.
+    displaced: u64,
+    /// Its request, until it could be sent.
+    pending: Option<Payload>,
+    answered: bool,
+    leave: Instant,
 }
 
 impl Client {
@@ -177,6 +264,120 @@ impl Client {
             in_flight: BTreeMap::new(),
             pending: None,
             burst: None,
+            last_reply: None,
+            twin: None,
+            twinned: false,
+        }
+    }
+
+    /// The socket options every DEALER of this client sets.
+    fn options(&self) -> Vec<SocketOption> {
+        let mut opts = Vec::new();
+        if self.p.features.probe_router {
+            opts.push(SocketOption::ProbeRouter(true));
+        }
+        if self.p.conflating() {
+            opts.push(SocketOption::Conflate(true));
+        }
+        opts
+    }
+
+    /// Now and then during the faults (once per client), a twin claims the client's fixed
+    /// routing id at the one server while the client's connection there is established
+    /// (it got a reply since); it leaves after a while.
+    fn twin_tick(&mut self, cx: &mut Cx<'_>) {
+        let now = cx.now();
+        if let Some(t) = self.twin.as_mut() {
+            if now >= t.leave || cx.phase() != Phase::Faults {
+                cx.close(t.sock);
+                self.twin = None;
+            } else if let Some(req) = t.pending.take() {
+                if cx.send(t.sock, req.encode()).is_err() {
+                    t.pending = Some(req);
+                }
+            }
+            return;
+        }
+        let Some(s) = self.sock else {
+            return;
+        };
+        if self.twinned
+            || self.id.is_empty()
+            || self.p.peers != 1
+            || cx.phase() != Phase::Faults
+            || !chance(cx.rng(), 0.05)
+        {
+            return;
+        }
+        let e = peer_ep(cx, 0, PORT);
+        let streams = cx.open_streams(s, &e);
+        let [(displaced, opened)] = streams[..] else {
+            return;
+        };
+        if self.last_reply.is_none_or(|r| r <= opened) {
+            return;
+        }
+        self.twinned = true;
+        let mut opts = self.options();
+        opts.push(SocketOption::RoutingId(self.id.clone().into()));
+        let t = open(cx, &self.p, SocketType::Dealer, &opts);
+        cx.log(format_args!(
+            "s{t} twin of s{s} claims routing id {:?} (s{s}'s stream {displaced})",
+            self.id
+        ));
+        cx.connect(t, &e);
+        let mut req = Payload::new(t, 0, 1, false);
+        req.pad = self.p.pad;
+        req.extra = self.id.clone();
+        let pending = cx.send(t, req.encode()).is_err().then_some(req);
+        let stay = std::time::Duration::from_millis(cx.rng().random_range(100..400));
+        self.twin = Some(Twin {
+            sock: t,
+            displaced,
+            pending,
+            answered: false,
+            leave: now + stay,
+        });
+    }
+
+    /// The twin's replies: the first one says the ROUTER gave it the routing id.
+    fn twin_readable(&mut self, cx: &mut Cx<'_>) {
+        let Some(t) = self.twin.as_mut() else {
+            return;
+        };
+        while let Some((m, _)) = cx.recv(t.sock) {
+            let now = cx.now();
+            let Some(rep) = cx.oracle().decode(now, "twin dealer", m.frames()) else {
+                return;
+            };
+            if rep.sender != t.sock || t.answered {
+                // Replies to the displaced client's requests may follow the id here.
+                continue;
+            }
+            t.answered = true;
+            if self.p.sock.router_handover {
+                cx.oracle().coverage.handovers += 1;
+            }
+            if !cx.stream_open(t.displaced) {
+                continue;
+            }
+            if self.p.sock.router_handover {
+                let what = format!(
+                    "ROUTER_HANDOVER disconnects the connection that held routing id {:?} \
+                     (stream {})",
+                    self.id, t.displaced
+                );
+                let d = now + self.p.probe_bound();
+                cx.expect_close(t.displaced, what, d);
+            } else {
+                let what = format!(
+                    "a ROUTER without ROUTER_HANDOVER answered DEALER s{} with routing id \
+                     {:?}, though the connection that holds that id (stream {}) is open: it \
+                     must reject the newcomer",
+                    t.sock, self.id, t.displaced
+                );
+                cx.oracle().fail(FailureKind::Safety, now, what);
+            }
         }
     }
 
@@ -187,13 +388,7 @@ impl Client {
 
 impl App for Client {
     fn start(&mut self, cx: &mut Cx<'_>) {
-        let mut opts = Vec::new();
-        if self.p.features.probe_router {
-            opts.push(SocketOption::ProbeRouter(true));
-        }
-        if self.p.conflating() {
-            opts.push(SocketOption::Conflate(true));
-        }
+        let mut opts = self.options();
         if self.p.sock.explicit_ids {
             // Fixed across restarts: a restarted client claims its old identity.
             self.id = format!("d{}", cx.host());
@@ -212,6 +407,7 @@ impl App for Client {
         if let Some(b) = self.burst.as_mut() {
             b.tick(cx, &self.p);
         }
+        self.twin_tick(cx);
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
             let e = peer_ep(cx, h, PORT);
@@ -257,6 +453,7 @@ impl App for Client {
     }
 
     fn readable(&mut self, cx: &mut Cx<'_>) {
+        self.twin_readable(cx);
         let Some(s) = self.sock else {
             return;
         };
@@ -280,6 +477,9 @@ impl App for Client {
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
             }
+            if mine {
+                self.last_reply = Some(now);
+            }
             if mine && self.p.conflating() {
                 cx.oracle()
                     .conflated(now, &format!("dealer s{s}"), rep.sender, rep.seq);
@@ -298,6 +498,8 @@ impl App for Client {
         self.in_flight.clear();
         self.pending = None;
         self.burst = None;
+        self.twin = None;
+        self.last_reply = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {

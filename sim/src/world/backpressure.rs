@@ -59,15 +59,6 @@ impl Sim {
         }
         let s = live[self.hosts[h].rng.random_range(0..live.len())];
         let opt = if send_side {
-            let now_snd = self.socks[s]
-                .base
-                .as_ref()
-                .map_or(0, |b| b.socket().options().sndhwm);
-            // Known bug (seed 30220 with --known-bugs): lowering SNDHWM on a live
-            // socket can still leave queued messages undelivered.
-            if !self.known_bugs && now_snd != 0 && hwm < now_snd {
-                return;
-            }
             SocketOption::SndHwm(hwm)
         } else {
             SocketOption::RcvHwm(hwm)
