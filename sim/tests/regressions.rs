@@ -192,3 +192,13 @@ fn queues_kept_across_reconnections_go_out_on_a_later_connection() {
 fn seed_142854_a_window_bound_pair_stream_meets_its_probes() {
     passes(142854, Pattern::Pair);
 }
+
+/// Open, found by the sweep after the merge (200000..): the same shape as 142854 on a
+/// pipeline. Three clients push up to 8 KiB messages (pad 8178) every 2 ms over a 2048-byte
+/// send window with up to 11 ms latency, and one task misses its deadline while bytes still
+/// flow to the sink. Not diagnosed; most likely the same profile rule as 142854.
+#[test]
+#[ignore = "open: a window-bound pipeline outruns the liveness bound (profile or core, not settled)"]
+fn seed_206787_a_window_bound_pipeline_meets_its_deadline() {
+    passes(206787, Pattern::Pipeline);
+}
