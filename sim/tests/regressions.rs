@@ -202,3 +202,13 @@ fn seed_142854_a_window_bound_pair_stream_meets_its_probes() {
 fn seed_206787_a_window_bound_pipeline_meets_its_deadline() {
     passes(206787, Pattern::Pipeline);
 }
+
+/// Open, the same sweep: PUB/SUB over send windows of 2048 and 256 bytes (249461 also with
+/// crashes and partitions) miss a probe's delivery bound. All four open seeds share a small
+/// send window; settling the profile's rule for windows (or finding a core stall) is next.
+#[test]
+#[ignore = "open: window-bound PUB/SUB streams outrun the probe bound (profile or core, not settled)"]
+fn seeds_249461_and_250299_window_bound_pubsub_meets_its_probes() {
+    passes(249461, Pattern::PubSub);
+    passes(250299, Pattern::PubSub);
+}
