@@ -40,6 +40,29 @@ impl std::fmt::Debug for RandomSource {
     }
 }
 
+/// Reads the operating system's CSPRNG (`getrandom(2)` on Linux).
+#[cfg(feature = "os-random")]
+struct OsRandom;
+
+#[cfg(feature = "os-random")]
+impl SecureRandom for OsRandom {
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        // The kernel's source does not fail once the system has booted; there is no safe
+        // fallback for key material, so a failure stops the thread rather than weaken keys.
+        if let Err(e) = getrandom::fill(dst) {
+            panic!("the operating system's random source failed: {e}");
+        }
+    }
+}
+
+/// The operating system's CSPRNG as a [`RandomSource`], for a driver to hand its sockets
+/// (feature `os-random`), and for drawing CURVE key pairs
+/// (`mechanism::curve::generate_keypair(os_random().stream().as_mut())`).
+#[cfg(feature = "os-random")]
+pub fn os_random() -> RandomSource {
+    RandomSource::new(|| Box::new(OsRandom))
+}
+
 /// A seeded, deterministic, NOT secure stream (SplitMix64) for the core's own tests.
 #[cfg(test)]
 #[derive(Debug)]
@@ -74,6 +97,17 @@ impl RandomSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "os-random")]
+    #[test]
+    fn os_streams_differ() {
+        let source = os_random();
+        let (mut a, mut b) = ([0u8; 32], [0u8; 32]);
+        source.stream().fill_bytes(&mut a);
+        source.stream().fill_bytes(&mut b);
+        assert_ne!(a, b);
+        assert_ne!(a, [0; 32]);
+    }
 
     #[test]
     fn each_connection_gets_its_own_stream_and_seeds_replay() {

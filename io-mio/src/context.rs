@@ -219,7 +219,7 @@ impl Context {
             .map_err(|_| Error::NotSupported)?;
         half.set_option(SocketOption::Ipv6(ctx.ipv6), now)
             .expect("every socket takes IPV6");
-        half.set_random_source(crate::random::os_random());
+        half.set_random_source(oxmq_core::rng::os_random());
         let cell = shared.add_socket(half);
         shared
             .open_sockets

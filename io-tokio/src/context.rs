@@ -49,7 +49,7 @@ impl Context {
         )
         .map_err(|_| Error::NotSupported)?;
         let mut half = half;
-        half.set_random_source(crate::random::os_random());
+        half.set_random_source(oxmq_core::rng::os_random());
         let cell = self.shared.add_socket(half);
         Ok(Socket::new(cell, kind))
     }

@@ -74,7 +74,6 @@
 mod context;
 mod error;
 mod net;
-mod random;
 mod session;
 mod shared;
 mod socket;
@@ -82,6 +81,6 @@ mod socket;
 pub use context::Context;
 pub use error::Error;
 pub use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
+pub use oxmq_core::rng::os_random;
 pub use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
-pub use random::os_random;
 pub use socket::{Monitor, Socket};
