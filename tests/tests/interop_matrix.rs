@@ -59,7 +59,7 @@ impl End {
 
     fn bind(&self, ep: &str) -> Result<String, String> {
         match self {
-            End::Ours(s) => s.bind(ep),
+            End::Ours(s) => s.bind(ep).map_err(String::from),
             End::Lib(s) => {
                 s.bind(ep).map_err(|e| e.to_string())?;
                 Ok(s.get_last_endpoint().unwrap().unwrap())
@@ -69,7 +69,7 @@ impl End {
 
     fn connect(&self, ep: &str) -> Result<(), String> {
         match self {
-            End::Ours(s) => s.connect(ep),
+            End::Ours(s) => s.connect(ep).map_err(String::from),
             End::Lib(s) => s.connect(ep).map_err(|e| e.to_string()),
         }
     }
@@ -94,7 +94,7 @@ impl End {
 
     fn subscribe(&self, topic: &[u8]) -> Result<(), String> {
         match self {
-            End::Ours(s) => s.subscribe(topic),
+            End::Ours(s) => s.subscribe(topic).map_err(String::from),
             End::Lib(s) => s.set_subscribe(topic).map_err(|e| e.to_string()),
         }
     }
@@ -108,7 +108,9 @@ impl End {
 
     fn send(&self, frames: &[Vec<u8>]) -> Result<(), String> {
         match self {
-            End::Ours(s) => s.send(Message::from_frames(frames.to_vec())),
+            End::Ours(s) => s
+                .send(Message::from_frames(frames.to_vec()))
+                .map_err(String::from),
             End::Lib(s) => s.send_multipart(frames, 0).map_err(|e| e.to_string()),
         }
     }
