@@ -7,10 +7,10 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
+use crate::front::{Ctx, Sock};
 use bytes::Bytes;
 use clap::{Args, Subcommand};
 use oxmq_core::SocketType;
-use oxmq_mio::{Context, Socket};
 
 use crate::{fail, Failure, SocketOpts};
 
@@ -67,7 +67,7 @@ pub(crate) enum Bench {
     },
 }
 
-pub(crate) fn run(ctx: &Context, bench: Bench) -> Result<(), Failure> {
+pub(crate) fn run(ctx: &Ctx, bench: Bench) -> Result<(), Failure> {
     match bench {
         Bench::ThrRecv { bind, shape } => {
             let s = open(ctx, SocketType::Pull, &shape)?;
@@ -135,7 +135,7 @@ pub(crate) fn run(ctx: &Context, bench: Bench) -> Result<(), Failure> {
     }
 }
 
-fn open(ctx: &Context, kind: SocketType, shape: &Shape) -> Result<Socket, Failure> {
+fn open<'c>(ctx: &'c Ctx, kind: SocketType, shape: &Shape) -> Result<Sock<'c>, Failure> {
     let s = ctx
         .socket(kind)
         .map_err(|e| fail("cannot create socket", e))?;
@@ -207,7 +207,7 @@ impl Throughput {
 }
 
 /// Times the stream from its first message, as local_thr does.
-fn receive_stream(s: &Socket, shape: &Shape) -> Result<Throughput, Failure> {
+fn receive_stream(s: &Sock<'_>, shape: &Shape) -> Result<Throughput, Failure> {
     let first = s.recv().map_err(|e| fail("receive failed", e))?;
     check_size(first.byte_len(), shape.size)?;
     let start = Instant::now();
@@ -235,7 +235,7 @@ fn check_size(got: usize, want: usize) -> Result<(), Failure> {
     }
 }
 
-fn send_stream(s: &Socket, shape: &Shape) -> Result<(), Failure> {
+fn send_stream(s: &Sock<'_>, shape: &Shape) -> Result<(), Failure> {
     let body = Bytes::from(vec![0u8; shape.size]);
     for _ in 0..shape.count {
         s.send(body.clone()).map_err(|e| fail("send failed", e))?;
@@ -243,7 +243,7 @@ fn send_stream(s: &Socket, shape: &Shape) -> Result<(), Failure> {
     Ok(())
 }
 
-fn echo(s: &Socket, shape: &Shape) -> Result<(), Failure> {
+fn echo(s: &Sock<'_>, shape: &Shape) -> Result<(), Failure> {
     for _ in 0..shape.count {
         let m = s.recv().map_err(|e| fail("receive failed", e))?;
         s.send(m).map_err(|e| fail("send failed", e))?;
@@ -283,7 +283,7 @@ impl Latency {
     }
 }
 
-fn ping(s: &Socket, shape: &Shape) -> Result<Latency, Failure> {
+fn ping(s: &Sock<'_>, shape: &Shape) -> Result<Latency, Failure> {
     let body = Bytes::from(vec![0u8; shape.size]);
     let mut rtts = Vec::with_capacity(usize::try_from(shape.count).unwrap_or(0));
     let mut progress = Progress::new();

@@ -1,7 +1,8 @@
 //! `oxmq`: poke at ZeroMQ endpoints from a shell — receive, send, echo, proxy, monitor and
-//! bench — on the oxmq-mio front-end.
+//! bench — on the oxmq-mio front-end, or on oxmq-tokio with `--front-end tokio`.
 
 mod bench;
+mod front;
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
@@ -13,7 +14,9 @@ use oxmq_core::codec::MechanismName;
 use oxmq_core::mechanism::curve::{generate_keypair, public_key};
 use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey, SecretBytes};
 use oxmq_core::{Message, SocketOption, SocketType, ZapReply};
-use oxmq_mio::{os_random, Context, Socket};
+use oxmq_mio::os_random;
+
+use crate::front::{Ctx, FrontEnd, Sock};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +25,9 @@ use oxmq_mio::{os_random, Context, Socket};
     about = "Send, receive, echo, proxy and monitor ZeroMQ endpoints"
 )]
 struct Cli {
+    /// The front-end to run on: mio (blocking sockets) or tokio (async sockets)
+    #[arg(long, global = true, value_enum, default_value_t = FrontEnd::Mio)]
+    front_end: FrontEnd,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,7 +77,7 @@ struct SocketOpts {
 }
 
 impl SocketOpts {
-    fn apply(&self, s: &Socket) -> Result<(), Failure> {
+    fn apply(&self, s: &Sock<'_>) -> Result<(), Failure> {
         let mut opts = Vec::new();
         if let Some(n) = self.sndhwm {
             opts.push(SocketOption::SndHwm(n));
@@ -239,7 +245,7 @@ fn fail(what: impl std::fmt::Display, e: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli.front_end, cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg)) => {
             eprintln!("oxmq: {msg}");
@@ -248,8 +254,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<(), Failure> {
-    let ctx = Context::new().map_err(|e| fail("cannot start", e))?;
+fn run(front_end: FrontEnd, command: Command) -> Result<(), Failure> {
+    let ctx = Ctx::new(front_end).map_err(|e| fail("cannot start", e))?;
     match command {
         Command::Recv {
             socket_type,
@@ -330,7 +336,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 }
             }
             // Closing lingers until every message is with a peer.
-            drop(s);
+            s.close();
             ctx.term();
             Ok(())
         }
@@ -347,7 +353,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 s.send(m).map_err(|e| fail("send failed", e))?;
                 n += 1;
             }
-            drop(s);
+            s.close();
             ctx.term();
             Ok(())
         }
@@ -359,7 +365,7 @@ fn run(command: Command) -> Result<(), Failure> {
         } => {
             let front = open_one(&ctx, front_type, &front_endpoint)?;
             let back = open_one(&ctx, back_type, &back_endpoint)?;
-            oxmq_mio::proxy(&front, &back, None).map_err(|e| fail("proxy stopped", e))
+            front::proxy(&front, &back).map_err(|e| fail("proxy stopped", e))
         }
         Command::Bench { which } => bench::run(&ctx, which),
         Command::Keygen => {
@@ -374,7 +380,7 @@ fn run(command: Command) -> Result<(), Failure> {
             security,
             count,
         } => {
-            let s = ctx
+            let mut s = ctx
                 .socket(socket_type)
                 .map_err(|e| fail("cannot create socket", e))?;
             secure(&ctx, &s, &security)?;
@@ -383,7 +389,7 @@ fn run(command: Command) -> Result<(), Failure> {
             let mut out = std::io::stdout().lock();
             let mut n = 0;
             while count.is_none_or(|c| n < c) {
-                if let Some(ev) = s.recv_monitor_event(Duration::from_secs(3600)) {
+                if let Some(ev) = s.next_event(Duration::from_secs(3600)) {
                     let name = format!("{:?}", ev.kind);
                     writeln!(out, "{}\t{}\t{}", upper_snake(&name), ev.endpoint, ev.value)
                         .and_then(|()| out.flush())
@@ -396,12 +402,12 @@ fn run(command: Command) -> Result<(), Failure> {
     }
 }
 
-fn open(
-    ctx: &Context,
+fn open<'c>(
+    ctx: &'c Ctx,
     kind: SocketType,
     endpoints: &Endpoints,
     security: &Security,
-) -> Result<Socket, Failure> {
+) -> Result<Sock<'c>, Failure> {
     let s = ctx
         .socket(kind)
         .map_err(|e| fail("cannot create socket", e))?;
@@ -412,7 +418,7 @@ fn open(
 
 /// Applies the security flags to `s`, installing the context's ZAP handler for a server that
 /// names whom to let in.
-fn secure(ctx: &Context, s: &Socket, sec: &Security) -> Result<(), Failure> {
+fn secure(ctx: &Ctx, s: &Sock<'_>, sec: &Security) -> Result<(), Failure> {
     let set = |opt: SocketOption| s.set(opt).map_err(|e| fail("cannot set security", e));
     let key = |what: &str, z85: &str| {
         CurvePublicKey::from_z85(z85).map_err(|e| fail(format!("bad {what}"), e))
@@ -499,7 +505,7 @@ fn secure(ctx: &Context, s: &Socket, sec: &Security) -> Result<(), Failure> {
     Ok(())
 }
 
-fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {
+fn attach(s: &Sock<'_>, endpoints: &Endpoints) -> Result<(), Failure> {
     if endpoints.bind.is_empty() && endpoints.connect.is_empty() {
         return Err(Failure(
             "give at least one --bind or --connect endpoint".into(),
@@ -518,7 +524,7 @@ fn attach(s: &Socket, endpoints: &Endpoints) -> Result<(), Failure> {
 }
 
 /// One proxy side: bound, or connected when the endpoint starts with '>'.
-fn open_one(ctx: &Context, kind: SocketType, endpoint: &str) -> Result<Socket, Failure> {
+fn open_one<'c>(ctx: &'c Ctx, kind: SocketType, endpoint: &str) -> Result<Sock<'c>, Failure> {
     let s = ctx
         .socket(kind)
         .map_err(|e| fail("cannot create socket", e))?;

@@ -1,5 +1,6 @@
-//! The `oxmq` tool against libzmq peers: PUSH/PULL, PUB/SUB and REQ/REP in both roles, plus
-//! help and error exits.
+//! The `oxmq` tool against libzmq peers: PUSH/PULL, PUB/SUB and REQ/REP in both roles,
+//! proxy, monitor, security and bench, each on both front-ends (`--front-end mio` and
+//! `--front-end tokio`), plus help and error exits.
 
 use std::process::{Child, Command, Output, Stdio};
 
@@ -11,8 +12,10 @@ fn free_endpoint() -> String {
     format!("tcp://{}", l.local_addr().unwrap())
 }
 
-fn spawn(args: &[&str]) -> Child {
+/// The tool on front-end `fe` ("mio" or "tokio").
+fn spawn_on(fe: &str, args: &[&str]) -> Child {
     Command::new(OXMQ)
+        .args(["--front-end", fe])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -32,10 +35,9 @@ fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
     s
 }
 
-#[test]
-fn recv_pull_prints_frames_from_a_libzmq_push() {
+fn recv_pull_prints_frames_from_a_libzmq_push(fe: &str) {
     let ep = free_endpoint();
-    let child = spawn(&["recv", "PULL", "--bind", &ep, "--count", "3"]);
+    let child = spawn_on(fe, &["recv", "PULL", "--bind", &ep, "--count", "3"]);
     let ctx = zmq::Context::new();
     let push = zsock(&ctx, zmq::PUSH);
     push.connect(&ep).unwrap();
@@ -54,13 +56,15 @@ fn recv_pull_prints_frames_from_a_libzmq_push() {
     );
 }
 
-#[test]
-fn send_push_delivers_to_a_libzmq_pull_and_exits_zero() {
+fn send_push_delivers_to_a_libzmq_pull_and_exits_zero(fe: &str) {
     let ctx = zmq::Context::new();
     let pull = zsock(&ctx, zmq::PULL);
     pull.bind("tcp://127.0.0.1:*").unwrap();
     let ep = pull.get_last_endpoint().unwrap().unwrap();
-    let child = spawn(&["send", "push", "--connect", &ep, "--count", "2", "a|b", "c"]);
+    let child = spawn_on(
+        fe,
+        &["send", "push", "--connect", &ep, "--count", "2", "a|b", "c"],
+    );
     let got: Vec<Vec<Vec<u8>>> = (0..4).map(|_| pull.recv_multipart(0).unwrap()).collect();
     assert_eq!(
         got,
@@ -79,14 +83,13 @@ fn send_push_delivers_to_a_libzmq_pull_and_exits_zero() {
     );
 }
 
-#[test]
-fn send_reads_messages_from_stdin() {
+fn send_reads_messages_from_stdin(fe: &str) {
     let ctx = zmq::Context::new();
     let pull = zsock(&ctx, zmq::PULL);
     pull.bind("tcp://127.0.0.1:*").unwrap();
     let ep = pull.get_last_endpoint().unwrap().unwrap();
     let mut child = Command::new(OXMQ)
-        .args(["send", "PUSH", "--connect", &ep])
+        .args(["--front-end", fe, "send", "PUSH", "--connect", &ep])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,23 +108,25 @@ fn send_reads_messages_from_stdin() {
     assert!(finish(child).status.success());
 }
 
-#[test]
-fn recv_sub_gets_only_its_topic_from_a_libzmq_publisher() {
+fn recv_sub_gets_only_its_topic_from_a_libzmq_publisher(fe: &str) {
     let ctx = zmq::Context::new();
     // An XPUB shows when the subscription has arrived, so nothing is published too early.
     let publisher = zsock(&ctx, zmq::XPUB);
     publisher.bind("tcp://127.0.0.1:*").unwrap();
     let ep = publisher.get_last_endpoint().unwrap().unwrap();
-    let child = spawn(&[
-        "recv",
-        "sub",
-        "--connect",
-        &ep,
-        "--subscribe",
-        "weather",
-        "--count",
-        "2",
-    ]);
+    let child = spawn_on(
+        fe,
+        &[
+            "recv",
+            "sub",
+            "--connect",
+            &ep,
+            "--subscribe",
+            "weather",
+            "--count",
+            "2",
+        ],
+    );
     assert_eq!(publisher.recv_bytes(0).unwrap(), b"\x01weather");
     for _ in 0..2 {
         publisher.send("sports 1-0", 0).unwrap();
@@ -139,10 +144,9 @@ fn recv_sub_gets_only_its_topic_from_a_libzmq_publisher() {
     );
 }
 
-#[test]
-fn send_pub_waits_for_a_libzmq_subscriber() {
+fn send_pub_waits_for_a_libzmq_subscriber(fe: &str) {
     let ep = free_endpoint();
-    let child = spawn(&["send", "PUB", "--bind", &ep, "weather|rain"]);
+    let child = spawn_on(fe, &["send", "PUB", "--bind", &ep, "weather|rain"]);
     let ctx = zmq::Context::new();
     let sub = zsock(&ctx, zmq::SUB);
     sub.set_subscribe(b"weather").unwrap();
@@ -154,10 +158,9 @@ fn send_pub_waits_for_a_libzmq_subscriber() {
     assert!(finish(child).status.success());
 }
 
-#[test]
-fn echo_rep_answers_a_libzmq_req() {
+fn echo_rep_answers_a_libzmq_req(fe: &str) {
     let ep = free_endpoint();
-    let child = spawn(&["echo", "rep", "--bind", &ep, "--count", "2"]);
+    let child = spawn_on(fe, &["echo", "rep", "--bind", &ep, "--count", "2"]);
     let ctx = zmq::Context::new();
     let req = zsock(&ctx, zmq::REQ);
     req.connect(&ep).unwrap();
@@ -168,13 +171,12 @@ fn echo_rep_answers_a_libzmq_req() {
     assert!(finish(child).status.success());
 }
 
-#[test]
-fn send_req_prints_the_reply_of_a_libzmq_rep() {
+fn send_req_prints_the_reply_of_a_libzmq_rep(fe: &str) {
     let ctx = zmq::Context::new();
     let rep = zsock(&ctx, zmq::REP);
     rep.bind("tcp://127.0.0.1:*").unwrap();
     let ep = rep.get_last_endpoint().unwrap().unwrap();
-    let child = spawn(&["send", "REQ", "--connect", &ep, "hello"]);
+    let child = spawn_on(fe, &["send", "REQ", "--connect", &ep, "hello"]);
     assert_eq!(rep.recv_bytes(0).unwrap(), b"hello");
     rep.send("world", 0).unwrap();
     let out = finish(child);
@@ -215,10 +217,9 @@ fn help_usage_and_errors_exit_with_clear_codes() {
     assert_eq!(none.status.code(), Some(1));
 }
 
-#[test]
-fn proxy_forwards_between_libzmq_peers_and_monitor_prints_events() {
+fn proxy_forwards_between_libzmq_peers_and_monitor_prints_events(fe: &str) {
     let (front, back) = (free_endpoint(), free_endpoint());
-    let mut proxy = spawn(&["proxy", "pull", &front, "push", &back]);
+    let mut proxy = spawn_on(fe, &["proxy", "pull", &front, "push", &back]);
     let ctx = zmq::Context::new();
     let push = zsock(&ctx, zmq::PUSH);
     push.connect(&front).unwrap();
@@ -230,7 +231,7 @@ fn proxy_forwards_between_libzmq_peers_and_monitor_prints_events() {
     let _ = proxy.wait();
 
     let ep = free_endpoint();
-    let monitor = spawn(&["monitor", "pull", "--bind", &ep, "--count", "3"]);
+    let monitor = spawn_on(fe, &["monitor", "pull", "--bind", &ep, "--count", "3"]);
     let dealer = zsock(&ctx, zmq::PUSH);
     dealer.connect(&ep).unwrap();
     let out = finish(monitor);
@@ -272,45 +273,53 @@ fn keygen_prints_a_matching_z85_key_pair() {
     assert_ne!(keygen().0, public, "each run draws a new pair");
 }
 
-#[test]
-fn curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys() {
+fn curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys(fe: &str) {
     let (server_public, server_secret) = keygen();
     let (client_public, client_secret) = keygen();
     let ep = free_endpoint();
-    let recv = spawn(&[
-        "recv",
-        "PULL",
-        "--bind",
-        &ep,
-        "--count",
-        "1",
-        "--curve-server",
-        "--curve-secretkey",
-        &server_secret,
-        "--curve-allow",
-        &client_public,
-    ]);
+    let recv = spawn_on(
+        fe,
+        &[
+            "recv",
+            "PULL",
+            "--bind",
+            &ep,
+            "--count",
+            "1",
+            "--curve-server",
+            "--curve-secretkey",
+            &server_secret,
+            "--curve-allow",
+            &client_public,
+        ],
+    );
     // A client whose key is not allowed is refused; the allowed one gets through.
-    let mut stranger = spawn(&[
-        "send",
-        "PUSH",
-        "--connect",
-        &ep,
-        "--curve-serverkey",
-        &server_public,
-        "from a stranger",
-    ]);
-    let send = spawn(&[
-        "send",
-        "PUSH",
-        "--connect",
-        &ep,
-        "--curve-serverkey",
-        &server_public,
-        "--curve-secretkey",
-        &client_secret,
-        "sealed hello",
-    ]);
+    let mut stranger = spawn_on(
+        fe,
+        &[
+            "send",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--curve-serverkey",
+            &server_public,
+            "from a stranger",
+        ],
+    );
+    let send = spawn_on(
+        fe,
+        &[
+            "send",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--curve-serverkey",
+            &server_public,
+            "--curve-secretkey",
+            &client_secret,
+            "sealed hello",
+        ],
+    );
     let out = finish(recv);
     assert!(
         out.status.success(),
@@ -323,20 +332,22 @@ fn curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys() {
     let _ = stranger.wait();
 }
 
-#[test]
-fn plain_flags_carry_a_message_from_a_libzmq_client() {
+fn plain_flags_carry_a_message_from_a_libzmq_client(fe: &str) {
     let ep = free_endpoint();
-    let recv = spawn(&[
-        "recv",
-        "PULL",
-        "--bind",
-        &ep,
-        "--count",
-        "1",
-        "--plain-server",
-        "--plain-user",
-        "admin:secret",
-    ]);
+    let recv = spawn_on(
+        fe,
+        &[
+            "recv",
+            "PULL",
+            "--bind",
+            &ep,
+            "--count",
+            "1",
+            "--plain-server",
+            "--plain-user",
+            "admin:secret",
+        ],
+    );
     let ctx = zmq::Context::new();
     let wrong = zsock(&ctx, zmq::PUSH);
     wrong.set_linger(0).unwrap();
@@ -358,13 +369,15 @@ fn plain_flags_carry_a_message_from_a_libzmq_client() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "logged in\n");
 }
 
-#[test]
-fn bench_thr_recv_times_a_libzmq_stream_and_thr_send_feeds_libzmq() {
+fn bench_thr_recv_times_a_libzmq_stream_and_thr_send_feeds_libzmq(fe: &str) {
     // Our local_thr, libzmq's remote_thr side.
     let ep = free_endpoint();
-    let child = spawn(&[
-        "bench", "thr-recv", "--bind", &ep, "--size", "100", "--count", "5000",
-    ]);
+    let child = spawn_on(
+        fe,
+        &[
+            "bench", "thr-recv", "--bind", &ep, "--size", "100", "--count", "5000",
+        ],
+    );
     let ctx = zmq::Context::new();
     let push = zsock(&ctx, zmq::PUSH);
     push.connect(&ep).unwrap();
@@ -388,24 +401,26 @@ fn bench_thr_recv_times_a_libzmq_stream_and_thr_send_feeds_libzmq() {
     let pull = zsock(&ctx, zmq::PULL);
     pull.bind("tcp://127.0.0.1:*").unwrap();
     let ep = pull.get_last_endpoint().unwrap().unwrap();
-    let child = spawn(&[
-        "bench",
-        "thr-send",
-        "--connect",
-        &ep,
-        "--size",
-        "10",
-        "--count",
-        "3000",
-    ]);
+    let child = spawn_on(
+        fe,
+        &[
+            "bench",
+            "thr-send",
+            "--connect",
+            &ep,
+            "--size",
+            "10",
+            "--count",
+            "3000",
+        ],
+    );
     for _ in 0..3000 {
         assert_eq!(pull.recv_bytes(0).unwrap().len(), 10);
     }
     assert!(finish(child).status.success());
 }
 
-#[test]
-fn bench_lat_ping_times_round_trips_with_a_libzmq_echo() {
+fn bench_lat_ping_times_round_trips_with_a_libzmq_echo(fe: &str) {
     let ctx = zmq::Context::new();
     let rep = zsock(&ctx, zmq::REP);
     rep.bind("tcp://127.0.0.1:*").unwrap();
@@ -416,16 +431,19 @@ fn bench_lat_ping_times_round_trips_with_a_libzmq_echo() {
             rep.send(m, 0).unwrap();
         }
     });
-    let out = finish(spawn(&[
-        "bench",
-        "lat-ping",
-        "--connect",
-        &ep,
-        "--size",
-        "32",
-        "--count",
-        "500",
-    ]));
+    let out = finish(spawn_on(
+        fe,
+        &[
+            "bench",
+            "lat-ping",
+            "--connect",
+            &ep,
+            "--size",
+            "32",
+            "--count",
+            "500",
+        ],
+    ));
     echo.join().unwrap();
     assert!(
         out.status.success(),
@@ -439,34 +457,46 @@ fn bench_lat_ping_times_round_trips_with_a_libzmq_echo() {
     );
 }
 
-#[test]
-fn common_socket_options_apply_and_bad_ones_fail_clearly() {
+fn common_socket_options_apply_and_bad_ones_fail_clearly(fe: &str) {
     // A routing id set on the command line is what a libzmq ROUTER sees.
     let ctx = zmq::Context::new();
     let router = zsock(&ctx, zmq::ROUTER);
     router.bind("tcp://127.0.0.1:*").unwrap();
     let ep = router.get_last_endpoint().unwrap().unwrap();
-    let child = spawn(&[
-        "send",
-        "dealer",
-        "--connect",
-        &ep,
-        "--routing-id",
-        "cli-peer",
-        "--sndhwm",
-        "10",
-        "--linger",
-        "-1",
-        "--heartbeat-ivl",
-        "100",
-        "hi",
-    ]);
+    let child = spawn_on(
+        fe,
+        &[
+            "send",
+            "dealer",
+            "--connect",
+            &ep,
+            "--routing-id",
+            "cli-peer",
+            "--sndhwm",
+            "10",
+            "--linger",
+            "-1",
+            "--heartbeat-ivl",
+            "100",
+            "hi",
+        ],
+    );
     let frames = router.recv_multipart(0).unwrap();
     assert_eq!(frames, [b"cli-peer".to_vec(), b"hi".to_vec()]);
     assert!(finish(child).status.success());
     // A routing id libzmq would refuse (empty) is a clear runtime error.
     let out = Command::new(OXMQ)
-        .args(["send", "dealer", "--connect", &ep, "--routing-id", "", "x"])
+        .args([
+            "--front-end",
+            fe,
+            "send",
+            "dealer",
+            "--connect",
+            &ep,
+            "--routing-id",
+            "",
+            "x",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -495,3 +525,41 @@ fn z85_keys_that_start_with_a_hyphen_are_values_not_flags() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad --curve-serverkey"));
 }
+
+/// Each command's test on each front-end.
+macro_rules! on_both_front_ends {
+    ($($case:ident),* $(,)?) => {
+        mod mio {
+            $(
+                #[test]
+                fn $case() {
+                    super::$case("mio");
+                }
+            )*
+        }
+        mod tokio {
+            $(
+                #[test]
+                fn $case() {
+                    super::$case("tokio");
+                }
+            )*
+        }
+    };
+}
+
+on_both_front_ends!(
+    recv_pull_prints_frames_from_a_libzmq_push,
+    send_push_delivers_to_a_libzmq_pull_and_exits_zero,
+    send_reads_messages_from_stdin,
+    recv_sub_gets_only_its_topic_from_a_libzmq_publisher,
+    send_pub_waits_for_a_libzmq_subscriber,
+    echo_rep_answers_a_libzmq_req,
+    send_req_prints_the_reply_of_a_libzmq_rep,
+    proxy_forwards_between_libzmq_peers_and_monitor_prints_events,
+    curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys,
+    plain_flags_carry_a_message_from_a_libzmq_client,
+    bench_thr_recv_times_a_libzmq_stream_and_thr_send_feeds_libzmq,
+    bench_lat_ping_times_round_trips_with_a_libzmq_echo,
+    common_socket_options_apply_and_bad_ones_fail_clearly,
+);
