@@ -173,31 +173,12 @@ impl Sock<'_> {
     }
 }
 
-/// Forwards messages both ways between two sockets until one fails (`zmq_proxy`). A side
-/// is read only while the other can take what it sends, as libzmq's proxy does.
+/// Forwards messages both ways between two sockets until one fails (`zmq_proxy`).
 pub(crate) fn proxy(front: &Sock<'_>, back: &Sock<'_>) -> Result<(), Error> {
     match (front, back) {
         (Sock::Mio(f), Sock::Mio(b)) => oxmq_mio::proxy(f, b, None).map(|_| ()).map_err(text),
         (Sock::Tokio { rt, s: f, .. }, Sock::Tokio { s: b, .. }) => {
-            // PUSH and PUB cannot receive: that direction stays idle.
-            let reads = |s: &oxmq_tokio::Socket| {
-                !matches!(s.socket_type(), SocketType::Push | SocketType::Pub)
-            };
-            let (front_reads, back_reads) = (reads(f), reads(b));
-            rt.block_on(async {
-                loop {
-                    // Both receives are cancel-safe: the losing one has taken nothing.
-                    tokio::select! {
-                        m = f.recv(), if front_reads => {
-                            b.send(m.map_err(text)?).await.map_err(text)?;
-                        }
-                        m = b.recv(), if back_reads => {
-                            f.send(m.map_err(text)?).await.map_err(text)?;
-                        }
-                        else => return Err("neither side can receive".to_owned()),
-                    }
-                }
-            })
+            rt.block_on(oxmq_tokio::proxy(f, b, None)).map_err(text)
         }
         _ => Err("both proxy sides must be on one front-end".into()),
     }

@@ -51,6 +51,7 @@ pub mod monitor;
 pub mod options;
 pub mod pattern;
 pub mod pipe;
+pub mod proxy;
 pub mod rng;
 pub mod sched;
 pub mod session;

@@ -4,6 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 pub use oxmq_core::options::{POLLIN, POLLOUT};
+pub use oxmq_core::proxy::ProxyStats;
+use oxmq_core::proxy::{ProxyCommand, ProxySteering};
+use oxmq_core::SocketType;
 
 use crate::{Error, Socket};
 
@@ -77,27 +80,6 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
     }
 }
 
-/// What a steerable proxy counts (the eight numbers STATISTICS replies with).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ProxyStats {
-    /// Messages received on the frontend.
-    pub frontend_in: u64,
-    /// Bytes received on the frontend.
-    pub frontend_in_bytes: u64,
-    /// Messages sent on the frontend.
-    pub frontend_out: u64,
-    /// Bytes sent on the frontend.
-    pub frontend_out_bytes: u64,
-    /// Messages received on the backend.
-    pub backend_in: u64,
-    /// Bytes received on the backend.
-    pub backend_in_bytes: u64,
-    /// Messages sent on the backend.
-    pub backend_out: u64,
-    /// Bytes sent on the backend.
-    pub backend_out_bytes: u64,
-}
-
 /// Moves messages both ways between `frontend` and `backend`, copying each to `capture` if
 /// given, until the context is terminated (`zmq_proxy`; QUEUE, FORWARDER and STREAMER are
 /// this with ROUTER/DEALER, XSUB/XPUB and PULL/PUSH).
@@ -124,14 +106,13 @@ fn run_proxy(
     capture: Option<&Socket>,
     control: Option<&Socket>,
 ) -> Result<ProxyStats, Error> {
-    let mut stats = ProxyStats::default();
-    let mut paused = false;
+    let mut steer = ProxySteering::default();
     loop {
         // As libzmq: read a side only while the other can take a message, and otherwise
         // wait for the other to become writable. A proxy whose backend blocks then leaves its
         // frontend's messages queued, and keeps listening to its control socket.
         let (mut front_interest, mut back_interest) = (0, 0);
-        if !paused {
+        if !steer.paused {
             if writable(backend)? {
                 front_interest |= POLLIN;
             } else {
@@ -154,48 +135,23 @@ fn run_proxy(
         let (front_ready, back_ready) = (items[0].is_readable(), items[1].is_readable());
         let control_ready = items.get(2).is_some_and(PollItem::is_readable);
         drop(items);
-        if control_ready {
-            if let Some(c) = control {
-                let cmd = c.recv_dontwait()?;
-                let reply_empty = c.socket_type() == oxmq_core::SocketType::Rep;
-                match &cmd.frames()[0][..] {
-                    b"PAUSE" => paused = true,
-                    b"RESUME" => paused = false,
-                    b"TERMINATE" => {
-                        if reply_empty {
-                            c.send(bytes::Bytes::new())?;
-                        }
-                        return Ok(stats);
-                    }
-                    b"STATISTICS" => {
-                        let s = stats;
-                        let counters = [
-                            s.frontend_in,
-                            s.frontend_in_bytes,
-                            s.frontend_out,
-                            s.frontend_out_bytes,
-                            s.backend_in,
-                            s.backend_in_bytes,
-                            s.backend_out,
-                            s.backend_out_bytes,
-                        ];
-                        c.send(oxmq_core::Message::from_frames(
-                            counters.map(|n| n.to_ne_bytes().to_vec()),
-                        ))?;
-                        continue;
-                    }
-                    _ => {}
-                }
-                if reply_empty {
-                    c.send(bytes::Bytes::new())?;
-                }
+        if let (true, Some(c)) = (control_ready, control) {
+            let msg = c.recv_dontwait()?;
+            let (cmd, reply) = steer.control(&msg, c.socket_type() == SocketType::Rep);
+            if let Some(reply) = reply {
+                c.send(reply)?;
+            }
+            match cmd {
+                ProxyCommand::Terminate => return Ok(steer.stats),
+                ProxyCommand::Statistics => continue,
+                _ => {}
             }
         }
-        if front_ready {
-            forward(frontend, backend, capture, &mut stats, true)?;
+        if front_ready && !steer.paused {
+            forward(frontend, backend, capture, &mut steer.stats, true)?;
         }
-        if back_ready {
-            forward(backend, frontend, capture, &mut stats, false)?;
+        if back_ready && !steer.paused {
+            forward(backend, frontend, capture, &mut steer.stats, false)?;
         }
     }
 }
@@ -226,16 +182,6 @@ fn forward(
         let _ = c.send_dontwait(msg.clone());
     }
     to.send(msg)?;
-    if front_to_back {
-        stats.frontend_in += 1;
-        stats.frontend_in_bytes += bytes;
-        stats.backend_out += 1;
-        stats.backend_out_bytes += bytes;
-    } else {
-        stats.backend_in += 1;
-        stats.backend_in_bytes += bytes;
-        stats.frontend_out += 1;
-        stats.frontend_out_bytes += bytes;
-    }
+    stats.record(front_to_back, bytes);
     Ok(())
 }

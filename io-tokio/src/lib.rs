@@ -74,6 +74,7 @@
 mod context;
 mod error;
 mod net;
+mod proxy;
 mod session;
 mod shared;
 mod socket;
@@ -83,4 +84,5 @@ pub use error::Error;
 pub use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
 pub use oxmq_core::rng::os_random;
 pub use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
+pub use proxy::{proxy, proxy_steerable, ProxyStats};
 pub use socket::{Monitor, Socket};

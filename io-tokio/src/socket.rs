@@ -317,6 +317,18 @@ impl Socket {
         self.poll_take(&mut local, cx)
     }
 
+    /// Polls until a whole message could be sent without waiting (ZMQ_EVENTS has POLLOUT).
+    /// `Pending` registers the task to be woken when the socket changes.
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.cell.poll_with(cx, |st, _| {
+            if st.half.readiness().1 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+    }
+
     /// Receives one frame and whether more of the same message follow (ZMQ_RCVMORE).
     ///
     /// Cancel-safe: the message is taken from the socket only in the poll that returns its
