@@ -51,6 +51,9 @@ pub struct Report {
     pub rss_after_kib: u64,
     /// The largest resident memory seen while it ran.
     pub rss_peak_kib: u64,
+    /// Resident memory and open descriptors at the end of each tenth of the run: flat
+    /// figures show nothing accumulates.
+    pub tenths: Vec<(u64, usize)>,
 }
 
 impl std::fmt::Display for Report {
@@ -71,7 +74,18 @@ impl std::fmt::Display for Report {
             self.rss_before_kib,
             self.rss_after_kib,
             self.rss_peak_kib
-        )
+        )?;
+        if !self.tenths.is_empty() {
+            let rss: Vec<String> = self.tenths.iter().map(|(r, _)| r.to_string()).collect();
+            let fds: Vec<String> = self.tenths.iter().map(|(_, f)| f.to_string()).collect();
+            write!(
+                f,
+                "\n    by tenth: RSS KiB {}  fds {}",
+                rss.join(" "),
+                fds.join(" ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -83,31 +97,38 @@ pub const SCENARIOS: [&str; 4] = [
     "binder-restarts",
 ];
 
-/// How the sampler is told to stop, and the peak it saw.
+/// How the sampler is told to stop, the peak it saw, and its samples at each tenth.
 struct Sampler {
     stop: Arc<AtomicBool>,
     peak: Arc<AtomicU64>,
-    thread: std::thread::JoinHandle<()>,
+    thread: std::thread::JoinHandle<Vec<(u64, usize)>>,
 }
 
 impl Sampler {
-    fn start() -> Sampler {
+    fn start(time: Duration) -> Sampler {
         let stop = Arc::new(AtomicBool::new(false));
         let peak = Arc::new(AtomicU64::new(rss_kib()));
         let (s, p) = (Arc::clone(&stop), Arc::clone(&peak));
         let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            let mut tenths = Vec::new();
             while !s.load(Ordering::Relaxed) {
-                p.fetch_max(rss_kib(), Ordering::Relaxed);
+                let rss = rss_kib();
+                p.fetch_max(rss, Ordering::Relaxed);
+                if tenths.len() < 10 && start.elapsed() >= time * (tenths.len() as u32 + 1) / 10 {
+                    tenths.push((rss, open_fds()));
+                }
                 std::thread::sleep(Duration::from_millis(100));
             }
+            tenths
         });
         Sampler { stop, peak, thread }
     }
 
-    fn finish(self) -> u64 {
+    fn finish(self) -> (u64, Vec<(u64, usize)>) {
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
-        self.peak.load(Ordering::Relaxed)
+        let tenths = self.thread.join().unwrap_or_default();
+        (self.peak.load(Ordering::Relaxed), tenths)
     }
 }
 
@@ -117,11 +138,11 @@ pub fn run(front: &dyn Front, scenario: &str, time: Duration) -> Report {
     // count what a steady state holds.
     let _ = one(front, scenario, Duration::from_millis(200));
     let (fds_before, rss_before_kib) = (open_fds(), rss_kib());
-    let sampler = Sampler::start();
+    let sampler = Sampler::start(time);
     let start = Instant::now();
     let mut r = one(front, scenario, time);
     r.seconds = start.elapsed().as_secs_f64();
-    r.rss_peak_kib = sampler.finish();
+    (r.rss_peak_kib, r.tenths) = sampler.finish();
     // Closed sockets let go of their descriptors in the background: give them the wait
     // bound to do so, and take the first count that is back at the start's.
     let deadline = Instant::now() + crate::front::WAIT;
