@@ -74,7 +74,8 @@ fn nonblocking<A: Async>(id: &'static str, name: &'static str) -> Box<dyn Entry>
 pub fn all() -> Vec<Box<dyn Entry>> {
     vec![
         blocking::<oxmq::Oxmq>("oxmq", "oxmq-mio"),
-        nonblocking::<oxmq_tokio::OxmqTokio>("tokio", "oxmq-tokio"),
+        nonblocking::<oxmq_tokio::OxmqTokio<false>>("tokio", "oxmq-tokio"),
+        nonblocking::<oxmq_tokio::OxmqTokio<true>>("tokio1", "oxmq-tokio (one thread)"),
         blocking::<libzmq::Libzmq>("libzmq", "libzmq"),
         nonblocking::<omq::Omq>("omq", "ØMQ.rs (omq-tokio)"),
         nonblocking::<zmqrs::ZmqRs>("zmqrs", "zmq.rs (zeromq)"),

@@ -1,5 +1,7 @@
-//! oxmq's async front-end, on a multi-threaded Tokio runtime the harness makes (the crate
-//! starts none of its own): sessions are tasks on it, as are the sender and the receiver.
+//! oxmq's async front-end on a Tokio runtime the harness makes (the crate starts none of its
+//! own): sessions are tasks on it, as are the sender and the receiver. Two forms: a
+//! multi-thread runtime (Tokio's default), and a current-thread one, where the application's
+//! tasks and the sessions share one thread (the co-located form, as ØMQ.rs runs by default).
 
 use bytes::Bytes;
 use oxmq_core::{Message, SocketOption, SocketType};
@@ -7,20 +9,23 @@ use oxmq_core::{Message, SocketOption, SocketType};
 use crate::nonblocking::{Async, Socket};
 use crate::spec::{Kind, Transport};
 
-pub struct OxmqTokio {
+/// `CURRENT_THREAD`: one thread for everything, or Tokio's multi-thread runtime.
+pub struct OxmqTokio<const CURRENT_THREAD: bool> {
     rt: tokio::runtime::Runtime,
     ctx: oxmq_tokio::Context,
 }
 
-impl Async for OxmqTokio {
+impl<const CURRENT_THREAD: bool> Async for OxmqTokio<CURRENT_THREAD> {
     type Socket = oxmq_tokio::Socket;
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
 
     fn new() -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
+        let mut builder = if CURRENT_THREAD {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+        };
+        let rt = builder.enable_all().build().expect("tokio runtime");
         let ctx = oxmq_tokio::Context::with_runtime(rt.handle().clone());
         OxmqTokio { rt, ctx }
     }
