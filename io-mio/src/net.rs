@@ -2,11 +2,11 @@
 //! the options libzmq sets on them.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use oxmq_core::endpoint::{Endpoint, Host, IpcAddr, Port, TcpAddr};
+use oxmq_core::endpoint::{Endpoint, IpcAddr, TcpAddr};
 use oxmq_core::DriverOptions;
 
 /// A connected (or connecting) stream.
@@ -133,7 +133,7 @@ impl Listen {
     pub(crate) fn accept(&self, opts: &DriverOptions) -> io::Result<Stream> {
         match self {
             Listen::Tcp(l) => l.accept().map(|(s, _)| {
-                let _ = stream_options(&s, opts);
+                let _ = oxmq_net::stream_options(&s, opts);
                 Stream::Tcp(s)
             }),
             Listen::Unix(l, _) => l.accept().map(|(s, _)| Stream::Unix(s)),
@@ -175,52 +175,11 @@ pub(crate) fn dial(ep: &Endpoint, opts: &DriverOptions) -> io::Result<(Stream, b
 }
 
 fn resolve(addr: &TcpAddr, bind: bool, ipv6: bool) -> io::Result<SocketAddr> {
-    let port = match addr.port {
-        Port::Number(p) => p,
-        Port::Ephemeral => 0,
-    };
-    match &addr.host {
-        Host::Any if bind && ipv6 => Ok(SocketAddr::from(([0u16; 8], port))),
-        Host::Any if bind => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
-        Host::Any => Err(io::Error::from(io::ErrorKind::InvalidInput)),
-        Host::V4(a) => Ok(SocketAddr::from((*a, port))),
-        Host::V6 { addr, .. } => Ok(SocketAddr::from((*addr, port))),
-        // Without ZMQ_IPV6, names resolve to IPv4 addresses only, as in libzmq.
-        Host::Name(n) => (n.as_str(), port)
-            .to_socket_addrs()?
-            .find(|a| ipv6 || a.is_ipv4())
-            .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)),
-    }
-}
-
-fn socket_for(addr: SocketAddr, opts: &DriverOptions) -> io::Result<socket2::Socket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    s.set_nonblocking(true)?;
-    if addr.is_ipv6() && opts.ipv6 {
-        // Dual stack: IPv4 peers arrive as mapped addresses.
-        s.set_only_v6(false)?;
-    }
-    #[cfg(target_os = "linux")]
-    if let Some(dev) = &opts.bind_to_device {
-        s.bind_device(Some(dev.as_bytes()))?;
-    }
-    if let Some(n) = opts.send_buffer {
-        s.set_send_buffer_size(n)?;
-    }
-    if let Some(n) = opts.recv_buffer {
-        s.set_recv_buffer_size(n)?;
-    }
-    Ok(s)
+    oxmq_net::resolve_blocking(addr, bind, ipv6)
 }
 
 fn tcp_listener(addr: SocketAddr, opts: &DriverOptions) -> io::Result<TcpListener> {
-    let s = socket_for(addr, opts)?;
-    s.set_reuse_address(true)?;
-    s.bind(&addr.into())?;
-    set_tos(&s, addr.is_ipv6(), opts.tos)?;
-    s.listen(i32::try_from(opts.backlog).unwrap_or(i32::MAX))?;
-    Ok(TcpListener::from_std(s.into()))
+    Ok(TcpListener::from_std(oxmq_net::tcp_listener(addr, opts)?))
 }
 
 fn tcp_connect(
@@ -228,97 +187,15 @@ fn tcp_connect(
     local: Option<SocketAddr>,
     opts: &DriverOptions,
 ) -> io::Result<TcpStream> {
-    let s = socket_for(addr, opts)?;
-    if let Some(local) = local {
-        s.bind(&local.into())?;
-    }
-    match s.connect(&addr.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc_einprogress()) => {}
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
-    }
-    let stream = TcpStream::from_std(s.into());
-    stream_options(&stream, opts)?;
-    Ok(stream)
+    Ok(TcpStream::from_std(oxmq_net::tcp_connect(
+        addr, local, opts,
+    )?))
 }
 
-/// EINPROGRESS: a non-blocking connect under way.
-fn libc_einprogress() -> i32 {
-    if cfg!(target_os = "linux") {
-        115
-    } else {
-        36
-    }
-}
-
-fn stream_options(s: &TcpStream, opts: &DriverOptions) -> io::Result<()> {
-    s.set_nodelay(true)?;
-    let sock = socket2::SockRef::from(s);
-    if let Some(on) = opts.keepalive {
-        sock.set_keepalive(on)?;
-    }
-    if opts.keepalive == Some(true) {
-        let mut ka = socket2::TcpKeepalive::new();
-        if let Some(t) = opts.keepalive_idle {
-            ka = ka.with_time(t);
-        }
-        if let Some(t) = opts.keepalive_interval {
-            ka = ka.with_interval(t);
-        }
-        #[cfg(target_os = "linux")]
-        if let Some(n) = opts.keepalive_count {
-            ka = ka.with_retries(n);
-        }
-        sock.set_tcp_keepalive(&ka)?;
-    }
-    if let Some(n) = opts.send_buffer {
-        sock.set_send_buffer_size(n)?;
-    }
-    if let Some(n) = opts.recv_buffer {
-        sock.set_recv_buffer_size(n)?;
-    }
-    set_tos(&sock, s.local_addr()?.is_ipv6(), opts.tos)?;
-    #[cfg(target_os = "linux")]
-    if opts.max_retransmit.is_some() {
-        sock.set_tcp_user_timeout(opts.max_retransmit)?;
-    }
-    Ok(())
-}
-
-/// ZMQ_TOS as libzmq sets it: IP_TOS, and on an IPv6 socket the traffic class as well (IP_TOS
-/// then only covers IPv4-mapped peers, and some systems refuse it there).
-fn set_tos(s: &socket2::Socket, ipv6: bool, tos: u32) -> io::Result<()> {
-    if tos == 0 {
-        return Ok(());
-    }
-    if !ipv6 {
-        return s.set_tos(tos);
-    }
-    let _ = s.set_tos(tos);
-    #[cfg(target_os = "linux")]
-    s.set_tclass_v6(tos)?;
-    Ok(())
-}
-
-#[cfg(target_os = "linux")]
 fn bind_abstract(name: &str) -> io::Result<UnixListener> {
-    use std::os::linux::net::SocketAddrExt;
-    UnixListener::bind_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)
+    Ok(UnixListener::from_std(oxmq_net::bind_abstract(name)?))
 }
 
-#[cfg(target_os = "linux")]
 fn connect_abstract(name: &str) -> io::Result<UnixStream> {
-    use std::os::linux::net::SocketAddrExt;
-    UnixStream::connect_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name)?)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn bind_abstract(_: &str) -> io::Result<UnixListener> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn connect_abstract(_: &str) -> io::Result<UnixStream> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
+    Ok(UnixStream::from_std(oxmq_net::connect_abstract(name)?))
 }

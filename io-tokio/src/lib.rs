@@ -48,9 +48,9 @@
 //!
 //! Options are libzmq's, as in `oxmq-mio`: [`Socket::set`] takes any [`SocketOption`],
 //! [`Socket::get`] reads one back by its [`SocketOptionName`]. SNDTIMEO and RCVTIMEO bound
-//! `send` and `recv` ([`Error::WouldBlock`] when they run out). Of the TCP options, this shell
-//! applies SNDBUF, RCVBUF, TCP_KEEPALIVE, BACKLOG and IPV6 (and sets TCP_NODELAY); it keeps but
-//! does not yet apply the keepalive timers, TOS, TCP_MAXRT and BINDTODEVICE.
+//! `send` and `recv` ([`Error::WouldBlock`] when they run out). The TCP options (SNDBUF, RCVBUF,
+//! the TCP_KEEPALIVE family, TOS, TCP_MAXRT, BINDTODEVICE, BACKLOG, IPV6) are applied as
+//! libzmq applies them, by the same code as `oxmq-mio`'s (`oxmq-net`); TCP_NODELAY is set.
 //!
 //! ```
 //! use oxmq_tokio::{Context, SocketOption, SocketOptionName, SocketType};

@@ -1,7 +1,6 @@
 //! The operating system's side on Tokio: streams and listeners over TCP and Unix-domain
-//! sockets. TCP_NODELAY, SO_SNDBUF / SO_RCVBUF, SO_KEEPALIVE and the listen backlog are set as
-//! libzmq sets them; the keepalive timers, TOS, TCP_MAXRT and BINDTODEVICE are not applied by
-//! this shell yet.
+//! sockets, made and set up by `oxmq-net` as libzmq sets them (the same code as oxmq-mio's),
+//! then handed to Tokio.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -10,10 +9,10 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use oxmq_core::endpoint::{Endpoint, Host, IpcAddr, Port, TcpAddr};
+use oxmq_core::endpoint::{Endpoint, IpcAddr, TcpAddr};
 use oxmq_core::DriverOptions;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpSocket, TcpStream, UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A connected stream.
 pub(crate) enum Stream {
@@ -71,11 +70,8 @@ impl Listen {
     ) -> io::Result<(Listen, String)> {
         match ep {
             Endpoint::Tcp { addr, .. } => {
-                let sa = resolve_now(addr, true, opts.ipv6)?;
-                let s = tcp_socket(sa, opts)?;
-                s.set_reuseaddr(true)?;
-                s.bind(sa)?;
-                let l = s.listen(opts.backlog)?;
+                let sa = oxmq_net::resolve_blocking(addr, true, opts.ipv6)?;
+                let l = TcpListener::from_std(oxmq_net::tcp_listener(sa, opts)?)?;
                 let bound = format!("tcp://{}", l.local_addr()?);
                 Ok((Listen::Tcp(l), bound))
             }
@@ -111,7 +107,7 @@ impl Listen {
     ) -> Poll<io::Result<Stream>> {
         match self {
             Listen::Tcp(l) => l.poll_accept(cx).map_ok(|(s, _)| {
-                let _ = stream_options(&s, opts);
+                let _ = oxmq_net::stream_options(&s, opts);
                 Stream::Tcp(s)
             }),
             Listen::Unix(l, _) => l.poll_accept(cx).map_ok(|(s, _)| Stream::Unix(s)),
@@ -139,12 +135,14 @@ pub(crate) fn dial(
                     None => None,
                 };
                 let to = resolve(&addr, false, opts.ipv6).await?;
-                let s = tcp_socket(to, &opts)?;
-                if let Some(local) = local {
-                    s.bind(local)?;
+                let stream = TcpStream::from_std(oxmq_net::tcp_connect(to, local, &opts)?)?;
+                // The connect completes when the socket turns writable; its error, if any,
+                // is then pending on the socket.
+                stream.writable().await?;
+                if let Some(e) = stream.take_error()? {
+                    return Err(e);
                 }
-                let stream = s.connect(to).await?;
-                stream_options(&stream, &opts)?;
+                stream.peer_addr()?;
                 Ok(Stream::Tcp(stream))
             }
             Endpoint::Ipc(IpcAddr::Path(p)) => Ok(Stream::Unix(UnixStream::connect(p).await?)),
@@ -154,104 +152,19 @@ pub(crate) fn dial(
     })
 }
 
-fn port(addr: &TcpAddr) -> u16 {
-    match addr.port {
-        Port::Number(p) => p,
-        Port::Ephemeral => 0,
-    }
-}
-
-/// Resolves an address that needs no name lookup, or fails.
-fn resolve_literal(addr: &TcpAddr, bind: bool, ipv6: bool) -> Option<io::Result<SocketAddr>> {
-    let port = port(addr);
-    Some(match &addr.host {
-        Host::Any if bind && ipv6 => Ok(SocketAddr::from(([0u16; 8], port))),
-        Host::Any if bind => Ok(SocketAddr::from(([0, 0, 0, 0], port))),
-        Host::Any => Err(io::Error::from(io::ErrorKind::InvalidInput)),
-        Host::V4(a) => Ok(SocketAddr::from((*a, port))),
-        Host::V6 { addr, .. } => Ok(SocketAddr::from((*addr, port))),
-        Host::Name(_) => return None,
-    })
-}
-
-/// For a bind, which happens inside the application's call: names resolve at once.
-fn resolve_now(addr: &TcpAddr, bind: bool, ipv6: bool) -> io::Result<SocketAddr> {
-    if let Some(r) = resolve_literal(addr, bind, ipv6) {
-        return r;
-    }
-    let Host::Name(n) = &addr.host else {
-        unreachable!("only names need a lookup");
-    };
-    use std::net::ToSocketAddrs;
-    (n.as_str(), port(addr))
-        .to_socket_addrs()?
-        .find(|a| ipv6 || a.is_ipv4())
-        .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable))
-}
-
-/// For a dial: names resolve on Tokio's blocking pool. Without ZMQ_IPV6, names resolve to
-/// IPv4 addresses only, as in libzmq.
+/// For a dial: names resolve on Tokio's blocking pool.
 async fn resolve(addr: &TcpAddr, bind: bool, ipv6: bool) -> io::Result<SocketAddr> {
-    if let Some(r) = resolve_literal(addr, bind, ipv6) {
+    if let Some(r) = oxmq_net::resolve_literal(addr, bind, ipv6) {
         return r;
     }
-    let Host::Name(n) = &addr.host else {
-        unreachable!("only names need a lookup");
-    };
-    tokio::net::lookup_host((n.as_str(), port(addr)))
-        .await?
-        .find(|a| ipv6 || a.is_ipv4())
-        .ok_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable))
+    let (name, port) = oxmq_net::name_of(addr).expect("only names need a lookup");
+    oxmq_net::pick(tokio::net::lookup_host((name, port)).await?, ipv6)
 }
 
-fn tcp_socket(addr: SocketAddr, opts: &DriverOptions) -> io::Result<TcpSocket> {
-    let s = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    if let Some(n) = opts.send_buffer {
-        s.set_send_buffer_size(u32::try_from(n).unwrap_or(u32::MAX))?;
-    }
-    if let Some(n) = opts.recv_buffer {
-        s.set_recv_buffer_size(u32::try_from(n).unwrap_or(u32::MAX))?;
-    }
-    if let Some(on) = opts.keepalive {
-        s.set_keepalive(on)?;
-    }
-    Ok(s)
-}
-
-fn stream_options(s: &TcpStream, _opts: &DriverOptions) -> io::Result<()> {
-    s.set_nodelay(true)
-}
-
-#[cfg(target_os = "linux")]
 fn bind_abstract(name: &str) -> io::Result<UnixListener> {
-    use std::os::linux::net::SocketAddrExt;
-    let l = std::os::unix::net::UnixListener::bind_addr(
-        &std::os::unix::net::SocketAddr::from_abstract_name(name)?,
-    )?;
-    l.set_nonblocking(true)?;
-    UnixListener::from_std(l)
+    UnixListener::from_std(oxmq_net::bind_abstract(name)?)
 }
 
-#[cfg(target_os = "linux")]
 fn connect_abstract(name: &str) -> io::Result<UnixStream> {
-    use std::os::linux::net::SocketAddrExt;
-    let s = std::os::unix::net::UnixStream::connect_addr(
-        &std::os::unix::net::SocketAddr::from_abstract_name(name)?,
-    )?;
-    s.set_nonblocking(true)?;
-    UnixStream::from_std(s)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn bind_abstract(_: &str) -> io::Result<UnixListener> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn connect_abstract(_: &str) -> io::Result<UnixStream> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
+    UnixStream::from_std(oxmq_net::connect_abstract(name)?)
 }

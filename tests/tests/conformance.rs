@@ -883,6 +883,54 @@ fn bad_input_costs_only_that_connection(front: &dyn Front) {
     assert_eq!(recv_text(&*right), "to the right peer");
 }
 
+/// The TCP options (the keepalive family, buffers, TCP_MAXRT, TOS, backlog) and dual-stack
+/// IPv6: a wildcard bind with IPV6 listens on `[::]` and takes IPv6 and IPv4 peers alike.
+/// (That each option reaches the operating system's socket is `oxmq-net`'s own test.)
+fn tcp_options_and_ipv6_dual_stack(front: &dyn Front) {
+    let pull = front.socket(SocketType::Pull);
+    let opts = [
+        SocketOption::TcpKeepalive(1),
+        SocketOption::TcpKeepaliveIdle(30),
+        SocketOption::TcpKeepaliveIntvl(5),
+        SocketOption::TcpKeepaliveCnt(3),
+        SocketOption::SndBuf(256 * 1024),
+        SocketOption::RcvBuf(256 * 1024),
+        SocketOption::TcpMaxrt(10_000),
+        SocketOption::Tos(0x28),
+        SocketOption::Backlog(10),
+        SocketOption::Ipv6(true),
+    ];
+    for o in &opts {
+        pull.set(o.clone()).unwrap();
+    }
+    let ep = pull.bind("tcp://*:*").unwrap();
+    let port = ep.rsplit(':').next().unwrap().to_owned();
+    assert!(ep.starts_with("tcp://[::]:"), "{ep}");
+    for peer in [
+        format!("tcp://[::1]:{port}"),
+        format!("tcp://127.0.0.1:{port}"),
+    ] {
+        let push = front.socket(SocketType::Push);
+        for o in &opts {
+            push.set(o.clone()).unwrap();
+        }
+        push.connect(&peer).unwrap();
+        push.send(msg(&peer)).unwrap();
+        assert_eq!(recv_text(&*pull), peer);
+    }
+}
+
+/// A connect with a source address (`tcp://source;destination`) goes out from it.
+fn tcp_source_address_is_used(front: &dyn Front) {
+    let pull = front.socket(SocketType::Pull);
+    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
+    let push = front.socket(SocketType::Push);
+    let dst = ep.trim_start_matches("tcp://");
+    push.connect(&format!("tcp://127.0.0.1:0;{dst}")).unwrap();
+    push.send(msg("via source")).unwrap();
+    assert_eq!(recv_text(&*pull), "via source");
+}
+
 // ---------------------------------------------------------------------------------------
 // The differences from libzmq found when oxmq was tried as a new user would (issue 12)
 
@@ -1027,6 +1075,8 @@ suite!(
     monitor_events_follow_the_connection,
     heartbeats_time_out_a_silent_peer,
     bad_input_costs_only_that_connection,
+    tcp_options_and_ipv6_dual_stack,
+    tcp_source_address_is_used,
     unbind_takes_the_resolved_endpoint_not_the_wildcard,
     no_reconnect_drops_the_pipe_and_a_new_connect_works,
     stream_connect_hears_the_server_close,

@@ -559,55 +559,6 @@ fn stream_talks_raw_tcp_with_a_plain_socket() {
 }
 
 #[test]
-fn tcp_options_ipv6_dual_stack_and_keepalive() {
-    let ctx = Context::new().unwrap();
-    let pull = sock(&ctx, SocketType::Pull);
-    let opts = [
-        SocketOption::TcpKeepalive(1),
-        SocketOption::TcpKeepaliveIdle(30),
-        SocketOption::TcpKeepaliveIntvl(5),
-        SocketOption::TcpKeepaliveCnt(3),
-        SocketOption::SndBuf(256 * 1024),
-        SocketOption::RcvBuf(256 * 1024),
-        SocketOption::TcpMaxrt(10_000),
-        SocketOption::Tos(0x28),
-        SocketOption::Backlog(10),
-        SocketOption::Ipv6(true),
-    ];
-    for o in &opts {
-        pull.set(o.clone()).unwrap();
-    }
-    let ep = pull.bind("tcp://*:*").unwrap();
-    let port = ep.rsplit(':').next().unwrap().to_owned();
-    assert!(ep.starts_with("tcp://[::]:"), "{ep}");
-    // Dual stack: both an IPv6 and an IPv4 peer reach it.
-    for peer in [
-        format!("tcp://[::1]:{port}"),
-        format!("tcp://127.0.0.1:{port}"),
-    ] {
-        let push = sock(&ctx, SocketType::Push);
-        for o in &opts {
-            push.set(o.clone()).unwrap();
-        }
-        push.connect(&peer).unwrap();
-        push.send(peer.clone().into_bytes()).unwrap();
-        assert_eq!(pull.recv().unwrap(), Message::single(peer.into_bytes()));
-    }
-}
-
-#[test]
-fn tcp_source_address_is_used_for_the_connection() {
-    let ctx = Context::new().unwrap();
-    let pull = sock(&ctx, SocketType::Pull);
-    let ep = pull.bind("tcp://127.0.0.1:*").unwrap();
-    let push = sock(&ctx, SocketType::Push);
-    let dst = ep.trim_start_matches("tcp://");
-    push.connect(&format!("tcp://127.0.0.1:0;{dst}")).unwrap();
-    push.send("via source").unwrap();
-    assert_eq!(pull.recv().unwrap(), Message::from("via source"));
-}
-
-#[test]
 fn readiness_fd_wakes_a_users_own_poll_loop() {
     use mio::unix::SourceFd;
     use mio::{Events, Interest, Poll, Token};
