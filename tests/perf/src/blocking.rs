@@ -17,6 +17,8 @@ pub trait Blocking: Sync + 'static {
     const TRANSPORTS: &'static [Transport];
     /// A socket of `kind`; `hwm` raises both high-water marks where given.
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> Self::Socket;
+    /// Whether its sockets do CURVE ([`Socket::curve`]).
+    const CURVE: bool = false;
 }
 
 /// A blocking socket. Failures panic: the cell runs in a child process, and its parent
@@ -33,6 +35,12 @@ pub trait Socket: Send + 'static {
     fn send(&mut self, msg: &Self::Msg);
     /// Receives one whole message: the last frame's length and first byte.
     fn recv(&mut self) -> (usize, u8);
+    /// Makes the socket a CURVE server or client with the keys of [`spec::CURVE_SERVER`] and
+    /// [`spec::CURVE_CLIENT`], before it binds or connects.
+    fn curve(&mut self, server: bool) {
+        let _ = server;
+        unreachable!("this implementation has no CURVE");
+    }
 }
 
 /// Runs one cell on a fresh context of `B` (the harness entry's `run`, in the child).
@@ -56,6 +64,9 @@ pub fn run<B: Blocking>(w: Workload, count: usize, tag: &str) -> Vec<(Metric, f6
             vec![(Metric::P50, p50), (Metric::P99, p99)]
         }
         Workload::Accept => accept(&b, count),
+        Workload::CurvePushPull { size } => {
+            vec![(Metric::Rate, stream_secured(&b, size, count, tag))]
+        }
     }
 }
 
@@ -75,9 +86,29 @@ fn stream<B: Blocking>(
     count: usize,
     tag: &str,
 ) -> f64 {
-    let mut rx = b.socket(rx_kind, None);
+    let rx = b.socket(rx_kind, None);
+    let tx = b.socket(tx_kind, None);
+    timed_stream(rx, tx, transport, size, count, tag)
+}
+
+/// [`stream`] PUSH → PULL over tcp, the PULL a CURVE server and the PUSH its client.
+fn stream_secured<B: Blocking>(b: &B, size: usize, count: usize, tag: &str) -> f64 {
+    let mut rx = b.socket(Kind::Pull, None);
+    rx.curve(true);
+    let mut tx = b.socket(Kind::Push, None);
+    tx.curve(false);
+    timed_stream(rx, tx, Transport::Tcp, size, count, tag)
+}
+
+fn timed_stream<S: Socket>(
+    mut rx: S,
+    mut tx: S,
+    transport: Transport,
+    size: usize,
+    count: usize,
+    tag: &str,
+) -> f64 {
     let ep = rx.bind(&spec::endpoint(transport, tag));
-    let mut tx = b.socket(tx_kind, None);
     tx.connect(&ep);
     let warm = tx.message(&spec::payload(size, WARMUP));
     let data = tx.message(&spec::payload(size, DATA));

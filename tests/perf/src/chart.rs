@@ -38,6 +38,7 @@ fn families(plan: &[Workload]) -> Vec<Chart> {
     let mut patterns = Vec::new();
     let mut latency = Vec::new();
     let mut accept = Vec::new();
+    let mut curve = Vec::new();
     for &w in plan {
         match w {
             Workload::DealerRouter { transport, size } => patterns.push((
@@ -55,6 +56,9 @@ fn families(plan: &[Workload]) -> Vec<Chart> {
             Workload::Accept => {
                 accept.push(("time to accept".to_string(), w, Metric::AcceptTime));
                 accept.push(("memory per idle conn".to_string(), w, Metric::BytesPerConn));
+            }
+            Workload::CurvePushPull { size } => {
+                curve.push((human_size(size), w, Metric::Rate));
             }
             Workload::PushPull { .. } => {}
         }
@@ -76,6 +80,12 @@ fn families(plan: &[Workload]) -> Vec<Chart> {
         title: "One ROUTER, many tcp connections".into(),
         note: "relative to libzmq; lower is better",
         groups: accept,
+    });
+    charts.push(Chart {
+        file: "curve.svg".into(),
+        title: "PUSH/PULL over tcp with CURVE, by message size".into(),
+        note: "messages per second relative to libzmq with libsodium; higher is better",
+        groups: curve,
     });
     charts.retain(|c| !c.groups.is_empty());
     charts
@@ -104,7 +114,7 @@ fn render(c: &Chart, names: &[(&str, &str)], samples: &Samples) -> String {
                 .groups
                 .iter()
                 .map(|&(_, w, m)| {
-                    let base = samples.median(w, m, "libzmq")?;
+                    let base = samples.median(w, m, w.baseline())?;
                     let v = samples.median(w, m, id)?;
                     (base > 0.0).then(|| v / base)
                 })

@@ -25,6 +25,8 @@ pub trait Async: Send + Sync + Sized + 'static {
     /// A socket of `kind`; `hwm` raises both high-water marks where the library has them.
     /// Called on the runtime.
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> impl Future<Output = Self::Socket> + Send;
+    /// Whether its sockets do CURVE ([`Socket::curve`]).
+    const CURVE: bool = false;
 }
 
 /// An async socket; as in [`crate::blocking::Socket`], failures panic.
@@ -37,6 +39,11 @@ pub trait Socket: Send + 'static {
     fn send(&mut self, msg: &Self::Msg) -> impl Future<Output = ()> + Send;
     /// Receives one whole message: the last frame's length and first byte.
     fn recv(&mut self) -> impl Future<Output = (usize, u8)> + Send;
+    /// As [`crate::blocking::Socket::curve`].
+    fn curve(&mut self, server: bool) {
+        let _ = server;
+        unreachable!("this implementation has no CURVE");
+    }
 }
 
 /// Runs one cell on a fresh `A` (the harness entry's `run`, in the child).
@@ -63,6 +70,16 @@ pub fn run<A: Async>(w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)>
                 vec![(Metric::P50, p50), (Metric::P99, p99)]
             }
             Workload::Accept => accept(a, count).await,
+            Workload::CurvePushPull { size } => {
+                let mut rx = a.socket(Kind::Pull, None).await;
+                rx.curve(true);
+                let mut tx = a.socket(Kind::Push, None).await;
+                tx.curve(false);
+                vec![(
+                    Metric::Rate,
+                    timed_stream::<A>(rx, tx, Transport::Tcp, size, count, tag).await,
+                )]
+            }
         }
     })
 }
@@ -76,9 +93,20 @@ async fn stream<A: Async>(
     count: usize,
     tag: String,
 ) -> f64 {
-    let mut rx = a.socket(rx_kind, None).await;
+    let rx = a.socket(rx_kind, None).await;
+    let tx = a.socket(tx_kind, None).await;
+    timed_stream::<A>(rx, tx, transport, size, count, tag).await
+}
+
+async fn timed_stream<A: Async>(
+    mut rx: A::Socket,
+    mut tx: A::Socket,
+    transport: Transport,
+    size: usize,
+    count: usize,
+    tag: String,
+) -> f64 {
     let ep = rx.bind(&spec::endpoint(transport, &tag)).await;
-    let mut tx = a.socket(tx_kind, None).await;
     tx.connect(&ep).await;
     let warm = <A::Socket as Socket>::message(&spec::payload(size, WARMUP));
     let data = <A::Socket as Socket>::message(&spec::payload(size, DATA));

@@ -114,7 +114,7 @@ pub fn markdown(
                 s,
                 "| implementation | median | min–max | × libzmq | × raw |\n|---|---:|---:|---:|---:|"
             );
-            let libzmq = samples.median(w, m, "libzmq");
+            let libzmq = samples.median(w, m, w.baseline());
             let raw = samples.median(w, m, "raw");
             for &(id, name) in names {
                 if let Some(vs) = samples.get(w, m, id) {

@@ -40,6 +40,8 @@ pub enum Workload {
     /// `count` ZMTP clients connect to one ROUTER and each sends one message: the time until
     /// the ROUTER has them all, and its memory per connection once they sit idle.
     Accept,
+    /// PUSH/PULL over tcp with CURVE (the PULL binds and is the server): messages per second.
+    CurvePushPull { size: usize },
 }
 
 impl Workload {
@@ -48,7 +50,24 @@ impl Workload {
             Workload::PushPull { transport, .. }
             | Workload::DealerRouter { transport, .. }
             | Workload::ReqRep { transport, .. } => transport,
-            Workload::PubSub { .. } | Workload::Accept => Transport::Tcp,
+            Workload::PubSub { .. } | Workload::Accept | Workload::CurvePushPull { .. } => {
+                Transport::Tcp
+            }
+        }
+    }
+
+    /// Whether the workload runs with CURVE.
+    pub fn curve(self) -> bool {
+        matches!(self, Workload::CurvePushPull { .. })
+    }
+
+    /// The implementation the ratios compare with: libzmq, or for CURVE the libzmq that
+    /// has it.
+    pub fn baseline(self) -> &'static str {
+        if self.curve() {
+            "libzmq-sodium"
+        } else {
+            "libzmq"
         }
     }
 
@@ -57,7 +76,8 @@ impl Workload {
             Workload::PushPull { size, .. }
             | Workload::DealerRouter { size, .. }
             | Workload::PubSub { size, .. }
-            | Workload::ReqRep { size, .. } => size,
+            | Workload::ReqRep { size, .. }
+            | Workload::CurvePushPull { size } => size,
             Workload::Accept => 0,
         }
     }
@@ -71,6 +91,12 @@ impl Workload {
                 257..=4096 => 400_000,
                 4097..=131_072 => 8_000,
                 _ => 400,
+            },
+            // Encryption costs: a quarter of the plain stream's count.
+            Workload::CurvePushPull { size } => match size {
+                0..=256 => 500_000,
+                257..=4096 => 100_000,
+                _ => 4_000,
             },
             Workload::PubSub { subs, .. } if subs <= 1 => 1_000_000,
             Workload::PubSub { subs, .. } => 3_200_000 / subs,
@@ -98,6 +124,7 @@ impl Workload {
                 format!("reqrep-{}-{}", transport.name(), size)
             }
             Workload::Accept => "accept".to_string(),
+            Workload::CurvePushPull { size } => format!("curve-pushpull-tcp-{size}"),
         }
     }
 
@@ -122,6 +149,7 @@ impl Workload {
                 size: num(s)?,
             }),
             ["accept"] => Some(Workload::Accept),
+            ["curve", "pushpull", "tcp", s] => Some(Workload::CurvePushPull { size: num(s)? }),
             _ => None,
         }
     }
@@ -129,7 +157,9 @@ impl Workload {
     /// What each result of this workload is called, and whether more is better.
     pub fn metrics(self) -> &'static [Metric] {
         match self {
-            Workload::PushPull { .. } | Workload::DealerRouter { .. } => &[Metric::Rate],
+            Workload::PushPull { .. }
+            | Workload::DealerRouter { .. }
+            | Workload::CurvePushPull { .. } => &[Metric::Rate],
             Workload::PubSub { .. } => &[Metric::Rate, Metric::Lost],
             Workload::ReqRep { .. } => &[Metric::P50, Metric::P99],
             Workload::Accept => &[Metric::AcceptTime, Metric::BytesPerConn],
@@ -153,6 +183,9 @@ impl fmt::Display for Workload {
                 write!(f, "REQ/REP {} {}", transport.name(), human_size(size))
             }
             Workload::Accept => write!(f, "ROUTER accepting tcp connections"),
+            Workload::CurvePushPull { size } => {
+                write!(f, "PUSH/PULL tcp {} with CURVE", human_size(size))
+            }
         }
     }
 }
@@ -280,8 +313,22 @@ pub fn plan() -> Vec<Workload> {
         size: 64,
     });
     plan.push(Workload::Accept);
+    for size in [64, 64 * 1024] {
+        plan.push(Workload::CurvePushPull { size });
+    }
     plan
 }
+
+/// The CURVE key pairs the secure workloads use (Z85, made once with `oxmq keygen`): the
+/// server's, then the client's, each (public, secret).
+pub const CURVE_SERVER: (&str, &str) = (
+    "U-m$&u#wf=?ohM=?T^#7Gcez8Amy)PIKPVG5mGG1",
+    "+G!&aId:flmQ.Amsq%=?H[lE39[gpkH5IG1c4VRo",
+);
+pub const CURVE_CLIENT: (&str, &str) = (
+    ":)%U4tM&mH>s[JnW?Y>QHlZFNXj*GmWEX*o.{CtN",
+    "Cfj/T}H9g#va^Je.Z@<o==lEx6D8#kYlLdnIjihe",
+);
 
 /// The socket roles the workloads use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

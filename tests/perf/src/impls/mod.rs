@@ -3,6 +3,7 @@
 //! bind/connect/send/recv, some forty lines), then joins [`all`] as one line.
 
 mod libzmq;
+mod libzmq_sodium;
 mod omq;
 mod oxmq;
 mod oxmq_tokio;
@@ -31,6 +32,9 @@ struct Library {
     id: &'static str,
     name: &'static str,
     transports: &'static [Transport],
+    curve: bool,
+    /// Measured only on the CURVE workloads (a libzmq loaded for its CURVE alone).
+    curve_only: bool,
     run: fn(Workload, usize, &str) -> Vec<(Metric, f64)>,
 }
 
@@ -45,6 +49,8 @@ impl Entry for Library {
 
     fn supports(&self, w: Workload) -> bool {
         self.transports.contains(&w.transport())
+            && (self.curve || !w.curve())
+            && (!self.curve_only || w.curve())
     }
 
     fn run(&self, w: Workload, count: usize, tag: &str) -> Vec<(Metric, f64)> {
@@ -57,6 +63,8 @@ fn blocking<B: Blocking>(id: &'static str, name: &'static str) -> Box<dyn Entry>
         id,
         name,
         transports: B::TRANSPORTS,
+        curve: B::CURVE,
+        curve_only: false,
         run: crate::blocking::run::<B>,
     })
 }
@@ -66,21 +74,35 @@ fn nonblocking<A: Async>(id: &'static str, name: &'static str) -> Box<dyn Entry>
         id,
         name,
         transports: A::TRANSPORTS,
+        curve: A::CURVE,
+        curve_only: false,
         run: crate::nonblocking::run::<A>,
     })
 }
 
 /// Every implementation, in the order the table lists them.
 pub fn all() -> Vec<Box<dyn Entry>> {
-    vec![
+    let mut all = vec![
         blocking::<oxmq::Oxmq>("oxmq", "oxmq-mio"),
         nonblocking::<oxmq_tokio::OxmqTokio<false>>("tokio", "oxmq-tokio"),
         nonblocking::<oxmq_tokio::OxmqTokio<true>>("tokio1", "oxmq-tokio (one thread)"),
         blocking::<libzmq::Libzmq>("libzmq", "libzmq"),
-        nonblocking::<omq::Omq>("omq", "ØMQ.rs (omq-tokio)"),
-        nonblocking::<zmqrs::ZmqRs>("zmqrs", "zmq.rs (zeromq)"),
-        Box::new(raw::Raw),
-    ]
+    ];
+    // Only where a libzmq with CURVE is installed (pyzmq's, or OXMQ_PERF_LIBZMQ).
+    if libzmq_sodium::available() {
+        all.push(Box::new(Library {
+            id: "libzmq-sodium",
+            name: "libzmq 4.3.5 + libsodium (pyzmq's)",
+            transports: &[Transport::Tcp],
+            curve: true,
+            curve_only: true,
+            run: crate::blocking::run::<libzmq_sodium::LibzmqSodium>,
+        }));
+    }
+    all.push(nonblocking::<omq::Omq>("omq", "ØMQ.rs (omq-tokio)"));
+    all.push(nonblocking::<zmqrs::ZmqRs>("zmqrs", "zmq.rs (zeromq)"));
+    all.push(Box::new(raw::Raw));
+    all
 }
 
 pub fn by_id(id: &str) -> Option<Box<dyn Entry>> {

@@ -34,6 +34,8 @@ impl Blocking for Oxmq {
         }
         s
     }
+
+    const CURVE: bool = true;
 }
 
 impl Socket for oxmq_mio::Socket {
@@ -63,5 +65,33 @@ impl Socket for oxmq_mio::Socket {
         let m = oxmq_mio::Socket::recv(self).expect("oxmq recv");
         let last = m.frames().last().expect("a message has a frame");
         (last.len(), last.first().copied().unwrap_or(0))
+    }
+
+    fn curve(&mut self, server: bool) {
+        for o in curve_options(server) {
+            self.set(o).expect("a CURVE option");
+        }
+    }
+}
+
+/// The options that make a socket a CURVE server or client with the harness's keys.
+pub fn curve_options(server: bool) -> Vec<SocketOption> {
+    use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey};
+    let public = |z: &str| CurvePublicKey::from_z85(z).expect("a Z85 public key");
+    let secret = |z: &str| CurveSecretKey::from_z85(z).expect("a Z85 secret key");
+    let (sp, ss) = crate::spec::CURVE_SERVER;
+    let (cp, cs) = crate::spec::CURVE_CLIENT;
+    if server {
+        vec![
+            SocketOption::CurveServer(true),
+            SocketOption::CurvePublickey(public(sp)),
+            SocketOption::CurveSecretkey(secret(ss)),
+        ]
+    } else {
+        vec![
+            SocketOption::CurveServerkey(public(sp)),
+            SocketOption::CurvePublickey(public(cp)),
+            SocketOption::CurveSecretkey(secret(cs)),
+        ]
     }
 }

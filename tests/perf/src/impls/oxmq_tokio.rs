@@ -56,6 +56,8 @@ impl<const CURRENT_THREAD: bool> Async for OxmqTokio<CURRENT_THREAD> {
         }
         s
     }
+
+    const CURVE: bool = true;
 }
 
 impl Socket for oxmq_tokio::Socket {
@@ -93,5 +95,11 @@ impl Socket for oxmq_tokio::Socket {
             .expect("oxmq-tokio recv");
         let last = m.frames().last().expect("a message has a frame");
         (last.len(), last.first().copied().unwrap_or(0))
+    }
+
+    fn curve(&mut self, server: bool) {
+        for o in super::oxmq::curve_options(server) {
+            self.set(o).expect("a CURVE option");
+        }
     }
 }

@@ -30,7 +30,7 @@ impl crate::impls::Entry for Raw {
                 transport != Transport::Inproc
             }
             Workload::ReqRep { transport, .. } => transport == Transport::Tcp,
-            Workload::PubSub { .. } | Workload::Accept => false,
+            Workload::PubSub { .. } | Workload::Accept | Workload::CurvePushPull { .. } => false,
         }
     }
 
@@ -43,7 +43,9 @@ impl crate::impls::Entry for Raw {
                 let (p50, p99) = ping_pong(size, count);
                 vec![(Metric::P50, p50), (Metric::P99, p99)]
             }
-            Workload::PubSub { .. } | Workload::Accept => unreachable!("not supported"),
+            Workload::PubSub { .. } | Workload::Accept | Workload::CurvePushPull { .. } => {
+                unreachable!("not supported")
+            }
         }
     }
 }
