@@ -78,6 +78,7 @@ mod proxy;
 mod session;
 mod shared;
 mod socket;
+mod zap;
 
 pub use context::Context;
 pub use error::Error;

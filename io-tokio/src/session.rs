@@ -66,6 +66,7 @@ pub(crate) fn spawn(
         dialing: None,
         sleep: None,
         armed: None,
+        zap_waits: Vec::new(),
     };
     runtime.spawn(std::future::poll_fn(move |cx| task.poll(cx)));
 }
@@ -98,6 +99,8 @@ struct SessionTask {
     /// The session's timer, made on the runtime at its first use.
     sleep: Option<Pin<Box<Sleep>>>,
     armed: Option<Instant>,
+    /// ZAP questions out to the handler bound at `inproc://zeromq.zap.01`.
+    zap_waits: Vec<(ConnId, tokio::sync::oneshot::Receiver<oxmq_core::ZapReply>)>,
 }
 
 impl SessionTask {
@@ -175,11 +178,29 @@ impl SessionTask {
                     progress |= flush(io, &mut self.session, now, cx);
                 }
             }
-            // The application's ZAP handler answers here, in the session's task.
+            // The application's ZAP handler answers here, in the session's task; a handler
+            // bound at `inproc://zeromq.zap.01` answers later, through the context's relay.
             while let Some((conn, req)) = self.session.poll_zap_request() {
                 progress = true;
-                let reply = self.cell.shared.ask_zap(&req);
-                self.session.handle_zap_reply(conn, reply, now);
+                match self.cell.shared.ask_zap(req) {
+                    crate::zap::Answer::Now(reply) => {
+                        self.session.handle_zap_reply(conn, reply, now);
+                    }
+                    crate::zap::Answer::Later(rx) => self.zap_waits.push((conn, rx)),
+                }
+            }
+            let mut i = 0;
+            while i < self.zap_waits.len() {
+                match Pin::new(&mut self.zap_waits[i].1).poll(cx) {
+                    Poll::Ready(r) => {
+                        progress = true;
+                        let (conn, _) = self.zap_waits.remove(i);
+                        // A relay that went away answers as a failed handler.
+                        let reply = r.unwrap_or_else(|_| oxmq_core::ZapReply::deny(500));
+                        self.session.handle_zap_reply(conn, reply, now);
+                    }
+                    Poll::Pending => i += 1,
+                }
             }
             let mut cmds = Vec::new();
             while let Some(cmd) = self.session.poll_command() {

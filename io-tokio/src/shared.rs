@@ -102,6 +102,8 @@ pub(crate) enum Later {
         from: (SocketId, ConnId),
     },
     Reap(SocketId),
+    /// A socket bound or unbound `inproc://zeromq.zap.01`.
+    ZapChanged,
 }
 
 #[derive(Default)]
@@ -130,6 +132,10 @@ pub(crate) struct Shared {
     coarse: AtomicU64,
     /// The application's ZAP handler, asked by the session tasks.
     zap: std::sync::RwLock<Option<ZapHandler>>,
+    /// A socket is bound at `inproc://zeromq.zap.01`.
+    inproc_zap: std::sync::atomic::AtomicBool,
+    /// The relay to that socket, started at the first question.
+    zap_relay: std::sync::OnceLock<crate::zap::Asks>,
 }
 
 /// A ZAP handler (RFC 27): answers one request about one peer.
@@ -146,12 +152,19 @@ impl Shared {
             inproc: Mutex::new(InprocRegistry::default()),
             coarse: AtomicU64::new(0),
             zap: std::sync::RwLock::new(None),
+            inproc_zap: std::sync::atomic::AtomicBool::new(false),
+            zap_relay: std::sync::OnceLock::new(),
         }
     }
 
     /// Installs (or with `None` removes) the ZAP handler and tells every socket.
     pub(crate) fn set_zap_handler(&self, handler: Option<ZapHandler>) {
         *self.zap.write().unwrap_or_else(|p| p.into_inner()) = handler;
+        self.zap_changed();
+    }
+
+    /// Tells every socket whether ZAP is answered now.
+    fn zap_changed(&self) {
         let cells: Vec<Arc<SocketCell>> = lock(&self.sockets).values().cloned().collect();
         for cell in cells {
             let mut st = cell.lock();
@@ -160,16 +173,31 @@ impl Shared {
         }
     }
 
+    /// Whether a closure or a socket bound at `inproc://zeromq.zap.01` answers ZAP.
     pub(crate) fn has_zap_handler(&self) -> bool {
-        self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.inproc_zap.load(Ordering::Acquire)
+            || self.zap.read().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
-    /// The handler's answer; one removed meanwhile answers as a failed handler (500).
-    pub(crate) fn ask_zap(&self, req: &oxmq_core::ZapRequest) -> oxmq_core::ZapReply {
+    /// Asks the closure (answered now) or the socket bound at `inproc://zeromq.zap.01`
+    /// (answered later, through the relay task); with neither any more, the answer is a
+    /// failed handler's (500).
+    pub(crate) fn ask_zap(self: &Arc<Self>, req: oxmq_core::ZapRequest) -> crate::zap::Answer {
+        use crate::zap::Answer;
         let handler = self.zap.read().unwrap_or_else(|p| p.into_inner()).clone();
-        match handler {
-            Some(h) => h(req),
-            None => oxmq_core::ZapReply::deny(500),
+        if let Some(h) = handler {
+            return Answer::Now(h(&req));
+        }
+        if !self.inproc_zap.load(Ordering::Acquire) {
+            return Answer::Now(oxmq_core::ZapReply::deny(500));
+        }
+        let relay = self
+            .zap_relay
+            .get_or_init(|| crate::zap::start(Arc::clone(self)));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        match relay.send((req, tx)) {
+            Ok(()) => Answer::Later(rx),
+            Err(_) => Answer::Now(oxmq_core::ZapReply::deny(500)),
         }
     }
 
@@ -290,6 +318,7 @@ impl Shared {
                 Later::Reap(sid) => {
                     lock(&self.sockets).remove(&sid);
                 }
+                Later::ZapChanged => self.zap_changed(),
             }
             queue.extend(more);
         }
@@ -590,6 +619,10 @@ impl SocketCell {
                 } else {
                     reg.bound.insert(name.clone(), (self.id, listener));
                     drop(reg);
+                    if name == crate::zap::ZAP_ENDPOINT {
+                        shared.inproc_zap.store(true, Ordering::Release);
+                        later.push(Later::ZapChanged);
+                    }
                     st.half
                         .handle_listening(listener, &format!("inproc://{name}"), now);
                     later.push(Later::InprocBound(name));
@@ -597,9 +630,15 @@ impl SocketCell {
             }
             Action::CloseListener { listener } => {
                 let sid = self.id;
-                lock(&shared.inproc)
-                    .bound
-                    .retain(|_, v| *v != (sid, listener));
+                let mut reg = lock(&shared.inproc);
+                reg.bound.retain(|_, v| *v != (sid, listener));
+                if shared.inproc_zap.load(Ordering::Acquire)
+                    && !reg.bound.contains_key(crate::zap::ZAP_ENDPOINT)
+                {
+                    shared.inproc_zap.store(false, Ordering::Release);
+                    later.push(Later::ZapChanged);
+                }
+                drop(reg);
                 if let Some(slot) = st.listeners.remove(&listener) {
                     slot.close();
                 }

@@ -292,3 +292,91 @@ async fn curve_with_pyzmq_in_both_roles() {
         .unwrap();
     assert_eq!(line, "echoed");
 }
+
+/// A handler bound at `inproc://zeromq.zap.01`, as libzmq applications write it: a REP
+/// answering RFC 27 requests, on either runtime. Unbinding it ends ZAP: a PLAIN server then
+/// refuses, as libzmq's does with no handler.
+async fn a_handler_bound_at_the_zap_endpoint_decides() {
+    let ctx = Context::new().unwrap();
+    let handler = sock(&ctx, SocketType::Rep);
+    handler.bind("inproc://zeromq.zap.01").await.unwrap();
+    let zap = tokio::spawn(async move {
+        // Two requests: a wrong password, then the right one.
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let req = handler.recv().await.unwrap();
+            let f = req.frames().to_vec();
+            assert_eq!(&f[0][..], b"1.0", "version");
+            assert_eq!(&f[5][..], b"PLAIN", "mechanism");
+            let ok = f.len() == 8 && f[6] == "admin" && f[7] == "secret";
+            seen.push(ok);
+            let (code, user): (&[u8], &[u8]) = if ok {
+                (b"200", b"zap-admin")
+            } else {
+                (b"400", b"")
+            };
+            handler
+                .send(Message::from_frames([
+                    b"1.0".to_vec(),
+                    f[1].to_vec(),
+                    code.to_vec(),
+                    b"OK".to_vec(),
+                    user.to_vec(),
+                    Vec::new(),
+                ]))
+                .await
+                .unwrap();
+        }
+        (seen, handler)
+    });
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.set(SocketOption::PlainServer(true)).unwrap();
+    let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
+    let wrong = plain_client(&ctx, "admin", "nope");
+    let mut wrong_mon = wrong.monitor();
+    wrong.connect(&ep).await.unwrap();
+    assert_eq!(
+        await_event(&mut wrong_mon, MonitorEventKind::HandshakeFailedAuth).await,
+        400
+    );
+    let push = plain_client(&ctx, "admin", "secret");
+    push.connect(&ep).await.unwrap();
+    push.send("via inproc zap").await.unwrap();
+    let m = tokio::time::timeout(WAIT, pull.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.frames()[0], Bytes::from("via inproc zap"));
+    assert_eq!(m.property("User-Id"), Some(&Bytes::from("zap-admin")));
+    let (seen, handler) = tokio::time::timeout(WAIT, zap).await.unwrap().unwrap();
+    assert_eq!(seen, [false, true]);
+
+    // No handler any more: a PLAIN server refuses everyone.
+    handler.unbind("inproc://zeromq.zap.01").await.unwrap();
+    let mut pull_mon = pull.monitor();
+    let late = plain_client(&ctx, "admin", "secret");
+    late.connect(&ep).await.unwrap();
+    loop {
+        let ev = tokio::time::timeout(WAIT, pull_mon.next())
+            .await
+            .expect("a handshake failure")
+            .unwrap();
+        match ev.kind {
+            MonitorEventKind::HandshakeFailedAuth
+            | MonitorEventKind::HandshakeFailedProtocol
+            | MonitorEventKind::HandshakeFailedNoDetail => break,
+            MonitorEventKind::HandshakeSucceeded => panic!("let in without a handler"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_bound_at_the_zap_endpoint_decides_multi_thread() {
+    a_handler_bound_at_the_zap_endpoint_decides().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_handler_bound_at_the_zap_endpoint_decides_current_thread() {
+    a_handler_bound_at_the_zap_endpoint_decides().await;
+}
