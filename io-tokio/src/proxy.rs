@@ -58,7 +58,11 @@ async fn run(
 ) -> Result<ProxyStats, Error> {
     let mut steer = ProxySteering::default();
     let (front_reads, back_reads) = (receives(frontend), receives(backend));
+    // Which direction is looked at first, alternating, so a busy side cannot starve the
+    // other.
+    let mut back_first = false;
     loop {
+        back_first = !back_first;
         let step = poll_fn(|cx| {
             if let Some(c) = control {
                 if let Poll::Ready(r) = c.poll_recv(cx) {
@@ -68,17 +72,29 @@ async fn run(
             if steer.paused {
                 return Poll::Pending;
             }
-            if front_reads && backend.poll_writable(cx).is_ready() {
-                if let Poll::Ready(r) = frontend.poll_recv(cx) {
-                    return Poll::Ready(r.map(Step::FrontToBack));
+            let forward = |cx: &mut std::task::Context<'_>, back_to_front: bool| {
+                let (from, to, reads) = if back_to_front {
+                    (backend, frontend, back_reads)
+                } else {
+                    (frontend, backend, front_reads)
+                };
+                if !reads || to.poll_writable(cx).is_pending() {
+                    return Poll::Pending;
                 }
+                from.poll_recv(cx).map(|r| {
+                    r.map(|m| {
+                        if back_to_front {
+                            Step::BackToFront(m)
+                        } else {
+                            Step::FrontToBack(m)
+                        }
+                    })
+                })
+            };
+            if let Poll::Ready(r) = forward(cx, back_first) {
+                return Poll::Ready(r);
             }
-            if back_reads && frontend.poll_writable(cx).is_ready() {
-                if let Poll::Ready(r) = backend.poll_recv(cx) {
-                    return Poll::Ready(r.map(Step::BackToFront));
-                }
-            }
-            Poll::Pending
+            forward(cx, !back_first)
         })
         .await?;
         let (msg, to, front_to_back) = match step {
