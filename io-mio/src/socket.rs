@@ -91,17 +91,40 @@ impl Socket {
     /// the message may start: it fails there ([`Error::NotSupported`], [`Error::BadState`],
     /// ROUTER_MANDATORY's [`Error::HostUnreachable`]) or waits up to SNDTIMEO for room.
     pub fn send_frame(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
-        let frame = frame.into();
+        self.send_frame_until(frame.into(), more, deadline(self.sndtimeo.get()))
+    }
+
+    /// [`Socket::send_frame`] that fails with [`Error::WouldBlock`] at once instead of
+    /// waiting (ZMQ_DONTWAIT). When the last frame fails, the frames before it stay queued,
+    /// so the caller can send the last one again, as with libzmq.
+    pub fn send_frame_dontwait(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
+        self.send_frame_until(frame.into(), more, Some(StdInstant::now()))
+    }
+
+    fn send_frame_until(
+        &self,
+        frame: Bytes,
+        more: bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), Error> {
         let starts = self.out_parts.borrow().is_empty();
         if starts && more {
-            self.start_message(&frame, deadline(self.sndtimeo.get()))?;
+            self.start_message(&frame, deadline)?;
         }
         self.out_parts.borrow_mut().push(frame);
         if more {
             return Ok(());
         }
         let frames = std::mem::take(&mut *self.out_parts.borrow_mut());
-        self.send(Message::from_frames(frames))
+        self.send_until(Message::from_frames(frames), deadline)
+            .map_err(|(e, back)| {
+                if matches!(e, Error::WouldBlock) {
+                    let mut frames = back.into_frames();
+                    frames.pop();
+                    *self.out_parts.borrow_mut() = frames;
+                }
+                e
+            })
     }
 
     /// Waits, at most until `deadline`, until a message starting with `first` may be sent.
