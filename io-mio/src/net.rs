@@ -1,7 +1,7 @@
 //! The operating system's side: streams and listeners over TCP and Unix-domain sockets, with
 //! the options libzmq sets on them.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
@@ -37,28 +37,24 @@ impl Stream {
         }
     }
 
+    /// Writes with `send(2)` and `MSG_NOSIGNAL`, never `write(2)`: a
+    /// peer gone must come back as `EPIPE`, not as a SIGPIPE that kills a C program that
+    /// did not ignore it (Rust programs do; libzmq's users need not).
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => {
-                let mut s: &TcpStream = s;
-                s.write(buf)
-            }
-            Stream::Unix(s) => {
-                let mut s: &UnixStream = s;
-                s.write(buf)
-            }
+            Stream::Tcp(s) => socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_NOSIGNAL),
+            Stream::Unix(s) => socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_NOSIGNAL),
         }
     }
 
+    /// `sendmsg(2)` with `MSG_NOSIGNAL`, for the same reason as [`Stream::write`].
     pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => {
-                let mut s: &TcpStream = s;
-                s.write_vectored(bufs)
+                socket2::SockRef::from(s).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
             }
             Stream::Unix(s) => {
-                let mut s: &UnixStream = s;
-                s.write_vectored(bufs)
+                socket2::SockRef::from(s).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
             }
         }
     }
@@ -230,6 +226,8 @@ fn tcp_connect(
 ) -> io::Result<TcpStream> {
     let s = socket_for(addr, opts)?;
     if let Some(local) = local {
+        // As libzmq: several connections may share one source address and port.
+        s.set_reuse_address(true)?;
         s.bind(&local.into())?;
     }
     match s.connect(&addr.into()) {
