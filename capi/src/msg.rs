@@ -223,7 +223,10 @@ pub extern "C" fn zmq_msg_init_data(
             ffn: ffn_,
             hint: hint_,
         };
-        write(msg_, MsgInner::new(Content::Shared(Bytes::from_owner(buf))))?;
+        let mut m = MsgInner::new(Content::Shared(Bytes::from_owner(buf)));
+        // Without a free function the data is constant, which libzmq reports as shared.
+        m.shared = ffn_.is_none();
+        write(msg_, m)?;
         Ok(0)
     })
 }

@@ -134,7 +134,12 @@ fn key(v: &[u8]) -> Result<[u8; 32], c_int> {
 fn make(name: N, kind: Kind, v: &[u8]) -> Result<O, c_int> {
     let int = || read_int(v);
     let count = || usize::try_from(read_int(v)?).map_err(|_| libc::EINVAL);
+    // libzmq's socket-type flags take any non-negative int; a few options want 0 or 1.
     let flag = || match read_int(v)? {
+        n if n < 0 => Err(libc::EINVAL),
+        n => Ok(n != 0),
+    };
+    let strict = || match read_int(v)? {
         0 => Ok(false),
         1 => Ok(true),
         _ => Err(libc::EINVAL),
@@ -146,10 +151,10 @@ fn make(name: N, kind: Kind, v: &[u8]) -> Result<O, c_int> {
     Ok(match name {
         N::SndHwm => O::SndHwm(count()?),
         N::RcvHwm => O::RcvHwm(count()?),
-        N::Conflate => O::Conflate(flag()?),
+        N::Conflate => O::Conflate(strict()?),
         N::Linger => O::Linger(int()?),
         N::MaxMsgSize => O::MaxMsgSize(i64::from_ne_bytes(v.try_into().map_err(|_| libc::EINVAL)?)),
-        N::Immediate => O::Immediate(flag()?),
+        N::Immediate => O::Immediate(strict()?),
         N::SndTimeo => O::SndTimeo(int()?),
         N::RcvTimeo => O::RcvTimeo(int()?),
         N::ReconnectIvl => O::ReconnectIvl(int()?),
@@ -167,7 +172,7 @@ fn make(name: N, kind: Kind, v: &[u8]) -> Result<O, c_int> {
         N::TcpKeepaliveCnt => O::TcpKeepaliveCnt(int()?),
         N::TcpMaxrt => O::TcpMaxrt(int()?),
         N::Tos => O::Tos(int()?),
-        N::Ipv6 => O::Ipv6(int()? != 0),
+        N::Ipv6 => O::Ipv6(strict()?),
         N::BindToDevice => O::BindToDevice(
             std::str::from_utf8(text())
                 .map_err(|_| libc::EINVAL)?
@@ -189,10 +194,10 @@ fn make(name: N, kind: Kind, v: &[u8]) -> Result<O, c_int> {
         N::InvertMatching => O::InvertMatching(flag()?),
         N::Subscribe => O::Subscribe(bytes()),
         N::Unsubscribe => O::Unsubscribe(bytes()),
-        N::PlainServer => O::PlainServer(flag()?),
+        N::PlainServer => O::PlainServer(strict()?),
         N::PlainUsername => O::PlainUsername(Bytes::copy_from_slice(text())),
         N::PlainPassword => O::PlainPassword(SecretBytes::new(text())),
-        N::CurveServer => O::CurveServer(flag()?),
+        N::CurveServer => O::CurveServer(strict()?),
         N::CurvePublickey => O::CurvePublickey(CurvePublicKey(key(v)?)),
         N::CurveSecretkey => O::CurveSecretkey(CurveSecretKey::from_bytes(key(v)?)),
         N::CurveServerkey => O::CurveServerkey(CurvePublicKey(key(v)?)),
@@ -214,7 +219,11 @@ pub extern "C" fn zmq_setsockopt(
         let s = socket(s_)?;
         let v = input(optval_, optvallen_)?;
         let opt = if option_ == ZMQ_IPV4ONLY {
-            O::Ipv6(read_int(v)? == 0)
+            O::Ipv6(match read_int(v)? {
+                0 => true,
+                1 => false,
+                _ => return Err(libc::EINVAL),
+            })
         } else {
             let (name, kind) = lookup(option_).ok_or(libc::EINVAL)?;
             if name.is_read_only() {
@@ -258,6 +267,16 @@ fn output_int(optval: *mut c_void, optvallen: *mut usize, value: c_int) -> Resul
     output(optval, optvallen, &value.to_ne_bytes())
 }
 
+/// Writes an `int` the way libzmq's socket-level options do (RCVMORE, FD, EVENTS): any
+/// buffer of at least an `int`, the rest zeroed.
+fn output_int_relaxed(
+    optval: *mut c_void,
+    optvallen: *mut usize,
+    value: c_int,
+) -> Result<(), c_int> {
+    output(optval, optvallen, &value.to_ne_bytes())
+}
+
 fn with_nul(b: &[u8]) -> Vec<u8> {
     let mut v = b.to_vec();
     v.push(0);
@@ -287,7 +306,7 @@ fn get(
     optvallen: *mut usize,
 ) -> Result<(), c_int> {
     match option {
-        ZMQ_RCVMORE => return output_int(optval, optvallen, c_int::from(s.rcvmore())),
+        ZMQ_RCVMORE => return output_int_relaxed(optval, optvallen, c_int::from(s.rcvmore())),
         ZMQ_EVENTS => {
             let e = match s.sock.get(N::Events).map_err(to_errno)? {
                 O::Events(e) => c_int::from(e),
@@ -298,11 +317,11 @@ fn get(
             } else {
                 0
             };
-            return output_int(optval, optvallen, e | c_int::from(buffered));
+            return output_int_relaxed(optval, optvallen, e | c_int::from(buffered));
         }
         ZMQ_FD => {
             let fd = s.sock.readiness_fd().map_err(to_errno)?;
-            return output_int(optval, optvallen, fd);
+            return output_int_relaxed(optval, optvallen, fd);
         }
         ZMQ_IPV4ONLY => {
             let v6 = matches!(s.sock.get(N::Ipv6).map_err(to_errno)?, O::Ipv6(true));

@@ -351,3 +351,83 @@ pub extern "C" fn zmq_sendmsg(s_: *mut c_void, msg_: *mut zmq_msg_t, flags_: c_i
 pub extern "C" fn zmq_recvmsg(s_: *mut c_void, msg_: *mut zmq_msg_t, flags_: c_int) -> c_int {
     zmq_msg_recv(msg_, s_, flags_)
 }
+
+/// `zmq_sendiov` (deprecated): sends `count_` buffers, each with `flags_` (the last without
+/// ZMQ_SNDMORE); returns the last one's size.
+#[no_mangle]
+pub extern "C" fn zmq_sendiov(
+    s_: *mut c_void,
+    iov_: *mut libc::iovec,
+    count_: usize,
+    flags_: c_int,
+) -> c_int {
+    guard(-1, || {
+        let s = socket(s_)?;
+        if count_ == 0 || iov_.is_null() {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: the caller gives `count_` iovecs at `iov_`, each over readable bytes.
+        let iov = unsafe { std::slice::from_raw_parts(iov_, count_) };
+        let mut rc = 0;
+        for (i, v) in iov.iter().enumerate() {
+            let frame = if v.iov_len == 0 {
+                Bytes::new()
+            } else {
+                // SAFETY: as above.
+                Bytes::copy_from_slice(unsafe {
+                    std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len)
+                })
+            };
+            // As libzmq: the flags apply to every buffer, but the last never has SNDMORE.
+            let flags = if i + 1 < count_ {
+                flags_
+            } else {
+                flags_ & !ZMQ_SNDMORE
+            };
+            rc = len_result(v.iov_len);
+            s.send_frame(frame, flags)?;
+        }
+        Ok(rc)
+    })
+}
+
+/// `zmq_recviov` (deprecated): receives up to `*count_` frames of one message into buffers
+/// it allocates with `malloc` (the caller frees them); sets `*count_` to how many it filled
+/// and returns that count, as libzmq does.
+#[no_mangle]
+pub extern "C" fn zmq_recviov(
+    s_: *mut c_void,
+    iov_: *mut libc::iovec,
+    count_: *mut usize,
+    flags_: c_int,
+) -> c_int {
+    guard(-1, || {
+        let s = socket(s_)?;
+        // SAFETY: read only when non-null.
+        if iov_.is_null() || count_.is_null() || unsafe { *count_ } == 0 {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: the caller gives `*count_` writable iovecs at `iov_`.
+        let iov = unsafe { std::slice::from_raw_parts_mut(iov_, *count_) };
+        let mut filled = 0;
+        for v in iov.iter_mut() {
+            let (frame, more, _) = s.recv_frame(flags_)?;
+            // SAFETY: a fresh allocation of at least one byte, filled with the frame.
+            let buf = unsafe { libc::malloc(frame.len().max(1)) };
+            if buf.is_null() {
+                return Err(libc::ENOMEM);
+            }
+            // SAFETY: `buf` has room for the frame.
+            unsafe { std::ptr::copy_nonoverlapping(frame.as_ptr(), buf.cast(), frame.len()) };
+            v.iov_base = buf;
+            v.iov_len = frame.len();
+            filled += 1;
+            if !more {
+                break;
+            }
+        }
+        // SAFETY: checked non-null above.
+        unsafe { *count_ = filled };
+        Ok(len_result(filled))
+    })
+}
