@@ -98,6 +98,20 @@ impl MsgInner {
         }
     }
 
+    /// Takes the content out as `Bytes`, leaving the message empty (no reference count
+    /// touched); [`MsgInner::put_back`] undoes it.
+    pub(crate) fn take_bytes(&mut self) -> Bytes {
+        match std::mem::replace(&mut self.content, Content::Shared(Bytes::new())) {
+            Content::Owned(v) => Bytes::from(v),
+            Content::Shared(b) => b,
+        }
+    }
+
+    /// Puts back what [`MsgInner::take_bytes`] took.
+    pub(crate) fn put_back(&mut self, b: Bytes) {
+        self.content = Content::Shared(b);
+    }
+
     fn len(&self) -> usize {
         match &self.content {
             Content::Owned(v) => v.len(),

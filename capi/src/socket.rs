@@ -108,8 +108,15 @@ impl CSocket {
                 self.sock.recv()
             }
             .map_err(to_errno)?;
-            *self.in_props.borrow_mut() = m.properties().cloned();
-            parts.extend(m.into_frames());
+            let props = m.properties().cloned();
+            match m.into_single() {
+                // The common case, without a list of parts.
+                Ok(frame) => return Ok((frame, false, props)),
+                Err(m) => {
+                    *self.in_props.borrow_mut() = props;
+                    parts.extend(m.into_frames());
+                }
+            }
         }
         let frame = parts.pop_front().unwrap_or_default();
         Ok((frame, !parts.is_empty(), self.in_props.borrow().clone()))
@@ -319,9 +326,18 @@ pub extern "C" fn zmq_msg_send(msg_: *mut zmq_msg_t, s_: *mut c_void, flags_: c_
     guard(-1, || {
         let s = socket(s_)?;
         let m = msg::inner(msg_)?;
-        let frame = m.bytes();
+        // Moved out, not shared: the bytes go to the pipe without a reference count, and
+        // come back into the message if they could not be sent.
+        let frame = m.take_bytes();
         let len = frame.len();
-        s.send_frame(frame, flags_)?;
+        let more = flags_ & ZMQ_SNDMORE != 0;
+        if let Err((e, back)) = s
+            .sock
+            .try_send_frame(frame, more, flags_ & ZMQ_DONTWAIT != 0)
+        {
+            m.put_back(back);
+            return Err(to_errno(e));
+        }
         msg::replace(msg_, MsgInner::received(Bytes::new(), false, None))?;
         Ok(len_result(len))
     })

@@ -213,6 +213,16 @@ fn errno_values() {
         std::io::Error::last_os_error().raw_os_error(),
         Some(libc::EAGAIN)
     );
+    // A message that could not be sent stays with its caller, unchanged.
+    let mut msg = zmq_msg_t::uninit();
+    assert_eq!(zmq_msg_init_size(&mut msg, 5), 0);
+    unsafe { std::ptr::copy_nonoverlapping(b"kept!".as_ptr(), zmq_msg_data(&mut msg).cast(), 5) };
+    assert_eq!(zmq_msg_send(&mut msg, push, ZMQ_DONTWAIT), -1);
+    assert_eq!(zmq_errno(), libc::EAGAIN);
+    assert_eq!(zmq_msg_size(&msg), 5);
+    let kept = unsafe { std::slice::from_raw_parts(zmq_msg_data(&mut msg).cast::<u8>(), 5) };
+    assert_eq!(kept, b"kept!");
+    assert_eq!(zmq_msg_close(&mut msg), 0);
     let (rep, req) = pair_of(ctx, REP, REQ, "inproc://efsm");
     assert_eq!(send(req, b"1", 0), 1);
     assert_eq!(send(req, b"2", 0), -1);
