@@ -113,6 +113,9 @@ fn oxmq_and_libzmq_talk_over_tcp() {
         let st = (z.msg_gets)(&msg, c"Socket-Type".as_ptr());
         assert!(!st.is_null());
         assert_eq!(CStr::from_ptr(st).to_str().unwrap(), "REQ");
+        let peer = (z.msg_gets)(&msg, c"Peer-Address".as_ptr());
+        assert!(!peer.is_null());
+        assert_eq!(CStr::from_ptr(peer).to_str().unwrap(), "127.0.0.1");
         assert_eq!((z.msg_recv)(&mut msg, rep, 0), 2);
         assert_eq!((z.msg_more)(&msg), 0);
         assert_eq!((z.send)(rep, b"reply".as_ptr().cast(), 5, 0), 5);

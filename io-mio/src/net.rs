@@ -59,6 +59,22 @@ impl Stream {
         }
     }
 
+    /// The peer's IP address as text (libzmq's `Peer-Address`); empty for IPC.
+    pub(crate) fn peer_ip(&self) -> String {
+        match self {
+            Stream::Tcp(s) => s
+                .peer_addr()
+                .map(|a| match a.ip() {
+                    std::net::IpAddr::V6(v6) => v6
+                        .to_ipv4_mapped()
+                        .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+                    ip => ip.to_string(),
+                })
+                .unwrap_or_default(),
+            Stream::Unix(_) => String::new(),
+        }
+    }
+
     /// For a connect in progress: `Ok(true)` connected, `Ok(false)` not yet, `Err` failed.
     pub(crate) fn connect_status(&self) -> io::Result<bool> {
         let err = match self {
