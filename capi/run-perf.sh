@@ -4,8 +4,11 @@
 # and run side by side. Prints msg/s for throughput (tcp and inproc), µs for latency, and
 # the ratio oxmq / libzmq (for latency, libzmq / oxmq: above 1 means oxmq is faster).
 #
+# Each number is the best of REPEAT runs (default 3), the two libraries taking turns, so
+# that a busy machine's noise costs both alike.
+#
 # Usage: capi/run-perf.sh            Environment: VENDOR, CARGO_TARGET_DIR, COUNT_64,
-#        COUNT_1K, ROUNDTRIPS, PORT
+#        COUNT_1K, ROUNDTRIPS, PORT, REPEAT
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +21,7 @@ COUNT_64=${COUNT_64:-2000000}
 COUNT_1K=${COUNT_1K:-500000}
 ROUNDTRIPS=${ROUNDTRIPS:-20000}
 PORT=${PORT:-55655}
+REPEAT=${REPEAT:-3}
 
 [ -d "$VENDOR/perf" ] || { echo "libzmq sources not found (set VENDOR)"; exit 2; }
 (cd "$ROOT" && cargo build -q --release -p oxmq-capi --lib && cargo build -q --release -p zmq-sys) || exit 2
@@ -38,8 +42,7 @@ done
 
 # One tcp throughput run: prints msg/s.
 thr() {
-    local lib=$1 size=$2 count=$3 ep="tcp://127.0.0.1:$PORT"
-    PORT=$((PORT + 1))
+    local lib=$1 size=$2 count=$3 ep="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
     "$OUT/$lib/local_thr" "$ep" "$size" "$count" > "$OUT/$lib.local.out" 2>&1 &
     local pid=$!
     sleep 0.3
@@ -50,8 +53,7 @@ thr() {
 
 # One tcp latency run: prints the average one-way latency in µs.
 lat() {
-    local lib=$1 size=$2 ep="tcp://127.0.0.1:$PORT"
-    PORT=$((PORT + 1))
+    local lib=$1 size=$2 ep="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
     "$OUT/$lib/local_lat" "$ep" "$size" "$ROUNDTRIPS" > /dev/null 2>&1 &
     local pid=$!
     sleep 0.3
@@ -60,26 +62,39 @@ lat() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+inproc_thr() { "$OUT/$1/inproc_thr" "$2" "$3" | awk '/mean throughput:/ && /msg/ {print $3}'; }
+inproc_lat() { "$OUT/$1/inproc_lat" "$2" "$ROUNDTRIPS" | awk '/average latency/ {print $3}'; }
 
-printf '%-28s %14s %14s %8s\n' "test" "libzmq" "oxmq" "ratio"
+# best <max|min> <command...>: runs "<command> libzmq" and "<command> oxmq" REPEAT times in
+# turn and prints the best of each, "libzmq oxmq".
+best() {
+    local pick=$1; shift
+    local a="" b="" x
+    for _ in $(seq "$REPEAT"); do
+        x=$("$@" libzmq); a="$a $x"
+        x=$("$@" oxmq); b="$b $x"
+    done
+    for list in "$a" "$b"; do
+        echo "$list" | tr ' ' '\n' | grep -v '^$' | sort -g | { [ "$pick" = max ] && tail -1 || head -1; }
+    done | tr '\n' ' '
+}
+
+row() { printf '%-28s %14s %14s %8s\n' "$1" "$2" "$3" "$4"; }
+with_lib_last() { local f=$1 lib=${*: -1}; shift; set -- "${@:1:$(($# - 1))}"; "$f" "$lib" "$@"; }
+
+printf '%-28s %14s %14s %8s\n' "test (best of $REPEAT)" "libzmq" "oxmq" "ratio"
 for size in 64 1024; do
     count=$COUNT_64
     [ "$size" = 1024 ] && count=$COUNT_1K
-    a=$(thr libzmq "$size" "$count"); b=$(thr oxmq "$size" "$count")
-    printf '%-28s %14s %14s %8s\n' "tcp thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")"
+    read -r a b <<< "$(best max with_lib_last thr "$size" "$count")"
+    row "tcp thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")"
+    read -r a b <<< "$(best max with_lib_last inproc_thr "$size" "$count")"
+    row "inproc thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")"
 done
 for size in 64 1024; do
-    count=$COUNT_64
-    [ "$size" = 1024 ] && count=$COUNT_1K
-    a=$("$OUT/libzmq/inproc_thr" "$size" "$count" | awk '/mean throughput:/ && /msg/ {print $3}')
-    b=$("$OUT/oxmq/inproc_thr" "$size" "$count" | awk '/mean throughput:/ && /msg/ {print $3}')
-    printf '%-28s %14s %14s %8s\n' "inproc thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")"
-done
-for size in 64 1024; do
-    a=$(lat libzmq "$size"); b=$(lat oxmq "$size")
-    printf '%-28s %14s %14s %8s\n' "tcp lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")"
-    a=$("$OUT/libzmq/inproc_lat" "$size" "$ROUNDTRIPS" | awk '/average latency/ {print $3}')
-    b=$("$OUT/oxmq/inproc_lat" "$size" "$ROUNDTRIPS" | awk '/average latency/ {print $3}')
-    printf '%-28s %14s %14s %8s\n' "inproc lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")"
+    read -r a b <<< "$(best min with_lib_last lat "$size")"
+    row "tcp lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")"
+    read -r a b <<< "$(best min with_lib_last inproc_lat "$size")"
+    row "inproc lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")"
 done
 echo "ratio: throughput oxmq/libzmq, latency libzmq/oxmq (above 1: oxmq better)"
