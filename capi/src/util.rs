@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use oxmq_core::mechanism::{curve, z85, CurveSecretKey};
 
-use crate::error::{guard, set_errno};
+use crate::error::guard;
 
 /// The libzmq version this ABI follows.
 pub const VERSION: (c_int, c_int, c_int) = (4, 3, 4);
@@ -238,17 +238,18 @@ unsafe impl Send for ThreadArg {}
 /// `zmq_threadstart`: runs `func_(arg_)` on a new thread.
 #[no_mangle]
 pub extern "C" fn zmq_threadstart(func_: Option<ThreadFn>, arg_: *mut c_void) -> *mut c_void {
-    let Some(func) = func_ else {
-        set_errno(libc::EINVAL);
-        return std::ptr::null_mut();
-    };
-    let arg = ThreadArg(func, arg_);
-    let handle = std::thread::spawn(move || {
-        let arg = arg;
-        // SAFETY: the caller's function with the caller's argument.
-        unsafe { (arg.0)(arg.1) }
-    });
-    Box::into_raw(Box::new(handle)).cast()
+    guard(std::ptr::null_mut(), || {
+        let func = func_.ok_or(libc::EINVAL)?;
+        let arg = ThreadArg(func, arg_);
+        let handle = std::thread::Builder::new()
+            .spawn(move || {
+                let arg = arg;
+                // SAFETY: the caller's function with the caller's argument.
+                unsafe { (arg.0)(arg.1) }
+            })
+            .map_err(|_| crate::error::EMTHREAD)?;
+        Ok(Box::into_raw(Box::new(handle)).cast())
+    })
 }
 
 /// `zmq_threadclose`: waits for the thread and frees its handle.
