@@ -3,6 +3,7 @@
 
 use std::ffi::{c_char, c_int};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use oxmq_core::base::EndpointOpError;
 use oxmq_core::endpoint::EndpointError;
@@ -66,6 +67,15 @@ fn endpoint_errno(e: &EndpointOpError) -> c_int {
     }
 }
 
+/// How many panics the entry points have caught: always 0 unless an invariant of ours broke.
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many panics the entry points have caught and turned into `EFAULT` (for tests: a
+/// panic is a bug even when it does not cross into C).
+pub fn panics_caught() -> usize {
+    PANICS.load(Ordering::Relaxed)
+}
+
 /// Runs an entry point's body: its error becomes errno and `fail` is returned, and a panic
 /// never crosses into C (it reports `EFAULT`).
 pub(crate) fn guard<R>(fail: R, f: impl FnOnce() -> Result<R, c_int>) -> R {
@@ -76,6 +86,7 @@ pub(crate) fn guard<R>(fail: R, f: impl FnOnce() -> Result<R, c_int>) -> R {
             fail
         }
         Err(_) => {
+            PANICS.fetch_add(1, Ordering::Relaxed);
             set_errno(libc::EFAULT);
             fail
         }
