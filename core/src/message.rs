@@ -144,6 +144,18 @@ impl Message {
         }
     }
 
+    /// The frame of a single-frame message, moved out without a copy or an allocation; the
+    /// message itself back if it has more frames.
+    pub fn into_single(self) -> Result<Bytes, Message> {
+        match self.parts {
+            Parts::One(frame) => Ok(frame),
+            parts => Err(Message {
+                parts,
+                properties: self.properties,
+            }),
+        }
+    }
+
     /// The frames, consuming the message.
     pub fn into_frames(self) -> Vec<Bytes> {
         match self.parts {

@@ -228,6 +228,26 @@ impl Context {
         Ok(Socket::new(shared, cell, kind))
     }
 
+    /// Shuts the context down without waiting (`zmq_ctx_shutdown`): calls blocked on its
+    /// sockets, and every call made from now on, fail with [`Error::Terminated`]; no new
+    /// socket can be made. [`Context::term`] still has to be called to close the sockets
+    /// and stop the I/O threads.
+    pub fn shutdown(&self) {
+        let shared = {
+            let mut ctx = self.inner.lock();
+            ctx.terminated = true;
+            ctx.io.as_ref().map(|io| Arc::clone(&io.shared))
+        };
+        if let Some(shared) = shared {
+            shared
+                .terminating
+                .store(true, std::sync::atomic::Ordering::Release);
+            for cell in shared.cells() {
+                shared.with_half(&cell, |_, _| cell.cv.notify_all());
+            }
+        }
+    }
+
     /// Terminates the context (`zmq_ctx_term`): closes every socket, waits for each to finish
     /// lingering, makes blocked calls return [`Error::Terminated`], and stops the I/O threads.
     pub fn term(&self) {

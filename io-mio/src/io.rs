@@ -277,6 +277,7 @@ impl Worker {
                         Ok(true) => {
                             io.connecting = false;
                             io.readable = true;
+                            s.session.set_peer_address(io.stream.peer_ip());
                             s.session.handle_dial_result(Ok(()), now);
                         }
                         Err(e) => {
@@ -309,7 +310,8 @@ impl Worker {
                     {
                         let mut st = cell.lock();
                         let now = self.shared.now();
-                        let Some(conn) = st.half.handle_accepted(lid, now) else {
+                        let peer = stream.peer_ip();
+                        let Some(conn) = st.half.handle_accepted_from(lid, peer, now) else {
                             continue; // refused: dropping the stream closes it
                         };
                         let mut accepted = Some((conn, stream));
@@ -424,6 +426,9 @@ impl Worker {
                                 pending: VecDeque::new(),
                             });
                             if !connecting {
+                                if let Some(io) = &s.io {
+                                    s.session.set_peer_address(io.stream.peer_ip());
+                                }
                                 s.session.handle_dial_result(Ok(()), now);
                             }
                         }

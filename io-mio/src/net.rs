@@ -1,7 +1,7 @@
 //! The operating system's side: streams and listeners over TCP and Unix-domain sockets, with
 //! the options libzmq sets on them.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -37,29 +37,41 @@ impl Stream {
         }
     }
 
+    /// Writes with `send(2)` and `MSG_NOSIGNAL`, never `write(2)`: a
+    /// peer gone must come back as `EPIPE`, not as a SIGPIPE that kills a C program that
+    /// did not ignore it (Rust programs do; libzmq's users need not).
     pub(crate) fn write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
+            Stream::Tcp(s) => socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_NOSIGNAL),
+            Stream::Unix(s) => socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_NOSIGNAL),
+        }
+    }
+
+    /// `sendmsg(2)` with `MSG_NOSIGNAL`, for the same reason as [`Stream::write`].
+    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
             Stream::Tcp(s) => {
-                let mut s: &TcpStream = s;
-                s.write(buf)
+                socket2::SockRef::from(s).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
             }
             Stream::Unix(s) => {
-                let mut s: &UnixStream = s;
-                s.write(buf)
+                socket2::SockRef::from(s).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
             }
         }
     }
 
-    pub(crate) fn write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+    /// The peer's IP address as text (libzmq's `Peer-Address`); empty for IPC.
+    pub(crate) fn peer_ip(&self) -> String {
         match self {
-            Stream::Tcp(s) => {
-                let mut s: &TcpStream = s;
-                s.write_vectored(bufs)
-            }
-            Stream::Unix(s) => {
-                let mut s: &UnixStream = s;
-                s.write_vectored(bufs)
-            }
+            Stream::Tcp(s) => s
+                .peer_addr()
+                .map(|a| match a.ip() {
+                    std::net::IpAddr::V6(v6) => v6
+                        .to_ipv4_mapped()
+                        .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+                    ip => ip.to_string(),
+                })
+                .unwrap_or_default(),
+            Stream::Unix(_) => String::new(),
         }
     }
 

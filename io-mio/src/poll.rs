@@ -112,7 +112,11 @@ fn run_proxy(
         // wait for the other to become writable. A proxy whose backend blocks then leaves its
         // frontend's messages queued, and keeps listening to its control socket.
         let (mut front_interest, mut back_interest) = (0, 0);
-        if !steer.paused {
+        if !steer.paused && std::ptr::eq(frontend, backend) {
+            // One socket as both ends (a REP answering its own requests): read it and send
+            // back on it; whether it can send is only known once it has read.
+            front_interest = POLLIN;
+        } else if !steer.paused {
             if writable(backend)? {
                 front_interest |= POLLIN;
             } else {

@@ -91,17 +91,68 @@ impl Socket {
     /// the message may start: it fails there ([`Error::NotSupported`], [`Error::BadState`],
     /// ROUTER_MANDATORY's [`Error::HostUnreachable`]) or waits up to SNDTIMEO for room.
     pub fn send_frame(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
-        let frame = frame.into();
+        self.send_frame_until(frame.into(), more, deadline(self.sndtimeo.get()))
+            .map_err(|(e, _)| e)
+    }
+
+    /// [`Socket::send_frame`] that fails with [`Error::WouldBlock`] at once instead of
+    /// waiting (ZMQ_DONTWAIT). When the last frame fails, the frames before it stay queued,
+    /// so the caller can send the last one again, as with libzmq.
+    pub fn send_frame_dontwait(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
+        self.send_frame_until(frame.into(), more, Some(StdInstant::now()))
+            .map_err(|(e, _)| e)
+    }
+
+    /// [`Socket::send_frame`] (or, with `dontwait`, [`Socket::send_frame_dontwait`]) that
+    /// hands the frame back when it could not be sent, as `zmq_msg_send` leaves the caller
+    /// its message: a caller can keep its only reference to the bytes and still retry.
+    pub fn try_send_frame(
+        &self,
+        frame: Bytes,
+        more: bool,
+        dontwait: bool,
+    ) -> Result<(), (Error, Bytes)> {
+        let until = if dontwait {
+            Some(StdInstant::now())
+        } else {
+            deadline(self.sndtimeo.get())
+        };
+        self.send_frame_until(frame, more, until)
+    }
+
+    fn send_frame_until(
+        &self,
+        frame: Bytes,
+        more: bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), (Error, Bytes)> {
+        let last_frame = |m: Message| m.into_frames().pop().unwrap_or_default();
         let starts = self.out_parts.borrow().is_empty();
-        if starts && more {
-            self.start_message(&frame, deadline(self.sndtimeo.get()))?;
+        if starts && !more {
+            // A single-frame message: no list of parts to build.
+            return self
+                .send_until(Message::single(frame), deadline)
+                .map_err(|(e, m)| (e, last_frame(m)));
+        }
+        if starts {
+            if let Err(e) = self.start_message(&frame, deadline) {
+                return Err((e, frame));
+            }
         }
         self.out_parts.borrow_mut().push(frame);
         if more {
             return Ok(());
         }
         let frames = std::mem::take(&mut *self.out_parts.borrow_mut());
-        self.send(Message::from_frames(frames))
+        self.send_until(Message::from_frames(frames), deadline)
+            .map_err(|(e, back)| {
+                let mut frames = back.into_frames();
+                let last = frames.pop().unwrap_or_default();
+                if matches!(e, Error::WouldBlock) {
+                    *self.out_parts.borrow_mut() = frames;
+                }
+                (e, last)
+            })
     }
 
     /// Waits, at most until `deadline`, until a message starting with `first` may be sent.

@@ -100,6 +100,8 @@ pub fn tcp_connect(
 ) -> io::Result<TcpStream> {
     let s = tcp_socket(addr, opts)?;
     if let Some(local) = local {
+        // As libzmq: several connections may share one source address and port.
+        s.set_reuse_address(true)?;
         s.bind(&local.into())?;
     }
     match s.connect(&addr.into()) {

@@ -575,10 +575,23 @@ impl SocketHalf {
     /// Returns the connection's id, or `None` if the driver should close it at once (the
     /// listener is gone or the socket is closing).
     pub fn handle_accepted(&mut self, listener: ListenerId, now: Instant) -> Option<ConnId> {
+        self.handle_accepted_from(listener, String::new(), now)
+    }
+
+    /// [`SocketHalf::handle_accepted`] for a peer at `peer_address` (its IP, as libzmq gives
+    /// it), which goes to ZAP requests and the `Peer-Address` property.
+    pub fn handle_accepted_from(
+        &mut self,
+        listener: ListenerId,
+        peer_address: String,
+        now: Instant,
+    ) -> Option<ConnId> {
         let (node, ep) = self.accept_node(listener)?;
         let conn = ConnId(u64::from(node.0) << 32);
         let seed = self.random();
-        let session = Session::accepted(node, ep.clone(), conn, self.session_config(), now, seed);
+        let mut config = self.session_config();
+        config.engine.peer_address = peer_address;
+        let session = Session::accepted(node, ep.clone(), conn, config, now, seed);
         let link = Link {
             endpoint: ep.clone(),
             connect: false,

@@ -19,14 +19,17 @@ pub(crate) struct Rep {
 
 /// Splits a request into its envelope (up to and including the first empty frame) and body.
 /// `None` if there is no delimiter or nothing after it.
+/// The body keeps the connection's properties (`zmq_msg_gets`).
 fn split_envelope(msg: Message) -> Option<(Vec<Bytes>, Message)> {
+    let properties = msg.properties().cloned();
     let mut frames = msg.into_frames();
     let delimiter = frames.iter().position(Bytes::is_empty)?;
     if delimiter + 1 == frames.len() {
         return None;
     }
-    let body = frames.split_off(delimiter + 1);
-    Some((frames, Message::from_frames(body)))
+    let mut body = Message::from_frames(frames.split_off(delimiter + 1));
+    body.set_properties(properties);
+    Some((frames, body))
 }
 
 impl Pattern for Rep {

@@ -253,6 +253,13 @@ impl Session {
 
     // ----- inputs -------------------------------------------------------------------------
 
+    /// The remote address of the connection being dialled (its IP, as libzmq gives it), for
+    /// ZAP requests and the `Peer-Address` property; call before
+    /// [`Session::handle_dial_result`].
+    pub fn set_peer_address(&mut self, address: String) {
+        self.config.engine.peer_address = address;
+    }
+
     /// The dial of the session's connection finished: connected, or failed.
     pub fn handle_dial_result(&mut self, result: Result<(), OsError>, now: Instant) {
         let Some(conn) = self.conn else {

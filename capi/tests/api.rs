@@ -1,0 +1,395 @@
+//! The C API called from Rust through its exported functions, as a C program would.
+
+use std::ffi::{c_int, c_void, CStr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use oxmq_zmq::*;
+
+const PAIR: c_int = 0;
+const REQ: c_int = 3;
+const REP: c_int = 4;
+const PULL: c_int = 7;
+const PUSH: c_int = 8;
+
+const ZMQ_TYPE: c_int = 16;
+const ZMQ_LINGER: c_int = 17;
+const ZMQ_LAST_ENDPOINT: c_int = 32;
+const ZMQ_RCVTIMEO: c_int = 27;
+
+fn send(s: *mut c_void, data: &[u8], flags: c_int) -> c_int {
+    zmq_send(s, data.as_ptr().cast(), data.len(), flags)
+}
+
+fn recv(s: *mut c_void) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    let n = zmq_recv(s, buf.as_mut_ptr().cast(), buf.len(), 0);
+    assert!(n >= 0, "recv failed: errno {}", zmq_errno());
+    buf.truncate(n as usize);
+    buf
+}
+
+fn get_int(s: *mut c_void, opt: c_int) -> c_int {
+    let mut v: c_int = -7;
+    let mut len = std::mem::size_of::<c_int>();
+    assert_eq!(
+        zmq_getsockopt(s, opt, (&mut v as *mut c_int).cast(), &mut len),
+        0
+    );
+    v
+}
+
+fn set_int(s: *mut c_void, opt: c_int, v: c_int) -> c_int {
+    zmq_setsockopt(
+        s,
+        opt,
+        (&v as *const c_int).cast(),
+        std::mem::size_of::<c_int>(),
+    )
+}
+
+fn last_endpoint(s: *mut c_void) -> String {
+    let mut buf = [0u8; 256];
+    let mut len = buf.len();
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, buf.as_mut_ptr().cast(), &mut len),
+        0
+    );
+    CStr::from_bytes_with_nul(&buf[..len])
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn cstr(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).unwrap()
+}
+
+/// A bound and a connected socket of the given types over `endpoint` (a wildcard tcp one is
+/// resolved through ZMQ_LAST_ENDPOINT).
+fn pair_of(ctx: *mut c_void, a: c_int, b: c_int, endpoint: &str) -> (*mut c_void, *mut c_void) {
+    let sa = zmq_socket(ctx, a);
+    let sb = zmq_socket(ctx, b);
+    assert!(!sa.is_null() && !sb.is_null());
+    assert_eq!(zmq_bind(sa, cstr(endpoint).as_ptr()), 0);
+    let ep = last_endpoint(sa);
+    assert_eq!(zmq_connect(sb, cstr(&ep).as_ptr()), 0);
+    (sa, sb)
+}
+
+fn close_all(ctx: *mut c_void, sockets: &[*mut c_void]) {
+    for &s in sockets {
+        set_int(s, ZMQ_LINGER, 0);
+        assert_eq!(zmq_close(s), 0);
+    }
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
+
+#[test]
+fn push_pull_and_req_rep_over_inproc_and_tcp() {
+    for ep in ["inproc://pp", "tcp://127.0.0.1:*"] {
+        let ctx = zmq_ctx_new();
+        let (pull, push) = pair_of(ctx, PULL, PUSH, ep);
+        assert_eq!(send(push, b"hello", 0), 5);
+        assert_eq!(recv(pull), b"hello");
+        let ep2 = if ep.starts_with("inproc") {
+            "inproc://rr"
+        } else {
+            ep
+        };
+        let (rep, req) = pair_of(ctx, REP, REQ, ep2);
+        assert_eq!(send(req, b"ping", 0), 4);
+        assert_eq!(recv(rep), b"ping");
+        assert_eq!(send(rep, b"pong", 0), 4);
+        assert_eq!(recv(req), b"pong");
+        close_all(ctx, &[pull, push, rep, req]);
+    }
+}
+
+#[test]
+fn multipart_with_sndmore_and_rcvmore() {
+    let ctx = zmq_ctx_new();
+    let (pull, push) = pair_of(ctx, PULL, PUSH, "inproc://multi");
+    assert_eq!(send(push, b"a", ZMQ_SNDMORE), 1);
+    assert_eq!(send(push, b"bb", ZMQ_SNDMORE), 2);
+    assert_eq!(send(push, b"", 0), 0);
+    assert_eq!(recv(pull), b"a");
+    assert_eq!(get_int(pull, ZMQ_RCVMORE), 1);
+    let mut msg = zmq_msg_t::uninit();
+    assert_eq!(zmq_msg_init(&mut msg), 0);
+    assert_eq!(zmq_msg_recv(&mut msg, pull, 0), 2);
+    assert_eq!(zmq_msg_more(&msg), 1);
+    assert_eq!(zmq_msg_get(&msg, ZMQ_MORE), 1);
+    assert_eq!(zmq_msg_recv(&mut msg, pull, 0), 0);
+    assert_eq!(zmq_msg_more(&msg), 0);
+    assert_eq!(get_int(pull, ZMQ_RCVMORE), 0);
+    assert_eq!(zmq_msg_close(&mut msg), 0);
+    close_all(ctx, &[pull, push]);
+}
+
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn free_box(data: *mut c_void, hint: *mut c_void) {
+    assert_eq!(hint as usize, 0x1234);
+    drop(Vec::from_raw_parts(data.cast::<u8>(), 5, 5));
+    FREED.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn msg_init_data_is_zero_copy_and_freed_once() {
+    let ctx = zmq_ctx_new();
+    let (pull, push) = pair_of(ctx, PULL, PUSH, "inproc://ffn");
+    let mut data = std::mem::ManuallyDrop::new(b"hello".to_vec());
+    let ptr = data.as_mut_ptr();
+    let mut msg = zmq_msg_t::uninit();
+    assert_eq!(
+        zmq_msg_init_data(
+            &mut msg,
+            ptr.cast(),
+            5,
+            Some(free_box),
+            0x1234 as *mut c_void
+        ),
+        0
+    );
+    assert_eq!(zmq_msg_data(&mut msg), ptr.cast());
+    let mut copy = zmq_msg_t::uninit();
+    zmq_msg_init(&mut copy);
+    assert_eq!(zmq_msg_copy(&mut copy, &mut msg), 0);
+    assert_eq!(zmq_msg_send(&mut msg, push, 0), 5);
+    assert_eq!(zmq_msg_close(&mut msg), 0);
+    let mut got = zmq_msg_t::uninit();
+    zmq_msg_init(&mut got);
+    assert_eq!(zmq_msg_recv(&mut got, pull, 0), 5);
+    // Over inproc the very buffer arrives.
+    assert_eq!(zmq_msg_data(&mut got), ptr.cast());
+    assert_eq!(FREED.load(Ordering::SeqCst), 0);
+    zmq_msg_close(&mut got);
+    assert_eq!(FREED.load(Ordering::SeqCst), 0);
+    zmq_msg_close(&mut copy);
+    assert_eq!(FREED.load(Ordering::SeqCst), 1);
+    close_all(ctx, &[pull, push]);
+    assert_eq!(FREED.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn getsockopt_type_last_endpoint_events_fd() {
+    let ctx = zmq_ctx_new();
+    let (pull, push) = pair_of(ctx, PULL, PUSH, "tcp://127.0.0.1:*");
+    assert_eq!(get_int(pull, ZMQ_TYPE), PULL);
+    assert_eq!(get_int(push, ZMQ_TYPE), PUSH);
+    assert!(last_endpoint(pull).starts_with("tcp://127.0.0.1:"));
+    assert!(get_int(pull, ZMQ_FD) >= 0);
+    assert_eq!(get_int(pull, ZMQ_EVENTS) & ZMQ_POLLIN as c_int, 0);
+    assert_eq!(send(push, b"x", 0), 1);
+    let mut ready = false;
+    for _ in 0..500 {
+        if get_int(pull, ZMQ_EVENTS) & ZMQ_POLLIN as c_int != 0 {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(ready);
+    // An int option needs an int-sized buffer.
+    let mut v: i64 = 0;
+    let mut len = 8usize;
+    assert_eq!(
+        zmq_getsockopt(pull, ZMQ_TYPE, (&mut v as *mut i64).cast(), &mut len),
+        -1
+    );
+    assert_eq!(zmq_errno(), libc::EINVAL);
+    close_all(ctx, &[pull, push]);
+}
+
+#[test]
+fn errno_values() {
+    let ctx = zmq_ctx_new();
+    let push = zmq_socket(ctx, PUSH);
+    assert_eq!(send(push, b"x", ZMQ_DONTWAIT), -1);
+    assert_eq!(zmq_errno(), libc::EAGAIN);
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::EAGAIN)
+    );
+    // A message that could not be sent stays with its caller, unchanged.
+    let mut msg = zmq_msg_t::uninit();
+    assert_eq!(zmq_msg_init_size(&mut msg, 5), 0);
+    unsafe { std::ptr::copy_nonoverlapping(b"kept!".as_ptr(), zmq_msg_data(&mut msg).cast(), 5) };
+    assert_eq!(zmq_msg_send(&mut msg, push, ZMQ_DONTWAIT), -1);
+    assert_eq!(zmq_errno(), libc::EAGAIN);
+    assert_eq!(zmq_msg_size(&msg), 5);
+    let kept = unsafe { std::slice::from_raw_parts(zmq_msg_data(&mut msg).cast::<u8>(), 5) };
+    assert_eq!(kept, b"kept!");
+    assert_eq!(zmq_msg_close(&mut msg), 0);
+    let (rep, req) = pair_of(ctx, REP, REQ, "inproc://efsm");
+    assert_eq!(send(req, b"1", 0), 1);
+    assert_eq!(send(req, b"2", 0), -1);
+    assert_eq!(zmq_errno(), EFSM);
+    assert_eq!(zmq_errno(), 156_384_763);
+    assert_eq!(zmq_close(std::ptr::null_mut()), -1);
+    assert_eq!(zmq_errno(), libc::ENOTSOCK);
+    assert_eq!(send(std::ptr::null_mut(), b"x", 0), -1);
+    assert_eq!(zmq_errno(), libc::ENOTSOCK);
+    assert_eq!(set_int(push, 9999, 1), -1);
+    assert_eq!(zmq_errno(), libc::EINVAL);
+    assert_eq!(zmq_unbind(rep, c"tcp://127.0.0.1:5".as_ptr()), -1);
+    assert_eq!(zmq_errno(), libc::ENOENT);
+    assert_eq!(zmq_connect(push, c"pgm://eth0;239.1.1.1:5555".as_ptr()), -1);
+    assert_eq!(zmq_errno(), libc::EPROTONOSUPPORT);
+    assert_eq!(zmq_connect(push, c"nonsense".as_ptr()), -1);
+    assert_eq!(zmq_errno(), libc::EINVAL);
+    assert_eq!(set_int(rep, ZMQ_RCVTIMEO, 10), 0);
+    let mut buf = [0u8; 4];
+    assert_eq!(zmq_recv(rep, buf.as_mut_ptr().cast(), 4, 0), 1);
+    assert_eq!(zmq_recv(rep, buf.as_mut_ptr().cast(), 4, 0), -1);
+    assert_eq!(zmq_errno(), EFSM);
+    let msg = unsafe { CStr::from_ptr(zmq_strerror(EFSM)) };
+    assert!(!msg.to_bytes().is_empty());
+    close_all(ctx, &[push, rep, req]);
+    assert_eq!(zmq_socket(std::ptr::null_mut(), PAIR), std::ptr::null_mut());
+    assert_eq!(zmq_errno(), libc::EFAULT);
+}
+
+#[test]
+fn poll_over_a_socket_and_a_pipe() {
+    let ctx = zmq_ctx_new();
+    let (pull, push) = pair_of(ctx, PULL, PUSH, "inproc://poll");
+    let mut fds = [0 as c_int; 2];
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let mut items = [
+        zmq_pollitem_t {
+            socket: pull,
+            fd: 0,
+            events: ZMQ_POLLIN,
+            revents: 0,
+        },
+        zmq_pollitem_t {
+            socket: std::ptr::null_mut(),
+            fd: fds[0],
+            events: ZMQ_POLLIN,
+            revents: 0,
+        },
+    ];
+    assert_eq!(zmq_poll(items.as_mut_ptr(), 2, 10), 0);
+    assert_eq!(unsafe { libc::write(fds[1], b"!".as_ptr().cast(), 1) }, 1);
+    assert_eq!(zmq_poll(items.as_mut_ptr(), 2, 1000), 1);
+    assert_eq!(items[0].revents, 0);
+    assert_eq!(items[1].revents, ZMQ_POLLIN);
+    let mut b = [0u8; 1];
+    assert_eq!(unsafe { libc::read(fds[0], b.as_mut_ptr().cast(), 1) }, 1);
+    // The message arrives while zmq_poll sleeps.
+    let p = push as usize;
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(send(p as *mut c_void, b"m", 0), 1);
+    });
+    assert_eq!(zmq_poll(items.as_mut_ptr(), 2, 2000), 1);
+    sender.join().unwrap();
+    assert_eq!(items[0].revents, ZMQ_POLLIN);
+    assert_eq!(items[1].revents, 0);
+    assert_eq!(recv(pull), b"m");
+    // Sockets alone go through oxmq's own poll.
+    assert_eq!(zmq_poll(items.as_mut_ptr(), 1, 0), 0);
+    unsafe {
+        libc::close(fds[0]);
+        libc::close(fds[1]);
+    }
+    close_all(ctx, &[pull, push]);
+}
+
+#[test]
+fn monitor_events_have_libzmq_layout() {
+    let ctx = zmq_ctx_new();
+    let rep = zmq_socket(ctx, REP);
+    assert_eq!(zmq_socket_monitor(rep, c"inproc://mon".as_ptr(), 0xFFFF), 0);
+    let mon = zmq_socket(ctx, PAIR);
+    assert_eq!(zmq_connect(mon, c"inproc://mon".as_ptr()), 0);
+    assert_eq!(zmq_bind(rep, c"tcp://127.0.0.1:*".as_ptr()), 0);
+    let ep = last_endpoint(rep);
+    let mut head = zmq_msg_t::uninit();
+    zmq_msg_init(&mut head);
+    assert_eq!(zmq_msg_recv(&mut head, mon, 0), 6);
+    assert_eq!(zmq_msg_more(&head), 1);
+    let bytes = unsafe { std::slice::from_raw_parts(zmq_msg_data(&mut head).cast::<u8>(), 6) };
+    let event = u16::from_ne_bytes([bytes[0], bytes[1]]);
+    assert_eq!(event, 0x0008, "LISTENING first");
+    assert_eq!(recv(mon), ep.as_bytes());
+    assert_eq!(get_int(mon, ZMQ_RCVMORE), 0);
+    zmq_msg_close(&mut head);
+    // Closing the socket ends the stream with MONITOR_STOPPED.
+    set_int(rep, ZMQ_LINGER, 0);
+    zmq_close(rep);
+    let mut seen = Vec::new();
+    set_int(mon, ZMQ_RCVTIMEO, 2000);
+    loop {
+        let mut buf = [0u8; 6];
+        if zmq_recv(mon, buf.as_mut_ptr().cast(), 6, 0) != 6 {
+            break;
+        }
+        let event = u16::from_ne_bytes([buf[0], buf[1]]);
+        recv(mon);
+        seen.push(event);
+        if event == 0x0400 {
+            break;
+        }
+    }
+    assert_eq!(seen.last(), Some(&0x0400), "events after close: {seen:x?}");
+    close_all(ctx, &[mon]);
+}
+
+#[test]
+fn helpers() {
+    let (mut maj, mut min, mut pat) = (0, 0, 0);
+    zmq_version(&mut maj, &mut min, &mut pat);
+    assert_eq!((maj, min), (4, 3));
+    assert_eq!(zmq_has(c"ipc".as_ptr()), 1);
+    assert_eq!(zmq_has(c"pgm".as_ptr()), 0);
+    let data = [0x86u8, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B];
+    let mut text = [0 as std::ffi::c_char; 11];
+    assert!(!zmq_z85_encode(text.as_mut_ptr(), data.as_ptr(), 8).is_null());
+    assert_eq!(
+        unsafe { CStr::from_ptr(text.as_ptr()) }.to_str().unwrap(),
+        "HelloWorld"
+    );
+    let mut back = [0u8; 8];
+    assert!(!zmq_z85_decode(back.as_mut_ptr(), text.as_ptr()).is_null());
+    assert_eq!(back, data);
+    assert!(zmq_z85_encode(text.as_mut_ptr(), data.as_ptr(), 7).is_null());
+    let (mut public, mut secret) = ([0 as std::ffi::c_char; 41], [0 as std::ffi::c_char; 41]);
+    assert_eq!(
+        zmq_curve_keypair(public.as_mut_ptr(), secret.as_mut_ptr()),
+        0
+    );
+    let mut derived = [0 as std::ffi::c_char; 41];
+    assert_eq!(zmq_curve_public(derived.as_mut_ptr(), secret.as_ptr()), 0);
+    assert_eq!(public, derived);
+    let c = zmq_atomic_counter_new();
+    assert_eq!(zmq_atomic_counter_inc(c), 0);
+    assert_eq!(zmq_atomic_counter_inc(c), 1);
+    assert_eq!(zmq_atomic_counter_dec(c), 1);
+    assert_eq!(zmq_atomic_counter_dec(c), 0);
+    let mut c = c;
+    zmq_atomic_counter_destroy(&mut c);
+    assert!(c.is_null());
+    assert_eq!(std::mem::size_of::<zmq_msg_t>(), 64);
+}
+
+#[test]
+fn ctx_shutdown_wakes_a_blocked_recv() {
+    let ctx = zmq_ctx_new();
+    let pull = zmq_socket(ctx, PULL);
+    assert_eq!(zmq_bind(pull, c"inproc://shut".as_ptr()), 0);
+    let p = pull as usize;
+    let t = std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        let rc = zmq_recv(p as *mut c_void, b.as_mut_ptr().cast(), 1, 0);
+        (rc, zmq_errno())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(zmq_ctx_shutdown(ctx), 0);
+    assert_eq!(t.join().unwrap(), (-1, ETERM));
+    zmq_close(pull);
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
