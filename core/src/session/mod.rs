@@ -458,8 +458,20 @@ impl Session {
         }
     }
 
-    /// Feeds the engine's events to the pipe; true if anything happened.
+    /// Feeds the engine's events to the pipe, then publishes them to the reader with one
+    /// flush (libzmq's per-read batching: the reader is woken, and the queue's atomic
+    /// operation paid, once per pass rather than once per message); true if anything
+    /// happened.
     fn drain_engine(&mut self, now: Instant) -> bool {
+        let progress = self.engine_to_pipe(now);
+        if let Some(end) = self.end.as_mut() {
+            end.flush();
+        }
+        self.route_end();
+        progress
+    }
+
+    fn engine_to_pipe(&mut self, now: Instant) -> bool {
         let mut progress = false;
         loop {
             if let Some(held) = self.held.take() {
@@ -470,9 +482,7 @@ impl Session {
                     self.held = Some(m);
                     return progress;
                 }
-                end.flush();
                 progress = true;
-                self.route_end();
                 continue;
             }
             // After the handshake, the peer's messages wait in the engine until the socket
@@ -509,10 +519,8 @@ impl Session {
             return;
         };
         match end.write_item(item) {
-            Ok(()) => {
-                end.flush();
-                self.route_end();
-            }
+            // Published by `drain_engine`'s flush, with the rest of this pass.
+            Ok(()) => {}
             Err(PipeItem::Message(m)) => self.held = Some(m),
             // Only messages are refused at HWM.
             Err(_) => {}
