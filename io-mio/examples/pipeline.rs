@@ -21,6 +21,9 @@ fn main() -> Result<(), Error> {
             tasks.connect("inproc://tasks")?;
             let results = ctx.socket(SocketType::Push)?;
             results.connect("inproc://sink")?;
+            // Connected to the tasks: say so, so no task or end signal is dealt out before
+            // every worker takes its turn.
+            results.send(Message::single(Vec::new()))?;
             let mut done = 0;
             loop {
                 let task = tasks.recv()?;
@@ -33,6 +36,12 @@ fn main() -> Result<(), Error> {
                 done += 1;
             }
         }));
+    }
+    for _ in 0..3 {
+        assert!(
+            sink.recv()?.frames()[0].is_empty(),
+            "a worker's ready signal"
+        );
     }
     for n in 0..TASKS {
         ventilator.send(Message::single(n.to_be_bytes().to_vec()))?;

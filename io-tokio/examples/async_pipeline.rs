@@ -21,6 +21,9 @@ async fn main() -> Result<(), Error> {
             tasks.connect("inproc://tasks").await?;
             let results = ctx.socket(SocketType::Push)?;
             results.connect("inproc://sink").await?;
+            // Connected to the tasks: say so, so no task or end signal is dealt out before
+            // every worker takes its turn.
+            results.send(Message::single(Vec::new())).await?;
             let mut done = 0u32;
             loop {
                 let task = tasks.recv().await?;
@@ -35,6 +38,10 @@ async fn main() -> Result<(), Error> {
                 done += 1;
             }
         }));
+    }
+    for _ in 0..3 {
+        let ready = sink.recv().await?;
+        assert!(ready.frames()[0].is_empty(), "a worker's ready signal");
     }
     for n in 0..TASKS {
         ventilator
