@@ -717,7 +717,9 @@ impl Engine {
         self.encrypting = self.mechanism.encrypts();
         self.phase = Phase::Traffic;
         self.timers.stop(Timer::Handshake as usize);
-        if !self.config.heartbeat_ivl.is_zero() && version.has_commands_3_1() {
+        // libzmq arms its heartbeat whatever the peer's minor version: a ZMTP 3.0 peer gets
+        // PINGs too (libzmq's `test_heartbeats` checks it with a 3.0 mock peer).
+        if !self.config.heartbeat_ivl.is_zero() {
             self.timers.set(
                 Timer::HeartbeatIvl as usize,
                 self.now + self.config.heartbeat_ivl,

@@ -521,7 +521,7 @@ fn subscriptions_travel_as_commands_between_3_1_peers() {
 }
 
 #[test]
-fn a_3_0_peer_gets_subscriptions_as_messages_and_no_pings() {
+fn a_3_0_peer_gets_subscriptions_as_messages_and_pings_as_libzmq_sends_them() {
     let mut e = Engine::new(heartbeating(SocketType::Sub, 1, None, 0), Instant::ZERO);
     let _ = e.poll_transmit();
     let mut bytes = greeting(3, 0, MechanismName::NULL);
@@ -535,7 +535,11 @@ fn a_3_0_peer_gets_subscriptions_as_messages_and_no_pings() {
         &e.poll_transmit().unwrap()[..],
         b"\x00\x02\x01A\x00\x02\x00B"
     );
-    assert_eq!(e.poll_timeout(), None, "no heartbeats towards a 3.0 peer");
+    // Heartbeats as towards a 3.1 peer: a PING after the interval.
+    assert_eq!(e.poll_timeout(), Some(at(secs(1))));
+    e.handle_timeout(at(secs(1)));
+    let ping = e.poll_transmit().unwrap();
+    assert_eq!(&ping[..7], b"\x04\x07\x04PING", "a short PING command");
 }
 
 #[test]
