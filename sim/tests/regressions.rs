@@ -212,3 +212,26 @@ fn seeds_249461_and_250299_window_bound_pubsub_meets_its_probes() {
     passes(249461, Pattern::PubSub);
     passes(250299, Pattern::PubSub);
 }
+
+/// Runs `seed` with security drawn (`--security`); it must pass.
+fn passes_secured(seed: u64, pattern: Pattern) {
+    let r = run_seed(&RunOptions {
+        security: true,
+        ..RunOptions::new(seed)
+    });
+    assert_eq!(
+        r.profile.pattern, pattern,
+        "the seed no longer draws its workload"
+    );
+    assert!(r.profile.security.on(), "the seed no longer draws security");
+    assert!(r.failure.is_none(), "{r}");
+}
+
+/// Found by the security sweep's User-Id oracle: REP took the envelope off a request by
+/// rebuilding the message from its frames, and the rebuilt body lost the connection's
+/// properties, so a REP never saw the User-Id its ZAP handler gave the requester (libzmq's
+/// `zmq_msg_gets` reads it on every frame). Fixed by carrying the properties over.
+#[test]
+fn seed_6_rep_requests_keep_their_user_id() {
+    passes_secured(6, Pattern::ReqRep);
+}
