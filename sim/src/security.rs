@@ -96,6 +96,9 @@ pub enum Impostor {
     DeniedKey,
     /// CURVE: the client key the handler fails on (500).
     BrokenKey,
+    /// CURVE: a legitimate client's public key with another secret key (a stolen public
+    /// key): its vouch does not open, and the server must refuse it before asking ZAP.
+    StolenPublicKey,
 }
 
 /// What must become of a peer's handshake.
@@ -249,8 +252,14 @@ impl Security {
         use Impostor::*;
         match self.mode {
             Mode::Plain => &[WrongPassword, UnknownUser, DeniedUser, BrokenUser],
-            Mode::Curve => &[WrongServerKey, UnknownKey, DeniedKey, BrokenKey],
-            Mode::CurveNoZap => &[WrongServerKey],
+            Mode::Curve => &[
+                WrongServerKey,
+                UnknownKey,
+                DeniedKey,
+                BrokenKey,
+                StolenPublicKey,
+            ],
+            Mode::CurveNoZap => &[WrongServerKey, StolenPublicKey],
             Mode::Null | Mode::NullZap => &[],
         }
     }
@@ -259,7 +268,7 @@ impl Security {
     pub fn expect(&self, kind: Impostor) -> Expect {
         use Impostor::*;
         match kind {
-            WrongServerKey => Expect::Protocol,
+            WrongServerKey | StolenPublicKey => Expect::Protocol,
             BrokenUser | BrokenKey => Expect::Denied(500),
             UnknownKey if !self.mode.zap() => Expect::Accept,
             _ => Expect::Denied(400),
@@ -295,6 +304,11 @@ impl Security {
             UnknownKey => self.curve_client(5, self.server_public()),
             DeniedKey => self.curve_client(DENIED, self.server_public()),
             BrokenKey => self.curve_client(BROKEN, self.server_public()),
+            StolenPublicKey => Cred::Curve {
+                public: self.clients[0].0,
+                secret: self.clients[5].1.clone(),
+                server: self.server_public(),
+            },
         }
     }
 
