@@ -1,4 +1,5 @@
-//! Impostors (`--security`): peers that come and go during the faults with credentials the
+//! Impostors (`--security`): peers that come and go during the faults (and again while the
+//! probes are out) with credentials the
 //! server must refuse — a wrong password, an unknown or deny-listed user, the user the ZAP
 //! handler fails on, an unknown or deny-listed CURVE key, the wrong server key. Each aims at
 //! one of the workload's bound sockets as a peer of a type it would pair with, sends
@@ -152,9 +153,19 @@ impl App for Impostors {
     }
 
     fn tick(&mut self, cx: &mut Cx<'_>) {
-        if cx.phase() != Phase::Faults {
-            self.leave(cx);
-            return;
+        // Impostors come during the faults and again while the probes are out (so a refused
+        // peer is shown to cost nothing within the liveness bounds); they stay away while
+        // connections re-form, and after.
+        match cx.phase() {
+            Phase::Faults | Phase::Probe => {}
+            Phase::Settle => {
+                cx.wake_in(self.p.interval);
+                return;
+            }
+            _ => {
+                self.leave(cx);
+                return;
+            }
         }
         let now = cx.now();
         match self.current.as_ref().map(|c| c.until) {
@@ -178,7 +189,7 @@ impl App for Impostors {
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
-        if phase != Phase::Faults {
+        if phase != Phase::Probe {
             self.leave(cx);
         }
     }
