@@ -310,6 +310,16 @@ impl Profile {
         self.security = Security::draw(seed, self.sock.base.handshake_ivl, forced);
         if self.security.on() {
             self.features.intruders = false;
+            // A secured handshake takes more round trips (PLAIN and CURVE: two after the
+            // greeting) and waits for the handler: HANDSHAKE_IVL must leave room for them,
+            // as anyone who sets it for an authenticated service would (else every attempt
+            // times out, for ever).
+            let need = self.sock.base.sim_ready_delay
+                + self.rtt() * 4
+                + self.security.zap_delay_max
+                + ms(100);
+            let ivl = &mut self.sock.base.handshake_ivl;
+            *ivl = (*ivl).max(need);
         }
         self
     }
