@@ -27,6 +27,14 @@
 //!   after healing (probes arrive within a bound, a conflating receiver ends with each
 //!   sender's newest message, LINGER delivers what it protects, closes finish within
 //!   LINGER).
+//! - [`security`] (with `--security`): each seed draws NULL, NULL with a ZAP handler, PLAIN
+//!   or CURVE (with or without a handler), credentials and keys from seeded streams, a ZAP
+//!   handler that answers after a drawn delay (now and then 300) and denies by a rule on
+//!   the credentials, and impostors with wrong passwords or keys. The oracles check that no
+//!   message from or to a refused peer reaches an application, that the handler's User-Id
+//!   and properties reach every message from an accepted peer, that a refused handshake
+//!   raises the monitor event libzmq raises (and a refused client never redials), and that
+//!   on CURVE connections no message's plaintext appears on the wire.
 //! - [`run`]: the phases — faults, heal and settle, probe, quiet, linger, shutdown — and the
 //!   report.
 //! - [`rng`], [`trace`]: one ChaCha stream per component, and the hashed trace.
@@ -44,6 +52,7 @@ pub mod oracle;
 pub mod profile;
 pub mod rng;
 pub mod run;
+pub mod security;
 pub mod trace;
 pub mod workload;
 pub mod world;

@@ -4,6 +4,7 @@
 //! cargo run --release -p oxmq-sim -- --seeds 2000 [--from 1]   # sweep
 //! cargo run --release -p oxmq-sim -- --seed 42 [--trace]        # replay one
 //! cargo run --release -p oxmq-sim -- --seed 42 --check-determinism
+//! cargo run --release -p oxmq-sim -- --seeds 2000 --security   # PLAIN, CURVE, ZAP, impostors
 //! ```
 
 use std::process::ExitCode;
@@ -20,10 +21,13 @@ struct Args {
     check_determinism: bool,
     pattern: Option<Pattern>,
     keep_going: bool,
+    security: bool,
+    security_mode: Option<oxmq_sim::security::Mode>,
 }
 
 const USAGE: &str = "usage: oxmq-sim [--seed N | --seeds COUNT [--from START]] [--trace] \
-[--check-determinism] [--pattern pipeline|pubsub|reqrep|router|pair] [--keep-going]";
+[--check-determinism] [--pattern pipeline|pubsub|reqrep|router|pair] [--keep-going] \
+[--security | --security-mode null|null+zap|plain+zap|curve+zap|curve]";
 
 fn parse() -> Result<Args, String> {
     let mut a = Args {
@@ -34,6 +38,8 @@ fn parse() -> Result<Args, String> {
         check_determinism: false,
         pattern: None,
         keep_going: false,
+        security: false,
+        security_mode: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -49,6 +55,15 @@ fn parse() -> Result<Args, String> {
             "--trace" => a.trace = true,
             "--check-determinism" => a.check_determinism = true,
             "--keep-going" => a.keep_going = true,
+            "--security" => a.security = true,
+            "--security-mode" => {
+                let name = it.next();
+                a.security_mode = Some(
+                    name.as_deref()
+                        .and_then(oxmq_sim::security::Mode::from_name)
+                        .ok_or(format!("unknown security mode {name:?}"))?,
+                )
+            }
             "--pattern" => {
                 let name = it.next();
                 a.pattern = Some(
@@ -77,6 +92,8 @@ fn main() -> ExitCode {
         seed,
         trace,
         pattern: args.pattern,
+        security: args.security,
+        security_mode: args.security_mode,
         ..RunOptions::new(seed)
     };
     if let Some(seed) = args.seed.or(if args.seeds.is_none() {

@@ -110,6 +110,22 @@ pub struct Coverage {
     /// Segments a socket read while its application received nothing, checked against
     /// what its RCVHWM lets in.
     pub stalled_reads: u64,
+    /// ZAP requests the simulated handler answered.
+    pub zap_requests: u64,
+    /// Of those, refusals (300, 400, 500) delivered.
+    pub zap_refusals: u64,
+    /// Handshake failures servers reported, each matched to a refusal or an impostor.
+    pub refusals_reported: u64,
+    /// Impostors that connected (wrong passwords, unknown or denied keys).
+    pub impostors: u64,
+    /// Messages from ZAP-authenticated peers whose User-Id and properties were checked.
+    pub user_ids: u64,
+    /// Bytes written on CURVE connections, scanned for messages in clear.
+    pub curve_bytes: u64,
+    /// Message heads seen in clear on NULL and PLAIN connections (the scan works).
+    pub clear_heads: u64,
+    /// Clients a PLAIN server without a ZAP handler refused (HANDSHAKE_FAILED_NO_DETAIL).
+    pub no_handler_refusals: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -135,6 +151,14 @@ impl std::ops::AddAssign for Coverage {
         self.conflated += o.conflated;
         self.proxied += o.proxied;
         self.stalled_reads += o.stalled_reads;
+        self.zap_requests += o.zap_requests;
+        self.zap_refusals += o.zap_refusals;
+        self.refusals_reported += o.refusals_reported;
+        self.impostors += o.impostors;
+        self.user_ids += o.user_ids;
+        self.curve_bytes += o.curve_bytes;
+        self.clear_heads += o.clear_heads;
+        self.no_handler_refusals += o.no_handler_refusals;
     }
 }
 
@@ -146,7 +170,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -167,7 +191,15 @@ impl std::fmt::Display for Coverage {
             self.inproc,
             self.conflated,
             self.proxied,
-            self.stalled_reads
+            self.stalled_reads,
+            self.zap_requests,
+            self.zap_refusals,
+            self.refusals_reported,
+            self.impostors,
+            self.user_ids,
+            self.curve_bytes,
+            self.clear_heads,
+            self.no_handler_refusals
         )
     }
 }

@@ -8,6 +8,7 @@ use oxmq_core::tree::Linger;
 use rand::Rng;
 
 use crate::rng::{chance, stream};
+use crate::security::Security;
 use crate::world::NetConfig;
 
 /// Which ZeroMQ pattern a run exercises.
@@ -122,6 +123,9 @@ pub struct Profile {
     /// The features a seed layers on its pattern (drawn after everything above, so older
     /// seeds keep their workloads).
     pub features: Features,
+    /// The mechanism, credentials and ZAP handler (NULL unless the run asks for security:
+    /// see [`Profile::with_security`]).
+    pub security: Security,
 }
 
 /// ZeroMQ features a seed layers on its pattern's workload.
@@ -295,7 +299,29 @@ impl Profile {
             silent_crashes,
             pad,
             features,
+            security: Security::default(),
         }
+    }
+
+    /// Draws this seed's security settings (from their own streams: the rest of the
+    /// profile stays as it was). Intruders stay away from secured runs: their offences
+    /// assume NULL handshakes; impostors take their place.
+    pub fn with_security(mut self, seed: u64, forced: Option<crate::security::Mode>) -> Profile {
+        self.security = Security::draw(seed, self.sock.base.handshake_ivl, forced);
+        if self.security.on() {
+            self.features.intruders = false;
+            // A secured handshake takes more round trips (PLAIN and CURVE: two after the
+            // greeting) and waits for the handler: HANDSHAKE_IVL must leave room for them,
+            // as anyone who sets it for an authenticated service would (else every attempt
+            // times out, for ever).
+            let need = self.sock.base.sim_ready_delay
+                + self.rtt() * 4
+                + self.security.zap_delay_max
+                + ms(100);
+            let ivl = &mut self.sock.base.handshake_ivl;
+            *ivl = (*ivl).max(need);
+        }
+        self
     }
 
     /// The most bytes one workload message takes on the wire: frame 0's fields and filler,
@@ -344,7 +370,20 @@ impl Profile {
             + hb
             + self.rtt() * 10
             + b.sim_ready_delay * 2
+            + self.security_slack()
             + ms(500)
+    }
+
+    /// What security adds to a handshake: the ZAP handler's delay, and CURVE's extra round
+    /// trip (nothing without security).
+    pub fn security_slack(&self) -> Duration {
+        let s = &self.security;
+        let curve = if s.mode.curve() {
+            self.rtt() * 2
+        } else {
+            ms(0)
+        };
+        s.zap_delay_max * 2 + curve
     }
 
     /// The worst round trip.
@@ -412,7 +451,7 @@ impl std::fmt::Display for Profile {
              reconnect {:?}..{:?} immediate={} handshake {:?} heartbeat {:?}/{:?} \
              mandatory={} handover={} req_relaxed={} correlate={} ids={} | latency <={:?} jitter {:?} \
              bw>={}B/s split<={} window {:?} | faults {:?}: crashes {} (down<={:?}, silent={}) partitions {} \
-             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {} mailboxes {} | {}",
+             (<={:?}) resets {} refuse {:.2} | ready delay {:?} pad {} mailboxes {} | {}{}",
             self.pattern,
             self.peers,
             self.clients,
@@ -455,6 +494,11 @@ impl std::fmt::Display for Profile {
                 "fifo"
             },
             self.active_features(),
+            if self.security.on() {
+                format!(" | {}", self.security)
+            } else {
+                String::new()
+            },
         )
     }
 }

@@ -23,6 +23,10 @@ pub struct RunOptions {
     pub mutation: Mutation,
     /// Force this workload instead of the drawn one.
     pub pattern: Option<Pattern>,
+    /// Draw a security mechanism, credentials, a ZAP handler and impostors too.
+    pub security: bool,
+    /// With security: this mode instead of the drawn one.
+    pub security_mode: Option<crate::security::Mode>,
 }
 
 impl RunOptions {
@@ -33,6 +37,8 @@ impl RunOptions {
             trace: false,
             mutation: Mutation::None,
             pattern: None,
+            security: false,
+            security_mode: None,
         }
     }
 }
@@ -44,6 +50,10 @@ pub struct Report {
     pub seed: u64,
     /// The workload, if it was forced rather than drawn.
     pub forced: Option<Pattern>,
+    /// Whether security was drawn (`--security`).
+    pub security: bool,
+    /// The security mode, if it was forced.
+    pub security_mode: Option<crate::security::Mode>,
     /// What it drew.
     pub profile: Profile,
     /// The hash of every trace event.
@@ -71,8 +81,13 @@ impl Report {
             .forced
             .map(|p| format!(" --pattern {}", p.name()))
             .unwrap_or_default();
+        let security = match (self.security, self.security_mode) {
+            (_, Some(m)) => format!(" --security-mode {}", m.name()),
+            (true, None) => " --security".to_owned(),
+            (false, None) => String::new(),
+        };
         format!(
-            "cargo run --release -p oxmq-sim -- --seed {}{forced} --trace",
+            "cargo run --release -p oxmq-sim -- --seed {}{forced}{security} --trace",
             self.seed
         )
     }
@@ -115,6 +130,9 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     if let Some(p) = opts.pattern {
         profile.pattern = p;
     }
+    if opts.security || opts.security_mode.is_some() {
+        profile = profile.with_security(opts.seed, opts.security_mode);
+    }
     let mut sim = Sim::new(opts.seed, profile.net.clone(), opts.trace);
     sim.mutation = opts.mutation;
     sim.slow_readers = profile.slow_readers;
@@ -124,6 +142,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.max_msg_wire = profile.max_msg_wire();
     sim.max_msg_size = profile.max_msg_size();
     sim.ready_delay = profile.sock.base.sim_ready_delay;
+    sim.security = profile.security.clone();
     let outcome = catch_unwind(AssertUnwindSafe(|| drive(&mut sim, &profile)));
     if let Err(panic) = outcome {
         let what = panic
@@ -137,6 +156,8 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     Report {
         seed: opts.seed,
         forced: opts.pattern,
+        security: opts.security,
+        security_mode: opts.security_mode,
         hash: sim.trace.hash(),
         events: sim.trace.len(),
         end: sim.now(),

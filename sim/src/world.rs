@@ -41,11 +41,13 @@ mod backpressure;
 mod inproc;
 mod intruder;
 mod requeue;
+mod security;
 
 use backpressure::StallRead;
 use inproc::InprocEv;
 pub use intruder::Offence;
 use intruder::{Intruder, Victim};
+pub use security::IMPOSTOR_MARK;
 
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -122,6 +124,19 @@ pub enum Mutation {
     /// The driver never closes a connection whose peer broke the protocol when the core
     /// asks it to (the peer keeps its connection).
     KeepIntrudersConnected,
+    /// The ZAP handler's 400s become acceptances (as a server that ignores a denial).
+    ZapDenyIgnored,
+    /// The ZAP handler accepts a known PLAIN user whatever the password (as a PLAIN server
+    /// that lets a wrong password in).
+    ZapPasswordUnchecked,
+    /// The driver accepts every peer at once, before its handler has answered (as a
+    /// handshake that goes on before the ZAP reply); the real answer comes later.
+    ZapAnswersBeforeAsking,
+    /// The driver strips the properties (User-Id, ZAP metadata) from every message it hands
+    /// up (as a core that never attaches them).
+    PropertiesLost,
+    /// The driver loses every HANDSHAKE_FAILED_AUTH monitor event.
+    LoseAuthFailureEvents,
 }
 
 /// The network's shape, drawn per seed.
@@ -305,6 +320,12 @@ enum Ev {
         conn: ConnId,
         what: InprocEv,
     },
+    /// The ZAP handler's answer about socket `sock`'s connection `conn`.
+    ZapReply {
+        sock: usize,
+        conn: ConnId,
+        reply: oxmq_core::ZapReply,
+    },
 }
 
 /// The whole simulated world.
@@ -414,6 +435,9 @@ pub struct Sim {
     pub ready_delay: Duration,
     /// How long a command waits in a mailbox (another thread's scheduling), drawn here.
     mailbox_rng: SimRng,
+    /// The run's mechanism, credentials and ZAP handler.
+    pub security: crate::security::Security,
+    sec: security::SecState,
 }
 
 impl Sim {
@@ -479,6 +503,8 @@ impl Sim {
             requeued: BTreeMap::new(),
             ready_delay: Duration::ZERO,
             mailbox_rng: stream(seed, "mailboxes"),
+            security: crate::security::Security::default(),
+            sec: security::SecState::default(),
         }
     }
 
@@ -753,6 +779,7 @@ impl Sim {
                 listener,
             } => self.inproc_join(connecter, conn, binder, listener),
             Ev::Inproc { to, conn, what } => self.inproc_deliver(to, conn, what),
+            Ev::ZapReply { sock, conn, reply } => self.zap_reply(sock, conn, reply),
             Ev::Unstall(host) => {
                 if self.stalled_hosts.remove(&host).is_some() {
                     self.log(format_args!("h{host} receives again"));
@@ -842,6 +869,8 @@ impl Sim {
                 return;
             };
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
+            let zap: Vec<(ConnId, oxmq_core::ZapRequest)> =
+                std::iter::from_fn(|| base.poll_zap_request()).collect();
             let actions: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
             let refused = base.take_refused();
             let mut commands: Vec<(ConnId, PipeCommand)> =
@@ -894,7 +923,17 @@ impl Sim {
                     "s{s} monitor {:?} {} {}",
                     m.kind, m.endpoint, m.value
                 ));
+                if m.kind == oxmq_core::monitor::MonitorEventKind::HandshakeFailedAuth
+                    && self.mutation == Mutation::LoseAuthFailureEvents
+                {
+                    self.log(format_args!("s{s} MUTATION: {:?} lost", m.kind));
+                    continue;
+                }
                 self.monitor_seen(s, m.kind);
+                self.security_event(s, m.kind, m.value);
+            }
+            for (conn, req) in zap {
+                self.zap_asked(s, conn, req);
             }
             // Taking bytes may also have delivered commands that gave a connection more to
             // write (a handshake answered late): that is progress too.
@@ -915,6 +954,7 @@ impl Sim {
             for (conn, b) in writes {
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
                     let b = self.intruder_writes(s, conn, b);
+                    self.scan_wire(s, conn, &b);
                     self.check_linger_write(s, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
@@ -1074,6 +1114,7 @@ impl Sim {
                 let ep = endpoint.to_string();
                 self.log(format_args!("s{s} dial c{} {ep}", conn.0));
                 self.intruder_dials(s);
+                self.impostor_dials(s);
                 self.dialing.insert((s, conn), false);
                 self.dialed.insert((s, conn), ep.clone());
                 let from = self.socks[s].host;
@@ -1113,6 +1154,7 @@ impl Sim {
                 if let Some((st, side)) = self.ends.remove(&(s, conn)) {
                     if !last_bytes.is_empty() {
                         let last_bytes = self.intruder_writes(s, conn, last_bytes);
+                        self.scan_wire(s, conn, &last_bytes);
                         self.check_linger_write(s, last_bytes.len());
                         self.write(st, side, Seg::Data(last_bytes));
                     }
@@ -1445,6 +1487,7 @@ impl Sim {
             reset: false,
             opened: self.now,
         };
+        self.security_accepted(s, ls);
         // The acceptor's first bytes must not reach the dialer before its SYN-ACK.
         stream.dirs[0].floor = answered;
         self.streams.insert(st, stream);
@@ -1890,6 +1933,21 @@ impl Cx<'_> {
         self.sim.close_watch.insert(st, what);
     }
 
+    /// The run's security settings.
+    pub fn security(&self) -> &crate::security::Security {
+        &self.sim.security
+    }
+
+    /// Socket `s` is an impostor of `kind` (call before it connects).
+    pub fn impostor(&mut self, s: u64, kind: crate::security::Impostor) {
+        self.sim.impostor(s as usize, kind);
+    }
+
+    /// Socket `s` will be a PLAIN server without a ZAP handler (call before it binds).
+    pub fn decoy_server(&mut self, s: u64) {
+        self.sim.decoy_server(s as usize);
+    }
+
     /// Socket `s` breaks the protocol with `offence` from now on (see [`Offence`]).
     pub fn intrude(&mut self, s: u64, offence: Offence) {
         self.sim.intrude(s as usize, offence);
@@ -1904,6 +1962,7 @@ impl Cx<'_> {
     pub fn bind(&mut self, s: u64, ep: &str) {
         let now = self.now();
         self.log(format_args!("s{s} bind {ep}"));
+        self.sim.secure(s as usize, true);
         if let Some(b) = self.base(s) {
             b.bind(ep, now).expect("workload endpoints are valid");
         }
@@ -1915,6 +1974,7 @@ impl Cx<'_> {
         let now = self.now();
         self.log(format_args!("s{s} connect {ep}"));
         self.sim.connects.insert((s as usize, ep.to_owned()), now);
+        self.sim.secure(s as usize, false);
         if let Some(b) = self.base(s) {
             b.connect(ep, now).expect("workload endpoints are valid");
         }
@@ -2040,7 +2100,11 @@ impl Cx<'_> {
         let b = self.base(s)?;
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
         self.sim.settle(s as usize);
-        let (m, pipe) = got?;
+        let (mut m, pipe) = got?;
+        if self.sim.mutation == Mutation::PropertiesLost {
+            m.set_properties(None);
+        }
+        self.sim.check_secure_recv(s as usize, &m, pipe);
         let conflating = self.sim.socks[s as usize]
             .base
             .as_ref()

@@ -355,3 +355,40 @@ fn a_victim_that_keeps_or_silently_drops_a_protocol_breaker_is_caught() {
         assert!(clean.coverage.intruders_dropped > 0, "{clean}");
     }
 }
+
+/// The first seed in `0..seeds`, with security drawn, on which `mutation` is caught.
+fn first_secured_catch(mutation: Mutation, seeds: u64) -> Option<(u64, FailureKind, String)> {
+    (0..seeds).find_map(|seed| {
+        let r = run_seed(&RunOptions {
+            mutation,
+            security: true,
+            ..RunOptions::new(seed)
+        });
+        r.failure.map(|f| (seed, f.kind, f.what))
+    })
+}
+
+/// Security bugs the driver plays (a handler that ignores its deny-list, one that checks
+/// no password, a handshake that goes on before the handler answered, properties lost on
+/// the way up, HANDSHAKE_FAILED_AUTH events lost) are each caught by a short secured sweep,
+/// as safety failures.
+#[test]
+fn security_bugs_are_caught_by_a_secured_sweep() {
+    for mutation in [
+        Mutation::ZapDenyIgnored,
+        Mutation::ZapPasswordUnchecked,
+        Mutation::ZapAnswersBeforeAsking,
+        Mutation::PropertiesLost,
+        Mutation::LoseAuthFailureEvents,
+    ] {
+        let Some((seed, kind, what)) = first_secured_catch(mutation, 60) else {
+            panic!("{mutation:?} survived 60 secured seeds");
+        };
+        assert_eq!(
+            kind,
+            FailureKind::Safety,
+            "{mutation:?} at seed {seed}: {what}"
+        );
+        eprintln!("{mutation:?}: caught at seed {seed}: {what}");
+    }
+}

@@ -212,3 +212,45 @@ fn seeds_249461_and_250299_window_bound_pubsub_meets_its_probes() {
     passes(249461, Pattern::PubSub);
     passes(250299, Pattern::PubSub);
 }
+
+/// Runs `seed` with security drawn (`--security`); it must pass.
+fn passes_secured(seed: u64, pattern: Pattern) {
+    let r = run_seed(&RunOptions {
+        security: true,
+        ..RunOptions::new(seed)
+    });
+    assert_eq!(
+        r.profile.pattern, pattern,
+        "the seed no longer draws its workload"
+    );
+    assert!(r.profile.security.on(), "the seed no longer draws security");
+    assert!(r.failure.is_none(), "{r}");
+}
+
+/// Found by the security sweep's User-Id oracle: REP took the envelope off a request by
+/// rebuilding the message from its frames, and the rebuilt body lost the connection's
+/// properties, so a REP never saw the User-Id its ZAP handler gave the requester (libzmq's
+/// `zmq_msg_gets` reads it on every frame). Fixed by carrying the properties over.
+#[test]
+fn seed_6_rep_requests_keep_their_user_id() {
+    passes_secured(6, Pattern::ReqRep);
+}
+
+/// A simulator gap, not a core bug, found by the secured sweep: HANDSHAKE_IVL was drawn for
+/// NULL handshakes (203 ms here), but a PLAIN handshake takes two more round trips, a ZAP
+/// answer (up to 29 ms) and the drawn READY delay (146 ms), so every attempt timed out and
+/// the SUB never connected. Secured runs now raise HANDSHAKE_IVL to cover the handshake.
+#[test]
+fn seed_68113_a_secured_handshake_fits_in_handshake_ivl() {
+    passes_secured(68113, Pattern::PubSub);
+}
+
+/// Open, found by the secured sweep (40000..): PUB/SUB with 6 KiB messages every 2 ms over a
+/// 2048-byte send window, a proxy and a conflating SUB; the newest message misses its bound
+/// while bytes still flow. Without security the seed passes; with a ZAP handler (NULL or
+/// PLAIN) the shifted timing lands it in the window-bound class of 142854 above.
+#[test]
+#[ignore = "open: a window-bound PUB/SUB stream outruns the probe bound (profile or core, not settled)"]
+fn seed_46384_secured_window_bound_pubsub_meets_its_probes() {
+    passes_secured(46384, Pattern::PubSub);
+}

@@ -18,8 +18,8 @@ pub(crate) struct Rep {
 }
 
 /// Splits a request into its envelope (up to and including the first empty frame) and body.
-/// `None` if there is no delimiter or nothing after it.
-/// The body keeps the connection's properties (`zmq_msg_gets`).
+/// `None` if there is no delimiter or nothing after it. The body keeps the connection's
+/// properties (`User-Id`, ZAP metadata, `Socket-Type`): in libzmq every frame carries them.
 fn split_envelope(msg: Message) -> Option<(Vec<Bytes>, Message)> {
     let properties = msg.properties().cloned();
     let mut frames = msg.into_frames();
@@ -166,6 +166,19 @@ mod tests {
         }
         assert_eq!(got.len(), 3);
         assert!(got[..2].contains(&msg(&["b1"])));
+    }
+
+    #[test]
+    fn the_request_body_keeps_the_connection_properties() {
+        let mut s = socket(Rep);
+        let p = attach(&mut s, 1, Req);
+        let mut meta = crate::codec::Metadata::new();
+        meta.push("User-Id", "alice").unwrap();
+        let mut m = msg(&["", "q"]);
+        m.set_properties(Some(std::sync::Arc::new(meta)));
+        deliver(&mut s, p, m);
+        let got = s.recv().unwrap();
+        assert_eq!(got.property("User-Id").map(|v| &v[..]), Some(&b"alice"[..]));
     }
 
     #[test]

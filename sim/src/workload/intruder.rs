@@ -19,14 +19,14 @@ use crate::world::{App, Cx, Offence, Phase, Sim};
 
 /// A bound socket of the workload: its host, port and type.
 #[derive(Clone, Copy, Debug)]
-struct Target {
-    host: usize,
-    port: u16,
-    kind: SocketType,
+pub(super) struct Target {
+    pub(super) host: usize,
+    pub(super) port: u16,
+    pub(super) kind: SocketType,
 }
 
 /// The workload's bound sockets intruders aim at.
-fn targets(p: &Profile) -> Vec<Target> {
+pub(super) fn targets(p: &Profile) -> Vec<Target> {
     use SocketType::*;
     let t = |host, port, kind| Target { host, port, kind };
     match p.pattern {
@@ -40,7 +40,7 @@ fn targets(p: &Profile) -> Vec<Target> {
 }
 
 /// A type that `victim` pairs with, and one it refuses.
-fn peer_types(victim: SocketType) -> (SocketType, SocketType) {
+pub(super) fn peer_types(victim: SocketType) -> (SocketType, SocketType) {
     use SocketType::*;
     match victim {
         Push => (Pull, Pub),

@@ -1,6 +1,7 @@
 //! Workloads, one per ZeroMQ pattern: applications that send numbered messages, receive and
 //! check them, and owe probes once the network has healed.
 
+mod impostor;
 mod intruder;
 mod pair;
 mod pipeline;
@@ -26,6 +27,9 @@ pub fn build(sim: &mut Sim, profile: &Profile) {
     }
     if profile.features.intruders {
         intruder::build(sim, profile);
+    }
+    if profile.security.impostors {
+        impostor::build(sim, profile);
     }
 }
 
