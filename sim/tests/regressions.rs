@@ -213,6 +213,18 @@ fn seeds_249461_and_250299_window_bound_pubsub_meets_its_probes() {
     passes(250299, Pattern::PubSub);
 }
 
+/// Open, found by the secured sweep's second half (40000..) and failing without security too:
+/// a PAIR with three connecting clients, HANDOVER drawn, crashes and resets, over a 2048-byte
+/// window. The binder refuses the extra PAIR peers; then one of s1's connections breaks and
+/// its connect session (no IMMEDIATE) lets its pipe go, where libzmq keeps the pipe and its
+/// queue for the next connection. Not diagnosed: the refusal and the break may interleave
+/// with the pipe's termination in an order the session does not expect.
+#[test]
+#[ignore = "open: a connect session lets its pipe go when its connection breaks after a PAIR refusal (not diagnosed)"]
+fn seed_73922_a_connect_session_keeps_its_pipe_across_a_break() {
+    passes(73922, Pattern::Pair);
+}
+
 /// Runs `seed` with security drawn (`--security`); it must pass.
 fn passes_secured(seed: u64, pattern: Pattern) {
     let r = run_seed(&RunOptions {
