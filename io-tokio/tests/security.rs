@@ -52,6 +52,23 @@ async fn await_event(mon: &mut Monitor, kind: MonitorEventKind) -> u64 {
     }
 }
 
+/// Waits until the server's monitor shows a handshake failing; one succeeding fails the test.
+async fn await_refusal(mon: &mut Monitor) {
+    loop {
+        let ev = tokio::time::timeout(WAIT, mon.next())
+            .await
+            .expect("a handshake failure")
+            .unwrap();
+        match ev.kind {
+            MonitorEventKind::HandshakeFailedAuth
+            | MonitorEventKind::HandshakeFailedProtocol
+            | MonitorEventKind::HandshakeFailedNoDetail => return,
+            MonitorEventKind::HandshakeSucceeded => panic!("let in without a handler"),
+            _ => {}
+        }
+    }
+}
+
 fn keypair() -> (CurvePublicKey, CurveSecretKey) {
     generate_keypair(oxmq_tokio::os_random().stream().as_mut())
 }
@@ -91,19 +108,7 @@ async fn plain_without_a_handler_is_refused() {
     let ep = pull.bind("tcp://127.0.0.1:*").await.unwrap();
     let push = plain_client(&ctx, "admin", "secret");
     push.connect(&ep).await.unwrap();
-    loop {
-        let ev = tokio::time::timeout(WAIT, mon.next())
-            .await
-            .expect("a handshake failure")
-            .unwrap();
-        match ev.kind {
-            MonitorEventKind::HandshakeFailedAuth
-            | MonitorEventKind::HandshakeFailedProtocol
-            | MonitorEventKind::HandshakeFailedNoDetail => break,
-            MonitorEventKind::HandshakeSucceeded => panic!("let in without a handler"),
-            _ => {}
-        }
-    }
+    await_refusal(&mut mon).await;
 }
 
 /// libzmq's PLAIN client to our server, and our PLAIN client to libzmq's server with its
@@ -356,19 +361,7 @@ async fn a_handler_bound_at_the_zap_endpoint_decides() {
     let mut pull_mon = pull.monitor();
     let late = plain_client(&ctx, "admin", "secret");
     late.connect(&ep).await.unwrap();
-    loop {
-        let ev = tokio::time::timeout(WAIT, pull_mon.next())
-            .await
-            .expect("a handshake failure")
-            .unwrap();
-        match ev.kind {
-            MonitorEventKind::HandshakeFailedAuth
-            | MonitorEventKind::HandshakeFailedProtocol
-            | MonitorEventKind::HandshakeFailedNoDetail => break,
-            MonitorEventKind::HandshakeSucceeded => panic!("let in without a handler"),
-            _ => {}
-        }
-    }
+    await_refusal(&mut pull_mon).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
