@@ -186,48 +186,42 @@ pub(crate) fn c_str<'a>(p: *const c_char) -> Result<&'a str, c_int> {
         .map_err(|_| libc::EINVAL)
 }
 
-/// `zmq_bind`.
-#[no_mangle]
-pub extern "C" fn zmq_bind(s_: *mut c_void, addr_: *const c_char) -> c_int {
+/// The four endpoint calls: a socket, a NUL-terminated endpoint, 0 or -1 with errno.
+fn endpoint_call(
+    s_: *mut c_void,
+    addr_: *const c_char,
+    op: impl FnOnce(&oxmq_mio::Socket, &str) -> Result<(), oxmq_mio::Error>,
+) -> c_int {
     guard(-1, || {
         let s = socket(s_)?;
         let addr = c_str(addr_)?;
-        s.sock.bind(addr).map_err(to_errno)?;
+        op(&s.sock, addr).map_err(to_errno)?;
         Ok(0)
     })
+}
+
+/// `zmq_bind`.
+#[no_mangle]
+pub extern "C" fn zmq_bind(s_: *mut c_void, addr_: *const c_char) -> c_int {
+    endpoint_call(s_, addr_, |sock, addr| sock.bind(addr).map(drop))
 }
 
 /// `zmq_connect`.
 #[no_mangle]
 pub extern "C" fn zmq_connect(s_: *mut c_void, addr_: *const c_char) -> c_int {
-    guard(-1, || {
-        let s = socket(s_)?;
-        let addr = c_str(addr_)?;
-        s.sock.connect(addr).map_err(to_errno)?;
-        Ok(0)
-    })
+    endpoint_call(s_, addr_, |sock, addr| sock.connect(addr).map(drop))
 }
 
 /// `zmq_unbind`: `ENOENT` if the endpoint is not bound.
 #[no_mangle]
 pub extern "C" fn zmq_unbind(s_: *mut c_void, addr_: *const c_char) -> c_int {
-    guard(-1, || {
-        let s = socket(s_)?;
-        let addr = c_str(addr_)?;
-        s.sock.unbind(addr).map_err(to_errno)?;
-        Ok(0)
-    })
+    endpoint_call(s_, addr_, |sock, addr| sock.unbind(addr).map(drop))
 }
 
 /// `zmq_disconnect`: `ENOENT` if the endpoint is not connected.
 #[no_mangle]
 pub extern "C" fn zmq_disconnect(s_: *mut c_void, addr_: *const c_char) -> c_int {
-    guard(-1, || {
-        let s = socket(s_)?;
-        let addr = c_str(addr_)?;
-        s.sock.disconnect(addr).map_err(to_errno)?;
-        Ok(0)
-    })
+    endpoint_call(s_, addr_, |sock, addr| sock.disconnect(addr).map(drop))
 }
 
 fn len_result(n: usize) -> c_int {
