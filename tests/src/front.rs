@@ -59,37 +59,29 @@ fn endpoint_errno(e: EndpointOpError) -> Errno {
     }
 }
 
-impl From<oxmq_mio::Error> for Errno {
-    fn from(e: oxmq_mio::Error) -> Errno {
-        use oxmq_mio::Error as E;
-        match e {
-            E::WouldBlock => Errno::Again,
-            E::Terminated => Errno::Term,
-            E::HostUnreachable => Errno::HostUnreach,
-            E::BadState => Errno::Fsm,
-            E::NotSupported => Errno::NotSup,
-            E::Endpoint(e) => endpoint_errno(e),
-            E::Option(e) => Errno::Inval(e.to_string()),
-            other => Errno::Other(other.to_string()),
+/// The two front-ends' errors have the same variants for what libzmq names by errno.
+macro_rules! errno_from {
+    ($error:ty) => {
+        impl From<$error> for Errno {
+            fn from(e: $error) -> Errno {
+                use $error as E;
+                match e {
+                    E::WouldBlock => Errno::Again,
+                    E::Terminated => Errno::Term,
+                    E::HostUnreachable => Errno::HostUnreach,
+                    E::BadState => Errno::Fsm,
+                    E::NotSupported => Errno::NotSup,
+                    E::Endpoint(e) => endpoint_errno(e),
+                    E::Option(e) => Errno::Inval(e.to_string()),
+                    other => Errno::Other(other.to_string()),
+                }
+            }
         }
-    }
+    };
 }
 
-impl From<oxmq_tokio::Error> for Errno {
-    fn from(e: oxmq_tokio::Error) -> Errno {
-        use oxmq_tokio::Error as E;
-        match e {
-            E::WouldBlock => Errno::Again,
-            E::Terminated => Errno::Term,
-            E::HostUnreachable => Errno::HostUnreach,
-            E::BadState => Errno::Fsm,
-            E::NotSupported => Errno::NotSup,
-            E::Endpoint(e) => endpoint_errno(e),
-            E::Option(e) => Errno::Inval(e.to_string()),
-            other => Errno::Other(other.to_string()),
-        }
-    }
-}
+errno_from!(oxmq_mio::Error);
+errno_from!(oxmq_tokio::Error);
 
 /// A front-end: makes sockets.
 pub trait Front: Sync {
