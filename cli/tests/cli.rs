@@ -27,6 +27,15 @@ fn finish(child: Child) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The tool exited 0; its standard error is the failure message otherwise.
+fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn zsock(ctx: &zmq::Context, kind: zmq::SocketType) -> zmq::Socket {
     let s = ctx.socket(kind).unwrap();
     s.set_linger(2000).unwrap();
@@ -45,11 +54,7 @@ fn recv_pull_prints_frames_from_a_libzmq_push(fe: &str) {
     push.send(&[0u8, 0xff][..], 0).unwrap();
     push.send_multipart([&b""[..], b"x"], 0).unwrap();
     let out = finish(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "hello\tworld\n0x00ff\n\tx\n"
@@ -76,11 +81,7 @@ fn send_push_delivers_to_a_libzmq_pull_and_exits_zero(fe: &str) {
         ]
     );
     let out = finish(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
 }
 
 fn send_reads_messages_from_stdin(fe: &str) {
@@ -133,11 +134,7 @@ fn recv_sub_gets_only_its_topic_from_a_libzmq_publisher(fe: &str) {
         publisher.send("weather sun", 0).unwrap();
     }
     let out = finish(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "weather sun\nweather sun\n"
@@ -321,11 +318,7 @@ fn curve_flags_carry_a_message_and_the_server_lets_in_only_allowed_keys(fe: &str
         ],
     );
     let out = finish(recv);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "sealed hello\n");
     assert!(finish(send).status.success());
     let _ = stranger.kill();
@@ -361,11 +354,7 @@ fn plain_flags_carry_a_message_from_a_libzmq_client(fe: &str) {
     push.connect(&ep).unwrap();
     push.send("logged in", 0).unwrap();
     let out = finish(recv);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "logged in\n");
 }
 
@@ -385,11 +374,7 @@ fn bench_thr_recv_times_a_libzmq_stream_and_thr_send_feeds_libzmq(fe: &str) {
         push.send(&[7u8; 100][..], 0).unwrap();
     }
     let out = finish(child);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with("throughput: 5000 messages of 100 B in "),
@@ -445,11 +430,7 @@ fn bench_lat_ping_times_round_trips_with_a_libzmq_echo(fe: &str) {
         ],
     ));
     echo.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with("latency: 500 round trips of 32 B: p50 "),
