@@ -96,6 +96,9 @@ struct Ctx {
     max_sockets: usize,
     ipv6: bool,
     blocky: bool,
+    /// The CURVE crypto provider of new sockets; oxmq-core's default when `None`.
+    #[cfg(feature = "curve")]
+    curve_crypto: Option<&'static dyn oxmq_core::mechanism::curve::CurveCrypto>,
     io: Option<Io>,
     terminated: bool,
 }
@@ -115,6 +118,8 @@ impl Context {
                     max_sockets: 1023,
                     ipv6: false,
                     blocky: true,
+                    #[cfg(feature = "curve")]
+                    curve_crypto: None,
                     io: None,
                     terminated: false,
                 }),
@@ -193,6 +198,15 @@ impl Context {
         Ok(())
     }
 
+    /// Where the CURVE connections of sockets made from now on take X25519 and
+    /// XSalsa20-Poly1305 from: RustCrypto's unless set, or another
+    /// [`CurveCrypto`](oxmq_core::mechanism::curve::CurveCrypto) provider such as
+    /// `oxmq_sodium::LIBSODIUM`.
+    #[cfg(feature = "curve")]
+    pub fn set_curve_crypto(&self, crypto: &'static dyn oxmq_core::mechanism::curve::CurveCrypto) {
+        self.inner.lock().curve_crypto = Some(crypto);
+    }
+
     /// A socket of `kind` with libzmq's default options for that type (LINGER 0 if the
     /// context's BLOCKY is off, IPV6 as the context's IPV6). Fails with [`Error::TooManySockets`] when MAX_SOCKETS are open.
     pub fn socket(&self, kind: SocketType) -> Result<Socket, Error> {
@@ -220,6 +234,10 @@ impl Context {
         half.set_option(SocketOption::Ipv6(ctx.ipv6), now)
             .expect("every socket takes IPV6");
         half.set_random_source(oxmq_core::rng::os_random());
+        #[cfg(feature = "curve")]
+        if let Some(crypto) = ctx.curve_crypto {
+            half.set_curve_crypto(crypto);
+        }
         let cell = shared.add_socket(half);
         shared
             .open_sockets

@@ -50,8 +50,28 @@ impl Context {
         .map_err(|_| Error::NotSupported)?;
         let mut half = half;
         half.set_random_source(oxmq_core::rng::os_random());
+        let crypto = *self
+            .shared
+            .curve_crypto
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(crypto) = crypto {
+            half.set_curve_crypto(crypto);
+        }
         let cell = self.shared.add_socket(half);
         Ok(Socket::new(cell, kind))
+    }
+
+    /// Where the CURVE connections of sockets made from now on take X25519 and
+    /// XSalsa20-Poly1305 from: RustCrypto's unless set, or another
+    /// [`CurveCrypto`](oxmq_core::mechanism::curve::CurveCrypto) provider such as
+    /// `oxmq_sodium::LIBSODIUM`.
+    pub fn set_curve_crypto(&self, crypto: &'static dyn oxmq_core::mechanism::curve::CurveCrypto) {
+        *self
+            .shared
+            .curve_crypto
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(crypto);
     }
 
     /// Installs the ZAP handler (RFC 27) that PLAIN and CURVE servers (and NULL servers

@@ -136,6 +136,8 @@ pub(crate) struct Shared {
     inproc_zap: std::sync::atomic::AtomicBool,
     /// The relay to that socket, started at the first question.
     zap_relay: std::sync::OnceLock<crate::zap::Asks>,
+    /// The CURVE crypto provider of new sockets; oxmq-core's default when `None`.
+    pub(crate) curve_crypto: Mutex<Option<&'static dyn oxmq_core::mechanism::curve::CurveCrypto>>,
 }
 
 /// A ZAP handler (RFC 27): answers one request about one peer.
@@ -154,6 +156,7 @@ impl Shared {
             zap: std::sync::RwLock::new(None),
             inproc_zap: std::sync::atomic::AtomicBool::new(false),
             zap_relay: std::sync::OnceLock::new(),
+            curve_crypto: Mutex::new(None),
         }
     }
 

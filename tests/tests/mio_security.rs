@@ -233,6 +233,17 @@ mod curve {
         generate_keypair(&mut Urandom)
     }
 
+    /// A context for each CURVE crypto provider: oxmq-core's own (RustCrypto) and
+    /// libsodium's (`oxmq-sodium`), so that both are proven against libzmq.
+    fn contexts() -> [(&'static str, Context); 2] {
+        let sodium = Context::new().unwrap();
+        sodium.set_curve_crypto(&oxmq_sodium::LIBSODIUM);
+        [
+            ("rustcrypto", Context::new().unwrap()),
+            ("libsodium", sodium),
+        ]
+    }
+
     fn curve_server(ctx: &Context, public: &CurvePublicKey, secret: &CurveSecretKey) -> Socket {
         let s = sock(ctx, SocketType::Pull);
         s.set(SocketOption::CurveServer(true)).unwrap();
@@ -311,7 +322,13 @@ mod curve {
         if !oxmq_tests::pyzmq::available() {
             return;
         }
-        let ctx = Context::new().unwrap();
+        for (provider, ctx) in contexts() {
+            eprintln!("provider {provider}");
+            pyzmq_client_to(ctx);
+        }
+    }
+
+    fn pyzmq_client_to(ctx: Context) {
         ctx.set_zap_handler(|req| {
             assert_eq!(req.credentials[0].len(), 32, "the client's public key");
             ZapReply::accept("rust-user")
@@ -345,7 +362,13 @@ mod curve {
         if !oxmq_tests::pyzmq::available() {
             return;
         }
-        let ctx = Context::new().unwrap();
+        for (provider, ctx) in contexts() {
+            eprintln!("provider {provider}");
+            client_to_pyzmq(ctx);
+        }
+    }
+
+    fn client_to_pyzmq(ctx: Context) {
         let (server_public, server_secret) = keypair();
         let (public, secret) = keypair();
         let mut py = oxmq_tests::pyzmq::Py::start(&[

@@ -139,6 +139,15 @@ impl SocketHalf {
         self.driver.security.random = Some(random);
     }
 
+    /// Where this socket's CURVE connections take X25519 and XSalsa20-Poly1305 from: a
+    /// [`CurveCrypto`](crate::mechanism::curve::CurveCrypto) provider such as libsodium's
+    /// (the `oxmq-sodium` crate). RustCrypto's until set. Applies to connections made from
+    /// now on.
+    #[cfg(feature = "curve")]
+    pub fn set_curve_crypto(&mut self, crypto: &'static dyn crate::mechanism::curve::CurveCrypto) {
+        self.driver.security.curve_crypto = Some(crypto);
+    }
+
     /// Whether the driver answers ZAP requests (RFC 27, see
     /// [`Session::poll_zap_request`](crate::session::Session::poll_zap_request)). Without a
     /// handler libzmq's rules hold: NULL and CURVE servers let peers in, PLAIN servers refuse
@@ -181,6 +190,13 @@ impl SocketBase {
     /// [`SocketHalf::set_random_source`].
     pub fn set_random_source(&mut self, random: crate::rng::RandomSource) {
         self.half.set_random_source(random);
+    }
+
+    /// Where this socket's CURVE connections take their crypto from: see
+    /// [`SocketHalf::set_curve_crypto`].
+    #[cfg(feature = "curve")]
+    pub fn set_curve_crypto(&mut self, crypto: &'static dyn crate::mechanism::curve::CurveCrypto) {
+        self.half.set_curve_crypto(crypto);
     }
 
     /// Whether the driver answers ZAP requests: see [`SocketHalf::set_zap_handler`]; the

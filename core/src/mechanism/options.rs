@@ -42,6 +42,10 @@ pub struct SecurityOptions {
     /// server accepts every client that knows its key and a PLAIN server refuses every
     /// client, as libzmq's do.
     pub zap_handler: bool,
+    /// Where CURVE connections take their crypto from (the driver may set it; RustCrypto's
+    /// when `None`).
+    #[cfg(feature = "curve")]
+    pub curve_crypto: Option<&'static dyn super::curve::CurveCrypto>,
 }
 
 impl PartialEq for SecurityOptions {
@@ -51,7 +55,16 @@ impl PartialEq for SecurityOptions {
             (Some(a), Some(b)) => a.same_as(b),
             _ => false,
         };
+        #[cfg(feature = "curve")]
+        let same_crypto = match (self.curve_crypto, other.curve_crypto) {
+            (None, None) => true,
+            (Some(a), Some(b)) => std::ptr::addr_eq(a, b),
+            _ => false,
+        };
+        #[cfg(not(feature = "curve"))]
+        let same_crypto = true;
         same_random
+            && same_crypto
             && self.kind == other.kind
             && self.as_server == other.as_server
             && self.plain_username == other.plain_username
@@ -183,6 +196,10 @@ impl SecurityOptions {
         config.zap_domain = self.zap_domain.clone();
         config.zap_handler = self.zap_handler;
         config.random = self.random.clone();
+        #[cfg(feature = "curve")]
+        if let Some(crypto) = self.curve_crypto {
+            config.curve_crypto = crypto;
+        }
     }
 }
 

@@ -87,6 +87,14 @@ pub fn all() -> Vec<Box<dyn Entry>> {
         nonblocking::<oxmq_tokio::OxmqTokio<false>>("tokio", "oxmq-tokio"),
         nonblocking::<oxmq_tokio::OxmqTokio<true>>("tokio1", "oxmq-tokio (one thread)"),
         blocking::<libzmq::Libzmq>("libzmq", "libzmq"),
+        Box::new(Library {
+            id: "oxmq-sodium",
+            name: "oxmq-mio + libsodium (oxmq-sodium)",
+            transports: &[Transport::Tcp],
+            curve: true,
+            curve_only: true,
+            run: crate::blocking::run::<oxmq::OxmqSodium>,
+        }),
     ];
     // Only where a libzmq with CURVE is installed (pyzmq's, or OXMQ_PERF_LIBZMQ).
     if libzmq_sodium::available() {
