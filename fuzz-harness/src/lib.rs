@@ -42,11 +42,13 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod capi;
 mod codec;
 mod engine;
 mod mechanism;
 mod socket;
 
+pub use capi::{capi_calls, capi_seeded};
 pub use codec::{frame_decoder, greeting};
 pub use engine::engine;
 pub use mechanism::{curve_client, curve_server, plain_client, plain_server};

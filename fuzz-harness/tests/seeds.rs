@@ -57,3 +57,8 @@ fn curve_server_seeds() {
 fn curve_client_seeds() {
     replay("curve_client", oxmq_fuzz_harness::curve_client);
 }
+
+#[test]
+fn capi_seeds() {
+    replay("capi", oxmq_fuzz_harness::capi_calls);
+}
