@@ -45,11 +45,10 @@ pub enum ConnectionError {
         /// The ZAP status code.
         status_code: u16,
     },
-    /// Our ZAP handler answered with a status code RFC 27 does not define.
-    BadZapReply {
-        /// What the handler answered.
-        status_code: u16,
-    },
+    /// Our ZAP handler's reply could not be used (a status code RFC 27 does not define, a
+    /// wrong version or request id, too many or too few frames, bad metadata). libzmq
+    /// reports it as a protocol failure and closes without ERROR.
+    BadZapReply(crate::mechanism::ZapReplyError),
     /// A PLAIN client asked to be let in, and no ZAP handler is there to ask: libzmq's PLAIN
     /// server refuses the client then (it reports `HANDSHAKE_FAILED_NO_DETAIL` with EFAULT).
     NoZapHandler,
@@ -162,7 +161,7 @@ impl ConnectionError {
                 MonitorEventKind::HandshakeFailedAuth,
                 zap_status_in(reason).map_or(0, u64::from),
             ),
-            ConnectionError::BadZapReply { .. } => protocol(p::ZAP_INVALID_STATUS_CODE),
+            ConnectionError::BadZapReply(e) => protocol(e.protocol_error()),
             ConnectionError::Malformed(m) => protocol(match m {
                 Malformed::BadCommandBody("HELLO") => p::ZMTP_MALFORMED_COMMAND_HELLO,
                 Malformed::BadCommandBody("WELCOME") => p::ZMTP_MALFORMED_COMMAND_WELCOME,
@@ -188,10 +187,11 @@ impl ConnectionError {
             }),
             ConnectionError::MessageTooLarge { .. } => protocol(p::ZMTP_UNSPECIFIED),
             ConnectionError::NoZapHandler => (MonitorEventKind::HandshakeFailedNoDetail, EFAULT),
+            // libzmq's read of an ended stream sets EPIPE, and the event carries errno.
+            ConnectionError::PeerClosed => (MonitorEventKind::HandshakeFailedNoDetail, EPIPE),
             ConnectionError::HandshakeTimeout
             | ConnectionError::HeartbeatTimeout
             | ConnectionError::HeartbeatTtlExpired
-            | ConnectionError::PeerClosed
             | ConnectionError::Misconfigured(_) => (MonitorEventKind::HandshakeFailedNoDetail, 0),
         }
     }
@@ -204,7 +204,7 @@ impl ConnectionError {
                 self,
                 ConnectionError::PeerError { .. }
                     | ConnectionError::AuthFailed { .. }
-                    | ConnectionError::BadZapReply { .. }
+                    | ConnectionError::BadZapReply(_)
                     | ConnectionError::Misconfigured(_)
             )
     }
@@ -225,6 +225,9 @@ impl ConnectionError {
 
 /// The errno libzmq reports with `HANDSHAKE_FAILED_NO_DETAIL` when PLAIN has no ZAP handler.
 const EFAULT: u64 = 14;
+/// The errno libzmq reports with `HANDSHAKE_FAILED_NO_DETAIL` when the peer closed the stream
+/// during the handshake (Linux's EPIPE).
+const EPIPE: u64 = 32;
 
 /// The ZAP status code an ERROR reason carries, if it is exactly "300", "400" or "500".
 fn zap_status_in(reason: &[u8]) -> Option<u16> {
@@ -273,11 +276,8 @@ impl std::fmt::Display for ConnectionError {
             ConnectionError::AuthFailed { status_code } => {
                 write!(f, "ZAP handler refused the peer (status {status_code})")
             }
-            ConnectionError::BadZapReply { status_code } => {
-                write!(
-                    f,
-                    "ZAP handler answered an unknown status code {status_code}"
-                )
+            ConnectionError::BadZapReply(e) => {
+                write!(f, "ZAP handler's reply could not be used: {e:?}")
             }
             ConnectionError::Misconfigured(what) => write!(f, "security settings: {what}"),
             ConnectionError::NoZapHandler => {
@@ -492,3 +492,55 @@ impl std::fmt::Display for OsError {
 }
 
 impl std::error::Error for OsError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanism::ZapReplyError;
+
+    /// The events and values libzmq 4.3's `test_security_zap` expects.
+    #[test]
+    fn handshake_failures_carry_libzmqs_values() {
+        use MonitorEventKind::*;
+        let cases = [
+            (ConnectionError::PeerClosed, HandshakeFailedNoDetail, 32),
+            (ConnectionError::NoZapHandler, HandshakeFailedNoDetail, 14),
+            (
+                ConnectionError::AuthFailed { status_code: 300 },
+                HandshakeFailedAuth,
+                300,
+            ),
+            (
+                ConnectionError::BadZapReply(ZapReplyError::Malformed),
+                HandshakeFailedProtocol,
+                0x2000_0001,
+            ),
+            (
+                ConnectionError::BadZapReply(ZapReplyError::BadRequestId),
+                HandshakeFailedProtocol,
+                0x2000_0002,
+            ),
+            (
+                ConnectionError::BadZapReply(ZapReplyError::BadVersion),
+                HandshakeFailedProtocol,
+                0x2000_0003,
+            ),
+            (
+                ConnectionError::BadZapReply(ZapReplyError::InvalidStatusCode),
+                HandshakeFailedProtocol,
+                0x2000_0004,
+            ),
+            (
+                ConnectionError::BadZapReply(ZapReplyError::InvalidMetadata),
+                HandshakeFailedProtocol,
+                0x2000_0005,
+            ),
+        ];
+        for (err, kind, value) in cases {
+            assert_eq!(err.handshake_failure(), (kind, value), "{err:?}");
+        }
+        assert!(ConnectionError::BadZapReply(ZapReplyError::Malformed)
+            .wire_reason()
+            .is_none());
+    }
+}

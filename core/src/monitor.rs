@@ -100,8 +100,16 @@ pub mod protocol_error {
     pub const ZMTP_CRYPTOGRAPHIC: u32 = 0x1100_0001;
     /// The peer uses another mechanism.
     pub const ZMTP_MECHANISM_MISMATCH: u32 = 0x1100_0002;
+    /// The ZAP handler's reply was not seven frames behind an empty delimiter.
+    pub const ZAP_MALFORMED_REPLY: u32 = 0x2000_0001;
+    /// The ZAP handler's reply named another request.
+    pub const ZAP_BAD_REQUEST_ID: u32 = 0x2000_0002;
+    /// The ZAP handler's reply was not version 1.0.
+    pub const ZAP_BAD_VERSION: u32 = 0x2000_0003;
     /// The ZAP handler answered a status code RFC 27 does not define.
     pub const ZAP_INVALID_STATUS_CODE: u32 = 0x2000_0004;
+    /// The ZAP handler's metadata did not parse.
+    pub const ZAP_INVALID_METADATA: u32 = 0x2000_0005;
 }
 
 #[cfg(test)]

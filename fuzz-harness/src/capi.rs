@@ -3,7 +3,7 @@
 //! disconnected, option numbers and value sizes of every kind set and read, messages sent,
 //! received, copied, moved, closed and re-initialised, polls, and a context terminated at the
 //! end. Whatever the sequence, every call must return (nothing blocks: sends and receives
-//! are DONTWAIT, LINGER is 0), a failure must set an errno, a null socket must give
+//! are DONTWAIT, LINGER is set back to 0 before each close), a failure must set an errno, a null socket must give
 //! `ENOTSOCK`, and no call may panic inside the library (the library catches panics at its
 //! boundary and counts them; the count must stay 0).
 //!
@@ -14,6 +14,20 @@
 use std::ffi::{c_int, c_void, CString};
 
 use oxmq_zmq::*;
+
+/// With `OXMQ_CAPI_TRACE` set, each call is printed (to replay a fuzzer's find by eye).
+fn tracing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("OXMQ_CAPI_TRACE").is_some())
+}
+
+macro_rules! trace {
+    ($($arg:tt)*) => {
+        if tracing() {
+            eprintln!($($arg)*);
+        }
+    };
+}
 
 /// Where a sequence's choices come from.
 trait Choices {
@@ -100,6 +114,16 @@ pub fn capi_seeded(seed: u64, steps: usize) {
     );
 }
 
+/// Closes `s` after setting LINGER back to 0: the sequence may have set any LINGER, and a
+/// long one with messages queued makes `zmq_ctx_term` wait for it, as libzmq's does.
+fn close_now(s: *mut c_void) {
+    let zero: c_int = 0;
+    // 17: ZMQ_LINGER.
+    assert_eq!(zmq_setsockopt(s, 17, (&zero as *const c_int).cast(), 4), 0);
+    trace!("zmq_close({s:?})");
+    assert_eq!(zmq_close(s), 0);
+}
+
 /// A failed call (`rc == -1`) must say why; with a null socket, libzmq's `ENOTSOCK`.
 fn check(rc: c_int, socket: *mut c_void, call: &str) {
     if rc == -1 {
@@ -134,7 +158,9 @@ fn run(c: &mut dyn Choices, steps: usize) {
         let flags = c.below(4) as c_int; // DONTWAIT and SNDMORE in any mix
         match c.below(12) {
             0 if sockets.len() < 8 => {
-                let p = zmq_socket(ctx, c.below(14) as c_int);
+                let kind = c.below(14) as c_int;
+                let p = zmq_socket(ctx, kind);
+                trace!("zmq_socket({kind}) = {p:?}");
                 if p.is_null() {
                     assert_eq!(zmq_errno(), libc::EINVAL, "an unknown socket type");
                 } else {
@@ -154,12 +180,14 @@ fn run(c: &mut dyn Choices, steps: usize) {
                     2 => (zmq_unbind(s, ep.as_ptr()), "zmq_unbind"),
                     _ => (zmq_disconnect(s, ep.as_ptr()), "zmq_disconnect"),
                 };
+                trace!("{call}({s:?}, {ep:?}) = {rc} errno {}", zmq_errno());
                 check(rc, s, call);
             }
             2 => {
                 let v = c.bytes(48);
                 let option = c.below(120) as c_int;
                 let rc = zmq_setsockopt(s, option, v.as_ptr().cast(), v.len());
+                trace!("zmq_setsockopt({s:?}, {option}, {v:?}) = {rc}");
                 check(rc, s, "zmq_setsockopt");
             }
             3 => {
@@ -179,6 +207,7 @@ fn run(c: &mut dyn Choices, steps: usize) {
             4 => {
                 let v = c.bytes(40);
                 let rc = zmq_send(s, v.as_ptr().cast(), v.len(), flags | ZMQ_DONTWAIT);
+                trace!("zmq_send({s:?}, {} bytes, {flags}) = {rc}", v.len());
                 check(rc, s, "zmq_send");
                 if rc >= 0 {
                     assert_eq!(rc as usize, v.len(), "zmq_send returns the length sent");
@@ -227,7 +256,7 @@ fn run(c: &mut dyn Choices, steps: usize) {
                 assert_eq!(zmq_msg_close(&mut msgs[i]), 0);
                 let size = c.below(100) as usize;
                 assert_eq!(zmq_msg_init_size(&mut msgs[i], size), 0);
-                assert_eq!(zmq_msg_size(&mut msgs[i]), size);
+                assert_eq!(zmq_msg_size(&msgs[i]), size);
             }
             10 => {
                 let mut items: Vec<zmq_pollitem_t> = sockets
@@ -246,7 +275,7 @@ fn run(c: &mut dyn Choices, steps: usize) {
             }
             11 if !sockets.is_empty() => {
                 let i = c.below(sockets.len() as u64) as usize;
-                assert_eq!(zmq_close(sockets.swap_remove(i)), 0);
+                close_now(sockets.swap_remove(i));
             }
             _ => {}
         }
@@ -255,8 +284,9 @@ fn run(c: &mut dyn Choices, steps: usize) {
         zmq_msg_close(m);
     }
     for s in sockets {
-        assert_eq!(zmq_close(s), 0);
+        close_now(s);
     }
+    trace!("zmq_ctx_term");
     assert_eq!(zmq_ctx_term(ctx), 0);
     assert_eq!(
         panics_caught(),

@@ -223,6 +223,7 @@ impl EngineRun {
                     assert!(self.handshaken, "a subscription before the handshake");
                 }
                 Event::ZapRequest(_) => panic!("a ZAP request with no ZAP handler configured"),
+                Event::HandshakeFailed(_) => panic!("a ZAP refusal with no ZAP handler"),
             }
         }
         let engine = &self.engine;

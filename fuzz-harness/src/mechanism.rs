@@ -232,6 +232,14 @@ impl End {
                     assert!(req.credentials.len() <= 2);
                     self.zap_asked += 1;
                 }
+                Event::HandshakeFailed(e) => {
+                    assert!(self.is_server && self.zap, "a ZAP refusal nobody asked for");
+                    assert!(!self.handshaken, "a refusal after the handshake");
+                    assert_eq!(
+                        e,
+                        oxmq_core::ConnectionError::AuthFailed { status_code: 300 }
+                    );
+                }
             }
         }
         assert_eq!(self.engine.is_closed(), self.closed);

@@ -254,6 +254,8 @@ impl Connection {
                 Event::Subscribe(t) => self.subscriptions.push_back((true, t)),
                 Event::Cancel(t) => self.subscriptions.push_back((false, t)),
                 Event::Closed(e) => self.ended = Some(e),
+                // Only a ZAP handler's 300 does this, and this driver has none.
+                Event::HandshakeFailed(_) => {}
                 // This driver has no ZAP handler to ask: answer as a failed handler would.
                 Event::ZapRequest(_) => {
                     let now = self.now();

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant as StdInstant};
 use bytes::Bytes;
 use oxmq_core::base::{BaseConfig, ConnId, SocketHalf};
 use oxmq_core::context::SocketId;
+use oxmq_core::mechanism::take_relayed_reply;
 use oxmq_core::pipe::Storage;
 use oxmq_core::tree::NodeId;
 use oxmq_core::{Message, SocketOption, SocketType, ZapReply, ZapRequest};
@@ -46,7 +47,7 @@ pub(crate) fn run(shared: Arc<Shared>, asks: Receiver<Ask>) {
         return;
     };
     let mut next_id: u64 = 0;
-    let mut pending: BTreeMap<Vec<u8>, (Ask, StdInstant)> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (Ask, StdInstant)> = BTreeMap::new();
     loop {
         if shared.is_terminating() {
             return;
@@ -66,12 +67,11 @@ pub(crate) fn run(shared: Arc<Shared>, asks: Receiver<Ask>) {
             .chain(std::iter::from_fn(|| asks.try_recv().ok()))
         {
             next_id += 1;
-            let id = next_id.to_string().into_bytes();
             let mut frames = vec![Bytes::new()];
-            frames.extend(ask.req.to_frames(&id));
+            frames.extend(ask.req.to_frames(next_id.to_string().as_bytes()));
             match dealer.send_dontwait(Message::from_frames(frames)) {
                 Ok(()) => {
-                    pending.insert(id, (ask, StdInstant::now()));
+                    pending.insert(next_id, (ask, StdInstant::now()));
                 }
                 // No handler there (any more), or it cannot keep up: answer as libzmq's
                 // session does when its ZAP pipe fails.
@@ -81,16 +81,8 @@ pub(crate) fn run(shared: Arc<Shared>, asks: Receiver<Ask>) {
         // Read the answers that came.
         match dealer.recv_timeout(ANSWER_POLL) {
             Ok(m) => {
-                let frames = m.frames();
-                // [empty delimiter, version, request id, status, text, user id, metadata]
-                if let Some((_, rest)) = frames.split_first() {
-                    if let Some(id) = rest.get(1) {
-                        if let Some((ask, _)) = pending.remove(&id[..]) {
-                            let reply = ZapReply::from_frames(rest, id)
-                                .unwrap_or_else(|| ZapReply::deny(500));
-                            answer(&shared, ask, reply);
-                        }
-                    }
+                if let Some(((ask, _), reply)) = take_relayed_reply(&mut pending, m.frames()) {
+                    answer(&shared, ask, reply);
                 }
             }
             Err(Error::WouldBlock) => {}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use oxmq_core::base::{BaseConfig, SocketHalf};
+use oxmq_core::mechanism::take_relayed_reply;
 use oxmq_core::pipe::Storage;
 use oxmq_core::{Message, SocketOption, SocketType, ZapReply, ZapRequest};
 use tokio::sync::{mpsc, oneshot};
@@ -49,19 +50,18 @@ async fn relay(
     };
     drop(shared);
     let mut next_id: u64 = 0;
-    let mut pending: BTreeMap<Vec<u8>, oneshot::Sender<ZapReply>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, oneshot::Sender<ZapReply>> = BTreeMap::new();
     loop {
         tokio::select! {
             ask = asks.recv() => {
                 let Some((req, answer)) = ask else { return };
                 next_id += 1;
-                let id = next_id.to_string().into_bytes();
                 let mut frames = vec![Bytes::new()];
-                frames.extend(req.to_frames(&id));
+                frames.extend(req.to_frames(next_id.to_string().as_bytes()));
                 match dealer.try_send(Message::from_frames(frames)) {
                     Ok(()) => {
                         pending.retain(|_, a| !a.is_closed());
-                        pending.insert(id, answer);
+                        pending.insert(next_id, answer);
                     }
                     // No handler there (any more), or it cannot keep up: answer as libzmq's
                     // session does when its ZAP pipe fails.
@@ -72,16 +72,8 @@ async fn relay(
             }
             m = dealer.recv() => {
                 let Ok(m) = m else { return };
-                let frames = m.frames();
-                // [empty delimiter, version, request id, status, text, user id, metadata]
-                if let Some((_, rest)) = frames.split_first() {
-                    if let Some(id) = rest.get(1) {
-                        if let Some(answer) = pending.remove(&id[..]) {
-                            let reply = ZapReply::from_frames(rest, id)
-                                .unwrap_or_else(|| ZapReply::deny(500));
-                            let _ = answer.send(reply);
-                        }
-                    }
+                if let Some((answer, reply)) = take_relayed_reply(&mut pending, m.frames()) {
+                    let _ = answer.send(reply);
                 }
             }
         }

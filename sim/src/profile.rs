@@ -374,8 +374,10 @@ impl Profile {
             + ms(500)
     }
 
-    /// What security adds to a handshake: the ZAP handler's delay, and CURVE's extra round
-    /// trip (nothing without security).
+    /// What security adds to a handshake: the ZAP handler's delay, CURVE's extra round
+    /// trip, and where the handler answers 300 during the faults, HANDSHAKE_IVL: as in
+    /// libzmq the server then leaves the connection open and silent, and the client redials
+    /// only once its handshake timer gives up (nothing without security).
     pub fn security_slack(&self) -> Duration {
         let s = &self.security;
         let curve = if s.mode.curve() {
@@ -383,7 +385,12 @@ impl Profile {
         } else {
             ms(0)
         };
-        s.zap_delay_max * 2 + curve
+        let temporary = if s.temp_fail > 0.0 {
+            self.sock.base.handshake_ivl
+        } else {
+            ms(0)
+        };
+        s.zap_delay_max * 2 + curve + temporary
     }
 
     /// The worst round trip.

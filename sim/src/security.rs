@@ -10,7 +10,8 @@
 //! known users with their password and allowed client keys get a User-Id and a property;
 //! deny-listed users and keys get 400, a "broken" user or key 500 (the handler failing),
 //! unknown users, wrong passwords and unknown keys 400. The world adds, during the faults,
-//! an occasional 300 (a temporary failure: the client redials) and a seeded delay.
+//! an occasional 300 (a temporary failure: the client redials once its handshake times out)
+//! and a seeded delay.
 
 use std::time::Duration;
 

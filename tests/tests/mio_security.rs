@@ -462,3 +462,78 @@ fn a_handler_bound_at_the_zap_endpoint_decides() {
     assert_eq!(m.property("User-Id"), Some(&Bytes::from("zap-admin")));
     assert_eq!(zap.join().unwrap(), [false, true]);
 }
+
+/// ZAP 300 (a temporary failure), as libzmq: the server reports HANDSHAKE_FAILED_AUTH 300,
+/// sends no ERROR and keeps the connection until the handshake interval, so the client sees
+/// no failure of its own and does not redial meanwhile (one ZAP request, not a storm).
+#[test]
+fn zap_300_leaves_the_client_waiting_instead_of_redialling() {
+    let ctx = Context::new().unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = asked.clone();
+    ctx.set_zap_handler(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        ZapReply::deny(300)
+    })
+    .unwrap();
+    let server = plain_server(&ctx, SocketType::Pull);
+    let server_mon = server.monitor();
+    let ep = server.bind("tcp://127.0.0.1:*").unwrap();
+    let client = plain_client(&ctx, SocketType::Push, "admin", "secret");
+    let client_mon = client.monitor();
+    client.connect(&ep).unwrap();
+    assert_eq!(
+        await_event(&server_mon, MonitorEventKind::HandshakeFailedAuth),
+        300
+    );
+    // The client's monitor, up to and including its CONNECTED, then quiet: a redial would
+    // show as DISCONNECTED, CONNECT_RETRIED or a handshake failure within its 100 ms
+    // RECONNECT_IVL (waiting longer only makes the check stronger, never flaky).
+    await_event(&client_mon, MonitorEventKind::Connected);
+    if let Some(ev) = client_mon.recv(Duration::from_millis(500)) {
+        panic!("the client saw {ev:?} after a 300");
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "one ZAP request");
+}
+
+/// The same through a handler bound at `inproc://zeromq.zap.01`, on a NULL server with a
+/// ZAP_DOMAIN (libzmq's `test_security_zap` temporary-failure case).
+#[test]
+fn zap_300_from_an_inproc_handler_leaves_a_null_client_waiting() {
+    let ctx = Context::new().unwrap();
+    let handler = sock(&ctx, SocketType::Rep);
+    handler.bind("inproc://zeromq.zap.01").unwrap();
+    let zap = std::thread::spawn(move || {
+        let req = handler.recv().unwrap();
+        let f = req.frames();
+        handler
+            .send(Message::from_frames([
+                b"1.0".to_vec(),
+                f[1].to_vec(),
+                b"300".to_vec(),
+                b"try later".to_vec(),
+                Vec::new(),
+                Vec::new(),
+            ]))
+            .unwrap();
+        handler
+    });
+    let server = sock(&ctx, SocketType::Dealer);
+    server
+        .set(SocketOption::ZapDomain(Bytes::from_static(b"test")))
+        .unwrap();
+    let server_mon = server.monitor();
+    let ep = server.bind("tcp://127.0.0.1:*").unwrap();
+    let client = sock(&ctx, SocketType::Dealer);
+    let client_mon = client.monitor();
+    client.connect(&ep).unwrap();
+    assert_eq!(
+        await_event(&server_mon, MonitorEventKind::HandshakeFailedAuth),
+        300
+    );
+    let _handler = zap.join().unwrap();
+    await_event(&client_mon, MonitorEventKind::Connected);
+    if let Some(ev) = client_mon.recv(Duration::from_millis(500)) {
+        panic!("the client saw {ev:?} after a 300");
+    }
+}

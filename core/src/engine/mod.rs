@@ -166,6 +166,11 @@ pub enum Event {
     /// The handshake waits for the ZAP handler's verdict on the peer: answer with
     /// [`Engine::handle_zap_reply`]. Raised only when the settings say there is a handler.
     ZapRequest(ZapRequest),
+    /// Our ZAP handler answered 300 (a temporary failure). As libzmq, the engine reports it
+    /// at once (`HANDSHAKE_FAILED_AUTH` 300), sends nothing more — no ERROR, so the peer
+    /// may try again — and leaves the connection open until the handshake timer, the peer
+    /// closing, or anything more from the peer ends it with [`Event::Closed`].
+    HandshakeFailed(ConnectionError),
     /// The connection is over; flush pending transmit bytes, then close it.
     Closed(ConnectionError),
 }
@@ -235,6 +240,9 @@ pub struct Engine {
     encrypting: bool,
     /// Whether the handshake waits for a ZAP reply (input stays buffered meanwhile).
     zap_pending: bool,
+    /// Our ZAP handler answered 300: the handshake has failed but the connection idles
+    /// (see [`Event::HandshakeFailed`]); the error it closes with in the end.
+    refused: Option<ConnectionError>,
     /// The properties every inbound message carries, once the handshake is done.
     properties: Option<Arc<Metadata>>,
     decoder: FrameDecoder,
@@ -309,6 +317,7 @@ impl Engine {
             mechanism,
             encrypting: false,
             zap_pending: false,
+            refused: None,
             properties: None,
             decoder: FrameDecoder::new(config.max_msg_size),
             config,
@@ -431,8 +440,16 @@ impl Engine {
         self.zap_pending = false;
         let mut out = Vec::new();
         let result = self.mechanism.handle_zap_reply(reply, &mut out);
-        if let Err(e) = result.and_then(|p| self.on_progress(p, out)) {
-            self.fail(e);
+        match result.and_then(|p| self.on_progress(p, out)) {
+            Ok(()) => {}
+            Err(e @ ConnectionError::AuthFailed { status_code: 300 }) => {
+                self.events.push_back(Event::HandshakeFailed(e.clone()));
+                self.refused = Some(e);
+                // What the peer sent while the verdict was pending (a NULL client's READY)
+                // is done with; only what comes after counts as more.
+                self.rx.clear();
+            }
+            Err(e) => self.fail(e),
         }
     }
 
@@ -579,6 +596,14 @@ impl Engine {
             self.events
                 .push_back(Event::Message(Message::single(chunk)));
             return Ok(true);
+        }
+        if let Some(e) = &self.refused {
+            // libzmq: any command after the refusal is a protocol error, reported already.
+            return if self.rx.is_empty() {
+                Ok(false)
+            } else {
+                Err(e.clone())
+            };
         }
         if self.phase == Phase::Greeting {
             let Some(greeting) = Greeting::decode(&self.rx)? else {
@@ -783,6 +808,8 @@ impl Engine {
         if self.phase == Phase::Closed {
             return;
         }
+        // After a refusal with 300 the connection ends with that, whatever ends it.
+        let error = self.refused.take().unwrap_or(error);
         if let Some(reason) = error.wire_reason() {
             if self.phase == Phase::Handshake {
                 self.tx

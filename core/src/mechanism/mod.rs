@@ -17,7 +17,7 @@ pub mod curve;
 pub use keys::{CurvePublicKey, CurveSecretKey, SecretBytes, CURVE_KEY_LEN};
 pub use null::NullMechanism;
 pub use options::SecurityOptions;
-pub use zap::{ZapReply, ZapRequest};
+pub use zap::{take_relayed_reply, ZapReply, ZapReplyError, ZapRequest};
 
 use bytes::Bytes;
 

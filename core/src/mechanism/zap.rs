@@ -68,6 +68,39 @@ pub struct ZapReply {
     pub user_id: Bytes,
     /// Properties the handler adds to every message from this peer.
     pub metadata: Metadata,
+    /// Set when the handler's reply could not be read: the handshake then fails as a
+    /// protocol error (see [`ZapReply::invalid`]).
+    invalid: Option<ZapReplyError>,
+}
+
+/// Why a handler's reply cannot be used; each is a `ZMQ_PROTOCOL_ERROR_ZAP_*` code in the
+/// `HANDSHAKE_FAILED_PROTOCOL` event, as libzmq reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZapReplyError {
+    /// Not seven frames, or no empty delimiter first (`ZAP_MALFORMED_REPLY`).
+    Malformed,
+    /// The request id is not the request's (`ZAP_BAD_REQUEST_ID`).
+    BadRequestId,
+    /// The version is not "1.0" (`ZAP_BAD_VERSION`).
+    BadVersion,
+    /// The status code is not 200, 300, 400 or 500 (`ZAP_INVALID_STATUS_CODE`).
+    InvalidStatusCode,
+    /// The metadata frame does not parse (`ZAP_INVALID_METADATA`).
+    InvalidMetadata,
+}
+
+impl ZapReplyError {
+    /// libzmq's `ZMQ_PROTOCOL_ERROR_ZAP_*` code.
+    pub fn protocol_error(self) -> u32 {
+        use crate::monitor::protocol_error as p;
+        match self {
+            ZapReplyError::Malformed => p::ZAP_MALFORMED_REPLY,
+            ZapReplyError::BadRequestId => p::ZAP_BAD_REQUEST_ID,
+            ZapReplyError::BadVersion => p::ZAP_BAD_VERSION,
+            ZapReplyError::InvalidStatusCode => p::ZAP_INVALID_STATUS_CODE,
+            ZapReplyError::InvalidMetadata => p::ZAP_INVALID_METADATA,
+        }
+    }
 }
 
 impl ZapReply {
@@ -77,6 +110,7 @@ impl ZapReply {
             status_code: 200,
             user_id: user_id.into(),
             metadata: Metadata::new(),
+            invalid: None,
         }
     }
 
@@ -86,36 +120,90 @@ impl ZapReply {
             status_code,
             user_id: Bytes::new(),
             metadata: Metadata::new(),
+            invalid: None,
         }
     }
 
-    /// Reads an RFC 27 reply (after the delimiter): version, request id, status code, status
-    /// text, user id, metadata. `None` if the frames are not a reply to `request_id`.
-    pub fn from_frames(frames: &[Bytes], request_id: &[u8]) -> Option<ZapReply> {
-        let [version, id, code, _text, user_id, metadata] = frames else {
-            return None;
-        };
-        if &version[..] != ZAP_VERSION || &id[..] != request_id {
-            return None;
+    /// A reply that could not be read, for the session that asked: its handshake fails with
+    /// `HANDSHAKE_FAILED_PROTOCOL` and the error's code, without an ERROR to the peer.
+    pub fn invalid(error: ZapReplyError) -> Self {
+        ZapReply {
+            invalid: Some(error),
+            ..ZapReply::deny(500)
         }
-        let status_code = std::str::from_utf8(code).ok()?.parse().ok()?;
-        Some(ZapReply {
+    }
+
+    /// Reads a whole RFC 27 reply as it comes from a handler's socket — empty delimiter,
+    /// version, request id, status code, status text, user id, metadata — checking it in
+    /// libzmq's order (frame count and delimiter, version, request id, status code,
+    /// metadata). The error names the first check that failed.
+    pub fn parse(frames: &[Bytes], request_id: &[u8]) -> Result<ZapReply, ZapReplyError> {
+        let [delimiter, version, id, code, _text, user_id, metadata] = frames else {
+            return Err(ZapReplyError::Malformed);
+        };
+        if !delimiter.is_empty() {
+            return Err(ZapReplyError::Malformed);
+        }
+        if &version[..] != ZAP_VERSION {
+            return Err(ZapReplyError::BadVersion);
+        }
+        if &id[..] != request_id {
+            return Err(ZapReplyError::BadRequestId);
+        }
+        let status_code = match &code[..] {
+            [d @ b'2'..=b'5', b'0', b'0'] => u16::from(d - b'0') * 100,
+            _ => return Err(ZapReplyError::InvalidStatusCode),
+        };
+        let metadata =
+            Metadata::parse(metadata.clone()).map_err(|_| ZapReplyError::InvalidMetadata)?;
+        Ok(ZapReply {
             status_code,
             user_id: user_id.clone(),
-            metadata: Metadata::parse(metadata.clone()).ok()?,
+            metadata,
+            invalid: None,
         })
     }
 
     /// The user id and metadata of an acceptance; the error a refusal closes with.
     pub(crate) fn outcome(self) -> Result<(Bytes, Metadata), ConnectionError> {
+        if let Some(error) = self.invalid {
+            return Err(ConnectionError::BadZapReply(error));
+        }
         match self.status_code {
             200 => Ok((self.user_id, self.metadata)),
             300 | 400 | 500 => Err(ConnectionError::AuthFailed {
                 status_code: self.status_code,
             }),
-            other => Err(ConnectionError::BadZapReply { status_code: other }),
+            _ => Err(ConnectionError::BadZapReply(
+                ZapReplyError::InvalidStatusCode,
+            )),
         }
     }
+}
+
+/// For a driver that relays many sessions' requests over one socket to a handler (libzmq's
+/// `inproc://zeromq.zap.01`), numbering them 1, 2, … as their request ids: takes the
+/// request `frames` answers out of `pending` and reads the reply for it. A reply whose id
+/// names no pending request — or that is too short to name one — answers the oldest, as a
+/// REP handler answers in order; it then fails with the check libzmq's session would fail
+/// it with (libzmq gives each session its own pipe, so every reply there is for it).
+/// `None` when nothing is pending.
+pub fn take_relayed_reply<T>(
+    pending: &mut std::collections::BTreeMap<u64, T>,
+    frames: &[Bytes],
+) -> Option<(T, ZapReply)> {
+    let named = frames
+        .get(2)
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .and_then(|id| id.parse::<u64>().ok())
+        .filter(|id| frames[2][..] == *id.to_string().as_bytes() && pending.contains_key(id));
+    let (id, asker) = match named {
+        Some(id) => pending.remove_entry(&id)?,
+        None => pending.pop_first()?,
+    };
+    let reply =
+        ZapReply::parse(frames, id.to_string().as_bytes()).unwrap_or_else(ZapReply::invalid);
+    Some((asker, reply))
 }
 
 /// What a completed handshake learned about the peer.
@@ -182,6 +270,7 @@ mod tests {
         let mut encoded = bytes::BytesMut::new();
         meta.encode(&mut encoded);
         let reply = [
+            Bytes::new(),
             Bytes::from_static(b"1.0"),
             Bytes::from_static(b"7"),
             Bytes::from_static(b"200"),
@@ -189,14 +278,67 @@ mod tests {
             Bytes::from_static(b"admin"),
             encoded.freeze(),
         ];
-        let r = ZapReply::from_frames(&reply, b"7").unwrap();
+        let r = ZapReply::parse(&reply, b"7").unwrap();
         assert_eq!(r.status_code, 200);
         assert_eq!(r.metadata.get("Hello").unwrap(), "World");
-        assert!(
-            ZapReply::from_frames(&reply, b"8").is_none(),
-            "another request"
+        let with = |i: usize, v: &'static [u8]| {
+            let mut f = reply.to_vec();
+            f[i] = Bytes::from_static(v);
+            f
+        };
+        use ZapReplyError as E;
+        for (frames, err) in [
+            (reply[..6].to_vec(), E::Malformed),
+            ([&reply[..], &[Bytes::new()]].concat(), E::Malformed),
+            (with(0, b"x"), E::Malformed),
+            (with(1, b"2.0"), E::BadVersion),
+            (with(2, b"8"), E::BadRequestId),
+            (with(3, b"201"), E::InvalidStatusCode),
+            (with(3, b"invalid"), E::InvalidStatusCode),
+            (with(3, b"600"), E::InvalidStatusCode),
+            (with(6, b"\x05Hello\x00\x00"), E::InvalidMetadata),
+        ] {
+            assert_eq!(ZapReply::parse(&frames, b"7"), Err(err), "{frames:?}");
+        }
+        // libzmq's order: the version is checked before the request id.
+        let mut both = with(1, b"2.0");
+        both[2] = Bytes::from_static(b"8");
+        assert_eq!(ZapReply::parse(&both, b"7"), Err(E::BadVersion));
+        for code in [b"300", b"400", b"500"] {
+            assert_eq!(
+                ZapReply::parse(&with(3, code), b"7").unwrap().status_code,
+                std::str::from_utf8(code).unwrap().parse::<u16>().unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn a_relayed_reply_answers_its_request_or_else_the_oldest() {
+        let reply = |id: &'static [u8], code: &'static [u8]| {
+            [b"" as &[u8], b"1.0", id, code, b"", b"", b""].map(Bytes::from_static)
+        };
+        let mut pending: std::collections::BTreeMap<u64, &str> =
+            [(3, "c"), (9, "i"), (10, "j")].into_iter().collect();
+        let (who, r) = take_relayed_reply(&mut pending, &reply(b"10", b"400")).unwrap();
+        assert_eq!((who, r.status_code), ("j", 400));
+        assert_eq!(
+            r.outcome(),
+            Err(ConnectionError::AuthFailed { status_code: 400 })
         );
-        assert!(ZapReply::from_frames(&reply[..5], b"7").is_none());
+        // "09" is not how request 9 was named: the oldest gets a bad request id.
+        let (who, r) = take_relayed_reply(&mut pending, &reply(b"09", b"200")).unwrap();
+        assert_eq!(who, "c");
+        assert_eq!(
+            r.outcome(),
+            Err(ConnectionError::BadZapReply(ZapReplyError::BadRequestId))
+        );
+        let (who, r) = take_relayed_reply(&mut pending, &[Bytes::new()]).unwrap();
+        assert_eq!(who, "i");
+        assert_eq!(
+            r.outcome(),
+            Err(ConnectionError::BadZapReply(ZapReplyError::Malformed))
+        );
+        assert!(take_relayed_reply(&mut pending, &reply(b"9", b"200")).is_none());
     }
 
     #[test]
@@ -210,7 +352,13 @@ mod tests {
         }
         assert_eq!(
             ZapReply::deny(404).outcome(),
-            Err(ConnectionError::BadZapReply { status_code: 404 })
+            Err(ConnectionError::BadZapReply(
+                ZapReplyError::InvalidStatusCode
+            ))
+        );
+        assert_eq!(
+            ZapReply::invalid(ZapReplyError::BadVersion).outcome(),
+            Err(ConnectionError::BadZapReply(ZapReplyError::BadVersion))
         );
     }
 }

@@ -143,6 +143,9 @@ pub struct Session {
     conn: Option<ConnId>,
     engine: Option<Engine>,
     handshaken: bool,
+    /// The engine reported its handshake failed ([`Event::HandshakeFailed`]) and idles:
+    /// its close reports no second failure.
+    handshake_failed: bool,
     attach: Attach,
     pipe: Option<PipeId>,
     /// The session's end of its pipe: the only way messages reach the socket.
@@ -170,6 +173,7 @@ impl Session {
             conn: None,
             engine: None,
             handshaken: false,
+            handshake_failed: false,
             attach: Attach::None,
             pipe: None,
             end: None,
@@ -505,6 +509,11 @@ impl Session {
                 Event::Subscribe(t) => self.inbound(PipeItem::Subscribe(t)),
                 Event::Cancel(t) => self.inbound(PipeItem::Cancel(t)),
                 Event::Closed(err) => self.on_engine_closed(err, now),
+                Event::HandshakeFailed(err) => {
+                    let (kind, value) = err.handshake_failure();
+                    self.event(kind, value);
+                    self.handshake_failed = true;
+                }
                 Event::ZapRequest(req) => {
                     if let Some(conn) = self.conn {
                         self.zap.push_back((conn, req));
@@ -635,7 +644,7 @@ impl Session {
 
     fn on_engine_closed(&mut self, err: ConnectionError, now: Instant) {
         let conn = self.conn.map_or(0, |c| c.0);
-        if !self.handshaken {
+        if !self.handshaken && !self.handshake_failed {
             let (kind, value) = err.handshake_failure();
             self.event(kind, value);
         }
@@ -694,6 +703,7 @@ impl Session {
             });
         }
         self.handshaken = false;
+        self.handshake_failed = false;
         self.transmit = false;
         if self.attach == Attach::Ready {
             self.attach = Attach::None;
