@@ -71,6 +71,9 @@ pub struct PipePeer {
     pub routing_id: Option<Bytes>,
     /// The id this socket chose for the connection (CONNECT_ROUTING_ID at connect time).
     pub connect_routing_id: Option<Bytes>,
+    /// A socket of this process over inproc: libzmq does not check socket types there (a
+    /// PAIR may feed a PULL), and neither does the socket.
+    pub inproc: bool,
 }
 
 impl PipePeer {
@@ -87,6 +90,7 @@ impl PipePeer {
             socket_type,
             routing_id: peer.routing_id.clone(),
             connect_routing_id: None,
+            inproc: false,
         }
     }
 
@@ -96,6 +100,7 @@ impl PipePeer {
             socket_type,
             routing_id: None,
             connect_routing_id: None,
+            inproc: false,
         }
     }
 
@@ -563,7 +568,10 @@ impl Socket {
     }
 
     fn check_peer(&self, peer: &PipePeer) -> Result<(), AttachError> {
-        if self.kind != SocketType::Stream && !self.kind.is_compatible_with(peer.socket_type) {
+        if self.kind != SocketType::Stream
+            && !peer.inproc
+            && !self.kind.is_compatible_with(peer.socket_type)
+        {
             return Err(AttachError::IncompatiblePeer(peer.socket_type));
         }
         Ok(())

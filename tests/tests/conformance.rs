@@ -496,6 +496,23 @@ fn pair_talks_both_ways(front: &dyn Front) {
     }
 }
 
+/// Over inproc libzmq checks no socket types: a PAIR connected before the PULL binds feeds
+/// it (libzmq's `test_inproc_connect`, `test_multiple_threads`), on either side of the bind.
+fn inproc_does_not_check_socket_types(front: &dyn Front) {
+    let ep = format!("inproc://{}", unique("untyped"));
+    let early = front.socket(SocketType::Pair);
+    early.connect(&ep).unwrap();
+    early.send(msg("before the bind")).unwrap();
+    let pull = front.socket(SocketType::Pull);
+    pull.bind(&ep).unwrap();
+    let late = front.socket(SocketType::Pair);
+    late.connect(&ep).unwrap();
+    late.send(msg("after the bind")).unwrap();
+    let mut got = vec![recv_text(&*pull), recv_text(&*pull)];
+    got.sort();
+    assert_eq!(got, ["after the bind", "before the bind"]);
+}
+
 /// Multipart messages arrive whole (empty frames, a frame over 255 bytes, one over 64 KiB),
 /// and frame by frame with the more flag and RCVMORE.
 fn multipart_whole_and_frame_by_frame(front: &dyn Front) {
@@ -1065,6 +1082,7 @@ suite!(
     pub_sub_filters_and_unsubscribes,
     xpub_xsub_subscriptions_are_messages,
     pair_talks_both_ways,
+    inproc_does_not_check_socket_types,
     multipart_whole_and_frame_by_frame,
     hwm_blocks_push_dealer_and_pair,
     hwm_drops_for_pub_and_router,

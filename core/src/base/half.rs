@@ -710,7 +710,8 @@ impl SocketHalf {
         let conn = ConnId(u64::from(node.0) << 32);
         let p = PipeId(self.id());
         let (peer_snd, peer_rcv) = peer.hwms;
-        let pp = PipePeer::from_handshake(self.socket.socket_type(), &inproc_peer_info(peer));
+        let mut pp = PipePeer::from_handshake(self.socket.socket_type(), &inproc_peer_info(peer));
+        pp.inproc = true;
         self.links.insert(
             node,
             Link {
@@ -756,6 +757,7 @@ impl SocketHalf {
         let link = self.links.get_mut(&node)?;
         let mut pp = PipePeer::from_handshake(kind, &inproc_peer_info(peer));
         pp.connect_routing_id = link.connect_routing_id.clone();
+        pp.inproc = true;
         let attached = match link.pipe {
             Some(p) => self.socket.peer_ready(p, pp).map(|()| p),
             None => {
