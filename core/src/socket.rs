@@ -74,6 +74,9 @@ pub struct PipePeer {
     /// A socket of this process over inproc: libzmq does not check socket types there (a
     /// PAIR may feed a PULL), and neither does the socket.
     pub inproc: bool,
+    /// What the peer's messages carry as properties, where the pattern makes messages of its
+    /// own about the peer (a STREAM socket's connect and disconnect notices: `Peer-Address`).
+    pub properties: Option<std::sync::Arc<crate::codec::Metadata>>,
 }
 
 impl PipePeer {
@@ -91,6 +94,8 @@ impl PipePeer {
             routing_id: peer.routing_id.clone(),
             connect_routing_id: None,
             inproc: false,
+            properties: (!peer.metadata.is_empty())
+                .then(|| std::sync::Arc::new(peer.metadata.clone())),
         }
     }
 
@@ -101,6 +106,7 @@ impl PipePeer {
             routing_id: None,
             connect_routing_id: None,
             inproc: false,
+            properties: None,
         }
     }
 

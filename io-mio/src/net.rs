@@ -62,15 +62,7 @@ impl Stream {
     /// The peer's IP address as text (libzmq's `Peer-Address`); empty for IPC.
     pub(crate) fn peer_ip(&self) -> String {
         match self {
-            Stream::Tcp(s) => s
-                .peer_addr()
-                .map(|a| match a.ip() {
-                    std::net::IpAddr::V6(v6) => v6
-                        .to_ipv4_mapped()
-                        .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
-                    ip => ip.to_string(),
-                })
-                .unwrap_or_default(),
+            Stream::Tcp(s) => oxmq_net::peer_ip(s.peer_addr()),
             Stream::Unix(_) => String::new(),
         }
     }

@@ -50,12 +50,13 @@ impl Context {
         .map_err(|_| Error::NotSupported)?;
         let mut half = half;
         half.set_random_source(oxmq_core::rng::os_random());
-        let crypto = *self
+        #[cfg(feature = "curve")]
+        if let Some(crypto) = *self
             .shared
             .curve_crypto
             .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(crypto) = crypto {
+            .unwrap_or_else(|p| p.into_inner())
+        {
             half.set_curve_crypto(crypto);
         }
         let cell = self.shared.add_socket(half);
@@ -66,6 +67,7 @@ impl Context {
     /// XSalsa20-Poly1305 from: RustCrypto's unless set, or another
     /// [`CurveCrypto`](oxmq_core::mechanism::curve::CurveCrypto) provider such as
     /// `oxmq_sodium::LIBSODIUM`.
+    #[cfg(feature = "curve")]
     pub fn set_curve_crypto(&self, crypto: &'static dyn oxmq_core::mechanism::curve::CurveCrypto) {
         *self
             .shared

@@ -45,6 +45,14 @@ impl Stream {
         }
     }
 
+    /// The peer's IP for `Peer-Address` and ZAP (empty over ipc, as in libzmq).
+    pub(crate) fn peer_ip(&self) -> String {
+        match self {
+            Stream::Tcp(s) => oxmq_net::peer_ip(s.peer_addr()),
+            Stream::Unix(_) => String::new(),
+        }
+    }
+
     /// Writes what the socket takes now, without waiting: a closing connection's last bytes.
     pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {

@@ -133,6 +133,7 @@ impl SessionTask {
                     self.dialing = None;
                     match r {
                         Ok(stream) => {
+                            self.session.set_peer_address(stream.peer_ip());
                             self.io = Some(Conn {
                                 id,
                                 stream,

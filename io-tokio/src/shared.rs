@@ -137,6 +137,7 @@ pub(crate) struct Shared {
     /// The relay to that socket, started at the first question.
     zap_relay: std::sync::OnceLock<crate::zap::Asks>,
     /// The CURVE crypto provider of new sockets; oxmq-core's default when `None`.
+    #[cfg(feature = "curve")]
     pub(crate) curve_crypto: Mutex<Option<&'static dyn oxmq_core::mechanism::curve::CurveCrypto>>,
 }
 
@@ -156,6 +157,7 @@ impl Shared {
             zap: std::sync::RwLock::new(None),
             inproc_zap: std::sync::atomic::AtomicBool::new(false),
             zap_relay: std::sync::OnceLock::new(),
+            #[cfg(feature = "curve")]
             curve_crypto: Mutex::new(None),
         }
     }
@@ -470,7 +472,10 @@ impl SocketCell {
             let mut st = self.lock();
             let now = self.shared.now();
             // Refused (closing): dropping the stream closes it.
-            let Some(conn) = st.half.handle_accepted(listener, now) else {
+            let Some(conn) = st
+                .half
+                .handle_accepted_from(listener, stream.peer_ip(), now)
+            else {
                 return;
             };
             self.drain(&mut st, now, &mut later, Some((conn, stream)))

@@ -13,6 +13,18 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use oxmq_core::endpoint::{Host, Port, TcpAddr};
 use oxmq_core::DriverOptions;
 
+/// The peer's IP as libzmq gives it in `Peer-Address` and ZAP requests: an IPv4-mapped IPv6
+/// address as plain IPv4; empty when the address cannot be read.
+pub fn peer_ip(addr: io::Result<SocketAddr>) -> String {
+    addr.map(|a| match a.ip() {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        ip => ip.to_string(),
+    })
+    .unwrap_or_default()
+}
+
 fn port(addr: &TcpAddr) -> u16 {
     match addr.port {
         Port::Number(p) => p,

@@ -1002,6 +1002,9 @@ fn stream_connect_hears_the_server_close(front: &dyn Front) {
     let hello = stream.recv().unwrap();
     assert_eq!(hello.frames().len(), 2);
     assert!(hello.frames()[1].is_empty());
+    // As libzmq's `test_stream`: the notice and each chunk name the peer's address.
+    let peer = Bytes::from_static(b"127.0.0.1");
+    assert_eq!(hello.property("Peer-Address"), Some(&peer), "{hello:?}");
     let id = hello.frames()[0].clone();
     stream
         .send(Message::from_frames([
@@ -1016,6 +1019,7 @@ fn stream_connect_hears_the_server_close(front: &dyn Front) {
     let m = stream.recv().unwrap();
     assert_eq!(m.frames()[0], id);
     assert_eq!(&m.frames()[1][..], b"pong");
+    assert_eq!(m.property("Peer-Address"), Some(&peer));
     drop(conn);
     let bye = stream.recv().unwrap();
     assert_eq!(bye.frames().len(), 2, "{bye:?}");

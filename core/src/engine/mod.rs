@@ -276,12 +276,17 @@ impl Engine {
         let mut tx = Encoder::default();
         let mut timers = TimerTable::default();
         let mut events = VecDeque::new();
+        // A raw (STREAM) connection's only property is the peer's address, as in libzmq; its
+        // connect notice and every chunk carry it.
+        let raw_properties = (config.raw && !config.peer_address.is_empty()).then(|| {
+            crate::mechanism::zap::Authenticated::default().message_properties(&config.peer_address)
+        });
         let phase = if config.raw {
             events.push_back(Event::HandshakeSucceeded(PeerInfo {
                 version: ZmtpVersion::V3_1,
                 socket_type: None,
                 routing_id: None,
-                metadata: Metadata::new(),
+                metadata: raw_properties.as_deref().cloned().unwrap_or_default(),
             }));
             Phase::Traffic
         } else {
@@ -318,7 +323,7 @@ impl Engine {
             encrypting: false,
             zap_pending: false,
             refused: None,
-            properties: None,
+            properties: raw_properties,
             decoder: FrameDecoder::new(config.max_msg_size),
             config,
             phase,
@@ -593,8 +598,9 @@ impl Engine {
             }
             let chunk = self.rx.split().freeze();
             self.stats.messages_received += 1;
-            self.events
-                .push_back(Event::Message(Message::single(chunk)));
+            let mut msg = Message::single(chunk);
+            msg.set_properties(self.properties.clone());
+            self.events.push_back(Event::Message(msg));
             return Ok(true);
         }
         if let Some(e) = &self.refused {

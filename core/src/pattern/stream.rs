@@ -35,10 +35,13 @@ impl Stream {
         }
     }
 
-    fn notice(&mut self, rid: Bytes) {
+    /// A connect or disconnect notice: the routing id and an empty frame, carrying the
+    /// peer's properties (`Peer-Address`) as libzmq's do.
+    fn notice(&mut self, rid: Bytes, core: &Core, id: PipeId) {
         if self.notify {
-            self.notices
-                .push_back(Message::from_frames([rid, Bytes::new()]));
+            let mut m = Message::from_frames([rid, Bytes::new()]);
+            m.set_properties(core.peer(id).and_then(|p| p.properties.clone()));
+            self.notices.push_back(m);
         }
     }
 }
@@ -56,22 +59,22 @@ impl Pattern for Stream {
         self.routes.insert(rid.clone(), id);
         self.fq.attach(id);
         if core.peer(id).is_some() {
-            self.notice(rid);
+            self.notice(rid, core, id);
         }
         Ok(())
     }
 
-    fn peer_ready(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
+    fn peer_ready(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         // Each (re)connection of a pending pipe is announced.
         if let Some(rid) = self.routes.id(id).cloned() {
-            self.notice(rid);
+            self.notice(rid, core, id);
         }
         Ok(())
     }
 
-    fn detach(&mut self, _core: &mut Core, id: PipeId) {
+    fn detach(&mut self, core: &mut Core, id: PipeId) {
         if let Some(rid) = self.routes.remove_pipe(id) {
-            self.notice(rid);
+            self.notice(rid, core, id);
         }
         self.fq.detach(id);
     }
