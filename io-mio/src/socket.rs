@@ -128,6 +128,8 @@ impl Socket {
     ) -> Result<(), (Error, Bytes)> {
         let last_frame = |m: Message| m.into_frames().pop().unwrap_or_default();
         let starts = self.out_parts.borrow().is_empty();
+        // As libzmq's STREAM: the frame after the routing id ends the message, MORE or not.
+        let more = more && (starts || self.kind != SocketType::Stream);
         if starts && !more {
             // A single-frame message: no list of parts to build.
             return self

@@ -228,6 +228,8 @@ impl Socket {
         more: bool,
     ) -> Poll<Result<(), Error>> {
         let mut local = self.local();
+        // As libzmq's STREAM: the frame after the routing id ends the message, MORE or not.
+        let more = more && (local.out_parts.is_empty() || self.kind != SocketType::Stream);
         if more {
             if local.out_parts.is_empty() {
                 let start =

@@ -1015,6 +1015,14 @@ fn stream_connect_hears_the_server_close(front: &dyn Front) {
     let mut buf = [0u8; 4];
     conn.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"ping");
+    // As libzmq's STREAM (`test_stream_disconnect` sends so): the frame after the routing id
+    // ends the message even when sent with MORE.
+    stream.send_frame(id.clone(), true).unwrap();
+    stream
+        .send_frame(Bytes::from_static(b"more"), true)
+        .unwrap();
+    conn.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"more");
     conn.write_all(b"pong").unwrap();
     let m = stream.recv().unwrap();
     assert_eq!(m.frames()[0], id);

@@ -54,7 +54,13 @@ impl Pattern for Stream {
                 return Err(AttachError::DuplicateRoutingId(rid))
             }
             Some(rid) => rid,
-            None => self.routes.generate(),
+            None => {
+                // As libzmq's stream `identify_peer`: the id made up for the newest peer is
+                // also what ZMQ_ROUTING_ID reads back on this socket (its tests rely on it).
+                let rid = self.routes.generate();
+                core.options.routing_id = Some(rid.clone());
+                rid
+            }
         };
         self.routes.insert(rid.clone(), id);
         self.fq.attach(id);
@@ -166,6 +172,11 @@ mod tests {
         assert_eq!(hello.frames()[1], "", "connect notice");
         let rid = hello.frames()[0].clone();
         assert_eq!(rid.len(), 5);
+        // libzmq: ZMQ_ROUTING_ID reads back the id made up for the newest peer.
+        assert_eq!(
+            s.get_option(crate::options::SocketOptionName::RoutingId),
+            Ok(SocketOption::RoutingId(rid.clone()))
+        );
         deliver(&mut s, p, msg(&["raw bytes"]));
         assert_eq!(
             s.recv(),
