@@ -4,17 +4,10 @@
 
 use oxmq_core::mechanism::curve::generate_keypair;
 use oxmq_core::mechanism::{CurvePublicKey, CurveSecretKey};
-use oxmq_core::{Message, SecureRandom, SocketOption, SocketType};
+use oxmq_core::{Message, SocketOption, SocketType};
 
-struct Urandom;
-impl SecureRandom for Urandom {
-    fn fill_bytes(&mut self, dst: &mut [u8]) {
-        use std::io::Read;
-        std::fs::File::open("/dev/urandom")
-            .unwrap()
-            .read_exact(dst)
-            .unwrap();
-    }
+fn keypair() -> (CurvePublicKey, CurveSecretKey) {
+    generate_keypair(oxmq_core::rng::os_random().stream().as_mut())
 }
 
 /// The options of a CURVE server with `keys`, or of a client of the server `server`.
@@ -29,7 +22,7 @@ fn curve_options(
             SocketOption::CurveSecretkey(secret.clone()),
         ],
         None => {
-            let (public, secret) = generate_keypair(&mut Urandom);
+            let (public, secret) = keypair();
             vec![
                 SocketOption::CurveServerkey(*server_key),
                 SocketOption::CurvePublickey(public),
@@ -49,7 +42,7 @@ fn payloads() -> Vec<Vec<u8>> {
 
 #[test]
 fn mio_sockets_on_either_provider_talk_in_both_roles() {
-    let server_keys = generate_keypair(&mut Urandom);
+    let server_keys = keypair();
     // (server on libsodium?, client on libsodium?)
     for (server_sodium, client_sodium) in [(true, false), (false, true), (true, true)] {
         let server_ctx = oxmq_mio::Context::new().unwrap();
@@ -86,8 +79,8 @@ fn mio_sockets_on_either_provider_talk_in_both_roles() {
 
 #[test]
 fn a_client_with_the_wrong_server_key_is_refused_by_a_libsodium_server() {
-    let server_keys = generate_keypair(&mut Urandom);
-    let (wrong, _) = generate_keypair(&mut Urandom);
+    let server_keys = keypair();
+    let (wrong, _) = keypair();
     let ctx = oxmq_mio::Context::new().unwrap();
     ctx.set_curve_crypto(&oxmq_sodium::LIBSODIUM);
     let server = ctx.socket(SocketType::Pull).unwrap();
@@ -118,7 +111,7 @@ fn a_client_with_the_wrong_server_key_is_refused_by_a_libsodium_server() {
 
 #[tokio::test]
 async fn tokio_on_libsodium_talks_to_mio_on_rustcrypto() {
-    let server_keys = generate_keypair(&mut Urandom);
+    let server_keys = keypair();
     let ctx = oxmq_tokio::Context::new().unwrap();
     ctx.set_curve_crypto(&oxmq_sodium::LIBSODIUM);
     let server = ctx.socket(SocketType::Pull).unwrap();
