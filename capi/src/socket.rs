@@ -2,7 +2,7 @@
 //!
 //! A socket is used by one thread at a time, as in libzmq; it may move between threads.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
@@ -35,6 +35,8 @@ pub(crate) struct CSocket {
     in_props: RefCell<Option<Arc<Metadata>>>,
     /// The relay of `zmq_socket_monitor`, if one runs.
     pub(crate) monitor: RefCell<Option<crate::monitor::Relay>>,
+    /// The options libzmq keeps that do nothing here (multicast, AFFINITY, ...).
+    pub(crate) inert: Cell<crate::options::InertOptions>,
 }
 
 /// The socket behind `p`, or `ENOTSOCK`.
@@ -153,6 +155,7 @@ pub extern "C" fn zmq_socket(context_: *mut c_void, type_: c_int) -> *mut c_void
             in_parts: RefCell::default(),
             in_props: RefCell::default(),
             monitor: RefCell::default(),
+            inert: Cell::default(),
         };
         Ok(Box::into_raw(Box::new(s)).cast())
     })

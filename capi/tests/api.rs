@@ -393,3 +393,80 @@ fn ctx_shutdown_wakes_a_blocked_recv() {
     zmq_close(pull);
     assert_eq!(zmq_ctx_term(ctx), 0);
 }
+
+/// The options libzmq keeps on every socket though they act only on transports or
+/// platforms oxmq lacks (pyzmq's test_int_sockopts reads them all): libzmq's defaults,
+/// its range checks, and the value set read back.
+#[test]
+fn multicast_affinity_and_fastpath_options_are_kept() {
+    const ZMQ_AFFINITY: c_int = 4;
+    const ZMQ_RATE: c_int = 8;
+    const ZMQ_RECOVERY_IVL: c_int = 9;
+    const ZMQ_MULTICAST_HOPS: c_int = 25;
+    const ZMQ_MULTICAST_MAXTPDU: c_int = 84;
+    const ZMQ_LOOPBACK_FASTPATH: c_int = 94;
+    const ZMQ_MULTICAST_LOOP: c_int = 96;
+    let ctx = zmq_ctx_new();
+    let s = zmq_socket(ctx, PUSH);
+    for (opt, default) in [
+        (ZMQ_RATE, 100),
+        (ZMQ_RECOVERY_IVL, 10000),
+        (ZMQ_MULTICAST_HOPS, 1),
+        (ZMQ_MULTICAST_MAXTPDU, 1500),
+        (ZMQ_MULTICAST_LOOP, 1),
+        (ZMQ_LOOPBACK_FASTPATH, 0),
+    ] {
+        assert_eq!(get_int(s, opt), default, "default of option {opt}");
+    }
+    assert_eq!(set_int(s, ZMQ_RATE, 40), 0);
+    assert_eq!(get_int(s, ZMQ_RATE), 40);
+    assert_eq!(set_int(s, ZMQ_RECOVERY_IVL, 0), 0);
+    assert_eq!(get_int(s, ZMQ_RECOVERY_IVL), 0);
+    assert_eq!(set_int(s, ZMQ_MULTICAST_HOPS, 5), 0);
+    assert_eq!(get_int(s, ZMQ_MULTICAST_HOPS), 5);
+    assert_eq!(set_int(s, ZMQ_MULTICAST_MAXTPDU, 9000), 0);
+    assert_eq!(get_int(s, ZMQ_MULTICAST_MAXTPDU), 9000);
+    // The flags take any non-zero int as true, as libzmq's "relaxed" booleans do.
+    assert_eq!(set_int(s, ZMQ_MULTICAST_LOOP, 0), 0);
+    assert_eq!(get_int(s, ZMQ_MULTICAST_LOOP), 0);
+    assert_eq!(set_int(s, ZMQ_LOOPBACK_FASTPATH, 7), 0);
+    assert_eq!(get_int(s, ZMQ_LOOPBACK_FASTPATH), 1);
+    // Out of range, or the wrong size: EINVAL, the value unchanged.
+    for (opt, bad) in [
+        (ZMQ_RATE, 0),
+        (ZMQ_RECOVERY_IVL, -1),
+        (ZMQ_MULTICAST_HOPS, 0),
+        (ZMQ_MULTICAST_MAXTPDU, -3),
+    ] {
+        assert_eq!(set_int(s, opt, bad), -1, "option {opt} = {bad}");
+        assert_eq!(zmq_errno(), libc::EINVAL);
+    }
+    assert_eq!(get_int(s, ZMQ_RATE), 40);
+    // AFFINITY is a uint64_t.
+    let mut a: u64 = 7;
+    let mut len = 8;
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_AFFINITY, (&mut a as *mut u64).cast(), &mut len),
+        0
+    );
+    assert_eq!(a, 0);
+    let v: u64 = 0b101;
+    assert_eq!(
+        zmq_setsockopt(s, ZMQ_AFFINITY, (&v as *const u64).cast(), 8),
+        0
+    );
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_AFFINITY, (&mut a as *mut u64).cast(), &mut len),
+        0
+    );
+    assert_eq!(a, 0b101);
+    assert_eq!(set_int(s, ZMQ_AFFINITY, 1), -1);
+    assert_eq!(zmq_errno(), libc::EINVAL);
+    let mut small: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>();
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_AFFINITY, (&mut small as *mut c_int).cast(), &mut len),
+        -1
+    );
+    close_all(ctx, &[s]);
+}
