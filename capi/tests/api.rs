@@ -470,3 +470,46 @@ fn multicast_affinity_and_fastpath_options_are_kept() {
     );
     close_all(ctx, &[s]);
 }
+
+/// libzmq's proxy sends to its capture socket without ZMQ_DONTWAIT: a capture PUSH whose
+/// peer connects late still gets every message (pyzmq's test_proxy connects it after the
+/// proxy started). oxmq dropped the copy when the capture socket could not take it at once.
+#[test]
+fn proxy_capture_waits_for_its_peer() {
+    let ctx = zmq_ctx_new();
+    let bound = |t: c_int, ep: &str| {
+        let s = zmq_socket(ctx, t);
+        assert_eq!(zmq_bind(s, cstr(ep).as_ptr()), 0);
+        s
+    };
+    let connected = |t: c_int, ep: &str| {
+        let s = zmq_socket(ctx, t);
+        assert_eq!(zmq_connect(s, cstr(ep).as_ptr()), 0);
+        assert_eq!(set_int(s, ZMQ_RCVTIMEO, 5000), 0);
+        s
+    };
+    let front = bound(PULL, "inproc://capture-front");
+    let back = bound(PUSH, "inproc://capture-back");
+    let capture = bound(PUSH, "inproc://capture-capture");
+    let control = bound(PAIR, "inproc://capture-control");
+    let steer = connected(PAIR, "inproc://capture-control");
+    let ptrs = [front, back, capture, control].map(|p| p as usize);
+    let proxy = std::thread::spawn(move || {
+        let [f, b, c, ctl] = ptrs.map(|p| p as *mut c_void);
+        zmq_proxy_steerable(f, b, c, ctl)
+    });
+    let push = connected(PUSH, "inproc://capture-front");
+    let pull = connected(PULL, "inproc://capture-back");
+    assert_eq!(send(push, b"hello", 0), 5);
+    // The proxy has the message by now; its capture socket has no peer yet.
+    std::thread::sleep(Duration::from_millis(200));
+    let mon = connected(PULL, "inproc://capture-capture");
+    assert_eq!(recv(mon), b"hello");
+    assert_eq!(recv(pull), b"hello");
+    assert_eq!(send(steer, b"TERMINATE", 0), 9);
+    assert_eq!(proxy.join().unwrap(), 0);
+    close_all(
+        ctx,
+        &[push, pull, mon, steer, front, back, capture, control],
+    );
+}
