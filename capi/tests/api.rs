@@ -513,3 +513,40 @@ fn proxy_capture_waits_for_its_peer() {
         &[push, pull, mon, steer, front, back, capture, control],
     );
 }
+
+/// `zmq_ctx_term` waits for the application to close its sockets, as libzmq's does
+/// (pyzmq's test_term_noclose): a blocked call on one fails with ETERM at once, and the
+/// term returns once the last socket is closed.
+#[test]
+fn ctx_term_waits_until_the_sockets_are_closed() {
+    let ctx = zmq_ctx_new();
+    let pull = zmq_socket(ctx, PULL);
+    let req = zmq_socket(ctx, REQ);
+    assert_eq!(zmq_bind(pull, c"inproc://term-waits".as_ptr()), 0);
+    let p = pull as usize;
+    let blocked = std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        let rc = zmq_recv(p as *mut c_void, b.as_mut_ptr().cast(), 1, 0);
+        (rc, zmq_errno())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let c = ctx as usize;
+    let term = std::thread::spawn(move || zmq_ctx_term(c as *mut c_void));
+    assert_eq!(blocked.join().unwrap(), (-1, ETERM));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !term.is_finished(),
+        "zmq_ctx_term returned with sockets open"
+    );
+    // Calls on a socket of a terminating context fail with ETERM.
+    assert_eq!(send(req, b"x", 0), -1);
+    assert_eq!(zmq_errno(), ETERM);
+    assert_eq!(zmq_close(pull), 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !term.is_finished(),
+        "zmq_ctx_term returned with a socket open"
+    );
+    assert_eq!(zmq_close(req), 0);
+    assert_eq!(term.join().unwrap(), 0);
+}
