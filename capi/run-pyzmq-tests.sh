@@ -9,7 +9,10 @@
 #
 # Usage: capi/run-pyzmq-tests.sh [pytest args, e.g. tests/test_socket.py]  (default: all)
 # Environment: TIMEOUT (seconds per test, default 60), CARGO_TARGET_DIR, PYTHON (python3),
-#              VENDOR (libzmq sources of zeromq-src), TABLE (where the table goes).
+#              VENDOR (libzmq sources of zeromq-src), TABLE (where the table goes),
+#              REFERENCE=1: the same tests, same tools, against pyzmq's own wheel of the same
+#              version and the libzmq bundled in it (a baseline for flaky tests), table in
+#              target/pyzmq/reference-results.txt.
 # Writes only under $CARGO_TARGET_DIR/pyzmq (and pip's cache) besides the table.
 set -u
 
@@ -29,12 +32,21 @@ TIMEOUT=${TIMEOUT:-60}
 PYTHON=${PYTHON:-python3}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 OUT=$TARGET/pyzmq
-TABLE=${TABLE:-$HERE/pyzmq-test-results.txt}
+REFERENCE=${REFERENCE:-0}
+if [ "$REFERENCE" = 1 ]; then
+    TABLE=${TABLE:-$OUT/reference-results.txt}
+else
+    TABLE=${TABLE:-$HERE/pyzmq-test-results.txt}
+fi
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null)
 
 [ -f "$VENDOR/include/zmq.h" ] || { echo "libzmq's zmq.h not found (set VENDOR)"; exit 2; }
 "$PYTHON" -c 'import venv' 2>/dev/null || { echo "no $PYTHON with venv"; exit 2; }
 
+if [ "$REFERENCE" = 1 ]; then
+    echo "== reference: pyzmq $PYZMQ_VERSION's wheel with its bundled libzmq"
+fi
 echo "== building liboxmq_zmq.so (release)"
 (cd "$ROOT" && cargo build -q --release -p oxmq-capi --lib) || exit 2
 LIB=$TARGET/release/liboxmq_zmq.so
@@ -60,25 +72,33 @@ if [ ! -f "$SRC/pyproject.toml" ]; then
     rm -rf "$SRC"; tar xzf "$SDIST" -C "$OUT" || exit 2
 fi
 
-VENV=$OUT/venv
-PY=$VENV/bin/python
-if [ ! -x "$PY" ]; then
-    "$PYTHON" -m venv "$VENV" || exit 2
-fi
-"$PY" -m pip install -q "${TEST_DEPS[@]}" || exit 2
+if [ "$REFERENCE" = 1 ]; then
+    VENV=$OUT/ref-venv
+    PY=$VENV/bin/python
+    [ -x "$PY" ] || "$PYTHON" -m venv "$VENV" || exit 2
+    "$PY" -m pip install -q "${TEST_DEPS[@]}" "pyzmq==$PYZMQ_VERSION" --only-binary pyzmq || exit 2
+    (cd / && "$PY" -c 'import zmq; print("reference: pyzmq", zmq.pyzmq_version(), "libzmq", zmq.zmq_version())')
+    RUN=$OUT/run-ref
+else
+    VENV=$OUT/venv
+    PY=$VENV/bin/python
+    if [ ! -x "$PY" ]; then
+        "$PYTHON" -m venv "$VENV" || exit 2
+    fi
+    "$PY" -m pip install -q "${TEST_DEPS[@]}" || exit 2
 
-# pyzmq links libzmq.so from the prefix by RPATH, so a rebuilt liboxmq_zmq.so is picked up
-# without rebuilding pyzmq; it is built once (or again when its stamp says another prefix).
-STAMP=$OUT/pyzmq-built-against
-if [ "$(cat "$STAMP" 2>/dev/null)" != "$PREFIX $PYZMQ_VERSION" ] || ! "$PY" -c 'import zmq' 2>/dev/null; then
-    echo "== building pyzmq against $PREFIX"
-    ZMQ_PREFIX=$PREFIX PYZMQ_NO_BUNDLE=1 "$PY" -m pip install --no-deps --no-binary pyzmq \
-        --force-reinstall "$SRC" > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 2; }
-    echo "$PREFIX $PYZMQ_VERSION" > "$STAMP"
-fi
+    # pyzmq links libzmq.so from the prefix by RPATH, so a rebuilt liboxmq_zmq.so is picked up
+    # without rebuilding pyzmq; it is built once (or again when its stamp says another prefix).
+    STAMP=$OUT/pyzmq-built-against
+    if [ "$(cat "$STAMP" 2>/dev/null)" != "$PREFIX $PYZMQ_VERSION" ] || ! "$PY" -c 'import zmq' 2>/dev/null; then
+        echo "== building pyzmq against $PREFIX"
+        ZMQ_PREFIX=$PREFIX PYZMQ_NO_BUNDLE=1 "$PY" -m pip install --no-deps --no-binary pyzmq \
+            --force-reinstall "$SRC" > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 2; }
+        echo "$PREFIX $PYZMQ_VERSION" > "$STAMP"
+    fi
 
-# Which libzmq does this pyzmq load? It must be ours, or the run proves nothing.
-CHECK=$(cd / && "$PY" - "$LIB" <<'PY'
+    # Which libzmq does this pyzmq load? It must be ours, or the run proves nothing.
+    CHECK=$(cd / && "$PY" - "$LIB" <<'PY'
 import os, sys, zmq
 lib = os.path.realpath(sys.argv[1])
 maps = {l.split()[-1] for l in open("/proc/self/maps") if "/" in l}
@@ -90,33 +110,40 @@ print("ok" if ok else "BAD", "pyzmq", zmq.pyzmq_version(), "libzmq", zmq.zmq_ver
       "curve", zmq.has("curve"), "draft", zmq.has("draft"), "loaded", sorted(loaded))
 PY
 )
-echo "$CHECK"
-case $CHECK in ok*) ;; *) echo "pyzmq does not load $LIB"; exit 2 ;; esac
+    echo "$CHECK"
+    case $CHECK in ok*) ;; *) echo "pyzmq does not load $LIB"; exit 2 ;; esac
+    RUN=$OUT/run
+fi
 
 echo "== running pyzmq's tests (TIMEOUT=${TIMEOUT}s per test)"
-RUN=$OUT/run
 rm -rf "$RUN"; mkdir -p "$RUN"
 cp -r "$SRC/tests" "$SRC/pytest.ini" "$RUN/"
 start=$(date +%s)
-BODY=$OUT/table.body
+BODY=$RUN/table.body
 # test_cython compiles an extension against zmq.h, found the way a compiler finds a libzmq
-# installed under a prefix of one's own.
-(cd "$RUN" && C_INCLUDE_PATH=$PREFIX/include LIBRARY_PATH=$PREFIX/lib \
-    "$PY" "$HERE/pyzmq-runner.py" "$BODY" "$TIMEOUT" "$@") > "$OUT/runner.out" 2>&1
+# installed under a prefix of one's own (the wheel of the reference run brings its own).
+cflags=(C_INCLUDE_PATH="$PREFIX/include" LIBRARY_PATH="$PREFIX/lib")
+[ "$REFERENCE" = 1 ] && cflags=()
+(cd "$RUN" && env "${cflags[@]}" "$PY" "$HERE/pyzmq-runner.py" "$BODY" "$TIMEOUT" "$@") \
+    > "$RUN/runner.out" 2>&1
 rc=$?
-cat "$OUT/runner.out"
+cat "$RUN/runner.out"
 [ $rc -eq 0 ] || { echo "runner failed ($rc)"; exit 2; }
-read -r pass fail skip total < <(tail -1 "$OUT/runner.out")
+read -r pass fail skip total < <(tail -1 "$RUN/runner.out")
 mins=$(( ($(date +%s) - start + 59) / 60 ))
 
 {
-    echo "# pyzmq $PYZMQ_VERSION's tests against liboxmq_zmq.so (release), capi/run-pyzmq-tests.sh"
-    echo "# $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null), $(date -u +%Y-%m-%d), ${mins} min," \
+    if [ "$REFERENCE" = 1 ]; then
+        echo "# pyzmq $PYZMQ_VERSION's tests against its own wheel (bundled libzmq), REFERENCE=1 capi/run-pyzmq-tests.sh"
+    else
+        echo "# pyzmq $PYZMQ_VERSION's tests against liboxmq_zmq.so (release), capi/run-pyzmq-tests.sh"
+    fi
+    echo "# oxmq $REV, $(date -u +%Y-%m-%d), ${mins} min," \
          "TIMEOUT=${TIMEOUT}s per test, Python $("$PY" -c 'import sys; print(sys.version.split()[0])')"
     echo "# $pass pass, $fail fail, $skip skip, $total total"
     echo "# test  result  (pass: seconds; skip: the test's own reason; fail: the error)"
     cat "$BODY"
 } > "$TABLE"
 echo
-echo "pyzmq $PYZMQ_VERSION tests against liboxmq_zmq.so: $pass pass, $fail fail, $skip skip, $total total"
+echo "pyzmq $PYZMQ_VERSION tests ($([ "$REFERENCE" = 1 ] && echo "reference, bundled libzmq" || echo "liboxmq_zmq.so")): $pass pass, $fail fail, $skip skip, $total total"
 echo "table: $TABLE; logs: $RUN/pytest-*.log"
