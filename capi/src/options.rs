@@ -133,8 +133,32 @@ const ZMQ_MULTICAST_MAXTPDU: c_int = 84;
 const ZMQ_LOOPBACK_FASTPATH: c_int = 94;
 const ZMQ_MULTICAST_LOOP: c_int = 96;
 
+const ZMQ_CONNECT_TIMEOUT: c_int = 79;
+const ZMQ_USE_FD: c_int = 89;
+const ZMQ_ZAP_ENFORCE_DOMAIN: c_int = 93;
+
+/// Options for features oxmq does not have, read as the one value that says what oxmq does
+/// (libzmq's default): CONNECT_TIMEOUT 0 (no timeout of its own, the system's applies),
+/// USE_FD −1 (binds open their own sockets), ZAP_ENFORCE_DOMAIN 0 (oxmq applies libzmq
+/// 4.3's non-enforcing ZAP rules). Setting that value succeeds; any other fails with
+/// `EINVAL`, as before.
+fn fixed(option: c_int) -> Option<c_int> {
+    match option {
+        ZMQ_CONNECT_TIMEOUT => Some(0),
+        ZMQ_USE_FD => Some(-1),
+        ZMQ_ZAP_ENFORCE_DOMAIN => Some(0),
+        _ => None,
+    }
+}
+
 /// Sets an inert option with libzmq's checks; `None` if `option` is not one of them.
 fn set_inert(s: &CSocket, option: c_int, v: &[u8]) -> Option<Result<(), c_int>> {
+    if let Some(only) = fixed(option) {
+        return Some(match read_int(v) {
+            Ok(n) if n == only => Ok(()),
+            _ => Err(libc::EINVAL),
+        });
+    }
     let mut o = s.inert.get();
     // libzmq: an `int` option's buffer is exactly an `int`; the ones here must be positive
     // (RECOVERY_IVL: not negative); the two flags take any non-zero `int` as true.
@@ -168,6 +192,9 @@ fn get_inert(
     optval: *mut c_void,
     optvallen: *mut usize,
 ) -> Option<Result<(), c_int>> {
+    if let Some(only) = fixed(option) {
+        return Some(output_int(optval, optvallen, only));
+    }
     let o = s.inert.get();
     let n = match option {
         ZMQ_AFFINITY => {

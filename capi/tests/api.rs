@@ -550,3 +550,26 @@ fn ctx_term_waits_until_the_sockets_are_closed() {
     assert_eq!(zmq_close(req), 0);
     assert_eq!(term.join().unwrap(), 0);
 }
+
+/// CONNECT_TIMEOUT, USE_FD and ZAP_ENFORCE_DOMAIN read as what oxmq does (libzmq's defaults:
+/// 0, -1, 0), accept that value, and refuse any other (pyzmq's test_int_sockopts reads them).
+#[test]
+fn options_of_absent_features_read_as_what_oxmq_does() {
+    const ZMQ_CONNECT_TIMEOUT: c_int = 79;
+    const ZMQ_USE_FD: c_int = 89;
+    const ZMQ_ZAP_ENFORCE_DOMAIN: c_int = 93;
+    let ctx = zmq_ctx_new();
+    let s = zmq_socket(ctx, PUSH);
+    for (opt, value, other) in [
+        (ZMQ_CONNECT_TIMEOUT, 0, 100),
+        (ZMQ_USE_FD, -1, 3),
+        (ZMQ_ZAP_ENFORCE_DOMAIN, 0, 1),
+    ] {
+        assert_eq!(get_int(s, opt), value, "option {opt}");
+        assert_eq!(set_int(s, opt, value), 0, "option {opt} = {value}");
+        assert_eq!(set_int(s, opt, other), -1, "option {opt} = {other}");
+        assert_eq!(zmq_errno(), libc::EINVAL);
+        assert_eq!(get_int(s, opt), value);
+    }
+    close_all(ctx, &[s]);
+}
