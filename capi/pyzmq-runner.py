@@ -92,7 +92,9 @@ def main():
         with open(os.path.join(here, f"pytest-{runs}.log"), "w") as log:
             proc = subprocess.run(
                 [py, "-m", "pytest", "-p", "no:cacheprovider", "-p", "oxmq_events_plugin",
-                 f"--timeout={timeout}", "--timeout-method=thread", "-q", *remaining],
+                 f"--timeout={timeout}", "--timeout-method=thread", "-q",
+                 # tmp_path under the run directory, not /tmp
+                 f"--basetemp={os.path.join(here, f'tmp-{runs}')}", *remaining],
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=here,
             )
         started, reports = [], {}
