@@ -1,6 +1,7 @@
 //! Contexts: `zmq_ctx_*`, shared by any number of threads.
 
 use std::ffi::{c_int, c_void};
+use std::sync::{Arc, Condvar, Mutex};
 
 use oxmq_mio::{Context, ContextOption, ContextOptionName};
 
@@ -27,6 +28,36 @@ const CTX_TAG: u32 = 0xabad_cafe;
 pub(crate) struct CContext {
     tag: u32,
     pub(crate) ctx: Context,
+    /// The sockets `zmq_socket` made that `zmq_close` has not closed yet.
+    pub(crate) open: Arc<OpenSockets>,
+}
+
+/// A count of a context's open sockets, which `zmq_ctx_term` waits to see at zero.
+#[derive(Default)]
+pub(crate) struct OpenSockets {
+    count: Mutex<usize>,
+    zero: Condvar,
+}
+
+impl OpenSockets {
+    pub(crate) fn opened(&self) {
+        *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    pub(crate) fn closed(&self) {
+        let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.zero.notify_all();
+        }
+    }
+
+    fn wait_for_none(&self) {
+        let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
+        while *n > 0 {
+            n = self.zero.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 /// The context behind `p`, or `EFAULT` as libzmq answers a bad one.
@@ -45,7 +76,12 @@ pub(crate) fn context<'a>(p: *mut c_void) -> Result<&'a CContext, c_int> {
 pub extern "C" fn zmq_ctx_new() -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         let ctx = Context::new().map_err(to_errno)?;
-        Ok(Box::into_raw(Box::new(CContext { tag: CTX_TAG, ctx })).cast())
+        let c = CContext {
+            tag: CTX_TAG,
+            ctx,
+            open: Arc::default(),
+        };
+        Ok(Box::into_raw(Box::new(c)).cast())
     })
 }
 
@@ -63,12 +99,18 @@ pub extern "C" fn zmq_init(io_threads: c_int) -> *mut c_void {
     ctx
 }
 
-/// `zmq_ctx_term`: closes every socket still open (each lingers as set), makes calls blocked
-/// on them fail with `ETERM`, stops the I/O threads and frees the context.
+/// `zmq_ctx_term`, as libzmq's: calls blocked on the context's sockets, and later ones,
+/// fail with `ETERM`; then it waits until the application has closed every socket with
+/// `zmq_close`, lets them linger as set, stops the I/O threads and frees the context.
 #[no_mangle]
 pub extern "C" fn zmq_ctx_term(context_: *mut c_void) -> c_int {
     guard(-1, || {
-        context(context_)?;
+        let open = {
+            let c = context(context_)?;
+            c.ctx.shutdown();
+            c.open.clone()
+        };
+        open.wait_for_none();
         // SAFETY: checked above to be a live context made by `zmq_ctx_new`; from here on it
         // is ours to free.
         let mut c = unsafe { Box::from_raw(context_.cast::<CContext>()) };

@@ -94,6 +94,127 @@ pub const ZMQ_EVENTS: c_int = 15;
 /// `ZMQ_IPV4ONLY` (deprecated inverse of ZMQ_IPV6).
 pub const ZMQ_IPV4ONLY: c_int = 31;
 
+/// Options libzmq accepts on every socket that do nothing on the transports oxmq has: the
+/// multicast ones (they configure pgm, epgm, norm and udp), LOOPBACK_FASTPATH (Windows
+/// only), and AFFINITY (which of libzmq's I/O threads serve the socket's new connections;
+/// oxmq places connections itself). As libzmq does on those transports, they are checked,
+/// kept and read back, with libzmq's defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct InertOptions {
+    affinity: u64,
+    rate: c_int,
+    recovery_ivl: c_int,
+    multicast_hops: c_int,
+    multicast_maxtpdu: c_int,
+    multicast_loop: bool,
+    loopback_fastpath: bool,
+}
+
+impl Default for InertOptions {
+    fn default() -> Self {
+        // libzmq's options_t constructor.
+        InertOptions {
+            affinity: 0,
+            rate: 100,
+            recovery_ivl: 10000,
+            multicast_hops: 1,
+            multicast_maxtpdu: 1500,
+            multicast_loop: true,
+            loopback_fastpath: false,
+        }
+    }
+}
+
+const ZMQ_AFFINITY: c_int = 4;
+const ZMQ_RATE: c_int = 8;
+const ZMQ_RECOVERY_IVL: c_int = 9;
+const ZMQ_MULTICAST_HOPS: c_int = 25;
+const ZMQ_MULTICAST_MAXTPDU: c_int = 84;
+const ZMQ_LOOPBACK_FASTPATH: c_int = 94;
+const ZMQ_MULTICAST_LOOP: c_int = 96;
+
+const ZMQ_CONNECT_TIMEOUT: c_int = 79;
+const ZMQ_USE_FD: c_int = 89;
+const ZMQ_ZAP_ENFORCE_DOMAIN: c_int = 93;
+
+/// Options for features oxmq does not have, read as the one value that says what oxmq does
+/// (libzmq's default): CONNECT_TIMEOUT 0 (no timeout of its own, the system's applies),
+/// USE_FD −1 (binds open their own sockets), ZAP_ENFORCE_DOMAIN 0 (oxmq applies libzmq
+/// 4.3's non-enforcing ZAP rules). Setting that value succeeds; any other fails with
+/// `EINVAL`, as before.
+fn fixed(option: c_int) -> Option<c_int> {
+    match option {
+        ZMQ_CONNECT_TIMEOUT => Some(0),
+        ZMQ_USE_FD => Some(-1),
+        ZMQ_ZAP_ENFORCE_DOMAIN => Some(0),
+        _ => None,
+    }
+}
+
+/// Sets an inert option with libzmq's checks; `None` if `option` is not one of them.
+fn set_inert(s: &CSocket, option: c_int, v: &[u8]) -> Option<Result<(), c_int>> {
+    if let Some(only) = fixed(option) {
+        return Some(match read_int(v) {
+            Ok(n) if n == only => Ok(()),
+            _ => Err(libc::EINVAL),
+        });
+    }
+    let mut o = s.inert.get();
+    // libzmq: an `int` option's buffer is exactly an `int`; the ones here must be positive
+    // (RECOVERY_IVL: not negative); the two flags take any non-zero `int` as true.
+    let int = |min: c_int| match read_int(v) {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(libc::EINVAL),
+    };
+    let r = match option {
+        ZMQ_AFFINITY => v
+            .try_into()
+            .map(|b| o.affinity = u64::from_ne_bytes(b))
+            .map_err(|_| libc::EINVAL),
+        ZMQ_RATE => int(1).map(|n| o.rate = n),
+        ZMQ_RECOVERY_IVL => int(0).map(|n| o.recovery_ivl = n),
+        ZMQ_MULTICAST_HOPS => int(1).map(|n| o.multicast_hops = n),
+        ZMQ_MULTICAST_MAXTPDU => int(1).map(|n| o.multicast_maxtpdu = n),
+        ZMQ_MULTICAST_LOOP => read_int(v).map(|n| o.multicast_loop = n != 0),
+        ZMQ_LOOPBACK_FASTPATH => read_int(v).map(|n| o.loopback_fastpath = n != 0),
+        _ => return None,
+    };
+    if r.is_ok() {
+        s.inert.set(o);
+    }
+    Some(r)
+}
+
+/// Reads an inert option back; `None` if `option` is not one of them.
+fn get_inert(
+    s: &CSocket,
+    option: c_int,
+    optval: *mut c_void,
+    optvallen: *mut usize,
+) -> Option<Result<(), c_int>> {
+    if let Some(only) = fixed(option) {
+        return Some(output_int(optval, optvallen, only));
+    }
+    let o = s.inert.get();
+    let n = match option {
+        ZMQ_AFFINITY => {
+            // SAFETY: as in `output`.
+            if unsafe { *optvallen } != 8 {
+                return Some(Err(libc::EINVAL));
+            }
+            return Some(output(optval, optvallen, &o.affinity.to_ne_bytes()));
+        }
+        ZMQ_RATE => o.rate,
+        ZMQ_RECOVERY_IVL => o.recovery_ivl,
+        ZMQ_MULTICAST_HOPS => o.multicast_hops,
+        ZMQ_MULTICAST_MAXTPDU => o.multicast_maxtpdu,
+        ZMQ_MULTICAST_LOOP => c_int::from(o.multicast_loop),
+        ZMQ_LOOPBACK_FASTPATH => c_int::from(o.loopback_fastpath),
+        _ => return None,
+    };
+    Some(output_int(optval, optvallen, n))
+}
+
 fn lookup(option: c_int) -> Option<(N, Kind)> {
     OPTIONS
         .iter()
@@ -218,6 +339,9 @@ pub extern "C" fn zmq_setsockopt(
     guard(-1, || {
         let s = socket(s_)?;
         let v = input(optval_, optvallen_)?;
+        if let Some(r) = set_inert(s, option_, v) {
+            return r.map(|()| 0);
+        }
         let opt = if option_ == ZMQ_IPV4ONLY {
             O::Ipv6(match read_int(v)? {
                 0 => true,
@@ -328,6 +452,9 @@ fn get(
             return output_int(optval, optvallen, c_int::from(!v6));
         }
         _ => {}
+    }
+    if let Some(r) = get_inert(s, option, optval, optvallen) {
+        return r;
     }
     let (name, _) = lookup(option).ok_or(libc::EINVAL)?;
     if name.is_write_only() {

@@ -2,7 +2,7 @@
 //!
 //! A socket is used by one thread at a time, as in libzmq; it may move between threads.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::sync::Arc;
@@ -35,6 +35,10 @@ pub(crate) struct CSocket {
     in_props: RefCell<Option<Arc<Metadata>>>,
     /// The relay of `zmq_socket_monitor`, if one runs.
     pub(crate) monitor: RefCell<Option<crate::monitor::Relay>>,
+    /// The context's count of open sockets, which this one is in until `zmq_close`.
+    open: Arc<crate::ctx::OpenSockets>,
+    /// The options libzmq keeps that do nothing here (multicast, AFFINITY, ...).
+    pub(crate) inert: Cell<crate::options::InertOptions>,
 }
 
 /// The socket behind `p`, or `ENOTSOCK`.
@@ -153,7 +157,10 @@ pub extern "C" fn zmq_socket(context_: *mut c_void, type_: c_int) -> *mut c_void
             in_parts: RefCell::default(),
             in_props: RefCell::default(),
             monitor: RefCell::default(),
+            inert: Cell::default(),
+            open: c.open.clone(),
         };
+        s.open.opened();
         Ok(Box::into_raw(Box::new(s)).cast())
     })
 }
@@ -168,9 +175,11 @@ pub extern "C" fn zmq_close(s_: *mut c_void) -> c_int {
         let mut s = unsafe { Box::from_raw(s_.cast::<CSocket>()) };
         s.tag = 0;
         let relay = s.monitor.borrow_mut().take();
+        let open = s.open.clone();
         drop(s);
         // The relay forwards the last events, up to MONITOR_STOPPED, then ends.
         drop(relay);
+        open.closed();
         Ok(0)
     })
 }

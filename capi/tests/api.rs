@@ -393,3 +393,183 @@ fn ctx_shutdown_wakes_a_blocked_recv() {
     zmq_close(pull);
     assert_eq!(zmq_ctx_term(ctx), 0);
 }
+
+/// The options libzmq keeps on every socket though they act only on transports or
+/// platforms oxmq lacks (pyzmq's test_int_sockopts reads them all): libzmq's defaults,
+/// its range checks, and the value set read back.
+#[test]
+fn multicast_affinity_and_fastpath_options_are_kept() {
+    const ZMQ_AFFINITY: c_int = 4;
+    const ZMQ_RATE: c_int = 8;
+    const ZMQ_RECOVERY_IVL: c_int = 9;
+    const ZMQ_MULTICAST_HOPS: c_int = 25;
+    const ZMQ_MULTICAST_MAXTPDU: c_int = 84;
+    const ZMQ_LOOPBACK_FASTPATH: c_int = 94;
+    const ZMQ_MULTICAST_LOOP: c_int = 96;
+    let ctx = zmq_ctx_new();
+    let s = zmq_socket(ctx, PUSH);
+    for (opt, default) in [
+        (ZMQ_RATE, 100),
+        (ZMQ_RECOVERY_IVL, 10000),
+        (ZMQ_MULTICAST_HOPS, 1),
+        (ZMQ_MULTICAST_MAXTPDU, 1500),
+        (ZMQ_MULTICAST_LOOP, 1),
+        (ZMQ_LOOPBACK_FASTPATH, 0),
+    ] {
+        assert_eq!(get_int(s, opt), default, "default of option {opt}");
+    }
+    assert_eq!(set_int(s, ZMQ_RATE, 40), 0);
+    assert_eq!(get_int(s, ZMQ_RATE), 40);
+    assert_eq!(set_int(s, ZMQ_RECOVERY_IVL, 0), 0);
+    assert_eq!(get_int(s, ZMQ_RECOVERY_IVL), 0);
+    assert_eq!(set_int(s, ZMQ_MULTICAST_HOPS, 5), 0);
+    assert_eq!(get_int(s, ZMQ_MULTICAST_HOPS), 5);
+    assert_eq!(set_int(s, ZMQ_MULTICAST_MAXTPDU, 9000), 0);
+    assert_eq!(get_int(s, ZMQ_MULTICAST_MAXTPDU), 9000);
+    // The flags take any non-zero int as true, as libzmq's "relaxed" booleans do.
+    assert_eq!(set_int(s, ZMQ_MULTICAST_LOOP, 0), 0);
+    assert_eq!(get_int(s, ZMQ_MULTICAST_LOOP), 0);
+    assert_eq!(set_int(s, ZMQ_LOOPBACK_FASTPATH, 7), 0);
+    assert_eq!(get_int(s, ZMQ_LOOPBACK_FASTPATH), 1);
+    // Out of range, or the wrong size: EINVAL, the value unchanged.
+    for (opt, bad) in [
+        (ZMQ_RATE, 0),
+        (ZMQ_RECOVERY_IVL, -1),
+        (ZMQ_MULTICAST_HOPS, 0),
+        (ZMQ_MULTICAST_MAXTPDU, -3),
+    ] {
+        assert_eq!(set_int(s, opt, bad), -1, "option {opt} = {bad}");
+        assert_eq!(zmq_errno(), libc::EINVAL);
+    }
+    assert_eq!(get_int(s, ZMQ_RATE), 40);
+    // AFFINITY is a uint64_t.
+    let mut a: u64 = 7;
+    let mut len = 8;
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_AFFINITY, (&mut a as *mut u64).cast(), &mut len),
+        0
+    );
+    assert_eq!(a, 0);
+    let v: u64 = 0b101;
+    assert_eq!(
+        zmq_setsockopt(s, ZMQ_AFFINITY, (&v as *const u64).cast(), 8),
+        0
+    );
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_AFFINITY, (&mut a as *mut u64).cast(), &mut len),
+        0
+    );
+    assert_eq!(a, 0b101);
+    assert_eq!(set_int(s, ZMQ_AFFINITY, 1), -1);
+    assert_eq!(zmq_errno(), libc::EINVAL);
+    let mut small: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>();
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_AFFINITY, (&mut small as *mut c_int).cast(), &mut len),
+        -1
+    );
+    close_all(ctx, &[s]);
+}
+
+/// libzmq's proxy sends to its capture socket without ZMQ_DONTWAIT: a capture PUSH whose
+/// peer connects late still gets every message (pyzmq's test_proxy connects it after the
+/// proxy started). oxmq dropped the copy when the capture socket could not take it at once.
+#[test]
+fn proxy_capture_waits_for_its_peer() {
+    let ctx = zmq_ctx_new();
+    let bound = |t: c_int, ep: &str| {
+        let s = zmq_socket(ctx, t);
+        assert_eq!(zmq_bind(s, cstr(ep).as_ptr()), 0);
+        s
+    };
+    let connected = |t: c_int, ep: &str| {
+        let s = zmq_socket(ctx, t);
+        assert_eq!(zmq_connect(s, cstr(ep).as_ptr()), 0);
+        assert_eq!(set_int(s, ZMQ_RCVTIMEO, 5000), 0);
+        s
+    };
+    let front = bound(PULL, "inproc://capture-front");
+    let back = bound(PUSH, "inproc://capture-back");
+    let capture = bound(PUSH, "inproc://capture-capture");
+    let control = bound(PAIR, "inproc://capture-control");
+    let steer = connected(PAIR, "inproc://capture-control");
+    let ptrs = [front, back, capture, control].map(|p| p as usize);
+    let proxy = std::thread::spawn(move || {
+        let [f, b, c, ctl] = ptrs.map(|p| p as *mut c_void);
+        zmq_proxy_steerable(f, b, c, ctl)
+    });
+    let push = connected(PUSH, "inproc://capture-front");
+    let pull = connected(PULL, "inproc://capture-back");
+    assert_eq!(send(push, b"hello", 0), 5);
+    // The proxy has the message by now; its capture socket has no peer yet.
+    std::thread::sleep(Duration::from_millis(200));
+    let mon = connected(PULL, "inproc://capture-capture");
+    assert_eq!(recv(mon), b"hello");
+    assert_eq!(recv(pull), b"hello");
+    assert_eq!(send(steer, b"TERMINATE", 0), 9);
+    assert_eq!(proxy.join().unwrap(), 0);
+    close_all(
+        ctx,
+        &[push, pull, mon, steer, front, back, capture, control],
+    );
+}
+
+/// `zmq_ctx_term` waits for the application to close its sockets, as libzmq's does
+/// (pyzmq's test_term_noclose): a blocked call on one fails with ETERM at once, and the
+/// term returns once the last socket is closed.
+#[test]
+fn ctx_term_waits_until_the_sockets_are_closed() {
+    let ctx = zmq_ctx_new();
+    let pull = zmq_socket(ctx, PULL);
+    let req = zmq_socket(ctx, REQ);
+    assert_eq!(zmq_bind(pull, c"inproc://term-waits".as_ptr()), 0);
+    let p = pull as usize;
+    let blocked = std::thread::spawn(move || {
+        let mut b = [0u8; 1];
+        let rc = zmq_recv(p as *mut c_void, b.as_mut_ptr().cast(), 1, 0);
+        (rc, zmq_errno())
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let c = ctx as usize;
+    let term = std::thread::spawn(move || zmq_ctx_term(c as *mut c_void));
+    assert_eq!(blocked.join().unwrap(), (-1, ETERM));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !term.is_finished(),
+        "zmq_ctx_term returned with sockets open"
+    );
+    // Calls on a socket of a terminating context fail with ETERM.
+    assert_eq!(send(req, b"x", 0), -1);
+    assert_eq!(zmq_errno(), ETERM);
+    assert_eq!(zmq_close(pull), 0);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        !term.is_finished(),
+        "zmq_ctx_term returned with a socket open"
+    );
+    assert_eq!(zmq_close(req), 0);
+    assert_eq!(term.join().unwrap(), 0);
+}
+
+/// CONNECT_TIMEOUT, USE_FD and ZAP_ENFORCE_DOMAIN read as what oxmq does (libzmq's defaults:
+/// 0, -1, 0), accept that value, and refuse any other (pyzmq's test_int_sockopts reads them).
+#[test]
+fn options_of_absent_features_read_as_what_oxmq_does() {
+    const ZMQ_CONNECT_TIMEOUT: c_int = 79;
+    const ZMQ_USE_FD: c_int = 89;
+    const ZMQ_ZAP_ENFORCE_DOMAIN: c_int = 93;
+    let ctx = zmq_ctx_new();
+    let s = zmq_socket(ctx, PUSH);
+    for (opt, value, other) in [
+        (ZMQ_CONNECT_TIMEOUT, 0, 100),
+        (ZMQ_USE_FD, -1, 3),
+        (ZMQ_ZAP_ENFORCE_DOMAIN, 0, 1),
+    ] {
+        assert_eq!(get_int(s, opt), value, "option {opt}");
+        assert_eq!(set_int(s, opt, value), 0, "option {opt} = {value}");
+        assert_eq!(set_int(s, opt, other), -1, "option {opt} = {other}");
+        assert_eq!(zmq_errno(), libc::EINVAL);
+        assert_eq!(get_int(s, opt), value);
+    }
+    close_all(ctx, &[s]);
+}

@@ -182,8 +182,9 @@ fn forward(
     };
     let bytes = msg.byte_len() as u64;
     if let Some(c) = capture {
-        // Capture is best effort, as in libzmq.
-        let _ = c.send_dontwait(msg.clone());
+        // As libzmq's proxy: a blocking send (a PUSH capture waits for a peer), and its
+        // failure ends the proxy.
+        c.send(msg.clone())?;
     }
     to.send(msg)?;
     stats.record(front_to_back, bytes);
