@@ -76,6 +76,8 @@ pub(crate) fn context<'a>(p: *mut c_void) -> Result<&'a CContext, c_int> {
 pub extern "C" fn zmq_ctx_new() -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         let ctx = Context::new().map_err(to_errno)?;
+        // libzmq's CURVE runs on libsodium; so does this library's (same boxes on the wire).
+        ctx.set_curve_crypto(&oxmq_sodium::LIBSODIUM);
         let c = CContext {
             tag: CTX_TAG,
             ctx,

@@ -573,3 +573,64 @@ fn options_of_absent_features_read_as_what_oxmq_does() {
     }
     close_all(ctx, &[s]);
 }
+
+/// CURVE through the C API (libsodium's crypto underneath, as in libzmq): Z85 keys from
+/// `zmq_curve_keypair`, options by libzmq's numbers, a message across, and a client with the
+/// wrong server key never delivers.
+#[test]
+fn curve_push_pull_with_z85_keys() {
+    const CURVE_SERVER: c_int = 47;
+    const CURVE_PUBLICKEY: c_int = 48;
+    const CURVE_SECRETKEY: c_int = 49;
+    const CURVE_SERVERKEY: c_int = 50;
+    let keypair = || {
+        let (mut public, mut secret) = ([0 as std::ffi::c_char; 41], [0 as std::ffi::c_char; 41]);
+        assert_eq!(
+            zmq_curve_keypair(public.as_mut_ptr(), secret.as_mut_ptr()),
+            0
+        );
+        (public, secret)
+    };
+    let set_key = |s: *mut c_void, opt: c_int, z85: &[std::ffi::c_char; 41]| {
+        assert_eq!(
+            zmq_setsockopt(s, opt, z85.as_ptr().cast(), 40),
+            0,
+            "option {opt}"
+        );
+    };
+    let ctx = zmq_ctx_new();
+    let (server_public, server_secret) = keypair();
+    let pull = zmq_socket(ctx, PULL);
+    assert_eq!(set_int(pull, CURVE_SERVER, 1), 0);
+    set_key(pull, CURVE_SECRETKEY, &server_secret);
+    assert_eq!(set_int(pull, ZMQ_RCVTIMEO, 20_000), 0);
+    assert_eq!(zmq_bind(pull, c"tcp://127.0.0.1:*".as_ptr()), 0);
+    let ep = std::ffi::CString::new(last_endpoint(pull)).unwrap();
+    let client = |server: &[std::ffi::c_char; 41]| {
+        let (public, secret) = keypair();
+        let push = zmq_socket(ctx, PUSH);
+        set_key(push, CURVE_SERVERKEY, server);
+        set_key(push, CURVE_PUBLICKEY, &public);
+        set_key(push, CURVE_SECRETKEY, &secret);
+        assert_eq!(set_int(push, ZMQ_LINGER, 0), 0);
+        assert_eq!(zmq_connect(push, ep.as_ptr()), 0);
+        push
+    };
+    let (someone_else, _) = keypair();
+    let wrong = client(&someone_else);
+    assert_eq!(send(wrong, b"must not arrive", ZMQ_DONTWAIT), 15);
+    let right = client(&server_public);
+    assert_eq!(send(right, b"sealed", 0), 6);
+    assert_eq!(recv(pull), b"sealed");
+    let mut buf = [0u8; 32];
+    assert_eq!(
+        zmq_recv(pull, buf.as_mut_ptr().cast(), buf.len(), ZMQ_DONTWAIT),
+        -1,
+        "only the right key's message arrives"
+    );
+    for s in [wrong, right, pull] {
+        assert_eq!(set_int(s, ZMQ_LINGER, 0), 0);
+        assert_eq!(zmq_close(s), 0);
+    }
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
