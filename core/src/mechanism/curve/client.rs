@@ -153,13 +153,13 @@ impl CurveClient {
         let plain = open_box(session.as_ref(), &nonce(READY_PREFIX, short), &body[14..])
             .ok_or(ProtocolViolation::Cryptographic("READY"))?;
         let peer = Metadata::parse(Bytes::from(plain))?;
-        self.traffic = Some(Traffic {
-            cipher: session,
-            send_prefix: MESSAGE_FROM_CLIENT,
-            recv_prefix: MESSAGE_FROM_SERVER,
-            next_nonce: self.next_nonce,
-            peer_nonce: u64::from_be_bytes(short.try_into().expect("8 bytes")),
-        });
+        self.traffic = Some(Traffic::new(
+            session,
+            MESSAGE_FROM_CLIENT,
+            MESSAGE_FROM_SERVER,
+            self.next_nonce,
+            u64::from_be_bytes(short.try_into().expect("8 bytes")),
+        ));
         self.state = State::Done;
         Ok(Progress::Done(Authenticated {
             peer,

@@ -244,13 +244,13 @@ impl CurveServer {
         data.extend_from_slice(&short);
         data.extend_from_slice(&boxed);
         out.push(command("READY", Bytes::from(data)));
-        self.traffic = Some(Traffic {
-            cipher: session,
-            send_prefix: MESSAGE_FROM_SERVER,
-            recv_prefix: MESSAGE_FROM_CLIENT,
-            next_nonce: 2,
-            peer_nonce: self.peer_nonce,
-        });
+        self.traffic = Some(Traffic::new(
+            session,
+            MESSAGE_FROM_SERVER,
+            MESSAGE_FROM_CLIENT,
+            2,
+            self.peer_nonce,
+        ));
         self.state = State::Done;
         Progress::Done(std::mem::take(&mut self.pending))
     }
