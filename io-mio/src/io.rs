@@ -24,7 +24,8 @@ use crate::net::{self, Listen, Stream};
 use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
 
 const WAKER: Token = Token(0);
-const READ_CHUNK: usize = 256 * 1024;
+/// The most one read takes into a connection's receive buffer.
+const READ_CHUNK: usize = 64 * 1024;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
 
@@ -82,7 +83,6 @@ struct Worker {
     dirty: BTreeSet<Key>,
     /// Commands for socket halves, delivered in one lock per socket at the end of a round.
     to_socket: BTreeMap<SocketId, Batch>,
-    buf: Vec<u8>,
     stop: bool,
 }
 
@@ -115,7 +115,6 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<JoinHandle<(
             half_cells: BTreeMap::new(),
             dirty: BTreeSet::new(),
             to_socket: BTreeMap::new(),
-            buf: vec![0; READ_CHUNK],
             stop: false,
         };
         joins.push(
@@ -478,12 +477,21 @@ impl Worker {
                 // Read to would-block (the readiness is edge-triggered), while the session
                 // has room; a full pipe leaves the stream marked readable for later.
                 while io.readable && s.session.wants_input() {
-                    match io.stream.read(&mut self.buf) {
+                    let Some(rx) = s.session.read_buffer() else {
+                        break;
+                    };
+                    // Straight into the engine's buffer: no copy, and its allocations stay
+                    // small enough for the allocator to keep rather than map and unmap.
+                    let len = rx.len();
+                    rx.resize(len + READ_CHUNK, 0);
+                    let r = io.stream.read(&mut rx[len..]);
+                    rx.truncate(len + *r.as_ref().unwrap_or(&0));
+                    match r {
                         Ok(0) => {
                             io.readable = false;
                             s.session.handle_eof(now);
                         }
-                        Ok(n) => s.session.handle_input(&self.buf[..n], now),
+                        Ok(_) => s.session.handle_read(now),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.readable = false,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(_) => {

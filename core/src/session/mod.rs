@@ -297,6 +297,21 @@ impl Session {
         self.run(now);
     }
 
+    /// The engine's receive buffer, for a driver that reads the stream straight into it
+    /// (then [`Session::handle_read`]); `None` without a connection.
+    pub fn read_buffer(&mut self) -> Option<&mut bytes::BytesMut> {
+        self.engine.as_mut().map(Engine::read_buffer)
+    }
+
+    /// Bytes were appended to [`Session::read_buffer`] at `now`.
+    pub fn handle_read(&mut self, now: Instant) {
+        if let Some(e) = self.engine.as_mut() {
+            e.handle_read(now);
+            self.transmit = true;
+        }
+        self.run(now);
+    }
+
     /// The peer closed the connection (or it was reset).
     pub fn handle_eof(&mut self, now: Instant) {
         if let Some(e) = self.engine.as_mut() {
