@@ -3,7 +3,6 @@
 
 use std::io::{self, Read};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use oxmq_core::endpoint::{Endpoint, IpcAddr, TcpAddr};
@@ -91,7 +90,7 @@ impl Stream {
 /// A listening socket; a Unix one remembers the file to remove.
 pub(crate) enum Listen {
     Tcp(TcpListener),
-    Unix(UnixListener, Option<PathBuf>),
+    Unix(UnixListener, Option<oxmq_net::SocketFile>),
 }
 
 impl Listen {
@@ -114,7 +113,10 @@ impl Listen {
                     IpcAddr::Path(p) => {
                         // libzmq removes a socket file left behind by an earlier run.
                         let _ = std::fs::remove_file(p);
-                        (UnixListener::bind(p)?, Some(PathBuf::from(p)), p.clone())
+                        {
+                            let l = UnixListener::bind(p)?;
+                            (l, oxmq_net::SocketFile::bound(p), p.clone())
+                        }
                     }
                     IpcAddr::Ephemeral => {
                         let p = std::env::temp_dir().join(format!(
@@ -123,7 +125,11 @@ impl Listen {
                             serial
                         ));
                         let shown = p.to_string_lossy().into_owned();
-                        (UnixListener::bind(&p)?, Some(p), shown)
+                        (
+                            UnixListener::bind(&p)?,
+                            oxmq_net::SocketFile::bound(p),
+                            shown,
+                        )
                     }
                     IpcAddr::Abstract(name) => (bind_abstract(name)?, None, format!("@{name}")),
                 };
@@ -154,8 +160,8 @@ impl Listen {
 
     /// Removes the socket file of a Unix listener bound to a path.
     pub(crate) fn remove_file(&self) {
-        if let Listen::Unix(_, Some(p)) = self {
-            let _ = std::fs::remove_file(p);
+        if let Listen::Unix(_, Some(f)) = self {
+            f.remove();
         }
     }
 }

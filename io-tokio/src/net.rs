@@ -5,7 +5,6 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -65,7 +64,7 @@ impl Stream {
 /// A listening socket; a Unix one remembers the file to remove.
 pub(crate) enum Listen {
     Tcp(TcpListener),
-    Unix(UnixListener, Option<PathBuf>),
+    Unix(UnixListener, Option<oxmq_net::SocketFile>),
 }
 
 impl Listen {
@@ -88,7 +87,10 @@ impl Listen {
                     IpcAddr::Path(p) => {
                         // libzmq removes a socket file left behind by an earlier run.
                         let _ = std::fs::remove_file(p);
-                        (UnixListener::bind(p)?, Some(PathBuf::from(p)), p.clone())
+                        {
+                            let l = UnixListener::bind(p)?;
+                            (l, oxmq_net::SocketFile::bound(p), p.clone())
+                        }
                     }
                     IpcAddr::Ephemeral => {
                         let p = std::env::temp_dir().join(format!(
@@ -97,7 +99,11 @@ impl Listen {
                             serial
                         ));
                         let shown = p.to_string_lossy().into_owned();
-                        (UnixListener::bind(&p)?, Some(p), shown)
+                        (
+                            UnixListener::bind(&p)?,
+                            oxmq_net::SocketFile::bound(p),
+                            shown,
+                        )
                     }
                     IpcAddr::Abstract(name) => (bind_abstract(name)?, None, format!("@{name}")),
                 };
@@ -124,8 +130,8 @@ impl Listen {
 
     /// Removes the socket file of a Unix listener bound to a path.
     pub(crate) fn remove_file(&self) {
-        if let Listen::Unix(_, Some(p)) = self {
-            let _ = std::fs::remove_file(p);
+        if let Listen::Unix(_, Some(f)) = self {
+            f.remove();
         }
     }
 }

@@ -13,6 +13,39 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use oxmq_core::endpoint::{Host, Port, TcpAddr};
 use oxmq_core::DriverOptions;
 
+/// The file a Unix-domain listener was bound to, to remove when it closes, but only while it
+/// is still that listener's: a socket bound to the same path since (an application that
+/// closed one socket and bound another there, as libzmq's `test_rebind_ipc` does) keeps its
+/// file even when the first listener's close comes after the second bind.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: std::path::PathBuf,
+    id: (u64, u64),
+}
+
+impl SocketFile {
+    /// The file at `path` that a listener was just bound to; `None` if it cannot be read.
+    pub fn bound(path: impl Into<std::path::PathBuf>) -> Option<SocketFile> {
+        use std::os::unix::fs::MetadataExt;
+        let path = path.into();
+        let m = std::fs::symlink_metadata(&path).ok()?;
+        Some(SocketFile {
+            path,
+            id: (m.dev(), m.ino()),
+        })
+    }
+
+    /// Removes the file if it is still the one bound (same device and inode).
+    pub fn remove(&self) {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            if (m.dev(), m.ino()) == self.id {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
 /// The peer's IP as libzmq gives it in `Peer-Address` and ZAP requests: an IPv4-mapped IPv6
 /// address as plain IPv4; empty when the address cannot be read.
 pub fn peer_ip(addr: io::Result<SocketAddr>) -> String {
@@ -218,6 +251,27 @@ pub fn connect_abstract(name: &str) -> io::Result<UnixStream> {
 
 #[cfg(test)]
 mod tests {
+
+    /// A listener closed after another was bound to its path leaves the new file alone.
+    #[test]
+    fn a_socket_file_is_removed_only_while_it_is_ours() {
+        let path = std::env::temp_dir().join(format!("oxmq-net-rebind-{}.ipc", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let first = UnixListener::bind(&path).unwrap();
+        let first_file = SocketFile::bound(&path).unwrap();
+        // The application binds again in the meantime (libzmq removes the stale file first).
+        std::fs::remove_file(&path).unwrap();
+        let second = UnixListener::bind(&path).unwrap();
+        let second_file = SocketFile::bound(&path).unwrap();
+        drop(first);
+        first_file.remove();
+        assert!(path.exists(), "the second listener's file was removed");
+        UnixStream::connect(&path).expect("the second listener is still reachable");
+        drop(second);
+        second_file.remove();
+        assert!(!path.exists());
+    }
+
     use super::*;
 
     #[test]
