@@ -83,7 +83,9 @@ pub(crate) fn run(ctx: &Ctx, bench: Bench) -> Result<(), Failure> {
                 .map_err(|e| fail(format!("cannot connect to {connect}"), e))?;
             send_stream(&s, &shape)?;
             // LINGER (forever unless --linger says otherwise) holds the exit until the
-            // stream is on the wire, as remote_thr's close does.
+            // stream is on the wire, as remote_thr's close does (on Tokio the close itself
+            // waits; without it the process could exit with messages still queued).
+            s.close();
             Ok(())
         }
         Bench::LatEcho { bind, shape } => {

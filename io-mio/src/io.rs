@@ -437,10 +437,11 @@ impl Worker {
                         if s.io.as_ref().is_some_and(|io| io.conn == conn) =>
                     {
                         let io = s.io.take().expect("checked above");
-                        // Best effort, as a socket closing with bytes in its kernel buffer.
+                        // Best effort, as a socket closing with bytes in its kernel buffer; a
+                        // partial write ends it (what follows would corrupt the stream).
                         if !io.connecting {
                             for b in io.pending.iter().chain(std::iter::once(&last_bytes)) {
-                                if io.stream.write(b).is_err() {
+                                if !matches!(io.stream.write(b), Ok(n) if n == b.len()) {
                                     break;
                                 }
                             }
@@ -550,6 +551,13 @@ fn register(registry: &Registry, stream: &Stream, token: Token) -> io::Result<()
 
 /// Writes what the engine has, up to would-block; true if anything was written.
 fn flush(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
+    let wrote = write_out(io, session, now);
+    // What is left over is the session's still: its LINGER waits for it.
+    session.set_unwritten(io.pending.iter().map(Bytes::len).sum(), now);
+    wrote
+}
+
+fn write_out(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
     let mut wrote = false;
     loop {
         let mut total: usize = io.pending.iter().map(Bytes::len).sum();

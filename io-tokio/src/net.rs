@@ -51,14 +51,6 @@ impl Stream {
             Stream::Unix(_) => String::new(),
         }
     }
-
-    /// Writes what the socket takes now, without waiting: a closing connection's last bytes.
-    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_write(buf),
-            Stream::Unix(s) => s.try_write(buf),
-        }
-    }
 }
 
 /// A listening socket; a Unix one remembers the file to remove.

@@ -265,13 +265,8 @@ impl SessionTask {
                 }
                 if self.io.as_ref().is_some_and(|io| io.id == conn) {
                     let io = self.io.take().expect("checked above");
-                    // Best effort, as a socket closing with bytes in its kernel buffer.
                     if !io.failed {
-                        for b in io.pending.iter().chain(std::iter::once(&last_bytes)) {
-                            if io.stream.try_write(b).is_err() {
-                                break;
-                            }
-                        }
+                        finish_writes(io, last_bytes);
                     }
                 }
             }
@@ -280,8 +275,50 @@ impl SessionTask {
     }
 }
 
-/// Writes what the engine has, up to would-block; true if anything happened.
+/// How long a closed connection may take to write what its session had already encoded.
+const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Hands a closing connection's unwritten bytes (taken from the engine, and its last ones)
+/// to a task of their own that writes them all, then drops the stream. The session's LINGER
+/// ended with those bytes out of the engine; writing only what the socket took at once cut
+/// the stream short — mid-frame, when a write was partial — and a peer lost the end of it.
+fn finish_writes(io: Conn, last_bytes: Bytes) {
+    let mut bufs: VecDeque<Bytes> = io.pending;
+    bufs.push_back(last_bytes);
+    bufs.retain(|b| !b.is_empty());
+    if bufs.is_empty() {
+        return;
+    }
+    let mut stream = io.stream;
+    tokio::spawn(async move {
+        let all = async {
+            while let Some(mut b) = bufs.pop_front() {
+                while !b.is_empty() {
+                    let n = std::future::poll_fn(|cx| {
+                        stream.poll_write_vectored(cx, &[IoSlice::new(&b)])
+                    })
+                    .await?;
+                    if n == 0 {
+                        return Err(io::Error::from(io::ErrorKind::WriteZero));
+                    }
+                    let _ = b.split_to(n);
+                }
+            }
+            Ok::<(), io::Error>(())
+        };
+        let _ = tokio::time::timeout(CLOSE_FLUSH, all).await;
+    });
+}
+
+/// Writes what the engine has, up to would-block, and tells the session what is left over
+/// (its LINGER waits for that too); true if anything happened.
 fn flush(io: &mut Conn, session: &mut Session, now: Instant, cx: &mut Context<'_>) -> bool {
+    let wrote = write_out(io, session, now, cx);
+    session.set_unwritten(io.pending.iter().map(Bytes::len).sum(), now);
+    wrote
+}
+
+fn write_out(io: &mut Conn, session: &mut Session, now: Instant, cx: &mut Context<'_>) -> bool {
     let mut wrote = false;
     loop {
         let mut total: usize = io.pending.iter().map(Bytes::len).sum();

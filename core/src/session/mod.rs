@@ -153,6 +153,9 @@ pub struct Session {
     /// An inbound message the pipe refused at its HWM, to write again when it has room.
     held: Option<Message>,
     lingering: bool,
+    /// Bytes the driver took from the engine and has not written yet
+    /// ([`Session::set_unwritten`]).
+    unwritten: usize,
     finished: bool,
     /// The engine may have bytes to write.
     transmit: bool,
@@ -179,6 +182,7 @@ impl Session {
             end: None,
             held: None,
             lingering: false,
+            unwritten: 0,
             finished: false,
             transmit: false,
             rng: seed,
@@ -310,6 +314,17 @@ impl Session {
             self.transmit = true;
         }
         self.run(now);
+    }
+
+    /// How many bytes the driver has taken from the engine ([`Session::poll_transmit`]) and
+    /// not yet written to the stream. LINGER waits for them as for the engine's own: a
+    /// session that ended with them still in the driver's hands cut its stream short.
+    pub fn set_unwritten(&mut self, bytes: usize, now: Instant) {
+        let was = self.unwritten;
+        self.unwritten = bytes;
+        if was > 0 && bytes == 0 && self.lingering {
+            self.run(now);
+        }
     }
 
     /// The peer closed the connection (or it was reset).
@@ -616,7 +631,7 @@ impl Session {
             .engine
             .as_ref()
             .is_some_and(|e| e.pending_transmit() > 0);
-        queued || unsent
+        queued || unsent || self.unwritten > 0
     }
 
     fn dial(&mut self) {
@@ -703,6 +718,7 @@ impl Session {
     /// without IMMEDIATE) messages wait in it for the next connection.
     fn close_connection(&mut self, end_pipe: bool) {
         let mut engine = self.engine.take();
+        self.unwritten = 0;
         // Questions about this connection no longer need asking.
         self.zap.clear();
         if let Some(conn) = self.conn.take() {

@@ -166,6 +166,29 @@ fn an_answer_that_arrives_after_the_connection_went_hands_its_pipe_back() {
     );
 }
 
+/// Bytes the driver took from the engine but has not written count for LINGER too: the
+/// answer waits until the driver reports them written.
+#[test]
+fn a_lingering_session_waits_for_the_drivers_unwritten_bytes() {
+    let (mut push, mut pull) = handshaken_pair();
+    let _ = (commands(&mut push), commands(&mut pull));
+    let _socket = attach(&mut push, PipeId(1));
+    let _pull_socket = attach(&mut pull, PipeId(2));
+    push.set_unwritten(100, NOW);
+    push.handle_command(ToSession::Linger, NOW);
+    assert!(!commands(&mut push)
+        .iter()
+        .any(|c| matches!(c, ToSocket::Drained)));
+    push.set_unwritten(40, NOW);
+    assert!(!commands(&mut push)
+        .iter()
+        .any(|c| matches!(c, ToSocket::Drained)));
+    push.set_unwritten(0, NOW);
+    assert!(commands(&mut push)
+        .iter()
+        .any(|c| matches!(c, ToSocket::Drained)));
+}
+
 #[test]
 fn a_lingering_session_answers_once_its_queue_is_on_the_wire() {
     let (mut push, mut pull) = handshaken_pair();
