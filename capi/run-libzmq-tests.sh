@@ -6,6 +6,7 @@
 #
 # Usage: capi/run-libzmq-tests.sh [test_name ...]     (default: every test)
 # Environment: VENDOR (libzmq sources), TIMEOUT (seconds per test, default 60),
+#              OXMQ_CAPI_LIBDIR (use the liboxmq_zmq.so there, do not build),
 #              CARGO_TARGET_DIR, PROFILE (debug or release, default debug).
 set -u
 
@@ -22,10 +23,17 @@ CC=${CC:-cc}
 [ -d "$VENDOR/tests" ] || { echo "libzmq sources not found (set VENDOR)"; exit 2; }
 command -v "$CXX" >/dev/null || { echo "no C++ compiler ($CXX)"; exit 2; }
 
-release_flag=()
-[ "$PROFILE" = release ] && release_flag=(--release)
-(cd "$ROOT" && cargo build -q -p oxmq-capi --lib "${release_flag[@]}") || exit 2
-LIBDIR=$TARGET/$PROFILE
+if [ -n "${OXMQ_CAPI_LIBDIR:-}" ]; then
+    # Already built (capi/tests/libzmq_suite.rs passes the one `cargo test` made: a build
+    # from here would put a second oxmq_zmq beside it, with other features, and confuse
+    # later doc-tests).
+    LIBDIR=$OXMQ_CAPI_LIBDIR
+else
+    release_flag=()
+    [ "$PROFILE" = release ] && release_flag=(--release)
+    (cd "$ROOT" && cargo build -q -p oxmq-capi --lib "${release_flag[@]}") || exit 2
+    LIBDIR=$TARGET/$PROFILE
+fi
 [ -f "$LIBDIR/liboxmq_zmq.so" ] || { echo "no $LIBDIR/liboxmq_zmq.so"; exit 2; }
 
 mkdir -p "$OUT/obj" "$OUT/bin" "$OUT/log" "$OUT/run"

@@ -18,9 +18,21 @@ fn libzmqs_own_tests_pass_against_the_c_abi() {
         .filter(|l| !l.is_empty())
         .collect();
     assert!(tests.len() > 50, "the list shrank to {}", tests.len());
+    // The library `cargo test` built beside this test's executable (target/<profile>/).
+    let exe = std::env::current_exe().expect("the test's path");
+    let libdir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    assert!(
+        libdir.join("liboxmq_zmq.so").exists(),
+        "no liboxmq_zmq.so in {}",
+        libdir.display()
+    );
     let out = Command::new("bash")
         .arg(here.join("run-libzmq-tests.sh"))
         .args(&tests)
+        .env("OXMQ_CAPI_LIBDIR", libdir)
         // A loaded CI machine: each test gets three times the 30 s they take at most here.
         .env("TIMEOUT", "90")
         .output()
