@@ -62,3 +62,12 @@ fn curve_client_seeds() {
 fn capi_seeds() {
     replay("capi", oxmq_fuzz_harness::capi_calls);
 }
+
+/// The crate docs' example: a ZMTP 3.0 greeting offering NULL, decoded prefix by prefix.
+#[test]
+fn the_docs_example_greeting() {
+    let mut greeting = vec![0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 0];
+    greeting.extend_from_slice(b"NULL");
+    greeting.resize(64, 0);
+    oxmq_fuzz_harness::greeting(&greeting);
+}
