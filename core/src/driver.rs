@@ -11,11 +11,11 @@
 //! | runs | where the application calls `send` and `recv` | on an I/O thread (or task, or actor) |
 //! | holds | the pattern, options, the socket's pipe ends, endpoints, monitor, object tree | the engine, reconnection and backoff, heartbeats, the session's pipe end |
 //! | application inputs | `bind`, `connect`, `unbind`, `disconnect`, `send`, `recv`, `recv_many`, `set_option`, `get_option`, `close` | — |
-//! | driver inputs | `handle_listening`, `handle_bind_failed`, `handle_accepted`, `handle_accept_failed`, `handle_inproc_*`, `handle_timeout` | `handle_dial_result`, `handle_input`, `handle_eof`, `handle_timeout` |
+//! | driver inputs | `handle_listening`, `handle_bind_failed`, `handle_accepted`, `handle_accept_failed`, `handle_inproc_*`, `handle_timeout` | `handle_dial_result`, `handle_input` (or `read_buffer` then `handle_read`), `handle_eof`, `handle_timeout` |
 //! | commands in | [`ToSocket`] by `handle_command(from, cmd)` | [`ToSession`] by `handle_command(cmd)` |
 //! | actions out | `poll_action`: `Listen`, `CloseListener`, `InprocBind`, `InprocConnect`, `Close` (inproc) | `poll_action`: `Dial`, `Close` |
 //! | commands out | `poll_command` → `(session, ToSession)` | `poll_command` → [`ToSocket`] |
-//! | bytes out | — | `take_transmit_ready`, then `poll_transmit` until `None` |
+//! | bytes out | — | `take_transmit_ready`, then `poll_transmit` until `None`; `set_unwritten` with what was taken but not yet written (LINGER waits for it) |
 //! | back-pressure | — | read the stream only while `wants_input` |
 //! | other outputs | `poll_monitor`, `poll_inproc_command`, `poll_timeout` | `poll_timeout`, `is_finished` |
 //!
