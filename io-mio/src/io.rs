@@ -26,6 +26,8 @@ use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
 const WAKER: Token = Token(0);
 /// The most one read takes into a connection's receive buffer.
 const READ_CHUNK: usize = 64 * 1024;
+/// What a read takes until one fills it: an idle or handshaking connection never holds more.
+const FIRST_READ: usize = 512;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
 
@@ -52,6 +54,9 @@ struct IoConn {
     readable: bool,
     /// The unwritten rest of chunks taken from the engine.
     pending: VecDeque<Bytes>,
+    /// The last read filled its chunk: the next one takes [`READ_CHUNK`], not
+    /// [`FIRST_READ`].
+    big_reads: bool,
 }
 
 struct Lst {
@@ -191,6 +196,7 @@ impl Worker {
                             connecting: false,
                             readable: true,
                             pending: VecDeque::new(),
+                            big_reads: false,
                         });
                     } else {
                         self.tokens.remove(&token);
@@ -423,6 +429,7 @@ impl Worker {
                                 connecting,
                                 readable: !connecting,
                                 pending: VecDeque::new(),
+                                big_reads: false,
                             });
                             if !connecting {
                                 if let Some(io) = &s.io {
@@ -483,10 +490,15 @@ impl Worker {
                     };
                     // Straight into the engine's buffer: no copy, and its allocations stay
                     // small enough for the allocator to keep rather than map and unmap.
+                    // A connection that keeps its reads full gets large ones; one that is
+                    // idle, or handshaking, small ones.
+                    let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
                     let len = rx.len();
-                    rx.resize(len + READ_CHUNK, 0);
+                    rx.resize(len + chunk, 0);
                     let r = io.stream.read(&mut rx[len..]);
-                    rx.truncate(len + *r.as_ref().unwrap_or(&0));
+                    let n = *r.as_ref().unwrap_or(&0);
+                    rx.truncate(len + n);
+                    io.big_reads = n == chunk;
                     match r {
                         Ok(0) => {
                             io.readable = false;
@@ -501,6 +513,16 @@ impl Worker {
                         }
                     }
                     again = true;
+                }
+                // A connection that went quiet (its last read did not fill) and whose bytes
+                // were all taken gives its buffer up, so that idle connections hold none;
+                // a streaming one keeps it (frames already delivered keep their share).
+                if !io.big_reads {
+                    if let Some(rx) = s.session.read_buffer() {
+                        if rx.is_empty() && rx.capacity() > 0 {
+                            *rx = bytes::BytesMut::new();
+                        }
+                    }
                 }
             }
             if let Some(io) = s.io.as_mut().filter(|io| !io.connecting) {
