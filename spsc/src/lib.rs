@@ -7,8 +7,8 @@
 //! means, a mailbox command in oxmq). The reader takes items from the batch it already knows
 //! about with no atomic operation at all, and touches the shared word only when it runs dry.
 //! Neither side locks or calls the system on the per-item path; memory comes in chunks of `N`
-//! items, the first at the first write, and the chunk the reader last emptied is kept as a
-//! spare for the writer.
+//! items, the first at the first write, and up to [`SPARES`] chunks the reader emptied are
+//! kept for the writer to reuse.
 //!
 //! ```
 //! let (mut tx, mut rx) = oxmq_spsc::channel::<u32, 8>();
@@ -61,15 +61,21 @@
 //! flush that gives the reader something to read. Nothing here needs `SeqCst`: unlike a flag
 //! beside a separate queue, there is only one location to agree on.
 //!
-//! **Chunks.** The writer links a new chunk (the spare, or a fresh allocation, its link reset)
+//! **Chunks.** The writer links a new chunk (a spare, or a fresh allocation, its link reset)
 //! when it writes the first item past a full one, or into `first` for the very first item (a
 //! queue that never carries anything costs no chunk); the reader steps to the next chunk (or to
-//! `first`) only when it reads such an item, which was published after the link was written. The chunk it leaves
-//! goes to `spare` by a `Release` swap, after the reader's last read of it; the writer takes the
-//! spare with an `Acquire` swap, so its writes into a recycled chunk come after those reads. A
-//! chunk the reader's swap pushes out of `spare` is one it put there itself and the writer
-//! never took (the writer only ever swaps in null), so the reader frees it unshared. That is
-//! one atomic operation per chunk on each side, none per item.
+//! `first`) only when it reads such an item, which was published after the link was written.
+//! The chunk it leaves goes into the first empty one of [`SPARES`] slots by a `Release`
+//! compare-exchange from null, after the reader's last read of it; the writer empties a full
+//! slot with an `Acquire` swap, so its writes into a recycled chunk come after those reads.
+//! Only the reader stores a chunk into a slot and only the writer takes one out, so a slot the
+//! writer sees full stays full until its swap, and a chunk the reader finds no empty slot for
+//! is one nobody else can reach: it frees it. That is one atomic operation per chunk on each
+//! side in the common case, none per item. One spare (as `ypipe` keeps) is not enough for
+//! small chunks: a writer blocked at its high-water mark and released after the reader
+//! emptied several chunks would allocate all but one of them afresh, and an allocation of a
+//! chunk's size costs far more than the items it carries (glibc consolidates its fast bins for
+//! it).
 //!
 //! **Drop.** Each end's private positions live beside `state` in the shared allocation; the
 //! last handle to go (the `Arc`'s own release/acquire orders it after the other) drops the
@@ -81,7 +87,7 @@
 //!
 //! Under loom (`RUSTFLAGS="--cfg loom" cargo test -p oxmq-spsc --release`) with one- and
 //! two-item chunks: every item arrives once and in order across chunk boundaries and spare
-//! recycling, every sleep is reported exactly once (a lost wake-up shows as a deadlock), and
+//! recycling (with two spare slots), every sleep is reported exactly once (a lost wake-up shows as a deadlock), and
 //! unread items are dropped once whichever end goes last. Plus a property test against a
 //! plain-queue model and a two-thread stress test.
 
@@ -99,6 +105,14 @@ use sync::{Arc, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 const ASLEEP: usize = 1;
 /// Positions advance by this much an item, leaving [`ASLEEP`] free.
 const STEP: usize = 2;
+/// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
+/// small).
+#[cfg(not(loom))]
+pub const SPARES: usize = 32;
+/// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
+/// small).
+#[cfg(loom)]
+pub const SPARES: usize = 2;
 
 /// `N` item slots and the link to the next chunk.
 struct Chunk<T, const N: usize> {
@@ -155,8 +169,8 @@ struct Private<E>(std::cell::UnsafeCell<E>);
 struct Shared<T, const N: usize> {
     /// The published position, `| ASLEEP` while the reader sleeps.
     state: AtomicUsize,
-    /// The chunk the reader emptied last, for the writer to reuse; or null.
-    spare: AtomicPtr<Chunk<T, N>>,
+    /// Chunks the reader emptied, for the writer to reuse; null where none.
+    spares: [AtomicPtr<Chunk<T, N>>; SPARES],
     /// The first chunk, linked by the first write as a chunk's `next` is by later ones.
     first: UnsafeCell<*mut Chunk<T, N>>,
     /// Touched only through the [`Writer`] (and by `drop`, when both handles are gone).
@@ -187,7 +201,7 @@ pub fn channel<T, const N: usize>() -> (Writer<T, N>, Reader<T, N>) {
     const { assert!(N > 0, "a chunk holds at least one item") };
     let shared = Arc::new(Shared {
         state: AtomicUsize::new(ASLEEP),
-        spare: AtomicPtr::new(ptr::null_mut()),
+        spares: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         first: UnsafeCell::new(ptr::null_mut()),
         writer: Private(std::cell::UnsafeCell::new(WriterEnd {
             chunk: ptr::null_mut(),
@@ -251,16 +265,21 @@ impl<T, const N: usize> Writer<T, N> {
         before & ASLEEP != 0
     }
 
-    /// The spare chunk, emptied and handed over by the reader, or a fresh one; unlinked.
+    /// A spare chunk, emptied and handed over by the reader, or a fresh one; unlinked.
     fn take_chunk(&self) -> *mut Chunk<T, N> {
-        // Acquire: the reader's last reads of the spare happen before our writes into it.
-        let spare = self.shared.spare.swap(ptr::null_mut(), Ordering::Acquire);
-        if spare.is_null() {
-            return Chunk::alloc();
+        for slot in &self.shared.spares {
+            // A full slot stays full until this writer empties it, so the cheap look decides.
+            if slot.load(Ordering::Relaxed).is_null() {
+                continue;
+            }
+            // Acquire: the reader's last reads of the chunk happen before our writes into it.
+            let spare = slot.swap(ptr::null_mut(), Ordering::Acquire);
+            debug_assert!(!spare.is_null());
+            // SAFETY: the spare is ours alone now: the reader put it there after it was done.
+            unsafe { (*spare).next.with_mut(|link| *link = ptr::null_mut()) };
+            return spare;
         }
-        // SAFETY: the spare is ours alone now: the reader put it there after it was done.
-        unsafe { (*spare).next.with_mut(|link| *link = ptr::null_mut()) };
-        spare
+        Chunk::alloc()
     }
 }
 
@@ -351,15 +370,20 @@ impl<T, const N: usize> Reader<T, N> {
         item
     }
 
-    /// Hands an emptied chunk to the writer as its spare, freeing the spare it displaces.
+    /// Hands an emptied chunk to the writer as a spare, or frees it when every slot is full.
     fn recycle(&self, chunk: *mut Chunk<T, N>) {
-        // Release: our reads of the chunk happen before the writer's reuse of it.
-        let displaced = self.shared.spare.swap(chunk, Ordering::Release);
-        if !displaced.is_null() {
-            // SAFETY: the writer only swaps null in, so a displaced chunk is one this reader
-            // put there and the writer never took: nobody else can reach it.
-            unsafe { Chunk::free(displaced) };
+        for slot in &self.shared.spares {
+            // Release: our reads of the chunk happen before the writer's reuse of it.
+            if slot
+                .compare_exchange(ptr::null_mut(), chunk, Ordering::Release, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
         }
+        // SAFETY: no slot took the chunk, and only slots lead the writer to an emptied one:
+        // nobody else can reach it.
+        unsafe { Chunk::free(chunk) };
     }
 }
 
@@ -408,13 +432,15 @@ impl<T, const N: usize> Drop for Shared<T, N> {
         // The writer links a chunk only to write into it, so the tail chunk is the last.
         debug_assert!(chunk == tail);
         if !chunk.is_null() {
-            // SAFETY: the tail chunk and the spare are ours, and hold no items now.
+            // SAFETY: the tail chunk and the spares are ours, and hold no items now.
             unsafe { Chunk::free(chunk) };
         }
-        let spare = self.spare.swap(ptr::null_mut(), Ordering::Relaxed);
-        if !spare.is_null() {
-            // SAFETY: as above.
-            unsafe { Chunk::free(spare) };
+        for slot in &self.spares {
+            let spare = slot.swap(ptr::null_mut(), Ordering::Relaxed);
+            if !spare.is_null() {
+                // SAFETY: as above.
+                unsafe { Chunk::free(spare) };
+            }
         }
     }
 }

@@ -143,6 +143,14 @@ fn zero_sized_items() {
     assert_eq!(std::iter::from_fn(|| rx.read()).count(), 5);
 }
 
+fn spares<T, const N: usize>(tx: &Writer<T, N>) -> usize {
+    let spares = &tx.shared.spares;
+    spares
+        .iter()
+        .filter(|s| !s.load(Ordering::Relaxed).is_null())
+        .count()
+}
+
 #[test]
 fn the_spare_chunk_is_reused() {
     let (mut tx, mut rx) = channel::<u32, 2>();
@@ -152,16 +160,52 @@ fn the_spare_chunk_is_reused() {
     tx.write(2); // a second chunk
     let _ = tx.flush();
     for i in 0..3 {
-        assert_eq!(rx.read(), Some(i)); // leaves the first chunk as the spare
+        assert_eq!(rx.read(), Some(i)); // leaves the first chunk as a spare
     }
-    let spare = tx.shared.spare.load(Ordering::Relaxed);
-    assert!(!spare.is_null());
+    assert_eq!(spares(&tx), 1);
     tx.write(3);
     tx.write(4); // a third chunk: the spare
-    assert!(tx.shared.spare.load(Ordering::Relaxed).is_null());
+    assert_eq!(spares(&tx), 0);
     let _ = tx.flush();
     assert_eq!(rx.read(), Some(3));
     assert_eq!(rx.read(), Some(4));
+}
+
+#[test]
+fn emptied_chunks_are_kept_up_to_the_spare_slots() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (mut tx, mut rx) = channel::<Counted, 1>();
+    // One-item chunks: reading item k + 1 empties chunk k.
+    let n = SPARES + 3;
+    for i in 0..n {
+        tx.write(Counted(i as u32, Arc::clone(&drops)));
+    }
+    let _ = tx.flush();
+    for i in 0..n {
+        assert_eq!(rx.read().map(|c| c.0), Some(i as u32));
+    }
+    assert_eq!(spares(&tx), SPARES, "the rest were freed");
+    // A writer released after the reader emptied many chunks finds them all again.
+    let before: Vec<_> = tx
+        .shared
+        .spares
+        .iter()
+        .map(|s| s.load(Ordering::Relaxed))
+        .collect();
+    let mut reused = Vec::new();
+    for i in 0..SPARES {
+        tx.write(Counted((n + i) as u32, Arc::clone(&drops)));
+        // SAFETY: the writer is not in a call; its chunk pointer is only read.
+        reused.push(unsafe { (*tx.shared.writer.0.get()).chunk });
+    }
+    assert_eq!(spares(&tx), 0);
+    assert!(reused.iter().all(|c| before.contains(c)));
+    let _ = tx.flush();
+    for i in 0..SPARES {
+        assert_eq!(rx.read().map(|c| c.0), Some((n + i) as u32));
+    }
+    drop((tx, rx));
+    assert_eq!(drops.load(Ordering::Relaxed), n + SPARES);
 }
 
 #[test]
