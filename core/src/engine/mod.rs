@@ -706,14 +706,20 @@ impl Engine {
                 if frame.command {
                     return self.on_command(Command::parse(frame.body)?);
                 }
-                let more = frame.more;
-                self.partial.push(frame.body);
-                if !more {
-                    self.stats.messages_received += 1;
-                    let mut msg = Message::from_frames(std::mem::take(&mut self.partial));
-                    msg.set_properties(self.properties.clone());
-                    self.events.push_back(Event::Message(msg));
+                if frame.more {
+                    self.partial.push(frame.body);
+                    return Ok(());
                 }
+                self.stats.messages_received += 1;
+                let mut msg = if self.partial.is_empty() {
+                    // One frame, the common case: no list of parts to build.
+                    Message::single(frame.body)
+                } else {
+                    self.partial.push(frame.body);
+                    Message::from_frames(std::mem::take(&mut self.partial))
+                };
+                msg.set_properties(self.properties.clone());
+                self.events.push_back(Event::Message(msg));
                 Ok(())
             }
             Phase::Greeting | Phase::Closed => Ok(()),

@@ -316,6 +316,16 @@ impl PipeEnd {
         Some(item)
     }
 
+    /// Takes the next item without putting the reader to sleep when there is none, so the
+    /// writer owes no wake-up for the look. A reader that uses it must still end with a
+    /// [`read`](Self::read) (or [`check_read`](Self::check_read)) that finds nothing before
+    /// it waits for an [`Activation::Read`].
+    pub fn try_read(&mut self) -> Option<PipeItem> {
+        let item = self.peeked.take().or_else(|| self.rx.try_pop())?;
+        self.count_read(&item);
+        Some(item)
+    }
+
     /// Reports every read to the writer (`exact`), or every low-water mark as libzmq does:
     /// exact credits are for a pipe whose two ends one owner drives, where a report costs a
     /// function call and keeps the HWM exact. Takes `in_hwm`, the writer's HWM.

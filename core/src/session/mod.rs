@@ -606,8 +606,18 @@ impl Session {
         };
         let mut moved = false;
         while engine.pending_transmit() < OUT_BATCH {
-            let Some(item) = end.read() else {
-                break;
+            // While there are bytes for the driver to take, look without sleeping: what the
+            // socket writes meanwhile is found by the driver's next `poll_transmit`, and costs
+            // the socket no wake-up command (libzmq's engine, pacing itself on POLLOUT, seldom
+            // drains its pipe for the same reason). Only a look that finds nothing with
+            // nothing left to send puts the reader to sleep; the driver calls until `None`.
+            let item = match end.try_read() {
+                Some(item) => item,
+                None if moved || engine.pending_transmit() > 0 => break,
+                None => match end.read() {
+                    Some(item) => item,
+                    None => break,
+                },
             };
             moved = true;
             // The engine is ready, so these cannot fail.
