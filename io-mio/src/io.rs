@@ -88,6 +88,8 @@ struct Worker {
     dirty: BTreeSet<Key>,
     /// Commands for socket halves, delivered in one lock per socket at the end of a round.
     to_socket: BTreeMap<SocketId, Batch>,
+    /// The mailbox's list from the last round, emptied, to swap in at the next.
+    spare_cmds: Vec<IoCmd>,
     stop: bool,
 }
 
@@ -120,6 +122,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<JoinHandle<(
             half_cells: BTreeMap::new(),
             dirty: BTreeSet::new(),
             to_socket: BTreeMap::new(),
+            spare_cmds: Vec::new(),
             stop: false,
         };
         joins.push(
@@ -162,10 +165,15 @@ impl Worker {
     }
 
     fn take_mailbox(&mut self) -> bool {
-        let cmds = std::mem::take(&mut *lock(&self.shared.io[self.index].mailbox));
+        // The mailbox gets this thread's emptied list back, so posting costs no allocation.
+        let mut cmds = std::mem::take(&mut self.spare_cmds);
+        std::mem::swap(&mut cmds, &mut *lock(&self.shared.io[self.index].mailbox));
         let any = !cmds.is_empty();
-        for cmd in cmds {
+        for cmd in cmds.drain(..) {
             self.on_cmd(cmd);
+        }
+        if cmds.capacity() <= 256 {
+            self.spare_cmds = cmds;
         }
         any
     }
@@ -594,13 +602,13 @@ fn write_out(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
         if io.pending.is_empty() {
             return wrote;
         }
-        let slices: Vec<io::IoSlice<'_>> = io
-            .pending
-            .iter()
-            .take(64)
-            .map(|b| io::IoSlice::new(b))
-            .collect();
-        match io.stream.write_vectored(&slices) {
+        let mut slices = [io::IoSlice::new(&[]); 64];
+        let mut k = 0;
+        for (slot, b) in slices.iter_mut().zip(&io.pending) {
+            *slot = io::IoSlice::new(b);
+            k += 1;
+        }
+        match io.stream.write_vectored(&slices[..k]) {
             Ok(0) => return wrote,
             Ok(mut n) => {
                 wrote = true;

@@ -432,7 +432,10 @@ impl Shared {
         if st.dropped && st.half.is_closed() {
             later.push(Later::Reap(sid));
         }
-        cell.version.fetch_add(1, Ordering::Release);
+        // Only the lock's holder writes the version, so a plain store does (no atomic
+        // read-modify-write on the per-message path); spinners only compare it.
+        let v = cell.version.load(Ordering::Relaxed);
+        cell.version.store(v.wrapping_add(1), Ordering::Release);
         if st.waiters > 0 {
             cell.cv.notify_all();
         }

@@ -333,13 +333,13 @@ fn write_out(io: &mut Conn, session: &mut Session, now: Instant, cx: &mut Contex
         if io.pending.is_empty() {
             return wrote;
         }
-        let slices: Vec<IoSlice<'_>> = io
-            .pending
-            .iter()
-            .take(64)
-            .map(|b| IoSlice::new(b))
-            .collect();
-        match io.stream.poll_write_vectored(cx, &slices) {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let mut k = 0;
+        for (slot, b) in slices.iter_mut().zip(&io.pending) {
+            *slot = IoSlice::new(b);
+            k += 1;
+        }
+        match io.stream.poll_write_vectored(cx, &slices[..k]) {
             Poll::Ready(Ok(n)) if n > 0 => {
                 wrote = true;
                 let mut n = n;
