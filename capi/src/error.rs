@@ -77,10 +77,15 @@ pub fn panics_caught() -> usize {
 }
 
 /// Runs an entry point's body: its error becomes errno and `fail` is returned, and a panic
-/// never crosses into C (it reports `EFAULT`).
+/// never crosses into C (it reports `EFAULT`). A call that succeeds leaves errno as it found
+/// it, whatever the system calls and the allocator did to it on the way.
 pub(crate) fn guard<R>(fail: R, f: impl FnOnce() -> Result<R, c_int>) -> R {
+    let before = errno();
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(r)) => r,
+        Ok(Ok(r)) => {
+            set_errno(before);
+            r
+        }
         Ok(Err(code)) => {
             set_errno(code);
             fail

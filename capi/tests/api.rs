@@ -634,3 +634,31 @@ fn curve_push_pull_with_z85_keys() {
     }
     assert_eq!(zmq_ctx_term(ctx), 0);
 }
+
+/// libzmq's own tests check errno after calls that succeed: a successful call leaves it as
+/// it was, even the first call of a fresh thread (whose allocations set up the allocator) and
+/// calls that make system calls on the way.
+#[test]
+fn a_successful_call_leaves_errno_alone() {
+    std::thread::spawn(|| {
+        let set = |v: c_int| unsafe { *libc::__errno_location() = v };
+        set(0);
+        let data = [0x86u8, 0x4F, 0xD2, 0x6F, 0xB5, 0x59, 0xF7, 0x5B];
+        let mut text = [0 as std::ffi::c_char; 11];
+        assert!(!zmq_z85_encode(text.as_mut_ptr(), data.as_ptr(), 8).is_null());
+        assert_eq!(zmq_errno(), 0);
+        set(1234);
+        let ctx = zmq_ctx_new();
+        let (a, b) = pair_of(ctx, PUSH, PULL, "tcp://127.0.0.1:*");
+        assert_eq!(send(a, b"x", 0), 1);
+        assert_eq!(recv(b), b"x");
+        assert_eq!(zmq_errno(), 1234);
+        // A failure still sets it.
+        let mut buf = [0u8; 4];
+        assert_eq!(zmq_recv(b, buf.as_mut_ptr().cast(), 4, 1), -1);
+        assert_eq!(zmq_errno(), libc::EAGAIN);
+        close_all(ctx, &[a, b]);
+    })
+    .join()
+    .unwrap();
+}

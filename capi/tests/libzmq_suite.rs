@@ -18,12 +18,11 @@ fn libzmqs_own_tests_pass_against_the_c_abi() {
         .filter(|l| !l.is_empty())
         .collect();
     assert!(tests.len() > 50, "the list shrank to {}", tests.len());
-    // The library `cargo test` built beside this test's executable (target/<profile>/).
+    // The library `cargo test` built for this test, beside its executable
+    // (target/<profile>/deps/). The copy in target/<profile>/ is only refreshed by
+    // `cargo build`, so it may be older than the code under test.
     let exe = std::env::current_exe().expect("the test's path");
-    let libdir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>");
+    let libdir = exe.parent().expect("target/<profile>/deps/<test>");
     assert!(
         libdir.join("liboxmq_zmq.so").exists(),
         "no liboxmq_zmq.so in {}",
@@ -33,6 +32,9 @@ fn libzmqs_own_tests_pass_against_the_c_abi() {
         .arg(here.join("run-libzmq-tests.sh"))
         .args(&tests)
         .env("OXMQ_CAPI_LIBDIR", libdir)
+        // cargo's LD_LIBRARY_PATH names target/<profile>/ too, and would load the possibly
+        // older copy there over the tests' RUNPATH.
+        .env_remove("LD_LIBRARY_PATH")
         // A loaded CI machine: each test gets three times the 30 s they take at most here.
         .env("TIMEOUT", "90")
         .output()
