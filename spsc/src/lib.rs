@@ -106,9 +106,11 @@ const ASLEEP: usize = 1;
 /// Positions advance by this much an item, leaving [`ASLEEP`] free.
 const STEP: usize = 2;
 /// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
-/// small).
+/// small). Sixteen chunks of oxmq's pipe items (32 of about 56 bytes) are about 29 KiB: what
+/// libzmq's `ypipe` keeps for a pipe that carried anything (a chunk of 256 messages and its
+/// spare), and half of what a pipe holding its default high-water mark of 1000 needs.
 #[cfg(not(loom))]
-pub const SPARES: usize = 32;
+pub const SPARES: usize = 16;
 /// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
 /// small).
 #[cfg(loom)]
