@@ -28,6 +28,9 @@ const WAKER: Token = Token(0);
 const READ_CHUNK: usize = 64 * 1024;
 /// What a read takes until one fills it: an idle or handshaking connection never holds more.
 const FIRST_READ: usize = 512;
+/// The most one read reserves for the rest of a large frame: the frame's size is only what
+/// the peer announced, so memory follows the bytes that actually came.
+const READ_FRAME_MAX: usize = 4 * 1024 * 1024;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
 
@@ -493,6 +496,7 @@ impl Worker {
                 // Read to would-block (the readiness is edge-triggered), while the session
                 // has room; a full pipe leaves the stream marked readable for later.
                 while io.readable && s.session.wants_input() {
+                    let wanted = s.session.bytes_wanted();
                     let Some(rx) = s.session.read_buffer() else {
                         break;
                     };
@@ -500,12 +504,17 @@ impl Worker {
                     // small enough for the allocator to keep rather than map and unmap.
                     // A connection that keeps its reads full gets large ones; one that is
                     // idle, or handshaking, small ones.
+                    // A large frame under way is read in one piece, into a buffer reserved
+                    // for it, up to READ_FRAME_MAX at a time (the size is the peer's word).
                     let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
-                    let len = rx.len();
-                    rx.resize(len + chunk, 0);
-                    let r = io.stream.read(&mut rx[len..]);
+                    let chunk = chunk.max(wanted.min(READ_FRAME_MAX));
+                    rx.reserve(chunk);
+                    let spare = &mut rx.spare_capacity_mut()[..chunk];
+                    let r = io.stream.read_uninit(spare);
                     let n = *r.as_ref().unwrap_or(&0);
-                    rx.truncate(len + n);
+                    // SAFETY: `recv` initialised the first `n` bytes of the spare capacity,
+                    // which follow the buffer's `len` initialised ones.
+                    unsafe { rx.set_len(rx.len() + n) };
                     io.big_reads = n == chunk;
                     match r {
                         Ok(0) => {

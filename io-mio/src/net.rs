@@ -1,7 +1,7 @@
 //! The operating system's side: streams and listeners over TCP and Unix-domain sockets, with
 //! the options libzmq sets on them.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -23,16 +23,12 @@ impl Stream {
         }
     }
 
-    pub(crate) fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads into memory not yet initialised (`recv(2)`), so that a large read costs no
+    /// zeroing first.
+    pub(crate) fn read_uninit(&self, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
         match self {
-            Stream::Tcp(s) => {
-                let mut s: &TcpStream = s;
-                s.read(buf)
-            }
-            Stream::Unix(s) => {
-                let mut s: &UnixStream = s;
-                s.read(buf)
-            }
+            Stream::Tcp(s) => socket2::SockRef::from(s).recv(buf),
+            Stream::Unix(s) => socket2::SockRef::from(s).recv(buf),
         }
     }
 

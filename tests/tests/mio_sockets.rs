@@ -81,6 +81,35 @@ fn push_pull_over_every_transport() {
     }
 }
 
+/// Frames far larger than one read (the I/O thread reads a large frame's body in pieces of
+/// at most 4 MiB, into a buffer reserved for it), between small ones, in a multipart message.
+#[test]
+fn large_frames_arrive_whole_over_every_transport() {
+    for ep in transports("largeframes") {
+        let ctx = Context::new().unwrap();
+        let pull = sock(&ctx, SocketType::Pull);
+        let push = sock(&ctx, SocketType::Push);
+        join(&pull, &push, &ep);
+        let body = |n: usize, seed: u32| -> Vec<u8> {
+            (0..n)
+                .map(|i| (i as u32).wrapping_mul(seed) as u8)
+                .collect()
+        };
+        let sent = [
+            Message::single(body((9 << 20) + 7, 31)),
+            Message::single(b"small".to_vec()),
+            Message::from_frames([body(3, 5), body((5 << 20) + 1, 7), body(70_000, 11)]),
+            Message::single(body(65_536 + 9, 13)),
+        ];
+        for m in &sent {
+            push.send(m.clone()).unwrap();
+        }
+        for m in &sent {
+            assert!(pull.recv().unwrap() == *m, "{ep}");
+        }
+    }
+}
+
 #[test]
 fn req_rep_over_every_transport() {
     for ep in transports("reqrep") {

@@ -390,6 +390,16 @@ impl Engine {
         &mut self.rx
     }
 
+    /// How many bytes the frame at the front of the receive buffer still lacks, once its
+    /// header is in (0 otherwise): a driver may size its next read to take a large body in
+    /// one piece. The peer announced this size, so a driver caps what it reserves for it.
+    pub fn bytes_wanted(&self) -> usize {
+        match self.phase {
+            Phase::Handshake | Phase::Traffic => self.decoder.bytes_missing(&self.rx).unwrap_or(0),
+            Phase::Greeting | Phase::Closed => 0,
+        }
+    }
+
     /// Reports that the driver appended received bytes to [`Engine::read_buffer`] at `now`.
     pub fn handle_read(&mut self, now: Instant) {
         self.advance_clock(now);

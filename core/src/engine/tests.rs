@@ -606,3 +606,34 @@ fn sim_ready_delay_holds_our_ready_and_the_peers_handshake() {
 }
 
 mod security;
+
+#[test]
+fn bytes_wanted_counts_what_the_frame_under_way_lacks() {
+    let mut p = Pair::dealer_router();
+    // During the greeting the buffer holds no frames: nothing is announced.
+    let first = p.a.poll_transmit().expect("greeting");
+    p.b.handle_input(&first[..5], Instant::ZERO);
+    assert_eq!(p.b.bytes_wanted(), 0);
+    p.b.handle_input(&first[5..], Instant::ZERO);
+    p.pump();
+    assert!(p.b.is_ready());
+    let body = Bytes::from(vec![7u8; 100_000]);
+    p.a.send(&Message::single(body.clone())).unwrap();
+    let mut wire = Vec::new();
+    while let Some(b) = p.a.poll_transmit() {
+        wire.extend_from_slice(&b);
+    }
+    // A long frame: flags, 8 length bytes, the body.
+    assert_eq!(wire.len(), 9 + 100_000);
+    p.b.handle_input(&wire[..1], Instant::ZERO);
+    assert_eq!(p.b.bytes_wanted(), 0, "the header is not in yet");
+    p.b.handle_input(&wire[1..9 + 1000], Instant::ZERO);
+    assert_eq!(p.b.bytes_wanted(), 99_000);
+    p.b.handle_input(&wire[9 + 1000..], Instant::ZERO);
+    assert_eq!(p.b.bytes_wanted(), 0, "whole");
+    let got = std::iter::from_fn(|| p.b.poll_event()).find_map(|e| match e {
+        Event::Message(m) => Some(m),
+        _ => None,
+    });
+    assert_eq!(got, Some(Message::single(body)));
+}

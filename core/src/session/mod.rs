@@ -307,6 +307,12 @@ impl Session {
         self.engine.as_mut().map(Engine::read_buffer)
     }
 
+    /// How many bytes the frame being received still lacks (0 when none is under way):
+    /// [`Engine::bytes_wanted`]. Announced by the peer: cap what is reserved for it.
+    pub fn bytes_wanted(&self) -> usize {
+        self.engine.as_ref().map_or(0, Engine::bytes_wanted)
+    }
+
     /// Bytes were appended to [`Session::read_buffer`] at `now`.
     pub fn handle_read(&mut self, now: Instant) {
         if let Some(e) = self.engine.as_mut() {
