@@ -79,7 +79,8 @@ struct Worker {
     index: usize,
     shared: Arc<Shared>,
     registry: Registry,
-    sessions: BTreeMap<Key, Sess>,
+    /// Boxed: a session is about 2 KiB, and a map node holds eleven values inline.
+    sessions: BTreeMap<Key, Box<Sess>>,
     tokens: BTreeMap<Token, Handle>,
     next_token: usize,
     listeners: BTreeMap<(SocketId, ListenerId), Lst>,
@@ -214,7 +215,7 @@ impl Worker {
                         sess.session.handle_eof(now);
                     }
                 }
-                self.sessions.insert(key, sess);
+                self.sessions.insert(key, Box::new(sess));
                 self.dirty.insert(key);
             }
             IoCmd::Session { sid, node, cmd } => {

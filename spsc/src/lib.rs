@@ -106,11 +106,12 @@ const ASLEEP: usize = 1;
 /// Positions advance by this much an item, leaving [`ASLEEP`] free.
 const STEP: usize = 2;
 /// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
-/// small). Sixteen chunks of oxmq's pipe items (32 of about 56 bytes) are about 29 KiB: what
-/// libzmq's `ypipe` keeps for a pipe that carried anything (a chunk of 256 messages and its
-/// spare), and half of what a pipe holding its default high-water mark of 1000 needs.
+/// small). Twelve is the most that fits the shared part's first 128-byte line beside the
+/// published position and the first link, so the queue's own allocation stays 512 bytes;
+/// twelve of oxmq's pipe chunks (32 items of 48 bytes) are about 18 KiB, about what libzmq's
+/// `ypipe` keeps for a pipe that carried anything (a chunk of 256 messages and a spare).
 #[cfg(not(loom))]
-pub const SPARES: usize = 16;
+pub const SPARES: usize = 12;
 /// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
 /// small).
 #[cfg(loom)]

@@ -57,7 +57,7 @@ struct Link {
     pipe: Option<PipeId>,
     connect_routing_id: Option<Bytes>,
     /// An inproc link: its connection, and our end of the pipe until it is handed over.
-    inproc: Option<Inproc>,
+    inproc: Option<Box<Inproc>>,
 }
 
 #[derive(Debug)]
@@ -346,10 +346,10 @@ impl SocketHalf {
                 let conn = ConnId((u64::from(node.0) << 32) | 1);
                 // A queue waiting for the binder holds what LINGER protects.
                 self.tree.set_pending(node, queue.is_some(), now);
-                link.inproc = Some(Inproc {
+                link.inproc = Some(Box::new(Inproc {
                     conn: Some(conn),
                     end: queue.map(|(_, end)| end),
-                });
+                }));
                 self.links.insert(node, link);
                 self.inproc_conns.insert(conn, node);
                 self.actions.push_back(Action::InprocConnect { conn, name });
@@ -719,10 +719,10 @@ impl SocketHalf {
                 connect: false,
                 pipe: None,
                 connect_routing_id: None,
-                inproc: Some(Inproc {
+                inproc: Some(Box::new(Inproc {
                     conn: Some(conn),
                     end: None,
-                }),
+                })),
             },
         );
         self.inproc_conns.insert(conn, node);
