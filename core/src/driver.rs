@@ -32,6 +32,11 @@
 //!    [`Storage::Local`] when both halves run under one thread or lock,
 //!    [`Storage::Threads`] (lock-free) when they do not. A pipe's wake-ups and read reports
 //!    travel as [`ToSocket::Pipe`] and [`ToSession::Pipe`].
+//!    A session looks at its pipe without going to sleep while it has bytes for the driver,
+//!    so that the socket owes no wake-up for messages written during a write; only the
+//!    `poll_transmit` that returns `None` lets the pipe sleep. A driver that stops calling
+//!    before `None` must come back (when the stream is writable again), or the socket's next
+//!    messages wait unseen.
 //! 4. **Time is an input.** Every call that may arm or fire a timer takes `now`; call
 //!    `handle_timeout(now)` once `poll_timeout()` has passed.
 //! 5. **Never hold two halves at once** when they may run on different threads: deliver a

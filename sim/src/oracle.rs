@@ -126,6 +126,8 @@ pub struct Coverage {
     pub clear_heads: u64,
     /// Clients a PLAIN server without a ZAP handler refused (HANDSHAKE_FAILED_NO_DETAIL).
     pub no_handler_refusals: u64,
+    /// Receives checked against what ZMQ_EVENTS said just before.
+    pub readiness: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -159,6 +161,7 @@ impl std::ops::AddAssign for Coverage {
         self.curve_bytes += o.curve_bytes;
         self.clear_heads += o.clear_heads;
         self.no_handler_refusals += o.no_handler_refusals;
+        self.readiness += o.readiness;
     }
 }
 
@@ -170,7 +173,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} receives checked against ZMQ_EVENTS",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -199,7 +202,8 @@ impl std::fmt::Display for Coverage {
             self.user_ids,
             self.curve_bytes,
             self.clear_heads,
-            self.no_handler_refusals
+            self.no_handler_refusals,
+            self.readiness
         )
     }
 }

@@ -2098,7 +2098,24 @@ impl Cx<'_> {
             (pipes, waiting)
         });
         let b = self.base(s)?;
+        // POLLIN alone: a look at POLLOUT parks full pipes, which would reorder the
+        // load-balancing the send oracle follows.
+        let pollin = b.socket_mut().can_recv();
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
+        // ZMQ_EVENTS' promise: POLLIN means a receive finds a message. (Not the converse:
+        // a receive that finds nothing pumps the sessions once more, as a look does not,
+        // and may find what a SUB's dropped messages made room for.)
+        // REQ is left out: its POLLIN looks at every pipe, and a receive drops replies that
+        // do not answer its last request (libzmq's `req_t::xhas_in`, "duplicates should be
+        // removed here", does the same).
+        let judged = kind != SocketType::Req;
+        if judged {
+            self.sim.oracle.coverage.readiness += 1;
+        }
+        if judged && pollin && got.is_none() {
+            let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLIN, the receive found none");
+            self.sim.oracle.fail(FailureKind::Safety, now, what);
+        }
         self.sim.settle(s as usize);
         let (mut m, pipe) = got?;
         if self.sim.mutation == Mutation::PropertiesLost {
