@@ -128,6 +128,8 @@ pub struct Coverage {
     pub no_handler_refusals: u64,
     /// Receives checked against what ZMQ_EVENTS said just before.
     pub readiness: u64,
+    /// Options read back after they were set.
+    pub options_read_back: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -162,6 +164,7 @@ impl std::ops::AddAssign for Coverage {
         self.clear_heads += o.clear_heads;
         self.no_handler_refusals += o.no_handler_refusals;
         self.readiness += o.readiness;
+        self.options_read_back += o.options_read_back;
     }
 }
 
@@ -173,7 +176,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} receives checked against ZMQ_EVENTS",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} receives checked against ZMQ_EVENTS, {} options read back",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -203,7 +206,8 @@ impl std::fmt::Display for Coverage {
             self.curve_bytes,
             self.clear_heads,
             self.no_handler_refusals,
-            self.readiness
+            self.readiness,
+            self.options_read_back
         )
     }
 }

@@ -1031,6 +1031,24 @@ impl Sim {
 
     /// Checks a send's result against the errors the API promises, and which pipe a
     /// load-balanced message went to.
+    /// zmq_getsockopt's promise: an option reads back as it was set (write-only ones, such
+    /// as SUBSCRIBE, excepted).
+    fn check_read_back(
+        &mut self,
+        s: u64,
+        set: &SocketOption,
+        got: Result<SocketOption, oxmq_core::OptionError>,
+    ) {
+        if set.name().is_write_only() {
+            return;
+        }
+        self.oracle.coverage.options_read_back += 1;
+        if got.as_ref() != Ok(set) {
+            let what = format!("s{s}: {set:?} was set, and reads back as {got:?}");
+            self.oracle.fail(FailureKind::Safety, self.now, what);
+        }
+    }
+
     fn check_send(
         &mut self,
         s: u64,
@@ -1872,12 +1890,14 @@ impl Cx<'_> {
         let seed: u64 = stream(self.sim.seed, &label).random();
         config.sim_mailbox_shuffle = config.sim_mailbox_shuffle.map(|s| s ^ seed);
         let mut base = SocketBase::new(kind, config, seed).expect("workloads use stable types");
+        let s = self.sim.socks.len();
         for o in options {
             if let Err(e) = base.socket_mut().set_option(o.clone()) {
                 panic!("workload set an option {o:?} that {kind} refuses: {e}");
             }
+            let got = base.socket().get_option(o.name());
+            self.sim.check_read_back(s as u64, o, got);
         }
-        let s = self.sim.socks.len();
         let o = base.socket().options();
         self.sim.hwm_set.insert(s, (o.sndhwm, o.rcvhwm));
         self.sim.socks.push(Slot {
@@ -2193,6 +2213,8 @@ impl Cx<'_> {
             if let Err(e) = b.socket_mut().set_option(opt.clone()) {
                 panic!("workload set an option {opt:?} its socket refuses: {e}");
             }
+            let got = b.socket().get_option(opt.name());
+            self.sim.check_read_back(s, &opt, got);
         }
         self.sim.settle(s as usize);
     }

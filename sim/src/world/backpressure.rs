@@ -87,6 +87,8 @@ impl Sim {
             if let Err(e) = b.set_option(opt.clone(), now) {
                 panic!("s{s} refused {opt:?}: {e}");
             }
+            let got = b.socket().get_option(opt.name());
+            self.check_read_back(s as u64, &opt, got);
         }
         self.settle(s);
         self.notify(h);
