@@ -2121,10 +2121,13 @@ impl Cx<'_> {
         // POLLIN alone: a look at POLLOUT parks full pipes, which would reorder the
         // load-balancing the send oracle follows.
         let pollin = b.socket_mut().can_recv();
+        let delivered = b.delivered();
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
-        // ZMQ_EVENTS' promise: POLLIN means a receive finds a message. (Not the converse:
-        // a receive that finds nothing pumps the sessions once more, as a look does not,
-        // and may find what a SUB's dropped messages made room for.)
+        let fresh = b.delivered() != delivered;
+        // ZMQ_EVENTS' promise: POLLIN means a receive finds a message, and no POLLIN means
+        // none was there: a receive that finds one must have taken it from what its own pump
+        // delivered (it pumps the sessions once more, as a look does not, and may find what
+        // a SUB's dropped messages made room for).
         // REQ is left out: its POLLIN looks at every pipe, and a receive drops replies that
         // do not answer its last request (libzmq's `req_t::xhas_in`, "duplicates should be
         // removed here", does the same).
@@ -2134,6 +2137,13 @@ impl Cx<'_> {
         }
         if judged && pollin && got.is_none() {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLIN, the receive found none");
+            self.sim.oracle.fail(FailureKind::Safety, now, what);
+        }
+        if judged && !pollin && got.is_some() && !fresh {
+            let what = format!(
+                "s{s} {kind:?}: ZMQ_EVENTS said no POLLIN, the receive found a message that \
+                 was already there"
+            );
             self.sim.oracle.fail(FailureKind::Safety, now, what);
         }
         self.sim.settle(s as usize);

@@ -806,6 +806,12 @@ impl SocketBase {
         std::mem::take(&mut self.refused)
     }
 
+    /// Pipe commands the socket half has taken from its sessions so far: a receive that
+    /// found a message without this moving found one that was there before it began.
+    pub fn delivered(&self) -> u64 {
+        self.half.delivered()
+    }
+
     /// Whether commands between the socket half and its sessions wait to be delivered (only
     /// ever between calls in the simulator's interleavings): a pipe's counts then run ahead
     /// of what its writer has been told.
