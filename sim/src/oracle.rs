@@ -130,6 +130,8 @@ pub struct Coverage {
     pub readiness: u64,
     /// Options read back after they were set.
     pub options_read_back: u64,
+    /// ROUTER sends checked against what their first frame was answered.
+    pub first_frames: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -165,6 +167,7 @@ impl std::ops::AddAssign for Coverage {
         self.no_handler_refusals += o.no_handler_refusals;
         self.readiness += o.readiness;
         self.options_read_back += o.options_read_back;
+        self.first_frames += o.first_frames;
     }
 }
 
@@ -176,7 +179,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} receives checked against ZMQ_EVENTS, {} options read back",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} receives checked against ZMQ_EVENTS, {} options read back, {} ROUTER sends checked against their first frame",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -207,7 +210,8 @@ impl std::fmt::Display for Coverage {
             self.clear_heads,
             self.no_handler_refusals,
             self.readiness,
-            self.options_read_back
+            self.options_read_back,
+            self.first_frames
         )
     }
 }

@@ -2056,6 +2056,12 @@ impl Cx<'_> {
                 .collect()
         };
         let before = counts(b);
+        // What a frame-by-frame sender learns at the first frame (libzmq's router `xsend`
+        // decides there), for ROUTER, whose look has no side effect on the routing: the
+        // whole send must agree with it.
+        let kind = b.socket().socket_type();
+        let first = msg.frames().first().cloned().unwrap_or_default();
+        let at_first = (kind == SocketType::Router).then(|| b.check_send_start(&first));
         let r = b.send(msg, now).map_err(|e| e.kind);
         let after = counts(b);
         let mut sent = Sent {
@@ -2071,6 +2077,22 @@ impl Cx<'_> {
         for c in full {
             if let Some(p) = self.sim.peer_sock(s as usize, c) {
                 sent.dropped_for.push(p as u64);
+            }
+        }
+        if let Some(at_first) = at_first {
+            self.sim.oracle.coverage.first_frames += 1;
+            let agrees = match at_first {
+                Err(e) => r == Err(e),
+                Ok(()) => !matches!(
+                    r,
+                    Err(SendErrorKind::HostUnreachable | SendErrorKind::WouldBlock)
+                ),
+            };
+            if !agrees {
+                let what = format!(
+                    "s{s} {kind:?}: the first frame was answered {at_first:?}, the send {r:?}"
+                );
+                self.sim.oracle.fail(FailureKind::Safety, now, what);
             }
         }
         self.sim.settle(s as usize);
