@@ -1029,8 +1029,6 @@ impl Sim {
         }
     }
 
-    /// Checks a send's result against the errors the API promises, and which pipe a
-    /// load-balanced message went to.
     /// zmq_getsockopt's promise: an option reads back as it was set (write-only ones, such
     /// as SUBSCRIBE, excepted).
     fn check_read_back(
@@ -1049,6 +1047,8 @@ impl Sim {
         }
     }
 
+    /// Checks a send's result against the errors the API promises, and which pipe a
+    /// load-balanced message went to.
     fn check_send(
         &mut self,
         s: u64,
