@@ -87,8 +87,8 @@
 //!
 //! Under loom (`RUSTFLAGS="--cfg loom" cargo test -p oxmq-spsc --release`) with one- and
 //! two-item chunks: every item arrives once and in order across chunk boundaries and spare
-//! recycling (with two spare slots), every sleep is reported exactly once (a lost wake-up shows as a deadlock), and
-//! unread items are dropped once whichever end goes last. Plus a property test against a
+//! recycling (with two spare slots), every sleep is reported exactly once (a lost wake-up
+//! shows as a deadlock), and unread items are dropped once whichever end goes last. Plus a property test against a
 //! plain-queue model and a two-thread stress test.
 
 #![warn(missing_docs)]
