@@ -2060,8 +2060,8 @@ impl Cx<'_> {
         // decides there), for ROUTER, whose look has no side effect on the routing: the
         // whole send must agree with it.
         let kind = b.socket().socket_type();
-        let first = msg.frames().first().cloned().unwrap_or_default();
-        let at_first = (kind == SocketType::Router).then(|| b.check_send_start(&first));
+        let at_first = (kind == SocketType::Router)
+            .then(|| b.check_send_start(msg.frames().first().map_or(&[][..], |f| &f[..])));
         let r = b.send(msg, now).map_err(|e| e.kind);
         let after = counts(b);
         let mut sent = Sent {
