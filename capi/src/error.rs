@@ -80,10 +80,15 @@ pub fn panics_caught() -> usize {
 /// never crosses into C (it reports `EFAULT`). A call that succeeds leaves errno as it found
 /// it, whatever the system calls and the allocator did to it on the way.
 pub(crate) fn guard<R>(fail: R, f: impl FnOnce() -> Result<R, c_int>) -> R {
-    let before = errno();
+    // One lookup of the thread's errno slot serves both the read and the restore.
+    // SAFETY: as in `set_errno`; the slot stays valid for the thread's lifetime.
+    let slot = unsafe { libc::__errno_location() };
+    // SAFETY: `slot` is this thread's errno, read and written only by this thread.
+    let before = unsafe { *slot };
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(r)) => {
-            set_errno(before);
+            // SAFETY: as above.
+            unsafe { *slot = before };
             r
         }
         Ok(Err(code)) => {
