@@ -7,8 +7,9 @@
 //! means, a mailbox command in oxmq). The reader takes items from the batch it already knows
 //! about with no atomic operation at all, and touches the shared word only when it runs dry.
 //! Neither side locks or calls the system on the per-item path; memory comes in chunks of `N`
-//! items, the first at the first write, and up to [`SPARES`] chunks the reader emptied are
-//! kept for the writer to reuse.
+//! items (the first, allocated at the first write, holds only [`first_chunk`]`(N)`, so a queue
+//! that carries a message or two stays small), and up to [`SPARES`] chunks the reader emptied
+//! are kept for the writer to reuse.
 //!
 //! ```
 //! let (mut tx, mut rx) = oxmq_spsc::channel::<u32, 8>();
@@ -65,6 +66,9 @@
 //! when it writes the first item past a full one, or into `first` for the very first item (a
 //! queue that never carries anything costs no chunk); the reader steps to the next chunk (or to
 //! `first`) only when it reads such an item, which was published after the link was written.
+//! A chunk's capacity is in its header, written with its link before the publishing swap, so
+//! the reader learns it as it learns the link. The first chunk is small; every later one holds
+//! `N`, and only those go to the spare slots (a small one is freed once read).
 //! The chunk it leaves goes into the first empty one of [`SPARES`] slots by a `Release`
 //! compare-exchange from null, after the reader's last read of it; the writer empties a full
 //! slot with an `Acquire` swap, so its writes into a recycled chunk come after those reads.
@@ -86,7 +90,8 @@
 //! ## Checked
 //!
 //! Under loom (`RUSTFLAGS="--cfg loom" cargo test -p oxmq-spsc --release`) with one- and
-//! two-item chunks: every item arrives once and in order across chunk boundaries and spare
+//! two-item chunks: every item arrives once and in order across chunk boundaries (the
+//! two-item queue's first chunk holds one, so a change of capacity is crossed too) and spare
 //! recycling (with two spare slots), every sleep is reported exactly once (a lost wake-up
 //! shows as a deadlock), and unread items are dropped once whichever end goes last. Plus a property test against a
 //! plain-queue model and a two-thread stress test.
@@ -117,18 +122,66 @@ pub const SPARES: usize = 12;
 #[cfg(loom)]
 pub const SPARES: usize = 2;
 
-/// `N` item slots and the link to the next chunk.
+/// How many items the first chunk of a queue with `N`-item chunks holds: four at most, so a
+/// queue that carries a message or two (an idle connection's) costs a fraction of a chunk.
+/// Under two items a chunk it is the whole chunk; a two-item queue (loom's) starts with one.
+pub const fn first_chunk(n: usize) -> usize {
+    if n >= 8 {
+        4
+    } else if n >= 2 {
+        n / 2
+    } else {
+        n
+    }
+}
+
+type Slot<T> = UnsafeCell<MaybeUninit<T>>;
+
+/// A header — the link to the next chunk and the capacity — followed in the same allocation
+/// by `cap` item slots (reached through [`Chunk::slot`], never through a reference to the
+/// zero-length array, which only places and aligns them).
+#[repr(C)]
 struct Chunk<T, const N: usize> {
-    slots: [UnsafeCell<MaybeUninit<T>>; N],
     next: UnsafeCell<*mut Chunk<T, N>>,
+    cap: usize,
+    slots: [Slot<T>; 0],
 }
 
 impl<T, const N: usize> Chunk<T, N> {
-    fn alloc() -> *mut Chunk<T, N> {
-        Box::into_raw(Box::new(Chunk {
-            slots: std::array::from_fn(|_| UnsafeCell::new(MaybeUninit::uninit())),
-            next: UnsafeCell::new(ptr::null_mut()),
-        }))
+    fn layout(cap: usize) -> std::alloc::Layout {
+        let slots = std::alloc::Layout::array::<Slot<T>>(cap).expect("chunk size overflows");
+        let (layout, at) = std::alloc::Layout::new::<Chunk<T, N>>()
+            .extend(slots)
+            .expect("chunk size overflows");
+        debug_assert_eq!(at, std::mem::offset_of!(Chunk<T, N>, slots));
+        layout.pad_to_align()
+    }
+
+    fn alloc(cap: usize) -> *mut Chunk<T, N> {
+        let layout = Self::layout(cap);
+        // SAFETY: the layout is not zero-sized (the header is not).
+        let chunk = unsafe { std::alloc::alloc(layout) }.cast::<Chunk<T, N>>();
+        if chunk.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `chunk` is a fresh allocation for the header and `cap` slots; each field and
+        // slot is written once before any use.
+        unsafe {
+            ptr::addr_of_mut!((*chunk).next).write(UnsafeCell::new(ptr::null_mut()));
+            ptr::addr_of_mut!((*chunk).cap).write(cap);
+            for i in 0..cap {
+                Self::slot(chunk, i).write(UnsafeCell::new(MaybeUninit::uninit()));
+            }
+        }
+        chunk
+    }
+
+    /// Slot `i` of `chunk`.
+    ///
+    /// # Safety
+    /// `chunk` is live and `i` is below its capacity.
+    unsafe fn slot(chunk: *mut Chunk<T, N>, i: usize) -> *mut Slot<T> {
+        ptr::addr_of_mut!((*chunk).slots).cast::<Slot<T>>().add(i)
     }
 
     /// Frees a chunk without dropping what its slots hold.
@@ -136,16 +189,23 @@ impl<T, const N: usize> Chunk<T, N> {
     /// # Safety
     /// `chunk` came from [`Chunk::alloc`], and nothing uses it after.
     unsafe fn free(chunk: *mut Chunk<T, N>) {
-        drop(Box::from_raw(chunk));
+        let cap = (*chunk).cap;
+        // The cells only (a `MaybeUninit` drops nothing): loom tracks each one.
+        for i in 0..cap {
+            ptr::drop_in_place(Self::slot(chunk, i));
+        }
+        ptr::drop_in_place(ptr::addr_of_mut!((*chunk).next));
+        std::alloc::dealloc(chunk.cast(), Self::layout(cap));
     }
 }
 
 /// The writer's private positions.
 struct WriterEnd<T, const N: usize> {
-    /// The chunk being filled (null before the first write), and the next free slot in it
-    /// (`N` when full, or when there is no chunk yet).
+    /// The chunk being filled (null before the first write), the next free slot in it and
+    /// its capacity (`pos == cap` when full, or when there is no chunk yet).
     chunk: *mut Chunk<T, N>,
     pos: usize,
+    cap: usize,
     /// Position after the last item written.
     written: usize,
     /// `written` at the last flush: the published position.
@@ -154,10 +214,11 @@ struct WriterEnd<T, const N: usize> {
 
 /// The reader's private positions.
 struct ReaderEnd<T, const N: usize> {
-    /// The chunk being read (null before the first item), and the next slot to read in it
-    /// (`N` when done with it, or when there is no chunk yet).
+    /// The chunk being read (null before the first item), the next slot to read in it and its
+    /// capacity (`pos == cap` when done with it, or when there is no chunk yet).
     chunk: *mut Chunk<T, N>,
     pos: usize,
+    cap: usize,
     /// Position after the last item read.
     read: usize,
     /// The furthest published position this reader has seen.
@@ -208,13 +269,15 @@ pub fn channel<T, const N: usize>() -> (Writer<T, N>, Reader<T, N>) {
         first: UnsafeCell::new(ptr::null_mut()),
         writer: Private(std::cell::UnsafeCell::new(WriterEnd {
             chunk: ptr::null_mut(),
-            pos: N,
+            pos: 0,
+            cap: 0,
             written: 0,
             flushed: 0,
         })),
         reader: Private(std::cell::UnsafeCell::new(ReaderEnd {
             chunk: ptr::null_mut(),
-            pos: N,
+            pos: 0,
+            cap: 0,
             read: 0,
             ready: 0,
         })),
@@ -232,8 +295,12 @@ impl<T, const N: usize> Writer<T, N> {
     pub fn write(&mut self, item: T) {
         // SAFETY: this handle is the only writer, and `&mut self` keeps its state to one call.
         let w = unsafe { &mut *self.shared.writer.0.get() };
-        if w.pos == N {
-            let next = self.take_chunk();
+        if w.pos == w.cap {
+            let next = if w.chunk.is_null() {
+                Chunk::alloc(first_chunk(N))
+            } else {
+                self.take_chunk()
+            };
             // SAFETY: the link to a new chunk is the writer's: the reader follows it only
             // after a position past it is published, which happens after this store.
             unsafe {
@@ -243,11 +310,13 @@ impl<T, const N: usize> Writer<T, N> {
             };
             w.chunk = next;
             w.pos = 0;
+            // SAFETY: the new chunk is live, and its capacity never changes.
+            w.cap = unsafe { (*next).cap };
         }
         // SAFETY: slot `pos` of the tail chunk is past the published position, so the reader
         // does not touch it, and it is empty (never written, or read out before the chunk
         // was recycled).
-        unsafe { (*w.chunk).slots[w.pos].with_mut(|slot| (*slot).write(item)) };
+        unsafe { (*Chunk::slot(w.chunk, w.pos)).with_mut(|slot| (*slot).write(item)) };
         w.pos += 1;
         w.written = w.written.wrapping_add(STEP);
     }
@@ -268,7 +337,8 @@ impl<T, const N: usize> Writer<T, N> {
         before & ASLEEP != 0
     }
 
-    /// A spare chunk, emptied and handed over by the reader, or a fresh one; unlinked.
+    /// A spare chunk, emptied and handed over by the reader, or a fresh one; unlinked, of `N`
+    /// items.
     fn take_chunk(&self) -> *mut Chunk<T, N> {
         for slot in &self.shared.spares {
             // A full slot stays full until this writer empties it, so the cheap look decides.
@@ -282,7 +352,7 @@ impl<T, const N: usize> Writer<T, N> {
             unsafe { (*spare).next.with_mut(|link| *link = ptr::null_mut()) };
             return spare;
         }
-        Chunk::alloc()
+        Chunk::alloc(N)
     }
 }
 
@@ -357,24 +427,34 @@ impl<T, const N: usize> Reader<T, N> {
     unsafe fn take(&mut self) -> T {
         let r = &mut *self.shared.reader.0.get();
         debug_assert_ne!(r.read, r.ready);
-        if r.pos == N {
+        if r.pos == r.cap {
             // The item at the head is the first of the next chunk, published after the
-            // writer linked that chunk.
+            // writer linked that chunk (and wrote its capacity).
             let next = self.shared.link_after(r.chunk).with(|link| *link);
             if !r.chunk.is_null() {
                 self.recycle(r.chunk);
             }
             r.chunk = next;
             r.pos = 0;
+            r.cap = (*next).cap;
         }
-        let item = (*r.chunk).slots[r.pos].with(|slot| (*slot).assume_init_read());
+        let item = (*Chunk::slot(r.chunk, r.pos)).with(|slot| (*slot).assume_init_read());
         r.pos += 1;
         r.read = r.read.wrapping_add(STEP);
         item
     }
 
-    /// Hands an emptied chunk to the writer as a spare, or frees it when every slot is full.
-    fn recycle(&self, chunk: *mut Chunk<T, N>) {
+    /// Hands an emptied chunk to the writer as a spare, or frees it when every slot is full
+    /// or it is the small first chunk.
+    ///
+    /// # Safety
+    /// `chunk` is live, emptied, and the reader is done with it.
+    unsafe fn recycle(&self, chunk: *mut Chunk<T, N>) {
+        if (*chunk).cap != N {
+            // SAFETY: only the reader knew this chunk still (the writer has moved past it).
+            Chunk::free(chunk);
+            return;
+        }
         for slot in &self.shared.spares {
             // Release: our reads of the chunk happen before the writer's reuse of it.
             if slot
@@ -412,9 +492,9 @@ impl<T, const N: usize> Drop for Shared<T, N> {
             (w.chunk, w.written)
         };
         let r = self.reader.0.get_mut();
-        let (mut chunk, mut pos, mut at) = (r.chunk, r.pos, r.read);
+        let (mut chunk, mut pos, mut cap, mut at) = (r.chunk, r.pos, r.cap, r.read);
         while at != written {
-            if pos == N {
+            if pos == cap {
                 // SAFETY: an item follows, so the writer linked the next chunk; nothing
                 // refers to this one any more.
                 unsafe {
@@ -423,12 +503,13 @@ impl<T, const N: usize> Drop for Shared<T, N> {
                         Chunk::free(chunk);
                     }
                     chunk = next;
+                    cap = (*chunk).cap;
                 }
                 pos = 0;
             }
             // SAFETY: every slot between the reader's head and the writer's tail holds an item
             // nobody took.
-            unsafe { (*chunk).slots[pos].with_mut(|slot| (*slot).assume_init_drop()) };
+            unsafe { (*Chunk::slot(chunk, pos)).with_mut(|slot| (*slot).assume_init_drop()) };
             pos += 1;
             at = at.wrapping_add(STEP);
         }

@@ -154,21 +154,43 @@ fn spares<T, const N: usize>(tx: &Writer<T, N>) -> usize {
 #[test]
 fn the_spare_chunk_is_reused() {
     let (mut tx, mut rx) = channel::<u32, 2>();
-    for i in 0..2 {
+    // Chunks: [0] (the small first one), [1, 2], [3, ...].
+    for i in 0..4 {
         tx.write(i);
     }
-    tx.write(2); // a second chunk
     let _ = tx.flush();
-    for i in 0..3 {
-        assert_eq!(rx.read(), Some(i)); // leaves the first chunk as a spare
+    for i in 0..4 {
+        assert_eq!(rx.read(), Some(i)); // reading 3 leaves [1, 2] as a spare
     }
     assert_eq!(spares(&tx), 1);
-    tx.write(3);
-    tx.write(4); // a third chunk: the spare
+    tx.write(4);
+    tx.write(5); // a new chunk: the spare
     assert_eq!(spares(&tx), 0);
     let _ = tx.flush();
-    assert_eq!(rx.read(), Some(3));
     assert_eq!(rx.read(), Some(4));
+    assert_eq!(rx.read(), Some(5));
+}
+
+#[test]
+fn the_first_chunk_is_small_and_not_kept() {
+    assert_eq!(first_chunk(32), 4);
+    assert_eq!(first_chunk(2), 1);
+    assert_eq!(first_chunk(1), 1);
+    assert!(Chunk::<[u8; 48], 32>::layout(4).size() < Chunk::<[u8; 48], 32>::layout(32).size() / 4);
+    let (mut tx, mut rx) = channel::<u32, 32>();
+    tx.write(0);
+    // SAFETY: the writer is not in a call; its state is only read.
+    let cap = |tx: &Writer<u32, 32>| unsafe { (*tx.shared.writer.0.get()).cap };
+    assert_eq!(cap(&tx), 4, "one item costs a small chunk");
+    for i in 1..6 {
+        tx.write(i);
+    }
+    assert_eq!(cap(&tx), 32, "the next one is whole");
+    let _ = tx.flush();
+    for i in 0..6 {
+        assert_eq!(rx.read(), Some(i));
+    }
+    assert_eq!(spares(&tx), 0, "the small chunk was freed, not kept");
 }
 
 #[test]
