@@ -533,19 +533,20 @@ impl Worker {
                     again = true;
                 }
                 // A connection that went quiet (its last read did not fill) and whose bytes
-                // were all taken gives its buffer up, so that idle connections hold none;
-                // a streaming one keeps it (frames already delivered keep their share).
+                // were all taken gives its buffers up, so that idle connections hold none;
+                // a streaming one keeps them (frames already delivered keep their share).
                 if !io.big_reads {
-                    if let Some(rx) = s.session.read_buffer() {
-                        if rx.is_empty() && rx.capacity() > 0 {
-                            *rx = bytes::BytesMut::new();
-                        }
-                    }
+                    s.session.shrink_idle();
                 }
             }
             if let Some(io) = s.io.as_mut().filter(|io| !io.connecting) {
                 if s.session.take_transmit_ready() || !io.pending.is_empty() {
                     again |= flush(io, &mut s.session, now);
+                }
+                // Likewise the list of chunks being written, once written (one allocation
+                // per write call at most, for a connection that keeps writing).
+                if !io.big_reads && io.pending.is_empty() && io.pending.capacity() > 0 {
+                    io.pending = VecDeque::new();
                 }
             }
             if !again {

@@ -390,6 +390,19 @@ impl Engine {
         &mut self.rx
     }
 
+    /// Gives back an emptied receive buffer and event queue (see [`Session::shrink_idle`]).
+    ///
+    /// [`Session::shrink_idle`]: crate::session::Session::shrink_idle
+    pub fn shrink_idle(&mut self) {
+        if self.rx.is_empty() && self.rx.capacity() > 0 {
+            self.rx = BytesMut::new();
+        }
+        crate::session::shrink_if_empty(&mut self.events);
+        if self.partial.is_empty() && self.partial.capacity() > 0 {
+            self.partial = Vec::new();
+        }
+    }
+
     /// How many bytes the frame at the front of the receive buffer still lacks, once its
     /// header is in (0 otherwise): a driver may size its next read to take a large body in
     /// one piece. The peer announced this size, so a driver caps what it reserves for it.

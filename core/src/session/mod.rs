@@ -307,6 +307,20 @@ impl Session {
         self.engine.as_mut().map(Engine::read_buffer)
     }
 
+    /// The connection went quiet: gives back the memory kept for traffic — an emptied
+    /// receive buffer and emptied queues — so that an idle connection holds none of it.
+    /// A driver calls it when a read did not fill what it offered and the session took
+    /// every byte; the next traffic allocates again. A streaming connection, whose reads
+    /// fill, keeps its buffers.
+    pub fn shrink_idle(&mut self) {
+        if let Some(e) = self.engine.as_mut() {
+            e.shrink_idle();
+        }
+        shrink_if_empty(&mut self.actions);
+        shrink_if_empty(&mut self.out);
+        shrink_if_empty(&mut self.zap);
+    }
+
     /// How many bytes the frame being received still lacks (0 when none is under way):
     /// [`Engine::bytes_wanted`]. Announced by the peer: cap what is reserved for it.
     pub fn bytes_wanted(&self) -> usize {
@@ -772,3 +786,10 @@ impl Session {
 
 #[cfg(test)]
 mod tests;
+
+/// Drops `q`'s allocation if it holds nothing.
+pub(crate) fn shrink_if_empty<T>(q: &mut VecDeque<T>) {
+    if q.is_empty() && q.capacity() > 0 {
+        *q = VecDeque::new();
+    }
+}
