@@ -232,7 +232,7 @@ enum Timer {
 
 /// One ZMTP connection.
 pub struct Engine {
-    config: EngineConfig,
+    config: Arc<EngineConfig>,
     phase: Phase,
     version: Option<ZmtpVersion>,
     mechanism: Box<dyn Mechanism>,
@@ -273,6 +273,12 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// A new connection at time `now`; our greeting is queued for transmission at once.
     pub fn new(config: EngineConfig, now: Instant) -> Engine {
+        Engine::with_config(Arc::new(config), now)
+    }
+
+    /// [`Engine::new`] with a configuration shared with its owner (a session keeps it to
+    /// make the next connection's engine): one copy, not two.
+    pub fn with_config(config: Arc<EngineConfig>, now: Instant) -> Engine {
         let mut tx = Encoder::default();
         let mut timers = TimerTable::default();
         let mut events = VecDeque::new();

@@ -21,6 +21,7 @@
 //!   connection and is finished ([`Session::is_finished`]).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -102,7 +103,8 @@ pub struct SessionConfig {
 enum Role {
     /// A session that dials `endpoint` and redials it.
     Connect {
-        endpoint: Endpoint,
+        /// Boxed: an accepted session's role is then no bigger than this variant's rest.
+        endpoint: Box<Endpoint>,
         backoff: Backoff,
         state: ConnectState,
         /// Dials so far: each gets its own connection id.
@@ -139,7 +141,10 @@ pub struct Session {
     /// The endpoint, as monitor events name it.
     endpoint: String,
     role: Role,
-    config: SessionConfig,
+    /// Shared with the session's engine (one copy per session, not two).
+    engine_config: Arc<EngineConfig>,
+    reconnect_ivl: Option<Duration>,
+    immediate: bool,
     conn: Option<ConnId>,
     engine: Option<Engine>,
     handshaken: bool,
@@ -172,7 +177,9 @@ impl Session {
             node,
             endpoint,
             role,
-            config,
+            engine_config: Arc::new(config.engine),
+            reconnect_ivl: config.reconnect_ivl,
+            immediate: config.immediate,
             conn: None,
             engine: None,
             handshaken: false,
@@ -207,7 +214,7 @@ impl Session {
             config.reconnect_ivl_max,
         );
         let role = Role::Connect {
-            endpoint,
+            endpoint: Box::new(endpoint),
             backoff,
             state: ConnectState::Idle,
             dials: 0,
@@ -231,7 +238,7 @@ impl Session {
         seed: u64,
     ) -> Session {
         let mut s = Session::new(node, name, Role::Accepted, config, seed);
-        s.engine = Some(Engine::new(s.config.engine.clone(), now));
+        s.engine = Some(Engine::with_config(Arc::clone(&s.engine_config), now));
         s.conn = Some(conn);
         s.transmit = true;
         // A raw (STREAM) engine is through its handshake at once.
@@ -265,7 +272,7 @@ impl Session {
     /// ZAP requests and the `Peer-Address` property; call before
     /// [`Session::handle_dial_result`].
     pub fn set_peer_address(&mut self, address: String) {
-        self.config.engine.peer_address = address;
+        Arc::make_mut(&mut self.engine_config).peer_address = address;
     }
 
     /// The dial of the session's connection finished: connected, or failed.
@@ -279,7 +286,7 @@ impl Session {
                     backoff.reset();
                     *state = ConnectState::Connected;
                 }
-                self.engine = Some(Engine::new(self.config.engine.clone(), now));
+                self.engine = Some(Engine::with_config(Arc::clone(&self.engine_config), now));
                 self.handshaken = false;
                 self.transmit = true;
                 self.event(MonitorEventKind::Connected, conn.0);
@@ -679,14 +686,14 @@ impl Session {
         *dials += 1;
         let conn = ConnId((u64::from(node.0) << 32) | u64::from(*dials));
         self.conn = Some(conn);
-        let endpoint = endpoint.clone();
+        let endpoint = Endpoint::clone(endpoint);
         self.actions.push_back(Action::Dial { conn, endpoint });
         self.event(MonitorEventKind::ConnectDelayed, 0);
     }
 
     fn schedule_reconnect(&mut self, now: Instant) {
         let random = self.random();
-        let ivl = self.config.reconnect_ivl;
+        let ivl = self.reconnect_ivl;
         let Role::Connect { backoff, state, .. } = &mut self.role else {
             return;
         };
@@ -713,7 +720,7 @@ impl Session {
         // connection or a timeout is retried.
         // With RECONNECT_IVL = -1, libzmq's session ends its endpoint (`term_endpoint`):
         // the pipe goes with it, and the socket no longer counts the peer as there.
-        let retry = !err.is_fatal() && self.config.reconnect_ivl.is_some();
+        let retry = !err.is_fatal() && self.reconnect_ivl.is_some();
         match self.role {
             Role::Connect { .. } if retry => {
                 self.close_connection(self.ends_pipe_on_disconnect());
@@ -732,7 +739,7 @@ impl Session {
         let conn = self.conn.map_or(0, |c| c.0);
         self.event(MonitorEventKind::Disconnected, conn);
         match self.role {
-            Role::Connect { .. } if self.config.reconnect_ivl.is_some() => {
+            Role::Connect { .. } if self.reconnect_ivl.is_some() => {
                 self.close_connection(self.ends_pipe_on_disconnect());
                 self.schedule_reconnect(now);
             }
@@ -780,7 +787,7 @@ impl Session {
 
     /// Only a connect session without IMMEDIATE keeps its queue across connections.
     fn ends_pipe_on_disconnect(&self) -> bool {
-        self.config.immediate || matches!(self.role, Role::Accepted)
+        self.immediate || matches!(self.role, Role::Accepted)
     }
 }
 
