@@ -75,7 +75,8 @@ pub struct PipePeer {
     /// PAIR may feed a PULL), and neither does the socket.
     pub inproc: bool,
     /// What the peer's messages carry as properties, where the pattern makes messages of its
-    /// own about the peer (a STREAM socket's connect and disconnect notices: `Peer-Address`).
+    /// own about the peer (a STREAM socket's connect and disconnect notices: `Peer-Address`);
+    /// `None` for every other socket type.
     pub properties: Option<std::sync::Arc<crate::codec::Metadata>>,
 }
 
@@ -94,7 +95,9 @@ impl PipePeer {
             routing_id: peer.routing_id.clone(),
             connect_routing_id: None,
             inproc: false,
-            properties: (!peer.metadata.is_empty())
+            // Only STREAM makes messages of its own about a peer: no other socket keeps a
+            // copy for the connection's life.
+            properties: (ours == SocketType::Stream && !peer.metadata.is_empty())
                 .then(|| std::sync::Arc::new(peer.metadata.clone())),
         }
     }

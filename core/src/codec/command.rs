@@ -149,6 +149,13 @@ impl Metadata {
         Metadata::default()
     }
 
+    /// No properties, with room for `n`.
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Metadata {
+            props: Vec::with_capacity(n),
+        }
+    }
+
     /// Adds a property. Names must be 1–255 bytes of `A-Z a-z 0-9 - _ . +` (RFC 23); values
     /// must fit in a u32 length.
     pub fn push(&mut self, name: &str, value: impl Into<Bytes>) -> Result<(), InvalidProperty> {
