@@ -81,8 +81,9 @@
 //! chunk's size costs far more than the items it carries (glibc consolidates its fast bins for
 //! it).
 //!
-//! **Drop.** Each end's private positions live beside `state` in the shared allocation; the
-//! last handle to go (the `Arc`'s own release/acquire orders it after the other) drops the
+//! **Drop.** Each end's private positions live beside `state` in the shared allocation, with
+//! a count of the handles left (two at first) in the first line; the last handle to go (its
+//! `Release` decrement and an `Acquire` fence order it after the other, as in `Arc`) drops the
 //! items from the reader's head up to the writer's tail, published or not, then frees the
 //! chunks and the spare. Items written after the reader is gone are kept until the writer goes
 //! too, as in `ypipe`: a pipe stops its writer by its own handshake, not through the storage.
@@ -104,7 +105,9 @@ use std::fmt;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use sync::{Arc, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
+use std::ptr::NonNull;
+
+use sync::{fence, AtomicPtr, AtomicUsize, Ordering, UnsafeCell};
 
 /// The low bit of `state`: the reader found nothing past its head and sleeps.
 const ASLEEP: usize = 1;
@@ -112,7 +115,8 @@ const ASLEEP: usize = 1;
 const STEP: usize = 2;
 /// How many emptied chunks a queue keeps for reuse (fewer under loom, to keep its search
 /// small). Twelve is the most that fits the shared part's first 128-byte line beside the
-/// published position and the first link, so the queue's own allocation stays 512 bytes;
+/// published position, the handle count and the first link, so the queue's own allocation
+/// stays three lines (384 bytes);
 /// twelve of oxmq's pipe chunks (32 items of 48 bytes) are about 18 KiB, about what libzmq's
 /// `ypipe` keeps for a pipe that carried anything (a chunk of 256 messages and a spare).
 #[cfg(not(loom))]
@@ -233,6 +237,10 @@ struct Private<E>(std::cell::UnsafeCell<E>);
 struct Shared<T, const N: usize> {
     /// The published position, `| ASLEEP` while the reader sleeps.
     state: AtomicUsize,
+    /// Handles left: the last frees the whole. Counted here rather than by an `Arc`, whose
+    /// two counts would take a line of their own (the allocation would be 512 bytes, not
+    /// 384).
+    handles: AtomicUsize,
     /// Chunks the reader emptied, for the writer to reuse; null where none.
     spares: [AtomicPtr<Chunk<T, N>>; SPARES],
     /// The first chunk, linked by the first write as a chunk's `next` is by later ones.
@@ -243,14 +251,39 @@ struct Shared<T, const N: usize> {
     reader: Private<ReaderEnd<T, N>>,
 }
 
+/// One of the two counted references to a [`Shared`].
+struct Handle<T, const N: usize>(NonNull<Shared<T, N>>);
+
+impl<T, const N: usize> std::ops::Deref for Handle<T, N> {
+    type Target = Shared<T, N>;
+
+    fn deref(&self) -> &Shared<T, N> {
+        // SAFETY: the shared part lives until the last handle is dropped.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T, const N: usize> Drop for Handle<T, N> {
+    fn drop(&mut self) {
+        // Release: this handle's accesses happen before the last handle's drop of the whole.
+        if self.handles.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        // Acquire: the other handle's accesses (before its Release decrement) happen before.
+        fence(Ordering::Acquire);
+        // SAFETY: `channel` made it from a `Box`, and this was the last handle to it.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
+
 /// The writing end of a [`channel`].
 pub struct Writer<T, const N: usize> {
-    shared: Arc<Shared<T, N>>,
+    shared: Handle<T, N>,
 }
 
 /// The reading end of a [`channel`].
 pub struct Reader<T, const N: usize> {
-    shared: Arc<Shared<T, N>>,
+    shared: Handle<T, N>,
 }
 
 // SAFETY: a handle moves its items and its end's private state to whichever thread holds it;
@@ -263,8 +296,9 @@ unsafe impl<T: Send, const N: usize> Send for Reader<T, N> {}
 /// that publishes something reports it.
 pub fn channel<T, const N: usize>() -> (Writer<T, N>, Reader<T, N>) {
     const { assert!(N > 0, "a chunk holds at least one item") };
-    let shared = Arc::new(Shared {
+    let shared = Box::new(Shared {
         state: AtomicUsize::new(ASLEEP),
+        handles: AtomicUsize::new(2),
         spares: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
         first: UnsafeCell::new(ptr::null_mut()),
         writer: Private(std::cell::UnsafeCell::new(WriterEnd {
@@ -282,11 +316,14 @@ pub fn channel<T, const N: usize>() -> (Writer<T, N>, Reader<T, N>) {
             ready: 0,
         })),
     });
+    let shared = NonNull::from(Box::leak(shared));
     (
         Writer {
-            shared: Arc::clone(&shared),
+            shared: Handle(shared),
         },
-        Reader { shared },
+        Reader {
+            shared: Handle(shared),
+        },
     )
 }
 
@@ -486,7 +523,7 @@ impl<T, const N: usize> Shared<T, N> {
 
 impl<T, const N: usize> Drop for Shared<T, N> {
     fn drop(&mut self) {
-        // Both handles are gone, and the `Arc` orders their last accesses before this.
+        // Both handles are gone, and their count orders their last accesses before this.
         let (tail, written) = {
             let w = self.writer.0.get_mut();
             (w.chunk, w.written)

@@ -4,14 +4,10 @@
 #[cfg(loom)]
 pub(crate) use loom::{
     cell::UnsafeCell,
-    sync::atomic::{AtomicPtr, AtomicUsize},
-    sync::Arc,
+    sync::atomic::{fence, AtomicPtr, AtomicUsize},
 };
 #[cfg(not(loom))]
-pub(crate) use std::sync::{
-    atomic::{AtomicPtr, AtomicUsize},
-    Arc,
-};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicUsize};
 
 pub(crate) use std::sync::atomic::Ordering;
 

@@ -257,3 +257,10 @@ fn dropped_unread_before_any_read() {
     // And a queue that never carried anything.
     drop(channel::<Counted, 2>());
 }
+
+#[test]
+fn the_shared_part_is_three_lines() {
+    // The published position, the handle count, the spare slots and the first link on one
+    // 128-byte line; each end's private state on one of its own.
+    assert_eq!(std::mem::size_of::<Shared<[u8; 48], 32>>(), 384);
+}
