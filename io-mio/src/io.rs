@@ -33,6 +33,11 @@ const FIRST_READ: usize = 512;
 const READ_FRAME_MAX: usize = 4 * 1024 * 1024;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
+/// Receive buffers at least this large are recycled through the thread's [`RxPool`].
+const POOLED_MIN: usize = 32 * 1024;
+/// What an I/O thread's [`RxPool`] may keep, in bytes of allocation and in buffers.
+const POOL_BYTES: usize = 4 * 1024 * 1024;
+const POOL_BUFFERS: usize = 16;
 
 type Key = (SocketId, NodeId);
 
@@ -60,6 +65,9 @@ struct IoConn {
     /// The last read filled its chunk: the next one takes [`READ_CHUNK`], not
     /// [`FIRST_READ`].
     big_reads: bool,
+    /// The allocation size of the receive buffer [`RxPool::renew`] last installed, while it
+    /// is the engine's (0 otherwise).
+    rx_size: usize,
 }
 
 struct Lst {
@@ -94,6 +102,9 @@ struct Worker {
     to_socket: BTreeMap<SocketId, Batch>,
     /// The mailbox's list from the last round, emptied, to swap in at the next.
     spare_cmds: Vec<IoCmd>,
+    /// Large receive buffers whose frames the application may still hold, to reuse once
+    /// it lets them go.
+    rx_pool: RxPool,
     stop: bool,
 }
 
@@ -127,6 +138,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<JoinHandle<(
             dirty: BTreeSet::new(),
             to_socket: BTreeMap::new(),
             spare_cmds: Vec::new(),
+            rx_pool: RxPool::default(),
             stop: false,
         };
         joins.push(
@@ -209,6 +221,7 @@ impl Worker {
                             readable: true,
                             pending: VecDeque::new(),
                             big_reads: false,
+                            rx_size: 0,
                         });
                     } else {
                         self.tokens.remove(&token);
@@ -442,6 +455,7 @@ impl Worker {
                                 readable: !connecting,
                                 pending: VecDeque::new(),
                                 big_reads: false,
+                                rx_size: 0,
                             });
                             if !connecting {
                                 if let Some(io) = &s.io {
@@ -509,6 +523,13 @@ impl Worker {
                     // for it, up to READ_FRAME_MAX at a time (the size is the peer's word).
                     let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
                     let chunk = chunk.max(wanted.min(READ_FRAME_MAX));
+                    if rx.capacity() - rx.len() < chunk {
+                        if chunk >= POOLED_MIN {
+                            io.rx_size = self.rx_pool.renew(rx, io.rx_size, chunk);
+                        } else {
+                            io.rx_size = 0; // `reserve` moves it to memory not ours
+                        }
+                    }
                     rx.reserve(chunk);
                     let spare = &mut rx.spare_capacity_mut()[..chunk];
                     let r = io.stream.read_uninit(spare);
@@ -537,6 +558,9 @@ impl Worker {
                 // a streaming one keeps them (frames already delivered keep their share).
                 if !io.big_reads {
                     s.session.shrink_idle();
+                    if s.session.read_buffer().is_some_and(|rx| rx.capacity() == 0) {
+                        io.rx_size = 0;
+                    }
                 }
             }
             if let Some(io) = s.io.as_mut().filter(|io| !io.connecting) {
@@ -642,5 +666,126 @@ fn write_out(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
                 return wrote;
             }
         }
+    }
+}
+
+/// Large receive buffers kept for reuse, per I/O thread.
+///
+/// A frame is split off its connection's receive buffer and handed to the application
+/// without a copy, so the buffer's allocation lives until the application drops the last
+/// frame in it. Left to the allocator, each large read then takes fresh memory and each
+/// dropped frame gives it back; glibc returns such memory to the system and the next read
+/// faults every page in again, which halved 64 KiB streams in about one run in two. Here a
+/// connection that needs a new large buffer leaves its old one, emptied, in the pool; the
+/// allocation comes back whole (`BytesMut::try_reclaim`) once the application has dropped
+/// its frames, and is written over while still mapped. The pool holds at most
+/// [`POOL_BUFFERS`] buffers and [`POOL_BYTES`] of their allocations; what it holds is
+/// memory the process had in use anyway.
+#[derive(Default)]
+struct RxPool {
+    /// Emptied buffers, oldest first, each with the size of its whole allocation.
+    kept: VecDeque<(bytes::BytesMut, usize)>,
+    bytes: usize,
+}
+
+impl RxPool {
+    /// Gives `rx` (which lacks room for `chunk` more bytes) a buffer with room for them —
+    /// a kept one the application has let go, or a new one — with its bytes copied over
+    /// (the start of a frame: a header, or a read's worth), and keeps the old one if it came
+    /// from here (`rx_size`, its allocation's size, is not 0). Returns the new one's size.
+    fn renew(&mut self, rx: &mut bytes::BytesMut, rx_size: usize, chunk: usize) -> usize {
+        let need = rx.len() + chunk;
+        let reused = self.kept.iter_mut().position(|(b, _)| b.try_reclaim(need));
+        let (mut next, size) = match reused.and_then(|i| self.kept.remove(i)) {
+            Some((b, size)) => {
+                self.bytes -= size;
+                (b, size)
+            }
+            // Rounded up, so that frames of nearly one size fit each other's buffers.
+            None => {
+                let size = need.next_multiple_of(16 * 1024);
+                (bytes::BytesMut::with_capacity(size), size)
+            }
+        };
+        next.extend_from_slice(rx);
+        rx.clear();
+        let old = std::mem::replace(rx, next);
+        let old_size = rx_size;
+        if old_size < POOLED_MIN {
+            return size;
+        }
+        // When full, the old buffer goes rather than a kept one: the application takes
+        // frames in order, so the buffers kept longest are the first it lets go.
+        if self.kept.len() < POOL_BUFFERS && self.bytes + old_size <= POOL_BYTES {
+            self.bytes += old_size;
+            self.kept.push_back((old, old_size));
+        }
+        size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+
+    /// A connection's receive buffer after one large frame was read and split off: the
+    /// frame (which the application holds) and the buffer, with the next frame's header.
+    fn after_a_frame(pool: &mut RxPool, rx: &mut BytesMut, size: &mut usize) -> bytes::Bytes {
+        *size = pool.renew(rx, *size, 64 * 1024 + 9);
+        rx.extend_from_slice(&[7; 64 * 1024]);
+        let frame = rx.split().freeze();
+        rx.extend_from_slice(b"header");
+        frame
+    }
+
+    #[test]
+    fn a_buffer_comes_back_once_its_frames_are_dropped() {
+        let mut pool = RxPool::default();
+        let (mut rx, mut size) = (BytesMut::new(), 0);
+        let first = after_a_frame(&mut pool, &mut rx, &mut size);
+        let first_at = first.as_ptr();
+        let second = after_a_frame(&mut pool, &mut rx, &mut size);
+        assert_eq!(
+            &rx[..],
+            b"header",
+            "the start of the next frame moves with the buffer"
+        );
+        assert_ne!(second.as_ptr(), first_at);
+        assert_eq!(pool.kept.len(), 1, "the first buffer waits for its frame");
+        // Still held: the next buffer is a new one, and the second waits too.
+        let third = after_a_frame(&mut pool, &mut rx, &mut size);
+        assert_ne!(third.as_ptr(), first_at);
+        assert_eq!(pool.kept.len(), 2);
+        // Let go: the first buffer's memory is written again.
+        drop(first);
+        let fourth = after_a_frame(&mut pool, &mut rx, &mut size);
+        assert_eq!(
+            fourth.as_ptr(),
+            first_at,
+            "the dropped frame's buffer was reused"
+        );
+        assert_eq!(&fourth[..6], b"header");
+        drop((second, third));
+    }
+
+    #[test]
+    fn the_pool_keeps_a_bounded_amount() {
+        let mut pool = RxPool::default();
+        let (mut rx, mut size) = (BytesMut::new(), 0);
+        let held: Vec<_> = (0..3 * POOL_BUFFERS)
+            .map(|_| after_a_frame(&mut pool, &mut rx, &mut size))
+            .collect();
+        assert!(pool.kept.len() <= POOL_BUFFERS);
+        assert!(pool.bytes <= POOL_BYTES);
+        assert_eq!(pool.bytes, pool.kept.iter().map(|(_, s)| s).sum::<usize>());
+        drop(held);
+        // Small buffers (an idle connection's) never enter it.
+        let mut small = RxPool::default();
+        let mut rx = BytesMut::with_capacity(512);
+        rx.extend_from_slice(b"abc");
+        small.renew(&mut rx, 512, 64 * 1024);
+        assert!(small.kept.is_empty());
+        assert_eq!(&rx[..], b"abc");
     }
 }
