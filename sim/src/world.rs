@@ -2062,6 +2062,9 @@ impl Cx<'_> {
         let kind = b.socket().socket_type();
         let at_first = (kind == SocketType::Router)
             .then(|| b.check_send_start(msg.frames().first().map_or(&[][..], |f| &f[..])));
+        // ZMQ_EVENTS' POLLOUT, looked at just before the send (a look parks full pipes as
+        // the send's own scan would, so it leaves the load-balancing order as it finds it).
+        let pollout = b.socket_mut().can_send();
         let r = b.send(msg, now).map_err(|e| e.kind);
         let after = counts(b);
         let mut sent = Sent {
@@ -2095,9 +2098,42 @@ impl Cx<'_> {
                 self.sim.oracle.fail(FailureKind::Safety, now, what);
             }
         }
+        self.check_pollout(s, kind, closing, pollout, r);
         self.sim.settle(s as usize);
         self.sim.check_send(s, &view, r, to);
         (r, sent)
+    }
+
+    /// ZMQ_EVENTS' POLLOUT promise, against the send that followed the look: no POLLOUT
+    /// means the send cannot go (it would block, or REQ/REP's state forbids it); POLLOUT
+    /// means it does not block and is not refused for the state. Sockets that route by
+    /// address (ROUTER, STREAM, SERVER, PEER) are judged one way only: POLLOUT there says
+    /// some peer could take a message, not the one addressed.
+    fn check_pollout(
+        &mut self,
+        s: u64,
+        kind: SocketType,
+        closing: bool,
+        pollout: bool,
+        r: Result<(), SendErrorKind>,
+    ) {
+        if closing {
+            return;
+        }
+        let now = self.now();
+        self.sim.oracle.coverage.readiness += 1;
+        let routed = matches!(
+            kind,
+            SocketType::Router | SocketType::Stream | SocketType::Server | SocketType::Peer
+        );
+        let refused = matches!(r, Err(SendErrorKind::WouldBlock | SendErrorKind::BadState));
+        if !pollout && r.is_ok() {
+            let what = format!("s{s} {kind:?}: ZMQ_EVENTS said no POLLOUT, the send went");
+            self.sim.oracle.fail(FailureKind::Safety, now, what);
+        } else if pollout && refused && !routed {
+            let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLOUT, the send gave {r:?}");
+            self.sim.oracle.fail(FailureKind::Safety, now, what);
+        }
     }
 
     /// Receives on socket `s`, with the pipe the message came from.
