@@ -498,6 +498,27 @@ impl Oracle {
         self.expect(name, deadline);
     }
 
+    /// `sender`'s message `seq` was dropped at a HWM on its way to conflating `receiver`
+    /// (`None`: to every conflating receiver behind the proxy that dropped it): if it is the
+    /// newest owed, it is owed no more, and the receiver may end with an older one.
+    pub fn newest_dropped(&mut self, receiver: Option<&str>, sender: u64, seq: u64, at: Instant) {
+        let hit: Vec<(String, u64)> = self
+            .newest
+            .iter()
+            .filter(|((r, s), (want, _, _))| {
+                *s == sender && *want == seq && receiver.is_none_or(|x| x == r)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in hit {
+            if let Some((_, name, last)) = self.newest.get_mut(&key) {
+                *last = false;
+                let name = name.clone();
+                self.excuse(&name, at);
+            }
+        }
+    }
+
     /// Conflating `receiver` read `sender`'s message `seq`.
     pub fn conflated(&mut self, at: Instant, receiver: &str, sender: u64, seq: u64) {
         self.coverage.conflated += 1;

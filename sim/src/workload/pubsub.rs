@@ -131,9 +131,12 @@ impl App for Publisher {
                     if cx.oracle().subscribers.contains_key(&r) {
                         let what = format!("{s}:{} reaches sub s{r}", m.seq);
                         cx.oracle().excuse(&what, now);
+                        let who = format!("sub s{r}");
+                        cx.oracle().newest_dropped(Some(&who), s, m.seq, now);
                     } else {
                         let prefix = format!("{s}:{} reaches sub s", m.seq);
                         cx.oracle().excuse_matching(&prefix, "", now);
+                        cx.oracle().newest_dropped(None, s, m.seq, now);
                     }
                 }
             }
@@ -319,6 +322,8 @@ impl App for Proxy {
                 for r in sent.dropped_for {
                     let what = format!("{}:{} reaches sub s{r}", p.sender, p.seq);
                     cx.oracle().excuse(&what, now);
+                    let who = format!("sub s{r}");
+                    cx.oracle().newest_dropped(Some(&who), p.sender, p.seq, now);
                 }
             }
         }
