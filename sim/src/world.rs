@@ -2056,11 +2056,12 @@ impl Cx<'_> {
                 .collect()
         };
         let before = counts(b);
-        // What a frame-by-frame sender learns at the first frame (libzmq's router `xsend`
-        // decides there), for ROUTER, whose look has no side effect on the routing: the
-        // whole send must agree with it.
+        // What a frame-by-frame sender learns at the first frame (libzmq's `xsend` decides
+        // there): the whole send must agree with it. Like the POLLOUT look below, it comes
+        // just before the send, so a look that parks full pipes parks those the send's own
+        // scan would.
         let kind = b.socket().socket_type();
-        let at_first = (kind == SocketType::Router)
+        let at_first = (!closing)
             .then(|| b.check_send_start(msg.frames().first().map_or(&[][..], |f| &f[..])));
         // ZMQ_EVENTS' POLLOUT, looked at just before the send (a look parks full pipes as
         // the send's own scan would, so it leaves the load-balancing order as it finds it).
@@ -2088,7 +2089,9 @@ impl Cx<'_> {
                 Err(e) => r == Err(e),
                 Ok(()) => !matches!(
                     r,
-                    Err(SendErrorKind::HostUnreachable | SendErrorKind::WouldBlock)
+                    Err(SendErrorKind::HostUnreachable
+                        | SendErrorKind::WouldBlock
+                        | SendErrorKind::BadState)
                 ),
             };
             if !agrees {
