@@ -130,8 +130,10 @@ pub struct Coverage {
     pub readiness: u64,
     /// Options read back after they were set.
     pub options_read_back: u64,
-    /// ROUTER sends checked against what their first frame was answered.
+    /// Sends checked against what their first frame was answered.
     pub first_frames: u64,
+    /// REQ/REP sends out of turn, checked to be refused (EFSM).
+    pub out_of_turn: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -168,6 +170,7 @@ impl std::ops::AddAssign for Coverage {
         self.readiness += o.readiness;
         self.options_read_back += o.options_read_back;
         self.first_frames += o.first_frames;
+        self.out_of_turn += o.out_of_turn;
     }
 }
 
@@ -179,7 +182,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} receives checked against ZMQ_EVENTS, {} options read back, {} ROUTER sends checked against their first frame",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -211,7 +214,8 @@ impl std::fmt::Display for Coverage {
             self.no_handler_refusals,
             self.readiness,
             self.options_read_back,
-            self.first_frames
+            self.first_frames,
+            self.out_of_turn
         )
     }
 }

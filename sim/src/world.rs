@@ -2039,6 +2039,22 @@ impl Cx<'_> {
     /// nothing (PUB and XPUB drop there, RFC 29; so does ROUTER, RFC 28). A ROUTER's drop
     /// of a message it accepted shows as no pipe taking it: `queued` false.
     pub fn send_seen(&mut self, s: u64, msg: Message) -> (Result<(), SendErrorKind>, Sent) {
+        self.send_judged(s, msg, true)
+    }
+
+    /// Sends on REQ or REP socket `s` out of its turn, for the caller to judge the result
+    /// (EFSM): the looks at POLLOUT and at the first frame are checked against it, the send
+    /// oracle's model of a send in turn is not applied.
+    pub fn send_out_of_turn(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
+        self.send_judged(s, msg, false).0
+    }
+
+    fn send_judged(
+        &mut self,
+        s: u64,
+        msg: Message,
+        in_turn: bool,
+    ) -> (Result<(), SendErrorKind>, Sent) {
         let now = self.now();
         let closing = self.sim.socks[s as usize].close.is_some();
         let mandatory = self.sim.oracle.sock(s).is_some_and(|i| i.mandatory);
@@ -2103,7 +2119,9 @@ impl Cx<'_> {
         }
         self.check_pollout(s, kind, closing, pollout, r);
         self.sim.settle(s as usize);
-        self.sim.check_send(s, &view, r, to);
+        if in_turn {
+            self.sim.check_send(s, &view, r, to);
+        }
         (r, sent)
     }
 

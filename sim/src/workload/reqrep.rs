@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use oxmq_core::{Instant, SocketOption, SocketType};
+use oxmq_core::{Instant, Message, SendErrorKind, SocketOption, SocketType};
 
 use super::{
     add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
@@ -27,6 +27,7 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
         let mut apps: Vec<Box<dyn App>> = vec![Box::new(Server {
             p: p.clone(),
             sock: None,
+            owes: false,
         })];
         if h == 0 && colocated == 1 {
             apps.push(Box::new(Client::new(p)));
@@ -41,6 +42,27 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
 struct Server {
     p: Profile,
     sock: Option<u64>,
+    /// A request was taken and its reply not sent: the REP may send now.
+    owes: bool,
+}
+
+/// How often (one tick in so many) a REQ awaiting its reply, or a REP owing none, tries to
+/// send out of turn.
+const OUT_OF_TURN: u32 = 8;
+
+/// Sends on `s` out of its REQ/REP turn (`what` says which): libzmq refuses with EFSM and
+/// sends nothing; anything else fails the run.
+fn out_of_turn(cx: &mut Cx<'_>, s: u64, what: &str) {
+    if !cx.is_open(s) {
+        return;
+    }
+    let r = cx.send_out_of_turn(s, Message::from("out of turn"));
+    cx.oracle().coverage.out_of_turn += 1;
+    if r != Err(SendErrorKind::BadState) {
+        let now = cx.now();
+        let what = format!("s{s} {what}: a send out of turn gave {r:?}, not EFSM");
+        cx.oracle().fail(FailureKind::Safety, now, what);
+    }
 }
 
 impl App for Server {
@@ -56,6 +78,11 @@ impl App for Server {
             let e = ep(cx, cx.host(), PORT);
             rebind(cx, s, &e);
         }
+        if let Some(s) = self.sock.filter(|_| !self.owes) {
+            if cx.rng().random_ratio(1, OUT_OF_TURN) {
+                out_of_turn(cx, s, "REP owing no reply");
+            }
+        }
         // Slow readers read on ticks (the simulator calls `readable` after each).
         cx.wake_in(self.p.interval);
     }
@@ -70,15 +97,18 @@ impl App for Server {
                 return;
             };
             cx.oracle().received(now, s, pipe, &req, Scope::One);
+            self.owes = true;
             req.extra = format!("srv{}", cx.host());
-            if let Err(e) = cx.send(s, req.encode()) {
-                cx.log(format_args!("s{s} reply not sent: {e:?}"));
+            match cx.send(s, req.encode()) {
+                Ok(()) => self.owes = false,
+                Err(e) => cx.log(format_args!("s{s} reply not sent: {e:?}")),
             }
         }
     }
 
     fn crashed(&mut self) {
         self.sock = None;
+        self.owes = false;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
@@ -212,6 +242,12 @@ impl App for Client {
                 }
                 Err(e) => cx.log(format_args!("s{s} request not sent: {e:?}")),
             }
+        }
+        if self.awaiting.is_some()
+            && !self.p.sock.req_relaxed
+            && cx.rng().random_ratio(1, OUT_OF_TURN)
+        {
+            out_of_turn(cx, s, "REQ awaiting its reply");
         }
         cx.wake_in(self.p.interval);
     }
