@@ -51,6 +51,7 @@ pub(crate) fn spawn(
             stream,
             pending: VecDeque::new(),
             read_closed: false,
+            big_reads: false,
             failed: false,
         }),
         _ => None,
@@ -78,6 +79,8 @@ struct Conn {
     /// The unwritten rest of chunks taken from the engine.
     pending: VecDeque<Bytes>,
     read_closed: bool,
+    /// The last read filled the read buffer: the connection is streaming.
+    big_reads: bool,
     /// A write failed: the connection is reported lost once.
     failed: bool,
 }
@@ -139,6 +142,7 @@ impl SessionTask {
                                 stream,
                                 pending: VecDeque::new(),
                                 read_closed: false,
+                                big_reads: false,
                                 failed: false,
                             });
                             self.session.handle_dial_result(Ok(()), now);
@@ -162,7 +166,10 @@ impl SessionTask {
                                 io.read_closed = true;
                                 session.handle_eof(now);
                             }
-                            Poll::Ready(Ok(n)) => session.handle_input(&buf[..n], now),
+                            Poll::Ready(Ok(n)) => {
+                                io.big_reads = n == buf.len();
+                                session.handle_input(&buf[..n], now);
+                            }
                             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                             Poll::Ready(Err(_)) => {
                                 io.read_closed = true;
@@ -172,11 +179,21 @@ impl SessionTask {
                         }
                         progress = true;
                     }
+                    // A connection whose last read did not fill has gone quiet: the session
+                    // gives back its emptied buffers, so an idle connection holds none (a
+                    // streaming one, whose reads fill, keeps them).
+                    if !io.big_reads {
+                        session.shrink_idle();
+                    }
                 });
             }
             if let Some(io) = self.io.as_mut() {
                 if (self.session.take_transmit_ready() || !io.pending.is_empty()) && !io.failed {
                     progress |= flush(io, &mut self.session, now, cx);
+                }
+                // Likewise the list of chunks being written, once written.
+                if !io.big_reads && io.pending.is_empty() && io.pending.capacity() > 0 {
+                    io.pending = VecDeque::new();
                 }
             }
             // The application's ZAP handler answers here, in the session's task; a handler
