@@ -172,7 +172,8 @@ fn per_idle_connection(front: &dyn Front, n: usize) -> i64 {
 
 /// What an idle connection costs is a budget (the perf harness compares it with libzmq's
 /// RSS): the session, the pipe's two queue headers and a small first chunk, the peer's
-/// properties. Measured 2026-12-02: 4.5 KB on mio (8.7 KB the day before), 11.3 KB on tokio (13.1 KB).
+/// properties. Measured 2026-12-02: 4.5 KB on mio (8.7 KB the day before), 11.3 KB on
+/// tokio (13.1 KB).
 #[test]
 fn an_idle_connection_costs_a_bounded_heap() {
     let _turn = one_at_a_time();
