@@ -27,7 +27,6 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
         let mut apps: Vec<Box<dyn App>> = vec![Box::new(Server {
             p: p.clone(),
             sock: None,
-            owes: false,
         })];
         if h == 0 && colocated == 1 {
             apps.push(Box::new(Client::new(p)));
@@ -42,12 +41,12 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
 struct Server {
     p: Profile,
     sock: Option<u64>,
-    /// A request was taken and its reply not sent: the REP may send now.
-    owes: bool,
 }
 
-/// How often (one tick in so many) a REQ awaiting its reply, or a REP owing none, tries to
-/// send out of turn.
+/// How often (one in so many) a REQ that has just sent its request, or a REP that has just
+/// sent its reply, tries to send again out of turn. Just after its own send, so that the
+/// socket's state is known whatever the simulator did with the messages since (an injected
+/// bug may lose a reply or a request before the application sees it).
 const OUT_OF_TURN: u32 = 8;
 
 /// Sends on `s` out of its REQ/REP turn (`what` says which): libzmq refuses with EFSM and
@@ -78,11 +77,6 @@ impl App for Server {
             let e = ep(cx, cx.host(), PORT);
             rebind(cx, s, &e);
         }
-        if let Some(s) = self.sock.filter(|_| !self.owes) {
-            if cx.rng().random_ratio(1, OUT_OF_TURN) {
-                out_of_turn(cx, s, "REP owing no reply");
-            }
-        }
         // Slow readers read on ticks (the simulator calls `readable` after each).
         cx.wake_in(self.p.interval);
     }
@@ -97,10 +91,12 @@ impl App for Server {
                 return;
             };
             cx.oracle().received(now, s, pipe, &req, Scope::One);
-            self.owes = true;
             req.extra = format!("srv{}", cx.host());
             match cx.send(s, req.encode()) {
-                Ok(()) => self.owes = false,
+                Ok(()) if cx.rng().random_ratio(1, OUT_OF_TURN) => {
+                    out_of_turn(cx, s, "REP that has just replied");
+                }
+                Ok(()) => {}
                 Err(e) => cx.log(format_args!("s{s} reply not sent: {e:?}")),
             }
         }
@@ -108,7 +104,6 @@ impl App for Server {
 
     fn crashed(&mut self) {
         self.sock = None;
-        self.owes = false;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
@@ -239,15 +234,12 @@ impl App for Client {
                 Ok(()) => {
                     self.awaiting = Some((req.id(), now));
                     self.pending = None;
+                    if !self.p.sock.req_relaxed && cx.rng().random_ratio(1, OUT_OF_TURN) {
+                        out_of_turn(cx, s, "REQ that has just sent its request");
+                    }
                 }
                 Err(e) => cx.log(format_args!("s{s} request not sent: {e:?}")),
             }
-        }
-        if self.awaiting.is_some()
-            && !self.p.sock.req_relaxed
-            && cx.rng().random_ratio(1, OUT_OF_TURN)
-        {
-            out_of_turn(cx, s, "REQ awaiting its reply");
         }
         cx.wake_in(self.p.interval);
     }
