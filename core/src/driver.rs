@@ -17,6 +17,7 @@
 //! | commands out | `poll_command` → `(session, ToSession)` | `poll_command` → [`ToSocket`] |
 //! | bytes out | — | `take_transmit_ready`, then `poll_transmit` until `None`; `set_unwritten` with what was taken but not yet written (LINGER waits for it) |
 //! | back-pressure | — | read the stream only while `wants_input` |
+//! | memory | — | `shrink_idle` when a read did not fill what it offered: an idle connection then holds no buffers (optional) |
 //! | other outputs | `poll_monitor`, `poll_inproc_command`, `poll_timeout` | `poll_timeout`, `is_finished` |
 //!
 //! The rules:
