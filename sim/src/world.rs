@@ -2117,7 +2117,8 @@ impl Cx<'_> {
                 self.sim.oracle.fail(FailureKind::Safety, now, what);
             }
         }
-        self.check_pollout(s, kind, closing, pollout, r);
+        let any_room = before.iter().any(|(_, _, room)| *room);
+        self.check_pollout(s, kind, closing, (pollout, any_room), r);
         self.sim.settle(s as usize);
         if in_turn {
             self.sim.check_send(s, &view, r, to);
@@ -2128,14 +2129,15 @@ impl Cx<'_> {
     /// ZMQ_EVENTS' POLLOUT promise, against the send that followed the look: no POLLOUT
     /// means the send cannot go (it would block, or REQ/REP's state forbids it); POLLOUT
     /// means it does not block and is not refused for the state. Sockets that route by
-    /// address (ROUTER, STREAM, SERVER, PEER) are judged one way only: POLLOUT there says
-    /// some peer could take a message, not the one addressed.
+    /// address (ROUTER, STREAM, SERVER, PEER) are held to less: POLLOUT there says some peer
+    /// could take a message, not the one addressed, so a send that would block after POLLOUT
+    /// fails the run only if no pipe had room (`any_room`, counted before the looks).
     fn check_pollout(
         &mut self,
         s: u64,
         kind: SocketType,
         closing: bool,
-        pollout: bool,
+        (pollout, any_room): (bool, bool),
         r: Result<(), SendErrorKind>,
     ) {
         if closing {
@@ -2151,7 +2153,7 @@ impl Cx<'_> {
         if !pollout && r.is_ok() {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said no POLLOUT, the send went");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
-        } else if pollout && refused && !routed {
+        } else if pollout && refused && (!routed || !any_room) {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLOUT, the send gave {r:?}");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
         }
