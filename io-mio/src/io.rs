@@ -679,8 +679,10 @@ fn write_out(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
 /// connection that needs a new large buffer leaves its old one, emptied, in the pool; the
 /// allocation comes back whole (`BytesMut::try_reclaim`) once the application has dropped
 /// its frames, and is written over while still mapped. The pool holds at most
-/// [`POOL_BUFFERS`] buffers and [`POOL_BYTES`] of their allocations; what it holds is
-/// memory the process had in use anyway.
+/// [`POOL_BUFFERS`] buffers and [`POOL_BYTES`] of their allocations: while frames are held,
+/// memory the process has in use anyway; once large traffic ends, up to that much per I/O
+/// thread that it keeps. Buffers whose frames the application keeps stay until it lets
+/// them go, and a full pool lets further buffers go to the allocator as before.
 #[derive(Default)]
 struct RxPool {
     /// Emptied buffers, oldest first, each with the size of its whole allocation.

@@ -791,12 +791,12 @@ impl Session {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Drops `q`'s allocation if it holds nothing.
 pub(crate) fn shrink_if_empty<T>(q: &mut VecDeque<T>) {
     if q.is_empty() && q.capacity() > 0 {
         *q = VecDeque::new();
     }
 }
+
+#[cfg(test)]
+mod tests;
