@@ -126,7 +126,7 @@ pub struct Coverage {
     pub clear_heads: u64,
     /// Clients a PLAIN server without a ZAP handler refused (HANDSHAKE_FAILED_NO_DETAIL).
     pub no_handler_refusals: u64,
-    /// Receives checked against what ZMQ_EVENTS said just before.
+    /// Sends and receives checked against what ZMQ_EVENTS said just before.
     pub readiness: u64,
     /// Options read back after they were set.
     pub options_read_back: u64,

@@ -2199,8 +2199,9 @@ impl Cx<'_> {
             (pipes, waiting)
         });
         let b = self.base(s)?;
-        // POLLIN alone: a look at POLLOUT parks full pipes, which would reorder the
-        // load-balancing the send oracle follows.
+        // POLLIN only: POLLOUT is looked at just before each send, where its parking of
+        // full pipes is the send's own; a look here would reorder the load-balancing the
+        // send oracle follows.
         let pollin = b.socket_mut().can_recv();
         let delivered = b.delivered();
         let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
