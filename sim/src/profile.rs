@@ -261,6 +261,21 @@ impl Profile {
             0
         };
         if pad > 0 {
+            // A send window passes about a window and one write per one-way trip, whatever
+            // the bandwidth. So that the stream does not outrun it for good, it carries four
+            // times what the workload may send over one connection in a trip (every sender
+            // once per interval, each message at its largest), leaving room to drain what
+            // queued in a fault; it stays small enough to push back on a stalled reader.
+            // (Seeds 142854, 206787, 249461, 250299, 257734 and 293589 sent 8 KiB messages
+            // every 2 to 10 ms through 256- to 16384-byte windows over 11 to 18 ms: the
+            // window carried less than was sent, so probes queued past their bounds while
+            // bytes still flowed.)
+            if let Some(w) = net.window.as_mut() {
+                let trip = (net.latency.1 + net.jitter).as_micros() as usize;
+                let wire = pad + 160 + (frames_max + 1) * 48;
+                let per_trip = (peers + clients) * wire * trip / interval.as_micros() as usize;
+                *w = (*w).max(per_trip * 4);
+            }
             // What can queue on one connection (the engine's batch, the window, both
             // pipes) drains within 50 ms, so the liveness bounds stay as they are.
             let hwms = sock.sndhwm + sock.rcvhwm + 8;

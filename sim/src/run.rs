@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub security: bool,
     /// With security: this mode instead of the drawn one.
     pub security_mode: Option<crate::security::Mode>,
+    /// Force this send window on every stream instead of the profile's (a regression test
+    /// replays a seed with the window it drew before a profile rule raised it).
+    pub window: Option<usize>,
 }
 
 impl RunOptions {
@@ -39,6 +42,7 @@ impl RunOptions {
             pattern: None,
             security: false,
             security_mode: None,
+            window: None,
         }
     }
 }
@@ -132,6 +136,9 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     }
     if opts.security || opts.security_mode.is_some() {
         profile = profile.with_security(opts.seed, opts.security_mode);
+    }
+    if opts.window.is_some() {
+        profile.net.window = opts.window;
     }
     let mut sim = Sim::new(opts.seed, profile.net.clone(), opts.trace);
     sim.mutation = opts.mutation;
