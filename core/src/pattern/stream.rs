@@ -114,7 +114,13 @@ impl Pattern for Stream {
             return Ok(());
         };
         if body.byte_len() == 0 {
-            // An empty body asks to close the connection.
+            // An empty body asks to close the connection. libzmq's `xsend` has decided at
+            // the routing id, before the body: a full (or closing) pipe refuses the close
+            // too, as `check_send_start` does.
+            if !core.check_write(pipe) {
+                body.push_front(rid);
+                return Err(SendError::would_block(body));
+            }
             core.events.push_back(SocketEvent::ClosePipe(pipe));
             return Ok(());
         }
@@ -203,6 +209,24 @@ mod tests {
             .unwrap();
         s.send(msg(&["c", ""])).unwrap();
         assert_eq!(events(&mut s), vec![SocketEvent::ClosePipe(p)]);
+    }
+
+    #[test]
+    fn a_close_at_a_full_pipe_would_block_as_its_routing_id_does() {
+        // libzmq's xsend decides at the routing id, before it sees the (empty) body.
+        let mut s = socket(Stream);
+        s.set_option(SocketOption::SndHwm(1)).unwrap();
+        let p = PipeId(3);
+        s.attach_pipe(p, PipePeer::new(Stream).with_connect_routing_id("c"))
+            .unwrap();
+        s.send(msg(&["c", "fills the pipe"])).unwrap();
+        assert_eq!(s.check_send_start(b"c"), Err(SendErrorKind::WouldBlock));
+        let e = s.send(msg(&["c", ""])).unwrap_err();
+        assert_eq!(
+            (e.kind, e.message),
+            (SendErrorKind::WouldBlock, msg(&["c", ""]))
+        );
+        assert!(!events(&mut s).contains(&SocketEvent::ClosePipe(p)));
     }
 
     #[test]
