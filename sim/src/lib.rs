@@ -16,7 +16,8 @@
 //!   PAIR, with socket options varied per seed, and features layered on them per seed:
 //!   CONFLATE receivers, inproc between peers on one host (through per-socket mailboxes),
 //!   an XSUB/XPUB proxy in the middle of PUB/SUB, DEALERs with PROBE_ROUTER, SNDHWM/RCVHWM
-//!   changed on live sockets, and applications that stop receiving for a while.
+//!   changed on live sockets, and applications that stop receiving for a while; and beside
+//!   the pattern, on hosts of their own, STREAM peers exchanging raw byte streams.
 //! - [`oracle`]: safety on every receive (multipart intact, no duplicates, order per pipe,
 //!   no unsubscribed topic, REQ takes replies only from the peer it last asked, ROUTER ids,
 //!   HWM bounds, inproc pipes within SNDHWM + RCVHWM, one PROBE_ROUTER probe per connection
@@ -26,7 +27,9 @@
 //!   whose application stopped receiving reads only what its RCVHWM lets in; and liveness
 //!   after healing (probes arrive within a bound, a conflating receiver ends with each
 //!   sender's newest message, LINGER delivers what it protects, closes finish within
-//!   LINGER).
+//!   LINGER). STREAM: each connection's bytes arrive in order under one routing id, framed
+//!   by its connect and disconnect notices, an empty body closes a connection, unknown ids
+//!   are unreachable, and after healing bytes flow both ways and a closed client reconnects.
 //! - [`security`] (with `--security`): each seed draws NULL, NULL with a ZAP handler, PLAIN
 //!   or CURVE (with or without a handler), credentials and keys from seeded streams, a ZAP
 //!   handler that answers after a drawn delay (now and then 300) and denies by a rule on

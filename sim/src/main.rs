@@ -5,6 +5,7 @@
 //! cargo run --release -p oxmq-sim -- --seed 42 [--trace]        # replay one
 //! cargo run --release -p oxmq-sim -- --seed 42 --check-determinism
 //! cargo run --release -p oxmq-sim -- --seeds 2000 --security   # PLAIN, CURVE, ZAP, impostors
+//! cargo run --release -p oxmq-sim -- --seed 656 --stream off    # without the STREAM side workload
 //! ```
 
 use std::process::ExitCode;
@@ -23,11 +24,12 @@ struct Args {
     keep_going: bool,
     security: bool,
     security_mode: Option<oxmq_sim::security::Mode>,
+    stream: Option<bool>,
 }
 
 const USAGE: &str = "usage: oxmq-sim [--seed N | --seeds COUNT [--from START]] [--trace] \
 [--check-determinism] [--pattern pipeline|pubsub|reqrep|router|pair] [--keep-going] \
-[--security | --security-mode null|null+zap|plain+zap|curve+zap|curve]";
+[--security | --security-mode null|null+zap|plain+zap|curve+zap|curve] [--stream on|off]";
 
 fn parse() -> Result<Args, String> {
     let mut a = Args {
@@ -40,6 +42,7 @@ fn parse() -> Result<Args, String> {
         keep_going: false,
         security: false,
         security_mode: None,
+        stream: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -63,6 +66,13 @@ fn parse() -> Result<Args, String> {
                         .and_then(oxmq_sim::security::Mode::from_name)
                         .ok_or(format!("unknown security mode {name:?}"))?,
                 )
+            }
+            "--stream" => {
+                a.stream = match it.next().as_deref() {
+                    Some("on") => Some(true),
+                    Some("off") => Some(false),
+                    other => return Err(format!("--stream takes on or off, not {other:?}")),
+                }
             }
             "--pattern" => {
                 let name = it.next();
@@ -94,6 +104,7 @@ fn main() -> ExitCode {
         pattern: args.pattern,
         security: args.security,
         security_mode: args.security_mode,
+        stream: args.stream,
         ..RunOptions::new(seed)
     };
     if let Some(seed) = args.seed.or(if args.seeds.is_none() {

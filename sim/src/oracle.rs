@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod fairness;
+pub mod stream;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -134,6 +135,14 @@ pub struct Coverage {
     pub first_frames: u64,
     /// REQ/REP sends out of turn, checked to be refused (EFSM).
     pub out_of_turn: u64,
+    /// Bytes STREAM sockets read, each checked against what the peer wrote at its offset.
+    pub stream_bytes: u64,
+    /// STREAM connect and disconnect notices, checked for their order.
+    pub stream_notices: u64,
+    /// Connections a STREAM socket closed with an empty body, whose peer saw them end.
+    pub stream_closes: u64,
+    /// STREAM sends to a routing id never had or gone, refused with host-unreachable.
+    pub stream_unreachable: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -171,6 +180,10 @@ impl std::ops::AddAssign for Coverage {
         self.options_read_back += o.options_read_back;
         self.first_frames += o.first_frames;
         self.out_of_turn += o.out_of_turn;
+        self.stream_bytes += o.stream_bytes;
+        self.stream_notices += o.stream_notices;
+        self.stream_closes += o.stream_closes;
+        self.stream_unreachable += o.stream_unreachable;
     }
 }
 
@@ -182,7 +195,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -215,7 +228,11 @@ impl std::fmt::Display for Coverage {
             self.readiness,
             self.options_read_back,
             self.first_frames,
-            self.out_of_turn
+            self.out_of_turn,
+            self.stream_bytes,
+            self.stream_notices,
+            self.stream_closes,
+            self.stream_unreachable
         )
     }
 }
@@ -283,6 +300,8 @@ pub struct Oracle {
     /// From when a subscription change reaches the publisher within a hop (the network
     /// healed and connections re-formed), and that hop's bound.
     pub settled: Option<(Instant, std::time::Duration)>,
+    /// STREAM byte streams: what each must carry by when, and which have ended.
+    streams: stream::Ledger,
 }
 
 impl Oracle {

@@ -149,6 +149,9 @@ pub struct Features {
     /// socket type the victim refuses, a frame over its MAXMSGSIZE), and every socket sets
     /// a MAXMSGSIZE above the workload's messages.
     pub intruders: bool,
+    /// Beside the pattern's workload, on hosts of their own, a STREAM server and one or two
+    /// STREAM clients exchange raw byte streams (see `workload/stream.rs`).
+    pub stream: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -291,6 +294,7 @@ impl Profile {
             proxy: chance(&mut r, 0.4),
             inproc: chance(&mut r, 0.3),
             intruders: false,
+            stream: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -299,6 +303,7 @@ impl Profile {
             sock.base.sim_mailbox_shuffle = Some(r.random());
         }
         features.intruders = chance(&mut r, 0.3);
+        features.stream = chance(&mut r, 0.3);
         Profile {
             pattern,
             peers,
@@ -325,6 +330,8 @@ impl Profile {
         self.security = Security::draw(seed, self.sock.base.handshake_ivl, forced);
         if self.security.on() {
             self.features.intruders = false;
+            // STREAM speaks raw TCP: no mechanism applies to it.
+            self.features.stream = false;
             // A secured handshake takes more round trips (PLAIN and CURVE: two after the
             // greeting) and waits for the handler: HANDSHAKE_IVL must leave room for them,
             // as anyone who sets it for an authenticated service would (else every attempt
@@ -364,7 +371,7 @@ impl Profile {
     }
 
     /// The longest a connecting session may wait between attempts.
-    fn redial_bound(&self) -> Duration {
+    pub(crate) fn redial_bound(&self) -> Duration {
         let ivl = self.sock.base.reconnect_ivl.unwrap_or_default();
         ivl.max(self.sock.base.reconnect_ivl_max) + ivl
     }
@@ -537,6 +544,7 @@ impl Profile {
             proxy: f.proxy && self.pattern == Pattern::PubSub,
             inproc: f.inproc,
             intruders: f.intruders,
+            stream: f.stream,
         }
     }
 }
@@ -551,6 +559,7 @@ impl std::fmt::Display for Features {
             (self.proxy, "proxy"),
             (self.inproc, "inproc"),
             (self.intruders, "intruders"),
+            (self.stream, "stream"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

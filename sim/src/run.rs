@@ -30,6 +30,9 @@ pub struct RunOptions {
     /// Force this send window on every stream instead of the profile's (a regression test
     /// replays a seed with the window it drew before a profile rule raised it).
     pub window: Option<usize>,
+    /// Force the STREAM side workload on or off instead of the profile's draw (a seed that
+    /// draws it replays, without it, the run it had before it could be drawn).
+    pub stream: Option<bool>,
 }
 
 impl RunOptions {
@@ -43,6 +46,7 @@ impl RunOptions {
             security: false,
             security_mode: None,
             window: None,
+            stream: None,
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct Report {
     pub security: bool,
     /// The security mode, if it was forced.
     pub security_mode: Option<crate::security::Mode>,
+    /// The STREAM side workload, if it was forced on or off.
+    pub stream: Option<bool>,
     /// What it drew.
     pub profile: Profile,
     /// The hash of every trace event.
@@ -90,8 +96,13 @@ impl Report {
             (true, None) => " --security".to_owned(),
             (false, None) => String::new(),
         };
+        let stream = match self.stream {
+            Some(true) => " --stream on",
+            Some(false) => " --stream off",
+            None => "",
+        };
         format!(
-            "cargo run --release -p oxmq-sim -- --seed {}{forced}{security} --trace",
+            "cargo run --release -p oxmq-sim -- --seed {}{forced}{security}{stream} --trace",
             self.seed
         )
     }
@@ -134,6 +145,9 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     if let Some(p) = opts.pattern {
         profile.pattern = p;
     }
+    if let Some(on) = opts.stream {
+        profile.features.stream = on;
+    }
     if opts.security || opts.security_mode.is_some() {
         profile = profile.with_security(opts.seed, opts.security_mode);
     }
@@ -165,6 +179,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
         forced: opts.pattern,
         security: opts.security,
         security_mode: opts.security_mode,
+        stream: opts.stream,
         hash: sim.trace.hash(),
         events: sim.trace.len(),
         end: sim.now(),

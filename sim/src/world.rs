@@ -29,7 +29,7 @@ use oxmq_core::pipe::PipeCommand;
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::tree::Linger;
 use oxmq_core::OsError;
-use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketType};
+use oxmq_core::{Instant, Message, PipeId, SocketOption, SocketOptionName, SocketType};
 use rand::Rng;
 
 use crate::oracle::api::{check_send, PipeState, SendView};
@@ -2129,9 +2129,12 @@ impl Cx<'_> {
     /// ZMQ_EVENTS' POLLOUT promise, against the send that followed the look: no POLLOUT
     /// means the send cannot go (it would block, or REQ/REP's state forbids it); POLLOUT
     /// means it does not block and is not refused for the state. Sockets that route by
-    /// address (ROUTER, STREAM, SERVER, PEER) are held to less: POLLOUT there says some peer
+    /// address (ROUTER, SERVER, PEER) are held to less: POLLOUT there says some peer
     /// could take a message, not the one addressed, so a send that would block after POLLOUT
-    /// fails the run only if no pipe had room (`any_room`, counted before the looks).
+    /// fails the run only if no pipe had room (`any_room`, counted before the looks). STREAM
+    /// is always writable (libzmq's `stream_t::xhas_out`: "whether actual attempt to write
+    /// succeeds depends on which pipe the message is going to be routed to"), so it must
+    /// always say POLLOUT and may then block.
     fn check_pollout(
         &mut self,
         s: u64,
@@ -2150,6 +2153,14 @@ impl Cx<'_> {
             SocketType::Router | SocketType::Stream | SocketType::Server | SocketType::Peer
         );
         let refused = matches!(r, Err(SendErrorKind::WouldBlock | SendErrorKind::BadState));
+        if kind == SocketType::Stream {
+            if !pollout {
+                let what =
+                    format!("s{s} STREAM: ZMQ_EVENTS said no POLLOUT (STREAM always has it)");
+                self.sim.oracle.fail(FailureKind::Safety, now, what);
+            }
+            return;
+        }
         if !pollout && r.is_ok() {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said no POLLOUT, the send went");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
@@ -2257,7 +2268,8 @@ impl Cx<'_> {
         if kind == SocketType::Req {
             self.sim.oracle.req_replied(now, s, pipe);
         }
-        let empty_probe = m.len() == 2 && m.frames()[1].is_empty();
+        // (STREAM's notices look the same; those mutations are about ROUTER's probes.)
+        let empty_probe = kind != SocketType::Stream && m.len() == 2 && m.frames()[1].is_empty();
         if empty_probe && !self.sim.mutated {
             match self.sim.mutation {
                 Mutation::DuplicateRouterProbe => {
@@ -2307,6 +2319,18 @@ impl Cx<'_> {
             self.sim.check_read_back(s, &opt, got);
         }
         self.sim.settle(s as usize);
+    }
+
+    /// Socket `s`'s ZMQ_ROUTING_ID as `zmq_getsockopt` reads it (empty when it has none).
+    pub fn routing_id(&mut self, s: u64) -> Option<Bytes> {
+        match self
+            .base(s)?
+            .socket()
+            .get_option(SocketOptionName::RoutingId)
+        {
+            Ok(SocketOption::RoutingId(id)) => Some(id),
+            _ => None,
+        }
     }
 
     /// Closes socket `s`.

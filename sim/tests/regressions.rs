@@ -258,3 +258,41 @@ fn seed_68113_a_secured_handshake_fits_in_handshake_ivl() {
 fn seed_46384_secured_window_bound_pubsub_meets_its_probes() {
     passes_secured(46384, Pattern::PubSub);
 }
+
+/// Fixed (`Stream::send`): a STREAM server closed a connection with an empty body while that
+/// connection's pipe was full (SNDHWM 1). The send succeeded, though its routing id frame
+/// alone was answered would-block (`check_send_start`, libzmq's `stream_t::xsend`, which
+/// decides at the routing id before it sees the body): a frame-by-frame sender would have
+/// been told EAGAIN. A close at a full pipe now would-block too. Seeds 79 and 99 failed the
+/// same way.
+#[test]
+fn seed_57_a_stream_close_at_a_full_pipe_would_block() {
+    let r = run_seed(&RunOptions::new(57));
+    assert!(r.profile.features.stream, "the seed no longer draws STREAM");
+    assert!(r.failure.is_none(), "{r}");
+    assert!(r.coverage.stream_closes > 0, "{r}");
+}
+
+/// These seeds found core bugs or profile gaps before the STREAM side workload could be
+/// drawn, and draw it now: its hosts take a share of the faults and of the network's draws, so their runs
+/// changed. Without it they replay the runs that found their bugs, which must still pass.
+#[test]
+fn seeds_that_now_draw_stream_replay_their_old_runs_without_it() {
+    for (seed, pattern) in [
+        (656, Pattern::Pipeline),
+        (1813, Pattern::PubSub),
+        (4427, Pattern::ReqRep),
+        (5510, Pattern::ReqRep),
+        (73922, Pattern::Pair),
+        (206787, Pattern::Pipeline),
+        (249461, Pattern::PubSub),
+    ] {
+        assert!(oxmq_sim::Profile::draw(seed).features.stream);
+        let r = run_seed(&RunOptions {
+            stream: Some(false),
+            ..RunOptions::new(seed)
+        });
+        assert_eq!(r.profile.pattern, pattern, "seed {seed}");
+        assert!(r.failure.is_none(), "{r}");
+    }
+}

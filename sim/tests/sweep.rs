@@ -1,16 +1,26 @@
-//! A fixed sweep CI runs: every seed must pass every oracle.
+//! A fixed sweep CI runs: every seed must pass every oracle, and the oracles that need their
+//! workload drawn must have had something to judge.
 
+use oxmq_sim::oracle::Coverage;
 use oxmq_sim::{run_seed, RunOptions};
 
 #[test]
 fn a_fixed_sweep_passes() {
     let mut failed = Vec::new();
+    let mut coverage = Coverage::default();
     for seed in 0..300 {
         let report = run_seed(&RunOptions::new(seed));
+        coverage += report.coverage;
         if report.failure.is_some() {
             eprint!("{report}");
             failed.push(seed);
         }
     }
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
+    // The STREAM side workload ran, and each of its oracles judged something.
+    let c = coverage;
+    assert!(c.stream_bytes > 0, "no STREAM bytes verified: {c}");
+    assert!(c.stream_notices > 0, "no STREAM notices seen: {c}");
+    assert!(c.stream_closes > 0, "no STREAM close by an empty body: {c}");
+    assert!(c.stream_unreachable > 0, "no STREAM send refused: {c}");
 }

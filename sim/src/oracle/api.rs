@@ -9,8 +9,11 @@
 //! - PUB never blocks: at a subscriber's HWM it drops (RFC 29), so every send succeeds.
 //! - ROUTER never blocks and drops what it cannot route, unless ROUTER_MANDATORY: then it
 //!   reports host-unreachable for an unknown routing id and would-block at a full pipe.
-//! - Only REQ reports a bad state (a second request without REQ_RELAXED), only ROUTER
-//!   host-unreachable, and a closing socket reports that it is terminated.
+//! - STREAM (libzmq's `stream_t::xsend`) decides at the routing id: host-unreachable for an
+//!   id it has no pipe for, would-block when that pipe is full; so a send that succeeded had
+//!   a pipe, and with no pipe at all a send is unreachable, never would-block.
+//! - Only REQ reports a bad state (a second request without REQ_RELAXED), only ROUTER and
+//!   STREAM host-unreachable, and a closing socket reports that it is terminated.
 
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{PipeId, SocketType};
@@ -143,6 +146,11 @@ pub fn check_send(
         (Router, Some(e)) => wrong(&format!(
             "ROUTER without ROUTER_MANDATORY drops what it cannot route, got {e:?}"
         )),
+        (Stream, None | Some(WouldBlock)) if v.pipes.is_empty() => wrong(&format!(
+            "with no pipe at all a send gave {result:?}: no routing id can be known \
+             (host-unreachable)"
+        )),
+        (Stream, None | Some(HostUnreachable | WouldBlock)) => Ok(()),
         (_, Some(e)) => wrong(&format!("unexpected send error {e:?}")),
         (_, None) => Ok(()),
     }
@@ -219,5 +227,17 @@ mod tests {
         assert!(check_send(1, &r, Err(HostUnreachable)).is_ok());
         r.closing = true;
         assert!(check_send(1, &r, Err(Terminated)).is_ok());
+    }
+
+    #[test]
+    fn stream_is_unreachable_without_a_pipe() {
+        use SendErrorKind::*;
+        let none = view(SocketType::Stream, &[]);
+        assert!(check_send(1, &none, Err(HostUnreachable)).is_ok());
+        assert!(check_send(1, &none, Ok(())).is_err());
+        assert!(check_send(1, &none, Err(WouldBlock)).is_err());
+        let one = view(SocketType::Stream, &[2]);
+        assert!(check_send(1, &one, Err(WouldBlock)).is_ok());
+        assert!(check_send(1, &one, Err(BadState)).is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! Workloads, one per ZeroMQ pattern: applications that send numbered messages, receive and
-//! check them, and owe probes once the network has healed.
+//! check them, and owe probes once the network has healed. Side workloads run beside the
+//! pattern's on hosts of their own: protocol-breaking intruders, impostors (with security),
+//! and STREAM peers exchanging raw byte streams.
 
 mod impostor;
 mod intruder;
@@ -8,6 +10,7 @@ mod pipeline;
 mod pubsub;
 mod reqrep;
 mod router;
+mod stream;
 
 use oxmq_core::{Instant, SocketOption, SocketType};
 use rand::Rng;
@@ -27,6 +30,9 @@ pub fn build(sim: &mut Sim, profile: &Profile) {
     }
     if profile.features.intruders {
         intruder::build(sim, profile);
+    }
+    if profile.features.stream {
+        stream::build(sim, profile);
     }
     if profile.security.impostors {
         impostor::build(sim, profile);
