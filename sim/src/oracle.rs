@@ -134,6 +134,11 @@ pub struct Coverage {
     pub first_frames: u64,
     /// REQ/REP sends out of turn, checked to be refused (EFSM).
     pub out_of_turn: u64,
+    /// Sends on SUB and PULL (ENOTSUP) and options out of range or of another socket type
+    /// (EINVAL), checked to be refused.
+    pub refused: u64,
+    /// Messages a proxy's XPUB_NODROP refused at a full pipe (EAGAIN), held and sent again.
+    pub nodrop_held: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -171,6 +176,8 @@ impl std::ops::AddAssign for Coverage {
         self.options_read_back += o.options_read_back;
         self.first_frames += o.first_frames;
         self.out_of_turn += o.out_of_turn;
+        self.refused += o.refused;
+        self.nodrop_held += o.nodrop_held;
     }
 }
 
@@ -182,7 +189,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused, {} sends and options refused as the socket type promises, {} held at XPUB_NODROP",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -215,7 +222,9 @@ impl std::fmt::Display for Coverage {
             self.readiness,
             self.options_read_back,
             self.first_frames,
-            self.out_of_turn
+            self.out_of_turn,
+            self.refused,
+            self.nodrop_held
         )
     }
 }

@@ -145,6 +145,9 @@ pub struct Features {
     pub proxy: bool,
     /// Some peers share a host with the socket they connect to and connect over inproc.
     pub inproc: bool,
+    /// The proxy's XPUB sets ZMQ_XPUB_NODROP: at a subscriber's HWM its send fails with
+    /// EAGAIN instead of dropping, and the proxy holds the message until it goes.
+    pub xpub_nodrop: bool,
     /// During the faults, peers that break the protocol come and go (a garbled greeting, a
     /// socket type the victim refuses, a frame over its MAXMSGSIZE), and every socket sets
     /// a MAXMSGSIZE above the workload's messages.
@@ -291,6 +294,7 @@ impl Profile {
             proxy: chance(&mut r, 0.4),
             inproc: chance(&mut r, 0.3),
             intruders: false,
+            xpub_nodrop: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -299,6 +303,8 @@ impl Profile {
             sock.base.sim_mailbox_shuffle = Some(r.random());
         }
         features.intruders = chance(&mut r, 0.3);
+        // From a stream of its own, so that the draws above and below keep their values.
+        features.xpub_nodrop = chance(&mut stream(seed, "xpub-nodrop"), 0.5);
         Profile {
             pattern,
             peers,
@@ -537,6 +543,7 @@ impl Profile {
             proxy: f.proxy && self.pattern == Pattern::PubSub,
             inproc: f.inproc,
             intruders: f.intruders,
+            xpub_nodrop: f.xpub_nodrop && f.proxy && self.pattern == Pattern::PubSub,
         }
     }
 }
@@ -551,6 +558,7 @@ impl std::fmt::Display for Features {
             (self.proxy, "proxy"),
             (self.inproc, "inproc"),
             (self.intruders, "intruders"),
+            (self.xpub_nodrop, "xpub-nodrop"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {
