@@ -143,6 +143,11 @@ pub struct Coverage {
     pub stream_closes: u64,
     /// STREAM sends to a routing id never had or gone, refused with host-unreachable.
     pub stream_unreachable: u64,
+    /// Sends on SUB and PULL (ENOTSUP) and options out of range or of another socket type
+    /// (EINVAL), checked to be refused.
+    pub refused: u64,
+    /// Messages a proxy's XPUB_NODROP refused at a full pipe (EAGAIN), held and sent again.
+    pub nodrop_held: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -184,6 +189,8 @@ impl std::ops::AddAssign for Coverage {
         self.stream_notices += o.stream_notices;
         self.stream_closes += o.stream_closes;
         self.stream_unreachable += o.stream_unreachable;
+        self.refused += o.refused;
+        self.nodrop_held += o.nodrop_held;
     }
 }
 
@@ -195,7 +202,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP",
             self.sends,
             self.blocked_at_hwm,
             self.balanced,
@@ -232,7 +239,9 @@ impl std::fmt::Display for Coverage {
             self.stream_bytes,
             self.stream_notices,
             self.stream_closes,
-            self.stream_unreachable
+            self.stream_unreachable,
+            self.refused,
+            self.nodrop_held
         )
     }
 }

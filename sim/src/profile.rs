@@ -145,6 +145,9 @@ pub struct Features {
     pub proxy: bool,
     /// Some peers share a host with the socket they connect to and connect over inproc.
     pub inproc: bool,
+    /// The proxy's XPUB sets ZMQ_XPUB_NODROP: at a subscriber's HWM its send fails with
+    /// EAGAIN instead of dropping, and the proxy holds the message until it goes.
+    pub xpub_nodrop: bool,
     /// During the faults, peers that break the protocol come and go (a garbled greeting, a
     /// socket type the victim refuses, a frame over its MAXMSGSIZE), and every socket sets
     /// a MAXMSGSIZE above the workload's messages.
@@ -295,6 +298,7 @@ impl Profile {
             inproc: chance(&mut r, 0.3),
             intruders: false,
             stream: false,
+            xpub_nodrop: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -304,6 +308,8 @@ impl Profile {
         }
         features.intruders = chance(&mut r, 0.3);
         features.stream = chance(&mut r, 0.3);
+        // From a stream of its own, so that the draws above and below keep their values.
+        features.xpub_nodrop = chance(&mut stream(seed, "xpub-nodrop"), 0.5);
         Profile {
             pattern,
             peers,
@@ -545,6 +551,7 @@ impl Profile {
             inproc: f.inproc,
             intruders: f.intruders,
             stream: f.stream,
+            xpub_nodrop: f.xpub_nodrop && f.proxy && self.pattern == Pattern::PubSub,
         }
     }
 }
@@ -560,6 +567,7 @@ impl std::fmt::Display for Features {
             (self.inproc, "inproc"),
             (self.intruders, "intruders"),
             (self.stream, "stream"),
+            (self.xpub_nodrop, "xpub-nodrop"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

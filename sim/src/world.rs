@@ -2042,10 +2042,11 @@ impl Cx<'_> {
         self.send_judged(s, msg, true)
     }
 
-    /// Sends on REQ or REP socket `s` out of its turn, for the caller to judge the result
-    /// (EFSM): the looks at POLLOUT and at the first frame are checked against it, the send
-    /// oracle's model of a send in turn is not applied.
-    pub fn send_out_of_turn(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
+    /// Sends on socket `s` what its state or type must refuse (a REQ or REP out of its turn,
+    /// any send on SUB or PULL), for the caller to judge the result: the looks at POLLOUT
+    /// and at the first frame are checked against it, the send oracle's model of a send
+    /// that may go is not applied.
+    pub fn send_refused(&mut self, s: u64, msg: Message) -> Result<(), SendErrorKind> {
         self.send_judged(s, msg, false).0
     }
 
@@ -2107,7 +2108,8 @@ impl Cx<'_> {
                     r,
                     Err(SendErrorKind::HostUnreachable
                         | SendErrorKind::WouldBlock
-                        | SendErrorKind::BadState)
+                        | SendErrorKind::BadState
+                        | SendErrorKind::NotSupported)
                 ),
             };
             if !agrees {
@@ -2127,14 +2129,14 @@ impl Cx<'_> {
     }
 
     /// ZMQ_EVENTS' POLLOUT promise, against the send that followed the look: no POLLOUT
-    /// means the send cannot go (it would block, or REQ/REP's state forbids it); POLLOUT
-    /// means it does not block and is not refused for the state. Sockets that route by
-    /// address (ROUTER, SERVER, PEER) are held to less: POLLOUT there says some peer
+    /// means the send cannot go (it would block, REQ/REP's state forbids it, or the socket
+    /// cannot send at all); POLLOUT means it does not block and is not refused. Sockets that
+    /// route by address (ROUTER, SERVER, PEER) are held to less: POLLOUT there says some peer
     /// could take a message, not the one addressed, so a send that would block after POLLOUT
     /// fails the run only if no pipe had room (`any_room`, counted before the looks). STREAM
     /// is always writable (libzmq's `stream_t::xhas_out`: "whether actual attempt to write
     /// succeeds depends on which pipe the message is going to be routed to"), so it must
-    /// always say POLLOUT and may then block.
+    /// always say POLLOUT and may then block. XPUB is held to the first half only (see below).
     fn check_pollout(
         &mut self,
         s: u64,
@@ -2152,7 +2154,13 @@ impl Cx<'_> {
             kind,
             SocketType::Router | SocketType::Stream | SocketType::Server | SocketType::Peer
         );
-        let refused = matches!(r, Err(SendErrorKind::WouldBlock | SendErrorKind::BadState));
+        // XPUB always says POLLOUT, as libzmq's does (`dist_t::has_out` is true): with
+        // XPUB_NODROP a send after it may still meet a subscriber's full pipe (EAGAIN).
+        let always_out = kind == SocketType::XPub;
+        let refused = matches!(
+            r,
+            Err(SendErrorKind::WouldBlock | SendErrorKind::BadState | SendErrorKind::NotSupported)
+        );
         if kind == SocketType::Stream {
             if !pollout {
                 let what =
@@ -2164,7 +2172,7 @@ impl Cx<'_> {
         if !pollout && r.is_ok() {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said no POLLOUT, the send went");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
-        } else if pollout && refused && (!routed || !any_room) {
+        } else if pollout && refused && !always_out && (!routed || !any_room) {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLOUT, the send gave {r:?}");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
         }
@@ -2215,7 +2223,9 @@ impl Cx<'_> {
         // send oracle follows.
         let pollin = b.socket_mut().can_recv();
         let delivered = b.delivered();
-        let got = b.recv(now).ok().map(|m| (m, b.socket().last_recv_pipe()));
+        let r = b.recv(now);
+        let efsm = matches!(r, Err(oxmq_core::RecvError::BadState));
+        let got = r.ok().map(|m| (m, b.socket().last_recv_pipe()));
         let fresh = b.delivered() != delivered;
         // ZMQ_EVENTS' promise: POLLIN means a receive finds a message, and no POLLIN means
         // none was there: a receive that finds one must have taken it from what its own pump
@@ -2226,6 +2236,13 @@ impl Cx<'_> {
         // "duplicates should be removed here", does the same).
         let judged = kind != SocketType::Req;
         self.sim.oracle.coverage.readiness += 1;
+        // Nor may a socket whose state refuses a receive (REQ with no request out, REP
+        // owing its reply: EFSM) say POLLIN (libzmq's `req_t::xhas_in` and `rep_t::xhas_in`
+        // answer false there).
+        if pollin && efsm {
+            let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLIN, the receive gave EFSM");
+            self.sim.oracle.fail(FailureKind::Safety, now, what);
+        }
         if judged && pollin && got.is_none() {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLIN, the receive found none");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
@@ -2333,6 +2350,28 @@ impl Cx<'_> {
         }
     }
 
+    /// Sets on socket `s` an option it must refuse (EINVAL: an option its type does not
+    /// have, a value out of range), and checks that the value read back has not changed.
+    pub fn set_option_refused(&mut self, s: u64, opt: SocketOption) {
+        let now = self.now();
+        let Some(b) = self.base(s) else {
+            return;
+        };
+        let kind = b.socket().socket_type();
+        let before = b.socket().get_option(opt.name());
+        let r = b.socket_mut().set_option(opt.clone());
+        let after = b.socket().get_option(opt.name());
+        self.sim.oracle.coverage.refused += 1;
+        if r.is_ok() || before != after {
+            let what = format!(
+                "s{s} {kind:?} took {opt:?} ({r:?}; read back {before:?}, then {after:?}), \
+                 which libzmq refuses with EINVAL"
+            );
+            self.sim.oracle.fail(FailureKind::Safety, now, what);
+        }
+        self.sim.settle(s as usize);
+    }
+
     /// Closes socket `s`.
     pub fn close(&mut self, s: u64) {
         self.sim.close_socket(s as usize);
@@ -2387,6 +2426,8 @@ fn send_view(b: &SocketBase, mandatory: bool, closing: bool) -> SendView {
         closing,
         sndhwm: sock.options().sndhwm,
         conflate: sock.options().conflate,
+        nodrop: sock.get_option(oxmq_core::SocketOptionName::XpubNodrop)
+            == Ok(SocketOption::XpubNodrop(true)),
         pipes: sock
             .pipe_ids()
             .map(|id| match b.pipe(id) {

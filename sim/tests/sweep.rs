@@ -23,4 +23,19 @@ fn a_fixed_sweep_passes() {
     assert!(c.stream_notices > 0, "no STREAM notices seen: {c}");
     assert!(c.stream_closes > 0, "no STREAM close by an empty body: {c}");
     assert!(c.stream_unreachable > 0, "no STREAM send refused: {c}");
+    // And the checks only some seeds reach.
+    assert!(
+        c.readiness > 0,
+        "no send or receive checked against ZMQ_EVENTS: {c}"
+    );
+    assert!(
+        c.first_frames > 0,
+        "no send checked against its first frame: {c}"
+    );
+    assert!(c.out_of_turn > 0, "no REQ/REP send out of turn: {c}");
+    assert!(
+        c.refused > 0,
+        "no send on SUB or PULL, nor option, refused: {c}"
+    );
+    assert!(c.nodrop_held > 0, "no message held at XPUB_NODROP: {c}");
 }

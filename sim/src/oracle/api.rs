@@ -58,6 +58,9 @@ pub struct SendView {
     /// ZMQ_CONFLATE: its pipes keep only the newest message each way, and a send never
     /// blocks (it replaces an unsent message instead).
     pub conflate: bool,
+    /// ZMQ_XPUB_NODROP (XPUB): at a subscriber's HWM a send fails with would-block instead
+    /// of dropping.
+    pub nodrop: bool,
     /// Its pipes, in id order.
     pub pipes: Vec<PipeState>,
 }
@@ -151,6 +154,16 @@ pub fn check_send(
              (host-unreachable)"
         )),
         (Stream, None | Some(HostUnreachable | WouldBlock)) => Ok(()),
+        // XPUB_NODROP: only a subscriber's full pipe blocks, so with every pipe idle and
+        // below its low-water mark the send cannot block (which pipes match is not known
+        // here; the liveness of what it then sends is checked by the subscribers).
+        (XPub, Some(WouldBlock)) if v.nodrop && !v.all_available() => Ok(()),
+        (XPub, Some(WouldBlock)) if v.nodrop => {
+            wrong("XPUB_NODROP blocked though every pipe was idle and below its low-water mark")
+        }
+        (XPub, Some(e)) => wrong(&format!(
+            "XPUB without XPUB_NODROP never blocks or fails (it drops), got {e:?}"
+        )),
         (_, Some(e)) => wrong(&format!("unexpected send error {e:?}")),
         (_, None) => Ok(()),
     }
@@ -167,6 +180,7 @@ mod tests {
             closing: false,
             sndhwm: 2,
             conflate: false,
+            nodrop: false,
             pipes: outs
                 .iter()
                 .enumerate()

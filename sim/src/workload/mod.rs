@@ -51,6 +51,32 @@ fn open(cx: &mut Cx<'_>, p: &Profile, kind: SocketType, extra: &[SocketOption]) 
     cx.open(kind, config, &opts)
 }
 
+/// Every how many messages received a SUB or PULL also tries to send, and must be refused.
+const REFUSED_EVERY: u64 = 8;
+
+/// A receive-only socket (SUB, PULL) that has just received message `seq` tries, one time
+/// in [`REFUSED_EVERY`], to send a two-frame message: libzmq refuses any send on them with
+/// ENOTSUP at the first frame (their `xsend` is unsupported), so the first-frame look, the
+/// POLLOUT look (never POLLOUT) and the send must all say so, and nothing is sent. Chosen by
+/// the sequence number, not by a draw, so that seeds keep their traces.
+fn try_refused_send(cx: &mut Cx<'_>, s: u64, seq: u64) {
+    if seq % REFUSED_EVERY != REFUSED_EVERY - 1 || !cx.is_open(s) {
+        return;
+    }
+    let m = oxmq_core::Message::from_frames([
+        bytes::Bytes::from_static(b"refused"),
+        bytes::Bytes::from_static(b"send"),
+    ]);
+    let r = cx.send_refused(s, m);
+    cx.oracle().coverage.refused += 1;
+    if r != Err(oxmq_core::SendErrorKind::NotSupported) {
+        let now = cx.now();
+        let what = format!("s{s}: a send on a receive-only socket gave {r:?}, not ENOTSUP");
+        cx.oracle()
+            .fail(crate::oracle::FailureKind::Safety, now, what);
+    }
+}
+
 /// How many frames the next message has.
 fn frames(cx: &mut Cx<'_>, p: &Profile) -> usize {
     // libzmq's CONFLATE does not support multipart messages: single frames only there.

@@ -7,7 +7,7 @@ use oxmq_core::{Instant, SocketOption, SocketType};
 
 use super::{
     add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
-    sending, LingerBurst,
+    sending, try_refused_send, LingerBurst,
 };
 use crate::msg::Payload;
 use crate::oracle::Scope;
@@ -194,6 +194,7 @@ impl App for Worker {
                 return;
             };
             cx.oracle().received(now, pull, pipe, &task, Scope::One);
+            try_refused_send(cx, pull, task.seq);
             let mut result = Payload::new(push, self.seq, task.frames, task.probe);
             result.pad = self.p.pad;
             self.seq += 1;
@@ -259,6 +260,7 @@ impl App for Sink {
                 return;
             };
             cx.oracle().received(now, s, pipe, &r, Scope::One);
+            try_refused_send(cx, s, r.seq);
             if self.p.conflating() {
                 cx.oracle().conflated(now, "the sink", r.sender, r.seq);
             }

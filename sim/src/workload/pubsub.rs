@@ -12,7 +12,7 @@ use rand::Rng;
 
 use super::{
     add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
-    sending,
+    sending, try_refused_send,
 };
 use crate::msg::Payload;
 use crate::oracle::{FailureKind, Scope};
@@ -244,6 +244,7 @@ impl App for Subscriber {
                 cx.oracle()
                     .fulfil(&format!("{}:{} reaches sub s{s}", p.sender, p.seq), now);
             }
+            try_refused_send(cx, s, p.seq);
         }
     }
 
@@ -268,6 +269,9 @@ struct Proxy {
     xpub: Option<u64>,
     /// The injected bug (`ProxyWidensSubscriptions`) has played.
     widened: bool,
+    /// With XPUB_NODROP: the message the XPUB refused at a subscriber's HWM, and what it
+    /// carries. The proxy reads nothing more until it went, as libzmq's proxy blocks.
+    held: Option<(oxmq_core::Message, Payload)>,
 }
 
 impl Proxy {
@@ -277,7 +281,33 @@ impl Proxy {
             xsub: None,
             xpub: None,
             widened: false,
+            held: None,
         }
+    }
+
+    /// Forwards `m` (carrying `p`) out of the XPUB; returns false if XPUB_NODROP refused it
+    /// at a full pipe, in which case it is held for the next try.
+    fn forward(&mut self, cx: &mut Cx<'_>, xpub: u64, m: oxmq_core::Message, p: Payload) -> bool {
+        let now = cx.now();
+        let nodrop = self.p.active_features().xpub_nodrop;
+        let (r, sent) = cx.send_seen(xpub, m.clone());
+        if nodrop && r == Err(oxmq_core::socket::SendErrorKind::WouldBlock) {
+            cx.oracle().coverage.nodrop_held += 1;
+            self.held = Some((m, p));
+            return false;
+        }
+        // Without XPUB_NODROP, at a subscriber's HWM XPUB drops, as PUB does, and the
+        // subscribers behind the full pipes are not owed it. With it nothing is dropped and
+        // nothing excused: a probe the XPUB lost stays owed.
+        if p.probe && !nodrop {
+            for r in sent.dropped_for {
+                let what = format!("{}:{} reaches sub s{r}", p.sender, p.seq);
+                cx.oracle().excuse(&what, now);
+                let who = format!("sub s{r}");
+                cx.oracle().newest_dropped(Some(&who), p.sender, p.seq, now);
+            }
+        }
+        true
     }
 }
 
@@ -288,9 +318,36 @@ impl App for Proxy {
         // check expects every subscriber to get.
         let hwms = [SocketOption::SndHwm(1000), SocketOption::RcvHwm(1000)];
         let xsub = open(cx, &self.p, SocketType::XSub, &hwms);
+        // XSUB subscribes by the messages it sends; libzmq 4.3's XSUB has no ZMQ_SUBSCRIBE
+        // option (EINVAL), nor ZMQ_UNSUBSCRIBE.
+        cx.set_option_refused(xsub, SocketOption::Subscribe("A".into()));
+        cx.set_option_refused(xsub, SocketOption::Unsubscribe("A".into()));
         let e = peer_ep(cx, PUB, PORT);
         cx.connect(xsub, &e);
-        let xpub = open(cx, &self.p, SocketType::XPub, &hwms);
+        // With XPUB_NODROP nothing is dropped, so its XPUB takes the smallest SNDHWM, and
+        // its full pipes push back on the proxy.
+        let nodrop = self.p.active_features().xpub_nodrop;
+        let xpub_hwms = if nodrop {
+            [SocketOption::SndHwm(1), SocketOption::RcvHwm(1000)]
+        } else {
+            hwms.clone()
+        };
+        let xpub = open(cx, &self.p, SocketType::XPub, &xpub_hwms);
+        // The proxy's XPUB states libzmq's defaults but the drawn XPUB_NODROP (each must
+        // read back as set), and
+        // without XPUB_MANUAL it must refuse ZMQ_SUBSCRIBE and ZMQ_UNSUBSCRIBE (EINVAL):
+        // subscriptions come from its subscribers.
+        for opt in [
+            SocketOption::XpubVerbose(false),
+            SocketOption::XpubVerboser(false),
+            SocketOption::XpubManual(false),
+            SocketOption::XpubNodrop(nodrop),
+            SocketOption::XpubWelcomeMsg(None),
+        ] {
+            cx.set_option(xpub, opt);
+        }
+        cx.set_option_refused(xpub, SocketOption::Subscribe("A".into()));
+        cx.set_option_refused(xpub, SocketOption::Unsubscribe("A".into()));
         bind_ports(cx, xpub, PROXY_PORT);
         self.xsub = Some(xsub);
         self.xpub = Some(xpub);
@@ -310,22 +367,20 @@ impl App for Proxy {
         let (Some(xsub), Some(xpub)) = (self.xsub, self.xpub) else {
             return;
         };
-        while let Some((m, pipe)) = cx.recv(xsub) {
+        let mut flowing = match self.held.take() {
+            Some((m, p)) => self.forward(cx, xpub, m, p),
+            None => true,
+        };
+        while flowing {
+            let Some((m, pipe)) = cx.recv(xsub) else {
+                break;
+            };
             let now = cx.now();
             let Some(p) = cx.oracle().decode(now, "proxy", m.frames()) else {
                 return;
             };
             cx.oracle().proxy_received(now, xsub, &p, pipe);
-            // XPUB never blocks: at a subscriber's HWM it drops, as PUB does.
-            let (_, sent) = cx.send_seen(xpub, m);
-            if p.probe {
-                for r in sent.dropped_for {
-                    let what = format!("{}:{} reaches sub s{r}", p.sender, p.seq);
-                    cx.oracle().excuse(&what, now);
-                    let who = format!("sub s{r}");
-                    cx.oracle().newest_dropped(Some(&who), p.sender, p.seq, now);
-                }
-            }
+            flowing = self.forward(cx, xpub, m, p);
         }
         while let Some((m, _)) = cx.recv(xpub) {
             let now = cx.now();
@@ -385,6 +440,7 @@ impl App for Proxy {
     fn crashed(&mut self) {
         self.xsub = None;
         self.xpub = None;
+        self.held = None;
     }
 
     fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {

@@ -55,7 +55,7 @@ fn out_of_turn(cx: &mut Cx<'_>, s: u64, what: &str) {
     if !cx.is_open(s) {
         return;
     }
-    let r = cx.send_out_of_turn(s, Message::from("out of turn"));
+    let r = cx.send_refused(s, Message::from("out of turn"));
     cx.oracle().coverage.out_of_turn += 1;
     if r != Err(SendErrorKind::BadState) {
         let now = cx.now();

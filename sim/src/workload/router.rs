@@ -142,6 +142,10 @@ impl App for Server {
             SocketOption::RouterHandover(self.p.sock.router_handover),
         ];
         let s = open(cx, &self.p, SocketType::Router, &opts);
+        // A routing id is 1 to 255 bytes (zmq_setsockopt): an empty one or a longer one is
+        // refused with EINVAL, for the socket's own id and for the next connection's.
+        cx.set_option_refused(s, SocketOption::RoutingId(Bytes::new()));
+        cx.set_option_refused(s, SocketOption::ConnectRoutingId(Bytes::from(vec![7; 256])));
         bind_ports(cx, s, PORT);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
