@@ -426,15 +426,8 @@ impl App for Server {
         let Some(s) = self.sock else {
             return;
         };
-        while let Some((m, _)) = cx.recv(s) {
+        while let Some(seen) = next_seen(cx, s, &mut self.tracker) {
             let now = cx.now();
-            let seen = match self.tracker.seen(&m) {
-                Ok(seen) => seen,
-                Err(what) => {
-                    cx.oracle().fail(FailureKind::Safety, now, what);
-                    return;
-                }
-            };
             match seen {
                 Seen::Connected(rid) => {
                     cx.oracle().coverage.stream_notices += 1;
@@ -540,6 +533,20 @@ impl Client {
     }
 }
 
+/// The next message `s` received, as `tracker` reads it (a notice or bytes under a routing
+/// id); a broken notice rule fails the run and ends the reading.
+fn next_seen(cx: &mut Cx<'_>, s: u64, tracker: &mut Tracker) -> Option<Seen> {
+    let (m, _) = cx.recv(s)?;
+    match tracker.seen(&m) {
+        Ok(seen) => Some(seen),
+        Err(what) => {
+            let now = cx.now();
+            cx.oracle().fail(FailureKind::Safety, now, what);
+            None
+        }
+    }
+}
+
 impl App for Client {
     fn start(&mut self, cx: &mut Cx<'_>) {
         if let Some(old) = self.lost.take() {
@@ -585,15 +592,8 @@ impl App for Client {
         let Some(s) = self.sock else {
             return;
         };
-        while let Some((m, _)) = cx.recv(s) {
+        while let Some(seen) = next_seen(cx, s, &mut self.tracker) {
             let now = cx.now();
-            let seen = match self.tracker.seen(&m) {
-                Ok(seen) => seen,
-                Err(what) => {
-                    cx.oracle().fail(FailureKind::Safety, now, what);
-                    return;
-                }
-            };
             match seen {
                 Seen::Connected(rid) => {
                     cx.oracle().coverage.stream_notices += 1;
