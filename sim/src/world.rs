@@ -2134,9 +2134,7 @@ impl Cx<'_> {
     /// route by address (ROUTER, SERVER, PEER) are held to less: POLLOUT there says some peer
     /// could take a message, not the one addressed, so a send that would block after POLLOUT
     /// fails the run only if no pipe had room (`any_room`, counted before the looks). STREAM
-    /// is always writable (libzmq's `stream_t::xhas_out`: "whether actual attempt to write
-    /// succeeds depends on which pipe the message is going to be routed to"), so it must
-    /// always say POLLOUT and may then block. XPUB is held to the first half only (see below).
+    /// and XPUB must always say POLLOUT, and may then block (see below).
     fn check_pollout(
         &mut self,
         s: u64,
@@ -2150,29 +2148,30 @@ impl Cx<'_> {
         }
         let now = self.now();
         self.sim.oracle.coverage.readiness += 1;
-        let routed = matches!(
-            kind,
-            SocketType::Router | SocketType::Stream | SocketType::Server | SocketType::Peer
-        );
-        // XPUB always says POLLOUT, as libzmq's does (`dist_t::has_out` is true): with
-        // XPUB_NODROP a send after it may still meet a subscriber's full pipe (EAGAIN).
-        let always_out = kind == SocketType::XPub;
-        let refused = matches!(
-            r,
-            Err(SendErrorKind::WouldBlock | SendErrorKind::BadState | SendErrorKind::NotSupported)
-        );
-        if kind == SocketType::Stream {
+        // STREAM and XPUB always say POLLOUT, as libzmq's do (`stream_t::xhas_out`: "whether
+        // actual attempt to write succeeds depends on which pipe the message is going to be
+        // routed to"; XPUB's `dist_t::has_out` is true): they must say it, and a send after
+        // it may still block (a full pipe; with XPUB_NODROP, a subscriber's).
+        if matches!(kind, SocketType::Stream | SocketType::XPub) {
             if !pollout {
                 let what =
-                    format!("s{s} STREAM: ZMQ_EVENTS said no POLLOUT (STREAM always has it)");
+                    format!("s{s} {kind:?}: ZMQ_EVENTS said no POLLOUT (this type always has it)");
                 self.sim.oracle.fail(FailureKind::Safety, now, what);
             }
             return;
         }
+        let routed = matches!(
+            kind,
+            SocketType::Router | SocketType::Server | SocketType::Peer
+        );
+        let refused = matches!(
+            r,
+            Err(SendErrorKind::WouldBlock | SendErrorKind::BadState | SendErrorKind::NotSupported)
+        );
         if !pollout && r.is_ok() {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said no POLLOUT, the send went");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
-        } else if pollout && refused && !always_out && (!routed || !any_room) {
+        } else if pollout && refused && (!routed || !any_room) {
             let what = format!("s{s} {kind:?}: ZMQ_EVENTS said POLLOUT, the send gave {r:?}");
             self.sim.oracle.fail(FailureKind::Safety, now, what);
         }

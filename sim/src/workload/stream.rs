@@ -430,8 +430,6 @@ impl App for Server {
             let now = cx.now();
             match seen {
                 Seen::Connected(rid) => {
-                    cx.oracle().coverage.stream_notices += 1;
-                    check_routing_id(cx, s, &self.tracker, &rid);
                     let peer = Peer {
                         key: None,
                         head: Vec::new(),
@@ -534,11 +532,18 @@ impl Client {
 }
 
 /// The next message `s` received, as `tracker` reads it (a notice or bytes under a routing
-/// id); a broken notice rule fails the run and ends the reading.
+/// id); a broken notice rule fails the run and ends the reading. A connect notice is
+/// counted, and ZMQ_ROUTING_ID read back against it.
 fn next_seen(cx: &mut Cx<'_>, s: u64, tracker: &mut Tracker) -> Option<Seen> {
     let (m, _) = cx.recv(s)?;
     match tracker.seen(&m) {
-        Ok(seen) => Some(seen),
+        Ok(seen) => {
+            if let Seen::Connected(rid) = &seen {
+                cx.oracle().coverage.stream_notices += 1;
+                check_routing_id(cx, s, tracker, rid);
+            }
+            Some(seen)
+        }
         Err(what) => {
             let now = cx.now();
             cx.oracle().fail(FailureKind::Safety, now, what);
@@ -596,8 +601,6 @@ impl App for Client {
             let now = cx.now();
             match seen {
                 Seen::Connected(rid) => {
-                    cx.oracle().coverage.stream_notices += 1;
-                    check_routing_id(cx, s, &self.tracker, &rid);
                     let key = (s, self.next);
                     self.next += 1;
                     cx.log(format_args!("s{s} connection #{} is {rid:?}", key.1));
