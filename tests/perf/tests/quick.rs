@@ -32,7 +32,8 @@ fn quick_run_measures_every_cell_and_writes_the_report() {
         "oxmq-mio",
         "oxmq-tokio",
         "libzmq",
-        "ØMQ.rs",
+        "ØMQ.rs (omq-tokio)",
+        "ØMQ.rs blocking",
         "zmq.rs",
         "raw socket",
     ] {

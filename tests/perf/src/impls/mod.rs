@@ -108,6 +108,10 @@ pub fn all() -> Vec<Box<dyn Entry>> {
         }));
     }
     all.push(nonblocking::<omq::Omq>("omq", "ØMQ.rs (omq-tokio)"));
+    all.push(blocking::<omq::OmqBlocking>(
+        "omqb",
+        "ØMQ.rs blocking (omq-tokio)",
+    ));
     all.push(nonblocking::<zmqrs::ZmqRs>("zmqrs", "zmq.rs (zeromq)"));
     all.push(Box::new(raw::Raw));
     all
