@@ -33,8 +33,16 @@ const FIRST_READ: usize = 512;
 const READ_FRAME_MAX: usize = 4 * 1024 * 1024;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
+/// What one session may read, and write, in one turn; a session with more to move goes
+/// after every other session and a look at the poller. Both ends of a local stream on
+/// one thread then take turns in steps that stay in the cache: written in one turn,
+/// read in the next. Unbounded, a writer would fill its socket's kernel buffer (up to
+/// megabytes) before the reader copied any of it out, every byte cold by then.
+const TURN_BYTES: usize = 128 * 1024;
 /// Receive buffers at least this large are recycled through the thread's [`RxPool`].
 const POOLED_MIN: usize = 32 * 1024;
+/// The longest ZMTP frame header: flags and an eight-byte length.
+const HEADER_MAX: usize = 9;
 /// What an I/O thread's [`RxPool`] may keep, in bytes of allocation and in buffers.
 const POOL_BYTES: usize = 4 * 1024 * 1024;
 const POOL_BUFFERS: usize = 16;
@@ -65,6 +73,13 @@ struct IoConn {
     /// The last read filled its chunk: the next one takes [`READ_CHUNK`], not
     /// [`FIRST_READ`].
     big_reads: bool,
+    /// The frames coming are large (at least [`POOLED_MIN`]): each one's header is read
+    /// alone, then its body into a buffer of its own size.
+    large_frames: bool,
+    /// The last read was such a header read.
+    header_only: bool,
+    /// The last flush stopped at its turn's budget, not at would-block or an empty engine.
+    write_more: bool,
     /// The allocation size of the receive buffer [`RxPool::renew`] last installed, while it
     /// is the engine's (0 otherwise).
     rx_size: usize,
@@ -98,6 +113,9 @@ struct Worker {
     half_cells: BTreeMap<SocketId, (Instant, Arc<SocketCell>)>,
     /// Sessions to run this round.
     dirty: BTreeSet<Key>,
+    /// Sessions that used up their turn ([`TURN_BYTES`]) with more to move: run again
+    /// after the next look at the poller.
+    yielded: Vec<Key>,
     /// Commands for socket halves, delivered in one lock per socket at the end of a round.
     to_socket: BTreeMap<SocketId, Batch>,
     /// The mailbox's list from the last round, emptied, to swap in at the next.
@@ -136,6 +154,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<JoinHandle<(
             half_timers: BTreeSet::new(),
             half_cells: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            yielded: Vec::new(),
             to_socket: BTreeMap::new(),
             spare_cmds: Vec::new(),
             rx_pool: RxPool::default(),
@@ -155,7 +174,11 @@ impl Worker {
         set_current_io(self.index);
         let mut events = Events::with_capacity(256);
         while !self.stop {
-            let timeout = self.next_timeout();
+            let timeout = if self.yielded.is_empty() {
+                self.next_timeout()
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return;
@@ -169,6 +192,7 @@ impl Worker {
             }
             self.take_mailbox();
             self.fire_timers();
+            self.dirty.extend(self.yielded.drain(..));
             self.settle();
         }
     }
@@ -221,6 +245,9 @@ impl Worker {
                             readable: true,
                             pending: VecDeque::new(),
                             big_reads: false,
+                            large_frames: false,
+                            header_only: false,
+                            write_more: false,
                             rx_size: 0,
                         });
                     } else {
@@ -433,6 +460,8 @@ impl Worker {
             return;
         };
         let now = self.shared.now();
+        // What this turn has read and written ([`TURN_BYTES`] each).
+        let (mut read, mut written) = (0, 0);
         loop {
             let mut again = false;
             while let Some(action) = s.session.poll_action() {
@@ -455,6 +484,9 @@ impl Worker {
                                 readable: !connecting,
                                 pending: VecDeque::new(),
                                 big_reads: false,
+                                large_frames: false,
+                                header_only: false,
+                                write_more: false,
                                 rx_size: 0,
                             });
                             if !connecting {
@@ -510,7 +542,7 @@ impl Worker {
             if let Some(io) = s.io.as_mut().filter(|io| !io.connecting) {
                 // Read to would-block (the readiness is edge-triggered), while the session
                 // has room; a full pipe leaves the stream marked readable for later.
-                while io.readable && s.session.wants_input() {
+                while io.readable && s.session.wants_input() && read < TURN_BYTES {
                     let wanted = s.session.bytes_wanted();
                     let Some(rx) = s.session.read_buffer() else {
                         break;
@@ -521,23 +553,46 @@ impl Worker {
                     // idle, or handshaking, small ones.
                     // A large frame under way is read in one piece, into a buffer reserved
                     // for it, up to READ_FRAME_MAX at a time (the size is the peer's word).
-                    let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
-                    let chunk = chunk.max(wanted.min(READ_FRAME_MAX));
+                    //
+                    // A frame of at least POOLED_MIN is read to its end and no further, so
+                    // that its buffer holds it and nothing after it; and while frames that
+                    // large keep coming, the next one's header is read alone first, so that
+                    // its body goes straight into a buffer of its size. Otherwise the start
+                    // of a large body read blind would be copied into a larger buffer.
+                    if wanted >= POOLED_MIN {
+                        io.large_frames = true;
+                    } else if io.header_only {
+                        io.large_frames = false; // the header read alone was a small frame's
+                    }
+                    io.header_only = io.large_frames && wanted == 0 && rx.len() < HEADER_MAX;
+                    let chunk = if wanted >= POOLED_MIN {
+                        wanted.min(READ_FRAME_MAX)
+                    } else if io.header_only {
+                        HEADER_MAX - rx.len()
+                    } else {
+                        let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
+                        chunk.max(wanted)
+                    };
                     if rx.capacity() - rx.len() < chunk {
-                        if chunk >= POOLED_MIN {
+                        // A large frame's header, read alone, goes into a pooled buffer too:
+                        // its body will follow it there, and the buffer it replaces (the
+                        // last frame's) is kept for reuse.
+                        if chunk >= POOLED_MIN || io.large_frames {
                             io.rx_size = self.rx_pool.renew(rx, io.rx_size, chunk);
                         } else {
                             io.rx_size = 0; // `reserve` moves it to memory not ours
                         }
                     }
                     rx.reserve(chunk);
-                    let spare = &mut rx.spare_capacity_mut()[..chunk];
+                    let len = chunk.min(TURN_BYTES - read);
+                    let spare = &mut rx.spare_capacity_mut()[..len];
                     let r = io.stream.read_uninit(spare);
                     let n = *r.as_ref().unwrap_or(&0);
+                    read += n;
                     // SAFETY: `recv` initialised the first `n` bytes of the spare capacity,
                     // which follow the buffer's `len` initialised ones.
                     unsafe { rx.set_len(rx.len() + n) };
-                    io.big_reads = n == chunk;
+                    io.big_reads = n == len;
                     match r {
                         Ok(0) => {
                             io.readable = false;
@@ -564,8 +619,12 @@ impl Worker {
                 }
             }
             if let Some(io) = s.io.as_mut().filter(|io| !io.connecting) {
-                if s.session.take_transmit_ready() || !io.pending.is_empty() {
-                    again |= flush(io, &mut s.session, now);
+                if written < TURN_BYTES
+                    && (io.write_more || s.session.take_transmit_ready() || !io.pending.is_empty())
+                {
+                    let n = flush(io, &mut s.session, now, TURN_BYTES - written);
+                    written += n;
+                    again |= n > 0;
                 }
                 // Likewise the list of chunks being written, once written (one allocation
                 // per write call at most, for a connection that keeps writing).
@@ -575,6 +634,14 @@ impl Worker {
             }
             if !again {
                 break;
+            }
+        }
+        // Out of turn with bytes still to move: after the others.
+        if let Some(io) = s.io.as_ref().filter(|io| !io.connecting) {
+            let more_in = read >= TURN_BYTES && io.readable && s.session.wants_input();
+            let more_out = io.write_more;
+            if more_in || more_out {
+                self.yielded.push(key);
             }
         }
         let finished = s.session.is_finished();
@@ -614,17 +681,22 @@ fn register(registry: &Registry, stream: &Stream, token: Token) -> io::Result<()
     )
 }
 
-/// Writes what the engine has, up to would-block; true if anything was written.
-fn flush(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
-    let wrote = write_out(io, session, now);
+/// Writes what the engine has, up to would-block or `budget` bytes; returns how many.
+fn flush(io: &mut IoConn, session: &mut Session, now: Instant, budget: usize) -> usize {
+    let wrote = write_out(io, session, now, budget);
     // What is left over is the session's still: its LINGER waits for it.
     session.set_unwritten(io.pending.iter().map(Bytes::len).sum(), now);
     wrote
 }
 
-fn write_out(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
-    let mut wrote = false;
+fn write_out(io: &mut IoConn, session: &mut Session, now: Instant, budget: usize) -> usize {
+    let mut wrote = 0;
+    io.write_more = false;
     loop {
+        if wrote >= budget {
+            io.write_more = true;
+            return wrote;
+        }
         let mut total: usize = io.pending.iter().map(Bytes::len).sum();
         while total < WRITE_MAX {
             let Some(b) = session.poll_transmit(now) else {
@@ -638,15 +710,20 @@ fn write_out(io: &mut IoConn, session: &mut Session, now: Instant) -> bool {
             return wrote;
         }
         let mut slices = [io::IoSlice::new(&[]); 64];
-        let mut k = 0;
+        let (mut k, mut room) = (0, budget - wrote);
         for (slot, b) in slices.iter_mut().zip(&io.pending) {
+            if room == 0 {
+                break;
+            }
+            let b = &b[..b.len().min(room)];
+            room -= b.len();
             *slot = io::IoSlice::new(b);
             k += 1;
         }
         match io.stream.write_vectored(&slices[..k]) {
             Ok(0) => return wrote,
             Ok(mut n) => {
-                wrote = true;
+                wrote += n;
                 while n > 0 {
                     let front = io.pending.front_mut().expect("wrote past the chunks");
                     if n >= front.len() {

@@ -110,6 +110,84 @@ fn large_frames_arrive_whole_over_every_transport() {
     }
 }
 
+/// Two streams at once through one context's one I/O thread, so that both ends of each
+/// connection take turns there: runs of large frames (each one's header read alone, its body
+/// into a pooled buffer of its size) broken by small ones and multi-frame messages, more
+/// bytes than a turn moves. Every message arrives whole and in order.
+#[test]
+fn mixed_large_and_small_streams_share_an_io_thread_intact() {
+    for ep in transports("mixedstreams").into_iter().take(2) {
+        let ctx = Context::new().unwrap();
+        let pairs: Vec<(Socket, Socket)> = (0..2)
+            .map(|_| {
+                let pull = sock(&ctx, SocketType::Pull);
+                let push = sock(&ctx, SocketType::Push);
+                // A stalled stream fails the test at its timeouts, not in a lingering close.
+                push.set(SocketOption::Linger(0)).unwrap();
+                let ep = if ep.starts_with("ipc") {
+                    format!("{ep}.{}", pairs_tag())
+                } else {
+                    ep.clone()
+                };
+                join(&pull, &push, &ep);
+                (push, pull)
+            })
+            .collect();
+        let sizes = [
+            40_000,
+            65_545,
+            300_000,
+            7,
+            1 << 20,
+            33,
+            32_768,
+            0,
+            131_071,
+            9,
+        ];
+        let message = |stream: usize, i: usize| -> Message {
+            let n = sizes[(i * 7 + stream) % sizes.len()];
+            let body: Vec<u8> = (0..n).map(|k| (k + i * 13 + stream) as u8).collect();
+            if i % 5 == 4 {
+                Message::from_frames([vec![i as u8; 3], body])
+            } else {
+                Message::single(body)
+            }
+        };
+        const COUNT: usize = 120;
+        let ep = &ep;
+        std::thread::scope(|scope| {
+            for (stream, (push, pull)) in pairs.into_iter().enumerate() {
+                // The sender keeps its socket open until the receiver is done (or failed).
+                let (done, wait_done) = std::sync::mpsc::channel::<()>();
+                scope.spawn(move || {
+                    for i in 0..COUNT {
+                        push.send(message(stream, i)).unwrap();
+                    }
+                    let _ = wait_done.recv();
+                });
+                scope.spawn(move || {
+                    let _done = done;
+                    for i in 0..COUNT {
+                        let got = pull.recv().unwrap();
+                        assert!(
+                            got == message(stream, i),
+                            "{ep}: stream {stream}, message {i}"
+                        );
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// A name part that keeps two ipc binds of one test apart.
+fn pairs_tag() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 #[test]
 fn req_rep_over_every_transport() {
     for ep in transports("reqrep") {
