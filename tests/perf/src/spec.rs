@@ -89,8 +89,8 @@ impl Workload {
             Workload::PushPull { size, .. } | Workload::DealerRouter { size, .. } => match size {
                 0..=256 => 2_000_000,
                 257..=4096 => 400_000,
-                4097..=131_072 => 8_000,
-                _ => 400,
+                4097..=131_072 => 40_000,
+                _ => 3_000,
             },
             // Encryption costs: a quarter of the plain stream's count.
             Workload::CurvePushPull { size } => match size {
