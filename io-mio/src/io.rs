@@ -20,6 +20,8 @@ use oxmq_core::session::{Session, ToSocket};
 use oxmq_core::tree::NodeId;
 use oxmq_core::{DriverOptions, Instant, OsError};
 
+use oxmq_core::codec::frame::MAX_HEADER_LEN;
+
 use crate::net::{self, Listen, Stream};
 use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
 
@@ -41,8 +43,6 @@ const WRITE_MAX: usize = 1024 * 1024;
 const TURN_BYTES: usize = 128 * 1024;
 /// Receive buffers at least this large are recycled through the thread's [`RxPool`].
 const POOLED_MIN: usize = 32 * 1024;
-/// The longest ZMTP frame header: flags and an eight-byte length.
-const HEADER_MAX: usize = 9;
 /// What an I/O thread's [`RxPool`] may keep, in bytes of allocation and in buffers.
 const POOL_BYTES: usize = 4 * 1024 * 1024;
 const POOL_BUFFERS: usize = 16;
@@ -564,11 +564,11 @@ impl Worker {
                     } else if io.header_only {
                         io.large_frames = false; // the header read alone was a small frame's
                     }
-                    io.header_only = io.large_frames && wanted == 0 && rx.len() < HEADER_MAX;
+                    io.header_only = io.large_frames && wanted == 0 && rx.len() < MAX_HEADER_LEN;
                     let chunk = if wanted >= POOLED_MIN {
                         wanted.min(READ_FRAME_MAX)
                     } else if io.header_only {
-                        HEADER_MAX - rx.len()
+                        MAX_HEADER_LEN - rx.len()
                     } else {
                         let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
                         chunk.max(wanted)
