@@ -349,7 +349,8 @@ impl Shared {
         accepted: &mut Option<(ConnId, Stream)>,
     ) {
         let sid = cell.id;
-        loop {
+        // Most sends and receives produce nothing to carry out: skip the queues then.
+        while st.half.has_output() {
             let mut progress = false;
             while let Some(a) = st.half.poll_action() {
                 progress = true;
@@ -540,6 +541,9 @@ impl Shared {
 
     /// Does the work that needed other sockets' locks, none being held now.
     pub(crate) fn run_later(&self, later: Vec<Later>) {
+        if later.is_empty() {
+            return;
+        }
         let mut queue: VecDeque<Later> = later.into();
         while let Some(op) = queue.pop_front() {
             let mut more = Vec::new();

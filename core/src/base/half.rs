@@ -851,6 +851,16 @@ impl SocketHalf {
 
     // ----- outputs ------------------------------------------------------------------------
 
+    /// Whether any of the `poll_*` queues (actions, session commands, inproc commands,
+    /// monitor events) holds something: a driver's check that lets it skip draining them
+    /// after an operation that produced nothing, such as most sends and receives.
+    pub fn has_output(&self) -> bool {
+        !(self.actions.is_empty()
+            && self.outbox.is_empty()
+            && self.inproc_out.is_empty()
+            && self.monitor.is_empty())
+    }
+
     /// The next thing the driver must do (listen, close a listener, inproc bind/connect,
     /// close an inproc link).
     pub fn poll_action(&mut self) -> Option<Action> {

@@ -96,7 +96,11 @@ impl<const ATTACH_ACTIVE: bool> Rotation<ATTACH_ACTIVE> {
     {
         let found = self.find(state, offer);
         if found.is_ok() {
-            self.current = (self.current + 1) % self.active;
+            // A compare, not `%`: a division per message shows in profiles.
+            self.current += 1;
+            if self.current >= self.active {
+                self.current = 0;
+            }
         }
         found
     }
