@@ -11,6 +11,11 @@
 //!
 //! A caller that must wait sleeps on its socket's condition variable, which every driver of
 //! the half notifies after a change while still holding the lock: no wake-up is lost.
+//!
+//! One exception to "take the half's lock": an inproc pipe command for a socket whose own
+//! thread is inside a receive is left as mail beside the lock, for that thread to take
+//! ([`Shared::deliver_inproc`] gives the protocol). A stream's sender then wakes a reader
+//! that ran dry without waiting for its lock or calling into the kernel.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Write};
@@ -79,12 +84,54 @@ pub(crate) struct SocketCell {
     pub(crate) cv: std::sync::Condvar,
     /// Bumped (under the lock) by every drain: a caller spinning off the lock watches it.
     version: AtomicU64,
+    /// Inproc pipe commands a peer left for this half instead of taking its lock (see
+    /// [`Shared::deliver_inproc`]), with `has_mail` raised after each is added.
+    mail: Mutex<Vec<(ConnId, PipeCommand)>>,
+    has_mail: AtomicBool,
+    /// Callers inside a receive on this socket: each takes the mail before it returns.
+    busy: AtomicUsize,
+    /// Callers asleep on `cv`, for a peer deciding whether mail would be seen in time.
+    sleeping: AtomicUsize,
 }
 
 impl SocketCell {
     pub(crate) fn lock(&self) -> MutexGuard<'_, HalfState> {
         // A panic while holding the lock is a bug in this crate; keep going with what is there.
         self.half.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hands the half (locked, as `st`) the mail left for it, in the order it came.
+    pub(crate) fn take_mail(&self, st: &mut HalfState, now: Instant) {
+        // Lowered before the taking: mail added meanwhile raises it again.
+        if self.has_mail.load(Ordering::Acquire) && self.has_mail.swap(false, Ordering::SeqCst) {
+            let mail = std::mem::take(&mut *lock(&self.mail));
+            for (conn, cmd) in mail {
+                st.half.handle_inproc_command(conn, cmd, now);
+            }
+        }
+    }
+
+    /// Marks a receive on this socket as under way until the guard drops; the guard then
+    /// takes any mail that came too late for the receive (the other half of the protocol in
+    /// [`Shared::deliver_inproc`]).
+    pub(crate) fn receiving<'a>(self: &'a Arc<Self>, shared: &'a Shared) -> Receiving<'a> {
+        self.busy.fetch_add(1, Ordering::SeqCst);
+        Receiving { cell: self, shared }
+    }
+}
+
+/// See [`SocketCell::receiving`].
+pub(crate) struct Receiving<'a> {
+    cell: &'a Arc<SocketCell>,
+    shared: &'a Shared,
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.cell.busy.fetch_sub(1, Ordering::SeqCst);
+        if self.cell.has_mail.load(Ordering::SeqCst) {
+            self.shared.with_half(self.cell, |_, _| ());
+        }
     }
 }
 
@@ -107,6 +154,9 @@ pub(crate) struct HalfState {
     pub(crate) bind_errors: BTreeMap<ListenerId, io::Error>,
     /// The linger deadline last given to the timer thread.
     timer_posted: Option<Instant>,
+    /// The far side of each joined inproc link: the peer's cell and its connection there,
+    /// so that a pipe command finds its peer without the registry's lock.
+    peers: BTreeMap<ConnId, (std::sync::Weak<SocketCell>, ConnId)>,
 }
 
 /// The write end of a socket's readiness fd: a byte is written whenever its events may have
@@ -128,6 +178,8 @@ pub(crate) enum Later {
     InprocCmd {
         from: (SocketId, ConnId),
         cmd: PipeCommand,
+        /// The peer's cell and connection, when the sender knew them.
+        to: Option<(Arc<SocketCell>, ConnId)>,
     },
     InprocClose {
         from: (SocketId, ConnId),
@@ -296,9 +348,14 @@ impl Shared {
                 dropped: false,
                 bind_errors: BTreeMap::new(),
                 timer_posted: None,
+                peers: BTreeMap::new(),
             }),
             cv: Condvar::new(),
             version: AtomicU64::new(0),
+            mail: Mutex::new(Vec::new()),
+            has_mail: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+            sleeping: AtomicUsize::new(0),
         });
         lock(&self.sockets).insert(id, Arc::clone(&cell));
         {
@@ -392,9 +449,14 @@ impl Shared {
                 }
             }
             while let Some((conn, cmd)) = st.half.poll_inproc_command() {
+                let to = st
+                    .peers
+                    .get(&conn)
+                    .and_then(|(w, tconn)| Some((w.upgrade()?, *tconn)));
                 later.push(Later::InprocCmd {
                     from: (sid, conn),
                     cmd,
+                    to,
                 });
             }
             if !progress {
@@ -514,7 +576,10 @@ impl Shared {
                 later.push(Later::InprocConnect { sid, conn, name });
             }
             // The half closes only inproc links; sessions close their own streams.
-            Action::Close { conn, .. } => later.push(Later::InprocClose { from: (sid, conn) }),
+            Action::Close { conn, .. } => {
+                st.peers.remove(&conn);
+                later.push(Later::InprocClose { from: (sid, conn) });
+            }
             // Sessions dial, on their I/O threads.
             Action::Dial { .. } => {}
         }
@@ -531,6 +596,7 @@ impl Shared {
         let r = {
             let mut st = cell.lock();
             let now = self.now();
+            cell.take_mail(&mut st, now);
             let r = f(&mut st, now);
             self.drain(cell, &mut st, now, &mut later, &mut None);
             r
@@ -561,7 +627,20 @@ impl Shared {
                         });
                     }
                 }
-                Later::InprocCmd { from, cmd } => {
+                Later::InprocCmd {
+                    from: _,
+                    cmd,
+                    to: Some((cell, tconn)),
+                } => {
+                    // A cached peer: the link was joined, and the peer's half ignores
+                    // commands for a connection it has closed since.
+                    self.deliver_inproc(&cell, tconn, cmd, &mut more);
+                }
+                Later::InprocCmd {
+                    from,
+                    cmd,
+                    to: None,
+                } => {
                     let to = {
                         let mut reg = lock(&self.inproc);
                         if let Some(held) = reg.joining.get_mut(&from) {
@@ -574,9 +653,7 @@ impl Shared {
                     // contents when it attaches the end).
                     if let Some((tsid, tconn)) = to {
                         if let Some(cell) = self.cell(tsid) {
-                            self.drive(&cell, &mut more, |h, now| {
-                                h.handle_inproc_command(tconn, cmd, now);
-                            });
+                            self.deliver_inproc(&cell, tconn, cmd, &mut more);
                         }
                     }
                 }
@@ -611,6 +688,40 @@ impl Shared {
         }
     }
 
+    /// Gives inproc pipe command `cmd` to connection `conn` of `cell`'s half.
+    ///
+    /// While a caller is inside a receive on that socket, the command is left as mail and
+    /// the caller takes it: the sender of a stream of messages wakes a reader that ran dry
+    /// without contending for its lock. The protocol, with every step `SeqCst`:
+    /// - here: add the mail, raise `has_mail`, then read `busy` and `sleeping`;
+    /// - the receiver: at its end, lowers `busy` and then reads `has_mail`; before it
+    ///   sleeps on the condition variable, raises `sleeping` and then reads `has_mail`.
+    ///
+    /// In each pair one side sees the other's write, so either the receiver finds the mail
+    /// or this delivers it under the lock (which, for a sleeper, also wakes it). Whoever
+    /// takes the lock first takes the mail before anything else, which keeps each link's
+    /// commands in order.
+    fn deliver_inproc(
+        &self,
+        cell: &Arc<SocketCell>,
+        conn: ConnId,
+        cmd: PipeCommand,
+        later: &mut Vec<Later>,
+    ) {
+        if cell.busy.load(Ordering::SeqCst) == 0 {
+            self.drive(cell, later, |h, now| {
+                h.handle_inproc_command(conn, cmd, now)
+            });
+            return;
+        }
+        lock(&cell.mail).push((conn, cmd));
+        cell.has_mail.store(true, Ordering::SeqCst);
+        if cell.busy.load(Ordering::SeqCst) > 0 && cell.sleeping.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        self.drive(cell, later, |_, _| ());
+    }
+
     /// Feeds `cell`'s half with `f` under its lock and drains it.
     fn drive(
         &self,
@@ -620,6 +731,7 @@ impl Shared {
     ) {
         let mut st = cell.lock();
         let now = self.now();
+        cell.take_mail(&mut st, now);
         f(&mut st.half, now);
         self.drain(cell, &mut st, now, later, &mut None);
     }
@@ -683,11 +795,31 @@ impl Shared {
             }
         });
         match bconn {
-            Some(_) => later.extend(held.into_iter().map(|cmd| Later::InprocCmd {
-                from: (sid, conn),
-                cmd,
-            })),
+            Some(bconn) => {
+                self.cache_peer(&ccell, conn, &bcell, bconn);
+                self.cache_peer(&bcell, bconn, &ccell, conn);
+                later.extend(held.into_iter().map(|cmd| Later::InprocCmd {
+                    from: (sid, conn),
+                    cmd,
+                    to: None,
+                }));
+            }
             None => self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now)),
+        }
+    }
+
+    /// Records in `cell`'s half that its inproc `conn` leads to `peer`'s `pconn`, unless the
+    /// link has ended meanwhile (its `Close` action, which drops the entry, is then past).
+    fn cache_peer(
+        &self,
+        cell: &Arc<SocketCell>,
+        conn: ConnId,
+        peer: &Arc<SocketCell>,
+        pconn: ConnId,
+    ) {
+        let mut st = cell.lock();
+        if st.half.is_inproc(conn) {
+            st.peers.insert(conn, (Arc::downgrade(peer), pconn));
         }
     }
 
@@ -772,7 +904,8 @@ pub(crate) fn wait_on<'a>(
         drop(st);
         let until = StdInstant::now() + SPIN.min(left.unwrap_or(SPIN));
         let mut i = 0u32;
-        while cell.version.load(Ordering::Acquire) == seen {
+        while cell.version.load(Ordering::Acquire) == seen && !cell.has_mail.load(Ordering::Acquire)
+        {
             i += 1;
             if i.is_multiple_of(64) {
                 if StdInstant::now() >= until {
@@ -785,9 +918,14 @@ pub(crate) fn wait_on<'a>(
         }
         st = cell.lock();
         // A change made while the lock was free found no one to notify: look again.
-        if cell.version.load(Ordering::Acquire) != seen {
+        if cell.version.load(Ordering::Acquire) != seen || cell.has_mail.load(Ordering::Acquire) {
             return (st, true);
         }
+    }
+    cell.sleeping.fetch_add(1, Ordering::SeqCst);
+    if cell.has_mail.load(Ordering::SeqCst) {
+        cell.sleeping.fetch_sub(1, Ordering::SeqCst);
+        return (st, true);
     }
     st.waiters += 1;
     let mut st = match left {
@@ -800,5 +938,6 @@ pub(crate) fn wait_on<'a>(
         }
     };
     st.waiters -= 1;
+    cell.sleeping.fetch_sub(1, Ordering::SeqCst);
     (st, true)
 }

@@ -386,6 +386,7 @@ impl Socket {
                 break Err((Error::Terminated, msg));
             }
             let now = self.shared.coarse_now();
+            self.cell.take_mail(&mut st, now);
             let r = st.half.send(msg, now);
             self.shared
                 .drain(&self.cell, &mut st, now, &mut later, &mut None);
@@ -439,6 +440,7 @@ impl Socket {
         if let Some(m) = self.prefetched.borrow_mut().pop_front() {
             return Ok(m);
         }
+        let _receiving = self.cell.receiving(&self.shared);
         let mut later = Vec::new();
         let mut q = self.prefetched.borrow_mut();
         let mut st = self.cell.lock();
@@ -447,6 +449,7 @@ impl Socket {
                 break Err(Error::Terminated);
             }
             let now = self.shared.coarse_now();
+            self.cell.take_mail(&mut st, now);
             let r = st.half.recv_many(&mut q, self.prefetch, now);
             self.shared
                 .drain(&self.cell, &mut st, now, &mut later, &mut None);

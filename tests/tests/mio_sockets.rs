@@ -776,6 +776,115 @@ fn ipc_abstract_and_ephemeral_names() {
     }
 }
 
+/// A reader blocked in `recv` with no timeout is woken by every message that finds it
+/// asleep, however the sender's wake-up (left as mail while the reader is inside a receive)
+/// crosses the reader's own steps: its spin ending, its going to sleep, its return. The sender
+/// alternates bursts with pauses of up to about a hundred microseconds (the reader's spin is
+/// fifty), so the reader often runs dry and turns to sleep just as a message comes; both ways
+/// of a PAIR, so each side's wake-ups race with the other's. A wake-up lost leaves a reader
+/// asleep with a message waiting, and the check below times out.
+#[test]
+fn inproc_readers_racing_to_sleep_lose_no_wake_up() {
+    use std::sync::mpsc;
+    use std::time::Instant;
+    const N: u32 = 20_000;
+    // Jitter, not synchronisation: where each pause ends decides nothing but timing.
+    fn pause(seed: &mut u64) {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        let burst = *seed % 4;
+        if burst == 0 {
+            let until = Instant::now() + Duration::from_micros(*seed % 120);
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+    }
+    use oxmq_mio::{poll, PollItem};
+    // The third reader waits in `poll` and takes with `recv_dontwait`: `poll` reads the
+    // socket's state without receiving, so it sees mail only if the receive before it took
+    // all that came.
+    for (round, (kinds, polls)) in [
+        ((SocketType::Push, SocketType::Pull), false),
+        ((SocketType::Pair, SocketType::Pair), false),
+        ((SocketType::Push, SocketType::Pull), true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ctx = Context::new().unwrap();
+        let ep = format!("inproc://sleepers-{round}");
+        let a = sock(&ctx, kinds.0);
+        let b = sock(&ctx, kinds.1);
+        b.bind(&ep).unwrap();
+        a.connect(&ep).unwrap();
+        let both_ways = kinds.0 == SocketType::Pair;
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        let reader = std::thread::spawn(move || {
+            let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+            for i in 0..N {
+                let m = loop {
+                    if !polls {
+                        break b.recv().unwrap();
+                    }
+                    match b.recv_dontwait() {
+                        Ok(m) => break m,
+                        Err(Error::WouldBlock) => {
+                            poll(&mut [PollItem::new(&b, POLLIN)], None).unwrap();
+                        }
+                        Err(e) => panic!("{e}"),
+                    }
+                };
+                assert_eq!(m, Message::from(i.to_be_bytes().to_vec()), "in order");
+                if both_ways {
+                    b.send(i.to_be_bytes().to_vec()).unwrap();
+                    pause(&mut seed);
+                }
+            }
+            tx.send("reader").unwrap();
+            b
+        });
+        let writer = std::thread::spawn(move || {
+            let mut seed = 0x2545_F491_4F6C_DD1Du64;
+            let mut echoes = 0u32;
+            let echo = |m: Message, echoes: &mut u32| {
+                assert_eq!(m, Message::from(echoes.to_be_bytes().to_vec()), "in order");
+                *echoes += 1;
+            };
+            for i in 0..N {
+                a.send(i.to_be_bytes().to_vec()).unwrap();
+                pause(&mut seed);
+                if both_ways {
+                    loop {
+                        match a.recv_dontwait() {
+                            Ok(m) => echo(m, &mut echoes),
+                            Err(Error::WouldBlock) => break,
+                            Err(e) => panic!("{e}"),
+                        }
+                    }
+                }
+            }
+            // Blocking receives, whose wake-ups come as the reader's sends.
+            while both_ways && echoes < N {
+                echo(a.recv().unwrap(), &mut echoes);
+            }
+            tx2.send("writer").unwrap();
+            a
+        });
+        for _ in 0..2 {
+            if rx.recv_timeout(WAIT).is_err() {
+                // A side asleep for good keeps its socket, and closing the context would
+                // wait for it: leave the context behind and fail.
+                std::mem::forget(ctx);
+                panic!("round {round} ({kinds:?}): a side never finished: a wake-up was lost");
+            }
+        }
+        drop((reader.join().unwrap(), writer.join().unwrap()));
+    }
+}
+
 /// Sends racing inproc connects must wake every reader: a pipe joined while its binder is
 /// already sending gets its first wake-up only if the link between the two sockets exists by
 /// then (a lost one leaves a worker asleep on a pipe holding messages). Many short rounds, so
