@@ -52,7 +52,7 @@ pub struct Socket {
     prefetched: RefCell<VecDeque<Message>>,
     prefetch: usize,
     /// How many messages the last receive found: one means sparse traffic, and a receive
-    /// that must wait then spins before sleeping (see [`Shared::wait_on`]).
+    /// that must wait then spins before sleeping (see [`wait_on`](crate::shared::wait_on)).
     last_batch: std::cell::Cell<usize>,
 }
 
