@@ -785,6 +785,7 @@ fn ipc_abstract_and_ephemeral_names() {
 /// asleep with a message waiting, and the check below times out.
 #[test]
 fn inproc_readers_racing_to_sleep_lose_no_wake_up() {
+    use oxmq_mio::{poll, PollItem};
     use std::sync::mpsc;
     use std::time::Instant;
     const N: u32 = 20_000;
@@ -801,7 +802,6 @@ fn inproc_readers_racing_to_sleep_lose_no_wake_up() {
             }
         }
     }
-    use oxmq_mio::{poll, PollItem};
     // The third reader waits in `poll` and takes with `recv_dontwait`: `poll` reads the
     // socket's state without receiving, so it sees mail only if the receive before it took
     // all that came.
@@ -878,7 +878,10 @@ fn inproc_readers_racing_to_sleep_lose_no_wake_up() {
                 // A side asleep for good keeps its socket, and closing the context would
                 // wait for it: leave the context behind and fail.
                 std::mem::forget(ctx);
-                panic!("round {round} ({kinds:?}): a side never finished: a wake-up was lost");
+                panic!(
+                    "round {round} ({kinds:?}): a side never finished: a wake-up was lost \
+                     (unless a side panicked, as printed above)"
+                );
             }
         }
         drop((reader.join().unwrap(), writer.join().unwrap()));
