@@ -90,7 +90,8 @@ pub(crate) struct SocketCell {
     has_mail: AtomicBool,
     /// Callers inside a receive on this socket: each takes the mail before it returns.
     busy: AtomicUsize,
-    /// Callers asleep on `cv`, for a peer deciding whether mail would be seen in time.
+    /// Callers asleep on `cv` (raised and lowered under the lock): a drain notifies them, and
+    /// a peer reads it to decide whether mail would be seen in time.
     sleeping: AtomicUsize,
 }
 
@@ -146,8 +147,6 @@ pub(crate) struct HalfState {
     pub(crate) monitor_stopped: bool,
     /// The readiness fd (ZMQ_FD), once asked for.
     pub(crate) signaller: Option<Signaller>,
-    /// Callers asleep on the cell's condition variable.
-    pub(crate) waiters: usize,
     /// The application dropped its handle: the socket is reaped once closed.
     pub(crate) dropped: bool,
     /// The outcome of each bind, for the `bind` call waiting on it.
@@ -344,7 +343,6 @@ impl Shared {
                 monitor: None,
                 monitor_stopped: false,
                 signaller: None,
-                waiters: 0,
                 dropped: false,
                 bind_errors: BTreeMap::new(),
                 timer_posted: None,
@@ -499,7 +497,8 @@ impl Shared {
         // read-modify-write on the per-message path); spinners only compare it.
         let v = cell.version.load(Ordering::Relaxed);
         cell.version.store(v.wrapping_add(1), Ordering::Release);
-        if st.waiters > 0 {
+        // Read under the lock, which every sleeper holds from raising it until it waits.
+        if cell.sleeping.load(Ordering::Relaxed) > 0 {
             cell.cv.notify_all();
         }
         self.changed();
@@ -927,8 +926,7 @@ pub(crate) fn wait_on<'a>(
         cell.sleeping.fetch_sub(1, Ordering::SeqCst);
         return (st, true);
     }
-    st.waiters += 1;
-    let mut st = match left {
+    let st = match left {
         None => cell.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
         Some(left) => {
             cell.cv
@@ -937,7 +935,6 @@ pub(crate) fn wait_on<'a>(
                 .0
         }
     };
-    st.waiters -= 1;
     cell.sleeping.fetch_sub(1, Ordering::SeqCst);
     (st, true)
 }
