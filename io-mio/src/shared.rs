@@ -102,9 +102,18 @@ impl SocketCell {
     }
 
     /// Hands the half (locked, as `st`) the mail left for it, in the order it came.
+    #[inline]
     pub(crate) fn take_mail(&self, st: &mut HalfState, now: Instant) {
+        // On every send and receive: one load inline, the taking out of line.
+        if self.has_mail.load(Ordering::Acquire) {
+            self.take_mail_now(st, now);
+        }
+    }
+
+    #[inline(never)]
+    fn take_mail_now(&self, st: &mut HalfState, now: Instant) {
         // Lowered before the taking: mail added meanwhile raises it again.
-        if self.has_mail.load(Ordering::Acquire) && self.has_mail.swap(false, Ordering::SeqCst) {
+        if self.has_mail.swap(false, Ordering::SeqCst) {
             let mail = std::mem::take(&mut *lock(&self.mail));
             for (conn, cmd) in mail {
                 st.half.handle_inproc_command(conn, cmd, now);
@@ -403,8 +412,58 @@ impl Shared {
         later: &mut Vec<Later>,
         accepted: &mut Option<(ConnId, Stream)>,
     ) {
+        // Most sends and receives produce nothing to carry out: the queues are then skipped
+        // without the call (and its large frame) that carries them out.
+        if st.half.has_output() {
+            self.carry_out(cell, st, now, later, accepted);
+        }
+        let deadline = st.half.poll_timeout();
+        if deadline != st.timer_posted {
+            st.timer_posted = deadline;
+            if let Some(at) = deadline {
+                self.post(
+                    0,
+                    IoCmd::HalfTimer {
+                        cell: Arc::clone(cell),
+                        at,
+                    },
+                );
+            }
+        }
+        if let Some(sig) = st.signaller.as_mut() {
+            let now = st.half.readiness();
+            if now != sig.last {
+                sig.last = now;
+                // A full pipe already holds a wake-up; nothing is lost by dropping this one.
+                let _ = (&sig.write).write(&[1]);
+            }
+        }
+        if st.dropped && st.half.is_closed() {
+            later.push(Later::Reap(cell.id));
+        }
+        // Only the lock's holder writes the version, so a plain store does (no atomic
+        // read-modify-write on the per-message path); spinners only compare it.
+        let v = cell.version.load(Ordering::Relaxed);
+        cell.version.store(v.wrapping_add(1), Ordering::Release);
+        // Read under the lock, which every sleeper holds from raising it until it waits.
+        if cell.sleeping.load(Ordering::Relaxed) > 0 {
+            cell.cv.notify_all();
+        }
+        self.changed();
+    }
+
+    /// The queues of [`Shared::drain`]: actions, commands for sessions, inproc commands,
+    /// monitor events.
+    #[inline(never)]
+    fn carry_out(
+        &self,
+        cell: &Arc<SocketCell>,
+        st: &mut HalfState,
+        now: Instant,
+        later: &mut Vec<Later>,
+        accepted: &mut Option<(ConnId, Stream)>,
+    ) {
         let sid = cell.id;
-        // Most sends and receives produce nothing to carry out: skip the queues then.
         while st.half.has_output() {
             let mut progress = false;
             while let Some(a) = st.half.poll_action() {
@@ -469,39 +528,6 @@ impl Shared {
                 q.push_back(ev);
             }
         }
-        let deadline = st.half.poll_timeout();
-        if deadline != st.timer_posted {
-            st.timer_posted = deadline;
-            if let Some(at) = deadline {
-                self.post(
-                    0,
-                    IoCmd::HalfTimer {
-                        cell: Arc::clone(cell),
-                        at,
-                    },
-                );
-            }
-        }
-        if let Some(sig) = st.signaller.as_mut() {
-            let now = st.half.readiness();
-            if now != sig.last {
-                sig.last = now;
-                // A full pipe already holds a wake-up; nothing is lost by dropping this one.
-                let _ = (&sig.write).write(&[1]);
-            }
-        }
-        if st.dropped && st.half.is_closed() {
-            later.push(Later::Reap(sid));
-        }
-        // Only the lock's holder writes the version, so a plain store does (no atomic
-        // read-modify-write on the per-message path); spinners only compare it.
-        let v = cell.version.load(Ordering::Relaxed);
-        cell.version.store(v.wrapping_add(1), Ordering::Release);
-        // Read under the lock, which every sleeper holds from raising it until it waits.
-        if cell.sleeping.load(Ordering::Relaxed) > 0 {
-            cell.cv.notify_all();
-        }
-        self.changed();
     }
 
     fn act(
