@@ -43,10 +43,11 @@ done
 # One tcp throughput run: prints msg/s.
 thr() {
     local lib=$1 size=$2 count=$3 ep="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
-    "$OUT/$lib/local_thr" "$ep" "$size" "$count" > "$OUT/$lib.local.out" 2>&1 &
+    timeout 120 "$OUT/$lib/local_thr" "$ep" "$size" "$count" > "$OUT/$lib.local.out" 2>&1 &
     local pid=$!
     sleep 0.3
-    "$OUT/$lib/remote_thr" "$ep" "$size" "$count" > /dev/null 2>&1
+    # A side that failed (its port taken) must not leave the other waiting forever.
+    timeout 120 "$OUT/$lib/remote_thr" "$ep" "$size" "$count" > /dev/null 2>&1
     wait $pid
     awk '/mean throughput:/ && /msg/ {print $3}' "$OUT/$lib.local.out"
 }
@@ -54,10 +55,10 @@ thr() {
 # One tcp latency run: prints the average one-way latency in µs.
 lat() {
     local lib=$1 size=$2 ep="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
-    "$OUT/$lib/local_lat" "$ep" "$size" "$ROUNDTRIPS" > /dev/null 2>&1 &
+    timeout 120 "$OUT/$lib/local_lat" "$ep" "$size" "$ROUNDTRIPS" > /dev/null 2>&1 &
     local pid=$!
     sleep 0.3
-    "$OUT/$lib/remote_lat" "$ep" "$size" "$ROUNDTRIPS" 2>&1 | awk '/average latency/ {print $3}'
+    timeout 120 "$OUT/$lib/remote_lat" "$ep" "$size" "$ROUNDTRIPS" 2>&1 | awk '/average latency/ {print $3}'
     wait $pid
 }
 
