@@ -101,9 +101,24 @@ impl MsgInner {
     /// Takes the content out as `Bytes`, leaving the message empty (no reference count
     /// touched); [`MsgInner::put_back`] undoes it.
     pub(crate) fn take_bytes(&mut self) -> Bytes {
-        match std::mem::replace(&mut self.content, Content::Shared(Bytes::new())) {
+        // An empty `Vec`, not `Bytes::new()`: dropping it later (zmq_msg_close) is one test,
+        // where `Bytes` makes an indirect call.
+        match std::mem::replace(&mut self.content, Content::Owned(Vec::new())) {
             Content::Owned(v) => Bytes::from(v),
             Content::Shared(b) => b,
+        }
+    }
+
+    /// Makes an emptied message (see [`MsgInner::take_bytes`]) a plain empty one, as
+    /// `zmq_msg_init` leaves it, without writing the whole message again.
+    pub(crate) fn clear(&mut self) {
+        self.more = false;
+        self.shared = false;
+        if self.properties.is_some() {
+            self.properties = None;
+        }
+        if self.gets.is_some() {
+            self.gets = None;
         }
     }
 
@@ -178,12 +193,25 @@ pub extern "C" fn zmq_msg_init(msg_: *mut zmq_msg_t) -> c_int {
 #[no_mangle]
 pub extern "C" fn zmq_msg_init_size(msg_: *mut zmq_msg_t, size_: usize) -> c_int {
     guard(-1, || {
-        let mut v = Vec::new();
-        v.try_reserve_exact(size_).map_err(|_| libc::ENOMEM)?;
-        v.resize(size_, 0);
-        write(msg_, MsgInner::new(Content::Owned(v)))?;
+        write(msg_, MsgInner::new(Content::Owned(zeroed(size_)?)))?;
         Ok(0)
     })
+}
+
+/// `size` zeroed bytes in one allocation (no growth path), or `ENOMEM`.
+fn zeroed(size: usize) -> Result<Vec<u8>, c_int> {
+    if size == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(size).map_err(|_| libc::ENOMEM)?;
+    // SAFETY: `layout` has a non-zero size.
+    let p = unsafe { std::alloc::alloc_zeroed(layout) };
+    if p.is_null() {
+        return Err(libc::ENOMEM);
+    }
+    // SAFETY: `p` was allocated by the global allocator with the layout of `size` bytes
+    // (align 1), all of them initialised to zero.
+    Ok(unsafe { Vec::from_raw_parts(p, size, size) })
 }
 
 /// The caller's buffer, freed by its own function when the last share of it is dropped.

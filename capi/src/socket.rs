@@ -341,7 +341,8 @@ pub extern "C" fn zmq_msg_send(msg_: *mut zmq_msg_t, s_: *mut c_void, flags_: c_
             m.put_back(back);
             return Err(to_errno(e));
         }
-        msg::replace(msg_, MsgInner::received(Bytes::new(), false, None))?;
+        // Left empty in place: the content was taken out above; what else it carried goes.
+        m.clear();
         Ok(len_result(len))
     })
 }

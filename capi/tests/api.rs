@@ -173,6 +173,38 @@ fn msg_init_data_is_zero_copy_and_freed_once() {
     assert_eq!(FREED.load(Ordering::SeqCst), 1);
 }
 
+/// A message passed on with `zmq_msg_send` is left empty, as `zmq_msg_init` makes one: no
+/// content, no MORE, no properties (libzmq re-initialises it).
+#[test]
+fn a_sent_message_is_left_empty_with_nothing_of_what_it_carried() {
+    let ctx = zmq_ctx_new();
+    let (pull, push) = pair_of(ctx, PULL, PUSH, "tcp://127.0.0.1:*");
+    let (pull2, push2) = pair_of(ctx, PULL, PUSH, "inproc://relay");
+    assert_eq!(send(push, b"head", ZMQ_SNDMORE), 4);
+    assert_eq!(send(push, b"tail", 0), 4);
+    let mut msg = zmq_msg_t::uninit();
+    zmq_msg_init(&mut msg);
+    assert_eq!(zmq_msg_recv(&mut msg, pull, 0), 4);
+    assert_eq!(zmq_msg_more(&msg), 1);
+    let ty = zmq_msg_gets(&msg, c"Socket-Type".as_ptr());
+    assert!(!ty.is_null());
+    assert_eq!(unsafe { CStr::from_ptr(ty) }.to_bytes(), b"PUSH");
+    // Passed on as the first frame of a two-frame message.
+    assert_eq!(zmq_msg_send(&mut msg, push2, ZMQ_SNDMORE), 4);
+    assert_eq!(zmq_msg_size(&msg), 0);
+    assert_eq!(zmq_msg_more(&msg), 0);
+    assert!(zmq_msg_gets(&msg, c"Socket-Type".as_ptr()).is_null());
+    assert_eq!(zmq_errno(), libc::EINVAL);
+    // The emptied message can be filled again and its last frame sent.
+    assert_eq!(zmq_msg_recv(&mut msg, pull, 0), 4);
+    assert_eq!(zmq_msg_more(&msg), 0);
+    assert_eq!(zmq_msg_send(&mut msg, push2, 0), 4);
+    assert_eq!(zmq_msg_close(&mut msg), 0);
+    assert_eq!(recv(pull2), b"head");
+    assert_eq!(recv(pull2), b"tail");
+    close_all(ctx, &[pull, push, pull2, push2]);
+}
+
 #[test]
 fn getsockopt_type_last_endpoint_events_fd() {
     let ctx = zmq_ctx_new();

@@ -631,10 +631,17 @@ impl Shared {
     }
 
     /// Does the work that needed other sockets' locks, none being held now.
+    #[inline]
     pub(crate) fn run_later(&self, later: Vec<Later>) {
-        if later.is_empty() {
-            return;
+        // On every send and receive, where there is almost never any: the check inline,
+        // the work out of line.
+        if !later.is_empty() {
+            self.run_later_now(later);
         }
+    }
+
+    #[inline(never)]
+    fn run_later_now(&self, later: Vec<Later>) {
         let mut queue: VecDeque<Later> = later.into();
         while let Some(op) = queue.pop_front() {
             let mut more = Vec::new();

@@ -117,6 +117,12 @@ impl Socket {
         } else {
             deadline(self.sndtimeo.get())
         };
+        if !more && self.out_parts.borrow().is_empty() {
+            // A single-frame message, the common case: straight to the send.
+            return self
+                .send_until(Message::single(frame), until)
+                .map_err(|(e, m)| (e, m.into_frames().pop().unwrap_or_default()));
+        }
         self.send_frame_until(frame, more, until)
     }
 

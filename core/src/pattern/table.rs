@@ -11,6 +11,10 @@ use crate::sched::index::IdIndex;
 pub(crate) struct PipeTable<T> {
     entries: Vec<(PipeId, T)>,
     index: IdIndex,
+    /// Where the last `get_mut` found its entry: a socket with one peer, or one writing a
+    /// multi-frame message, asks for the same pipe again and again. Only a guess, checked
+    /// against the entry's id before use, so it never needs to be kept right.
+    hint: usize,
 }
 
 impl<T> Default for PipeTable<T> {
@@ -18,6 +22,7 @@ impl<T> Default for PipeTable<T> {
         PipeTable {
             entries: Vec::new(),
             index: IdIndex::default(),
+            hint: 0,
         }
     }
 }
@@ -32,7 +37,15 @@ impl<T> PipeTable<T> {
     }
 
     pub(crate) fn get_mut(&mut self, id: &PipeId) -> Option<&mut T> {
-        self.index.get(*id).map(|i| &mut self.entries[i].1)
+        let i = match self.entries.get(self.hint) {
+            Some((k, _)) if k == id => self.hint,
+            _ => {
+                let i = self.index.get(*id)?;
+                self.hint = i;
+                i
+            }
+        };
+        Some(&mut self.entries[i].1)
     }
 
     /// Adds or replaces the entry for `id`.
@@ -85,5 +98,26 @@ mod tests {
         let keys: Vec<u64> = t.keys().map(|k| k.0).collect();
         assert_eq!(keys, [3, 5, 9]);
         assert!(t.contains_key(&PipeId(5)) && !t.contains_key(&PipeId(1)));
+    }
+
+    #[test]
+    fn get_mut_is_right_after_the_entry_it_last_found_moves_or_goes() {
+        let mut t = PipeTable::default();
+        for i in [1u64, 2, 3] {
+            t.insert(PipeId(i), i * 10);
+        }
+        assert_eq!(t.get_mut(&PipeId(1)).copied(), Some(10));
+        // 3 is swapped into 1's place, where the last lookup found 1.
+        assert_eq!(t.remove(&PipeId(1)), Some(10));
+        assert_eq!(t.get_mut(&PipeId(1)), None);
+        assert_eq!(t.get_mut(&PipeId(3)).copied(), Some(30));
+        assert_eq!(t.get_mut(&PipeId(2)).copied(), Some(20));
+        // The last entry found is removed with nothing to swap in: the guess points past
+        // the end.
+        t.remove(&PipeId(2));
+        assert_eq!(t.get_mut(&PipeId(2)), None);
+        assert_eq!(t.get_mut(&PipeId(3)).copied(), Some(30));
+        t.insert(PipeId(2), 21);
+        assert_eq!(t.get_mut(&PipeId(2)).copied(), Some(21));
     }
 }
