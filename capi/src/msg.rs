@@ -79,14 +79,6 @@ impl MsgInner {
         }
     }
 
-    /// A received frame.
-    pub(crate) fn received(frame: Bytes, more: bool, properties: Option<Arc<Metadata>>) -> Self {
-        let mut m = MsgInner::new(Content::Shared(frame));
-        m.more = more;
-        m.properties = properties;
-        m
-    }
-
     /// The content as `Bytes`, without a copy.
     pub(crate) fn bytes(&mut self) -> Bytes {
         if let Content::Owned(v) = &mut self.content {
@@ -117,6 +109,23 @@ impl MsgInner {
         if self.properties.is_some() {
             self.properties = None;
         }
+        if self.gets.is_some() {
+            self.gets = None;
+        }
+    }
+
+    /// Makes this message a received frame in place, as `zmq_msg_recv` leaves it; what it
+    /// held before is dropped.
+    pub(crate) fn set_received(
+        &mut self,
+        frame: Bytes,
+        more: bool,
+        properties: Option<Arc<Metadata>>,
+    ) {
+        self.content = Content::Shared(frame);
+        self.more = more;
+        self.shared = false;
+        self.properties = properties;
         if self.gets.is_some() {
             self.gets = None;
         }

@@ -14,7 +14,7 @@ use oxmq_mio::{Context, Socket};
 
 use crate::ctx::context;
 use crate::error::{guard, to_errno};
-use crate::msg::{self, zmq_msg_t, MsgInner};
+use crate::msg::{self, zmq_msg_t};
 
 /// `ZMQ_DONTWAIT`.
 pub const ZMQ_DONTWAIT: c_int = 1;
@@ -106,13 +106,13 @@ impl CSocket {
     ) -> Result<(Bytes, bool, Option<Arc<Metadata>>), c_int> {
         let mut parts = self.in_parts.borrow_mut();
         if parts.is_empty() {
-            let m = if flags & ZMQ_DONTWAIT != 0 {
+            let mut m = if flags & ZMQ_DONTWAIT != 0 {
                 self.sock.recv_dontwait()
             } else {
                 self.sock.recv()
             }
             .map_err(to_errno)?;
-            let props = m.properties().cloned();
+            let props = m.take_properties();
             match m.into_single() {
                 // The common case, without a list of parts.
                 Ok(frame) => return Ok((frame, false, props)),
@@ -352,10 +352,10 @@ pub extern "C" fn zmq_msg_send(msg_: *mut zmq_msg_t, s_: *mut c_void, flags_: c_
 pub extern "C" fn zmq_msg_recv(msg_: *mut zmq_msg_t, s_: *mut c_void, flags_: c_int) -> c_int {
     guard(-1, || {
         let s = socket(s_)?;
-        msg::inner(msg_)?;
+        let m = msg::inner(msg_)?;
         let (frame, more, props) = s.recv_frame(flags_)?;
         let len = frame.len();
-        msg::replace(msg_, MsgInner::received(frame, more, props))?;
+        m.set_received(frame, more, props);
         Ok(len_result(len))
     })
 }

@@ -77,6 +77,12 @@ impl Message {
         self.properties.as_ref()?.get(name)
     }
 
+    /// Moves the properties out, leaving the message without them: no reference count is
+    /// touched, where cloning them would count up and dropping the message count down again.
+    pub fn take_properties(&mut self) -> Option<Arc<Metadata>> {
+        self.properties.take()
+    }
+
     /// Attaches (or, with `None`, removes) the properties every frame of this message shares.
     pub fn set_properties(&mut self, properties: Option<Arc<Metadata>>) {
         self.properties = properties;
