@@ -4,8 +4,8 @@
 # and run side by side. Prints msg/s for throughput (tcp and inproc), µs for latency, and
 # the ratio oxmq / libzmq (for latency, libzmq / oxmq: above 1 means oxmq is faster).
 #
-# Each number is the best of REPEAT runs (default 3), the two libraries taking turns, so
-# that a busy machine's noise costs both alike.
+# Each test runs REPEAT times (default 3), the two libraries taking turns, so that a busy
+# machine's noise costs both alike; the best and the median of each are printed.
 #
 # Usage: capi/run-perf.sh            Environment: VENDOR, CARGO_TARGET_DIR, COUNT_64,
 #        COUNT_1K, ROUNDTRIPS, PORT, REPEAT
@@ -67,7 +67,9 @@ inproc_thr() { "$OUT/$1/inproc_thr" "$2" "$3" | awk '/mean throughput:/ && /msg/
 inproc_lat() { "$OUT/$1/inproc_lat" "$2" "$ROUNDTRIPS" | awk '/average latency/ {print $3}'; }
 
 # best <max|min> <command...>: runs "<command> libzmq" and "<command> oxmq" REPEAT times in
-# turn and prints the best of each, "libzmq oxmq".
+# turn and prints the best and the median of each: "libzmq-best oxmq-best libzmq-median
+# oxmq-median". The best says what each can do on a quiet moment of a noisy machine; the
+# median, over enough runs, is the steadier comparison.
 best() {
     local pick=$1; shift
     local a="" b="" x
@@ -78,24 +80,27 @@ best() {
     for list in "$a" "$b"; do
         echo "$list" | tr ' ' '\n' | grep -v '^$' | sort -g | { [ "$pick" = max ] && tail -1 || head -1; }
     done | tr '\n' ' '
+    for list in "$a" "$b"; do
+        echo "$list" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print (NR ? v[int((NR+1)/2)] : "n/a")}'
+    done | tr '\n' ' '
 }
 
-row() { printf '%-28s %14s %14s %8s\n' "$1" "$2" "$3" "$4"; }
+row() { printf '%-28s %12s %12s %6s  %12s %12s %6s\n' "$@"; }
 with_lib_last() { local f=$1 lib=${*: -1}; shift; set -- "${@:1:$(($# - 1))}"; "$f" "$lib" "$@"; }
 
-printf '%-28s %14s %14s %8s\n' "test (best of $REPEAT)" "libzmq" "oxmq" "ratio"
+row "test ($REPEAT runs each)" "libzmq best" "oxmq best" "ratio" "libzmq med" "oxmq med" "ratio"
 for size in 64 1024; do
     count=$COUNT_64
     [ "$size" = 1024 ] && count=$COUNT_1K
-    read -r a b <<< "$(best max with_lib_last thr "$size" "$count")"
-    row "tcp thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")"
-    read -r a b <<< "$(best max with_lib_last inproc_thr "$size" "$count")"
-    row "inproc thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")"
+    read -r a b c d <<< "$(best max with_lib_last thr "$size" "$count")"
+    row "tcp thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")" "$c" "$d" "$(ratio "$d" "$c")"
+    read -r a b c d <<< "$(best max with_lib_last inproc_thr "$size" "$count")"
+    row "inproc thr ${size} B [msg/s]" "$a" "$b" "$(ratio "$b" "$a")" "$c" "$d" "$(ratio "$d" "$c")"
 done
 for size in 64 1024; do
-    read -r a b <<< "$(best min with_lib_last lat "$size")"
-    row "tcp lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")"
-    read -r a b <<< "$(best min with_lib_last inproc_lat "$size")"
-    row "inproc lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")"
+    read -r a b c d <<< "$(best min with_lib_last lat "$size")"
+    row "tcp lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")" "$c" "$d" "$(ratio "$c" "$d")"
+    read -r a b c d <<< "$(best min with_lib_last inproc_lat "$size")"
+    row "inproc lat ${size} B [us]" "$a" "$b" "$(ratio "$a" "$b")" "$c" "$d" "$(ratio "$c" "$d")"
 done
 echo "ratio: throughput oxmq/libzmq, latency libzmq/oxmq (above 1: oxmq better)"
