@@ -173,6 +173,71 @@ fn msg_init_data_is_zero_copy_and_freed_once() {
     assert_eq!(FREED.load(Ordering::SeqCst), 1);
 }
 
+/// After libzmq's `test_reset_hwm`: a reader reports its reads every half HWM, so a
+/// publisher at SNDHWM 11,024 whose subscriber has read 9,000 messages has room for 3,000
+/// more. With the step libzmq used before 4.0 (HWM − 1024 for a large HWM) no report had
+/// come, and only 2,024 would get through.
+#[test]
+fn a_publisher_whose_subscriber_read_everything_has_room_for_more_than_the_rest() {
+    const PUB: c_int = 1;
+    const SUB: c_int = 2;
+    const ZMQ_SNDHWM: c_int = 23;
+    const ZMQ_RCVHWM: c_int = 24;
+    const ZMQ_SUBSCRIBE: c_int = 6;
+    let ctx = zmq_ctx_new();
+    let publisher = zmq_socket(ctx, PUB);
+    let subscriber = zmq_socket(ctx, SUB);
+    assert_eq!(set_int(publisher, ZMQ_SNDHWM, 11_024), 0);
+    assert_eq!(set_int(subscriber, ZMQ_RCVHWM, 11_024), 0);
+    assert_eq!(set_int(subscriber, ZMQ_RCVTIMEO, 10_000), 0);
+    assert_eq!(zmq_bind(publisher, c"tcp://127.0.0.1:*".as_ptr()), 0);
+    let ep = last_endpoint(publisher);
+    assert_eq!(zmq_connect(subscriber, cstr(&ep).as_ptr()), 0);
+    assert_eq!(
+        zmq_setsockopt(subscriber, ZMQ_SUBSCRIBE, std::ptr::null(), 0),
+        0
+    );
+    // The subscription has arrived once a probe gets through (PUB drops until then).
+    let mut buf = [0u8; 8];
+    let mut read = 0;
+    loop {
+        assert_eq!(send(publisher, b"probe", ZMQ_DONTWAIT), 5);
+        if zmq_recv(subscriber, buf.as_mut_ptr().cast(), buf.len(), ZMQ_DONTWAIT) == 5 {
+            read += 1;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Probes still on the way come before this fence.
+    assert_eq!(send(publisher, b"fence!", 0), 6);
+    loop {
+        let n = zmq_recv(subscriber, buf.as_mut_ptr().cast(), buf.len(), 0);
+        assert!(n >= 0, "errno {}", zmq_errno());
+        read += 1;
+        if n == 6 {
+            break;
+        }
+    }
+    // 9,000 read in all before the second batch: half the HWM has been reported (one step of
+    // 5,512), where the old step (10,000) had reported nothing and left room for 2,024.
+    let first = 9_000 - read;
+    for (batch, count) in [("first", first), ("second", 3_000)] {
+        for _ in 0..count {
+            assert_eq!(send(publisher, b"", ZMQ_DONTWAIT), 0);
+        }
+        // Every message sent must arrive (none was dropped at HWM).
+        for i in 0..count {
+            assert_eq!(
+                zmq_recv(subscriber, buf.as_mut_ptr().cast(), buf.len(), 0),
+                0,
+                "{batch} batch: message {i} of {count} (errno {})",
+                zmq_errno()
+            );
+        }
+    }
+    close_all(ctx, &[subscriber, publisher]);
+}
+
 /// A message passed on with `zmq_msg_send` is left empty, as `zmq_msg_init` makes one: no
 /// content, no MORE, no properties (libzmq re-initialises it).
 #[test]

@@ -140,16 +140,12 @@ pub enum Activation {
 
 /// How many messages a reader takes between reports to the writer, for a writer's HWM.
 ///
-/// libzmq's `compute_lwm`: half the HWM, but never more than 1024 below it, so large HWMs do
-/// not wait for a huge drain. A writer blocked at HWM can write again once the queue is back
-/// to `hwm − lwm_step(hwm)`.
+/// libzmq 4.3's `compute_lwm`: half the HWM, rounded up. A writer blocked at HWM can write
+/// again once the queue is back to `hwm − lwm_step(hwm)`. (libzmq before 4.0 capped the step
+/// at 1024 below a large HWM; with that cap, a reader of 9,999 messages at HWM 11,024 had not
+/// reported once, and its writer had room for only 1,025 more: libzmq's `test_reset_hwm`.)
 pub fn lwm_step(hwm: usize) -> usize {
-    const MAX_WM_DELTA: usize = 1024;
-    if hwm > 2 * MAX_WM_DELTA {
-        hwm - MAX_WM_DELTA
-    } else {
-        hwm.div_ceil(2)
-    }
+    hwm.div_ceil(2)
 }
 
 /// The queue length at or below which a writer blocked at `hwm` is reactivated.
@@ -503,7 +499,8 @@ mod tests {
         assert_eq!(low_water_mark(2), 1);
         assert_eq!(low_water_mark(1000), 500);
         assert_eq!(low_water_mark(2048), 1024);
-        assert_eq!(low_water_mark(100_000), 1024);
+        assert_eq!(low_water_mark(11_024), 5512);
+        assert_eq!(low_water_mark(100_001), 50_000);
         assert_eq!(low_water_mark(0), 0);
     }
 

@@ -19,18 +19,11 @@ use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{PipeId, SocketType};
 
 /// The queue length at or below which a writer blocked at `hwm` surely writes again: its
-/// reader reports its reads every libzmq `pipe_t::compute_lwm(hwm)` messages (half the HWM,
-/// but never more than 1024 below it), so once that many were read from a full queue the
-/// writer knows. Written out here rather than taken from the core, so that a wrong step in
-/// the core shows.
+/// reader reports its reads every libzmq 4.3 `pipe_t::compute_lwm(hwm)` messages (half the
+/// HWM, rounded up), so once that many were read from a full queue the writer knows. Written
+/// out here rather than taken from the core, so that a wrong step in the core shows.
 fn low_water_mark(hwm: usize) -> usize {
-    const MAX_WM_DELTA: usize = 1024;
-    let step = if hwm > 2 * MAX_WM_DELTA {
-        hwm - MAX_WM_DELTA
-    } else {
-        hwm.div_ceil(2)
-    };
-    hwm - step
+    hwm - hwm.div_ceil(2)
 }
 
 /// One pipe as a send saw it.
@@ -195,12 +188,13 @@ mod tests {
 
     #[test]
     fn the_low_water_mark_is_libzmqs() {
-        // HWM less compute_lwm ((hwm + 1) / 2 up to 2 * 1024, then hwm - 1024).
+        // HWM less compute_lwm ((hwm + 1) / 2, whatever the HWM).
         assert_eq!(low_water_mark(0), 0);
         assert_eq!(low_water_mark(1), 0);
         assert_eq!(low_water_mark(5), 2);
         assert_eq!(low_water_mark(2048), 1024);
-        assert_eq!(low_water_mark(5000), 1024);
+        assert_eq!(low_water_mark(5000), 2500);
+        assert_eq!(low_water_mark(11_024), 5512);
     }
 
     #[test]
