@@ -6,6 +6,7 @@ mod common;
 
 on_both_runtimes!(
     a_send_at_the_high_water_mark_waits_and_resumes_as_the_receiver_drains,
+    a_receive_does_not_take_ahead_past_a_small_rcvhwm,
     tcp_back_pressure_bounds_what_is_queued,
     close_lingers_until_the_queued_messages_are_delivered,
     close_with_zero_linger_finishes_without_a_peer,
@@ -72,6 +73,37 @@ async fn a_send_at_the_high_water_mark_waits_and_resumes_as_the_receiver_drains(
     within("drain", async { tokio::join!(send, recv) }).await;
     let want: Vec<String> = (0..=sent).map(|i| format!("m{i}")).collect();
     assert_eq!(got, want);
+}
+
+/// A receive takes messages ahead only as far as RCVHWM allows (one at a time below 16): a
+/// message taken ahead counts as read, and its writer may send more. Over inproc the two
+/// HWMs add up (4 + 4), and the reader reports every half of that.
+async fn a_receive_does_not_take_ahead_past_a_small_rcvhwm() {
+    let ctx = Context::new().unwrap();
+    let push = sock(&ctx, SocketType::Push);
+    let pull = sock(&ctx, SocketType::Pull);
+    push.set(SocketOption::SndHwm(4)).unwrap();
+    pull.set(SocketOption::RcvHwm(4)).unwrap();
+    join(&pull, &push, "inproc://small-rcvhwm").await;
+    let mut sent = 0;
+    while push.try_send(msg(format!("m{sent}"))).is_ok() {
+        sent += 1;
+        assert!(sent <= 8, "more than SNDHWM + RCVHWM queued");
+    }
+    assert_eq!(sent, 8);
+    // One message read is not yet a report (every 4): the writer stays full. Taking all 8
+    // ahead would have reported twice and let 8 more in.
+    assert_eq!(text(&within("recv", pull.recv()).await.unwrap()), ["m0"]);
+    assert!(matches!(
+        push.try_send(msg("over".into())),
+        Err((Error::WouldBlock, _))
+    ));
+    for i in 1..sent {
+        assert_eq!(
+            text(&within("recv", pull.recv()).await.unwrap()),
+            [format!("m{i}")]
+        );
+    }
 }
 
 async fn tcp_back_pressure_bounds_what_is_queued() {

@@ -934,3 +934,37 @@ fn inproc_connects_racing_sends_lose_no_wake_up() {
         }
     }
 }
+
+/// A receive takes messages ahead only as far as RCVHWM allows (an eighth of it, one at a
+/// time below 16): a message taken ahead counts as read, and its writer may send more. Over
+/// inproc the two HWMs add up (4 + 4), and the reader reports every half of that.
+#[test]
+fn a_receive_does_not_take_ahead_past_a_small_rcvhwm() {
+    let ctx = Context::new().unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    let push = sock(&ctx, SocketType::Push);
+    for s in [&pull, &push] {
+        s.set(SocketOption::SndHwm(4)).unwrap();
+        s.set(SocketOption::RcvHwm(4)).unwrap();
+    }
+    pull.bind("inproc://small-rcvhwm").unwrap();
+    push.connect("inproc://small-rcvhwm").unwrap();
+    let mut sent = 0u32;
+    while push
+        .try_send(Message::single(sent.to_be_bytes().to_vec()))
+        .is_ok()
+    {
+        sent += 1;
+    }
+    assert_eq!(sent, 8, "SNDHWM + RCVHWM over inproc");
+    // One message read is not yet a report (every 4): the writer stays full. Taking all 8
+    // ahead would have reported twice and let 8 more in.
+    assert_eq!(pull.recv().unwrap().frames()[0][..], 0u32.to_be_bytes());
+    assert!(matches!(
+        push.try_send(Message::from("over")),
+        Err((Error::WouldBlock, _))
+    ));
+    for i in 1..sent {
+        assert_eq!(pull.recv().unwrap().frames()[0][..], i.to_be_bytes());
+    }
+}
