@@ -41,6 +41,20 @@ const WRITE_MAX: usize = 1024 * 1024;
 /// read in the next. Unbounded, a writer would fill its socket's kernel buffer (up to
 /// megabytes) before the reader copied any of it out, every byte cold by then.
 const TURN_BYTES: usize = 128 * 1024;
+/// How much room a receive buffer holding `held` bytes gets when it lacks `chunk` for the
+/// next read and `wanted` bytes of the frame under way are still to come: for a large frame,
+/// as much again as it holds besides `chunk` (never past the frame's end), so that each
+/// growth about doubles it and the copies they make add up to about the frame's size, not
+/// to its square.
+fn growth(held: usize, chunk: usize, wanted: usize) -> usize {
+    if wanted >= POOLED_MIN {
+        // `chunk` is at most `wanted`: the room is at least `chunk`.
+        (held + chunk).min(wanted)
+    } else {
+        chunk
+    }
+}
+
 /// Receive buffers at least this large are recycled through the thread's [`RxPool`].
 const POOLED_MIN: usize = 32 * 1024;
 /// What an I/O thread's [`RxPool`] may keep, in bytes of allocation and in buffers.
@@ -574,11 +588,17 @@ impl Worker {
                         chunk.max(wanted)
                     };
                     if rx.capacity() - rx.len() < chunk {
+                        // A large frame's buffer grows by at least what it holds (up to the
+                        // frame's end), so that each growth, which copies what came so far,
+                        // at least doubles it: a frame of any size costs a linear number of
+                        // copied bytes. Growing by READ_FRAME_MAX alone copied 1 GiB of a
+                        // 100 MiB frame, and a 2 GiB frame never arrived.
+                        let room = growth(rx.len(), chunk, wanted);
                         // A large frame's header, read alone, goes into a pooled buffer too:
                         // its body will follow it there, and the buffer it replaces (the
                         // last frame's) is kept for reuse.
-                        if chunk >= POOLED_MIN || io.large_frames {
-                            io.rx_size = self.rx_pool.renew(rx, io.rx_size, chunk);
+                        if room >= POOLED_MIN || io.large_frames {
+                            io.rx_size = self.rx_pool.renew(rx, io.rx_size, room);
                         } else {
                             io.rx_size = 0; // `reserve` moves it to memory not ours
                         }
@@ -806,6 +826,34 @@ impl RxPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 2 GiB frame read 128 KiB at a time, as the read loop does: the buffer grows a
+    /// logarithmic number of times, and copies about the frame's size in all.
+    #[test]
+    fn a_huge_frame_grows_its_buffer_geometrically() {
+        let frame = 2usize << 30;
+        let (mut held, mut capacity, mut growths, mut copied) = (0usize, 0usize, 0, 0usize);
+        while held < frame {
+            let wanted = frame - held;
+            let chunk = wanted.min(READ_FRAME_MAX);
+            if capacity - held < chunk {
+                let room = growth(held, chunk, wanted);
+                copied += held;
+                capacity = held + room;
+                growths += 1;
+            }
+            held += chunk.min(TURN_BYTES);
+        }
+        assert!(growths <= 16, "{growths} growths");
+        assert!(
+            copied <= frame,
+            "{copied} bytes copied for a {frame}-byte frame"
+        );
+        assert!(
+            capacity <= frame + READ_FRAME_MAX,
+            "never far past the frame's end"
+        );
+    }
     use bytes::BytesMut;
 
     /// A connection's receive buffer after one large frame was read and split off: the
