@@ -12,7 +12,6 @@ use oxmq_core::base::{EndpointOpError, SocketHalf};
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
-use oxmq_core::SocketOptions;
 use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
 
 use crate::shared::{wait_on, Shared, Signaller, SocketCell};
@@ -51,39 +50,15 @@ pub struct Socket {
     /// Messages taken from the core ahead of `recv` calls, for socket types whose receive
     /// changes no state (see [`PREFETCH`]).
     prefetched: RefCell<VecDeque<Message>>,
-    /// The batch size for this socket type and RCVHWM ([`prefetch_for`]).
-    prefetch: Cell<usize>,
     /// How many messages the last receive found: one means sparse traffic, and a receive
     /// that must wait then spins before sleeping (see [`wait_on`](crate::shared::wait_on)).
     last_batch: std::cell::Cell<usize>,
 }
 
 /// How many messages one `recv` may take from the core at once, so that a stream of
-/// receives takes the socket's lock once per batch rather than once per message. Only for
-/// PULL, SUB, DEALER, ROUTER and PAIR, whose receive is a plain dequeue; REQ and REP keep
-/// one message at a time because their receive moves their state machine.
+/// receives takes the socket's lock once per batch rather than once per message; the socket
+/// half keeps it within RCVHWM's slack ([`SocketHalf::receive_batch`]).
 const PREFETCH: usize = 256;
-
-/// The batch for a socket of type `kind` at RCVHWM `rcvhwm`. Messages taken ahead count as
-/// read, so their pipe's writer may send that many more than RCVHWM holds back: the batch is
-/// kept to an eighth of RCVHWM, and a small RCVHWM (below 16) is honoured exactly, one
-/// message at a time, as libzmq's is (its `test_proxy_hwm` counts them).
-fn prefetch_for(kind: SocketType, rcvhwm: usize) -> usize {
-    match kind {
-        SocketType::Pull
-        | SocketType::Sub
-        | SocketType::Dealer
-        | SocketType::Router
-        | SocketType::Pair => {
-            if rcvhwm == 0 {
-                PREFETCH
-            } else {
-                (rcvhwm / 8).clamp(1, PREFETCH)
-            }
-        }
-        _ => 1,
-    }
-}
 
 impl Socket {
     pub(crate) fn new(shared: Arc<Shared>, cell: Arc<SocketCell>, kind: SocketType) -> Socket {
@@ -96,7 +71,6 @@ impl Socket {
             out_parts: RefCell::new(Vec::new()),
             in_parts: RefCell::new(VecDeque::new()),
             prefetched: RefCell::new(VecDeque::new()),
-            prefetch: Cell::new(prefetch_for(kind, SocketOptions::default().rcvhwm)),
             last_batch: std::cell::Cell::new(1),
         }
     }
@@ -289,17 +263,13 @@ impl Socket {
     /// from now on, and to the next binds. A read-only option, one this socket type does not
     /// have, or a value out of range fails with [`Error::Option`] (libzmq's `EINVAL`).
     pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
-        let (timeouts, rcvhwm) = self.with(|h, now| {
+        let timeouts = self.with(|h, now| {
             h.set_option(opt, now).map_err(Error::Option)?;
             let d = h.driver_options();
-            Ok((
-                (d.send_timeout, d.recv_timeout),
-                h.socket().options().rcvhwm,
-            ))
+            Ok((d.send_timeout, d.recv_timeout))
         })?;
         self.sndtimeo.set(timeouts.0);
         self.rcvtimeo.set(timeouts.1);
-        self.prefetch.set(prefetch_for(self.kind, rcvhwm));
         Ok(())
     }
 
@@ -475,7 +445,8 @@ impl Socket {
             }
             let now = self.shared.coarse_now();
             self.cell.take_mail(&mut st, now);
-            let r = st.half.recv_many(&mut q, self.prefetch.get(), now);
+            let batch = st.half.receive_batch(PREFETCH);
+            let r = st.half.recv_many(&mut q, batch, now);
             self.shared
                 .drain(&self.cell, &mut st, now, &mut later, &mut None);
             match r {

@@ -57,32 +57,11 @@ pub struct Socket {
 const NO_TIMEOUT: u64 = u64::MAX;
 
 /// How many messages one receive may take from the socket half at once, so that a stream of
-/// receives takes the half's lock once per batch (as `oxmq-mio` does). Only for PULL, SUB,
-/// DEALER, ROUTER and PAIR, whose receive is a plain dequeue; the others keep one message at
-/// a time because their receive moves their state. Messages taken ahead stay in the handle
-/// for the next receive, whatever is cancelled.
+/// receives takes the half's lock once per batch (as `oxmq-mio` does); the half keeps it
+/// within RCVHWM's slack, and to one message for socket types whose receive moves their
+/// state (`SocketHalf::receive_batch`). Messages taken ahead stay in the handle for the next
+/// receive, whatever is cancelled.
 const PREFETCH: usize = 64;
-
-/// The batch for a socket of type `kind` at RCVHWM `rcvhwm`. Messages taken ahead count as
-/// read, so their pipe's writer may send that many more than RCVHWM holds back: the batch is
-/// kept to an eighth of RCVHWM, and a small RCVHWM (below 16) is honoured exactly, one
-/// message at a time, as libzmq's is (as in `oxmq-mio`).
-fn prefetch_for(kind: SocketType, rcvhwm: usize) -> usize {
-    match kind {
-        SocketType::Pull
-        | SocketType::Sub
-        | SocketType::Dealer
-        | SocketType::Router
-        | SocketType::Pair => {
-            if rcvhwm == 0 {
-                PREFETCH
-            } else {
-                (rcvhwm / 8).clamp(1, PREFETCH)
-            }
-        }
-        _ => 1,
-    }
-}
 
 /// What the handle keeps besides the half: frame-by-frame state, the `Sink`'s slot, and
 /// SNDTIMEO / RCVTIMEO at hand.
@@ -94,8 +73,6 @@ struct Local {
     in_parts: VecDeque<Bytes>,
     /// Messages taken from the half ahead of receives (see [`PREFETCH`]).
     prefetched: VecDeque<Message>,
-    /// How many messages one receive may take from the half at once ([`prefetch_for`]).
-    prefetch: usize,
     /// The message `Sink::start_send` took, until the socket takes it.
     sink: Option<Message>,
     rcvtimeo: Option<Duration>,
@@ -103,14 +80,10 @@ struct Local {
 
 impl Socket {
     pub(crate) fn new(cell: Arc<SocketCell>, kind: SocketType) -> Socket {
-        let local = Local {
-            prefetch: prefetch_for(kind, oxmq_core::SocketOptions::default().rcvhwm),
-            ..Local::default()
-        };
         Socket {
             cell,
             kind,
-            local: Mutex::new(local),
+            local: Mutex::new(Local::default()),
             sndtimeo: AtomicU64::new(NO_TIMEOUT),
         }
     }
@@ -302,26 +275,29 @@ impl Socket {
         if let Some(m) = local.prefetched.pop_front() {
             return Ok(m);
         }
-        let local = &mut *local;
-        let (q, max) = (&mut local.prefetched, local.prefetch);
-        self.cell
-            .with_coarse(|st, now| st.half.recv_many(q, max, now))?;
+        let q = &mut local.prefetched;
+        self.cell.with_coarse(|st, now| {
+            let max = st.half.receive_batch(PREFETCH);
+            st.half.recv_many(q, max, now)
+        })?;
         Ok(q.pop_front().expect("recv_many took one"))
     }
 
     /// Polls for the next message from those taken ahead, or from the half (taking up to
-    /// `prefetch` at once), with the handle's lock held.
+    /// its receive batch at once), with the handle's lock held.
     fn poll_take(&self, local: &mut Local, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
         if let Some(m) = local.prefetched.pop_front() {
             return Poll::Ready(Ok(m));
         }
-        let (q, max) = (&mut local.prefetched, local.prefetch);
-        self.cell
-            .poll_with(cx, |st, now| match st.half.recv_many(q, max, now) {
+        let q = &mut local.prefetched;
+        self.cell.poll_with(cx, |st, now| {
+            let max = st.half.receive_batch(PREFETCH);
+            match st.half.recv_many(q, max, now) {
                 Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many took one"))),
                 Err(RecvError::WouldBlock) => Poll::Pending,
                 Err(e) => Poll::Ready(Err(e.into())),
-            })
+            }
+        })
     }
 
     /// Polls for the next whole message: the building block of [`recv`](Socket::recv) and of
@@ -373,15 +349,13 @@ impl Socket {
     /// options apply to the connections made from now on. A read-only option, one this socket
     /// type does not have, or a value out of range fails with [`Error::Option`].
     pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
-        let (snd, rcv, rcvhwm) = self.cell.with(|st, now| {
+        let (snd, rcv) = self.cell.with(|st, now| {
             st.half.set_option(opt, now).map_err(Error::Option)?;
             let d = st.half.driver_options();
-            let rcvhwm = st.half.socket().options().rcvhwm;
-            Ok::<_, Error>((d.send_timeout, d.recv_timeout, rcvhwm))
+            Ok::<_, Error>((d.send_timeout, d.recv_timeout))
         })?;
         let mut local = self.local();
         local.rcvtimeo = rcv;
-        local.prefetch = prefetch_for(self.kind, rcvhwm);
         let snd = snd.map_or(NO_TIMEOUT, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(NO_TIMEOUT - 1)
         });

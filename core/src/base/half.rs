@@ -448,6 +448,27 @@ impl SocketHalf {
         r
     }
 
+    /// How many messages a driver's receive may take at once ([`SocketHalf::recv_many`]),
+    /// given the most it would like, `max`. A message taken ahead counts as read, so its
+    /// pipe's writer may send that many more than RCVHWM holds back: the batch stays within
+    /// an eighth of RCVHWM, and a small RCVHWM (below 16) is honoured exactly, one message at
+    /// a time, as libzmq honours it (its `test_proxy_hwm` counts them). Only PULL, SUB,
+    /// DEALER, ROUTER and PAIR take ahead at all: their receive is a plain dequeue, where
+    /// the others' moves their state.
+    pub fn receive_batch(&self, max: usize) -> usize {
+        match self.socket.socket_type() {
+            SocketType::Pull
+            | SocketType::Sub
+            | SocketType::Dealer
+            | SocketType::Router
+            | SocketType::Pair => match self.socket.options().rcvhwm {
+                0 => max,
+                hwm => (hwm / 8).clamp(1, max.max(1)),
+            },
+            _ => 1,
+        }
+    }
+
     /// Receives up to `max` messages into `out` (never blocks), with one pass over the pipes'
     /// commands for the lot. Fails only when not even one message was there.
     pub fn recv_many(
