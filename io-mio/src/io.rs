@@ -591,8 +591,10 @@ impl Worker {
                         // A large frame's buffer grows by at least what it holds (up to the
                         // frame's end), so that each growth, which copies what came so far,
                         // at least doubles it: a frame of any size costs a linear number of
-                        // copied bytes. Growing by READ_FRAME_MAX alone copied 1 GiB of a
-                        // 100 MiB frame, and a 2 GiB frame never arrived.
+                        // copied bytes. Room for just the next READ_FRAME_MAX was too little
+                        // again after one read, so the buffer was regrown on every read:
+                        // tens of gigabytes copied for a 100 MB frame, and a 2 GiB frame
+                        // never arrived.
                         let room = growth(rx.len(), chunk, wanted);
                         // A large frame's header, read alone, goes into a pooled buffer too:
                         // its body will follow it there, and the buffer it replaces (the
