@@ -40,26 +40,38 @@ for tool in local_thr remote_thr local_lat remote_lat inproc_thr inproc_lat; do
         -o "$OUT/oxmq/$tool" || exit 2
 done
 
+# Starts a local_* tool ($1, output to $2, arguments after) on a free port; sets LOCAL_PID
+# and LOCAL_EP. A random port may be taken (the tool then exits at once, its bind refused),
+# so a few are tried. Not in a subshell: the caller must be able to wait for the tool.
+start_local() {
+    local tool=$1 out=$2; shift 2
+    for _ in 1 2 3 4 5; do
+        LOCAL_EP="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
+        timeout 120 "$tool" "$LOCAL_EP" "$@" > "$out" 2>&1 &
+        LOCAL_PID=$!
+        sleep 0.3
+        kill -0 "$LOCAL_PID" 2>/dev/null && return 0
+        wait "$LOCAL_PID" 2>/dev/null
+    done
+    return 1
+}
+
 # One tcp throughput run: prints msg/s.
 thr() {
-    local lib=$1 size=$2 count=$3 ep="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
-    timeout 120 "$OUT/$lib/local_thr" "$ep" "$size" "$count" > "$OUT/$lib.local.out" 2>&1 &
-    local pid=$!
-    sleep 0.3
-    # A side that failed (its port taken) must not leave the other waiting forever.
-    timeout 120 "$OUT/$lib/remote_thr" "$ep" "$size" "$count" > /dev/null 2>&1
-    wait $pid
+    local lib=$1 size=$2 count=$3
+    start_local "$OUT/$lib/local_thr" "$OUT/$lib.local.out" "$size" "$count" || return
+    # A side that failed must not leave the other waiting forever.
+    timeout 120 "$OUT/$lib/remote_thr" "$LOCAL_EP" "$size" "$count" > /dev/null 2>&1
+    wait "$LOCAL_PID"
     awk '/mean throughput:/ && /msg/ {print $3}' "$OUT/$lib.local.out"
 }
 
 # One tcp latency run: prints the average one-way latency in µs.
 lat() {
-    local lib=$1 size=$2 ep="tcp://127.0.0.1:$((PORT + RANDOM % 2000))"
-    timeout 120 "$OUT/$lib/local_lat" "$ep" "$size" "$ROUNDTRIPS" > /dev/null 2>&1 &
-    local pid=$!
-    sleep 0.3
-    timeout 120 "$OUT/$lib/remote_lat" "$ep" "$size" "$ROUNDTRIPS" 2>&1 | awk '/average latency/ {print $3}'
-    wait $pid
+    local lib=$1 size=$2
+    start_local "$OUT/$lib/local_lat" /dev/null "$size" "$ROUNDTRIPS" || return
+    timeout 120 "$OUT/$lib/remote_lat" "$LOCAL_EP" "$size" "$ROUNDTRIPS" 2>&1 | awk '/average latency/ {print $3}'
+    wait "$LOCAL_PID"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "n/a" }'; }
