@@ -106,12 +106,8 @@ impl MsgInner {
     pub(crate) fn clear(&mut self) {
         self.more = false;
         self.shared = false;
-        if self.properties.is_some() {
-            self.properties = None;
-        }
-        if self.gets.is_some() {
-            self.gets = None;
-        }
+        self.properties = None;
+        self.gets = None;
     }
 
     /// Makes this message a received frame in place, as `zmq_msg_recv` leaves it; what it
@@ -126,9 +122,7 @@ impl MsgInner {
         self.more = more;
         self.shared = false;
         self.properties = properties;
-        if self.gets.is_some() {
-            self.gets = None;
-        }
+        self.gets = None;
     }
 
     /// Puts back what [`MsgInner::take_bytes`] took.

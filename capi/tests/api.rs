@@ -202,11 +202,21 @@ fn a_publisher_whose_subscriber_read_everything_has_room_for_more_than_the_rest(
     let mut read = 0;
     loop {
         assert_eq!(send(publisher, b"probe", ZMQ_DONTWAIT), 5);
-        if zmq_recv(subscriber, buf.as_mut_ptr().cast(), buf.len(), ZMQ_DONTWAIT) == 5 {
+        // Waits for the probe itself, up to 10 ms, then sends another.
+        let mut item = [zmq_pollitem_t {
+            socket: subscriber,
+            fd: 0,
+            events: ZMQ_POLLIN,
+            revents: 0,
+        }];
+        if zmq_poll(item.as_mut_ptr(), 1, 10) == 1 {
+            assert_eq!(
+                zmq_recv(subscriber, buf.as_mut_ptr().cast(), buf.len(), 0),
+                5
+            );
             read += 1;
             break;
         }
-        std::thread::sleep(Duration::from_millis(1));
     }
     // Probes still on the way come before this fence.
     assert_eq!(send(publisher, b"fence!", 0), 6);

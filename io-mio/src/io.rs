@@ -41,20 +41,6 @@ const WRITE_MAX: usize = 1024 * 1024;
 /// read in the next. Unbounded, a writer would fill its socket's kernel buffer (up to
 /// megabytes) before the reader copied any of it out, every byte cold by then.
 const TURN_BYTES: usize = 128 * 1024;
-/// How much room a receive buffer holding `held` bytes gets when it lacks `chunk` for the
-/// next read and `wanted` bytes of the frame under way are still to come: for a large frame,
-/// as much again as it holds besides `chunk` (never past the frame's end), so that each
-/// growth about doubles it and the copies they make add up to about the frame's size, not
-/// to its square.
-fn growth(held: usize, chunk: usize, wanted: usize) -> usize {
-    if wanted >= POOLED_MIN {
-        // `chunk` is at most `wanted`: the room is at least `chunk`.
-        (held + chunk).min(wanted)
-    } else {
-        chunk
-    }
-}
-
 /// Receive buffers at least this large are recycled through the thread's [`RxPool`].
 const POOLED_MIN: usize = 32 * 1024;
 /// What an I/O thread's [`RxPool`] may keep, in bytes of allocation and in buffers.
@@ -692,6 +678,20 @@ impl Worker {
                 self.deadlines.insert(key, t);
             }
         }
+    }
+}
+
+/// How much room a receive buffer holding `held` bytes gets when it lacks `chunk` for the
+/// next read and `wanted` bytes of the frame under way are still to come: for a large frame,
+/// as much again as it holds besides `chunk` (never past the frame's end), so that each
+/// growth about doubles it and the copies they make add up to about the frame's size, not
+/// to its square.
+fn growth(held: usize, chunk: usize, wanted: usize) -> usize {
+    if wanted >= POOLED_MIN {
+        // `chunk` is at most `wanted`: the room is at least `chunk`.
+        (held + chunk).min(wanted)
+    } else {
+        chunk
     }
 }
 

@@ -106,31 +106,37 @@ impl Socket {
         } else {
             deadline(self.sndtimeo.get())
         };
-        if !more && self.out_parts.borrow().is_empty() {
-            // A single-frame message, the common case: straight to the send.
-            return self
-                .send_until(Message::single(frame), until)
-                .map_err(|(e, m)| (e, m.into_frames().pop().unwrap_or_default()));
-        }
         self.send_frame_until(frame, more, until)
     }
 
+    #[inline]
     fn send_frame_until(
         &self,
         frame: Bytes,
         more: bool,
         deadline: Option<StdInstant>,
     ) -> Result<(), (Error, Bytes)> {
-        let last_frame = |m: Message| m.into_frames().pop().unwrap_or_default();
-        let starts = self.out_parts.borrow().is_empty();
-        // As libzmq's STREAM: the frame after the routing id ends the message, MORE or not.
-        let more = more && (starts || self.kind != SocketType::Stream);
-        if starts && !more {
-            // A single-frame message: no list of parts to build.
+        if !more && self.out_parts.borrow().is_empty() {
+            // A single-frame message, the common case: straight to the send, with no list of
+            // parts to build (inline, so each caller skips the frame-by-frame path's call).
             return self
                 .send_until(Message::single(frame), deadline)
-                .map_err(|(e, m)| (e, last_frame(m)));
+                .map_err(|(e, m)| (e, m.into_frames().pop().unwrap_or_default()));
         }
+        self.send_part_until(frame, more, deadline)
+    }
+
+    /// [`Socket::send_frame_until`] for a frame of a multi-frame message.
+    fn send_part_until(
+        &self,
+        frame: Bytes,
+        more: bool,
+        deadline: Option<StdInstant>,
+    ) -> Result<(), (Error, Bytes)> {
+        let starts = self.out_parts.borrow().is_empty();
+        // As libzmq's STREAM: the frame after the routing id ends the message, MORE or not.
+        // (A frame that starts a message without MORE went out whole before this.)
+        let more = more && (starts || self.kind != SocketType::Stream);
         if starts {
             if let Err(e) = self.start_message(&frame, deadline) {
                 return Err((e, frame));
