@@ -251,7 +251,9 @@ impl Socket {
         self.endpoint_op(|s, now| s.unbind(endpoint, now))
     }
 
-    /// Ends the connection made by `connect(endpoint)`.
+    /// Ends the connection made by `connect(endpoint)`. As in libzmq, what it delivered and
+    /// the application has not read is dropped; what was sent to it still goes out as
+    /// LINGER allows.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
         self.endpoint_op(|s, now| s.disconnect(endpoint, now))
     }

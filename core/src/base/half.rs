@@ -383,6 +383,14 @@ impl SocketHalf {
             return Err(EndpointOpError::NotFound(endpoint.to_owned()));
         }
         for n in nodes {
+            // As libzmq's `term_endpoint`, which terminates the socket's end of the pipe
+            // without delay: nothing more is routed to it, and what the application has not
+            // read from it is dropped (a later receive never returns a message from an
+            // endpoint it disconnected). What was sent before stays in the pipe for the
+            // session, which flushes it as LINGER allows.
+            if let Some(p) = self.links.get(&n).and_then(|l| l.pipe) {
+                self.socket.detach_pipe(p);
+            }
             self.tree.terminate(n, self.config.linger, now);
         }
         self.pump(now);
@@ -661,6 +669,11 @@ impl SocketHalf {
         let mut pp = PipePeer::from_handshake(kind, &peer);
         pp.connect_routing_id = link.connect_routing_id.clone();
         let answer = match link.pipe {
+            // Disconnected before its handshake: the socket let go of its end, and the
+            // lingering session only flushes what was queued.
+            Some(p) if !self.socket.has_pipe(p) && self.tree.is_terminating(node) => {
+                ToSession::Attached { pipe: p, end: None }
+            }
             Some(p) => match self.socket.peer_ready(p, pp) {
                 Ok(()) => ToSession::Attached { pipe: p, end: None },
                 Err(_) => ToSession::Refused,
