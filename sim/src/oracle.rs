@@ -69,6 +69,9 @@ pub struct Coverage {
     pub sends: u64,
     /// Sends that found every pipe full (block, never drop) and did not succeed.
     pub blocked_at_hwm: u64,
+    /// Of those, sends at an SNDHWM above 2,048 (the flooding pipelines), where the
+    /// low-water mark is libzmq 4's half the HWM and not libzmq 3's HWM less 1,024.
+    pub blocked_at_large_hwm: u64,
     /// Load-balanced sends within an epoch of two or more pipes.
     pub balanced: u64,
     /// Receives while two or more pipes had a message waiting.
@@ -154,6 +157,7 @@ impl std::ops::AddAssign for Coverage {
     fn add_assign(&mut self, o: Coverage) {
         self.sends += o.sends;
         self.blocked_at_hwm += o.blocked_at_hwm;
+        self.blocked_at_large_hwm += o.blocked_at_large_hwm;
         self.balanced += o.balanced;
         self.contended += o.contended;
         self.req_replies += o.req_replies;
@@ -198,13 +202,14 @@ impl std::fmt::Display for Coverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} sends checked ({} blocked at HWM, {} load-balanced over 2+ pipes, {} to an \
+            "{} sends checked ({} blocked at HWM, {} of them above 2048, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP",
             self.sends,
             self.blocked_at_hwm,
+            self.blocked_at_large_hwm,
             self.balanced,
             self.unroutable,
             self.contended,

@@ -155,6 +155,10 @@ pub struct Features {
     /// Beside the pattern's workload, on hosts of their own, a STREAM server and one or two
     /// STREAM clients exchange raw byte streams (see `workload/stream.rs`).
     pub stream: bool,
+    /// Pipeline: every socket has an HWM above 2,048 (where libzmq 3 and 4 step their
+    /// low-water marks differently), and during the faults the ventilator sends as fast as
+    /// its socket takes tasks, so pipes fill to those HWMs and drain from them.
+    pub flood: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -247,7 +251,7 @@ impl Profile {
         let interval = ms(r.random_range(2..30));
         let fault_phase = ms(r.random_range(500..3000));
         // Draws added later go last, so older seeds keep their profiles.
-        let slow_readers = chance(&mut r, 0.4);
+        let mut slow_readers = chance(&mut r, 0.4);
         let churn = chance(&mut r, 0.4);
         let silent_crashes = heartbeat && chance(&mut r, 0.5);
         // BUGGIFY: now and then every engine holds its READY back (a slow handshake).
@@ -299,6 +303,7 @@ impl Profile {
             intruders: false,
             stream: false,
             xpub_nodrop: false,
+            flood: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -310,6 +315,28 @@ impl Profile {
         features.stream = chance(&mut r, 0.3);
         // From a stream of its own, so that the draws above and below keep their values.
         features.xpub_nodrop = chance(&mut stream(seed, "xpub-nodrop"), 0.5);
+        // Likewise: a third of the pipelines without padding flood (the drain after the
+        // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
+        let mut fr = stream(seed, "flood");
+        if pattern == Pattern::Pipeline && pad == 0 && chance(&mut fr, 0.33) {
+            features.flood = true;
+            features.stalls = true;
+            // HWMs stay large (a live change to 1 would drain the backlog one message per
+            // wake-up, far slower than the liveness bounds allow), and receivers keep up.
+            features.live_hwm = false;
+            slow_readers = false;
+            let hwm = [2049, 3000, 5000][fr.random_range(0..3)];
+            sock.sndhwm = hwm;
+            sock.rcvhwm = hwm;
+            net.bandwidth.0 = net.bandwidth.0.max(20_000_000);
+            net.bandwidth.1 = net.bandwidth.1.max(net.bandwidth.0);
+            // A send window passes about a window per one-way trip. 16 KiB (some 270 small
+            // tasks) drains a full pipe in steps finer than the distance between libzmq 4's
+            // low-water mark and libzmq 3's (476 messages at HWM 3,000), so a sender retrying
+            // now and then meets a pipe in between; and it drains what the faults queued
+            // (both HWMs and a window) well within the settling phase.
+            net.window = Some(16 * 1024);
+        }
         Profile {
             pattern,
             peers,
@@ -552,6 +579,7 @@ impl Profile {
             intruders: f.intruders,
             stream: f.stream,
             xpub_nodrop: f.xpub_nodrop && f.proxy && self.pattern == Pattern::PubSub,
+            flood: f.flood && self.pattern == Pattern::Pipeline,
         }
     }
 }
@@ -568,6 +596,7 @@ impl std::fmt::Display for Features {
             (self.intruders, "intruders"),
             (self.stream, "stream"),
             (self.xpub_nodrop, "xpub-nodrop"),
+            (self.flood, "flood"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -1061,6 +1061,9 @@ impl Sim {
         cov.sends += 1;
         if result.is_err() && view.pipes.iter().all(|p| p.outbound >= view.sndhwm) {
             cov.blocked_at_hwm += 1;
+            if view.sndhwm > 2048 {
+                cov.blocked_at_large_hwm += 1;
+            }
         }
         if let Err(what) = check_send(s, view, result) {
             self.oracle.fail(FailureKind::Safety, now, what);

@@ -38,4 +38,8 @@ fn a_fixed_sweep_passes() {
         "no send on SUB or PULL, nor option, refused: {c}"
     );
     assert!(c.nodrop_held > 0, "no message held at XPUB_NODROP: {c}");
+    assert!(
+        c.blocked_at_large_hwm > 0,
+        "no send blocked at an HWM above 2048 (flood): {c}"
+    );
 }

@@ -18,6 +18,8 @@ const VENT: usize = 0;
 const SINK: usize = 1;
 const TASKS: u16 = 5557;
 const RESULTS: u16 = 5558;
+/// Tasks a flooding ventilator keeps ready to send each tick.
+const FLOOD_BATCH: usize = 64;
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
     // With inproc, the first worker runs beside the ventilator and takes tasks over inproc.
@@ -103,6 +105,14 @@ impl App for Ventilator {
             }
             self.outbox.push_back(task);
         }
+        // Flooding: tasks as fast as the socket takes them, so its pipes reach their HWMs.
+        if self.p.active_features().flood && cx.phase() == Phase::Faults {
+            while self.outbox.len() < FLOOD_BATCH {
+                let n = frames(cx, &self.p);
+                self.outbox.push_back(Payload::new(s, self.seq, n, false));
+                self.seq += 1;
+            }
+        }
         flush(cx, s, &mut self.outbox);
         cx.wake_in(self.p.interval);
     }
@@ -184,30 +194,18 @@ impl App for Worker {
         let (Some(pull), Some(push)) = (self.pull, self.push) else {
             return;
         };
-        // Back-pressure: stop taking tasks while results cannot leave.
-        while self.outbox.len() < 4 {
-            let Some((m, pipe)) = cx.recv(pull) else {
-                break;
-            };
-            let now = cx.now();
-            let Some(task) = cx.oracle().decode(now, "worker", m.frames()) else {
+        // Back-pressure: stop taking tasks while results cannot leave. While they leave,
+        // keep taking (a flood leaves thousands waiting, and no new wake-up comes for a
+        // pipe that was never emptied).
+        loop {
+            let took = self.take_tasks(cx, pull, push);
+            if !cx.is_open(push) {
                 return;
-            };
-            cx.oracle().received(now, pull, pipe, &task, Scope::One);
-            try_refused_send(cx, pull, task.seq);
-            let mut result = Payload::new(push, self.seq, task.frames, task.probe);
-            result.pad = self.p.pad;
-            self.seq += 1;
-            result.extra = format!("{}:{}", task.sender, task.seq);
-            if result.probe && self.p.conflating() {
-                let d = deadline(cx, &self.p, 2);
-                cx.oracle()
-                    .expect_newest("the sink", push, result.seq, d, true);
             }
-            self.outbox.push_back(result);
-        }
-        if cx.is_open(push) {
             flush(cx, push, &mut self.outbox);
+            if !took || self.outbox.len() >= 4 {
+                return;
+            }
         }
     }
 
@@ -223,6 +221,36 @@ impl App for Worker {
                 cx.close(s);
             }
         }
+    }
+}
+
+impl Worker {
+    /// Takes tasks until four results wait to leave; whether it took any.
+    fn take_tasks(&mut self, cx: &mut Cx<'_>, pull: u64, push: u64) -> bool {
+        let mut took = false;
+        while self.outbox.len() < 4 {
+            let Some((m, pipe)) = cx.recv(pull) else {
+                break;
+            };
+            took = true;
+            let now = cx.now();
+            let Some(task) = cx.oracle().decode(now, "worker", m.frames()) else {
+                return false;
+            };
+            cx.oracle().received(now, pull, pipe, &task, Scope::One);
+            try_refused_send(cx, pull, task.seq);
+            let mut result = Payload::new(push, self.seq, task.frames, task.probe);
+            result.pad = self.p.pad;
+            self.seq += 1;
+            result.extra = format!("{}:{}", task.sender, task.seq);
+            if result.probe && self.p.conflating() {
+                let d = deadline(cx, &self.p, 2);
+                cx.oracle()
+                    .expect_newest("the sink", push, result.seq, d, true);
+            }
+            self.outbox.push_back(result);
+        }
+        took
     }
 }
 
