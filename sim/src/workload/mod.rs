@@ -48,7 +48,20 @@ fn open(cx: &mut Cx<'_>, p: &Profile, kind: SocketType, extra: &[SocketOption]) 
     opts.extend_from_slice(extra);
     let mut config = p.sock.base.clone();
     config.max_msg_size = p.max_msg_size();
-    cx.open(kind, config, &opts)
+    let s = cx.open(kind, config, &opts);
+    // A socket type without options of its own refuses another type's (EINVAL), and keeps
+    // what it had: ROUTER_MANDATORY, say, on a PUSH.
+    if matches!(
+        kind,
+        SocketType::Push
+            | SocketType::Pull
+            | SocketType::Pair
+            | SocketType::Dealer
+            | SocketType::Rep
+    ) {
+        cx.set_option_refused(s, SocketOption::RouterMandatory(true));
+    }
+    s
 }
 
 /// Every how many messages received a SUB or PULL also tries to send, and must be refused.
