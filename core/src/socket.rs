@@ -770,8 +770,7 @@ impl Socket {
         got
     }
 
-    /// The pipe the last received message came from (simulator hook: order is per pipe).
-    #[cfg(feature = "sim")]
+    /// The pipe the last received message came from.
     pub fn last_recv_pipe(&self) -> Option<PipeId> {
         self.core.last_read
     }

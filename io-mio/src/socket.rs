@@ -12,7 +12,7 @@ use oxmq_core::base::{EndpointOpError, SocketHalf};
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
-use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
+use oxmq_core::{Message, PipeId, SocketOption, SocketOptionName, SocketType};
 
 use crate::shared::{wait_on, Shared, Signaller, SocketCell};
 use crate::Error;
@@ -48,8 +48,8 @@ pub struct Socket {
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
     in_parts: RefCell<VecDeque<Bytes>>,
     /// Messages taken from the core ahead of `recv` calls, for socket types whose receive
-    /// changes no state (see [`PREFETCH`]).
-    prefetched: RefCell<VecDeque<Message>>,
+    /// changes no state (see [`PREFETCH`]), with the pipe each came from.
+    prefetched: RefCell<VecDeque<(PipeId, Message)>>,
     /// How many messages the last receive found: one means sparse traffic, and a receive
     /// that must wait then spins before sleeping (see [`wait_on`](crate::shared::wait_on)).
     last_batch: std::cell::Cell<usize>,
@@ -255,7 +255,15 @@ impl Socket {
     /// the application has not read is dropped; what was sent to it still goes out as
     /// LINGER allows.
     pub fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
-        self.endpoint_op(|s, now| s.disconnect(endpoint, now))
+        self.with(|h, now| {
+            h.disconnect(endpoint, now)?;
+            // Messages taken ahead from the pipes it let go of are not returned either.
+            let gone = h.disconnected_pipes();
+            self.prefetched
+                .borrow_mut()
+                .retain(|(p, _)| !gone.contains(p));
+            Ok(())
+        })
     }
 
     fn endpoint_op(
@@ -440,7 +448,7 @@ impl Socket {
     }
 
     fn recv_until(&self, deadline: Option<StdInstant>) -> Result<Message, Error> {
-        if let Some(m) = self.prefetched.borrow_mut().pop_front() {
+        if let Some((_, m)) = self.prefetched.borrow_mut().pop_front() {
             return Ok(m);
         }
         let _receiving = self.cell.receiving(&self.shared);
@@ -454,13 +462,13 @@ impl Socket {
             let now = self.shared.coarse_now();
             self.cell.take_mail(&mut st, now);
             let batch = st.half.receive_batch(PREFETCH);
-            let r = st.half.recv_many(&mut q, batch, now);
+            let r = st.half.recv_many_from(&mut q, batch, now);
             self.shared
                 .drain(&self.cell, &mut st, now, &mut later, &mut None);
             match r {
                 Ok(n) => {
                     self.last_batch.set(n);
-                    break Ok(q.pop_front().expect("recv_many took one"));
+                    break Ok(q.pop_front().expect("recv_many took one").1);
                 }
                 Err(e) => {
                     let err = Error::from(e);

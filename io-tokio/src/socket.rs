@@ -15,7 +15,7 @@ use futures_sink::Sink;
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
-use oxmq_core::{Message, RecvError, SocketOption, SocketOptionName, SocketType};
+use oxmq_core::{Message, PipeId, RecvError, SocketOption, SocketOptionName, SocketType};
 
 use crate::shared::{lock, SocketCell};
 use crate::Error;
@@ -71,8 +71,9 @@ struct Local {
     out_parts: Vec<Bytes>,
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
     in_parts: VecDeque<Bytes>,
-    /// Messages taken from the half ahead of receives (see [`PREFETCH`]).
-    prefetched: VecDeque<Message>,
+    /// Messages taken from the half ahead of receives (see [`PREFETCH`]), with the pipe
+    /// each came from.
+    prefetched: VecDeque<(PipeId, Message)>,
     /// The message `Sink::start_send` took, until the socket takes it.
     sink: Option<Message>,
     rcvtimeo: Option<Duration>,
@@ -138,9 +139,15 @@ impl Socket {
 
     /// Ends the connection made by `connect(endpoint)`. Completes at once (cancel-safe).
     pub async fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
-        Ok(self
-            .cell
-            .with(|st, now| st.half.disconnect(endpoint, now))?)
+        let mut local = self.local();
+        Ok(self.cell.with(|st, now| {
+            st.half.disconnect(endpoint, now)?;
+            // As in libzmq, nothing more is returned from the pipes it let go of, not even
+            // what was taken ahead.
+            let gone = st.half.disconnected_pipes();
+            local.prefetched.retain(|(p, _)| !gone.contains(p));
+            Ok::<(), oxmq_core::base::EndpointOpError>(())
+        })?)
     }
 
     /// Sends a whole message, waiting while no peer can take it (at SNDHWM, or no peer yet
@@ -272,28 +279,28 @@ impl Socket {
         if !local.in_parts.is_empty() {
             return Ok(Message::from_frames(local.in_parts.drain(..)));
         }
-        if let Some(m) = local.prefetched.pop_front() {
+        if let Some((_, m)) = local.prefetched.pop_front() {
             return Ok(m);
         }
         let q = &mut local.prefetched;
         self.cell.with_coarse(|st, now| {
             let max = st.half.receive_batch(PREFETCH);
-            st.half.recv_many(q, max, now)
+            st.half.recv_many_from(q, max, now)
         })?;
-        Ok(q.pop_front().expect("recv_many took one"))
+        Ok(q.pop_front().expect("recv_many took one").1)
     }
 
     /// Polls for the next message from those taken ahead, or from the half (taking up to
     /// its receive batch at once), with the handle's lock held.
     fn poll_take(&self, local: &mut Local, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
-        if let Some(m) = local.prefetched.pop_front() {
+        if let Some((_, m)) = local.prefetched.pop_front() {
             return Poll::Ready(Ok(m));
         }
         let q = &mut local.prefetched;
         self.cell.poll_with(cx, |st, now| {
             let max = st.half.receive_batch(PREFETCH);
-            match st.half.recv_many(q, max, now) {
-                Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many took one"))),
+            match st.half.recv_many_from(q, max, now) {
+                Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many took one").1)),
                 Err(RecvError::WouldBlock) => Poll::Pending,
                 Err(e) => Poll::Ready(Err(e.into())),
             }

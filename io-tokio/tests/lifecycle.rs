@@ -14,6 +14,7 @@ on_both_runtimes!(
     a_connect_reconnects_after_the_peer_restarts,
     monitor_events_follow_a_connection_and_end_with_the_socket,
     bind_reports_clear_errors_and_unbind_disconnect_end_endpoints,
+    disconnect_drops_what_a_receive_took_ahead_from_that_endpoint,
     frames_go_one_by_one_and_rcvmore_tells_what_follows,
     messages_stream_in_and_sink_out,
     options_read_back_what_was_set_and_refuse_what_libzmq_refuses,
@@ -267,6 +268,30 @@ async fn monitor_events_follow_a_connection_and_end_with_the_socket() {
     next_event(&mut bmon, MonitorEventKind::MonitorStopped).await;
     assert!(within("end", bmon.next()).await.is_none());
     next_event(&mut cmon, MonitorEventKind::Disconnected).await;
+}
+
+async fn disconnect_drops_what_a_receive_took_ahead_from_that_endpoint() {
+    // As libzmq: after `disconnect`, no message from that endpoint is returned, not even one
+    // a receive took ahead (RCVHWM 1000: up to 64 at once); another endpoint's stay.
+    let ctx = Context::new().unwrap();
+    let near = sock(&ctx, SocketType::Push);
+    near.bind("inproc://taken-ahead").await.unwrap();
+    let far = sock(&ctx, SocketType::Push);
+    far.bind("inproc://kept").await.unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.connect("inproc://taken-ahead").await.unwrap();
+    for i in 0..10 {
+        near.send(msg(format!("m{i}"))).await.unwrap();
+    }
+    assert_eq!(text(&pull.recv().await.unwrap()), ["m0"]);
+    pull.connect("inproc://kept").await.unwrap();
+    far.send(msg("other".to_owned())).await.unwrap();
+    pull.disconnect("inproc://taken-ahead").await.unwrap();
+    assert_eq!(
+        text(&within("other", pull.recv()).await.unwrap()),
+        ["other"]
+    );
+    assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
 }
 
 async fn bind_reports_clear_errors_and_unbind_disconnect_end_endpoints() {

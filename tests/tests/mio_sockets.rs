@@ -760,6 +760,31 @@ fn unbind_and_disconnect_end_those_endpoints_only() {
 }
 
 #[test]
+fn disconnect_drops_what_a_receive_took_ahead_from_that_endpoint() {
+    // libzmq never returns a message from an endpoint after `zmq_disconnect`. A PULL takes
+    // messages ahead of `recv` (RCVHWM 1000: up to 125 at once); those from the pipe the
+    // disconnect let go of must go with it, and another endpoint's must stay.
+    let ctx = Context::new().unwrap();
+    let near = sock(&ctx, SocketType::Push);
+    near.bind("inproc://taken-ahead").unwrap();
+    let far = sock(&ctx, SocketType::Push);
+    far.bind("inproc://kept").unwrap();
+    let pull = sock(&ctx, SocketType::Pull);
+    pull.connect("inproc://taken-ahead").unwrap();
+    for i in 0..10 {
+        near.send(format!("m{i}")).unwrap();
+    }
+    // Over inproc each message is in the pipe once `send` returns: the first receive takes
+    // all ten.
+    assert_eq!(pull.recv().unwrap(), Message::from("m0"));
+    pull.connect("inproc://kept").unwrap();
+    far.send("other").unwrap();
+    pull.disconnect("inproc://taken-ahead").unwrap();
+    assert_eq!(pull.recv().unwrap(), Message::from("other"));
+    assert!(matches!(pull.recv_dontwait(), Err(Error::WouldBlock)));
+}
+
+#[test]
 fn ipc_abstract_and_ephemeral_names() {
     let ctx = Context::new().unwrap();
     for ep in [

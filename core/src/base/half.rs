@@ -91,6 +91,8 @@ pub struct SocketHalf {
     rng: u64,
     next_id: u64,
     last_endpoint: Option<String>,
+    /// The pipes the last `disconnect` let go of.
+    disconnected: Vec<PipeId>,
     closing: bool,
     /// Options the driver applies (timeouts, TCP); the core only keeps them.
     pub(super) driver: DriverOptions,
@@ -130,6 +132,7 @@ impl SocketHalf {
             rng: seed,
             next_id: 1,
             last_endpoint: None,
+            disconnected: Vec::new(),
             closing: false,
             driver: DriverOptions::default(),
         })
@@ -382,6 +385,7 @@ impl SocketHalf {
         if nodes.is_empty() {
             return Err(EndpointOpError::NotFound(endpoint.to_owned()));
         }
+        self.disconnected.clear();
         for n in nodes {
             // As libzmq's `term_endpoint`, which terminates the socket's end of the pipe
             // without delay: nothing more is routed to it, and what the application has not
@@ -390,11 +394,18 @@ impl SocketHalf {
             // session, which flushes it as LINGER allows.
             if let Some(p) = self.links.get(&n).and_then(|l| l.pipe) {
                 self.socket.detach_pipe(p);
+                self.disconnected.push(p);
             }
             self.tree.terminate(n, self.config.linger, now);
         }
         self.pump(now);
         Ok(())
+    }
+
+    /// The pipes the last [`disconnect`](Self::disconnect) let go of: messages a driver took
+    /// ahead from them ([`recv_many_from`](Self::recv_many_from)) are to be dropped.
+    pub fn disconnected_pipes(&self) -> &[PipeId] {
+        &self.disconnected
     }
 
     /// Stops listening on `endpoint` (as bound, or as given to `bind`) and ends the
@@ -485,6 +496,27 @@ impl SocketHalf {
         max: usize,
         now: Instant,
     ) -> Result<usize, RecvError> {
+        self.take_many(|_, m| out.push_back(m), max, now)
+    }
+
+    /// Like [`recv_many`](Self::recv_many), with the pipe each message came from: a driver
+    /// that holds messages taken ahead drops those of the pipes a `disconnect` let go of
+    /// ([`disconnected_pipes`](Self::disconnected_pipes)), which libzmq never returns.
+    pub fn recv_many_from(
+        &mut self,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+        now: Instant,
+    ) -> Result<usize, RecvError> {
+        self.take_many(|p, m| out.push_back((p, m)), max, now)
+    }
+
+    fn take_many(
+        &mut self,
+        mut out: impl FnMut(PipeId, Message),
+        max: usize,
+        now: Instant,
+    ) -> Result<usize, RecvError> {
         if self.is_closed() {
             return Err(RecvError::Terminated);
         }
@@ -493,7 +525,7 @@ impl SocketHalf {
         while n < max {
             match self.socket.recv() {
                 Ok(m) => {
-                    out.push_back(m);
+                    out(self.socket.last_recv_pipe().unwrap_or(PipeId(0)), m);
                     n += 1;
                 }
                 Err(e) => {

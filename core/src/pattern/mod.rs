@@ -67,8 +67,8 @@ pub(crate) struct Core {
     pub(crate) outbox: VecDeque<(PipeId, PipeCommand)>,
     /// Closing pipes that ran dry, for the socket to detach.
     pub(crate) drained: Vec<PipeId>,
-    /// The pipe the last message read came from: the simulator checks order per pipe.
-    #[cfg(feature = "sim")]
+    /// The pipe the last message read came from: a driver that takes messages ahead drops
+    /// those of an endpoint it disconnects, and the simulator checks order per pipe.
     pub(crate) last_read: Option<PipeId>,
     /// The pipe the last message written went to: the simulator checks load-balancing.
     #[cfg(feature = "sim")]
@@ -83,7 +83,6 @@ impl Core {
             events: VecDeque::new(),
             outbox: VecDeque::new(),
             drained: Vec::new(),
-            #[cfg(feature = "sim")]
             last_read: None,
             #[cfg(feature = "sim")]
             last_written: None,
@@ -174,10 +173,7 @@ impl Core {
     pub(crate) fn read(&mut self, id: PipeId) -> Option<Message> {
         loop {
             if let PipeItem::Message(msg) = self.read_item(id)? {
-                #[cfg(feature = "sim")]
-                {
-                    self.last_read = Some(id);
-                }
+                self.last_read = Some(id);
                 if self.pipes.get(&id).is_some_and(|e| e.closing) {
                     // A closing pipe goes as soon as no message is left to read.
                     self.check_read(id);
