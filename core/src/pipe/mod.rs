@@ -148,11 +148,6 @@ pub fn lwm_step(hwm: usize) -> usize {
     hwm.div_ceil(2)
 }
 
-/// The queue length at or below which a writer blocked at `hwm` is reactivated.
-pub fn low_water_mark(hwm: usize) -> usize {
-    hwm - lwm_step(hwm)
-}
-
 /// One end of a pipe.
 #[derive(Debug)]
 pub struct PipeEnd {
@@ -494,14 +489,19 @@ mod tests {
     }
 
     #[test]
-    fn low_water_mark_follows_libzmq() {
-        assert_eq!(low_water_mark(1), 0);
-        assert_eq!(low_water_mark(2), 1);
-        assert_eq!(low_water_mark(1000), 500);
-        assert_eq!(low_water_mark(2048), 1024);
-        assert_eq!(low_water_mark(11_024), 5512);
-        assert_eq!(low_water_mark(100_001), 50_000);
-        assert_eq!(low_water_mark(0), 0);
+    fn the_report_step_is_libzmq_4s_half_the_hwm() {
+        // The low-water mark a blocked writer is freed at: HWM less the step.
+        for (hwm, lwm) in [
+            (1, 0),
+            (2, 1),
+            (1000, 500),
+            (2048, 1024),
+            (11_024, 5512),
+            (100_001, 50_000),
+            (0, 0),
+        ] {
+            assert_eq!(hwm - lwm_step(hwm), lwm, "HWM {hwm}");
+        }
     }
 
     #[test]

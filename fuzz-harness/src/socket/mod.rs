@@ -615,7 +615,10 @@ impl SocketRun {
         };
         match kind {
             Push | Dealer | Pair | Req => {
-                let lwm = oxmq_core::pipe::low_water_mark(hwm);
+                // libzmq 4.3: a reader reports every (HWM + 1) / 2 reads, so a parked pipe
+                // is back at HWM less that. Written out, not taken from the core, so that a
+                // wrong step in the core shows here.
+                let lwm = hwm - hwm.div_ceil(2);
                 for (id, m) in self.pipes.iter().filter(|(_, m)| !m.closing) {
                     let out = self.s.pipe(*id).map_or(0, |p| p.outbound_len());
                     assert!(
