@@ -828,6 +828,7 @@ impl RxPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
 
     /// A 2 GiB frame read 128 KiB at a time, as the read loop does: the buffer grows a
     /// logarithmic number of times, and copies about the frame's size in all.
@@ -856,7 +857,6 @@ mod tests {
             "never far past the frame's end"
         );
     }
-    use bytes::BytesMut;
 
     /// A connection's receive buffer after one large frame was read and split off: the
     /// frame (which the application holds) and the buffer, with the next frame's header.
