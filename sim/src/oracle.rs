@@ -151,6 +151,11 @@ pub struct Coverage {
     pub refused: u64,
     /// Messages a proxy's XPUB_NODROP refused at a full pipe (EAGAIN), held and sent again.
     pub nodrop_held: u64,
+    /// Replies a ROUTER client got under the CONNECT_ROUTING_ID of the connection its
+    /// request went out on.
+    pub named_replies: u64,
+    /// Monitor events a socket owed for its listeners and accepted connections, and reported.
+    pub endpoint_events: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -195,6 +200,8 @@ impl std::ops::AddAssign for Coverage {
         self.stream_unreachable += o.stream_unreachable;
         self.refused += o.refused;
         self.nodrop_held += o.nodrop_held;
+        self.named_replies += o.named_replies;
+        self.endpoint_events += o.endpoint_events;
     }
 }
 
@@ -206,7 +213,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported",
             self.sends,
             self.blocked_at_hwm,
             self.blocked_at_large_hwm,
@@ -246,7 +253,9 @@ impl std::fmt::Display for Coverage {
             self.stream_closes,
             self.stream_unreachable,
             self.refused,
-            self.nodrop_held
+            self.nodrop_held,
+            self.named_replies,
+            self.endpoint_events
         )
     }
 }

@@ -159,6 +159,12 @@ pub struct Features {
     /// low-water marks differently), and during the faults the ventilator sends as fast as
     /// its socket takes tasks, so pipes fill to those HWMs and drain from them.
     pub flood: bool,
+    /// DEALER/ROUTER: every second client is a ROUTER (ROUTER to ROUTER). It names each
+    /// connection with ZMQ_CONNECT_ROUTING_ID and addresses each request to one server by
+    /// that name. Only without IMMEDIATE and CONFLATE: libzmq 4.3 names only the pipe a
+    /// connect makes at once (`router_t::identify_peer`, locally initiated), and a ROUTER
+    /// does not conflate.
+    pub router_clients: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -304,6 +310,7 @@ impl Profile {
             stream: false,
             xpub_nodrop: false,
             flood: false,
+            router_clients: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -315,6 +322,7 @@ impl Profile {
         features.stream = chance(&mut r, 0.3);
         // From a stream of its own, so that the draws above and below keep their values.
         features.xpub_nodrop = chance(&mut stream(seed, "xpub-nodrop"), 0.5);
+        features.router_clients = chance(&mut stream(seed, "router-clients"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -393,6 +401,14 @@ impl Profile {
         self.features
             .intruders
             .then(|| self.max_msg_wire() as u64 * 2 + 1024)
+    }
+
+    /// Whether every second DEALER/ROUTER client is a ROUTER (see `Features`).
+    pub fn router_clients(&self) -> bool {
+        self.features.router_clients
+            && self.pattern == Pattern::DealerRouter
+            && !self.sock.base.immediate
+            && !self.conflating()
     }
 
     /// Whether this seed's receivers conflate (only where the workload has conflating
@@ -582,6 +598,7 @@ impl Profile {
             stream: f.stream,
             xpub_nodrop: f.xpub_nodrop && f.proxy && self.pattern == Pattern::PubSub,
             flood: f.flood && self.pattern == Pattern::Pipeline,
+            router_clients: self.router_clients(),
         }
     }
 }
@@ -599,6 +616,7 @@ impl std::fmt::Display for Features {
             (self.stream, "stream"),
             (self.xpub_nodrop, "xpub-nodrop"),
             (self.flood, "flood"),
+            (self.router_clients, "router-clients"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -38,6 +38,7 @@ use crate::rng::{chance, stream, SimRng};
 use crate::trace::Trace;
 
 mod backpressure;
+mod endpoints;
 mod inproc;
 mod intruder;
 mod requeue;
@@ -425,6 +426,8 @@ pub struct Sim {
     victims: BTreeMap<u64, Victim>,
     /// Each socket's monitor events so far, by kind.
     monitor_counts: BTreeMap<(usize, oxmq_core::monitor::MonitorEventKind), u64>,
+    /// Monitor events each socket owes for what the world did (see `endpoints`).
+    owed_events: BTreeMap<usize, Vec<(oxmq_core::monitor::MonitorEventKind, String)>>,
     /// The MAXMSGSIZE the workload's sockets set (with intruders).
     pub max_msg_size: Option<u64>,
     /// Queues connect sessions kept across a reconnection, owed to a later connection.
@@ -498,6 +501,7 @@ impl Sim {
             intruder_tx: BTreeMap::new(),
             victims: BTreeMap::new(),
             monitor_counts: BTreeMap::new(),
+            owed_events: BTreeMap::new(),
             max_msg_size: None,
             close_watch: BTreeMap::new(),
             requeued: BTreeMap::new(),
@@ -962,6 +966,10 @@ impl Sim {
             for a in late {
                 self.act(s, a);
             }
+            // After the actions: the event of a listener's close comes with its action.
+            for m in &monitor {
+                self.event_reported(s, m);
+            }
             if closed {
                 self.on_closed(s);
                 return;
@@ -969,6 +977,7 @@ impl Sim {
             if !progress {
                 self.check_hwm(s);
                 self.check_requeued(s);
+                self.check_events(s);
                 return;
             }
         }
@@ -1002,6 +1011,7 @@ impl Sim {
         self.log(format_args!("s{s} closed (close began {started:?})"));
         self.listeners.retain(|_, v| v.0 != s);
         self.unbound.retain(|v| v.0 != s);
+        self.owed_events.remove(&s);
         self.forget_inproc(s);
         let finished = close_finishes(s);
         self.oracle.fulfil(&finished, now);
@@ -1122,11 +1132,16 @@ impl Sim {
                     base.handle_bind_failed(listener, OsError::AddrInUse, now);
                 } else {
                     base.handle_listening(listener, &ep, now);
+                    self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Listening, &ep);
                     self.log(format_args!("s{s} listening {ep}"));
                     self.listeners.insert(ep, (s, listener));
                 }
             }
             Action::CloseListener { listener } => {
+                self.check_listener_close(s, listener);
+                if let Some(ep) = self.bound_at(s, listener) {
+                    self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Closed, &ep);
+                }
                 self.listeners.retain(|_, v| *v != (s, listener));
                 self.unbound.remove(&(s, listener));
                 self.inproc_bound.retain(|_, v| *v != (s, listener));
@@ -1473,6 +1488,9 @@ impl Sim {
                 .map(|pconn| (ls, pconn)),
             _ => None,
         };
+        if let Some((ls, _)) = accepted {
+            self.owe_event(ls, oxmq_core::monitor::MonitorEventKind::Accepted, &ep);
+        }
         let Some((ls, pconn)) = accepted else {
             self.log(format_args!("s{s} c{} refused by {ep}", conn.0));
             self.schedule(
@@ -1603,6 +1621,7 @@ impl Sim {
             self.tx_blocked.retain(|k| k.0 != s);
             self.listeners.retain(|_, v| v.0 != s);
             self.unbound.retain(|v| v.0 != s);
+            self.owed_events.remove(&s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
             self.forget_inproc(s);
@@ -2019,15 +2038,16 @@ impl Cx<'_> {
     /// Unbinds socket `s` from `ep` (ENOENT is only logged).
     pub fn unbind(&mut self, s: u64, ep: &str) {
         let now = self.now();
+        let listener = self.sim.listener_at(s as usize, ep);
         if let Some(b) = self.base(s) {
-            match b.unbind(ep, now) {
-                Err(e) => self.log(format_args!("s{s} unbind {ep}: {e}")),
-                Ok(()) => {
-                    if let Some(&l) = self.sim.listeners.get(ep).filter(|l| l.0 == s as usize) {
-                        self.sim.unbound.insert(l);
-                    }
-                }
+            let r = b.unbind(ep, now);
+            if let Err(e) = &r {
+                self.log(format_args!("s{s} unbind {ep}: {e}"));
             }
+            if let Some(l) = listener.filter(|_| r.is_ok()) {
+                self.sim.unbound.insert((s as usize, l));
+            }
+            self.check_unbind(s, ep, listener, r.is_ok());
         }
         self.sim.settle(s as usize);
     }

@@ -42,4 +42,12 @@ fn a_fixed_sweep_passes() {
         c.blocked_at_large_hwm > 0,
         "no send blocked at an HWM above 2048 (flood): {c}"
     );
+    assert!(
+        c.named_replies > 0,
+        "no reply checked under a CONNECT_ROUTING_ID (router clients): {c}"
+    );
+    assert!(
+        c.endpoint_events > 0,
+        "no monitor event owed for a listener or an accepted connection: {c}"
+    );
 }

@@ -61,6 +61,7 @@ fn open(cx: &mut Cx<'_>, p: &Profile, kind: SocketType, extra: &[SocketOption]) 
     ) {
         cx.set_option_refused(s, SocketOption::RouterMandatory(true));
     }
+    cx.bind_ephemeral(s);
     s
 }
 
@@ -224,6 +225,8 @@ pub(crate) struct LingerBurst {
     count: usize,
     /// Until when to wait for a first message to be accepted (IMMEDIATE).
     until: Instant,
+    /// What the first send must do, when it is known: see [`LingerBurst::start`].
+    first_accepted: Option<bool>,
     closed: bool,
 }
 
@@ -252,12 +255,23 @@ impl LingerBurst {
         for e in endpoints {
             cx.connect(sock, e);
         }
+        // ZMQ_IMMEDIATE's promise at its plainest. The socket has only connected, over tcp
+        // or ipc, and no connection can have completed in no time. Without IMMEDIATE each
+        // connect has its queue at once, so the first send is accepted. With IMMEDIATE
+        // there is no queue until a handshake completes, so it would block. (Not over
+        // inproc, whose pipe exists as soon as the binder does. Not for a PROBE_ROUTER
+        // DEALER without IMMEDIATE either: its probe may already fill a queue of SNDHWM 1.)
+        let over_network = endpoints.iter().all(|e| !e.starts_with("inproc://"));
+        let probes = kind == SocketType::Dealer && p.features.probe_router;
+        let immediate = p.sock.base.immediate;
+        let first_accepted = (over_network && (immediate || !probes)).then_some(!immediate);
         let mut burst = LingerBurst {
             sock,
             seq: 0,
             queued: Vec::new(),
             count,
             until: cx.now() + p.probe_bound(),
+            first_accepted,
             closed: false,
         };
         burst.tick(cx, p);
@@ -273,7 +287,26 @@ impl LingerBurst {
             let n = frames(cx, p);
             let mut m = Payload::new(self.sock, self.seq, n, false);
             m.pad = p.pad;
-            if cx.send(self.sock, m.encode()).is_err() {
+            let r = cx.send(self.sock, m.encode());
+            if let Some(accept) = self.first_accepted.take() {
+                if r.is_ok() != accept {
+                    let (s, now) = (self.sock, cx.now());
+                    let what = if accept {
+                        format!(
+                            "s{s} connected without IMMEDIATE, yet its first send gave {r:?}: \
+                             a connect's queue must exist before its connection does"
+                        )
+                    } else {
+                        format!(
+                            "s{s} connected with IMMEDIATE and no connection has completed, \
+                             yet its first send was accepted: there must be no queue yet"
+                        )
+                    };
+                    cx.oracle()
+                        .fail(crate::oracle::FailureKind::Safety, now, what);
+                }
+            }
+            if r.is_err() {
                 break;
             }
             self.queued.push(self.seq);

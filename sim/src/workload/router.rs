@@ -1,7 +1,8 @@
 //! DEALER/ROUTER (RFC 28): asynchronous clients connected to every server, a few requests in
 //! flight each. A ROUTER sees the routing id a peer declared and routes replies by it; a
 //! DEALER only ever gets replies to its own requests (or, with a fixed routing id, to an
-//! earlier incarnation's).
+//! earlier incarnation's). With `router-clients`, every second client is a ROUTER that names
+//! its connections with ZMQ_CONNECT_ROUTING_ID and addresses each request to one server.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -36,13 +37,20 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
             held: VecDeque::new(),
         })];
         if h == 0 && colocated == 1 {
-            apps.push(Box::new(Client::new(p)));
+            apps.push(Box::new(Client::new(p, false)));
         }
         add_apps(sim, apps);
     }
-    for _ in colocated..p.clients {
-        sim.add_host(Box::new(Client::new(p)), Instant::ZERO);
+    for i in colocated..p.clients {
+        let router = p.router_clients() && i % 2 == 1;
+        sim.add_host(Box::new(Client::new(p, router)), Instant::ZERO);
     }
+}
+
+/// The name a ROUTER client gives its connection to the server on host `h`
+/// (ZMQ_CONNECT_ROUTING_ID).
+fn server_name(h: usize) -> Bytes {
+    Bytes::from(format!("srv{h}"))
 }
 
 struct Server {
@@ -243,6 +251,12 @@ struct Client {
     /// A second DEALER claiming this client's routing id, for a while.
     twin: Option<Twin>,
     twinned: bool,
+    /// A ROUTER rather than a DEALER (see `Features::router_clients`).
+    router: bool,
+    /// A ROUTER client's next server, in turn, and the server of each request in flight.
+    next_server: usize,
+    sent_to: BTreeMap<u64, usize>,
+    pending_to: usize,
 }
 
 /// A second DEALER with a client's routing id (ZMQ_ROUTER_HANDOVER's case): with handover
@@ -259,7 +273,7 @@ struct Twin {
 }
 
 impl Client {
-    fn new(p: &Profile) -> Self {
+    fn new(p: &Profile, router: bool) -> Self {
         Client {
             p: p.clone(),
             sock: None,
@@ -271,12 +285,21 @@ impl Client {
             last_reply: None,
             twin: None,
             twinned: false,
+            router,
+            next_server: 0,
+            sent_to: BTreeMap::new(),
+            pending_to: 0,
         }
     }
 
     /// The socket options every DEALER of this client sets.
     fn options(&self) -> Vec<SocketOption> {
         let mut opts = Vec::new();
+        if self.router {
+            // Told host-unreachable rather than dropping silently: a request to a server
+            // whose connection the client named must always find it.
+            opts.push(SocketOption::RouterMandatory(true));
+        }
         if self.p.features.probe_router {
             opts.push(SocketOption::ProbeRouter(true));
         }
@@ -306,6 +329,7 @@ impl Client {
             return;
         };
         if self.twinned
+            || self.router
             || self.id.is_empty()
             || self.p.peers != 1
             || cx.phase() != Phase::Faults
@@ -385,6 +409,13 @@ impl Client {
         }
     }
 
+    /// A ROUTER client names its next connect, to the server on host `h`.
+    fn name_next_connect(&self, cx: &mut Cx<'_>, s: u64, h: usize) {
+        if self.router {
+            cx.set_option(s, SocketOption::ConnectRoutingId(server_name(h)));
+        }
+    }
+
     fn round_trip(&self, cx: &Cx<'_>) -> String {
         format!("dealer h{} completes a round trip", cx.host())
     }
@@ -398,9 +429,15 @@ impl App for Client {
             self.id = format!("d{}", cx.host());
             opts.push(SocketOption::RoutingId(self.id.clone().into()));
         }
-        let s = open(cx, &self.p, SocketType::Dealer, &opts);
+        let kind = if self.router {
+            SocketType::Router
+        } else {
+            SocketType::Dealer
+        };
+        let s = open(cx, &self.p, kind, &opts);
         for h in 0..self.p.peers {
             let e = peer_ep(cx, h, PORT);
+            self.name_next_connect(cx, s, h);
             cx.connect(s, &e);
         }
         self.sock = Some(s);
@@ -415,6 +452,7 @@ impl App for Client {
         if let Some(s) = self.sock.filter(|_| churn(cx, &self.p)) {
             let h = cx.rng().random_range(0..self.p.peers);
             let e = peer_ep(cx, h, PORT);
+            self.name_next_connect(cx, s, h);
             reconnect(cx, s, &e);
         }
         let Some(s) = self.sock else {
@@ -444,11 +482,32 @@ impl App for Client {
                     .expect(format!("dealer request {s}:{} answered", req.seq), d);
             }
             self.pending = Some(req);
+            self.pending_to = self.next_server % self.p.peers;
+            self.next_server += 1;
         }
         if let Some(req) = self.pending.take() {
-            match cx.send(s, req.encode()) {
+            let to = self.pending_to;
+            let m = if self.router {
+                let mut frames = vec![server_name(to)];
+                frames.extend(req.encode().frames().iter().cloned());
+                Message::from_frames(frames)
+            } else {
+                req.encode()
+            };
+            match cx.send(s, m) {
                 Ok(()) => {
                     self.in_flight.insert(req.seq, now);
+                    self.sent_to.insert(req.seq, to);
+                }
+                Err(SendErrorKind::HostUnreachable) if self.router => {
+                    // Without IMMEDIATE, a connect's pipe exists from the connect on, named
+                    // by its CONNECT_ROUTING_ID, and stays across reconnections.
+                    let what = format!(
+                        "ROUTER s{s} could not route to {:?}, the CONNECT_ROUTING_ID of its \
+                         connect to the server on h{to}",
+                        String::from_utf8_lossy(&server_name(to))
+                    );
+                    cx.oracle().fail(FailureKind::Safety, now, what);
                 }
                 Err(_) => self.pending = Some(req),
             }
@@ -463,7 +522,12 @@ impl App for Client {
         };
         while let Some((m, _pipe)) = cx.recv(s) {
             let now = cx.now();
-            let Some(rep) = cx.oracle().decode(now, "dealer", m.frames()) else {
+            let frames = if self.router {
+                &m.frames()[1.min(m.frames().len())..]
+            } else {
+                m.frames()
+            };
+            let Some(rep) = cx.oracle().decode(now, "dealer", frames) else {
                 return;
             };
             let mine = rep.sender == s;
@@ -472,6 +536,24 @@ impl App for Client {
                 let what = format!("DEALER s{s} got a second reply to request {}", rep.seq);
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
+            }
+            if self.router && mine {
+                // The reply comes back under the name the client gave the connection its
+                // request went out on.
+                let to = self.sent_to.remove(&rep.seq);
+                let name = to.map(server_name);
+                if name.as_ref() != m.frames().first() {
+                    let what = format!(
+                        "ROUTER s{s} got the reply to request {} under routing id {:?}, \
+                         though it sent the request to {:?}",
+                        rep.seq,
+                        m.frames().first().map(|f| String::from_utf8_lossy(f)),
+                        name.map(|n| String::from_utf8_lossy(&n).into_owned())
+                    );
+                    cx.oracle().fail(FailureKind::Safety, now, what);
+                    return;
+                }
+                cx.oracle().coverage.named_replies += 1;
             }
             if !mine && !earlier_me {
                 let what = format!(
@@ -500,6 +582,7 @@ impl App for Client {
     fn crashed(&mut self) {
         self.sock = None;
         self.in_flight.clear();
+        self.sent_to.clear();
         self.pending = None;
         self.burst = None;
         self.twin = None;

@@ -35,7 +35,9 @@ impl Sim {
             self.log(format_args!("s{s} bind inproc://{} failed: in use", key.1));
             return;
         }
-        base.handle_listening(listener, &format!("inproc://{}", key.1), now);
+        let ep = format!("inproc://{}", key.1);
+        base.handle_listening(listener, &ep, now);
+        self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Listening, &ep);
         self.log(format_args!("s{s} listening inproc://{}", key.1));
         for (c, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
             self.inproc_found(c, conn, s, listener);
