@@ -775,6 +775,13 @@ impl Socket {
         self.core.last_read
     }
 
+    /// The most pipe ids any one of the pattern's schedulers and routing tables holds
+    /// (simulator hook: never more than [`pipe_ids`](Self::pipe_ids) counts).
+    #[cfg(feature = "sim")]
+    pub fn holdings(&self) -> usize {
+        self.pattern.holdings()
+    }
+
     /// The pipe the last message written went to (simulator hook: load-balancing is fair).
     #[cfg(feature = "sim")]
     pub fn last_send_pipe(&self) -> Option<PipeId> {

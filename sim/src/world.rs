@@ -39,6 +39,7 @@ use crate::trace::Trace;
 
 mod backpressure;
 mod endpoints;
+mod holdings;
 mod inproc;
 mod intruder;
 mod requeue;
@@ -978,6 +979,7 @@ impl Sim {
                 self.check_hwm(s);
                 self.check_requeued(s);
                 self.check_events(s);
+                self.check_holdings(s);
                 return;
             }
         }

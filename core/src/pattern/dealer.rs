@@ -27,6 +27,11 @@ impl Dealer {
 }
 
 impl Pattern for Dealer {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.lb.len().max(self.fq.len())
+    }
+
     fn attach(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.lb.attach(id);
         self.fq.attach(id);

@@ -220,6 +220,12 @@ impl Core {
 
 /// A socket type's behaviour. Every method has the socket's shared [`Core`] at hand.
 pub(crate) trait Pattern: std::fmt::Debug + Send {
+    /// The most pipe ids any one of the pattern's per-pipe collections holds (schedulers,
+    /// routing tables). Simulator hook: each lets go of a pipe as the pipe ends, so none
+    /// ever holds more ids than the socket has pipes.
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize;
+
     /// A pipe was added to `core.pipes`, its peer known or not yet. An error makes the socket
     /// remove it again.
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError>;

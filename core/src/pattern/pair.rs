@@ -12,6 +12,11 @@ pub(crate) struct Pair {
 }
 
 impl Pattern for Pair {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        usize::from(self.pipe.is_some())
+    }
+
     fn attach(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         // RFC 31: a PAIR is connected to at most one peer; libzmq refuses later ones.
         if self.pipe.is_some() {

@@ -13,6 +13,11 @@ pub(crate) struct Pull {
 }
 
 impl Pattern for Pull {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.fq.len()
+    }
+
     fn attach(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.fq.attach(id);
         Ok(())

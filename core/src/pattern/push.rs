@@ -13,6 +13,11 @@ pub(crate) struct Push {
 }
 
 impl Pattern for Push {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.lb.len()
+    }
+
     fn attach(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.lb.attach(id);
         Ok(())

@@ -33,6 +33,11 @@ fn split_envelope(msg: Message) -> Option<(Vec<Bytes>, Message)> {
 }
 
 impl Pattern for Rep {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.fq.len()
+    }
+
     fn attach(&mut self, _core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.fq.attach(id);
         Ok(())

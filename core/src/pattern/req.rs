@@ -51,6 +51,11 @@ impl Req {
 }
 
 impl Pattern for Req {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.dealer.holdings()
+    }
+
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.dealer.attach(core, id)
     }

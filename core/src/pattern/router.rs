@@ -75,6 +75,11 @@ impl Router {
 }
 
 impl Pattern for Router {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.fq.len().max(self.routes.len()).max(self.labels.len())
+    }
+
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.fq.attach(id);
         // A pending pipe is named by CONNECT_ROUTING_ID now, or by its peer once ready.

@@ -26,6 +26,12 @@ impl RoutingTable {
         }
     }
 
+    /// How many entries the larger of its two directions holds (simulator hook).
+    #[cfg(feature = "sim")]
+    pub(crate) fn len(&self) -> usize {
+        self.by_id.len().max(self.by_pipe.len())
+    }
+
     /// A fresh `0x00` + u32 id that no pipe holds.
     pub(crate) fn generate(&mut self) -> Bytes {
         loop {

@@ -47,6 +47,11 @@ impl Stream {
 }
 
 impl Pattern for Stream {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.fq.len().max(self.routes.len())
+    }
+
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         // A raw peer sends no Identity; only CONNECT_ROUTING_ID can name it.
         let rid = match core.connect_routing_id(id).cloned() {

@@ -110,6 +110,11 @@ impl XPub {
 }
 
 impl Pattern for XPub {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.dist.len()
+    }
+
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.dist.attach(id);
         if let Some(welcome) = &self.welcome {

@@ -70,6 +70,11 @@ impl XSub {
 }
 
 impl Pattern for XSub {
+    #[cfg(feature = "sim")]
+    fn holdings(&self) -> usize {
+        self.fq.len().max(self.dist.len()).max(self.pipes.len())
+    }
+
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError> {
         self.pipes.insert(id);
         self.fq.attach(id);
