@@ -371,6 +371,18 @@ impl SocketOptionName {
 }
 
 impl SocketOption {
+    /// Whether setting it may change which messages a SUB hands up (SUBSCRIBE, UNSUBSCRIBE,
+    /// INVERT_MATCHING): a driver holding messages taken ahead filters them again
+    /// ([`Socket::admits`](crate::Socket::admits)).
+    pub fn changes_filter(&self) -> bool {
+        matches!(
+            self,
+            SocketOption::Subscribe(_)
+                | SocketOption::Unsubscribe(_)
+                | SocketOption::InvertMatching(_)
+        )
+    }
+
     /// This option's name.
     pub fn name(&self) -> SocketOptionName {
         use SocketOption as O;

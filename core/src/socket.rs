@@ -775,6 +775,13 @@ impl Socket {
         self.core.last_read
     }
 
+    /// Whether a receive would hand `msg` up now (a SUB's subscriptions, as they stand):
+    /// a driver that took messages ahead drops, after a subscription change, those this
+    /// refuses, as libzmq's SUB filters when it hands a message up.
+    pub fn admits(&self, msg: &Message) -> bool {
+        self.pattern.admits(&self.core, msg)
+    }
+
     /// The most pipe ids any one of the pattern's schedulers and routing tables holds
     /// (simulator hook: never more than [`pipe_ids`](Self::pipe_ids) counts).
     #[cfg(feature = "sim")]

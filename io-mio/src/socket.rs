@@ -279,8 +279,16 @@ impl Socket {
     /// from now on, and to the next binds. A read-only option, one this socket type does not
     /// have, or a value out of range fails with [`Error::Option`] (libzmq's `EINVAL`).
     pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
+        let filters = opt.changes_filter();
         let timeouts = self.with(|h, now| {
             h.set_option(opt, now).map_err(Error::Option)?;
+            if filters {
+                // What a receive took ahead passed the subscriptions as they were; a SUB
+                // filters as it hands a message up, so drop what they now exclude.
+                self.prefetched
+                    .borrow_mut()
+                    .retain(|(_, m)| h.socket().admits(m));
+            }
             let d = h.driver_options();
             Ok((d.send_timeout, d.recv_timeout))
         })?;
@@ -316,6 +324,11 @@ impl Socket {
     /// Subscribes a SUB socket to messages starting with `topic`: `set(Subscribe(topic))`.
     pub fn subscribe(&self, topic: &[u8]) -> Result<(), Error> {
         self.set(SocketOption::Subscribe(Bytes::copy_from_slice(topic)))
+    }
+
+    /// Cancels one earlier subscription to `topic`: `set(Unsubscribe(topic))`.
+    pub fn unsubscribe(&self, topic: &[u8]) -> Result<(), Error> {
+        self.set(SocketOption::Unsubscribe(Bytes::copy_from_slice(topic)))
     }
 
     /// ZMQ_FD: a file descriptor that becomes readable when this socket's events may have

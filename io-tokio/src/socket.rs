@@ -356,12 +356,18 @@ impl Socket {
     /// options apply to the connections made from now on. A read-only option, one this socket
     /// type does not have, or a value out of range fails with [`Error::Option`].
     pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
+        let filters = opt.changes_filter();
+        let mut local = self.local();
         let (snd, rcv) = self.cell.with(|st, now| {
             st.half.set_option(opt, now).map_err(Error::Option)?;
+            if filters {
+                // What a receive took ahead passed the subscriptions as they were; a SUB
+                // filters as it hands a message up, so drop what they now exclude.
+                local.prefetched.retain(|(_, m)| st.half.socket().admits(m));
+            }
             let d = st.half.driver_options();
             Ok::<_, Error>((d.send_timeout, d.recv_timeout))
         })?;
-        let mut local = self.local();
         local.rcvtimeo = rcv;
         let snd = snd.map_or(NO_TIMEOUT, |d| {
             u64::try_from(d.as_nanos()).unwrap_or(NO_TIMEOUT - 1)

@@ -226,6 +226,13 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
     #[cfg(feature = "sim")]
     fn holdings(&self) -> usize;
 
+    /// Whether a receive would hand `msg` up now: a SUB filters by its subscriptions as it
+    /// hands a message up (libzmq's `xsub_t::xrecv` matches there), so a driver that took
+    /// messages ahead drops those an unsubscribe has since excluded.
+    fn admits(&self, _core: &Core, _msg: &Message) -> bool {
+        true
+    }
+
     /// A pipe was added to `core.pipes`, its peer known or not yet. An error makes the socket
     /// remove it again.
     fn attach(&mut self, core: &mut Core, id: PipeId) -> Result<(), AttachError>;

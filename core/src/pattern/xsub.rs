@@ -56,12 +56,16 @@ impl XSub {
         }
     }
 
+    /// Whether a SUB wants `msg` (its first frame matches a subscription, or with
+    /// INVERT_MATCHING does not); an XSUB wants everything.
+    fn wants(&self, core: &Core, msg: &Message) -> bool {
+        !self.is_sub || self.subscriptions.matches(&msg.frames()[0]) != core.options.invert_matching
+    }
+
     /// The next received message the application wants, discarding the others.
     fn next_wanted(&mut self, core: &mut Core) -> Option<Message> {
         while let Some((_, msg)) = self.fq.recv(|id| core.read(id)) {
-            let wanted = !self.is_sub
-                || self.subscriptions.matches(&msg.frames()[0]) != core.options.invert_matching;
-            if wanted {
+            if self.wants(core, &msg) {
                 return Some(msg);
             }
         }
@@ -126,6 +130,10 @@ impl Pattern for XSub {
             .take()
             .or_else(|| self.next_wanted(core))
             .ok_or(RecvError::WouldBlock)
+    }
+
+    fn admits(&self, core: &Core, msg: &Message) -> bool {
+        self.wants(core, msg)
     }
 
     fn can_send(&mut self, _core: &mut Core) -> bool {
