@@ -165,6 +165,9 @@ pub struct Features {
     /// connect makes at once (`router_t::identify_peer`, locally initiated), and a ROUTER
     /// does not conflate.
     pub router_clients: bool,
+    /// Receives take ahead, up to an eighth of RCVHWM, as the threaded front-ends' do
+    /// (`recv_many_from`); a disconnect drops what was taken from its endpoint.
+    pub batch_recv: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -311,6 +314,7 @@ impl Profile {
             xpub_nodrop: false,
             flood: false,
             router_clients: false,
+            batch_recv: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -323,6 +327,7 @@ impl Profile {
         // From a stream of its own, so that the draws above and below keep their values.
         features.xpub_nodrop = chance(&mut stream(seed, "xpub-nodrop"), 0.5);
         features.router_clients = chance(&mut stream(seed, "router-clients"), 0.5);
+        features.batch_recv = chance(&mut stream(seed, "batch-recv"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -599,6 +604,7 @@ impl Profile {
             xpub_nodrop: f.xpub_nodrop && f.proxy && self.pattern == Pattern::PubSub,
             flood: f.flood && self.pattern == Pattern::Pipeline,
             router_clients: self.router_clients(),
+            batch_recv: f.batch_recv,
         }
     }
 }
@@ -617,6 +623,7 @@ impl std::fmt::Display for Features {
             (self.xpub_nodrop, "xpub-nodrop"),
             (self.flood, "flood"),
             (self.router_clients, "router-clients"),
+            (self.batch_recv, "batch-recv"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

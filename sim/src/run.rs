@@ -160,6 +160,7 @@ pub fn run_seed(opts: &RunOptions) -> Report {
     sim.silent_crashes = profile.silent_crashes;
     sim.live_hwm = profile.features.live_hwm;
     sim.inproc = profile.features.inproc;
+    sim.batch_recv = profile.features.batch_recv;
     sim.max_msg_wire = profile.max_msg_wire();
     sim.max_msg_size = profile.max_msg_size();
     sim.ready_delay = profile.sock.base.sim_ready_delay;

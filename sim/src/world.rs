@@ -44,12 +44,14 @@ mod inproc;
 mod intruder;
 mod requeue;
 mod security;
+mod takeahead;
 
 use backpressure::StallRead;
 use inproc::InprocEv;
 pub use intruder::Offence;
 use intruder::{Intruder, Victim};
 pub use security::IMPOSTOR_MARK;
+use takeahead::take_batch;
 
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -381,6 +383,16 @@ pub struct Sim {
     pub live_hwm: bool,
     /// Peers on one host connect over inproc (the workloads put some on one host).
     pub inproc: bool,
+    /// Receives take ahead, as the threaded front-ends' do (see `takeahead`).
+    pub batch_recv: bool,
+    /// Per socket, what its receives took ahead and the application has not had yet.
+    ahead: BTreeMap<usize, VecDeque<(PipeId, Message)>>,
+    /// Pipes each socket's disconnects let go of.
+    let_go: BTreeSet<(usize, PipeId)>,
+    /// The last listener that closed at each tcp or ipc endpoint (see `endpoints`).
+    closed_listeners: BTreeMap<String, (usize, ListenerId)>,
+    /// When accepts fail (EMFILE), drawn here.
+    accept_rng: SimRng,
     /// The HWM values a live change draws from.
     pub hwm_choices: Vec<usize>,
     /// The largest a workload message can be on the wire, in bytes.
@@ -482,6 +494,11 @@ impl Sim {
             dialed: BTreeMap::new(),
             live_hwm: false,
             inproc: false,
+            batch_recv: false,
+            ahead: BTreeMap::new(),
+            let_go: BTreeSet::new(),
+            closed_listeners: BTreeMap::new(),
+            accept_rng: stream(seed, "accept-failures"),
             hwm_choices: vec![1, 2, 5, 100, 1000],
             max_msg_wire: 1024,
             hwm_allow: BTreeMap::new(),
@@ -1014,6 +1031,7 @@ impl Sim {
         self.listeners.retain(|_, v| v.0 != s);
         self.unbound.retain(|v| v.0 != s);
         self.owed_events.remove(&s);
+        self.forget_ahead(s);
         self.forget_inproc(s);
         let finished = close_finishes(s);
         self.oracle.fulfil(&finished, now);
@@ -1134,7 +1152,7 @@ impl Sim {
                     base.handle_bind_failed(listener, OsError::AddrInUse, now);
                 } else {
                     base.handle_listening(listener, &ep, now);
-                    self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Listening, &ep);
+                    self.listening(s, listener, &ep);
                     self.log(format_args!("s{s} listening {ep}"));
                     self.listeners.insert(ep, (s, listener));
                 }
@@ -1143,6 +1161,9 @@ impl Sim {
                 self.check_listener_close(s, listener);
                 if let Some(ep) = self.bound_at(s, listener) {
                     self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Closed, &ep);
+                    if !ep.starts_with("inproc://") {
+                        self.closed_listeners.insert(ep, (s, listener));
+                    }
                 }
                 self.listeners.retain(|_, v| *v != (s, listener));
                 self.unbound.remove(&(s, listener));
@@ -1482,8 +1503,14 @@ impl Sim {
             return;
         }
         let refused = chance(&mut self.net_rng, self.net.refuse);
-        let accepted = match self.listeners.get(&ep).copied() {
-            Some((ls, lid)) if !refused => self.socks[ls]
+        let listener = self.listeners.get(&ep).copied();
+        self.dial_at_closed(&ep);
+        let failed = listener.is_some_and(|(ls, lid)| !refused && self.accept_fails(ls, lid, &ep));
+        if failed {
+            self.settle(listener.expect("checked").0);
+        }
+        let accepted = match listener {
+            Some((ls, lid)) if !refused && !failed => self.socks[ls]
                 .base
                 .as_mut()
                 .and_then(|b| b.handle_accepted(lid, now))
@@ -1624,6 +1651,7 @@ impl Sim {
             self.listeners.retain(|_, v| v.0 != s);
             self.unbound.retain(|v| v.0 != s);
             self.owed_events.remove(&s);
+            self.forget_ahead(s);
             self.stalled
                 .retain(|(st, to)| self.streams.get(st).is_some_and(|x| x.ends[*to].sock != s));
             self.forget_inproc(s);
@@ -2029,8 +2057,12 @@ impl Cx<'_> {
     pub fn disconnect(&mut self, s: u64, ep: &str) {
         let now = self.now();
         if let Some(b) = self.base(s) {
-            if let Err(e) = b.disconnect(ep, now) {
-                self.log(format_args!("s{s} disconnect {ep}: {e}"));
+            match b.disconnect(ep, now) {
+                Err(e) => self.log(format_args!("s{s} disconnect {ep}: {e}")),
+                Ok(()) => {
+                    let gone = b.disconnected_pipes().to_vec();
+                    self.sim.let_go(s as usize, &gone);
+                }
             }
             self.sim.connects.remove(&(s as usize, ep.to_owned()));
         }
@@ -2216,6 +2248,11 @@ impl Cx<'_> {
         }
         let now = self.now();
         let kind = self.base(s)?.socket().socket_type();
+        // What an earlier receive took ahead goes up first, as from a threaded front-end's
+        // buffer; the looks below judged the receive that took it.
+        if let Some((p, m)) = self.sim.taken_ahead(s as usize) {
+            return self.hand_up(s, kind, m, Some(p), None, now);
+        }
         // Fair-queueing: which pipes had a message waiting when the pattern chose.
         let fair_queued = matches!(
             kind,
@@ -2241,15 +2278,22 @@ impl Cx<'_> {
                 .collect();
             (pipes, waiting)
         });
+        let batch = self.sim.batch_recv;
         let b = self.base(s)?;
         // POLLIN only: POLLOUT is looked at just before each send, where its parking of
         // full pipes is the send's own; a look here would reorder the load-balancing the
         // send oracle follows.
         let pollin = b.socket_mut().can_recv();
         let delivered = b.delivered();
-        let r = b.recv(now);
+        let (r, ahead) = if batch {
+            take_batch(b, now)
+        } else {
+            let r = b.recv(now);
+            let pipe = b.socket().last_recv_pipe();
+            (r.map(|m| (m, pipe)), VecDeque::new())
+        };
         let efsm = matches!(r, Err(oxmq_core::RecvError::BadState));
-        let got = r.ok().map(|m| (m, b.socket().last_recv_pipe()));
+        let got = r.ok();
         let fresh = b.delivered() != delivered;
         // ZMQ_EVENTS' promise: POLLIN means a receive finds a message, and no POLLIN means
         // none was there: a receive that finds one must have taken it from what its own pump
@@ -2279,7 +2323,23 @@ impl Cx<'_> {
             self.sim.oracle.fail(FailureKind::Safety, now, what);
         }
         self.sim.settle(s as usize);
-        let (mut m, pipe) = got?;
+        let (m, pipe) = got?;
+        self.sim.take_ahead(s as usize, ahead);
+        self.hand_up(s, kind, m, pipe, before, now)
+    }
+
+    /// Checks a message socket `s` received from `pipe`, as its application gets it, and
+    /// hands it up; `before` is what the fair-queue oracle judges its receive by.
+    fn hand_up(
+        &mut self,
+        s: u64,
+        kind: SocketType,
+        mut m: Message,
+        pipe: Option<PipeId>,
+        before: Option<(Vec<PipeId>, Vec<PipeId>)>,
+        now: Instant,
+    ) -> Option<(Message, Option<PipeId>)> {
+        self.sim.check_let_go(s as usize, kind, pipe);
         if self.sim.mutation == Mutation::PropertiesLost {
             m.set_properties(None);
         }
@@ -2358,6 +2418,9 @@ impl Cx<'_> {
             }
             let got = b.socket().get_option(opt.name());
             self.sim.check_read_back(s, &opt, got);
+            if opt.changes_filter() {
+                self.sim.refilter_ahead(s as usize);
+            }
         }
         self.sim.settle(s as usize);
     }

@@ -47,6 +47,10 @@ fn a_fixed_sweep_passes() {
         "no reply checked under a CONNECT_ROUTING_ID (router clients): {c}"
     );
     assert!(
+        c.taken_ahead > 0,
+        "no message taken ahead by a batched receive (batch-recv): {c}"
+    );
+    assert!(
         c.endpoint_events > 0,
         "no monitor event owed for a listener or an accepted connection: {c}"
     );

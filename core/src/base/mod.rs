@@ -437,6 +437,34 @@ impl SocketBase {
         }
     }
 
+    /// [`SocketBase::recv_many`] with the pipe each message came from (see
+    /// [`SocketHalf::recv_many_from`]).
+    pub fn recv_many_from(
+        &mut self,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+        now: Instant,
+    ) -> Result<usize, RecvError> {
+        loop {
+            let before = self.half.delivered();
+            let r = self.half.recv_many_from(out, max, now);
+            self.pump(now);
+            if !matches!(r, Err(RecvError::WouldBlock)) || self.half.delivered() == before {
+                return r;
+            }
+        }
+    }
+
+    /// How many messages a receive may take ahead: see [`SocketHalf::receive_batch`].
+    pub fn receive_batch(&self, max: usize) -> usize {
+        self.half.receive_batch(max)
+    }
+
+    /// The pipes the last disconnect let go of: see [`SocketHalf::disconnected_pipes`].
+    pub fn disconnected_pipes(&self) -> &[PipeId] {
+        self.half.disconnected_pipes()
+    }
+
     /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then
     /// every session and listener ends. Watch [`SocketBase::is_closed`].
     pub fn close(&mut self, now: Instant) {

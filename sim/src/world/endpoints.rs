@@ -5,10 +5,18 @@
 //!   close) reports CLOSED with it, and each connection taken on a tcp or ipc listener reports
 //!   ACCEPTED with the listener's endpoint. The world notes what each driver input owes; the
 //!   socket must have reported it by the time it settles.
-//! - **ZMQ_LAST_ENDPOINT**: after a bind, the endpoint as bound (the port chosen for `:*`).
+//! - **ZMQ_LAST_ENDPOINT**: after a bind, the endpoint as bound (the port chosen for `:*`);
+//!   and what a driver reads back for each listener (`bound_endpoint`) is where it listens.
 //! - **`zmq_unbind`**: it finds a listener by the endpoint as bound, or as written when that
 //!   names one address, never by a wildcard (`tcp://host:*` is ENOENT); it closes that
 //!   listener and no other.
+//! - **A closed listener takes nothing**: a dial that reaches an endpoint where a listener
+//!   closed (unbound, or its socket closing) is first offered to that listener, as a
+//!   connection left in its kernel backlog would be, and must be refused (then it goes to
+//!   the listener bound there now, if any).
+//! - **Accept failures** (EMFILE, now and then during the faults, from a stream of their
+//!   own) are reported as ACCEPT_FAILED with the listener's endpoint, and cost only that
+//!   connection.
 
 use oxmq_core::base::ListenerId;
 use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
@@ -46,6 +54,60 @@ impl Sim {
         let now = self.now;
         let what = format!("s{s} never reported monitor events it owed: {owed:?}");
         self.oracle.fail(FailureKind::Safety, now, what);
+    }
+
+    /// Socket `s` was told its listener `listener` listens at `ep`: it owes LISTENING there,
+    /// and a driver that asks must be told `ep`.
+    pub(super) fn listening(&mut self, s: usize, listener: ListenerId, ep: &str) {
+        self.owe_event(s, MonitorEventKind::Listening, ep);
+        let told = self.socks[s]
+            .base
+            .as_ref()
+            .and_then(|b| b.bound_endpoint(listener).map(str::to_owned));
+        if told.as_deref() != Some(ep) {
+            let now = self.now;
+            let what = format!(
+                "s{s}'s listener {} listens at {ep}, but the socket says {told:?}",
+                listener.0
+            );
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
+    /// A dial reached `ep`: the listener that last closed there, if its socket lives, must
+    /// not take it.
+    pub(super) fn dial_at_closed(&mut self, ep: &str) {
+        let Some(&(ls, lid)) = self.closed_listeners.get(ep) else {
+            return;
+        };
+        let now = self.now;
+        let Some(b) = self.socks[ls].base.as_mut() else {
+            return;
+        };
+        self.oracle.coverage.closed_listener_dials += 1;
+        if let Some(conn) = b.handle_accepted(lid, now) {
+            let what = format!(
+                "s{ls} accepted connection c{} on listener {} ({ep}), which had closed",
+                conn.0, lid.0
+            );
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
+    /// Whether the accept of a dial to listener `lid` of socket `ls` at `ep` fails now
+    /// (EMFILE): if so, the socket is told and owes ACCEPT_FAILED.
+    pub(super) fn accept_fails(&mut self, ls: usize, lid: ListenerId, ep: &str) -> bool {
+        let faults = self.phase == super::Phase::Faults;
+        if !faults || !crate::rng::chance(&mut self.accept_rng, 0.02) {
+            return false;
+        }
+        let Some(b) = self.socks[ls].base.as_mut() else {
+            return false;
+        };
+        b.handle_accept_failed(lid, oxmq_core::OsError::TooManyFiles);
+        self.log(format_args!("s{ls} accept on {ep} failed: EMFILE"));
+        self.owe_event(ls, MonitorEventKind::AcceptFailed, ep);
+        true
     }
 
     /// The endpoint listener `listener` of socket `s` is bound at, as the world knows it.

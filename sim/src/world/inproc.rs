@@ -37,7 +37,7 @@ impl Sim {
         }
         let ep = format!("inproc://{}", key.1);
         base.handle_listening(listener, &ep, now);
-        self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Listening, &ep);
+        self.listening(s, listener, &ep);
         self.log(format_args!("s{s} listening inproc://{}", key.1));
         for (c, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
             self.inproc_found(c, conn, s, listener);
