@@ -2057,11 +2057,14 @@ impl Cx<'_> {
     pub fn disconnect(&mut self, s: u64, ep: &str) {
         let now = self.now();
         if let Some(b) = self.base(s) {
+            let before: Vec<(PipeId, Option<ConnId>)> =
+                b.socket().pipe_ids().map(|p| (p, b.pipe_conn(p))).collect();
             match b.disconnect(ep, now) {
                 Err(e) => self.log(format_args!("s{s} disconnect {ep}: {e}")),
                 Ok(()) => {
-                    let gone = b.disconnected_pipes().to_vec();
-                    self.sim.let_go(s as usize, &gone);
+                    let after: BTreeSet<PipeId> = b.socket().pipe_ids().collect();
+                    let told = b.disconnected_pipes().to_vec();
+                    self.sim.let_go(s as usize, ep, &before, &after, &told);
                 }
             }
             self.sim.connects.remove(&(s as usize, ep.to_owned()));
@@ -2251,6 +2254,7 @@ impl Cx<'_> {
         // What an earlier receive took ahead goes up first, as from a threaded front-end's
         // buffer; the looks below judged the receive that took it.
         if let Some((p, m)) = self.sim.taken_ahead(s as usize) {
+            self.sim.check_let_go(s as usize, kind, Some(p), true);
             return self.hand_up(s, kind, m, Some(p), None, now);
         }
         // Fair-queueing: which pipes had a message waiting when the pattern chose.
@@ -2325,6 +2329,7 @@ impl Cx<'_> {
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
         self.sim.take_ahead(s as usize, ahead);
+        self.sim.check_let_go(s as usize, kind, pipe, false);
         self.hand_up(s, kind, m, pipe, before, now)
     }
 
@@ -2339,7 +2344,6 @@ impl Cx<'_> {
         before: Option<(Vec<PipeId>, Vec<PipeId>)>,
         now: Instant,
     ) -> Option<(Message, Option<PipeId>)> {
-        self.sim.check_let_go(s as usize, kind, pipe);
         if self.sim.mutation == Mutation::PropertiesLost {
             m.set_properties(None);
         }

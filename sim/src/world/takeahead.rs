@@ -6,9 +6,9 @@
 //! endpoint after its `zmq_disconnect` (libzmq's `term_endpoint` lets go of the pipe at
 //! once). The last promise is checked on every receive, batched or not.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
-use oxmq_core::base::SocketBase;
+use oxmq_core::base::{ConnId, SocketBase};
 use oxmq_core::{Instant, Message, PipeId, RecvError, SocketType};
 
 use super::Sim;
@@ -64,27 +64,64 @@ impl Sim {
         next
     }
 
-    /// Socket `s`'s disconnect let go of `pipes`: what it took ahead from them is dropped,
-    /// and no receive may return a message from them again.
-    pub(super) fn let_go(&mut self, s: usize, pipes: &[PipeId]) {
-        for &p in pipes {
+    /// Socket `s` disconnected `ep`: its pipes were `before` (with their connections) and
+    /// are `after`, and it named `told` as let go of (`disconnected_pipes`). The pipes that
+    /// went, but for those known to run over another endpoint's connection, are the
+    /// endpoint's: no receive may return a message from them again. Each one whose
+    /// connection was dialed to `ep` must be among `told`, or a driver would keep what it
+    /// took ahead from it. What the buffer holds from `told` is dropped, as a driver does.
+    pub(super) fn let_go(
+        &mut self,
+        s: usize,
+        ep: &str,
+        before: &[(PipeId, Option<ConnId>)],
+        after: &BTreeSet<PipeId>,
+        told: &[PipeId],
+    ) {
+        let dialed = |c: ConnId| self.dialed.get(&(s, c)).map(String::as_str);
+        let mut untold = Vec::new();
+        let mut gone = Vec::new();
+        for &(p, conn) in before.iter().filter(|(p, _)| !after.contains(p)) {
+            match conn.map(dialed) {
+                Some(Some(e)) if e != ep => continue,
+                Some(Some(_)) if !told.contains(&p) => untold.push(p),
+                _ => {}
+            }
+            gone.push(p);
+        }
+        for p in gone {
             self.let_go.insert((s, p));
         }
+        if !untold.is_empty() {
+            let now = self.now;
+            let what = format!(
+                "s{s}'s disconnect of {ep} let go of pipes {untold:?} but named only {told:?} \
+                 (disconnected_pipes): a driver would keep what it took ahead from them"
+            );
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
         if let Some(q) = self.ahead.get_mut(&s) {
-            let before = q.len();
-            q.retain(|(p, _)| !pipes.contains(p));
-            self.oracle.coverage.dropped_ahead += (before - q.len()) as u64;
+            let n = q.len();
+            q.retain(|(p, _)| !told.contains(p));
+            self.oracle.coverage.dropped_ahead += (n - q.len()) as u64;
         }
     }
 
-    /// A receive on socket `s` returned a message from `pipe`: never one the application
-    /// disconnected. (A SUB's own look-ahead of one message is exempt: libzmq's `xsub_t`
-    /// keeps it across the pipe's end, and so does ours.)
-    pub(super) fn check_let_go(&mut self, s: usize, kind: SocketType, pipe: Option<PipeId>) {
+    /// A receive on socket `s` returned a message from `pipe` (`buffered`: from what an
+    /// earlier receive took ahead): never one the application disconnected. (A SUB's own
+    /// look-ahead of one message, inside the pattern, is exempt: libzmq's `xsub_t` keeps it
+    /// across the pipe's end, and so does ours. The driver's buffer is not.)
+    pub(super) fn check_let_go(
+        &mut self,
+        s: usize,
+        kind: SocketType,
+        pipe: Option<PipeId>,
+        buffered: bool,
+    ) {
         let Some(p) = pipe.filter(|p| self.let_go.contains(&(s, *p))) else {
             return;
         };
-        if matches!(kind, SocketType::Sub | SocketType::XSub) {
+        if !buffered && matches!(kind, SocketType::Sub | SocketType::XSub) {
             return;
         }
         let now = self.now;
