@@ -404,13 +404,22 @@ impl SocketBase {
 
     /// Receives a message through the pattern (never blocks).
     pub fn recv(&mut self, now: Instant) -> Result<Message, RecvError> {
+        self.receive(now, |h, now| h.recv(now))
+    }
+
+    /// Runs a receive on the half and pumps. A receive that found nothing may have made room
+    /// for messages a session held back at RCVHWM (a SUB dropping the ones it does not want,
+    /// say): if the sessions wrote any in meanwhile, it looks again rather than report
+    /// would-block.
+    fn receive<T>(
+        &mut self,
+        now: Instant,
+        mut f: impl FnMut(&mut SocketHalf, Instant) -> Result<T, RecvError>,
+    ) -> Result<T, RecvError> {
         loop {
             let before = self.half.delivered();
-            let r = self.half.recv(now);
+            let r = f(&mut self.half, now);
             self.pump(now);
-            // A receive that found nothing may have made room for messages a session held
-            // back at RCVHWM (a SUB dropping the ones it does not want, say): if the sessions
-            // wrote any in meanwhile, look again rather than report would-block.
             if !matches!(r, Err(RecvError::WouldBlock)) || self.half.delivered() == before {
                 return r;
             }
@@ -426,15 +435,7 @@ impl SocketBase {
         max: usize,
         now: Instant,
     ) -> Result<usize, RecvError> {
-        loop {
-            let before = self.half.delivered();
-            let r = self.half.recv_many(out, max, now);
-            self.pump(now);
-            // As in `recv`: look again if the sessions wrote more in meanwhile.
-            if !matches!(r, Err(RecvError::WouldBlock)) || self.half.delivered() == before {
-                return r;
-            }
-        }
+        self.receive(now, |h, now| h.recv_many(out, max, now))
     }
 
     /// [`SocketBase::recv_many`] with the pipe each message came from (see
@@ -445,14 +446,7 @@ impl SocketBase {
         max: usize,
         now: Instant,
     ) -> Result<usize, RecvError> {
-        loop {
-            let before = self.half.delivered();
-            let r = self.half.recv_many_from(out, max, now);
-            self.pump(now);
-            if !matches!(r, Err(RecvError::WouldBlock)) || self.half.delivered() == before {
-                return r;
-            }
-        }
+        self.receive(now, |h, now| h.recv_many_from(out, max, now))
     }
 
     /// How many messages a receive may take ahead: see [`SocketHalf::receive_batch`].
