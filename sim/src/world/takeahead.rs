@@ -66,10 +66,11 @@ impl Sim {
 
     /// Socket `s` disconnected `ep`: its pipes were `before` (with their connections) and
     /// are `after`, and it named `told` as let go of (`disconnected_pipes`). The pipes that
-    /// went, but for those known to run over another endpoint's connection, are the
-    /// endpoint's: no receive may return a message from them again. Each one whose
-    /// connection was dialed to `ep` must be among `told`, or a driver would keep what it
-    /// took ahead from it. What the buffer holds from `told` is dropped, as a driver does.
+    /// went over a connection dialed to `ep` are the endpoint's, and each must be among
+    /// `told`, or a driver would keep what it took ahead from them; a pipe that went without
+    /// such a connection counts only if `told` names it. No receive may return a message
+    /// from the endpoint's pipes again. What the buffer holds from `told` is dropped, as a
+    /// driver does.
     pub(super) fn let_go(
         &mut self,
         s: usize,
@@ -82,10 +83,17 @@ impl Sim {
         let mut untold = Vec::new();
         let mut gone = Vec::new();
         for &(p, conn) in before.iter().filter(|(p, _)| !after.contains(p)) {
-            match conn.map(dialed) {
-                Some(Some(e)) if e != ep => continue,
-                Some(Some(_)) if !told.contains(&p) => untold.push(p),
-                _ => {}
+            let ours = match conn.and_then(dialed) {
+                Some(e) => e == ep,
+                // No connection dialed from here (a connect's queue between connections,
+                // an accepted peer's pipe that ended meanwhile): only what the core names.
+                None => told.contains(&p),
+            };
+            if !ours {
+                continue;
+            }
+            if !told.contains(&p) {
+                untold.push(p);
             }
             gone.push(p);
         }
