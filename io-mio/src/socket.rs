@@ -258,10 +258,7 @@ impl Socket {
         self.with(|h, now| {
             h.disconnect(endpoint, now)?;
             // Messages taken ahead from the pipes it let go of are not returned either.
-            let gone = h.disconnected_pipes();
-            self.prefetched
-                .borrow_mut()
-                .retain(|(p, _)| !gone.contains(p));
+            h.drop_undeliverable(&mut self.prefetched.borrow_mut());
             Ok(())
         })
     }
@@ -285,9 +282,7 @@ impl Socket {
             if filters {
                 // What a receive took ahead passed the subscriptions as they were; a SUB
                 // filters as it hands a message up, so drop what they now exclude.
-                self.prefetched
-                    .borrow_mut()
-                    .retain(|(_, m)| h.socket().admits(m));
+                h.drop_undeliverable(&mut self.prefetched.borrow_mut());
             }
             let d = h.driver_options();
             Ok((d.send_timeout, d.recv_timeout))

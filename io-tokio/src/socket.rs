@@ -144,8 +144,7 @@ impl Socket {
             st.half.disconnect(endpoint, now)?;
             // As in libzmq, nothing more is returned from the pipes it let go of, not even
             // what was taken ahead.
-            let gone = st.half.disconnected_pipes();
-            local.prefetched.retain(|(p, _)| !gone.contains(p));
+            st.half.drop_undeliverable(&mut local.prefetched);
             Ok::<(), oxmq_core::base::EndpointOpError>(())
         })?)
     }
@@ -363,7 +362,7 @@ impl Socket {
             if filters {
                 // What a receive took ahead passed the subscriptions as they were; a SUB
                 // filters as it hands a message up, so drop what they now exclude.
-                local.prefetched.retain(|(_, m)| st.half.socket().admits(m));
+                st.half.drop_undeliverable(&mut local.prefetched);
             }
             let d = st.half.driver_options();
             Ok::<_, Error>((d.send_timeout, d.recv_timeout))

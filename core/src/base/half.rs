@@ -408,6 +408,16 @@ impl SocketHalf {
         &self.disconnected
     }
 
+    /// Drops from `taken` (messages a driver took ahead with
+    /// [`recv_many_from`](Self::recv_many_from)) what a receive would no longer hand up:
+    /// those from the pipes the last [`disconnect`](Self::disconnect) let go of, and those
+    /// the socket no longer admits (a SUB after SUBSCRIBE, UNSUBSCRIBE or INVERT_MATCHING,
+    /// [`SocketOption::changes_filter`](crate::SocketOption::changes_filter)). A driver calls
+    /// it after either.
+    pub fn drop_undeliverable(&self, taken: &mut VecDeque<(PipeId, Message)>) {
+        taken.retain(|(p, m)| !self.disconnected.contains(p) && self.socket.admits(m));
+    }
+
     /// Stops listening on `endpoint` (as bound, or as given to `bind`) and ends the
     /// connections accepted there.
     pub fn unbind(&mut self, endpoint: &str, now: Instant) -> Result<(), EndpointOpError> {
