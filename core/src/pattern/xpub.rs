@@ -23,8 +23,9 @@ pub(crate) struct XPub {
     /// XPUB_MANUAL: what each peer asked for, kept to report it when the peer leaves.
     manual_subscriptions: MultiTrie,
     dist: Distributor,
-    /// Messages for the application, with the pipe a subscription came from.
-    pending: VecDeque<(Message, Option<PipeId>)>,
+    /// Messages for the application, with the pipe each came from and whether it is a
+    /// subscription change (which XPUB_MANUAL's next ZMQ_SUBSCRIBE applies to).
+    pending: VecDeque<(Message, Option<PipeId>, bool)>,
     /// XPUB_MANUAL: the pipe whose subscription message the application received last.
     last_pipe: Option<PipeId>,
     verbose_subs: bool,
@@ -55,7 +56,7 @@ impl XPub {
         // RFC 29: PUB SHALL NOT deliver subscription commands to its application.
         if !self.is_pub {
             self.pending
-                .push_back((subscription_message(subscribe, topic), pipe));
+                .push_back((subscription_message(subscribe, topic), pipe, true));
         }
     }
 
@@ -161,7 +162,7 @@ impl Pattern for XPub {
                     Some(change) => change,
                     None => {
                         if !self.is_pub {
-                            self.pending.push_back((m, None));
+                            self.pending.push_back((m, Some(id), false));
                         }
                         continue;
                     }
@@ -197,12 +198,14 @@ impl Pattern for XPub {
         }
     }
 
-    fn recv(&mut self, _core: &mut Core) -> Result<Message, RecvError> {
+    fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
         if self.is_pub {
             return Err(RecvError::NotSupported);
         }
-        let (msg, pipe) = self.pending.pop_front().ok_or(RecvError::WouldBlock)?;
-        if pipe.is_some() {
+        let (msg, pipe, change) = self.pending.pop_front().ok_or(RecvError::WouldBlock)?;
+        // Everything was read when it arrived: the message's own pipe, not the last one read.
+        core.last_read = pipe;
+        if change && pipe.is_some() {
             self.last_pipe = pipe;
         }
         Ok(msg)
@@ -472,6 +475,31 @@ mod tests {
         let a = attach(&mut s, 1, XSub);
         deliver(&mut s, a, msg(&["upstream", "data"]));
         assert_eq!(s.recv(), Ok(msg(&["upstream", "data"])));
+    }
+
+    #[test]
+    fn xpub_reports_the_pipe_each_message_came_from() {
+        // Everything is read when it arrives, so a receive must name the message's own
+        // pipe, not the last one read (a driver that took messages ahead drops by it).
+        let mut s = socket(XPub);
+        s.set_option(SocketOption::XpubManual(true)).unwrap();
+        let a = attach(&mut s, 1, XSub);
+        let b = attach(&mut s, 2, XSub);
+        subscribe(&mut s, a, "t");
+        deliver(&mut s, a, msg(&["from a"]));
+        deliver(&mut s, b, msg(&["from b"]));
+        assert_eq!(s.recv(), Ok(msg(&["\x01t"])));
+        assert_eq!(s.last_recv_pipe(), Some(a));
+        assert_eq!(s.recv(), Ok(msg(&["from a"])));
+        assert_eq!(s.last_recv_pipe(), Some(a));
+        assert_eq!(s.recv(), Ok(msg(&["from b"])));
+        assert_eq!(s.last_recv_pipe(), Some(b));
+        // A user message does not move XPUB_MANUAL's target: the subscription's pipe gets it.
+        s.set_option(SocketOption::Subscribe(Bytes::from_static(b"t")))
+            .unwrap();
+        s.send(msg(&["t!"])).unwrap();
+        assert_eq!(sent_msgs(&mut s, a), vec![msg(&["t!"])]);
+        assert!(sent_msgs(&mut s, b).is_empty());
     }
 
     #[test]
