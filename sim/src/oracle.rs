@@ -161,6 +161,11 @@ pub struct Coverage {
     pub dropped_ahead: u64,
     /// Dials offered to a listener that had closed (and refused).
     pub closed_listener_dials: u64,
+    /// Messages a subscriber got under ZMQ_INVERT_MATCHING (a topic none of its
+    /// subscriptions match).
+    pub inverted: u64,
+    /// Messages a proxy's XSUB sent upstream that its publisher (an XPUB) handed up.
+    pub upstream: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -210,6 +215,8 @@ impl std::ops::AddAssign for Coverage {
         self.taken_ahead += o.taken_ahead;
         self.dropped_ahead += o.dropped_ahead;
         self.closed_listener_dials += o.closed_listener_dials;
+        self.inverted += o.inverted;
+        self.upstream += o.upstream;
     }
 }
 
@@ -221,7 +228,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect; {} dials offered to a closed listener",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect; {} dials offered to a closed listener; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB",
             self.sends,
             self.blocked_at_hwm,
             self.blocked_at_large_hwm,
@@ -266,7 +273,9 @@ impl std::fmt::Display for Coverage {
             self.endpoint_events,
             self.taken_ahead,
             self.dropped_ahead,
-            self.closed_listener_dials
+            self.closed_listener_dials,
+            self.inverted,
+            self.upstream
         )
     }
 }

@@ -168,6 +168,15 @@ pub struct Features {
     /// Receives take ahead, up to an eighth of RCVHWM, as the threaded front-ends' do
     /// (`recv_many_from`); a disconnect drops what was taken from its endpoint.
     pub batch_recv: bool,
+    /// PUB/SUB without a proxy or conflation: the publisher and every subscriber set
+    /// ZMQ_INVERT_MATCHING, so a subscriber gets exactly the topics none of its
+    /// subscriptions match (the PUB sends to the pipes whose subscriptions do not match, and
+    /// the SUB filters the same way).
+    pub invert: bool,
+    /// PUB/SUB with a proxy: the publisher is an XPUB, and the proxy's XSUB sends messages
+    /// of its own upstream (RFC 29: XSUB sends every message to every publisher, dropping at
+    /// a full queue); the XPUB must hand each up, in order, once.
+    pub upstream: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -315,6 +324,8 @@ impl Profile {
             flood: false,
             router_clients: false,
             batch_recv: false,
+            invert: false,
+            upstream: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -328,6 +339,8 @@ impl Profile {
         features.xpub_nodrop = chance(&mut stream(seed, "xpub-nodrop"), 0.5);
         features.router_clients = chance(&mut stream(seed, "router-clients"), 0.5);
         features.batch_recv = chance(&mut stream(seed, "batch-recv"), 0.5);
+        features.invert = chance(&mut stream(seed, "invert-matching"), 0.5);
+        features.upstream = chance(&mut stream(seed, "upstream"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -413,6 +426,14 @@ impl Profile {
         self.features.router_clients
             && self.pattern == Pattern::DealerRouter
             && !self.sock.base.immediate
+            && !self.conflating()
+    }
+
+    /// Whether PUB and SUBs set ZMQ_INVERT_MATCHING (see `Features`).
+    pub fn inverted(&self) -> bool {
+        self.features.invert
+            && self.pattern == Pattern::PubSub
+            && !self.features.proxy
             && !self.conflating()
     }
 
@@ -605,6 +626,8 @@ impl Profile {
             flood: f.flood && self.pattern == Pattern::Pipeline,
             router_clients: self.router_clients(),
             batch_recv: f.batch_recv,
+            invert: self.inverted(),
+            upstream: f.upstream && f.proxy && self.pattern == Pattern::PubSub,
         }
     }
 }
@@ -624,6 +647,8 @@ impl std::fmt::Display for Features {
             (self.flood, "flood"),
             (self.router_clients, "router-clients"),
             (self.batch_recv, "batch-recv"),
+            (self.invert, "invert-matching"),
+            (self.upstream, "upstream"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -51,6 +51,14 @@ fn a_fixed_sweep_passes() {
         "no message taken ahead by a batched receive (batch-recv): {c}"
     );
     assert!(
+        c.inverted > 0,
+        "no message delivered under INVERT_MATCHING (invert-matching): {c}"
+    );
+    assert!(
+        c.upstream > 0,
+        "no message an XSUB sent upstream handed up by its publisher (upstream): {c}"
+    );
+    assert!(
         c.endpoint_events > 0,
         "no monitor event owed for a listener or an accepted connection: {c}"
     );

@@ -6,6 +6,8 @@
 //! XSUB connects to the publisher, the subscribers connect to its XPUB; it forwards messages
 //! down and subscriptions up. Its XSUB, which filters nothing itself, must receive only
 //! topics a subscription it sent upstream covers; order per publisher holds end to end.
+//! With the upstream feature the publisher is an XPUB and the proxy's XSUB also sends
+//! messages of its own upstream, which the XPUB must hand up in order, once each.
 
 use oxmq_core::{Instant, SocketOption, SocketType};
 use rand::Rng;
@@ -28,6 +30,12 @@ const PROXY: usize = 1;
 const PROXY_PORT: u16 = 5559;
 const TOPICS: [&str; 4] = ["A", "AB", "B", "C"];
 const PREFIXES: [&str; 5] = ["A", "AB", "B", "C", ""];
+
+/// Whether a subscriber with `prefixes` wants a message whose first frame is `head`: a
+/// prefix matches it, or with ZMQ_INVERT_MATCHING none does.
+fn wants(prefixes: &[String], head: &[u8], inverted: bool) -> bool {
+    prefixes.iter().any(|x| head.starts_with(x.as_bytes())) != inverted
+}
 
 pub(super) fn build(sim: &mut Sim, p: &Profile) {
     let publisher: Box<dyn App> = Box::new(Publisher {
@@ -74,7 +82,14 @@ struct Publisher {
 
 impl App for Publisher {
     fn start(&mut self, cx: &mut Cx<'_>) {
-        let s = open(cx, &self.p, SocketType::Pub, &[]);
+        let invert = [SocketOption::InvertMatching(true)];
+        let opts: &[SocketOption] = if self.p.inverted() { &invert } else { &[] };
+        let kind = if self.p.active_features().upstream {
+            SocketType::XPub
+        } else {
+            SocketType::Pub
+        };
+        let s = open(cx, &self.p, kind, opts);
         bind_ports(cx, s, PORT);
         self.sock = Some(s);
         cx.wake_in(self.p.interval);
@@ -104,7 +119,7 @@ impl App for Publisher {
                     .oracle()
                     .subscribers
                     .iter()
-                    .filter(|(_, pre)| pre.iter().any(|x| topic.starts_with(x.as_str())))
+                    .filter(|(_, pre)| wants(pre, topic.as_bytes(), self.p.inverted()))
                     .map(|(s, _)| *s)
                     .collect();
                 for sub in subs
@@ -144,7 +159,31 @@ impl App for Publisher {
         cx.wake_in(self.p.interval);
     }
 
-    fn readable(&mut self, _cx: &mut Cx<'_>) {}
+    fn readable(&mut self, cx: &mut Cx<'_>) {
+        // An XPUB publisher (upstream) hands up its subscribers' subscription changes, and
+        // what the proxy's XSUB sent upstream.
+        let Some(s) = self.sock else {
+            return;
+        };
+        while let Some((m, pipe)) = cx.recv(s) {
+            let head = &m.frames()[0];
+            if m.len() == 1 && matches!(head.first(), Some(0 | 1)) {
+                continue;
+            }
+            let now = cx.now();
+            let Some(p) = cx.oracle().decode(now, "publisher", m.frames()) else {
+                return;
+            };
+            cx.oracle().coverage.upstream += 1;
+            cx.oracle().received(now, s, pipe, &p, Scope::Each);
+            if p.probe {
+                cx.oracle().fulfil(
+                    &format!("{}:{} reaches the publisher", p.sender, p.seq),
+                    now,
+                );
+            }
+        }
+    }
 
     fn crashed(&mut self) {
         self.sock = None;
@@ -189,6 +228,9 @@ impl App for Subscriber {
         if self.p.conflating() {
             subs.push(SocketOption::Conflate(true));
         }
+        if self.p.inverted() {
+            subs.push(SocketOption::InvertMatching(true));
+        }
         let s = open(cx, &self.p, SocketType::Sub, &subs);
         let e = upstream(cx, &self.p);
         cx.connect(s, &e);
@@ -227,13 +269,24 @@ impl App for Subscriber {
             };
             // A prefix may also match a longer topic ("A" matches "AB"): check frame 0.
             let head = &m.frames()[0];
-            if !self.prefixes.iter().any(|x| head.starts_with(x.as_bytes())) {
-                let what = format!(
-                    "s{s} got topic {:?} ({}:{}) but is subscribed to {:?} only",
-                    p.topic, p.sender, p.seq, self.prefixes
-                );
+            let inverted = self.p.inverted();
+            if !wants(&self.prefixes, head, inverted) {
+                let what = if inverted {
+                    format!(
+                        "s{s} got topic {:?} ({}:{}) but inverts {:?}, which match it",
+                        p.topic, p.sender, p.seq, self.prefixes
+                    )
+                } else {
+                    format!(
+                        "s{s} got topic {:?} ({}:{}) but is subscribed to {:?} only",
+                        p.topic, p.sender, p.seq, self.prefixes
+                    )
+                };
                 cx.oracle().fail(FailureKind::Safety, now, what);
                 return;
+            }
+            if inverted {
+                cx.oracle().coverage.inverted += 1;
             }
             cx.oracle().received(now, s, pipe, &p, Scope::Each);
             if self.p.conflating() {
@@ -272,6 +325,8 @@ struct Proxy {
     /// With XPUB_NODROP: the message the XPUB refused at a subscriber's HWM, and what it
     /// carries. The proxy reads nothing more until it went, as libzmq's proxy blocks.
     held: Option<(oxmq_core::Message, Payload)>,
+    /// The next message the XSUB sends upstream (upstream).
+    up_seq: u64,
 }
 
 impl Proxy {
@@ -282,6 +337,7 @@ impl Proxy {
             xpub: None,
             widened: false,
             held: None,
+            up_seq: 0,
         }
     }
 
@@ -308,6 +364,33 @@ impl Proxy {
             }
         }
         true
+    }
+}
+
+impl Proxy {
+    /// Sends a message of the XSUB's own upstream: every publisher it is connected to owes
+    /// it, but one whose pipe is full (XSUB drops there, as PUB does).
+    fn send_upstream(&mut self, cx: &mut Cx<'_>, xsub: u64) {
+        let n = frames(cx, &self.p);
+        let mut m = Payload::new(xsub, self.up_seq, n, probing(cx));
+        m.topic = "up".to_owned();
+        self.up_seq += 1;
+        let now = cx.now();
+        cx.oracle().published(m.id(), now);
+        let what = format!("{xsub}:{} reaches the publisher", m.seq);
+        if m.probe {
+            let d = deadline(cx, &self.p, 1);
+            cx.oracle().expect(what.clone(), d);
+        }
+        let (r, sent) = cx.send_seen(xsub, m.encode());
+        if let Err(e) = r {
+            let what = format!("proxy XSUB s{xsub} refused a message upstream: {e:?}");
+            cx.oracle().fail(FailureKind::Safety, now, what);
+            return;
+        }
+        if m.probe && !sent.dropped_for.is_empty() {
+            cx.oracle().excuse(&what, now);
+        }
     }
 }
 
@@ -358,6 +441,12 @@ impl App for Proxy {
         if let Some(x) = self.xsub.filter(|_| churn(cx, &self.p)) {
             let e = peer_ep(cx, PUB, PORT);
             reconnect(cx, x, &e);
+        }
+        if let Some(x) = self
+            .xsub
+            .filter(|x| self.p.active_features().upstream && cx.is_open(*x) && sending(cx))
+        {
+            self.send_upstream(cx, x);
         }
         // Slow readers read on ticks (the simulator calls `readable` after each).
         cx.wake_in(self.p.interval);
