@@ -16,6 +16,7 @@ on_both_runtimes!(
     bind_reports_clear_errors_and_unbind_disconnect_end_endpoints,
     disconnect_drops_what_a_receive_took_ahead_from_that_endpoint,
     unsubscribe_drops_what_a_receive_took_ahead_of_that_topic,
+    an_xpub_keeps_what_it_read_across_a_disconnect,
     frames_go_one_by_one_and_rcvmore_tells_what_follows,
     messages_stream_in_and_sink_out,
     options_read_back_what_was_set_and_refuse_what_libzmq_refuses,
@@ -293,6 +294,32 @@ async fn disconnect_drops_what_a_receive_took_ahead_from_that_endpoint() {
         ["other"]
     );
     assert!(matches!(pull.try_recv(), Err(Error::WouldBlock)));
+}
+
+async fn an_xpub_keeps_what_it_read_across_a_disconnect() {
+    // libzmq's XPUB reads every message as it arrives and keeps what it read after the pipe
+    // ends: a receive after `disconnect` still returns it, and then the unsubscription the
+    // disconnect caused (unlike a PULL's, whose unread messages go with the pipe).
+    let ctx = Context::new().unwrap();
+    let xsub = sock(&ctx, SocketType::XSub);
+    xsub.bind("inproc://xpub-taken-ahead").await.unwrap();
+    xsub.send(Message::from(vec![1u8, b'x'])).await.unwrap();
+    let xpub = sock(&ctx, SocketType::XPub);
+    xpub.connect("inproc://xpub-taken-ahead").await.unwrap();
+    let sub = within("the subscription", xpub.recv()).await.unwrap();
+    assert_eq!(sub.frames()[0], b"\x01x"[..]);
+    for i in 0..10 {
+        xsub.send(msg(format!("m{i}"))).await.unwrap();
+    }
+    assert_eq!(text(&within("m0", xpub.recv()).await.unwrap()), ["m0"]);
+    xpub.disconnect("inproc://xpub-taken-ahead").await.unwrap();
+    for i in 1..10 {
+        let m = within("the rest", xpub.recv()).await.unwrap();
+        assert_eq!(text(&m), [format!("m{i}")]);
+    }
+    let unsub = within("the unsubscription", xpub.recv()).await.unwrap();
+    assert_eq!(unsub.frames()[0], b"\x00x"[..]);
+    assert!(matches!(xpub.try_recv(), Err(Error::WouldBlock)));
 }
 
 async fn unsubscribe_drops_what_a_receive_took_ahead_of_that_topic() {

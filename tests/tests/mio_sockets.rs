@@ -785,6 +785,34 @@ fn disconnect_drops_what_a_receive_took_ahead_from_that_endpoint() {
 }
 
 #[test]
+fn an_xpub_keeps_what_it_read_across_a_disconnect() {
+    // libzmq's XPUB reads every message as it arrives (subscriptions must take effect
+    // whether or not the application reads) and keeps what it read after the pipe ends, so
+    // a receive after `zmq_disconnect` still returns it, and then the unsubscription the
+    // disconnect caused (unlike a PULL's, whose unread messages go with the pipe).
+    let ctx = Context::new().unwrap();
+    let xsub = sock(&ctx, SocketType::XSub);
+    xsub.bind("inproc://xpub-taken-ahead").unwrap();
+    // Kept by the XSUB and sent to each pipe as it attaches.
+    xsub.send(vec![1u8, b'x']).unwrap();
+    let xpub = sock(&ctx, SocketType::XPub);
+    xpub.connect("inproc://xpub-taken-ahead").unwrap();
+    // The subscription came through the pipe: the XSUB has it now.
+    assert_eq!(xpub.recv().unwrap(), Message::from(vec![1u8, b'x']));
+    for i in 0..10 {
+        xsub.send(format!("m{i}")).unwrap();
+    }
+    // Over inproc each message is in the pipe once `send` returns: the XPUB reads all ten.
+    assert_eq!(xpub.recv().unwrap(), Message::from("m0"));
+    xpub.disconnect("inproc://xpub-taken-ahead").unwrap();
+    for i in 1..10 {
+        assert_eq!(xpub.recv().unwrap(), Message::from(format!("m{i}")));
+    }
+    assert_eq!(xpub.recv().unwrap(), Message::from(vec![0u8, b'x']));
+    assert!(matches!(xpub.recv_dontwait(), Err(Error::WouldBlock)));
+}
+
+#[test]
 fn unsubscribe_drops_what_a_receive_took_ahead_of_that_topic() {
     // libzmq's SUB filters as it hands a message up: after an unsubscribe, nothing of that
     // topic is returned, not even what a receive took ahead (the simulator's batched
