@@ -20,19 +20,12 @@ use oxmq_core::session::{Session, ToSocket};
 use oxmq_core::tree::NodeId;
 use oxmq_core::{DriverOptions, Instant, OsError};
 
-use oxmq_core::codec::frame::MAX_HEADER_LEN;
+use oxmq_net::rx::{Reads, RxPool};
 
 use crate::net::{self, Listen, Stream};
 use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
 
 const WAKER: Token = Token(0);
-/// The most one read takes into a connection's receive buffer.
-const READ_CHUNK: usize = 64 * 1024;
-/// What a read takes until one fills it: an idle or handshaking connection never holds more.
-const FIRST_READ: usize = 512;
-/// The most one read reserves for the rest of a large frame: the frame's size is only what
-/// the peer announced, so memory follows the bytes that actually came.
-const READ_FRAME_MAX: usize = 4 * 1024 * 1024;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
 /// What one session may read, and write, in one turn; a session with more to move goes
@@ -41,11 +34,6 @@ const WRITE_MAX: usize = 1024 * 1024;
 /// read in the next. Unbounded, a writer would fill its socket's kernel buffer (up to
 /// megabytes) before the reader copied any of it out, every byte cold by then.
 const TURN_BYTES: usize = 128 * 1024;
-/// Receive buffers at least this large are recycled through the thread's [`RxPool`].
-const POOLED_MIN: usize = 32 * 1024;
-/// What an I/O thread's [`RxPool`] may keep, in bytes of allocation and in buffers.
-const POOL_BYTES: usize = 4 * 1024 * 1024;
-const POOL_BUFFERS: usize = 16;
 
 type Key = (SocketId, NodeId);
 
@@ -70,19 +58,10 @@ struct IoConn {
     readable: bool,
     /// The unwritten rest of chunks taken from the engine.
     pending: VecDeque<Bytes>,
-    /// The last read filled its chunk: the next one takes [`READ_CHUNK`], not
-    /// [`FIRST_READ`].
-    big_reads: bool,
-    /// The frames coming are large (at least [`POOLED_MIN`]): each one's header is read
-    /// alone, then its body into a buffer of its own size.
-    large_frames: bool,
-    /// The last read was such a header read.
-    header_only: bool,
+    /// How the next read is sized (`oxmq_net::rx`).
+    reads: Reads,
     /// The last flush stopped at its turn's budget, not at would-block or an empty engine.
     write_more: bool,
-    /// The allocation size of the receive buffer [`RxPool::renew`] last installed, while it
-    /// is the engine's (0 otherwise).
-    rx_size: usize,
 }
 
 struct Lst {
@@ -244,11 +223,8 @@ impl Worker {
                             connecting: false,
                             readable: true,
                             pending: VecDeque::new(),
-                            big_reads: false,
-                            large_frames: false,
-                            header_only: false,
+                            reads: Reads::default(),
                             write_more: false,
-                            rx_size: 0,
                         });
                     } else {
                         self.tokens.remove(&token);
@@ -483,11 +459,8 @@ impl Worker {
                                 connecting,
                                 readable: !connecting,
                                 pending: VecDeque::new(),
-                                big_reads: false,
-                                large_frames: false,
-                                header_only: false,
+                                reads: Reads::default(),
                                 write_more: false,
-                                rx_size: 0,
                             });
                             if !connecting {
                                 if let Some(io) = &s.io {
@@ -543,56 +516,13 @@ impl Worker {
                 // Read to would-block (the readiness is edge-triggered), while the session
                 // has room; a full pipe leaves the stream marked readable for later.
                 while io.readable && s.session.wants_input() && read < TURN_BYTES {
-                    let wanted = s.session.bytes_wanted();
-                    let Some(rx) = s.session.read_buffer() else {
+                    // Straight into the engine's buffer, sized as `oxmq_net::rx` says.
+                    let Some((rx, len)) =
+                        io.reads
+                            .prepare(&mut s.session, &mut self.rx_pool, TURN_BYTES - read)
+                    else {
                         break;
                     };
-                    // Straight into the engine's buffer: no copy, and its allocations stay
-                    // small enough for the allocator to keep rather than map and unmap.
-                    // A connection that keeps its reads full gets large ones; one that is
-                    // idle, or handshaking, small ones.
-                    // A large frame under way is read in one piece, into a buffer reserved
-                    // for it, up to READ_FRAME_MAX at a time (the size is the peer's word).
-                    //
-                    // A frame of at least POOLED_MIN is read to its end and no further, so
-                    // that its buffer holds it and nothing after it; and while frames that
-                    // large keep coming, the next one's header is read alone first, so that
-                    // its body goes straight into a buffer of its size. Otherwise the start
-                    // of a large body read blind would be copied into a larger buffer.
-                    if wanted >= POOLED_MIN {
-                        io.large_frames = true;
-                    } else if io.header_only {
-                        io.large_frames = false; // the header read alone was a small frame's
-                    }
-                    io.header_only = io.large_frames && wanted == 0 && rx.len() < MAX_HEADER_LEN;
-                    let chunk = if wanted >= POOLED_MIN {
-                        wanted.min(READ_FRAME_MAX)
-                    } else if io.header_only {
-                        MAX_HEADER_LEN - rx.len()
-                    } else {
-                        let chunk = if io.big_reads { READ_CHUNK } else { FIRST_READ };
-                        chunk.max(wanted)
-                    };
-                    if rx.capacity() - rx.len() < chunk {
-                        // A large frame's buffer grows by at least what it holds (up to the
-                        // frame's end), so that each growth, which copies what came so far,
-                        // at least doubles it: a frame of any size costs a linear number of
-                        // copied bytes. Room for just the next READ_FRAME_MAX was too little
-                        // again after one read, so the buffer was regrown on every read:
-                        // tens of gigabytes copied for a 100 MB frame, and a 2 GiB frame
-                        // never arrived.
-                        let room = growth(rx.len(), chunk, wanted);
-                        // A large frame's header, read alone, goes into a pooled buffer too:
-                        // its body will follow it there, and the buffer it replaces (the
-                        // last frame's) is kept for reuse.
-                        if room >= POOLED_MIN || io.large_frames {
-                            io.rx_size = self.rx_pool.renew(rx, io.rx_size, room);
-                        } else {
-                            io.rx_size = 0; // `reserve` moves it to memory not ours
-                        }
-                    }
-                    rx.reserve(chunk);
-                    let len = chunk.min(TURN_BYTES - read);
                     let spare = &mut rx.spare_capacity_mut()[..len];
                     let r = io.stream.read_uninit(spare);
                     let n = *r.as_ref().unwrap_or(&0);
@@ -600,7 +530,7 @@ impl Worker {
                     // SAFETY: `recv` initialised the first `n` bytes of the spare capacity,
                     // which follow the buffer's `len` initialised ones.
                     unsafe { rx.set_len(rx.len() + n) };
-                    io.big_reads = n == len;
+                    io.reads.done(n, len);
                     match r {
                         Ok(0) => {
                             io.readable = false;
@@ -616,15 +546,7 @@ impl Worker {
                     }
                     again = true;
                 }
-                // A connection that went quiet (its last read did not fill) and whose bytes
-                // were all taken gives its buffers up, so that idle connections hold none;
-                // a streaming one keeps them (frames already delivered keep their share).
-                if !io.big_reads {
-                    s.session.shrink_idle();
-                    if s.session.read_buffer().is_some_and(|rx| rx.capacity() == 0) {
-                        io.rx_size = 0;
-                    }
-                }
+                io.reads.settle(&mut s.session);
             }
             if let Some(io) = s.io.as_mut().filter(|io| !io.connecting) {
                 if written < TURN_BYTES
@@ -636,7 +558,7 @@ impl Worker {
                 }
                 // Likewise the list of chunks being written, once written (one allocation
                 // per write call at most, for a connection that keeps writing).
-                if !io.big_reads && io.pending.is_empty() && io.pending.capacity() > 0 {
+                if !io.reads.big_reads && io.pending.is_empty() && io.pending.capacity() > 0 {
                     io.pending = VecDeque::new();
                 }
             }
@@ -678,20 +600,6 @@ impl Worker {
                 self.deadlines.insert(key, t);
             }
         }
-    }
-}
-
-/// How much room a receive buffer holding `held` bytes gets when it lacks `chunk` for the
-/// next read and `wanted` bytes of the frame under way are still to come: for a large frame,
-/// as much again as it holds besides `chunk` (never past the frame's end), so that each
-/// growth about doubles it and the copies they make add up to about the frame's size, not
-/// to its square.
-fn growth(held: usize, chunk: usize, wanted: usize) -> usize {
-    if wanted >= POOLED_MIN {
-        // `chunk` is at most `wanted`: the room is at least `chunk`.
-        (held + chunk).min(wanted)
-    } else {
-        chunk
     }
 }
 
@@ -765,156 +673,5 @@ fn write_out(io: &mut IoConn, session: &mut Session, now: Instant, budget: usize
                 return wrote;
             }
         }
-    }
-}
-
-/// Large receive buffers kept for reuse, per I/O thread.
-///
-/// A frame is split off its connection's receive buffer and handed to the application
-/// without a copy, so the buffer's allocation lives until the application drops the last
-/// frame in it. Left to the allocator, each large read then takes fresh memory and each
-/// dropped frame gives it back; glibc returns such memory to the system and the next read
-/// faults every page in again, which halved 64 KiB streams in about one run in two. Here a
-/// connection that needs a new large buffer leaves its old one, emptied, in the pool; the
-/// allocation comes back whole (`BytesMut::try_reclaim`) once the application has dropped
-/// its frames, and is written over while still mapped. The pool holds at most
-/// [`POOL_BUFFERS`] buffers and [`POOL_BYTES`] of their allocations: while frames are held,
-/// memory the process has in use anyway; once large traffic ends, up to that much per I/O
-/// thread that it keeps. Buffers whose frames the application keeps stay until it lets
-/// them go, and a full pool lets further buffers go to the allocator as before.
-#[derive(Default)]
-struct RxPool {
-    /// Emptied buffers, oldest first, each with the size of its whole allocation.
-    kept: VecDeque<(bytes::BytesMut, usize)>,
-    bytes: usize,
-}
-
-impl RxPool {
-    /// Gives `rx` (which lacks room for `chunk` more bytes) a buffer with room for them —
-    /// a kept one the application has let go, or a new one — with its bytes copied over
-    /// (the start of a frame: a header, or a read's worth), and keeps the old one if it came
-    /// from here (`rx_size`, its allocation's size, is not 0). Returns the new one's size.
-    fn renew(&mut self, rx: &mut bytes::BytesMut, rx_size: usize, chunk: usize) -> usize {
-        let need = rx.len() + chunk;
-        let reused = self.kept.iter_mut().position(|(b, _)| b.try_reclaim(need));
-        let (mut next, size) = match reused.and_then(|i| self.kept.remove(i)) {
-            Some((b, size)) => {
-                self.bytes -= size;
-                (b, size)
-            }
-            // Rounded up, so that frames of nearly one size fit each other's buffers.
-            None => {
-                let size = need.next_multiple_of(16 * 1024);
-                (bytes::BytesMut::with_capacity(size), size)
-            }
-        };
-        next.extend_from_slice(rx);
-        rx.clear();
-        let old = std::mem::replace(rx, next);
-        let old_size = rx_size;
-        if old_size < POOLED_MIN {
-            return size;
-        }
-        // When full, the old buffer goes rather than a kept one: the application takes
-        // frames in order, so the buffers kept longest are the first it lets go.
-        if self.kept.len() < POOL_BUFFERS && self.bytes + old_size <= POOL_BYTES {
-            self.bytes += old_size;
-            self.kept.push_back((old, old_size));
-        }
-        size
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::BytesMut;
-
-    /// A 2 GiB frame read 128 KiB at a time, as the read loop does: the buffer grows a
-    /// logarithmic number of times, and copies about the frame's size in all.
-    #[test]
-    fn a_huge_frame_grows_its_buffer_geometrically() {
-        let frame = 2usize << 30;
-        let (mut held, mut capacity, mut growths, mut copied) = (0usize, 0usize, 0, 0usize);
-        while held < frame {
-            let wanted = frame - held;
-            let chunk = wanted.min(READ_FRAME_MAX);
-            if capacity - held < chunk {
-                let room = growth(held, chunk, wanted);
-                copied += held;
-                capacity = held + room;
-                growths += 1;
-            }
-            held += chunk.min(TURN_BYTES);
-        }
-        assert!(growths <= 16, "{growths} growths");
-        assert!(
-            copied <= frame,
-            "{copied} bytes copied for a {frame}-byte frame"
-        );
-        assert!(
-            capacity <= frame + READ_FRAME_MAX,
-            "never far past the frame's end"
-        );
-    }
-
-    /// A connection's receive buffer after one large frame was read and split off: the
-    /// frame (which the application holds) and the buffer, with the next frame's header.
-    fn after_a_frame(pool: &mut RxPool, rx: &mut BytesMut, size: &mut usize) -> bytes::Bytes {
-        *size = pool.renew(rx, *size, 64 * 1024 + 9);
-        rx.extend_from_slice(&[7; 64 * 1024]);
-        let frame = rx.split().freeze();
-        rx.extend_from_slice(b"header");
-        frame
-    }
-
-    #[test]
-    fn a_buffer_comes_back_once_its_frames_are_dropped() {
-        let mut pool = RxPool::default();
-        let (mut rx, mut size) = (BytesMut::new(), 0);
-        let first = after_a_frame(&mut pool, &mut rx, &mut size);
-        let first_at = first.as_ptr();
-        let second = after_a_frame(&mut pool, &mut rx, &mut size);
-        assert_eq!(
-            &rx[..],
-            b"header",
-            "the start of the next frame moves with the buffer"
-        );
-        assert_ne!(second.as_ptr(), first_at);
-        assert_eq!(pool.kept.len(), 1, "the first buffer waits for its frame");
-        // Still held: the next buffer is a new one, and the second waits too.
-        let third = after_a_frame(&mut pool, &mut rx, &mut size);
-        assert_ne!(third.as_ptr(), first_at);
-        assert_eq!(pool.kept.len(), 2);
-        // Let go: the first buffer's memory is written again.
-        drop(first);
-        let fourth = after_a_frame(&mut pool, &mut rx, &mut size);
-        assert_eq!(
-            fourth.as_ptr(),
-            first_at,
-            "the dropped frame's buffer was reused"
-        );
-        assert_eq!(&fourth[..6], b"header");
-        drop((second, third));
-    }
-
-    #[test]
-    fn the_pool_keeps_a_bounded_amount() {
-        let mut pool = RxPool::default();
-        let (mut rx, mut size) = (BytesMut::new(), 0);
-        let held: Vec<_> = (0..3 * POOL_BUFFERS)
-            .map(|_| after_a_frame(&mut pool, &mut rx, &mut size))
-            .collect();
-        assert!(pool.kept.len() <= POOL_BUFFERS);
-        assert!(pool.bytes <= POOL_BYTES);
-        assert_eq!(pool.bytes, pool.kept.iter().map(|(_, s)| s).sum::<usize>());
-        drop(held);
-        // Small buffers (an idle connection's) never enter it.
-        let mut small = RxPool::default();
-        let mut rx = BytesMut::with_capacity(512);
-        rx.extend_from_slice(b"abc");
-        small.renew(&mut rx, 512, 64 * 1024);
-        assert!(small.kept.is_empty());
-        assert_eq!(&rx[..], b"abc");
     }
 }

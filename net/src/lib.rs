@@ -5,6 +5,8 @@
 //! that need no name lookup, and abstract Unix-domain sockets. Every socket returned is
 //! non-blocking; each shell wraps it in its own type (`mio::net`, `tokio::net`).
 
+pub mod rx;
+
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::AsFd;
