@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::{BufMut, BytesMut};
 use oxmq_core::endpoint::{Endpoint, IpcAddr, TcpAddr};
 use oxmq_core::DriverOptions;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A connected stream.
@@ -20,17 +21,33 @@ pub(crate) enum Stream {
 }
 
 impl Stream {
-    pub(crate) fn poll_read(
+    /// Reads at most `max` bytes onto the end of `buf`, into its spare capacity in place;
+    /// `Pending` (with the task's waker registered) while there is nothing to read.
+    pub(crate) fn poll_read_into(
         &mut self,
         cx: &mut Context<'_>,
-        buf: &mut [u8],
+        buf: &mut BytesMut,
+        max: usize,
     ) -> Poll<io::Result<usize>> {
-        let mut rb = ReadBuf::new(buf);
-        let r = match self {
-            Stream::Tcp(s) => Pin::new(s).poll_read(cx, &mut rb),
-            Stream::Unix(s) => Pin::new(s).poll_read(cx, &mut rb),
-        };
-        r.map_ok(|()| rb.filled().len())
+        loop {
+            let ready = match self {
+                Stream::Tcp(s) => s.poll_read_ready(cx),
+                Stream::Unix(s) => s.poll_read_ready(cx),
+            };
+            if let Err(e) = std::task::ready!(ready) {
+                return Poll::Ready(Err(e));
+            }
+            let mut room = (&mut *buf).limit(max);
+            let r = match self {
+                Stream::Tcp(s) => s.try_read_buf(&mut room),
+                Stream::Unix(s) => s.try_read_buf(&mut room),
+            };
+            match r {
+                // The readiness was stale: it is cleared now, so the next look registers.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
     }
 
     pub(crate) fn poll_write_vectored(

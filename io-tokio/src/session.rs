@@ -19,17 +19,20 @@ use oxmq_core::{DriverOptions, Instant, OsError};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Sleep;
 
+use oxmq_net::rx::{Reads, RxPool};
+
 use crate::net::{self, Stream};
 use crate::shared::SocketCell;
 
-const READ_CHUNK: usize = 64 * 1024;
-
 thread_local! {
-    /// One read buffer per worker thread, not per session: an idle connection costs none, and
-    /// the engine copies what it reads out of it within the same poll.
-    static READ_BUF: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+    /// The large receive buffers this worker thread keeps for reuse (`oxmq_net::rx`).
+    static RX_POOL: std::cell::RefCell<RxPool> = std::cell::RefCell::new(RxPool::default());
 }
+/// What one session task may read in one poll; a session with more to read goes after the
+/// other tasks. Both ends of a local stream then take turns in steps that stay in the
+/// cache (as oxmq-mio's I/O threads do), instead of a writer filling its socket's kernel
+/// buffer before the reader copies any of it out.
+const TURN_BYTES: usize = 128 * 1024;
 /// At most this many bytes go into one vectored write.
 const WRITE_MAX: usize = 1024 * 1024;
 /// Rounds with progress in one poll before the task lets others run.
@@ -51,7 +54,7 @@ pub(crate) fn spawn(
             stream,
             pending: VecDeque::new(),
             read_closed: false,
-            big_reads: false,
+            reads: Reads::default(),
             failed: false,
         }),
         _ => None,
@@ -79,8 +82,8 @@ struct Conn {
     /// The unwritten rest of chunks taken from the engine.
     pending: VecDeque<Bytes>,
     read_closed: bool,
-    /// The last read filled the read buffer: the connection is streaming.
-    big_reads: bool,
+    /// How the next read is sized (`oxmq_net::rx`).
+    reads: Reads,
     /// A write failed: the connection is reported lost once.
     failed: bool,
 }
@@ -110,6 +113,8 @@ impl SessionTask {
     /// Moves everything that can move — commands, the dial, actions, reads, writes, timers —
     /// until nothing does; every source that could not go on has registered the task's waker.
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // What this poll has read ([`TURN_BYTES`] at most).
+        let mut read = 0;
         for _ in 0..ROUNDS {
             let now = self.cell.shared.now();
             let mut progress = false;
@@ -142,7 +147,7 @@ impl SessionTask {
                                 stream,
                                 pending: VecDeque::new(),
                                 read_closed: false,
-                                big_reads: false,
+                                reads: Reads::default(),
                                 failed: false,
                             });
                             self.session.handle_dial_result(Ok(()), now);
@@ -156,19 +161,26 @@ impl SessionTask {
                 self.act(action);
             }
             if let Some(io) = self.io.as_mut() {
-                // Read while the session has room; a full pipe stops reading (back-pressure)
-                // until the socket's read report comes in through the mailbox.
+                // Read while the session has room, straight into the engine's buffer; a full
+                // pipe stops reading (back-pressure) until the socket's read report comes in
+                // through the mailbox.
                 let session = &mut self.session;
-                READ_BUF.with_borrow_mut(|buf| {
-                    while !io.read_closed && session.wants_input() {
-                        match io.stream.poll_read(cx, buf) {
+                RX_POOL.with_borrow_mut(|pool| {
+                    while !io.read_closed && session.wants_input() && read < TURN_BYTES {
+                        let Some((rx, len)) = io.reads.prepare(session, pool, TURN_BYTES - read)
+                        else {
+                            break;
+                        };
+                        let r = io.stream.poll_read_into(cx, rx, len);
+                        match r {
                             Poll::Ready(Ok(0)) => {
                                 io.read_closed = true;
                                 session.handle_eof(now);
                             }
                             Poll::Ready(Ok(n)) => {
-                                io.big_reads = n == buf.len();
-                                session.handle_input(&buf[..n], now);
+                                read += n;
+                                io.reads.done(n, len);
+                                session.handle_read(now);
                             }
                             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                             Poll::Ready(Err(_)) => {
@@ -179,12 +191,7 @@ impl SessionTask {
                         }
                         progress = true;
                     }
-                    // A connection whose last read did not fill has gone quiet: the session
-                    // gives back its emptied buffers, so an idle connection holds none (a
-                    // streaming one, whose reads fill, keeps them).
-                    if !io.big_reads {
-                        session.shrink_idle();
-                    }
+                    io.reads.settle(session);
                 });
             }
             if let Some(io) = self.io.as_mut() {
@@ -192,7 +199,7 @@ impl SessionTask {
                     progress |= flush(io, &mut self.session, now, cx);
                 }
                 // Likewise the list of chunks being written, once written.
-                if !io.big_reads && io.pending.is_empty() && io.pending.capacity() > 0 {
+                if !io.reads.big_reads && io.pending.is_empty() && io.pending.capacity() > 0 {
                     io.pending = VecDeque::new();
                 }
             }
@@ -243,6 +250,15 @@ impl SessionTask {
             // Rule 6: done once finished and drained.
             if self.session.is_finished() {
                 return Poll::Ready(());
+            }
+            // Out of turn with bytes still to read (the stream was not read to pending, so
+            // nothing else will wake the task): after the other tasks.
+            if read >= TURN_BYTES
+                && self.session.wants_input()
+                && self.io.as_ref().is_some_and(|io| !io.read_closed)
+            {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             match self.session.poll_timeout() {
                 Some(t) => {

@@ -17,6 +17,8 @@ on_both_runtimes!(
     disconnect_drops_what_a_receive_took_ahead_from_that_endpoint,
     unsubscribe_drops_what_a_receive_took_ahead_of_that_topic,
     an_xpub_keeps_what_it_read_across_a_disconnect,
+    large_frames_arrive_whole_over_every_transport,
+    mixed_large_and_small_streams_arrive_whole_and_in_order,
     frames_go_one_by_one_and_rcvmore_tells_what_follows,
     messages_stream_in_and_sink_out,
     options_read_back_what_was_set_and_refuse_what_libzmq_refuses,
@@ -417,6 +419,85 @@ async fn frames_go_one_by_one_and_rcvmore_tells_what_follows() {
             ["next"],
             "{ep}"
         );
+    }
+}
+
+/// `n` bytes that differ with `seed` and position, so a misplaced piece shows.
+fn body(n: usize, seed: u32) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u32).wrapping_mul(seed) as u8)
+        .collect()
+}
+
+async fn large_frames_arrive_whole_over_every_transport() {
+    // Frames far larger than one read (a large frame's body is read in pieces of at most
+    // 4 MiB, into a buffer reserved for it; its header alone first while large frames keep
+    // coming), between small ones, in a multipart message.
+    for ep in transports("largeframes") {
+        let ctx = Context::new().unwrap();
+        let pull = sock(&ctx, SocketType::Pull);
+        let push = sock(&ctx, SocketType::Push);
+        join(&pull, &push, &ep).await;
+        let sent = [
+            Message::single(body((9 << 20) + 7, 31)),
+            Message::single(b"small".to_vec()),
+            Message::from_frames([body(3, 5), body((5 << 20) + 1, 7), body(70_000, 11)]),
+            Message::single(body(65_536 + 9, 13)),
+            Message::single(body(65_536 + 9, 17)),
+            Message::single(body(8, 19)),
+        ];
+        for m in &sent {
+            push.send(m.clone()).await.unwrap();
+        }
+        for m in &sent {
+            let got = within("a large message", pull.recv()).await.unwrap();
+            assert!(got == *m, "{ep}");
+        }
+    }
+}
+
+async fn mixed_large_and_small_streams_arrive_whole_and_in_order() {
+    // Two streams at once, sender and receiver running side by side: runs of large frames
+    // broken by small ones and two-frame messages, far more bytes than a session task reads
+    // in one turn.
+    let message = oxmq_tests::front::mixed_message;
+    const COUNT: usize = 120;
+    for ep in transports("mixedstreams").into_iter().take(2) {
+        let ctx = Context::new().unwrap();
+        let mut pairs = Vec::new();
+        for k in 0..2 {
+            let pull = sock(&ctx, SocketType::Pull);
+            let push = sock(&ctx, SocketType::Push);
+            let ep = if ep.starts_with("ipc") {
+                format!("{ep}.{k}")
+            } else {
+                ep.clone()
+            };
+            join(&pull, &push, &ep).await;
+            pairs.push((push, pull));
+        }
+        let ep = &ep;
+        let runs = pairs
+            .iter()
+            .enumerate()
+            .map(|(stream, (push, pull))| async move {
+                let send = async {
+                    for i in 0..COUNT {
+                        push.send(message(stream, i)).await.unwrap();
+                    }
+                };
+                let recv = async {
+                    for i in 0..COUNT {
+                        let got = within("the next message", pull.recv()).await.unwrap();
+                        assert!(
+                            got == message(stream, i),
+                            "{ep}: stream {stream}, message {i}"
+                        );
+                    }
+                };
+                tokio::join!(send, recv);
+            });
+        futures_util::future::join_all(runs).await;
     }
 }
 

@@ -374,3 +374,29 @@ impl Mon for TokioMon {
             .flatten()
     }
 }
+
+/// Message `i` of test stream `stream`, for the large-message tests of every front-end:
+/// runs of large frames (up to 1 MiB, several above a read's size) broken by small and empty
+/// ones, every fifth a two-frame message. Each byte depends on its stream, message and
+/// position, so a misplaced piece shows.
+pub fn mixed_message(stream: usize, i: usize) -> Message {
+    const SIZES: [usize; 10] = [
+        40_000,
+        65_545,
+        300_000,
+        7,
+        1 << 20,
+        33,
+        32_768,
+        0,
+        131_071,
+        9,
+    ];
+    let n = SIZES[(i * 7 + stream) % SIZES.len()];
+    let body: Vec<u8> = (0..n).map(|k| (k + i * 13 + stream) as u8).collect();
+    if i % 5 == 4 {
+        Message::from_frames([vec![i as u8; 3], body])
+    } else {
+        Message::single(body)
+    }
+}

@@ -133,27 +133,7 @@ fn mixed_large_and_small_streams_share_an_io_thread_intact() {
                 (push, pull)
             })
             .collect();
-        let sizes = [
-            40_000,
-            65_545,
-            300_000,
-            7,
-            1 << 20,
-            33,
-            32_768,
-            0,
-            131_071,
-            9,
-        ];
-        let message = |stream: usize, i: usize| -> Message {
-            let n = sizes[(i * 7 + stream) % sizes.len()];
-            let body: Vec<u8> = (0..n).map(|k| (k + i * 13 + stream) as u8).collect();
-            if i % 5 == 4 {
-                Message::from_frames([vec![i as u8; 3], body])
-            } else {
-                Message::single(body)
-            }
-        };
+        let message = oxmq_tests::front::mixed_message;
         const COUNT: usize = 120;
         let ep = &ep;
         std::thread::scope(|scope| {
