@@ -340,6 +340,8 @@ pub struct Oracle {
     /// Per proxy XSUB and prefix: how many subscriptions the proxy sent upstream less the
     /// cancels, and the spans of time during which that was more than none.
     upstream: BTreeMap<(u64, Vec<u8>), (u32, Vec<Span>)>,
+    /// Per proxy XPUB and topic: whether the last change it handed up was a subscribe.
+    xpub_topics: BTreeMap<(u64, Vec<u8>), bool>,
     /// From when a subscription change reaches the publisher within a hop (the network
     /// healed and connections re-formed), and that hop's bound.
     pub settled: Option<(Instant, std::time::Duration)>,
@@ -617,6 +619,27 @@ impl Oracle {
     /// Message `id` was published at `at` (a proxy may forward it).
     pub fn published(&mut self, id: (u64, u64), at: Instant) {
         self.published.insert(id, at);
+    }
+
+    /// The proxy's XPUB `xpub` (not verbose) handed up a subscription change for `topic`.
+    /// It passes a topic's subscribe only when its first subscriber comes and its cancel
+    /// only when its last one goes (a subscriber that disconnects counts as cancelling: RFC
+    /// 29), so per topic they alternate, a subscribe first.
+    pub fn xpub_handed_up(&mut self, at: Instant, xpub: u64, subscribe: bool, topic: &[u8]) {
+        let was = self.xpub_topics.insert((xpub, topic.to_vec()), subscribe);
+        if was.unwrap_or(false) == subscribe {
+            let what = format!(
+                "XPUB s{xpub} handed up {} {:?} twice in a row: without XPUB_VERBOSE, only a \
+                 topic's first subscribe and last cancel go up",
+                if subscribe {
+                    "a subscribe to"
+                } else {
+                    "a cancel of"
+                },
+                String::from_utf8_lossy(topic)
+            );
+            self.fail(FailureKind::Safety, at, what);
+        }
     }
 
     /// The proxy whose XSUB is `xsub` sent a subscription change upstream. XSUB counts

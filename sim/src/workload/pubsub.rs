@@ -488,6 +488,7 @@ impl App for Proxy {
                 return;
             }
             let subscribe = kind == 1;
+            cx.oracle().xpub_handed_up(now, xpub, subscribe, topic);
             cx.log(format_args!(
                 "proxy s{xsub} {} {:?} upstream",
                 if subscribe { "subscribes" } else { "cancels" },
