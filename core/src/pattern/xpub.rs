@@ -205,7 +205,11 @@ impl Pattern for XPub {
         let (msg, pipe, change) = self.pending.pop_front().ok_or(RecvError::WouldBlock)?;
         // Everything was read when it arrived: the message's own pipe, not the last one read.
         core.last_read = pipe;
-        if change && pipe.is_some() {
+        // XPUB_MANUAL's ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE apply to the pipe of the subscription
+        // change received last; one the XPUB made itself for a departed subscriber has none,
+        // so they then apply to no pipe (libzmq's `_pending_pipes` holds NULL for it), not to
+        // the pipe before.
+        if change {
             self.last_pipe = pipe;
         }
         Ok(msg)
@@ -517,6 +521,34 @@ mod tests {
         assert_eq!(sent_msgs(&mut s, a), vec![msg(&["granted!"])]);
         s.detach_pipe(a);
         assert_eq!(s.recv(), Ok(msg(&["\x00asked"])));
+    }
+
+    #[test]
+    fn xpub_manual_applies_nothing_after_a_departed_subscribers_cancel() {
+        // The cancel an XPUB_MANUAL socket makes for a subscriber that left names no pipe:
+        // an UNSUBSCRIBE that follows it must not take another subscriber's topic away (as
+        // libzmq, whose `_last_pipe` is then NULL).
+        let mut s = socket(XPub);
+        s.set_option(SocketOption::XpubManual(true)).unwrap();
+        let a = attach(&mut s, 1, Sub);
+        let b = attach(&mut s, 2, Sub);
+        subscribe(&mut s, a, "t");
+        assert_eq!(s.recv(), Ok(msg(&["\x01t"])));
+        subscribe(&mut s, b, "t");
+        assert_eq!(s.recv(), Ok(msg(&["\x01t"])));
+        s.set_option(SocketOption::Subscribe(Bytes::from_static(b"t")))
+            .unwrap();
+        // b's was received last; a leaves.
+        s.detach_pipe(a);
+        assert_eq!(s.recv(), Ok(msg(&["\x00t"])));
+        s.set_option(SocketOption::Unsubscribe(Bytes::from_static(b"t")))
+            .unwrap();
+        s.send(msg(&["t!"])).unwrap();
+        assert_eq!(
+            sent_msgs(&mut s, b),
+            vec![msg(&["t!"])],
+            "b keeps its topic"
+        );
     }
 
     #[test]
