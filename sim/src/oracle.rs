@@ -166,6 +166,8 @@ pub struct Coverage {
     pub inverted: u64,
     /// Messages a proxy's XSUB sent upstream that its publisher (an XPUB) handed up.
     pub upstream: u64,
+    /// Subscription changes a proxy's XPUB_MANUAL socket handed up and the proxy granted.
+    pub manual_grants: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -217,6 +219,7 @@ impl std::ops::AddAssign for Coverage {
         self.closed_listener_dials += o.closed_listener_dials;
         self.inverted += o.inverted;
         self.upstream += o.upstream;
+        self.manual_grants += o.manual_grants;
     }
 }
 
@@ -228,7 +231,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect; {} dials offered to a closed listener; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect; {} dials offered to a closed listener; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy",
             self.sends,
             self.blocked_at_hwm,
             self.blocked_at_large_hwm,
@@ -275,7 +278,8 @@ impl std::fmt::Display for Coverage {
             self.dropped_ahead,
             self.closed_listener_dials,
             self.inverted,
-            self.upstream
+            self.upstream,
+            self.manual_grants
         )
     }
 }

@@ -177,6 +177,10 @@ pub struct Features {
     /// of its own upstream (RFC 29: XSUB sends every message to every publisher, dropping at
     /// a full queue); the XPUB must hand each up, in order, once.
     pub upstream: bool,
+    /// PUB/SUB with a proxy: the proxy's XPUB sets ZMQ_XPUB_MANUAL, so it hands up every
+    /// subscription change and the proxy applies each to the subscriber that sent it
+    /// (ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE right after receiving it) before relaying it.
+    pub xpub_manual: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -326,6 +330,7 @@ impl Profile {
             batch_recv: false,
             invert: false,
             upstream: false,
+            xpub_manual: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -341,6 +346,7 @@ impl Profile {
         features.batch_recv = chance(&mut stream(seed, "batch-recv"), 0.5);
         features.invert = chance(&mut stream(seed, "invert-matching"), 0.5);
         features.upstream = chance(&mut stream(seed, "upstream"), 0.5);
+        features.xpub_manual = chance(&mut stream(seed, "xpub-manual"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -628,6 +634,7 @@ impl Profile {
             batch_recv: f.batch_recv,
             invert: self.inverted(),
             upstream: f.upstream && f.proxy && self.pattern == Pattern::PubSub,
+            xpub_manual: f.xpub_manual && f.proxy && self.pattern == Pattern::PubSub,
         }
     }
 }
@@ -649,6 +656,7 @@ impl std::fmt::Display for Features {
             (self.batch_recv, "batch-recv"),
             (self.invert, "invert-matching"),
             (self.upstream, "upstream"),
+            (self.xpub_manual, "xpub-manual"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -59,6 +59,10 @@ fn a_fixed_sweep_passes() {
         "no message an XSUB sent upstream handed up by its publisher (upstream): {c}"
     );
     assert!(
+        c.manual_grants > 0,
+        "no subscription granted by an XPUB_MANUAL proxy (xpub-manual): {c}"
+    );
+    assert!(
         c.endpoint_events > 0,
         "no monitor event owed for a listener or an accepted connection: {c}"
     );

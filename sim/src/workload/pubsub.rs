@@ -416,21 +416,24 @@ impl App for Proxy {
             hwms.clone()
         };
         let xpub = open(cx, &self.p, SocketType::XPub, &xpub_hwms);
-        // The proxy's XPUB states libzmq's defaults but the drawn XPUB_NODROP (each must
-        // read back as set), and
-        // without XPUB_MANUAL it must refuse ZMQ_SUBSCRIBE and ZMQ_UNSUBSCRIBE (EINVAL):
-        // subscriptions come from its subscribers.
+        // The proxy's XPUB states libzmq's defaults but the drawn XPUB_NODROP and
+        // XPUB_MANUAL (each must read back as set), and without XPUB_MANUAL it must refuse
+        // ZMQ_SUBSCRIBE and ZMQ_UNSUBSCRIBE (EINVAL): subscriptions come from its
+        // subscribers.
+        let manual = self.p.active_features().xpub_manual;
         for opt in [
             SocketOption::XpubVerbose(false),
             SocketOption::XpubVerboser(false),
-            SocketOption::XpubManual(false),
+            SocketOption::XpubManual(manual),
             SocketOption::XpubNodrop(nodrop),
             SocketOption::XpubWelcomeMsg(None),
         ] {
             cx.set_option(xpub, opt);
         }
-        cx.set_option_refused(xpub, SocketOption::Subscribe("A".into()));
-        cx.set_option_refused(xpub, SocketOption::Unsubscribe("A".into()));
+        if !manual {
+            cx.set_option_refused(xpub, SocketOption::Subscribe("A".into()));
+            cx.set_option_refused(xpub, SocketOption::Unsubscribe("A".into()));
+        }
         bind_ports(cx, xpub, PROXY_PORT);
         self.xsub = Some(xsub);
         self.xpub = Some(xpub);
@@ -488,7 +491,20 @@ impl App for Proxy {
                 return;
             }
             let subscribe = kind == 1;
-            cx.oracle().xpub_handed_up(now, xpub, subscribe, topic);
+            if self.p.active_features().xpub_manual {
+                // XPUB_MANUAL hands up every change, and the application decides: here it
+                // grants each to the subscriber that sent it (the last one received from).
+                let t = bytes::Bytes::copy_from_slice(topic);
+                let opt = if subscribe {
+                    SocketOption::Subscribe(t)
+                } else {
+                    SocketOption::Unsubscribe(t)
+                };
+                cx.set_option(xpub, opt);
+                cx.oracle().coverage.manual_grants += 1;
+            } else {
+                cx.oracle().xpub_handed_up(now, xpub, subscribe, topic);
+            }
             cx.log(format_args!(
                 "proxy s{xsub} {} {:?} upstream",
                 if subscribe { "subscribes" } else { "cancels" },
