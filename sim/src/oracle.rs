@@ -168,6 +168,9 @@ pub struct Coverage {
     pub upstream: u64,
     /// Subscription changes a proxy's XPUB_MANUAL socket handed up and the proxy granted.
     pub manual_grants: u64,
+    /// Subscription changes made while a SUB held messages taken ahead, each kept or
+    /// dropped message checked against the subscriber's prefixes.
+    pub refiltered: u64,
 }
 
 impl std::ops::AddAssign for Coverage {
@@ -220,6 +223,7 @@ impl std::ops::AddAssign for Coverage {
         self.inverted += o.inverted;
         self.upstream += o.upstream;
         self.manual_grants += o.manual_grants;
+        self.refiltered += o.refiltered;
     }
 }
 
@@ -231,7 +235,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect; {} dials offered to a closed listener; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect; {} dials offered to a closed listener; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
             self.sends,
             self.blocked_at_hwm,
             self.blocked_at_large_hwm,
@@ -279,7 +283,8 @@ impl std::fmt::Display for Coverage {
             self.closed_listener_dials,
             self.inverted,
             self.upstream,
-            self.manual_grants
+            self.manual_grants,
+            self.refiltered
         )
     }
 }
@@ -309,6 +314,8 @@ pub struct Oracle {
     due: BTreeMap<String, Instant>,
     /// Live SUB sockets and their subscriptions, for the PUB/SUB liveness check.
     pub subscribers: BTreeMap<u64, Vec<String>>,
+    /// The subscribers set ZMQ_INVERT_MATCHING: each wants what none of its prefixes match.
+    pub inverted: bool,
     /// How many receives were checked.
     pub checked: u64,
     /// How many obligations were met.
@@ -623,6 +630,13 @@ impl Oracle {
     /// Message `id` was published at `at` (a proxy may forward it).
     pub fn published(&mut self, id: (u64, u64), at: Instant) {
         self.published.insert(id, at);
+    }
+
+    /// Whether subscriber `s` wants a message whose first frame is `head` (`None` if `s`
+    /// is not a subscriber): the world's view, from the prefixes it subscribed to.
+    pub fn sub_wants(&self, s: u64, head: &[u8]) -> Option<bool> {
+        let prefixes = self.subscribers.get(&s)?;
+        Some(prefixes.iter().any(|x| head.starts_with(x.as_bytes())) != self.inverted)
     }
 
     /// The proxy's XPUB `xpub` (not verbose) handed up a subscription change for `topic`.

@@ -179,7 +179,8 @@ pub struct Features {
     pub upstream: bool,
     /// PUB/SUB with a proxy: the proxy's XPUB sets ZMQ_XPUB_MANUAL, so it hands up every
     /// subscription change and the proxy applies each to the subscriber that sent it
-    /// (ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE right after receiving it) before relaying it.
+    /// (ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE right after receiving it); upstream it takes
+    /// everything.
     pub xpub_manual: bool,
 }
 

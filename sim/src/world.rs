@@ -2473,6 +2473,14 @@ impl Cx<'_> {
         self.sim.socks[s as usize].base.is_some()
     }
 
+    /// Whether socket `s`'s receives hold messages taken ahead (`batch-recv`).
+    pub fn holds_ahead(&self, s: u64) -> bool {
+        self.sim
+            .ahead
+            .get(&(s as usize))
+            .is_some_and(|q| !q.is_empty())
+    }
+
     /// Asks for a [`App::tick`] after `d`.
     pub fn wake_in(&mut self, d: Duration) {
         let at = self.sim.now + d;

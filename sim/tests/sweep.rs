@@ -63,6 +63,10 @@ fn a_fixed_sweep_passes() {
         "no subscription granted by an XPUB_MANUAL proxy (xpub-manual): {c}"
     );
     assert!(
+        c.refiltered > 0,
+        "no subscription change while a SUB held messages taken ahead: {c}"
+    );
+    assert!(
         c.endpoint_events > 0,
         "no monitor event owed for a listener or an accepted connection: {c}"
     );

@@ -214,6 +214,18 @@ impl Subscriber {
     }
 }
 
+impl Subscriber {
+    /// Drops one subscription. The oracle learns the new prefixes first: what the socket
+    /// keeps of the messages it took ahead is checked against them.
+    fn unsubscribe_one(&mut self, cx: &mut Cx<'_>, s: u64) {
+        let i = cx.rng().random_range(0..self.prefixes.len());
+        let t = self.prefixes.remove(i);
+        cx.log(format_args!("s{s} unsubscribe {t:?}"));
+        cx.oracle().subscribers.insert(s, self.prefixes.clone());
+        cx.set_option(s, SocketOption::Unsubscribe(t.into()));
+    }
+}
+
 impl App for Subscriber {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let n = cx.rng().random_range(1..=2);
@@ -236,6 +248,7 @@ impl App for Subscriber {
         cx.connect(s, &e);
         self.sock = Some(s);
         cx.oracle().subscribers.insert(s, self.prefixes.clone());
+        cx.oracle().inverted = self.p.inverted();
         cx.wake_in(self.p.interval * 10);
     }
 
@@ -249,11 +262,7 @@ impl App for Subscriber {
         };
         // Now and then, during the faults, drop one subscription.
         if cx.phase() == Phase::Faults && self.prefixes.len() > 1 && chance(cx.rng(), 0.1) {
-            let i = cx.rng().random_range(0..self.prefixes.len());
-            let t = self.prefixes.remove(i);
-            cx.log(format_args!("s{s} unsubscribe {t:?}"));
-            cx.set_option(s, SocketOption::Unsubscribe(t.into()));
-            cx.oracle().subscribers.insert(s, self.prefixes.clone());
+            self.unsubscribe_one(cx, s);
         }
         cx.wake_in(self.p.interval * 10);
     }
@@ -298,6 +307,19 @@ impl App for Subscriber {
                     .fulfil(&format!("{}:{} reaches sub s{s}", p.sender, p.seq), now);
             }
             try_refused_send(cx, s, p.seq);
+            // Now and then during the faults a subscription goes between two receives while
+            // the socket holds messages it took ahead (`batch-recv`).
+            if cx.holds_ahead(s) && cx.phase() == Phase::Faults && chance(cx.rng(), 0.5) {
+                if self.prefixes.len() > 1 {
+                    self.unsubscribe_one(cx, s);
+                } else {
+                    let t = PREFIXES[cx.rng().random_range(0..PREFIXES.len())].to_owned();
+                    cx.log(format_args!("s{s} subscribe {t:?}"));
+                    self.prefixes.push(t.clone());
+                    cx.oracle().subscribers.insert(s, self.prefixes.clone());
+                    cx.set_option(s, SocketOption::Subscribe(t.into()));
+                }
+            }
         }
     }
 
@@ -407,6 +429,18 @@ impl App for Proxy {
         cx.set_option_refused(xsub, SocketOption::Unsubscribe("A".into()));
         let e = peer_ep(cx, PUB, PORT);
         cx.connect(xsub, &e);
+        if self.p.active_features().xpub_manual {
+            // An XPUB_MANUAL proxy takes everything from upstream and filters per subscriber
+            // downstream, by what it grants: relaying each change would be wrong, as the
+            // changes it receives are per subscriber (a cancel a subscriber queued before it
+            // reconnected comes after the XPUB already cancelled for its old pipe).
+            let now = cx.now();
+            cx.oracle().proxy_subscription(now, xsub, true, b"");
+            if let Err(e) = cx.send(xsub, oxmq_core::Message::from(vec![1u8])) {
+                let what = format!("proxy XSUB s{xsub} refused to subscribe to everything: {e:?}");
+                cx.oracle().fail(FailureKind::Safety, now, what);
+            }
+        }
         // With XPUB_NODROP nothing is dropped, so its XPUB takes the smallest SNDHWM, and
         // its full pipes push back on the proxy.
         let nodrop = self.p.active_features().xpub_nodrop;
@@ -502,9 +536,9 @@ impl App for Proxy {
                 };
                 cx.set_option(xpub, opt);
                 cx.oracle().coverage.manual_grants += 1;
-            } else {
-                cx.oracle().xpub_handed_up(now, xpub, subscribe, topic);
+                continue;
             }
+            cx.oracle().xpub_handed_up(now, xpub, subscribe, topic);
             cx.log(format_args!(
                 "proxy s{xsub} {} {:?} upstream",
                 if subscribe { "subscribes" } else { "cancels" },

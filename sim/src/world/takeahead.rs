@@ -148,11 +148,33 @@ impl Sim {
 
     /// Socket `s`'s subscriptions changed: what it took ahead and would no longer hand up
     /// goes, as the front-ends drop it (`Socket::admits`).
+    /// The subscriber's own view (its prefixes as the oracle holds them, set before the
+    /// option) must agree with each message kept or dropped: nothing it still wants may go.
     pub(super) fn refilter_ahead(&mut self, s: usize) {
         let (Some(q), Some(b)) = (self.ahead.get_mut(&s), self.socks[s].base.as_ref()) else {
             return;
         };
-        q.retain(|(_, m)| b.socket().admits(m));
+        let mut wrong = None;
+        q.retain(|(_, m)| {
+            let keep = b.socket().admits(m);
+            let head = m.frames().first().map_or(&[][..], |f| &f[..]);
+            if self.oracle.sub_wants(s as u64, head) == Some(!keep) && wrong.is_none() {
+                wrong = Some((keep, String::from_utf8_lossy(head).into_owned()));
+            }
+            keep
+        });
+        self.oracle.coverage.refiltered += 1;
+        if let Some((kept, head)) = wrong {
+            let now = self.now;
+            let what = if kept {
+                format!(
+                    "s{s} kept a message taken ahead ({head:?}) that its subscriptions now exclude"
+                )
+            } else {
+                format!("s{s} dropped a message taken ahead ({head:?}) that its subscriptions still want")
+            };
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
     }
 
     /// Socket `s` is gone: so is what it took ahead.
