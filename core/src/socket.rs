@@ -75,8 +75,9 @@ pub struct PipePeer {
     /// PAIR may feed a PULL), and neither does the socket.
     pub inproc: bool,
     /// What the peer's messages carry as properties, where the pattern makes messages of its
-    /// own about the peer (a STREAM socket's connect and disconnect notices: `Peer-Address`);
-    /// `None` for every other socket type.
+    /// own about the peer (a STREAM socket's connect and disconnect notices: `Peer-Address`;
+    /// the subscription changes an XPUB hands up, as libzmq's carry their message's
+    /// metadata: `User-Id`, ZAP metadata); `None` for every other socket type.
     pub properties: Option<std::sync::Arc<crate::codec::Metadata>>,
 }
 
@@ -95,10 +96,15 @@ impl PipePeer {
             routing_id: peer.routing_id.clone(),
             connect_routing_id: None,
             inproc: false,
-            // Only STREAM makes messages of its own about a peer: no other socket keeps a
-            // copy for the connection's life.
-            properties: (ours == SocketType::Stream && !peer.metadata.is_empty())
-                .then(|| std::sync::Arc::new(peer.metadata.clone())),
+            // Only STREAM and XPUB make messages of their own about a peer: no other socket
+            // keeps a copy for the connection's life.
+            properties: match ours {
+                SocketType::Stream => {
+                    (!peer.metadata.is_empty()).then(|| std::sync::Arc::new(peer.metadata.clone()))
+                }
+                SocketType::XPub => peer.properties.clone(),
+                _ => None,
+            },
         }
     }
 

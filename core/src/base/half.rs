@@ -34,6 +34,7 @@ fn inproc_peer_info(peer: InprocPeer) -> PeerInfo {
         socket_type: Some(peer.socket_type),
         routing_id: peer.routing_id,
         metadata: crate::codec::Metadata::new(),
+        properties: None,
     }
 }
 

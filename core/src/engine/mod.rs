@@ -150,6 +150,9 @@ pub struct PeerInfo {
     pub routing_id: Option<Bytes>,
     /// All of the peer's metadata properties.
     pub metadata: Metadata,
+    /// What the peer's messages carry as properties (its metadata, `User-Id`, ZAP
+    /// metadata, `Peer-Address`): [`Engine::properties`] once the handshake is done.
+    pub properties: Option<Arc<Metadata>>,
 }
 
 /// What an engine tells its driver.
@@ -293,6 +296,7 @@ impl Engine {
                 socket_type: None,
                 routing_id: None,
                 metadata: raw_properties.as_deref().cloned().unwrap_or_default(),
+                properties: raw_properties.clone(),
             }));
             Phase::Traffic
         } else {
@@ -796,6 +800,7 @@ impl Engine {
             socket_type,
             routing_id,
             metadata: auth.peer,
+            properties: self.properties.clone(),
         }));
         Ok(())
     }

@@ -52,23 +52,39 @@ impl XPub {
         }
     }
 
-    fn notify(&mut self, subscribe: bool, topic: &[u8], pipe: Option<PipeId>) {
+    /// Queues a subscription change for the application. One from a peer carries that
+    /// connection's properties (`User-Id`, ZAP metadata), as libzmq's carries its message's;
+    /// one the XPUB makes for a departed peer (`properties` `None`) carries none.
+    fn notify(
+        &mut self,
+        subscribe: bool,
+        topic: &[u8],
+        pipe: Option<PipeId>,
+        properties: Option<std::sync::Arc<crate::codec::Metadata>>,
+    ) {
         // RFC 29: PUB SHALL NOT deliver subscription commands to its application.
         if !self.is_pub {
-            self.pending
-                .push_back((subscription_message(subscribe, topic), pipe, true));
+            let mut m = subscription_message(subscribe, topic);
+            m.set_properties(properties);
+            self.pending.push_back((m, pipe, true));
         }
     }
 
     /// A subscription change from a peer (ZMTP 3.1 command or 3.0 message).
-    fn subscription(&mut self, id: PipeId, subscribe: bool, topic: Bytes) {
+    fn subscription(
+        &mut self,
+        id: PipeId,
+        subscribe: bool,
+        topic: Bytes,
+        properties: Option<std::sync::Arc<crate::codec::Metadata>>,
+    ) {
         if self.manual {
             if subscribe {
                 self.manual_subscriptions.add(&topic, id);
             } else {
                 self.manual_subscriptions.remove(&topic, id);
             }
-            self.notify(subscribe, &topic, Some(id));
+            self.notify(subscribe, &topic, Some(id), properties);
             return;
         }
         let unique = if subscribe {
@@ -82,7 +98,7 @@ impl XPub {
             self.verbose_unsubs
         };
         if unique || verbose {
-            self.notify(subscribe, &topic, Some(id));
+            self.notify(subscribe, &topic, Some(id), properties);
         }
     }
 
@@ -141,7 +157,7 @@ impl Pattern for XPub {
             });
         }
         for topic in gone {
-            self.notify(false, &topic, None);
+            self.notify(false, &topic, None, None);
         }
         self.dist.detach(id);
         if self.last_pipe == Some(id) {
@@ -168,7 +184,8 @@ impl Pattern for XPub {
                     }
                 },
             };
-            self.subscription(id, subscribe, topic);
+            let properties = core.peer(id).and_then(|p| p.properties.clone());
+            self.subscription(id, subscribe, topic, properties);
         }
     }
 
@@ -521,6 +538,28 @@ mod tests {
         assert_eq!(sent_msgs(&mut s, a), vec![msg(&["granted!"])]);
         s.detach_pipe(a);
         assert_eq!(s.recv(), Ok(msg(&["\x00asked"])));
+    }
+
+    #[test]
+    fn a_subscription_handed_up_carries_its_connections_properties() {
+        // libzmq's XPUB hands a subscription up with the metadata of the message that
+        // carried it (User-Id, ZAP metadata); a cancel it makes for a departed subscriber
+        // carries none.
+        let mut s = socket(XPub);
+        let mut meta = crate::codec::Metadata::new();
+        meta.push("User-Id", &b"alice"[..]).unwrap();
+        let mut peer = crate::socket::PipePeer::new(Sub);
+        peer.properties = Some(std::sync::Arc::new(meta));
+        let a = PipeId(1);
+        s.attach_pipe(a, peer).unwrap();
+        subscribe(&mut s, a, "t");
+        let m = s.recv().unwrap();
+        assert_eq!(m, msg(&["\x01t"]));
+        assert_eq!(m.property("User-Id"), Some(&Bytes::from_static(b"alice")));
+        s.detach_pipe(a);
+        let m = s.recv().unwrap();
+        assert_eq!(m, msg(&["\x00t"]));
+        assert_eq!(m.property("User-Id"), None);
     }
 
     #[test]
