@@ -148,8 +148,10 @@ impl Sim {
 
     /// Socket `s`'s subscriptions changed: what it took ahead and would no longer hand up
     /// goes, as the front-ends drop it (`Socket::admits`).
+    ///
     /// The subscriber's own view (its prefixes as the oracle holds them, set before the
-    /// option) must agree with each message kept or dropped: nothing it still wants may go.
+    /// option) must agree with each message kept or dropped: nothing it still wants may go,
+    /// nothing it left may stay.
     pub(super) fn refilter_ahead(&mut self, s: usize) {
         let (Some(q), Some(b)) = (self.ahead.get_mut(&s), self.socks[s].base.as_ref()) else {
             return;
