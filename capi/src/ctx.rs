@@ -78,6 +78,8 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
         let ctx = Context::new().map_err(to_errno)?;
         // libzmq's CURVE runs on libsodium; so does this library's (same boxes on the wire).
         ctx.set_curve_crypto(&oxmq_sodium::LIBSODIUM);
+        // A signal handler ends a blocking call with EINTR, as in libzmq.
+        ctx.set_interruptible(true);
         let c = CContext {
             tag: CTX_TAG,
             ctx,

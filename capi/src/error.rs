@@ -44,6 +44,7 @@ pub(crate) fn errno_of(e: &Error) -> c_int {
         Error::Endpoint(e) => endpoint_errno(e),
         Error::Option(_) => libc::EINVAL,
         Error::TooManySockets => libc::EMFILE,
+        Error::Interrupted => libc::EINTR,
         Error::Io(io) => io.raw_os_error().unwrap_or(match io.kind() {
             std::io::ErrorKind::AddrInUse => libc::EADDRINUSE,
             std::io::ErrorKind::AddrNotAvailable => libc::EADDRNOTAVAIL,

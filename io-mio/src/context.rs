@@ -96,6 +96,7 @@ struct Ctx {
     max_sockets: usize,
     ipv6: bool,
     blocky: bool,
+    interruptible: bool,
     /// The CURVE crypto provider of new sockets; oxmq-core's default when `None`.
     #[cfg(feature = "curve")]
     curve_crypto: Option<&'static dyn oxmq_core::mechanism::curve::CurveCrypto>,
@@ -118,6 +119,7 @@ impl Context {
                     max_sockets: 1023,
                     ipv6: false,
                     blocky: true,
+                    interruptible: false,
                     #[cfg(feature = "curve")]
                     curve_crypto: None,
                     io: None,
@@ -173,6 +175,22 @@ impl Context {
             ContextOptionName::Ipv6 => ContextOption::Ipv6(ctx.ipv6),
             ContextOptionName::Blocky => ContextOption::Blocky(ctx.blocky),
         })
+    }
+
+    /// Makes the blocking calls on this context's sockets (send, receive, [`poll`](crate::poll))
+    /// end with [`Error::Interrupted`] when a signal handler runs on the waiting thread, as
+    /// libzmq's do (`EINTR`), so that a program's handler (Ctrl-C, say) gets to act. Off by
+    /// default, as a Rust program expects a wait to outlast signals; the C API turns it on.
+    /// An interruptible wait sleeps on a per-thread eventfd rather than a condition
+    /// variable: two more file descriptors for each thread that waits.
+    pub fn set_interruptible(&self, on: bool) {
+        let mut ctx = self.inner.lock();
+        ctx.interruptible = on;
+        if let Some(io) = &ctx.io {
+            io.shared
+                .interruptible
+                .store(on, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Installs the ZAP handler (RFC 27) that PLAIN and CURVE servers, and NULL servers with
@@ -261,7 +279,7 @@ impl Context {
                 .terminating
                 .store(true, std::sync::atomic::Ordering::Release);
             for cell in shared.cells() {
-                shared.with_half(&cell, |_, _| cell.cv.notify_all());
+                shared.with_half(&cell, |st, _| cell.wake(st));
             }
         }
     }
@@ -280,6 +298,9 @@ impl Ctx {
             return Ok(Arc::clone(&io.shared));
         }
         let (shared, threads) = io::start(self.io_threads)?;
+        shared
+            .interruptible
+            .store(self.interruptible, std::sync::atomic::Ordering::Relaxed);
         self.io = Some(Io {
             shared: Arc::clone(&shared),
             threads,
@@ -311,7 +332,7 @@ impl Owner {
         for cell in shared.cells() {
             shared.with_half(&cell, |st, now| {
                 st.half.close(now);
-                cell.cv.notify_all();
+                cell.wake(st);
             });
         }
         loop {

@@ -27,6 +27,10 @@ pub enum Error {
     Option(OptionError),
     /// The context already has ZMQ_MAX_SOCKETS sockets open (`EMFILE`).
     TooManySockets,
+    /// A signal handler ran while the call waited (`EINTR`): only in a context made
+    /// interruptible (see [`Context::set_interruptible`](crate::Context::set_interruptible)).
+    /// Nothing was sent or received; the call may be made again.
+    Interrupted,
     /// The operating system refused.
     Io(io::Error),
 }
@@ -42,6 +46,7 @@ impl std::fmt::Display for Error {
             Error::Endpoint(e) => e.fmt(f),
             Error::Option(e) => e.fmt(f),
             Error::TooManySockets => f.write_str("too many open sockets"),
+            Error::Interrupted => f.write_str("interrupted system call"),
             Error::Io(e) => e.fmt(f),
         }
     }

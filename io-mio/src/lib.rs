@@ -62,6 +62,7 @@ mod io;
 mod net;
 mod poll;
 mod shared;
+mod sleep;
 mod socket;
 mod zap;
 

@@ -8,6 +8,7 @@ pub use oxmq_core::proxy::ProxyStats;
 use oxmq_core::proxy::{ProxyCommand, ProxySteering};
 use oxmq_core::SocketType;
 
+use crate::shared::Waited;
 use crate::{Error, Socket};
 
 /// One socket to watch, the events wanted, and (after [`poll`]) the events that happened.
@@ -74,8 +75,10 @@ pub fn poll(items: &mut [PollItem<'_>], timeout: Option<Duration>) -> Result<usi
             let slice = StdInstant::now() + Duration::from_millis(1);
             Some(deadline.map_or(slice, |d| d.min(slice)))
         };
-        if !shared.wait_change(seen, until) && deadline.is_some_and(|d| d <= StdInstant::now()) {
-            return Ok(0);
+        match shared.wait_change(seen, until) {
+            Waited::Interrupted => return Err(Error::Interrupted),
+            Waited::Expired if deadline.is_some_and(|d| d <= StdInstant::now()) => return Ok(0),
+            _ => {}
         }
     }
 }

@@ -96,6 +96,12 @@ pub(crate) struct SocketCell {
 }
 
 impl SocketCell {
+    /// Wakes every caller asleep on this socket; `st` is its state, locked.
+    pub(crate) fn wake(&self, st: &HalfState) {
+        self.cv.notify_all();
+        crate::sleep::wake_all(&st.alarms);
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, HalfState> {
         // A panic while holding the lock is a bug in this crate; keep going with what is there.
         self.half.lock().unwrap_or_else(|p| p.into_inner())
@@ -165,6 +171,9 @@ pub(crate) struct HalfState {
     /// The far side of each joined inproc link: the peer's cell and its connection there,
     /// so that a pipe command finds its peer without the registry's lock.
     peers: BTreeMap<ConnId, (std::sync::Weak<SocketCell>, ConnId)>,
+    /// The wakers of callers asleep on this socket in a sleep a signal ends (see
+    /// [`crate::sleep`]); woken with the condition variable.
+    pub(crate) alarms: Vec<Arc<mio::Waker>>,
 }
 
 /// The write end of a socket's readiness fd: a byte is written whenever its events may have
@@ -224,9 +233,12 @@ pub(crate) struct Shared {
     pub(crate) terminating: AtomicBool,
     pub(crate) open_sockets: AtomicUsize,
     /// Bumped after any socket changed while someone watches (`poll`, termination).
-    changes: Mutex<u64>,
+    changes: Mutex<Changes>,
     changed: Condvar,
     watchers: AtomicUsize,
+    /// Blocking calls end with `EINTR` when a signal handler runs (see
+    /// [`Context::set_interruptible`](crate::Context::set_interruptible)).
+    pub(crate) interruptible: AtomicBool,
     /// The application's ZAP handler, asked by the I/O threads (see
     /// [`Context::set_zap_handler`](crate::Context::set_zap_handler)).
     zap: std::sync::RwLock<Option<ZapHandler>>,
@@ -261,7 +273,8 @@ impl Shared {
             inproc: Mutex::new(InprocRegistry::default()),
             terminating: AtomicBool::new(false),
             open_sockets: AtomicUsize::new(0),
-            changes: Mutex::new(0),
+            changes: Mutex::new(Changes::default()),
+            interruptible: AtomicBool::new(false),
             changed: Condvar::new(),
             watchers: AtomicUsize::new(0),
             zap: std::sync::RwLock::new(None),
@@ -356,6 +369,7 @@ impl Shared {
                 bind_errors: BTreeMap::new(),
                 timer_posted: None,
                 peers: BTreeMap::new(),
+                alarms: Vec::new(),
             }),
             cv: Condvar::new(),
             version: AtomicU64::new(0),
@@ -447,7 +461,7 @@ impl Shared {
         cell.version.store(v.wrapping_add(1), Ordering::Release);
         // Read under the lock, which every sleeper holds from raising it until it waits.
         if cell.sleeping.load(Ordering::Relaxed) > 0 {
-            cell.cv.notify_all();
+            cell.wake(st);
         }
         self.changed();
     }
@@ -858,8 +872,10 @@ impl Shared {
     /// Tells watchers (`poll`, termination) that some socket changed.
     pub(crate) fn changed(&self) {
         if self.watchers.load(Ordering::Acquire) > 0 {
-            *lock(&self.changes) += 1;
+            let mut c = lock(&self.changes);
+            c.count += 1;
             self.changed.notify_all();
+            crate::sleep::wake_all(&c.alarms);
         }
     }
 
@@ -867,7 +883,7 @@ impl Shared {
     /// the matching wait returns.
     pub(crate) fn watch(&self) -> u64 {
         self.watchers.fetch_add(1, Ordering::AcqRel);
-        *lock(&self.changes)
+        lock(&self.changes).count
     }
 
     /// Ends a watch begun with [`Shared::watch`] without waiting.
@@ -875,31 +891,68 @@ impl Shared {
         self.watchers.fetch_sub(1, Ordering::AcqRel);
     }
 
-    /// Waits until the counter moves past `seen` or `deadline` passes; false once it has.
-    pub(crate) fn wait_change(&self, seen: u64, deadline: Option<StdInstant>) -> bool {
+    /// Whether blocking calls end with `EINTR` when a signal handler runs.
+    pub(crate) fn is_interruptible(&self) -> bool {
+        self.interruptible.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the counter moves past `seen` or `deadline` passes: [`Waited::Expired`]
+    /// once it has, [`Waited::Interrupted`] if a signal handler ran meanwhile and waits are
+    /// interruptible.
+    pub(crate) fn wait_change(&self, seen: u64, deadline: Option<StdInstant>) -> Waited {
+        let alarm = if self.is_interruptible() {
+            crate::sleep::alarm()
+        } else {
+            None
+        };
         let mut g = lock(&self.changes);
-        let mut in_time = true;
-        while *g == seen {
-            match deadline {
-                None => g = self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+        let mut waited = Waited::Look;
+        while g.count == seen {
+            let left = match deadline {
+                None => None,
                 Some(d) => {
                     let left = d.saturating_duration_since(StdInstant::now());
                     if left.is_zero() {
-                        in_time = false;
+                        waited = Waited::Expired;
                         break;
                     }
-                    g = self
-                        .changed
+                    Some(left)
+                }
+            };
+            if let Some(alarm) = &alarm {
+                g.alarms.push(Arc::clone(alarm));
+                drop(g);
+                let woke = crate::sleep::sleep(left);
+                g = lock(&self.changes);
+                crate::sleep::unregister(&mut g.alarms, alarm);
+                if woke == crate::sleep::Woke::Interrupted {
+                    waited = Waited::Interrupted;
+                    break;
+                }
+                continue;
+            }
+            g = match left {
+                None => self.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+                Some(left) => {
+                    self.changed
                         .wait_timeout(g, left)
                         .unwrap_or_else(|p| p.into_inner())
-                        .0;
+                        .0
                 }
-            }
+            };
         }
         drop(g);
         self.watchers.fetch_sub(1, Ordering::AcqRel);
-        in_time
+        waited
     }
+}
+
+/// The change counter of [`Shared::changed`] and the wakers of those who wait on it in a
+/// sleep a signal ends.
+#[derive(Default)]
+struct Changes {
+    count: u64,
+    alarms: Vec<Arc<Waker>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -909,8 +962,21 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// How long a caller waiting on sparse traffic spins before it sleeps.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
-/// Waits on `cell`'s condition variable with its lock `st`, at most until `deadline`;
-/// false once that has passed (without waiting).
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Waited {
+    /// Something may have changed, or nothing did: look again.
+    Look,
+    /// The deadline had passed (without waiting).
+    Expired,
+    /// A signal handler ran on this thread while it slept (only with `interruptible`).
+    Interrupted,
+}
+
+/// Waits on `cell`'s condition variable with its lock `st`, at most until `deadline`.
+///
+/// With `interruptible`, the sleep is one a signal handler ends (see [`crate::sleep`]):
+/// the caller then fails with `EINTR`, as libzmq's blocking calls do.
 ///
 /// With `spin`, it first watches the cell's version off the lock for up to [`SPIN`]: for a
 /// caller waiting on sparse traffic (a reply, the next request), the answer usually comes
@@ -920,13 +986,14 @@ pub(crate) fn wait_on<'a>(
     mut st: MutexGuard<'a, HalfState>,
     deadline: Option<StdInstant>,
     spin: bool,
-) -> (MutexGuard<'a, HalfState>, bool) {
+    interruptible: bool,
+) -> (MutexGuard<'a, HalfState>, Waited) {
     let left = match deadline {
         None => None,
         Some(d) => {
             let left = d.saturating_duration_since(StdInstant::now());
             if left.is_zero() {
-                return (st, false);
+                return (st, Waited::Expired);
             }
             Some(left)
         }
@@ -951,13 +1018,31 @@ pub(crate) fn wait_on<'a>(
         st = cell.lock();
         // A change made while the lock was free found no one to notify: look again.
         if cell.version.load(Ordering::Acquire) != seen || cell.has_mail.load(Ordering::Acquire) {
-            return (st, true);
+            return (st, Waited::Look);
         }
     }
     cell.sleeping.fetch_add(1, Ordering::SeqCst);
     if cell.has_mail.load(Ordering::SeqCst) {
         cell.sleeping.fetch_sub(1, Ordering::SeqCst);
-        return (st, true);
+        return (st, Waited::Look);
+    }
+    let alarm = if interruptible {
+        crate::sleep::alarm()
+    } else {
+        None
+    };
+    if let Some(alarm) = alarm {
+        // Registered under the lock, which every waker holds while it reads the list.
+        st.alarms.push(Arc::clone(&alarm));
+        drop(st);
+        let woke = crate::sleep::sleep(left);
+        let mut st = cell.lock();
+        crate::sleep::unregister(&mut st.alarms, &alarm);
+        cell.sleeping.fetch_sub(1, Ordering::SeqCst);
+        return match woke {
+            crate::sleep::Woke::Interrupted => (st, Waited::Interrupted),
+            crate::sleep::Woke::Look => (st, Waited::Look),
+        };
     }
     let st = match left {
         None => cell.cv.wait(st).unwrap_or_else(|p| p.into_inner()),
@@ -969,5 +1054,5 @@ pub(crate) fn wait_on<'a>(
         }
     };
     cell.sleeping.fetch_sub(1, Ordering::SeqCst);
-    (st, true)
+    (st, Waited::Look)
 }

@@ -14,7 +14,7 @@ use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{Message, PipeId, SocketOption, SocketOptionName, SocketType};
 
-use crate::shared::{wait_on, Shared, Signaller, SocketCell};
+use crate::shared::{wait_on, Shared, Signaller, SocketCell, Waited};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
@@ -151,7 +151,7 @@ impl Socket {
             .map_err(|(e, back)| {
                 let mut frames = back.into_frames();
                 let last = frames.pop().unwrap_or_default();
-                if matches!(e, Error::WouldBlock) {
+                if matches!(e, Error::WouldBlock | Error::Interrupted) {
                     *self.out_parts.borrow_mut() = frames;
                 }
                 (e, last)
@@ -170,10 +170,18 @@ impl Socket {
                 Err(SendErrorKind::WouldBlock) => {}
                 Err(kind) => return Err(Error::from(kind)),
             }
-            let (g, more) = wait_on(&self.cell, st, deadline, false);
+            let (g, waited) = wait_on(
+                &self.cell,
+                st,
+                deadline,
+                false,
+                self.shared.is_interruptible(),
+            );
             st = g;
-            if !more {
-                return Err(Error::WouldBlock);
+            match waited {
+                Waited::Look => {}
+                Waited::Expired => return Err(Error::WouldBlock),
+                Waited::Interrupted => return Err(Error::Interrupted),
             }
         }
     }
@@ -429,10 +437,18 @@ impl Socket {
                 }
                 continue;
             }
-            let (g, more) = wait_on(&self.cell, st, deadline, false);
+            let (g, waited) = wait_on(
+                &self.cell,
+                st,
+                deadline,
+                false,
+                self.shared.is_interruptible(),
+            );
             st = g;
-            if !more {
-                break Err((Error::WouldBlock, msg));
+            match waited {
+                Waited::Look => {}
+                Waited::Expired => break Err((Error::WouldBlock, msg)),
+                Waited::Interrupted => break Err((Error::Interrupted, msg)),
             }
         };
         drop(st);
@@ -495,10 +511,18 @@ impl Socket {
                 continue;
             }
             let spin = self.last_batch.get() <= 1;
-            let (g, more) = wait_on(&self.cell, st, deadline, spin);
+            let (g, waited) = wait_on(
+                &self.cell,
+                st,
+                deadline,
+                spin,
+                self.shared.is_interruptible(),
+            );
             st = g;
-            if !more {
-                break Err(Error::WouldBlock);
+            match waited {
+                Waited::Look => {}
+                Waited::Expired => break Err(Error::WouldBlock),
+                Waited::Interrupted => break Err(Error::Interrupted),
             }
         };
         drop(st);
@@ -554,9 +578,9 @@ fn next_event(cell: &SocketCell, timeout: Duration) -> Option<MonitorEvent> {
         if st.monitor_stopped {
             return None;
         }
-        let (g, more) = wait_on(cell, st, Some(deadline), false);
+        let (g, waited) = wait_on(cell, st, Some(deadline), false, false);
         st = g;
-        if !more {
+        if waited == Waited::Expired {
             return None;
         }
     }

@@ -1,0 +1,217 @@
+//! A signal handler that runs on a thread blocked in `zmq_recv`, `zmq_send` or `zmq_poll`
+//! ends the call with `EINTR`, as in libzmq, and the socket works on as before. (pyzmq
+//! relies on it: it runs Python's handlers, Ctrl-C's `KeyboardInterrupt` among them, when a
+//! call returns `EINTR`.)
+//!
+//! Each test blocks a thread in a call and signals that thread until the call returns: the
+//! first signals may land before it sleeps, when the handler runs and the call goes on.
+
+use std::ffi::{c_int, c_void};
+use std::sync::mpsc;
+use std::sync::Once;
+use std::time::Duration;
+
+use oxmq_zmq::*;
+
+const PULL: c_int = 7;
+const PUSH: c_int = 8;
+const ZMQ_LINGER: c_int = 17;
+const ZMQ_LAST_ENDPOINT: c_int = 32;
+const ZMQ_SNDMORE: c_int = 2;
+const ZMQ_POLLIN: i16 = 1;
+
+extern "C" fn on_signal(_: c_int) {}
+
+/// Installs a handler for SIGUSR1 without SA_RESTART, as Python installs its handlers.
+fn install_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: a zeroed sigaction is a valid one to fill in; the handler does nothing,
+        // which is async-signal-safe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(c_int) as usize;
+            sa.sa_flags = 0;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+        }
+    });
+}
+
+/// A raw pointer that may cross to the thread that blocks on it.
+#[derive(Clone, Copy)]
+struct P(*mut c_void);
+// SAFETY: libzmq's sockets may move between threads (one at a time), as here.
+unsafe impl Send for P {}
+
+/// Runs `call` on a thread of its own, signals that thread until the call returns, and
+/// gives back the call's result and errno.
+fn interrupted(call: impl FnOnce() -> c_int + Send + 'static) -> (c_int, c_int) {
+    install_handler();
+    let (tid_tx, tid_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        // SAFETY: pthread_self has no preconditions.
+        tid_tx.send(unsafe { libc::pthread_self() }).unwrap();
+        let rc = call();
+        done_tx.send((rc, zmq_errno())).unwrap();
+    });
+    let tid = tid_rx.recv().unwrap();
+    for _ in 0..2000 {
+        // SAFETY: the thread is alive: it has not sent its result, after which it ends.
+        unsafe { libc::pthread_kill(tid, libc::SIGUSR1) };
+        match done_rx.recv_timeout(Duration::from_millis(5)) {
+            Ok(r) => {
+                t.join().unwrap();
+                return r;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(e) => panic!("the blocked thread failed: {e}"),
+        }
+    }
+    panic!("2000 signals did not end the call");
+}
+
+fn set_int(s: *mut c_void, opt: c_int, v: c_int) {
+    let rc = zmq_setsockopt(
+        s,
+        opt,
+        (&v as *const c_int).cast(),
+        std::mem::size_of::<c_int>(),
+    );
+    assert_eq!(rc, 0);
+}
+
+fn bind_any(s: *mut c_void) -> String {
+    assert_eq!(zmq_bind(s, c"tcp://127.0.0.1:*".as_ptr()), 0);
+    let mut buf = [0u8; 256];
+    let mut len = buf.len();
+    assert_eq!(
+        zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, buf.as_mut_ptr().cast(), &mut len),
+        0
+    );
+    std::ffi::CStr::from_bytes_with_nul(&buf[..len])
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn connect(s: *mut c_void, endpoint: &str) {
+    let c = std::ffi::CString::new(endpoint).unwrap();
+    assert_eq!(zmq_connect(s, c.as_ptr()), 0);
+}
+
+fn send(s: *mut c_void, data: &[u8], flags: c_int) -> c_int {
+    zmq_send(s, data.as_ptr().cast(), data.len(), flags)
+}
+
+fn recv(s: *mut c_void) -> Vec<u8> {
+    let mut buf = vec![0u8; 64];
+    let n = zmq_recv(s, buf.as_mut_ptr().cast(), buf.len(), 0);
+    assert!(n >= 0, "recv failed: errno {}", zmq_errno());
+    buf.truncate(n as usize);
+    buf
+}
+
+fn close(s: *mut c_void) {
+    set_int(s, ZMQ_LINGER, 0);
+    assert_eq!(zmq_close(s), 0);
+}
+
+#[test]
+fn a_signal_ends_a_blocked_recv_with_eintr_and_the_socket_still_receives() {
+    let ctx = zmq_ctx_new();
+    let pull = zmq_socket(ctx, PULL);
+    let endpoint = bind_any(pull);
+    let p = P(pull);
+    let (rc, errno) = interrupted(move || {
+        let p = p;
+        let mut buf = [0u8; 16];
+        zmq_recv(p.0, buf.as_mut_ptr().cast(), buf.len(), 0)
+    });
+    assert_eq!((rc, errno), (-1, libc::EINTR));
+
+    let push = zmq_socket(ctx, PUSH);
+    connect(push, &endpoint);
+    assert_eq!(send(push, b"after", 0), 5);
+    assert_eq!(recv(pull), b"after");
+    close(push);
+    close(pull);
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
+
+/// A PUSH with no peer blocks on the first frame of a message (`more`: a multi-frame one,
+/// which waits where it starts); interrupted, it sends the message whole once a peer is
+/// there.
+fn interrupted_send(more: bool) {
+    let ctx = zmq_ctx_new();
+    let push = zmq_socket(ctx, PUSH);
+    let p = P(push);
+    let flags = if more { ZMQ_SNDMORE } else { 0 };
+    let (rc, errno) = interrupted(move || {
+        let p = p;
+        send(p.0, b"first", flags)
+    });
+    assert_eq!((rc, errno), (-1, libc::EINTR));
+
+    let pull = zmq_socket(ctx, PULL);
+    let endpoint = bind_any(pull);
+    connect(push, &endpoint);
+    assert_eq!(send(push, b"first", flags), 5);
+    if more {
+        assert_eq!(send(push, b"last", 0), 4);
+    }
+    assert_eq!(send(push, b"next", 0), 4);
+    let mut got = vec![recv(pull)];
+    if more {
+        got.push(recv(pull));
+    }
+    got.push(recv(pull));
+    let mut want: Vec<&[u8]> = vec![b"first"];
+    if more {
+        want.push(b"last");
+    }
+    want.push(b"next");
+    assert_eq!(got, want);
+    close(push);
+    close(pull);
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
+
+#[test]
+fn a_signal_ends_a_blocked_send_with_eintr_and_the_socket_still_sends() {
+    interrupted_send(false);
+}
+
+#[test]
+fn a_signal_ends_a_blocked_first_frame_with_eintr_and_the_message_goes_whole_later() {
+    interrupted_send(true);
+}
+
+#[test]
+fn a_signal_ends_a_blocked_poll_with_eintr() {
+    let ctx = zmq_ctx_new();
+    let pull = zmq_socket(ctx, PULL);
+    bind_any(pull);
+    let p = P(pull);
+    let (rc, errno) = interrupted(move || {
+        let p = p;
+        let mut items = [zmq_pollitem_t {
+            socket: p.0,
+            fd: 0,
+            events: ZMQ_POLLIN,
+            revents: 0,
+        }];
+        zmq_poll(items.as_mut_ptr(), 1, -1)
+    });
+    assert_eq!((rc, errno), (-1, libc::EINTR));
+    close(pull);
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
+
+#[test]
+fn a_signal_ends_a_poll_over_no_items_with_eintr() {
+    let (rc, errno) = interrupted(|| zmq_poll(std::ptr::null_mut(), 0, -1));
+    assert_eq!((rc, errno), (-1, libc::EINTR));
+}
