@@ -459,6 +459,12 @@ impl SocketBase {
         self.half.disconnected_pipes()
     }
 
+    /// Drops what a receive would no longer hand up from messages a driver took ahead: see
+    /// [`SocketHalf::drop_undeliverable`].
+    pub fn drop_undeliverable(&self, taken: &mut VecDeque<(PipeId, Message)>) {
+        self.half.drop_undeliverable(taken);
+    }
+
     /// Closes the socket: no more sends; queued messages keep flowing for up to LINGER; then
     /// every session and listener ends. Watch [`SocketBase::is_closed`].
     pub fn close(&mut self, now: Instant) {

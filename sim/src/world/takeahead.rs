@@ -45,6 +45,24 @@ impl Sim {
             return;
         }
         self.oracle.coverage.taken_ahead += ahead.len() as u64;
+        // Everything a receive takes ahead is deliverable: the front-ends' filter
+        // (`drop_undeliverable`, run after a disconnect or a subscription change) keeps it
+        // all until one of those comes (the pipes the last disconnect let go of are gone,
+        // and a SUB took only what its subscriptions admit).
+        if let Some(b) = self.socks[s].base.as_ref() {
+            let mut kept = ahead.clone();
+            b.drop_undeliverable(&mut kept);
+            if kept.len() != ahead.len() {
+                let now = self.now;
+                let what = format!(
+                    "s{s} took {} messages ahead, and drop_undeliverable would drop {} of them \
+                     with no disconnect or subscription change since",
+                    ahead.len(),
+                    ahead.len() - kept.len()
+                );
+                self.oracle.fail(FailureKind::Safety, now, what);
+            }
+        }
         // The fair-queue oracle judged the receive that took them; what the application gets
         // from the buffer is not a choice among pipes, so the next receive starts afresh.
         self.oracle.fq.forget(s as u64);
@@ -70,7 +88,8 @@ impl Sim {
     /// `told`, or a driver would keep what it took ahead from them; a pipe that went without
     /// such a connection counts only if `told` names it. No receive may return a message
     /// from the endpoint's pipes again. What the buffer holds from `told` is dropped, as a
-    /// driver does.
+    /// driver does, and `drop_undeliverable` (the call a driver makes) must drop that and no
+    /// more.
     pub(super) fn let_go(
         &mut self,
         s: usize,
@@ -110,8 +129,25 @@ impl Sim {
         }
         if let Some(q) = self.ahead.get_mut(&s) {
             let n = q.len();
+            // The front-ends drop with `drop_undeliverable`: it must drop exactly what came
+            // over a pipe let go of, and keep the rest (from pipes still connected).
+            let mut kept = q.clone();
+            if let Some(b) = self.socks[s].base.as_ref() {
+                b.drop_undeliverable(&mut kept);
+            }
             q.retain(|(p, _)| !told.contains(p));
             self.oracle.coverage.dropped_ahead += (n - q.len()) as u64;
+            self.oracle.coverage.kept_ahead += q.len() as u64;
+            if kept != *q {
+                let now = self.now;
+                let what = format!(
+                    "s{s}'s disconnect of {ep}: of {n} messages taken ahead a driver kept {} \
+                     (drop_undeliverable), but {} came over pipes still connected",
+                    kept.len(),
+                    q.len()
+                );
+                self.oracle.fail(FailureKind::Safety, now, what);
+            }
         }
     }
 
@@ -147,7 +183,7 @@ impl Sim {
     }
 
     /// Socket `s`'s subscriptions changed: what it took ahead and would no longer hand up
-    /// goes, as the front-ends drop it (`Socket::admits`).
+    /// goes, as the front-ends drop it (`drop_undeliverable`, which asks `Socket::admits`).
     ///
     /// The subscriber's own view (its prefixes as the oracle holds them, set before the
     /// option) must agree with each message kept or dropped: nothing it still wants may go,
@@ -157,14 +193,18 @@ impl Sim {
             return;
         };
         let mut wrong = None;
-        q.retain(|(_, m)| {
-            let keep = b.socket().admits(m);
+        // Dropped as the front-ends drop (`drop_undeliverable`); what stays is in order, so
+        // each message taken ahead was kept if it is the next one left.
+        let before: Vec<Message> = q.iter().map(|(_, m)| m.clone()).collect();
+        b.drop_undeliverable(q);
+        let mut left = q.iter().map(|(_, m)| m).peekable();
+        for m in &before {
+            let keep = left.next_if(|k| *k == m).is_some();
             let head = m.frames().first().map_or(&[][..], |f| &f[..]);
             if self.oracle.sub_wants(s as u64, head) == Some(!keep) && wrong.is_none() {
                 wrong = Some((keep, String::from_utf8_lossy(head).into_owned()));
             }
-            keep
-        });
+        }
         self.oracle.coverage.refiltered += 1;
         if let Some((kept, head)) = wrong {
             let now = self.now;
