@@ -1,7 +1,8 @@
 //! Contexts: `zmq_ctx_*`, shared by any number of threads.
 
 use std::ffi::{c_int, c_void};
-use std::sync::{Arc, Condvar, Mutex};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 
 use oxmq_mio::{Context, ContextOption, ContextOptionName};
 
@@ -33,13 +34,29 @@ pub(crate) struct CContext {
 }
 
 /// A count of a context's open sockets, which `zmq_ctx_term` waits to see at zero.
-#[derive(Default)]
+///
+/// The wait is a `poll(2)` on an eventfd written when the count reaches zero, so that a
+/// signal handler ends it with `EINTR`, as it ends libzmq's (pyzmq then runs its Python
+/// handler: Ctrl-C gets out of a `term` that waits for a socket never closed).
 pub(crate) struct OpenSockets {
     count: Mutex<usize>,
-    zero: Condvar,
+    zero: OwnedFd,
 }
 
 impl OpenSockets {
+    pub(crate) fn new() -> Result<OpenSockets, c_int> {
+        // SAFETY: eventfd takes no pointers.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(crate::error::errno());
+        }
+        Ok(OpenSockets {
+            count: Mutex::new(0),
+            // SAFETY: a descriptor just made, owned by nothing else.
+            zero: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
     pub(crate) fn opened(&self) {
         *self.count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
     }
@@ -48,14 +65,36 @@ impl OpenSockets {
         let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
         *n = n.saturating_sub(1);
         if *n == 0 {
-            self.zero.notify_all();
+            let one: u64 = 1;
+            // SAFETY: writes the 8 bytes of `one` to our eventfd. It cannot fail but by
+            // overflowing the counter, which a waiter would see readable anyway.
+            unsafe { libc::write(self.zero.as_raw_fd(), (&raw const one).cast(), 8) };
         }
     }
 
-    fn wait_for_none(&self) {
-        let mut n = self.count.lock().unwrap_or_else(|e| e.into_inner());
-        while *n > 0 {
-            n = self.zero.wait(n).unwrap_or_else(|e| e.into_inner());
+    /// Waits until no socket is open; `EINTR` if a signal handler ran meanwhile.
+    fn wait_for_none(&self) -> Result<(), c_int> {
+        loop {
+            if *self.count.lock().unwrap_or_else(|e| e.into_inner()) == 0 {
+                return Ok(());
+            }
+            // The count reaching zero after the look above leaves the eventfd readable.
+            let mut p = libc::pollfd {
+                fd: self.zero.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one pollfd, ours, for the call's duration.
+            if unsafe { libc::poll(&mut p, 1, -1) } < 0 {
+                let e = crate::error::errno();
+                if e == libc::EINTR {
+                    return Err(e);
+                }
+                continue;
+            }
+            let mut v: u64 = 0;
+            // SAFETY: reads at most 8 bytes into `v`; the eventfd is non-blocking.
+            unsafe { libc::read(self.zero.as_raw_fd(), (&raw mut v).cast(), 8) };
         }
     }
 }
@@ -83,7 +122,7 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
         let c = CContext {
             tag: CTX_TAG,
             ctx,
-            open: Arc::default(),
+            open: Arc::new(OpenSockets::new()?),
         };
         Ok(Box::into_raw(Box::new(c)).cast())
     })
@@ -105,21 +144,23 @@ pub extern "C" fn zmq_init(io_threads: c_int) -> *mut c_void {
 
 /// `zmq_ctx_term`, as libzmq's: calls blocked on the context's sockets, and later ones,
 /// fail with `ETERM`; then it waits until the application has closed every socket with
-/// `zmq_close`, lets them linger as set, stops the I/O threads and frees the context.
+/// `zmq_close`, lets them linger as set, stops the I/O threads and frees the context. A
+/// signal handler that runs meanwhile ends it with `EINTR`, as in libzmq: the context stays,
+/// terminated, and a later call goes on where this one stopped.
 #[no_mangle]
 pub extern "C" fn zmq_ctx_term(context_: *mut c_void) -> c_int {
     guard(-1, || {
-        let open = {
+        {
             let c = context(context_)?;
             c.ctx.shutdown();
-            c.open.clone()
-        };
-        open.wait_for_none();
-        // SAFETY: checked above to be a live context made by `zmq_ctx_new`; from here on it
-        // is ours to free.
+            // Interrupted (EINTR), the context stays, terminated: a later call goes on.
+            c.open.wait_for_none()?;
+            c.ctx.try_term().map_err(to_errno)?;
+        }
+        // SAFETY: checked above to be a live context made by `zmq_ctx_new`, and terminated;
+        // from here on it is ours to free.
         let mut c = unsafe { Box::from_raw(context_.cast::<CContext>()) };
         c.tag = 0;
-        c.ctx.term();
         Ok(0)
     })
 }

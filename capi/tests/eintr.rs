@@ -215,3 +215,55 @@ fn a_signal_ends_a_poll_over_no_items_with_eintr() {
     let (rc, errno) = interrupted(|| zmq_poll(std::ptr::null_mut(), 0, -1));
     assert_eq!((rc, errno), (-1, libc::EINTR));
 }
+
+#[test]
+fn a_signal_ends_a_term_waiting_for_an_open_socket_and_a_later_term_finishes() {
+    let ctx = zmq_ctx_new();
+    let pull = zmq_socket(ctx, PULL);
+    bind_any(pull);
+    let c = P(ctx);
+    let (rc, errno) = interrupted(move || {
+        let c = c;
+        zmq_ctx_term(c.0)
+    });
+    assert_eq!((rc, errno), (-1, libc::EINTR));
+    // Terminated all the same: the socket's calls fail with ETERM.
+    let mut buf = [0u8; 4];
+    assert_eq!(zmq_recv(pull, buf.as_mut_ptr().cast(), buf.len(), 0), -1);
+    assert_eq!(zmq_errno(), ETERM);
+    assert_eq!(zmq_close(pull), 0);
+    assert_eq!(zmq_ctx_term(ctx), 0);
+}
+
+#[test]
+fn a_signal_ends_a_term_waiting_for_a_linger_and_a_later_term_finishes() {
+    // An address with no listener (yet): a port taken and let go again.
+    let probe_ctx = zmq_ctx_new();
+    let probe = zmq_socket(probe_ctx, PULL);
+    let endpoint = bind_any(probe);
+    close(probe);
+    assert_eq!(zmq_ctx_term(probe_ctx), 0);
+
+    let ctx = zmq_ctx_new();
+    let push = zmq_socket(ctx, PUSH);
+    connect(push, &endpoint);
+    assert_eq!(send(push, b"kept", 0), 4);
+    // LINGER stays at its default, forever: term waits until the message is out.
+    assert_eq!(zmq_close(push), 0);
+    let c = P(ctx);
+    let (rc, errno) = interrupted(move || {
+        let c = c;
+        zmq_ctx_term(c.0)
+    });
+    assert_eq!((rc, errno), (-1, libc::EINTR));
+
+    // A listener comes; the lingering socket delivers, and a term again finishes.
+    let other = zmq_ctx_new();
+    let pull = zmq_socket(other, PULL);
+    let c = std::ffi::CString::new(endpoint).unwrap();
+    assert_eq!(zmq_bind(pull, c.as_ptr()), 0);
+    assert_eq!(zmq_ctx_term(ctx), 0);
+    assert_eq!(recv(pull), b"kept");
+    close(pull);
+    assert_eq!(zmq_ctx_term(other), 0);
+}

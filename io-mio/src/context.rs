@@ -10,7 +10,7 @@ use oxmq_core::tree::Linger;
 use oxmq_core::{OptionError, SocketOption, SocketType};
 
 use crate::io;
-use crate::shared::{IoCmd, Shared};
+use crate::shared::{IoCmd, Shared, Waited};
 use crate::{Error, Socket};
 
 /// libzmq's ZMQ_SOCKET_LIMIT: the largest ZMQ_MAX_SOCKETS it accepts.
@@ -287,7 +287,16 @@ impl Context {
     /// Terminates the context (`zmq_ctx_term`): closes every socket, waits for each to finish
     /// lingering, makes blocked calls return [`Error::Terminated`], and stops the I/O threads.
     pub fn term(&self) {
-        self.inner.term();
+        let _ = self.inner.term(false);
+    }
+
+    /// [`Context::term`] that, in a context made interruptible
+    /// ([`Context::set_interruptible`]), fails with [`Error::Interrupted`] when a signal
+    /// handler runs while it waits for sockets to finish lingering, as libzmq's
+    /// `zmq_ctx_term` fails with `EINTR`. The context then stays terminated for new calls,
+    /// its sockets closing; calling `try_term` or `term` again finishes the job.
+    pub fn try_term(&self) -> Result<(), Error> {
+        self.inner.term(true)
     }
 }
 
@@ -314,15 +323,18 @@ impl Owner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn term(&self) {
+    /// Terminates: see [`Context::term`]; with `interruptible` (and the context's
+    /// [`Context::set_interruptible`]), a signal handler ends the wait for lingering sockets
+    /// with [`Error::Interrupted`].
+    fn term(&self, interruptible: bool) -> Result<(), Error> {
         // The wait below runs without this lock: a thread woken by termination may make a
         // socket call, which must find the context terminated rather than wait for it.
-        let (shared, threads) = {
+        let shared = {
             let mut ctx = self.lock();
             ctx.terminated = true;
-            match &mut ctx.io {
-                None => return,
-                Some(io) => (Arc::clone(&io.shared), std::mem::take(&mut io.threads)),
+            match &ctx.io {
+                None => return Ok(()),
+                Some(io) => Arc::clone(&io.shared),
             }
         };
         shared
@@ -342,7 +354,18 @@ impl Owner {
                 shared.unwatch();
                 break;
             }
-            shared.wait_change(seen, None);
+            if shared.wait_change(seen, None) == Waited::Interrupted && interruptible {
+                // The sockets stay closing and the threads running: a later call finishes.
+                return Err(Error::Interrupted);
+            }
+        }
+        // Whoever finishes first stops the threads; any other call finds none left.
+        let threads = match &mut self.lock().io {
+            Some(io) => std::mem::take(&mut io.threads),
+            None => Vec::new(),
+        };
+        if threads.is_empty() {
+            return Ok(());
         }
         for k in 0..shared.io.len() {
             shared.post(k, IoCmd::Stop);
@@ -350,11 +373,12 @@ impl Owner {
         for h in threads {
             let _ = h.join();
         }
+        Ok(())
     }
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        self.term();
+        let _ = self.term(false);
     }
 }
