@@ -1,16 +1,15 @@
-//! A signal handler that runs on a thread blocked in `zmq_recv`, `zmq_send` or `zmq_poll`
-//! ends the call with `EINTR`, as in libzmq, and the socket works on as before. (pyzmq
+//! A signal handler that runs on a thread blocked in `zmq_recv`, `zmq_send`, `zmq_poll` or
+//! `zmq_ctx_term` ends the call with `EINTR`, as in libzmq, and the socket (or the
+//! termination, called again) goes on as before. (pyzmq
 //! relies on it: it runs Python's handlers, Ctrl-C's `KeyboardInterrupt` among them, when a
 //! call returns `EINTR`.)
 //!
-//! Each test blocks a thread in a call and signals that thread until the call returns: the
-//! first signals may land before it sleeps, when the handler runs and the call goes on.
+//! Each test blocks a thread in a call and signals that thread until the call returns
+//! ([`signalled`]).
 
 use std::ffi::{c_int, c_void};
-use std::sync::mpsc;
-use std::sync::Once;
-use std::time::Duration;
 
+use oxmq_tests::signals::signalled;
 use oxmq_zmq::*;
 
 const PULL: c_int = 7;
@@ -19,24 +18,6 @@ const ZMQ_LINGER: c_int = 17;
 const ZMQ_LAST_ENDPOINT: c_int = 32;
 const ZMQ_SNDMORE: c_int = 2;
 const ZMQ_POLLIN: i16 = 1;
-
-extern "C" fn on_signal(_: c_int) {}
-
-/// Installs a handler for SIGUSR1 without SA_RESTART, as Python installs its handlers.
-fn install_handler() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // SAFETY: a zeroed sigaction is a valid one to fill in; the handler does nothing,
-        // which is async-signal-safe.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as extern "C" fn(c_int) as usize;
-            sa.sa_flags = 0;
-            libc::sigemptyset(&mut sa.sa_mask);
-            assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
-        }
-    });
-}
 
 /// A raw pointer that may cross to the thread that blocks on it.
 #[derive(Clone, Copy)]
@@ -47,29 +28,10 @@ unsafe impl Send for P {}
 /// Runs `call` on a thread of its own, signals that thread until the call returns, and
 /// gives back the call's result and errno.
 fn interrupted(call: impl FnOnce() -> c_int + Send + 'static) -> (c_int, c_int) {
-    install_handler();
-    let (tid_tx, tid_rx) = mpsc::channel();
-    let (done_tx, done_rx) = mpsc::channel();
-    let t = std::thread::spawn(move || {
-        // SAFETY: pthread_self has no preconditions.
-        tid_tx.send(unsafe { libc::pthread_self() }).unwrap();
+    signalled(2000, move || {
         let rc = call();
-        done_tx.send((rc, zmq_errno())).unwrap();
-    });
-    let tid = tid_rx.recv().unwrap();
-    for _ in 0..2000 {
-        // SAFETY: the thread is alive: it has not sent its result, after which it ends.
-        unsafe { libc::pthread_kill(tid, libc::SIGUSR1) };
-        match done_rx.recv_timeout(Duration::from_millis(5)) {
-            Ok(r) => {
-                t.join().unwrap();
-                return r;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(e) => panic!("the blocked thread failed: {e}"),
-        }
-    }
-    panic!("2000 signals did not end the call");
+        (rc, zmq_errno())
+    })
 }
 
 fn set_int(s: *mut c_void, opt: c_int, v: c_int) {

@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{Message, PipeId, SocketOption, SocketOptionName, SocketType};
 
-use crate::shared::{wait_on, Shared, Signaller, SocketCell, Waited};
+use crate::shared::{wait_on, HalfState, Shared, Signaller, SocketCell, Waited};
 use crate::Error;
 
 /// A ZeroMQ socket. Calls block like libzmq's, up to SNDTIMEO / RCVTIMEO; the `_dontwait`
@@ -158,6 +158,31 @@ impl Socket {
             })
     }
 
+    /// Sleeps on this socket's changes with its lock `st`, at most until `deadline` (see
+    /// [`wait_on`]): fails with [`Error::WouldBlock`] once that has passed, and with
+    /// [`Error::Interrupted`] when a signal handler ended the sleep in an interruptible
+    /// context.
+    fn wait<'a>(
+        &'a self,
+        st: MutexGuard<'a, HalfState>,
+        deadline: Option<StdInstant>,
+        spin: bool,
+    ) -> (MutexGuard<'a, HalfState>, Result<(), Error>) {
+        let (st, waited) = wait_on(
+            &self.cell,
+            st,
+            deadline,
+            spin,
+            self.shared.is_interruptible(),
+        );
+        let r = match waited {
+            Waited::Look => Ok(()),
+            Waited::Expired => Err(Error::WouldBlock),
+            Waited::Interrupted => Err(Error::Interrupted),
+        };
+        (st, r)
+    }
+
     /// Waits, at most until `deadline`, until a message starting with `first` may be sent.
     fn start_message(&self, first: &[u8], deadline: Option<StdInstant>) -> Result<(), Error> {
         let mut st = self.cell.lock();
@@ -170,19 +195,9 @@ impl Socket {
                 Err(SendErrorKind::WouldBlock) => {}
                 Err(kind) => return Err(Error::from(kind)),
             }
-            let (g, waited) = wait_on(
-                &self.cell,
-                st,
-                deadline,
-                false,
-                self.shared.is_interruptible(),
-            );
+            let (g, waited) = self.wait(st, deadline, false);
             st = g;
-            match waited {
-                Waited::Look => {}
-                Waited::Expired => return Err(Error::WouldBlock),
-                Waited::Interrupted => return Err(Error::Interrupted),
-            }
+            waited?;
         }
     }
 
@@ -437,18 +452,10 @@ impl Socket {
                 }
                 continue;
             }
-            let (g, waited) = wait_on(
-                &self.cell,
-                st,
-                deadline,
-                false,
-                self.shared.is_interruptible(),
-            );
+            let (g, waited) = self.wait(st, deadline, false);
             st = g;
-            match waited {
-                Waited::Look => {}
-                Waited::Expired => break Err((Error::WouldBlock, msg)),
-                Waited::Interrupted => break Err((Error::Interrupted, msg)),
+            if let Err(e) = waited {
+                break Err((e, msg));
             }
         };
         drop(st);
@@ -511,18 +518,10 @@ impl Socket {
                 continue;
             }
             let spin = self.last_batch.get() <= 1;
-            let (g, waited) = wait_on(
-                &self.cell,
-                st,
-                deadline,
-                spin,
-                self.shared.is_interruptible(),
-            );
+            let (g, waited) = self.wait(st, deadline, spin);
             st = g;
-            match waited {
-                Waited::Look => {}
-                Waited::Expired => break Err(Error::WouldBlock),
-                Waited::Interrupted => break Err(Error::Interrupted),
+            if let Err(e) = waited {
+                break Err(e);
             }
         };
         drop(st);

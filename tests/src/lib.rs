@@ -3,4 +3,5 @@
 
 pub mod front;
 pub mod pyzmq;
+pub mod signals;
 pub mod soak;
