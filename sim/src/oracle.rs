@@ -157,7 +157,7 @@ pub struct Coverage {
     /// Monitor events a socket owed for its listeners and accepted connections, and reported.
     pub endpoint_events: u64,
     /// Messages receives took ahead (`batch-recv`), and of those, dropped at a disconnect
-    /// and kept through one (from pipes still connected).
+    /// and kept through one (from pipes it did not let go of, live or already ended).
     pub taken_ahead: u64,
     pub dropped_ahead: u64,
     pub kept_ahead: u64,

@@ -130,7 +130,8 @@ impl Sim {
         if let Some(q) = self.ahead.get_mut(&s) {
             let n = q.len();
             // The front-ends drop with `drop_undeliverable`: it must drop exactly what came
-            // over a pipe let go of, and keep the rest (from pipes still connected).
+            // over a pipe let go of, and keep the rest (from pipes it did not let go of, live
+            // or already ended).
             let mut kept = q.clone();
             if let Some(b) = self.socks[s].base.as_ref() {
                 b.drop_undeliverable(&mut kept);
@@ -142,7 +143,7 @@ impl Sim {
                 let now = self.now;
                 let what = format!(
                     "s{s}'s disconnect of {ep}: of {n} messages taken ahead a driver kept {} \
-                     (drop_undeliverable), but {} came over pipes still connected",
+                     (drop_undeliverable), but {} came over pipes it did not let go of",
                     kept.len(),
                     q.len()
                 );
