@@ -97,14 +97,10 @@ impl PipePeer {
             connect_routing_id: None,
             inproc: false,
             // Only STREAM and XPUB make messages of their own about a peer: no other socket
-            // keeps a copy for the connection's life.
-            properties: match ours {
-                SocketType::Stream => {
-                    (!peer.metadata.is_empty()).then(|| std::sync::Arc::new(peer.metadata.clone()))
-                }
-                SocketType::XPub => peer.properties.clone(),
-                _ => None,
-            },
+            // keeps the connection's properties (shared with its engine) for its life.
+            properties: matches!(ours, SocketType::Stream | SocketType::XPub)
+                .then(|| peer.properties.clone())
+                .flatten(),
         }
     }
 
