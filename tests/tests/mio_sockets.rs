@@ -826,6 +826,38 @@ fn unsubscribe_drops_what_a_receive_took_ahead_of_that_topic() {
 }
 
 #[test]
+fn unsubscribe_drops_what_a_pollin_look_kept() {
+    // A POLLIN look (zmq_poll, ZMQ_EVENTS) makes the SUB keep the first wanted message for
+    // the next receive; an unsubscribe after the look filters it as it filters the rest
+    // (libzmq's SUB hands it up regardless; the simulator found it once its sends on a SUB
+    // looked at ZMQ_EVENTS whole).
+    use oxmq_mio::{poll, PollItem};
+    let ctx = Context::new().unwrap();
+    let publ = sock(&ctx, SocketType::Pub);
+    publ.bind("inproc://sub-look-kept").unwrap();
+    let sub = sock(&ctx, SocketType::Sub);
+    sub.subscribe(b"a").unwrap();
+    sub.subscribe(b"b").unwrap();
+    sub.connect("inproc://sub-look-kept").unwrap();
+    loop {
+        publ.send("a0").unwrap();
+        if sub.recv_dontwait().is_ok() {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    while sub.recv_dontwait().is_ok() {}
+    publ.send("a1").unwrap();
+    publ.send("b1").unwrap();
+    let mut items = [PollItem::new(&sub, POLLIN)];
+    assert_eq!(poll(&mut items, Some(Duration::from_secs(10))).unwrap(), 1);
+    assert!(events(&sub).0, "the look kept a1");
+    sub.unsubscribe(b"a").unwrap();
+    assert_eq!(sub.recv().unwrap(), Message::from("b1"));
+    assert!(matches!(sub.recv_dontwait(), Err(Error::WouldBlock)));
+}
+
+#[test]
 fn ipc_abstract_and_ephemeral_names() {
     let ctx = Context::new().unwrap();
     for ep in [

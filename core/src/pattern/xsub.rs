@@ -62,6 +62,13 @@ impl XSub {
         !self.is_sub || self.subscriptions.matches(&msg.frames()[0]) != core.options.invert_matching
     }
 
+    /// The message a POLLIN look kept, if the application still wants it: a subscription
+    /// changed since (UNSUBSCRIBE, INVERT_MATCHING) filters it as it filters what is still
+    /// in the pipes. libzmq hands it up regardless.
+    fn take_prefetched(&mut self, core: &Core) -> Option<Message> {
+        self.prefetched.take().filter(|m| self.wants(core, m))
+    }
+
     /// The next received message the application wants, discarding the others.
     fn next_wanted(&mut self, core: &mut Core) -> Option<Message> {
         while let Some((_, msg)) = self.fq.recv(|id| core.read(id)) {
@@ -126,8 +133,7 @@ impl Pattern for XSub {
     }
 
     fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
-        self.prefetched
-            .take()
+        self.take_prefetched(core)
             .or_else(|| self.next_wanted(core))
             .ok_or(RecvError::WouldBlock)
     }
@@ -150,7 +156,8 @@ impl Pattern for XSub {
     }
 
     fn can_recv(&mut self, core: &mut Core) -> bool {
-        if self.prefetched.is_some() {
+        if let Some(msg) = self.take_prefetched(core) {
+            self.prefetched = Some(msg);
             return true;
         }
         // Like libzmq, look ahead for a wanted message and keep it for the next recv.
@@ -292,6 +299,24 @@ mod tests {
         deliver(&mut s, p, msg(&["y"]));
         assert!(s.can_recv());
         assert_eq!(s.recv(), Ok(msg(&["y"])));
+    }
+
+    #[test]
+    fn a_message_a_pollin_look_kept_is_filtered_by_a_later_unsubscribe() {
+        let mut s = socket(Sub);
+        let p = attach(&mut s, 1, Pub);
+        sub(&mut s, "a");
+        sub(&mut s, "b");
+        deliver(&mut s, p, msg(&["a1"]));
+        deliver(&mut s, p, msg(&["b1"]));
+        assert!(s.can_recv(), "the look keeps a1");
+        unsub(&mut s, "a");
+        assert!(s.can_recv(), "b1 is still wanted");
+        assert_eq!(s.recv(), Ok(msg(&["b1"])));
+        deliver(&mut s, p, msg(&["b2"]));
+        assert!(s.can_recv(), "the look keeps b2");
+        s.set_option(SocketOption::InvertMatching(true)).unwrap();
+        assert_eq!(s.recv(), Err(RecvError::WouldBlock));
     }
 
     #[test]
