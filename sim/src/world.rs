@@ -897,6 +897,9 @@ impl Sim {
             let refused = base.take_refused();
             let mut commands: Vec<(ConnId, PipeCommand)> =
                 std::iter::from_fn(|| base.poll_inproc_command()).collect();
+            // The driver contract: once every queue is taken, the socket says it has no
+            // output (a threaded driver that trusts `has_output` would otherwise spin).
+            let stuck = base.has_output();
             let mut ready: Vec<ConnId> =
                 std::iter::from_fn(|| base.poll_transmit_ready()).collect();
             // Connections that stopped at a full window go on once it has room.
@@ -937,6 +940,10 @@ impl Sim {
             commands.extend(std::iter::from_fn(|| base.poll_inproc_command()));
             let closed = base.is_closed();
             let more = base.has_transmit_ready();
+            if stuck {
+                let what = format!("s{s}: has_output said yes with every queue taken");
+                self.oracle.fail(FailureKind::Safety, now, what);
+            }
             for conn in full {
                 self.tx_blocked.insert((s, conn));
             }
@@ -2140,9 +2147,9 @@ impl Cx<'_> {
         let kind = b.socket().socket_type();
         let at_first = (!closing)
             .then(|| b.check_send_start(msg.frames().first().map_or(&[][..], |f| &f[..])));
-        // ZMQ_EVENTS' POLLOUT, looked at just before the send (a look parks full pipes as
-        // the send's own scan would, so it leaves the load-balancing order as it finds it).
-        let pollout = b.socket_mut().can_send();
+        // ZMQ_EVENTS, looked at just before the send (a POLLOUT look parks full pipes as the
+        // send's own scan would, so it leaves the load-balancing order as it finds it).
+        let pollout = b.readiness().1;
         let r = b.send(msg, now).map_err(|e| e.kind);
         let after = counts(b);
         let mut sent = Sent {
@@ -2284,10 +2291,15 @@ impl Cx<'_> {
         });
         let batch = self.sim.batch_recv;
         let b = self.base(s)?;
-        // POLLIN only: POLLOUT is looked at just before each send, where its parking of
-        // full pipes is the send's own; a look here would reorder the load-balancing the
-        // send oracle follows.
-        let pollin = b.socket_mut().can_recv();
+        // POLLIN, with POLLOUT only where a POLLOUT look cannot change anything (types that
+        // never send): POLLOUT is looked at just before each send, where its parking of full
+        // pipes is the send's own; a look here would reorder the load-balancing the send
+        // oracle follows.
+        let pollin = if matches!(kind, SocketType::Pull | SocketType::Sub) {
+            b.readiness().0
+        } else {
+            b.socket_mut().can_recv()
+        };
         let delivered = b.delivered();
         let (r, ahead) = if batch {
             take_batch(b, now)

@@ -264,6 +264,10 @@ pub struct SocketBase {
     /// The connections of the sessions (inproc links are the half's).
     conns: BTreeMap<ConnId, NodeId>,
     actions: VecDeque<Action>,
+    /// The half's commands for inproc peers and its monitor events, taken with its other
+    /// outputs (see [`SocketBase::collect`]).
+    inproc_out: VecDeque<(ConnId, PipeCommand)>,
+    monitor: VecDeque<MonitorEvent>,
     /// The socket half's mailbox.
     to_socket: VecDeque<(NodeId, ToSocket)>,
     /// Each session's mailbox.
@@ -305,6 +309,8 @@ impl SocketBase {
             sessions: BTreeMap::new(),
             conns: BTreeMap::new(),
             actions: VecDeque::new(),
+            inproc_out: VecDeque::new(),
+            monitor: VecDeque::new(),
             to_socket: VecDeque::new(),
             to_sessions: BTreeMap::new(),
             deferred: None,
@@ -612,22 +618,30 @@ impl SocketBase {
 
     /// The next pipe command for the inproc peer of a connection.
     pub fn poll_inproc_command(&mut self) -> Option<(ConnId, PipeCommand)> {
-        self.half.poll_inproc_command()
+        self.collect();
+        self.inproc_out.pop_front()
     }
 
     // ----- driver outputs -----------------------------------------------------------------
 
     /// The next thing the driver must do.
     pub fn poll_action(&mut self) -> Option<Action> {
-        while let Some(a) = self.half.poll_action() {
-            self.actions.push_back(a);
-        }
+        self.collect();
         self.actions.pop_front()
     }
 
     /// The next monitor event.
     pub fn poll_monitor(&mut self) -> Option<MonitorEvent> {
-        self.half.poll_monitor()
+        self.collect();
+        self.monitor.pop_front()
+    }
+
+    /// Whether any of the `poll_*` queues above (actions, inproc commands, monitor events)
+    /// holds something, as [`SocketHalf::has_output`] says for the half's: after a driver
+    /// has taken all three, this is false.
+    pub fn has_output(&self) -> bool {
+        !(self.actions.is_empty() && self.inproc_out.is_empty() && self.monitor.is_empty())
+            || self.half.has_output()
     }
 
     /// When [`SocketBase::handle_timeout`] should next be called.
@@ -712,6 +726,13 @@ impl SocketBase {
         self.sessions.len() + self.half.inproc_count()
     }
 
+    /// How many sessions and inproc links the socket half holds: once the mailboxes are
+    /// empty, as many as [`SocketBase::session_count`] (a link the half kept after its
+    /// session ended would be a leak on the socket's side).
+    pub fn link_count(&self) -> usize {
+        self.half.link_count()
+    }
+
     /// The live connections.
     pub fn conns(&self) -> impl Iterator<Item = ConnId> + '_ {
         self.conns.keys().copied().chain(self.half.inproc_conns())
@@ -775,12 +796,7 @@ impl SocketBase {
         self.half.pump(now);
         self.deferred = None;
         loop {
-            while let Some(a) = self.half.poll_action() {
-                self.actions.push_back(a);
-            }
-            while let Some((node, cmd)) = self.half.poll_command() {
-                self.to_sessions.entry(node).or_default().push_back(cmd);
-            }
+            self.collect();
             let Some(to) = self.next_mailbox() else {
                 return;
             };
@@ -804,6 +820,26 @@ impl SocketBase {
                 self.deferred = Some(now + Duration::from_micros(1));
                 return;
             }
+        }
+    }
+
+    /// Takes the half's outputs into this object's queues and the sessions' mailboxes, as
+    /// the threaded drivers do: only when [`SocketHalf::has_output`] says there are some.
+    fn collect(&mut self) {
+        if !self.half.has_output() {
+            return;
+        }
+        while let Some(a) = self.half.poll_action() {
+            self.actions.push_back(a);
+        }
+        while let Some((node, cmd)) = self.half.poll_command() {
+            self.to_sessions.entry(node).or_default().push_back(cmd);
+        }
+        while let Some(c) = self.half.poll_inproc_command() {
+            self.inproc_out.push_back(c);
+        }
+        while let Some(m) = self.half.poll_monitor() {
+            self.monitor.push_back(m);
         }
     }
 

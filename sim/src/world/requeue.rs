@@ -179,6 +179,16 @@ impl Sim {
                 .filter(|(k, _)| !self.dialed.contains_key(k))
                 .count();
             let sessions = b.session_count();
+            let links = b.link_count();
+            if !b.has_mail() && (links != sessions || sessions < connects) {
+                let what = format!(
+                    "s{s} ({}): its socket half holds {links} links, {sessions} sessions and \
+                     inproc links remain, for {connects} connects",
+                    self.socks[s].kind
+                );
+                self.oracle.fail(FailureKind::Liveness, now, what);
+                return;
+            }
             if sessions > connects + accepted + inproc {
                 let what = format!(
                     "s{s} ({}) holds {sessions} sessions for {connects} connects, {accepted} \
