@@ -2426,13 +2426,15 @@ impl Cx<'_> {
         Some((m, pipe))
     }
 
-    /// Sets an option on socket `s`.
+    /// Sets an option on socket `s`, as `zmq_setsockopt` does (lifecycle options such as
+    /// LINGER included), and reads it back.
     pub fn set_option(&mut self, s: u64, opt: SocketOption) {
+        let now = self.now();
         if let Some(b) = self.base(s) {
-            if let Err(e) = b.socket_mut().set_option(opt.clone()) {
+            if let Err(e) = b.set_option(opt.clone(), now) {
                 panic!("workload set an option {opt:?} its socket refuses: {e}");
             }
-            let got = b.socket().get_option(opt.name());
+            let got = b.get_option(opt.name());
             self.sim.check_read_back(s, &opt, got);
             if opt.changes_filter() {
                 self.sim.refilter_ahead(s as usize);

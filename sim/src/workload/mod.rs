@@ -12,6 +12,9 @@ mod reqrep;
 mod router;
 mod stream;
 
+use std::time::Duration;
+
+use oxmq_core::tree::Linger;
 use oxmq_core::{Instant, SocketOption, SocketType};
 use rand::Rng;
 
@@ -211,6 +214,14 @@ fn rebind(cx: &mut Cx<'_>, s: u64, ep: &str) {
     cx.bind(s, ep);
 }
 
+/// ZMQ_LINGER as `zmq_setsockopt` takes it.
+fn linger_option(linger: Linger) -> SocketOption {
+    SocketOption::Linger(match linger {
+        Linger::Forever => -1,
+        Linger::For(d) => i32::try_from(d.as_millis()).unwrap_or(i32::MAX),
+    })
+}
+
 /// LINGER's promise, exercised in [`Phase::Linger`](crate::world::Phase::Linger): a fresh
 /// socket connects, queues a burst at once (before its connections exist, unless IMMEDIATE
 /// makes it wait for one) and closes. With LINGER forever, or long enough to connect, every
@@ -252,6 +263,13 @@ impl LingerBurst {
             _ => Vec::new(),
         };
         let sock = open(cx, p, kind, &extra);
+        // LINGER is set again just before the close, as applications do: until then the
+        // socket holds another value, so the close's linger is the one set last.
+        let other = match p.sock.base.linger {
+            Linger::For(d) if d.is_zero() => Linger::Forever,
+            _ => Linger::For(Duration::ZERO),
+        };
+        cx.set_option(sock, linger_option(other));
         for e in endpoints {
             cx.connect(sock, e);
         }
@@ -321,6 +339,7 @@ impl LingerBurst {
             self.queued.len()
         ));
         self.closed = true;
+        cx.set_option(s, linger_option(p.sock.base.linger));
         cx.close(s);
         if p.linger_delivers() {
             let d = cx.now() + p.linger_delivery_bound();
