@@ -163,6 +163,8 @@ pub struct Coverage {
     pub kept_ahead: u64,
     /// Dials offered to a listener that had closed (and refused).
     pub closed_listener_dials: u64,
+    /// Binds that failed (address in use), each checked to leave no listener behind.
+    pub binds_failed: u64,
     /// Messages a subscriber got under ZMQ_INVERT_MATCHING (a topic none of its
     /// subscriptions match).
     pub inverted: u64,
@@ -223,6 +225,7 @@ impl std::ops::AddAssign for Coverage {
         self.dropped_ahead += o.dropped_ahead;
         self.kept_ahead += o.kept_ahead;
         self.closed_listener_dials += o.closed_listener_dials;
+        self.binds_failed += o.binds_failed;
         self.inverted += o.inverted;
         self.upstream += o.upstream;
         self.manual_grants += o.manual_grants;
@@ -238,7 +241,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener, {} binds failed; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
             self.sends,
             self.blocked_at_hwm,
             self.blocked_at_large_hwm,
@@ -285,6 +288,7 @@ impl std::fmt::Display for Coverage {
             self.dropped_ahead,
             self.kept_ahead,
             self.closed_listener_dials,
+            self.binds_failed,
             self.inverted,
             self.upstream,
             self.manual_grants,

@@ -1152,12 +1152,10 @@ impl Sim {
                     );
                     self.oracle.fail(FailureKind::Safety, now, what);
                 }
-                let base = self.socks[s].base.as_mut().expect("acting socket is alive");
                 if taken.is_some() {
-                    self.log(format_args!("s{s} bind {ep} failed: in use"));
-                    let base = self.socks[s].base.as_mut().expect("checked above");
-                    base.handle_bind_failed(listener, OsError::AddrInUse, now);
+                    self.bind_failed(s, listener, &ep);
                 } else {
+                    let base = self.socks[s].base.as_mut().expect("acting socket is alive");
                     base.handle_listening(listener, &ep, now);
                     self.listening(s, listener, &ep);
                     self.log(format_args!("s{s} listening {ep}"));

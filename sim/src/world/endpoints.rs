@@ -56,6 +56,24 @@ impl Sim {
         self.oracle.fail(FailureKind::Safety, now, what);
     }
 
+    /// Socket `s`'s bind of `ep` failed with EADDRINUSE: it owes BIND_FAILED there, and
+    /// the listener it made for the bind must be gone (no connection taken on it).
+    pub(super) fn bind_failed(&mut self, s: usize, listener: ListenerId, ep: &str) {
+        let now = self.now;
+        let Some(base) = self.socks[s].base.as_mut() else {
+            return;
+        };
+        base.handle_bind_failed(listener, oxmq_core::OsError::AddrInUse, now);
+        let kept = base.accepts_on(listener);
+        self.log(format_args!("s{s} bind {ep} failed: in use"));
+        self.owe_event(s, MonitorEventKind::BindFailed, ep);
+        self.oracle.coverage.binds_failed += 1;
+        if kept {
+            let what = format!("s{s}: its bind of {ep} failed, yet the listener takes connections");
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
     /// Socket `s` was told its listener `listener` listens at `ep`: it owes LISTENING there,
     /// and a driver that asks must be told `ep`.
     pub(super) fn listening(&mut self, s: usize, listener: ListenerId, ep: &str) {
@@ -206,6 +224,21 @@ impl super::Cx<'_> {
             return fail(
                 self,
                 format!("s{s} bound {wildcard}: its last endpoint {bound} is not where it listens"),
+            );
+        }
+        // The address is taken now: a second bind fails (EADDRINUSE, reported as
+        // BIND_FAILED; the world checks it leaves no listener) and leaves
+        // ZMQ_LAST_ENDPOINT as it was.
+        self.log(format_args!("s{s} bind {bound}"));
+        let again = self.base(s).map(|b| b.bind(&bound, now).is_ok());
+        self.sim.settle(s as usize);
+        let last = self
+            .base(s)
+            .and_then(|b| b.last_endpoint().map(str::to_owned));
+        if again != Some(true) || last.as_deref() != Some(&bound) {
+            return fail(
+                self,
+                format!("s{s} bound {bound} again: {again:?}, last endpoint then {last:?}"),
             );
         }
         // The wildcard names no listener in particular.

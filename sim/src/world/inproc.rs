@@ -29,13 +29,12 @@ impl Sim {
     pub(super) fn inproc_bind(&mut self, s: usize, listener: ListenerId, name: String) {
         let now = self.now;
         let key = (self.socks[s].host, name);
-        let base = self.socks[s].base.as_mut().expect("acting socket is alive");
+        let ep = format!("inproc://{}", key.1);
         if self.inproc_bound.contains_key(&key) {
-            base.handle_bind_failed(listener, oxmq_core::OsError::AddrInUse, now);
-            self.log(format_args!("s{s} bind inproc://{} failed: in use", key.1));
+            self.bind_failed(s, listener, &ep);
             return;
         }
-        let ep = format!("inproc://{}", key.1);
+        let base = self.socks[s].base.as_mut().expect("acting socket is alive");
         base.handle_listening(listener, &ep, now);
         self.listening(s, listener, &ep);
         self.log(format_args!("s{s} listening inproc://{}", key.1));
