@@ -36,7 +36,8 @@ pub fn signalled<T: Send + 'static>(tries: usize, call: impl FnOnce() -> T + Sen
     });
     let tid = tid_rx.recv().unwrap();
     for _ in 0..tries {
-        // SAFETY: the thread is alive: it has not sent its result, after which it ends.
+        // SAFETY: `t` is not joined yet, so `tid` still names the thread (ended or not: a
+        // signal to a thread that has ended and is not yet joined does nothing).
         unsafe { libc::pthread_kill(tid, libc::SIGUSR1) };
         match done_rx.recv_timeout(Duration::from_millis(5)) {
             Ok(r) => {
