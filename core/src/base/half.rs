@@ -499,32 +499,15 @@ impl SocketHalf {
         }
     }
 
-    /// Receives up to `max` messages into `out` (never blocks), with one pass over the pipes'
-    /// commands for the lot. Fails only when not even one message was there.
-    pub fn recv_many(
-        &mut self,
-        out: &mut VecDeque<Message>,
-        max: usize,
-        now: Instant,
-    ) -> Result<usize, RecvError> {
-        self.take_many(|_, m| out.push_back(m), max, now)
-    }
-
-    /// Like [`recv_many`](Self::recv_many), with the pipe each message came from: a driver
-    /// that holds messages taken ahead drops those of the pipes a `disconnect` let go of
-    /// ([`disconnected_pipes`](Self::disconnected_pipes)), which libzmq never returns.
+    /// Receives up to `max` messages into `out` (never blocks), each with the pipe it came
+    /// from, with one pass over the pipes' commands for the lot. Fails only when not even one
+    /// message was there. A driver that holds messages taken ahead drops those of the pipes a
+    /// `disconnect` let go of ([`disconnected_pipes`](Self::disconnected_pipes)), which
+    /// libzmq never returns, and those the socket no longer admits
+    /// ([`drop_undeliverable`](Self::drop_undeliverable)).
     pub fn recv_many_from(
         &mut self,
         out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-        now: Instant,
-    ) -> Result<usize, RecvError> {
-        self.take_many(|p, m| out.push_back((p, m)), max, now)
-    }
-
-    fn take_many(
-        &mut self,
-        mut out: impl FnMut(PipeId, Message),
         max: usize,
         now: Instant,
     ) -> Result<usize, RecvError> {
@@ -536,7 +519,7 @@ impl SocketHalf {
         while n < max {
             match self.socket.recv() {
                 Ok(m) => {
-                    out(self.socket.last_recv_pipe().unwrap_or(PipeId(0)), m);
+                    out.push_back((self.socket.last_recv_pipe().unwrap_or(PipeId(0)), m));
                     n += 1;
                 }
                 Err(e) => {

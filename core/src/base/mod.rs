@@ -432,20 +432,10 @@ impl SocketBase {
         }
     }
 
-    /// Receives up to `max` messages into `out` (never blocks), pumping once for the lot:
-    /// the batch form of [`SocketBase::recv`] for drivers that buffer on the caller's side.
-    /// Fails only when not even one message was there.
-    pub fn recv_many(
-        &mut self,
-        out: &mut VecDeque<Message>,
-        max: usize,
-        now: Instant,
-    ) -> Result<usize, RecvError> {
-        self.receive(now, |h, now| h.recv_many(out, max, now))
-    }
-
-    /// [`SocketBase::recv_many`] with the pipe each message came from (see
-    /// [`SocketHalf::recv_many_from`]).
+    /// Receives up to `max` messages into `out` (never blocks), each with the pipe it came
+    /// from, pumping once for the lot: the batch form of [`SocketBase::recv`] for drivers
+    /// that buffer on the caller's side (see [`SocketHalf::recv_many_from`]). Fails only when
+    /// not even one message was there.
     pub fn recv_many_from(
         &mut self,
         out: &mut VecDeque<(PipeId, Message)>,

@@ -706,7 +706,7 @@ fn pair_pairs_again_after_a_reconnect_while_its_old_pipe_drains() {
 }
 
 #[test]
-fn recv_many_takes_up_to_max_in_order_and_fails_only_when_empty() {
+fn recv_many_from_takes_up_to_max_in_order_and_fails_only_when_empty() {
     let mut net = Net::new();
     let pull = net.add(SocketType::Pull, BaseConfig::default());
     let push = net.add(SocketType::Push, BaseConfig::default());
@@ -717,12 +717,18 @@ fn recv_many_takes_up_to_max_in_order_and_fails_only_when_empty() {
         net.send(push, &format!("m{i}")).unwrap();
     }
     let mut out = std::collections::VecDeque::new();
-    assert_eq!(net.hosts[pull].recv_many(&mut out, 3, net.now), Ok(3));
-    assert_eq!(net.hosts[pull].recv_many(&mut out, 3, net.now), Ok(2));
-    let got: Vec<&[u8]> = out.iter().map(|m| &m.frames()[0][..]).collect();
+    assert_eq!(net.hosts[pull].recv_many_from(&mut out, 3, net.now), Ok(3));
+    assert_eq!(net.hosts[pull].recv_many_from(&mut out, 3, net.now), Ok(2));
+    let got: Vec<&[u8]> = out.iter().map(|(_, m)| &m.frames()[0][..]).collect();
     assert_eq!(got, [&b"m0"[..], b"m1", b"m2", b"m3", b"m4"]);
+    let pipe = net.hosts[pull]
+        .socket()
+        .pipe_ids()
+        .next()
+        .expect("one pipe");
+    assert!(out.iter().all(|(p, _)| *p == pipe), "each names its pipe");
     assert_eq!(
-        net.hosts[pull].recv_many(&mut out, 3, net.now),
+        net.hosts[pull].recv_many_from(&mut out, 3, net.now),
         Err(RecvError::WouldBlock)
     );
     assert_eq!(out.len(), 5, "a failed call adds nothing");
