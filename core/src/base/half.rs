@@ -82,6 +82,8 @@ pub struct SocketHalf {
     pipes: BTreeMap<PipeId, NodeId>,
     actions: VecDeque<Action>,
     monitor: VecDeque<MonitorEvent>,
+    /// MONITOR_STOPPED went out: the socket's last event, nothing follows it.
+    monitor_stopped: bool,
     /// Commands for the sessions' mailboxes.
     outbox: VecDeque<(NodeId, ToSession)>,
     /// Pipe commands for inproc peers, whose pipes join two patterns directly.
@@ -127,6 +129,7 @@ impl SocketHalf {
             pipes: BTreeMap::new(),
             actions: VecDeque::new(),
             monitor: VecDeque::new(),
+            monitor_stopped: false,
             outbox: VecDeque::new(),
             inproc_out: VecDeque::new(),
             delivered: 0,
@@ -237,7 +240,14 @@ impl SocketHalf {
         crate::base::splitmix64(&mut self.rng)
     }
 
+    /// Reports a monitor event, unless the monitor has stopped: a driver's report that
+    /// comes after the close finished (a listener whose close failed at the operating
+    /// system, the last thing a close does) has no monitor left to go to, as in libzmq.
     fn event(&mut self, kind: MonitorEventKind, endpoint: &str, value: u64) {
+        if self.monitor_stopped {
+            return;
+        }
+        self.monitor_stopped = kind == MonitorEventKind::MonitorStopped;
         self.monitor.push_back(MonitorEvent {
             kind,
             endpoint: endpoint.to_owned(),

@@ -663,6 +663,24 @@ fn accept_and_close_failures_are_reported_to_the_monitor() {
 }
 
 #[test]
+fn nothing_follows_monitor_stopped_not_even_a_failed_close_reported_late() {
+    let mut net = Net::new();
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    net.bind(pull, EP);
+    net.hosts[pull].close(net.now);
+    net.settle();
+    assert_eq!(net.kinds(pull).last(), Some(&K::MonitorStopped));
+    // The driver's close of the listener's socket failed, and it says so after the close
+    // had finished: the monitor has stopped.
+    net.hosts[pull].handle_close_failed(EP, OsError::from_errno(5));
+    net.settle();
+    assert_eq!(
+        net.kinds(pull),
+        [K::Listening, K::Closed, K::MonitorStopped]
+    );
+}
+
+#[test]
 fn a_subscription_made_after_the_handshake_reaches_the_publisher() {
     // Regression: setting SUBSCRIBE on a connected SUB queued the command but nothing moved
     // it to the engine until some other input arrived.
