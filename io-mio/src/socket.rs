@@ -499,7 +499,7 @@ impl Socket {
             match r {
                 Ok(n) => {
                     self.last_batch.set(n);
-                    break Ok(q.pop_front().expect("recv_many took one").1);
+                    break Ok(q.pop_front().expect("recv_many_from took one").1);
                 }
                 Err(e) => {
                     let err = Error::from(e);

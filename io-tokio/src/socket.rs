@@ -286,7 +286,7 @@ impl Socket {
             let max = st.half.receive_batch(PREFETCH);
             st.half.recv_many_from(q, max, now)
         })?;
-        Ok(q.pop_front().expect("recv_many took one").1)
+        Ok(q.pop_front().expect("recv_many_from took one").1)
     }
 
     /// Polls for the next message from those taken ahead, or from the half (taking up to
@@ -299,7 +299,7 @@ impl Socket {
         self.cell.poll_with(cx, |st, now| {
             let max = st.half.receive_batch(PREFETCH);
             match st.half.recv_many_from(q, max, now) {
-                Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many took one").1)),
+                Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many_from took one").1)),
                 Err(RecvError::WouldBlock) => Poll::Pending,
                 Err(e) => Poll::Ready(Err(e.into())),
             }

@@ -488,7 +488,7 @@ impl SocketHalf {
         r
     }
 
-    /// How many messages a driver's receive may take at once ([`SocketHalf::recv_many`]),
+    /// How many messages a driver's receive may take at once ([`SocketHalf::recv_many_from`]),
     /// given the most it would like, `max`. A message taken ahead counts as read, so its
     /// pipe's writer may send that many more than RCVHWM holds back: the batch stays within
     /// an eighth of RCVHWM, and a small RCVHWM (below 16) is honoured exactly, one message at
