@@ -418,6 +418,11 @@ pub struct Sim {
     inproc_links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
     /// The pipe each end of an inproc connection reads and writes, for the HWM check.
     inproc_pipes: BTreeMap<(usize, ConnId), PipeId>,
+    /// Every inproc connection end a socket has had (connects, and links it accepted).
+    inproc_seen: BTreeSet<(usize, ConnId)>,
+    /// Ends of file on their way to an inproc connection end's mailbox: the peer has gone,
+    /// and the socket learns it when one arrives.
+    inproc_eofs: BTreeMap<(usize, ConnId), u32>,
     /// Each end of an inproc pipe (socket, pipe) → the other end, for as long as both
     /// sockets live (a pipe outlives its connection while it has unread messages).
     inproc_ends: BTreeMap<(usize, PipeId), (usize, PipeId)>,
@@ -510,6 +515,8 @@ impl Sim {
             inproc_joining: BTreeSet::new(),
             inproc_links: BTreeMap::new(),
             inproc_pipes: BTreeMap::new(),
+            inproc_seen: BTreeSet::new(),
+            inproc_eofs: BTreeMap::new(),
             inproc_ends: BTreeMap::new(),
             inproc_pipe_ids: BTreeSet::new(),
             inproc_wakes: BTreeMap::new(),
@@ -1030,6 +1037,19 @@ impl Sim {
 
     fn on_closed(&mut self, s: usize) {
         let now = self.now;
+        // The pump that finished the close may have reported more after this settle took
+        // the monitor's queue: the last of it is MONITOR_STOPPED.
+        if let Some(base) = self.socks[s].base.as_mut() {
+            let rest: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
+            for m in &rest {
+                self.log(format_args!(
+                    "s{s} monitor {:?} {} {}",
+                    m.kind, m.endpoint, m.value
+                ));
+                self.monitor_seen(s, m.kind);
+            }
+        }
+        self.check_monitor_stopped(s);
         let slot = &mut self.socks[s];
         slot.base = None;
         slot.closed_at = Some(now);
@@ -1167,6 +1187,7 @@ impl Sim {
                 if let Some(ep) = self.bound_at(s, listener) {
                     self.owe_event(s, oxmq_core::monitor::MonitorEventKind::Closed, &ep);
                     if !ep.starts_with("inproc://") {
+                        self.close_fails(s, &ep);
                         self.closed_listeners.insert(ep, (s, listener));
                     }
                 }
@@ -1808,7 +1829,8 @@ impl Sim {
     }
 
     /// Connections re-form: every endpoint that a still-open socket connected to before
-    /// `before` has a live connection (a stream open at both ends, not reset).
+    /// `before` has a live connection (a stream open at both ends, not reset), or, over
+    /// inproc, waits for a name its host never bound.
     pub fn check_connected(&mut self, before: Instant) {
         let now = self.now;
         let live = |s: usize, ep: &str| {
@@ -1816,7 +1838,13 @@ impl Sim {
                 .inproc_links
                 .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
                 .any(|(k, _)| self.dialed.get(k).is_some_and(|d| d == ep));
+            let unbound = self
+                .inproc_waiting
+                .values()
+                .flatten()
+                .any(|k| k.0 == s && self.dialed.get(k).is_some_and(|d| d == ep));
             inproc
+                || unbound
                 || self.ends.iter().any(|(&(es, conn), &(st, _))| {
                     es == s
                         && self.dialed.get(&(s, conn)).is_some_and(|d| d == ep)

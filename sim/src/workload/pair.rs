@@ -1,14 +1,14 @@
 //! PAIR (RFC 31): two peers, one binds, one connects, both send. Order per pipe, nothing
 //! twice, every probe arrives.
 
-use oxmq_core::SocketType;
+use oxmq_core::{Message, SendErrorKind, SocketType};
 
 use super::{
     add_apps, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect, sending,
     LingerBurst,
 };
 use crate::msg::Payload;
-use crate::oracle::Scope;
+use crate::oracle::{FailureKind, Scope};
 use crate::profile::Profile;
 use crate::world::{App, Cx, Phase, Sim};
 
@@ -28,8 +28,14 @@ pub(super) fn build(sim: &mut Sim, p: &Profile) {
             }) as Box<dyn App>
         })
         .collect();
-    // With inproc, both peers run on one host and pair over inproc.
+    // With inproc, both peers run on one host and pair over inproc, and a third PAIR
+    // beside them tries to join the binder once they are paired.
     if p.features.inproc {
+        let mut peers = peers;
+        peers.push(Box::new(Third {
+            p: p.clone(),
+            sock: None,
+        }));
         add_apps(sim, peers);
     } else {
         for peer in peers {
@@ -144,6 +150,61 @@ impl App for Peer {
                 self.pending = None;
                 let e = peer_ep(cx, 0, PORT);
                 self.burst = Some(LingerBurst::start(cx, &self.p, SocketType::Pair, &[e], 6));
+            }
+            Phase::Shutdown => {
+                if let Some(s) = self.sock {
+                    cx.close(s);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A third PAIR on the peers' host that connects to the binder over inproc once the two are
+/// paired (the probe phase: they are joined by then, and no fault comes). The binder's
+/// PAIR already has its peer, so it refuses the newcomer and ends the connection, as
+/// libzmq's `pair_t` terminates a second pipe. The third then has no pipe at all, and a
+/// send must fail with EAGAIN. A binder that kept the connection would leave the third
+/// with a pipe to write into, and its messages would wait there for no one.
+struct Third {
+    p: Profile,
+    sock: Option<u64>,
+}
+
+impl App for Third {
+    fn start(&mut self, _cx: &mut Cx<'_>) {}
+
+    fn tick(&mut self, _cx: &mut Cx<'_>) {}
+
+    fn readable(&mut self, _cx: &mut Cx<'_>) {}
+
+    fn crashed(&mut self) {
+        self.sock = None;
+    }
+
+    fn phase(&mut self, cx: &mut Cx<'_>, phase: Phase) {
+        match phase {
+            Phase::Probe => {
+                let s = open(cx, &self.p, SocketType::Pair, &[]);
+                let e = peer_ep(cx, 0, PORT);
+                cx.connect(s, &e);
+                self.sock = Some(s);
+            }
+            Phase::Quiet => {
+                let Some(s) = self.sock.filter(|s| cx.is_open(*s)) else {
+                    return;
+                };
+                let r = cx.send_refused(s, Message::from("third"));
+                cx.oracle().coverage.thirds_refused += 1;
+                if r != Err(SendErrorKind::WouldBlock) {
+                    let now = cx.now();
+                    let what = format!(
+                        "a third PAIR (s{s}) joined a paired PAIR over inproc: its send gave \
+                         {r:?}, not EAGAIN"
+                    );
+                    cx.oracle().fail(FailureKind::Safety, now, what);
+                }
             }
             Phase::Shutdown => {
                 if let Some(s) = self.sock {

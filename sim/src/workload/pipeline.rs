@@ -12,6 +12,7 @@ use super::{
 use crate::msg::Payload;
 use crate::oracle::Scope;
 use crate::profile::Profile;
+use crate::rng::chance;
 use crate::world::{App, Cx, Phase, Sim};
 
 const VENT: usize = 0;
@@ -166,6 +167,12 @@ impl App for Worker {
         let pull = open(cx, &self.p, SocketType::Pull, &[]);
         let e = peer_ep(cx, VENT, TASKS);
         cx.connect(pull, &e);
+        if cx.inproc() && chance(cx.rng(), 0.5) {
+            // A connect made before anything binds its name, as libzmq allows over inproc:
+            // it waits with its queue for a ventilator that never comes (tasks still arrive
+            // over the other connect).
+            cx.connect(pull, &format!("inproc://{TASKS}-next"));
+        }
         let push = open(cx, &self.p, SocketType::Push, &[]);
         let e = ep(cx, SINK, RESULTS);
         cx.connect(push, &e);

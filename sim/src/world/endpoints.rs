@@ -16,7 +16,9 @@
 //!   the listener bound there now, if any).
 //! - **Accept failures** (EMFILE, now and then during the faults, from a stream of their
 //!   own) are reported as ACCEPT_FAILED with the listener's endpoint, and cost only that
-//!   connection.
+//!   connection. A listener's close that fails at the operating system (EIO, from the same
+//!   stream) is reported as CLOSE_FAILED with its endpoint.
+//! - **MONITOR_STOPPED** is the last event of a socket that closes, reported once.
 
 use oxmq_core::base::ListenerId;
 use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
@@ -43,6 +45,36 @@ impl Sim {
                 owed.remove(i);
                 self.oracle.coverage.endpoint_events += 1;
             }
+        }
+    }
+
+    /// Socket `s` has closed: its monitor reported MONITOR_STOPPED, once (libzmq's last
+    /// event when a monitored socket closes; [`Sim::stopped_monitor_then`] checks that
+    /// nothing follows it).
+    pub(super) fn check_monitor_stopped(&mut self, s: usize) {
+        let n = self
+            .monitor_counts
+            .get(&(s, MonitorEventKind::MonitorStopped))
+            .copied()
+            .unwrap_or(0);
+        self.oracle.coverage.monitors_stopped += 1;
+        if n != 1 {
+            let now = self.now;
+            let what = format!("s{s} closed, and its monitor reported MONITOR_STOPPED {n} times");
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
+    /// Socket `s` reports `kind`: nothing comes after its monitor stopped.
+    pub(super) fn stopped_monitor_then(&mut self, s: usize, kind: MonitorEventKind) {
+        let stopped = self
+            .monitor_counts
+            .get(&(s, MonitorEventKind::MonitorStopped))
+            .is_some_and(|n| *n > 0);
+        if stopped {
+            let now = self.now;
+            let what = format!("s{s}'s monitor reported {kind:?} after MONITOR_STOPPED");
+            self.oracle.fail(FailureKind::Safety, now, what);
         }
     }
 
@@ -125,6 +157,24 @@ impl Sim {
         b.handle_accept_failed(lid, oxmq_core::OsError::TooManyFiles);
         self.log(format_args!("s{ls} accept on {ep} failed: EMFILE"));
         self.owe_event(ls, MonitorEventKind::AcceptFailed, ep);
+        true
+    }
+
+    /// Whether closing socket `s`'s listener at `ep` fails at the operating system now (now
+    /// and then during the faults, from the accept failures' stream): if so, the socket is
+    /// told and owes CLOSE_FAILED there (libzmq's `event_close_failed`).
+    pub(super) fn close_fails(&mut self, s: usize, ep: &str) -> bool {
+        let faults = self.phase == super::Phase::Faults;
+        if !faults || !crate::rng::chance(&mut self.accept_rng, 0.05) {
+            return false;
+        }
+        let Some(b) = self.socks[s].base.as_mut() else {
+            return false;
+        };
+        b.handle_close_failed(ep, oxmq_core::OsError::Other(5));
+        self.log(format_args!("s{s} close of listener {ep} failed: EIO"));
+        self.owe_event(s, MonitorEventKind::CloseFailed, ep);
+        self.oracle.coverage.close_failures += 1;
         true
     }
 

@@ -4,6 +4,7 @@
 //! first in first out, a little later, as another thread would deliver them. Messages
 //! themselves pass through the pipe storage the two sockets share.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use oxmq_core::base::{ConnId, ListenerId};
@@ -49,6 +50,7 @@ impl Sim {
         let ep = format!("inproc://{name}");
         self.log(format_args!("s{s} connect c{} {ep}", conn.0));
         self.dialed.insert((s, conn), ep);
+        self.inproc_seen.insert((s, conn));
         let key = (self.socks[s].host, name);
         match self.inproc_bound.get(&key).copied() {
             Some((b, listener)) => self.inproc_found(s, conn, b, listener),
@@ -69,7 +71,7 @@ impl Sim {
             self.inproc_links.remove(&peer);
             self.inproc_pipes.remove(&peer);
             self.inproc_hwm.remove(&peer);
-            self.post(peer.0, peer.1, InprocEv::Eof);
+            self.post_eof(peer);
         }
     }
 
@@ -77,6 +79,7 @@ impl Sim {
     pub(super) fn inproc_deliver(&mut self, to: usize, conn: ConnId, what: InprocEv) {
         let now = self.now;
         if self.socks[to].base.is_none() {
+            self.inproc_eofs.remove(&(to, conn));
             return;
         }
         if let (InprocEv::Command(PipeCommand::ActivateRead), Some(&p)) =
@@ -97,6 +100,12 @@ impl Sim {
                 base.handle_inproc_command(conn, cmd, now)
             }
             InprocEv::Eof => {
+                if let Some(n) = self.inproc_eofs.get_mut(&(to, conn)) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.inproc_eofs.remove(&(to, conn));
+                    }
+                }
                 self.log(format_args!("s{to} c{} <- inproc peer closed", conn.0));
                 let base = self.socks[to].base.as_mut().expect("checked above");
                 base.handle_eof(conn, now);
@@ -158,6 +167,12 @@ impl Sim {
         self.inproc_links.contains_key(&(s, conn))
             || self.inproc_joining.contains(&(s, conn))
             || self.inproc_waiting.values().any(|w| w.contains(&(s, conn)))
+    }
+
+    /// Queues an end of file for inproc connection end `to`: its peer has gone.
+    fn post_eof(&mut self, to: (usize, ConnId)) {
+        *self.inproc_eofs.entry(to).or_insert(0) += 1;
+        self.post(to.0, to.1, InprocEv::Eof);
     }
 
     /// Queues `what` for socket `to`'s mailbox: it arrives a little later (the other
@@ -243,6 +258,7 @@ impl Sim {
         );
         match accepted {
             Some(bconn) => {
+                self.inproc_seen.insert((b, bconn));
                 self.log(format_args!(
                     "s{c} c{} -> s{b} c{} inproc joined",
                     conn.0, bconn.0
@@ -281,6 +297,8 @@ impl Sim {
             w.retain(|x| x.0 != s);
         }
         self.inproc_joining.retain(|x| x.0 != s);
+        self.inproc_seen.retain(|x| x.0 != s);
+        self.inproc_eofs.retain(|x, _| x.0 != s);
         let mine: Vec<(usize, ConnId)> = self
             .inproc_links
             .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
@@ -291,7 +309,7 @@ impl Sim {
                 self.inproc_links.remove(&peer);
                 self.inproc_pipes.remove(&peer);
                 self.inproc_hwm.remove(&peer);
-                self.post(peer.0, peer.1, InprocEv::Eof);
+                self.post_eof(peer);
             }
             self.inproc_pipes.remove(&k);
             self.inproc_hwm.remove(&k);
@@ -343,6 +361,74 @@ impl Sim {
                 self.oracle.fail(FailureKind::Safety, now, what);
                 return;
             }
+        }
+    }
+    /// At the quiet phase, socket `s`'s inproc connections are the ones the simulator
+    /// joined and nothing ended: each live one (joined, joining or waiting for a binder) is
+    /// among the socket's connections, each joined one's pipe leads to it, and a connect
+    /// still waiting holds its queue (its pipe shows). One the simulator ended, by a close
+    /// on either side, is gone once its end of file has arrived.
+    pub(super) fn check_inproc_links(&mut self, s: usize) {
+        let now = self.now;
+        let Some(b) = self.socks[s].base.as_ref() else {
+            return;
+        };
+        let conns: BTreeSet<ConnId> = b.conns().collect();
+        let mut failure = None;
+        let mut checked = 0;
+        let mut held = 0;
+        for &(_, conn) in self
+            .inproc_seen
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+        {
+            let live = self.is_inproc(s, conn);
+            let has = conns.contains(&conn);
+            let ending = self.inproc_eofs.contains_key(&(s, conn));
+            if live && !has {
+                failure = Some(format!(
+                    "s{s} ({}) lost its live inproc connection c{}",
+                    self.socks[s].kind, conn.0
+                ));
+                break;
+            }
+            if !live && has && !ending {
+                failure = Some(format!(
+                    "s{s} ({}) still holds inproc connection c{} after it ended",
+                    self.socks[s].kind, conn.0
+                ));
+                break;
+            }
+            if !live {
+                continue;
+            }
+            checked += 1;
+            if let Some(&p) = self.inproc_pipes.get(&(s, conn)) {
+                let led = b.pipe_conn(p);
+                if b.socket().pipe_end(p).is_some() && led != Some(conn) {
+                    failure = Some(format!(
+                        "s{s}'s inproc pipe {} leads to {led:?}, not to its connection c{}",
+                        p.0, conn.0
+                    ));
+                    break;
+                }
+            }
+            let waiting = !self.inproc_links.contains_key(&(s, conn));
+            if let Some(p) = b.inproc_pipe(conn).filter(|_| waiting) {
+                held += 1;
+                if b.pipe(p).is_none() {
+                    failure = Some(format!(
+                        "s{s}'s inproc connect c{} waits for its binder, but its queue (pipe \
+                         {}) does not show",
+                        conn.0, p.0
+                    ));
+                    break;
+                }
+            }
+        }
+        self.oracle.coverage.inproc_links_checked += checked;
+        self.oracle.coverage.inproc_held_checked += held;
+        if let Some(what) = failure {
+            self.oracle.fail(FailureKind::Liveness, now, what);
         }
     }
 }

@@ -113,6 +113,7 @@ impl Sim {
             self.log(format_args!("s{s} MUTATION: {kind:?} lost"));
             return;
         }
+        self.stopped_monitor_then(s, kind);
         *self.monitor_counts.entry((s, kind)).or_default() += 1;
         if matches!(
             kind,

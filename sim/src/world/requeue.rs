@@ -151,16 +151,35 @@ impl Sim {
     pub fn check_sessions_ended(&mut self) {
         let now = self.now;
         for s in 0..self.socks.len() {
+            if self.socks[s].base.is_none() || self.socks[s].close.is_some() {
+                continue;
+            }
+            self.check_inproc_links(s);
+            if self.oracle.failure().is_some() {
+                return;
+            }
             let Some(b) = self.socks[s].base.as_ref() else {
                 continue;
             };
-            if self.socks[s].close.is_some() {
-                continue;
-            }
+            // An inproc end counts while it lives, and until the end of file that ends it
+            // has reached the socket. A connect over inproc that ended (its binder went, or
+            // refused it) is not made again, as in libzmq.
+            let inproc_ends: Vec<(usize, ConnId)> = self
+                .inproc_seen
+                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .filter(|k| self.is_inproc(k.0, k.1) || self.inproc_eofs.contains_key(k))
+                .copied()
+                .collect();
             let connects = self
                 .connects
                 .range((s, String::new())..)
                 .take_while(|(k, _)| k.0 == s)
+                .filter(|(k, _)| {
+                    !k.1.starts_with("inproc://")
+                        || inproc_ends
+                            .iter()
+                            .any(|c| self.dialed.get(c).is_some_and(|d| *d == k.1))
+                })
                 .count();
             let accepted = self
                 .ends
@@ -173,10 +192,9 @@ impl Sim {
                             .is_some_and(|x| x.ends.iter().all(|e| e.open))
                 })
                 .count();
-            let inproc = self
-                .inproc_links
-                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-                .filter(|(k, _)| !self.dialed.contains_key(k))
+            let inproc = inproc_ends
+                .iter()
+                .filter(|k| !self.dialed.contains_key(k))
                 .count();
             let sessions = b.session_count();
             let links = b.link_count();
