@@ -418,6 +418,9 @@ pub struct Sim {
     inproc_links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
     /// The pipe each end of an inproc connection reads and writes, for the HWM check.
     inproc_pipes: BTreeMap<(usize, ConnId), PipeId>,
+    /// The last read count each inproc connection end reported to its writer, since the
+    /// last HWM change that end handled.
+    inproc_reports: BTreeMap<(usize, ConnId), u64>,
     /// Every inproc connection end a socket has had (connects, and links it accepted).
     inproc_seen: BTreeSet<(usize, ConnId)>,
     /// Ends of file on their way to an inproc connection end's mailbox: the peer has gone,
@@ -516,6 +519,7 @@ impl Sim {
             inproc_links: BTreeMap::new(),
             inproc_pipes: BTreeMap::new(),
             inproc_seen: BTreeSet::new(),
+            inproc_reports: BTreeMap::new(),
             inproc_eofs: BTreeMap::new(),
             inproc_ends: BTreeMap::new(),
             inproc_pipe_ids: BTreeSet::new(),

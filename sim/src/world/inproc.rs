@@ -92,6 +92,10 @@ impl Sim {
                 }
             }
         }
+        if let InprocEv::Command(PipeCommand::Hwm { .. } | PipeCommand::PeerHwms { .. }) = &what {
+            // Handling it reports the reads so far, off the low-water step.
+            self.inproc_reports.remove(&(to, conn));
+        }
         let base = self.socks[to].base.as_mut().expect("checked above");
         match what {
             InprocEv::Command(cmd) => {
@@ -122,6 +126,9 @@ impl Sim {
         let Some(&(to, pconn)) = self.inproc_links.get(&(s, conn)) else {
             return;
         };
+        if let PipeCommand::ActivateWrite(read) = cmd {
+            self.check_read_report(s, conn, to, read);
+        }
         if cmd == PipeCommand::ActivateRead {
             if self.mutation == Mutation::LoseInprocWakeups {
                 return;
@@ -131,6 +138,38 @@ impl Sim {
             }
         }
         self.post(to, pconn, InprocEv::Command(cmd));
+    }
+
+    /// Reader `s` reports `read` messages read in all on inproc connection `conn` to its
+    /// writer `to`. A reader reports once per low-water mark of the pipe's HWM, as libzmq's
+    /// pipe sends `activate_write` every LWM reads (LWM = (HWM + 1) / 2, the HWM being the
+    /// writer's SNDHWM plus the reader's RCVHWM over inproc), never per message: that
+    /// command traffic is what a threaded front-end pays a wake-up for. So each report
+    /// names a multiple of the step, beyond the last. Checked where HWMs never change live
+    /// (the step is then known). The first report of an end, and the first after it handled
+    /// an HWM change, may fall off the step: it tells the writer what was read so far.
+    fn check_read_report(&mut self, s: usize, conn: ConnId, to: usize, read: u64) {
+        if self.live_hwm {
+            return;
+        }
+        let prev = self.inproc_reports.insert((s, conn), read);
+        let Some(prev) = prev else {
+            return;
+        };
+        let snd = self.hwm_set.get(&to).map_or(0, |h| h.0);
+        let rcv = self.hwm_set.get(&s).map_or(0, |h| h.1);
+        let hwm = if snd == 0 || rcv == 0 { 0 } else { snd + rcv };
+        let step = hwm.div_ceil(2) as u64;
+        self.oracle.coverage.read_reports += 1;
+        if step == 0 || read <= prev || !read.is_multiple_of(step) {
+            let now = self.now;
+            let what = format!(
+                "s{s} reported {read} messages read on inproc c{} after {prev}, where the \
+                 pipe's HWM {hwm} makes a report due every {step} reads",
+                conn.0
+            );
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
     }
 
     /// Whether pipe `p` of socket `s` has a message waiting to be read. A pipe whose session
@@ -298,6 +337,7 @@ impl Sim {
         }
         self.inproc_joining.retain(|x| x.0 != s);
         self.inproc_seen.retain(|x| x.0 != s);
+        self.inproc_reports.retain(|x, _| x.0 != s);
         self.inproc_eofs.retain(|x, _| x.0 != s);
         let mine: Vec<(usize, ConnId)> = self
             .inproc_links
