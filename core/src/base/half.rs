@@ -190,7 +190,8 @@ impl SocketHalf {
         self.closing
     }
 
-    /// Pipe commands taken from sessions so far.
+    /// Commands taken from sessions so far: a receive that failed while this moved may find
+    /// a message if it looks again.
     pub fn delivered(&self) -> u64 {
         self.delivered
     }
@@ -672,10 +673,12 @@ impl SocketHalf {
 
     /// A command from session `from`.
     pub fn handle_command(&mut self, from: NodeId, cmd: ToSocket, now: Instant) {
+        // Any of them may make a message readable: a pipe command, a handshake (STREAM's
+        // connect notice), a pipe's end (XPUB's cancel for a departed subscriber).
+        self.delivered += 1;
         match cmd {
             ToSocket::Pipe(p, cmd) => {
                 if self.pipes.get(&p) == Some(&from) {
-                    self.delivered += 1;
                     self.socket.handle_pipe_command(p, cmd);
                 }
             }

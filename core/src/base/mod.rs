@@ -415,8 +415,10 @@ impl SocketBase {
 
     /// Runs a receive on the half and pumps. A receive that found nothing may have made room
     /// for messages a session held back at RCVHWM (a SUB dropping the ones it does not want,
-    /// say): if the sessions wrote any in meanwhile, it looks again rather than report
-    /// would-block.
+    /// say), and the pump may deliver commands that make a message readable (a STREAM's
+    /// connect notice, an XPUB's cancel for a subscriber whose pipe ended): if any command
+    /// came in meanwhile, it looks again rather than report would-block, as libzmq's
+    /// receive processes its commands before it looks.
     fn receive<T>(
         &mut self,
         now: Instant,
@@ -860,8 +862,8 @@ impl SocketBase {
         std::mem::take(&mut self.refused)
     }
 
-    /// Pipe commands the socket half has taken from its sessions so far: a receive that
-    /// found a message without this moving found one that was there before it began.
+    /// Commands the socket half has taken from its sessions so far: a receive that found a
+    /// message without this moving found one that was there before it began.
     pub fn delivered(&self) -> u64 {
         self.half.delivered()
     }
