@@ -2341,6 +2341,15 @@ impl Cx<'_> {
         let efsm = matches!(r, Err(oxmq_core::RecvError::BadState));
         let got = r.ok();
         let fresh = b.delivered() != delivered;
+        // The look after a receive that failed with EAGAIN (judged below).
+        let after_eagain = (kind != SocketType::Req && got.is_none() && !efsm && !b.is_closed())
+            .then(|| {
+                if matches!(kind, SocketType::Pull | SocketType::Sub) {
+                    b.readiness().0
+                } else {
+                    b.socket_mut().can_recv()
+                }
+            });
         // ZMQ_EVENTS' promise: POLLIN means a receive finds a message, and no POLLIN means
         // none was there: a receive that finds one must have taken it from what its own pump
         // delivered (it pumps the sessions once more, as a look does not, and may find what
@@ -2367,6 +2376,19 @@ impl Cx<'_> {
                  was already there"
             );
             self.sim.oracle.fail(FailureKind::Safety, now, what);
+        }
+        // And the other way: a receive that fails with EAGAIN has looked at everything its
+        // own pump delivered, so a look right after it (nothing came between) finds no
+        // POLLIN either.
+        if let Some(after) = after_eagain {
+            self.sim.oracle.coverage.eagain_looks += 1;
+            if after {
+                let what = format!(
+                    "s{s} {kind:?}: a receive failed with EAGAIN, and a look right after it \
+                     said POLLIN"
+                );
+                self.sim.oracle.fail(FailureKind::Safety, now, what);
+            }
         }
         self.sim.settle(s as usize);
         let (m, pipe) = got?;

@@ -296,3 +296,15 @@ fn seeds_that_now_draw_stream_replay_their_old_runs_without_it() {
         assert!(r.failure.is_none(), "{r}");
     }
 }
+
+/// Found by the look after a receive that failed with EAGAIN (2026-12-04): `SocketBase`'s
+/// receive looked again after its pump only when a pipe command had come in, so a command
+/// that made a message readable otherwise (a pipe's end, whose XPUB cancel for the departed
+/// subscriber was then ready; a STREAM's handshake, with its connect notice) left the
+/// receive failing with EAGAIN while a look said POLLIN. Any command now makes it look again,
+/// as libzmq's receive processes its commands before it looks.
+#[test]
+fn seed_72_and_6_a_receive_looks_again_after_any_command() {
+    passes(72, Pattern::PubSub);
+    passes(6, Pattern::ReqRep);
+}
