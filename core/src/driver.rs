@@ -11,7 +11,7 @@
 //! | runs | where the application calls `send` and `recv` | on an I/O thread (or task, or actor) |
 //! | holds | the pattern, options, the socket's pipe ends, endpoints, monitor, object tree | the engine, reconnection and backoff, heartbeats, the session's pipe end |
 //! | application inputs | `bind`, `connect`, `unbind`, `disconnect`, `send`, `recv`, `recv_many_from` (a batch, each message with its pipe: after a `disconnect`, and after an option that `SocketOption::changes_filter` (SUBSCRIBE, UNSUBSCRIBE, INVERT_MATCHING), a driver holding messages taken ahead calls `drop_undeliverable`, which drops those from the pipes the disconnect let go of and those the socket no longer admits), `set_option`, `get_option`, `close` | — |
-//! | driver inputs | `handle_listening`, `handle_bind_failed`, `handle_accepted`, `handle_accept_failed`, `handle_inproc_*`, `handle_timeout` | `handle_dial_result`, `handle_input` (or `read_buffer` then `handle_read`), `handle_eof`, `handle_timeout` |
+//! | driver inputs | `handle_listening`, `handle_bind_failed`, `handle_accepted`, `handle_accept_failed`, `handle_close_failed`, `handle_inproc_*`, `handle_timeout` | `handle_dial_result`, `handle_input` (or `read_buffer` then `handle_read`), `handle_eof`, `handle_timeout` |
 //! | commands in | [`ToSocket`] by `handle_command(from, cmd)` | [`ToSession`] by `handle_command(cmd)` |
 //! | actions out | `poll_action`: `Listen`, `CloseListener`, `InprocBind`, `InprocConnect`, `Close` (inproc) | `poll_action`: `Dial`, `Close` |
 //! | commands out | `poll_command` → `(session, ToSession)` | `poll_command` → [`ToSocket`] |
