@@ -245,15 +245,20 @@ impl SocketHalf {
     /// comes after the close finished (a listener whose close failed at the operating
     /// system, the last thing a close does) has no monitor left to go to, as in libzmq.
     fn event(&mut self, kind: MonitorEventKind, endpoint: &str, value: u64) {
-        if self.monitor_stopped {
-            return;
-        }
-        self.monitor_stopped = kind == MonitorEventKind::MonitorStopped;
-        self.monitor.push_back(MonitorEvent {
+        self.push_event(MonitorEvent {
             kind,
             endpoint: endpoint.to_owned(),
             value,
         });
+    }
+
+    /// The one way into the monitor queue, for the half's own events and its sessions'.
+    fn push_event(&mut self, ev: MonitorEvent) {
+        if self.monitor_stopped {
+            return;
+        }
+        self.monitor_stopped = ev.kind == MonitorEventKind::MonitorStopped;
+        self.monitor.push_back(ev);
     }
 
     fn engine_config(&self) -> EngineConfig {
@@ -688,7 +693,7 @@ impl SocketHalf {
                     self.end_pipe(from);
                 }
             }
-            ToSocket::Event(ev) => self.monitor.push_back(ev),
+            ToSocket::Event(ev) => self.push_event(ev),
             ToSocket::TermReq => self.tree.terminate(from, self.config.linger, now),
             ToSocket::Drained => self.tree.drained(from, now),
         }

@@ -681,6 +681,34 @@ fn nothing_follows_monitor_stopped_not_even_a_failed_close_reported_late() {
 }
 
 #[test]
+fn nothing_follows_monitor_stopped_not_even_a_session_event_delivered_late() {
+    // A session's event comes through the half's mailbox; once MONITOR_STOPPED has gone
+    // out, it meets the same gate as the half's own events.
+    let mut net = Net::new();
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    net.bind(pull, EP);
+    net.hosts[pull].close(net.now);
+    net.settle();
+    assert_eq!(net.kinds(pull).last(), Some(&K::MonitorStopped));
+    let now = net.now;
+    // A session that was the listener's child, long gone: its node id is never reused.
+    net.hosts[pull].half.handle_command(
+        crate::tree::NodeId(1),
+        crate::session::ToSocket::Event(MonitorEvent {
+            kind: K::Disconnected,
+            endpoint: EP.to_owned(),
+            value: 0,
+        }),
+        now,
+    );
+    net.settle();
+    assert_eq!(
+        net.kinds(pull),
+        [K::Listening, K::Closed, K::MonitorStopped]
+    );
+}
+
+#[test]
 fn a_subscription_made_after_the_handshake_reaches_the_publisher() {
     // Regression: setting SUBSCRIBE on a connected SUB queued the command but nothing moved
     // it to the engine until some other input arrived.
