@@ -140,6 +140,19 @@ impl Sim {
         self.post(to, pconn, InprocEv::Command(cmd));
     }
 
+    /// The HWM of an inproc pipe from writer `w` to reader `r`, as the application set it:
+    /// the writer's SNDHWM plus the reader's RCVHWM, or 0 (no limit) if either is 0, as
+    /// libzmq's inproc connect sums them.
+    fn inproc_pipe_hwm(&self, w: usize, r: usize) -> usize {
+        let snd = self.hwm_set.get(&w).map_or(0, |h| h.0);
+        let rcv = self.hwm_set.get(&r).map_or(0, |h| h.1);
+        if snd == 0 || rcv == 0 {
+            0
+        } else {
+            snd + rcv
+        }
+    }
+
     /// Reader `s` reports `read` messages read in all on inproc connection `conn` to its
     /// writer `to`. A reader reports once per low-water mark of the pipe's HWM, as libzmq's
     /// pipe sends `activate_write` every LWM reads (LWM = (HWM + 1) / 2, the HWM being the
@@ -156,9 +169,7 @@ impl Sim {
         let Some(prev) = prev else {
             return;
         };
-        let snd = self.hwm_set.get(&to).map_or(0, |h| h.0);
-        let rcv = self.hwm_set.get(&s).map_or(0, |h| h.1);
-        let hwm = if snd == 0 || rcv == 0 { 0 } else { snd + rcv };
+        let hwm = self.inproc_pipe_hwm(to, s);
         let step = hwm.div_ceil(2) as u64;
         self.oracle.coverage.read_reports += 1;
         if step == 0 || read <= prev || !read.is_multiple_of(step) {
@@ -383,9 +394,7 @@ impl Sim {
                 continue;
             };
             let queued = wend.msgs_kept().saturating_sub(rend.msgs_read());
-            let snd = self.hwm_set.get(&me.0).map_or(0, |h| h.0);
-            let rcv = self.hwm_set.get(&peer.0).map_or(0, |h| h.1);
-            let sum = if snd == 0 || rcv == 0 { 0 } else { snd + rcv };
+            let sum = self.inproc_pipe_hwm(me.0, peer.0);
             let bound = self.inproc_hwm.entry(me).or_insert(sum);
             if *bound != 0 {
                 *bound = if sum == 0 { 0 } else { (*bound).max(sum) };
@@ -393,8 +402,8 @@ impl Sim {
             let bound = *bound;
             if bound != 0 && queued as usize > bound {
                 let what = format!(
-                    "inproc s{} c{} -> s{} holds {queued} messages, over SNDHWM {snd} + \
-                     RCVHWM {rcv} (at most {bound} so far)",
+                    "inproc s{} c{} -> s{} holds {queued} messages, over the pipe's \
+                     HWM {sum}, SNDHWM + RCVHWM (at most {bound} so far)",
                     me.0, me.1 .0, peer.0
                 );
                 let now = self.now;
