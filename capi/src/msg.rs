@@ -2,7 +2,8 @@
 //!
 //! `zmq_msg_t` is libzmq's 64-byte opaque struct; ours holds a [`MsgInner`] in place. A
 //! message made with `zmq_msg_init_size` owns a `Vec` the caller writes into; a message
-//! received, copied or made with `zmq_msg_init_data` holds `Bytes`, shared without copies
+//! received, copied or made with `zmq_msg_init_data` holds a [`Frame`]: a short one in
+//! place (as libzmq's very small messages), a longer one as `Bytes`, shared without copies
 //! (the caller's free function runs when the last share is dropped).
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use oxmq_core::codec::Metadata;
+use oxmq_core::Frame;
 
 use crate::error::guard;
 
@@ -64,7 +66,7 @@ pub(crate) struct MsgInner {
 
 enum Content {
     Owned(Vec<u8>),
-    Shared(Bytes),
+    Shared(Frame),
 }
 
 impl MsgInner {
@@ -79,10 +81,10 @@ impl MsgInner {
         }
     }
 
-    /// The content as `Bytes`, without a copy.
-    pub(crate) fn bytes(&mut self) -> Bytes {
+    /// The content as a frame, without a copy of a long one.
+    pub(crate) fn frame(&mut self) -> Frame {
         if let Content::Owned(v) = &mut self.content {
-            self.content = Content::Shared(Bytes::from(std::mem::take(v)));
+            self.content = Content::Shared(Frame::from(std::mem::take(v)));
         }
         match &self.content {
             Content::Shared(b) => b.clone(),
@@ -90,18 +92,18 @@ impl MsgInner {
         }
     }
 
-    /// Takes the content out as `Bytes`, leaving the message empty (no reference count
+    /// Takes the content out as a frame, leaving the message empty (no reference count
     /// touched); [`MsgInner::put_back`] undoes it.
-    pub(crate) fn take_bytes(&mut self) -> Bytes {
+    pub(crate) fn take_frame(&mut self) -> Frame {
         // An empty `Vec`, not `Bytes::new()`: dropping it later (zmq_msg_close) is one test,
         // where `Bytes` makes an indirect call.
         match std::mem::replace(&mut self.content, Content::Owned(Vec::new())) {
-            Content::Owned(v) => Bytes::from(v),
+            Content::Owned(v) => Frame::from(v),
             Content::Shared(b) => b,
         }
     }
 
-    /// Makes an emptied message (see [`MsgInner::take_bytes`]) a plain empty one, as
+    /// Makes an emptied message (see [`MsgInner::take_frame`]) a plain empty one, as
     /// `zmq_msg_init` leaves it, without writing the whole message again.
     pub(crate) fn clear(&mut self) {
         self.more = false;
@@ -114,7 +116,7 @@ impl MsgInner {
     /// held before is dropped.
     pub(crate) fn set_received(
         &mut self,
-        frame: Bytes,
+        frame: Frame,
         more: bool,
         properties: Option<Arc<Metadata>>,
     ) {
@@ -125,8 +127,8 @@ impl MsgInner {
         self.gets = None;
     }
 
-    /// Puts back what [`MsgInner::take_bytes`] took.
-    pub(crate) fn put_back(&mut self, b: Bytes) {
+    /// Puts back what [`MsgInner::take_frame`] took.
+    pub(crate) fn put_back(&mut self, b: Frame) {
         self.content = Content::Shared(b);
     }
 
@@ -268,7 +270,7 @@ pub extern "C" fn zmq_msg_init_data(
             ffn: ffn_,
             hint: hint_,
         };
-        let mut m = MsgInner::new(Content::Shared(Bytes::from_owner(buf)));
+        let mut m = MsgInner::new(Content::Shared(Frame::shared(Bytes::from_owner(buf))));
         // Without a free function the data is constant, which libzmq reports as shared.
         m.shared = ffn_.is_none();
         write(msg_, m)?;
@@ -310,9 +312,9 @@ pub extern "C" fn zmq_msg_copy(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c
         if dest_ == src_ {
             return Ok(0);
         }
-        let bytes = src.bytes();
+        let frame = src.frame();
         src.shared = true;
-        let mut m = MsgInner::new(Content::Shared(bytes));
+        let mut m = MsgInner::new(Content::Shared(frame));
         m.more = src.more;
         m.shared = true;
         m.properties = src.properties.clone();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use oxmq_core::codec::Metadata;
-use oxmq_core::SocketType;
+use oxmq_core::{Frame, SocketType};
 use oxmq_mio::{Context, Socket};
 
 use crate::ctx::context;
@@ -30,7 +30,7 @@ pub(crate) struct CSocket {
     /// The context, for the monitor's PAIR socket.
     pub(crate) ctx: Context,
     /// The frames of the message being read that `zmq_recv` has not returned yet.
-    in_parts: RefCell<VecDeque<Bytes>>,
+    in_parts: RefCell<VecDeque<Frame>>,
     /// That message's connection properties.
     in_props: RefCell<Option<Arc<Metadata>>>,
     /// The relay of `zmq_socket_monitor`, if one runs.
@@ -103,7 +103,7 @@ impl CSocket {
     pub(crate) fn recv_frame(
         &self,
         flags: c_int,
-    ) -> Result<(Bytes, bool, Option<Arc<Metadata>>), c_int> {
+    ) -> Result<(Frame, bool, Option<Arc<Metadata>>), c_int> {
         let mut parts = self.in_parts.borrow_mut();
         if parts.is_empty() {
             let mut m = if flags & ZMQ_DONTWAIT != 0 {
@@ -127,7 +127,7 @@ impl CSocket {
     }
 
     /// Sends one frame (ZMQ_SNDMORE, ZMQ_DONTWAIT in `flags`).
-    pub(crate) fn send_frame(&self, frame: Bytes, flags: c_int) -> Result<(), c_int> {
+    pub(crate) fn send_frame(&self, frame: Frame, flags: c_int) -> Result<(), c_int> {
         let more = flags & ZMQ_SNDMORE != 0;
         if flags & ZMQ_DONTWAIT != 0 {
             self.sock.send_frame_dontwait(frame, more)
@@ -248,13 +248,13 @@ pub extern "C" fn zmq_send(
     guard(-1, || {
         let s = socket(s_)?;
         let frame = if len_ == 0 {
-            Bytes::new()
+            Frame::new()
         } else {
             if buf_.is_null() {
                 return Err(libc::EFAULT);
             }
             // SAFETY: the caller gives `len_` readable bytes at `buf_`.
-            Bytes::copy_from_slice(unsafe { std::slice::from_raw_parts(buf_.cast(), len_) })
+            Frame::copy_from_slice(unsafe { std::slice::from_raw_parts(buf_.cast(), len_) })
         };
         s.send_frame(frame, flags_)?;
         Ok(len_result(len_))
@@ -286,12 +286,15 @@ pub extern "C" fn zmq_send_const(
     guard(-1, || {
         let s = socket(s_)?;
         let frame = if len_ == 0 {
-            Bytes::new()
+            Frame::new()
+        } else if buf_.is_null() {
+            return Err(libc::EFAULT);
+        } else if len_ <= Frame::INLINE {
+            // Copied into the frame: cheaper than sharing so few bytes.
+            // SAFETY: the caller gives `len_` readable bytes at `buf_`.
+            Frame::copy_from_slice(unsafe { std::slice::from_raw_parts(buf_.cast(), len_) })
         } else {
-            if buf_.is_null() {
-                return Err(libc::EFAULT);
-            }
-            Bytes::from_owner(ConstBuffer(buf_.cast(), len_))
+            Frame::shared(Bytes::from_owner(ConstBuffer(buf_.cast(), len_)))
         };
         s.send_frame(frame, flags_)?;
         Ok(len_result(len_))
@@ -331,7 +334,7 @@ pub extern "C" fn zmq_msg_send(msg_: *mut zmq_msg_t, s_: *mut c_void, flags_: c_
         let m = msg::inner(msg_)?;
         // Moved out, not shared: the bytes go to the pipe without a reference count, and
         // come back into the message if they could not be sent.
-        let frame = m.take_bytes();
+        let frame = m.take_frame();
         let len = frame.len();
         let more = flags_ & ZMQ_SNDMORE != 0;
         if let Err((e, back)) = s
@@ -391,10 +394,10 @@ pub extern "C" fn zmq_sendiov(
         let mut rc = 0;
         for (i, v) in iov.iter().enumerate() {
             let frame = if v.iov_len == 0 {
-                Bytes::new()
+                Frame::new()
             } else {
                 // SAFETY: as above.
-                Bytes::copy_from_slice(unsafe {
+                Frame::copy_from_slice(unsafe {
                     std::slice::from_raw_parts(v.iov_base.cast::<u8>(), v.iov_len)
                 })
             };

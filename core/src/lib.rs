@@ -64,7 +64,7 @@ pub mod tree;
 pub use engine::{Engine, EngineConfig, Event, PeerInfo};
 pub use error::{ConnectionError, OsError};
 pub use mechanism::{MechanismConfig, ZapReply, ZapReplyError, ZapRequest};
-pub use message::Message;
+pub use message::{Frame, Message};
 pub use options::{DriverOptions, OptionError, SocketOption, SocketOptionName};
 pub use pattern::options::SocketOptions;
 pub use pipe::{PipeId, PipeItem};

@@ -35,17 +35,23 @@ impl std::hash::Hash for Message {
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Parts {
-    One(Bytes),
-    Many(Vec<Bytes>),
+    One(Frame),
+    Many(Vec<Frame>),
 }
 
 impl Message {
     /// A message of one frame.
-    pub fn single(frame: impl Into<Bytes>) -> Self {
+    pub fn single(frame: impl Into<Frame>) -> Self {
         Message {
             parts: Parts::One(frame.into()),
             properties: None,
         }
+    }
+
+    /// A message of one frame copied from `data`: a short one (up to [`Frame::INLINE`]
+    /// bytes) is held in the message itself, with no allocation.
+    pub fn from_slice(data: &[u8]) -> Self {
+        Message::single(Frame::copy_from_slice(data))
     }
 
     /// A message from its frames. An empty list gives one empty frame: a ZeroMQ message always
@@ -53,11 +59,11 @@ impl Message {
     pub fn from_frames<I, B>(frames: I) -> Self
     where
         I: IntoIterator<Item = B>,
-        B: Into<Bytes>,
+        B: Into<Frame>,
     {
-        let mut v: Vec<Bytes> = frames.into_iter().map(Into::into).collect();
+        let mut v: Vec<Frame> = frames.into_iter().map(Into::into).collect();
         match v.len() {
-            0 => Message::single(Bytes::new()),
+            0 => Message::single(Frame::new()),
             1 => Message::single(v.pop().expect("length checked")),
             _ => Message {
                 parts: Parts::Many(v),
@@ -89,7 +95,7 @@ impl Message {
     }
 
     /// The frames, in order.
-    pub fn frames(&self) -> &[Bytes] {
+    pub fn frames(&self) -> &[Frame] {
         match &self.parts {
             Parts::One(b) => std::slice::from_ref(b),
             Parts::Many(v) => v,
@@ -108,11 +114,11 @@ impl Message {
 
     /// Total payload bytes across all frames.
     pub fn byte_len(&self) -> usize {
-        self.frames().iter().map(Bytes::len).sum()
+        self.frames().iter().map(|f| f.len()).sum()
     }
 
     /// Appends a frame at the end.
-    pub fn push_back(&mut self, frame: impl Into<Bytes>) {
+    pub fn push_back(&mut self, frame: impl Into<Frame>) {
         let frame = frame.into();
         match &mut self.parts {
             Parts::One(first) => {
@@ -124,7 +130,7 @@ impl Message {
     }
 
     /// Inserts a frame at the front (an envelope: routing id, delimiter).
-    pub fn push_front(&mut self, frame: impl Into<Bytes>) {
+    pub fn push_front(&mut self, frame: impl Into<Frame>) {
         let frame = frame.into();
         match &mut self.parts {
             Parts::One(first) => {
@@ -136,7 +142,7 @@ impl Message {
     }
 
     /// Removes and returns the first frame, unless it is the only one.
-    pub fn pop_front(&mut self) -> Option<Bytes> {
+    pub fn pop_front(&mut self) -> Option<Frame> {
         match &mut self.parts {
             Parts::One(_) => None,
             Parts::Many(v) => {
@@ -152,7 +158,7 @@ impl Message {
 
     /// The frame of a single-frame message, moved out without a copy or an allocation; the
     /// message itself back if it has more frames.
-    pub fn into_single(self) -> Result<Bytes, Message> {
+    pub fn into_single(self) -> Result<Frame, Message> {
         match self.parts {
             Parts::One(frame) => Ok(frame),
             parts => Err(Message {
@@ -163,7 +169,7 @@ impl Message {
     }
 
     /// The frames, consuming the message.
-    pub fn into_frames(self) -> Vec<Bytes> {
+    pub fn into_frames(self) -> Vec<Frame> {
         match self.parts {
             Parts::One(b) => vec![b],
             Parts::Many(v) => v,
@@ -177,27 +183,241 @@ impl std::fmt::Debug for Message {
     }
 }
 
-impl From<Bytes> for Message {
+impl<T: Into<Frame>> From<T> for Message {
+    fn from(frame: T) -> Self {
+        Message::single(frame)
+    }
+}
+
+/// One frame of a message: its bytes, read through `Deref<Target = [u8]>`.
+///
+/// A short frame, up to [`Frame::INLINE`] bytes, lives inside the frame itself (as
+/// libzmq's "very small messages", which hold up to 33): making, moving and dropping it
+/// allocates nothing and touches no reference count, which is what a stream of small
+/// messages spends most of its time on otherwise. A longer one is a reference-counted
+/// [`Bytes`], passed on without a copy (zero-copy from the user's buffer to the socket's
+/// write). 23 bytes is what fits in the space of the `Bytes` itself, so a frame is no
+/// larger than a `Bytes` (32 bytes on 64-bit targets).
+///
+/// Equality, ordering and hashing look at the bytes only, so a frame can be compared with
+/// and looked up by `&[u8]`, `&str`, `Bytes` or `Vec<u8>`.
+#[derive(Clone)]
+pub struct Frame(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, buf: [u8; Frame::INLINE] },
+    Shared(Bytes),
+}
+
+impl Frame {
+    /// The longest frame held inline, without an allocation.
+    pub const INLINE: usize = 23;
+
+    /// An empty frame.
+    pub const fn new() -> Self {
+        Frame(Repr::Inline {
+            len: 0,
+            buf: [0; Frame::INLINE],
+        })
+    }
+
+    /// A frame holding a copy of `data`; inline if it is short.
+    pub fn copy_from_slice(data: &[u8]) -> Self {
+        if data.len() <= Frame::INLINE {
+            let mut buf = [0; Frame::INLINE];
+            buf[..data.len()].copy_from_slice(data);
+            Frame(Repr::Inline {
+                len: data.len() as u8,
+                buf,
+            })
+        } else {
+            Frame(Repr::Shared(Bytes::copy_from_slice(data)))
+        }
+    }
+
+    /// A frame that keeps `b` as it is, however short: its buffer is shared, never
+    /// copied, and is released when the last frame or clone holding it is dropped (what
+    /// `zmq_msg_init_data`'s free function relies on). [`From<Bytes>`] copies a short one
+    /// inline instead.
+    pub fn shared(b: Bytes) -> Self {
+        Frame(Repr::Shared(b))
+    }
+
+    /// The frame's bytes as a [`Bytes`]: a reference-counted clone of a long frame, a copy
+    /// of a short one.
+    pub fn to_bytes(&self) -> Bytes {
+        match &self.0 {
+            Repr::Inline { .. } => Bytes::copy_from_slice(self),
+            Repr::Shared(b) => b.clone(),
+        }
+    }
+
+    /// The frame's bytes as a [`Bytes`], without a copy if the frame is long.
+    pub fn into_bytes(self) -> Bytes {
+        match self.0 {
+            Repr::Inline { .. } => Bytes::copy_from_slice(&self),
+            Repr::Shared(b) => b,
+        }
+    }
+
+    /// The shared buffer of a long frame; `None` for a short one held inline.
+    pub fn as_shared(&self) -> Option<&Bytes> {
+        match &self.0 {
+            Repr::Inline { .. } => None,
+            Repr::Shared(b) => Some(b),
+        }
+    }
+}
+
+impl Default for Frame {
+    fn default() -> Self {
+        Frame::new()
+    }
+}
+
+impl std::ops::Deref for Frame {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..usize::from(*len)],
+            Repr::Shared(b) => b,
+        }
+    }
+}
+
+impl AsRef<[u8]> for Frame {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Frame {
+    fn borrow(&self) -> &[u8] {
+        self
+    }
+}
+
+/// Takes the bytes as they are if long; copies a short one inline (and drops the `Bytes`).
+impl From<Bytes> for Frame {
     fn from(b: Bytes) -> Self {
-        Message::single(b)
+        if b.len() <= Frame::INLINE {
+            Frame::copy_from_slice(&b)
+        } else {
+            Frame(Repr::Shared(b))
+        }
     }
 }
 
-impl From<&'static str> for Message {
-    fn from(s: &'static str) -> Self {
-        Message::single(Bytes::from_static(s.as_bytes()))
-    }
-}
-
-impl From<Vec<u8>> for Message {
+impl From<Vec<u8>> for Frame {
     fn from(v: Vec<u8>) -> Self {
-        Message::single(Bytes::from(v))
+        if v.len() <= Frame::INLINE {
+            Frame::copy_from_slice(&v)
+        } else {
+            Frame(Repr::Shared(Bytes::from(v)))
+        }
     }
 }
 
-impl From<String> for Message {
+impl From<String> for Frame {
     fn from(s: String) -> Self {
-        Message::single(Bytes::from(s))
+        Frame::from(s.into_bytes())
+    }
+}
+
+impl From<&'static [u8]> for Frame {
+    fn from(s: &'static [u8]) -> Self {
+        Frame::from(Bytes::from_static(s))
+    }
+}
+
+impl<const N: usize> From<&'static [u8; N]> for Frame {
+    fn from(s: &'static [u8; N]) -> Self {
+        Frame::from(Bytes::from_static(s))
+    }
+}
+
+impl From<&'static str> for Frame {
+    fn from(s: &'static str) -> Self {
+        Frame::from(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<bytes::BytesMut> for Frame {
+    fn from(b: bytes::BytesMut) -> Self {
+        Frame::from(b.freeze())
+    }
+}
+
+impl From<Frame> for Bytes {
+    fn from(f: Frame) -> Self {
+        f.into_bytes()
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Frame) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Frame {}
+
+impl PartialOrd for Frame {
+    fn partial_cmp(&self, other: &Frame) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Frame {
+    fn cmp(&self, other: &Frame) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::hash::Hash for Frame {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state);
+    }
+}
+
+macro_rules! frame_eq {
+    ($($t:ty),*) => {$(
+        impl PartialEq<$t> for Frame {
+            fn eq(&self, other: &$t) -> bool {
+                **self == *AsRef::<[u8]>::as_ref(other)
+            }
+        }
+        impl PartialEq<Frame> for $t {
+            fn eq(&self, other: &Frame) -> bool {
+                *AsRef::<[u8]>::as_ref(self) == **other
+            }
+        }
+    )*};
+}
+
+frame_eq!([u8], &[u8], str, &str, Bytes, Vec<u8>, String);
+
+impl<const N: usize> PartialEq<[u8; N]> for Frame {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        **self == other[..]
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for Frame {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        **self == other[..]
+    }
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "b\"")?;
+        for &b in self.iter() {
+            write!(f, "{}", std::ascii::escape_default(b))?;
+        }
+        write!(f, "\"")
     }
 }
 
@@ -214,7 +434,7 @@ mod tests {
         assert_eq!(m.pop_front().unwrap(), "id");
         assert_eq!(m.pop_front().unwrap(), "");
         assert_eq!(m.pop_front(), None, "the last frame is never popped");
-        assert_eq!(m.frames(), &[Bytes::from_static(b"body")]);
+        assert_eq!(m.frames(), &[Frame::from("body")]);
     }
 
     #[test]
@@ -236,8 +456,50 @@ mod tests {
     }
 
     #[test]
+    fn short_frames_are_inline_and_long_ones_shared_without_a_copy() {
+        let short = Frame::from(Bytes::from(vec![7u8; Frame::INLINE]));
+        assert!(short.as_shared().is_none());
+        assert_eq!(short, vec![7u8; Frame::INLINE]);
+        let long = Bytes::from(vec![9u8; Frame::INLINE + 1]);
+        let frame = Frame::from(long.clone());
+        let shared = frame.as_shared().expect("a long frame is shared");
+        assert_eq!(shared.as_ptr(), long.as_ptr(), "not copied");
+        assert_eq!(frame.into_bytes().as_ptr(), long.as_ptr());
+        let m = Message::from_slice(b"hello");
+        assert!(m.frames()[0].as_shared().is_none());
+        assert_eq!(m.frames()[0], "hello");
+        assert_eq!(m.frames()[0].to_bytes(), Bytes::from_static(b"hello"));
+    }
+
+    #[test]
+    fn a_frame_takes_no_more_room_than_bytes() {
+        assert_eq!(std::mem::size_of::<Frame>(), std::mem::size_of::<Bytes>());
+    }
+
+    #[test]
+    fn a_shared_frame_keeps_even_a_short_buffer() {
+        let b = Bytes::from(vec![1u8, 2, 3]);
+        let f = Frame::shared(b.clone());
+        assert_eq!(f.as_shared().map(|s| s.as_ptr()), Some(b.as_ptr()));
+        assert_eq!(f, [1u8, 2, 3]);
+    }
+
+    #[test]
+    fn frames_compare_and_order_by_their_bytes() {
+        let a = Frame::from("abc");
+        let b = Frame::from(Bytes::from(vec![b'b'; 40]));
+        assert!(a < b);
+        assert_eq!(b.cmp(&a), std::cmp::Ordering::Greater);
+        assert_eq!(a, Frame::copy_from_slice(b"abc"));
+        assert_eq!(format!("{a:?}"), "b\"abc\"");
+        let mut set = std::collections::BTreeSet::new();
+        set.insert(a.clone());
+        assert!(set.contains(&b"abc"[..]));
+    }
+
+    #[test]
     fn empty_frame_list_is_one_empty_frame() {
-        let m = Message::from_frames(Vec::<Bytes>::new());
+        let m = Message::from_frames(Vec::<Frame>::new());
         assert_eq!(m.len(), 1);
         assert_eq!(m.byte_len(), 0);
     }

@@ -12,7 +12,7 @@ use oxmq_core::base::{EndpointOpError, SocketHalf};
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
-use oxmq_core::{Message, PipeId, SocketOption, SocketOptionName, SocketType};
+use oxmq_core::{Frame, Message, PipeId, SocketOption, SocketOptionName, SocketType};
 
 use crate::shared::{wait_on, HalfState, Shared, Signaller, SocketCell, Waited};
 use crate::Error;
@@ -44,9 +44,9 @@ pub struct Socket {
     sndtimeo: Cell<Option<Duration>>,
     rcvtimeo: Cell<Option<Duration>>,
     /// Frames given with `more` (SNDMORE), sent as one message with the last.
-    out_parts: RefCell<Vec<Bytes>>,
+    out_parts: RefCell<Vec<Frame>>,
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
-    in_parts: RefCell<VecDeque<Bytes>>,
+    in_parts: RefCell<VecDeque<Frame>>,
     /// Messages taken from the core ahead of `recv` calls, for socket types whose receive
     /// changes no state (see [`PREFETCH`]), with the pipe each came from.
     prefetched: RefCell<VecDeque<(PipeId, Message)>>,
@@ -79,7 +79,7 @@ impl Socket {
     /// frame. As in libzmq, the first frame of a message is where the socket decides whether
     /// the message may start: it fails there ([`Error::NotSupported`], [`Error::BadState`],
     /// ROUTER_MANDATORY's [`Error::HostUnreachable`]) or waits up to SNDTIMEO for room.
-    pub fn send_frame(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
+    pub fn send_frame(&self, frame: impl Into<Frame>, more: bool) -> Result<(), Error> {
         self.send_frame_until(frame.into(), more, deadline(self.sndtimeo.get()))
             .map_err(|(e, _)| e)
     }
@@ -87,7 +87,7 @@ impl Socket {
     /// [`Socket::send_frame`] that fails with [`Error::WouldBlock`] at once instead of
     /// waiting (ZMQ_DONTWAIT). When the last frame fails, the frames before it stay queued,
     /// so the caller can send the last one again, as with libzmq.
-    pub fn send_frame_dontwait(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
+    pub fn send_frame_dontwait(&self, frame: impl Into<Frame>, more: bool) -> Result<(), Error> {
         self.send_frame_until(frame.into(), more, Some(StdInstant::now()))
             .map_err(|(e, _)| e)
     }
@@ -97,10 +97,10 @@ impl Socket {
     /// its message: a caller can keep its only reference to the bytes and still retry.
     pub fn try_send_frame(
         &self,
-        frame: Bytes,
+        frame: Frame,
         more: bool,
         dontwait: bool,
-    ) -> Result<(), (Error, Bytes)> {
+    ) -> Result<(), (Error, Frame)> {
         let until = if dontwait {
             Some(StdInstant::now())
         } else {
@@ -112,10 +112,10 @@ impl Socket {
     #[inline]
     fn send_frame_until(
         &self,
-        frame: Bytes,
+        frame: Frame,
         more: bool,
         deadline: Option<StdInstant>,
-    ) -> Result<(), (Error, Bytes)> {
+    ) -> Result<(), (Error, Frame)> {
         if !more && self.out_parts.borrow().is_empty() {
             // A single-frame message, the common case: straight to the send, with no list of
             // parts to build (inline, so each caller skips the frame-by-frame path's call).
@@ -129,10 +129,10 @@ impl Socket {
     /// [`Socket::send_frame_until`] for a frame of a multi-frame message.
     fn send_part_until(
         &self,
-        frame: Bytes,
+        frame: Frame,
         more: bool,
         deadline: Option<StdInstant>,
-    ) -> Result<(), (Error, Bytes)> {
+    ) -> Result<(), (Error, Frame)> {
         let starts = self.out_parts.borrow().is_empty();
         // As libzmq's STREAM: the frame after the routing id ends the message, MORE or not.
         // (A frame that starts a message without MORE went out whole before this.)
@@ -202,7 +202,7 @@ impl Socket {
     }
 
     /// Receives one frame and whether more of the same message follow (ZMQ_RCVMORE).
-    pub fn recv_frame(&self) -> Result<(Bytes, bool), Error> {
+    pub fn recv_frame(&self) -> Result<(Frame, bool), Error> {
         if self.in_parts.borrow().is_empty() {
             let m = self.recv()?;
             self.in_parts.borrow_mut().extend(m.into_frames());

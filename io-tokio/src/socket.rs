@@ -15,7 +15,7 @@ use futures_sink::Sink;
 use oxmq_core::monitor::MonitorEvent;
 use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
-use oxmq_core::{Message, PipeId, RecvError, SocketOption, SocketOptionName, SocketType};
+use oxmq_core::{Frame, Message, PipeId, RecvError, SocketOption, SocketOptionName, SocketType};
 
 use crate::shared::{lock, SocketCell};
 use crate::Error;
@@ -68,9 +68,9 @@ const PREFETCH: usize = 64;
 #[derive(Default)]
 struct Local {
     /// Frames given with `more` (SNDMORE), sent as one message with the last.
-    out_parts: Vec<Bytes>,
+    out_parts: Vec<Frame>,
     /// The rest of a message being read frame by frame (RCVMORE while non-empty).
-    in_parts: VecDeque<Bytes>,
+    in_parts: VecDeque<Frame>,
     /// Messages taken from the half ahead of receives (see [`PREFETCH`]), with the pipe
     /// each came from.
     prefetched: VecDeque<(PipeId, Message)>,
@@ -210,7 +210,7 @@ impl Socket {
     ///
     /// Cancel-safe: a frame is taken only if this returns `Ok`; the frames before it stay
     /// buffered if a final `send_frame` is dropped while it waits.
-    pub async fn send_frame(&self, frame: impl Into<Bytes>, more: bool) -> Result<(), Error> {
+    pub async fn send_frame(&self, frame: impl Into<Frame>, more: bool) -> Result<(), Error> {
         let frame = frame.into();
         poll_fn(|cx| self.poll_send_frame(cx, &frame, more)).await
     }
@@ -218,7 +218,7 @@ impl Socket {
     fn poll_send_frame(
         &self,
         cx: &mut Context<'_>,
-        frame: &Bytes,
+        frame: &Frame,
         more: bool,
     ) -> Poll<Result<(), Error>> {
         let mut local = self.local();
@@ -333,7 +333,7 @@ impl Socket {
     ///
     /// Cancel-safe: the message is taken from the socket only in the poll that returns its
     /// first frame; its other frames wait in the handle for the next calls.
-    pub async fn recv_frame(&self) -> Result<(Bytes, bool), Error> {
+    pub async fn recv_frame(&self) -> Result<(Frame, bool), Error> {
         poll_fn(|cx| {
             let mut local = self.local();
             if local.in_parts.is_empty() {

@@ -259,7 +259,7 @@ async fn stream_talks_raw_tcp_with_a_plain_stream() {
     stream
         .send(Message::from_frames([
             id.clone(),
-            Bytes::from_static(b"200 OK"),
+            oxmq_core::Frame::from(b"200 OK"),
         ]))
         .await
         .unwrap();
@@ -268,7 +268,7 @@ async fn stream_talks_raw_tcp_with_a_plain_stream() {
     assert_eq!(&buf, b"200 OK");
     // An empty body closes that connection.
     stream
-        .send(Message::from_frames([id, Bytes::new()]))
+        .send(Message::from_frames([id, oxmq_core::Frame::new()]))
         .await
         .unwrap();
     assert_eq!(within("close", plain.read(&mut buf)).await.unwrap(), 0);

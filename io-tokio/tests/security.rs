@@ -247,7 +247,7 @@ async fn curve_with_pyzmq_in_both_roles() {
     router
         .send(Message::from_frames([
             m.frames()[0].clone(),
-            Bytes::from("pong"),
+            oxmq_core::Frame::from("pong"),
         ]))
         .await
         .unwrap();

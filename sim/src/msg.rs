@@ -62,7 +62,7 @@ impl Payload {
     }
 
     /// Reads a message back, checking that its frames belong together and none is missing.
-    pub fn decode(frames: &[Bytes]) -> Result<Payload, String> {
+    pub fn decode(frames: &[oxmq_core::Frame]) -> Result<Payload, String> {
         let head = frames.first().ok_or("no frames")?;
         let head = std::str::from_utf8(head).map_err(|_| "frame 0 is not text")?;
         let f: Vec<&str> = head.splitn(8, '|').collect();
@@ -123,7 +123,7 @@ mod tests {
         assert!(m.frames()[0].starts_with(b"AB|"));
         assert_eq!(Payload::decode(m.frames()), Ok(p.clone()));
         let mut frames = m.frames().to_vec();
-        frames[2] = Bytes::from_static(b"7.41.2");
+        frames[2] = oxmq_core::Frame::from(b"7.41.2");
         assert!(Payload::decode(&frames).is_err());
         assert!(Payload::decode(&frames[..2]).is_err());
     }

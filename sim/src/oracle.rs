@@ -425,7 +425,12 @@ impl Oracle {
     }
 
     /// Decodes a received message's frames, failing on a split or mixed multipart.
-    pub fn decode(&mut self, at: Instant, who: &str, frames: &[bytes::Bytes]) -> Option<Payload> {
+    pub fn decode(
+        &mut self,
+        at: Instant,
+        who: &str,
+        frames: &[oxmq_core::Frame],
+    ) -> Option<Payload> {
         match Payload::decode(frames) {
             Ok(p) => Some(p),
             Err(e) => {

@@ -21,7 +21,7 @@ fn a_kept_pipe_frames_each_connection_as_libzmq_does() {
     s.attach_pending_pipe(p, None).unwrap();
     s.peer_ready(p, PipePeer::new(SocketType::Stream)).unwrap();
     let hello = s.recv().unwrap();
-    let rid = hello.frames()[0].clone();
+    let rid = hello.frames()[0].to_bytes();
     let notice = Message::from_frames([rid.clone(), Bytes::new()]);
     assert_eq!(hello, notice);
     s.handle_inbound(p, PipeItem::Message(Message::single("old")))

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use oxmq_core::base::EndpointOpError;
 use oxmq_core::monitor::MonitorEvent;
-use oxmq_core::{Message, SocketOption, SocketOptionName, SocketType};
+use oxmq_core::{Frame, Message, SocketOption, SocketOptionName, SocketType};
 
 /// The bound every wait in these tests gives up at: a failure bound, never a timing
 /// assertion.
@@ -110,13 +110,13 @@ pub trait Sock: Send {
     /// Sends a whole message or fails at once (`ZMQ_DONTWAIT`).
     fn try_send(&self, msg: Message) -> Result<(), Errno>;
     /// Sends one frame, `more` when others follow.
-    fn send_frame(&self, frame: Bytes, more: bool) -> Result<(), Errno>;
+    fn send_frame(&self, frame: Frame, more: bool) -> Result<(), Errno>;
     /// Receives a whole message.
     fn recv(&self) -> Result<Message, Errno>;
     /// Receives a whole message if one is there now (`ZMQ_DONTWAIT`).
     fn try_recv(&self) -> Result<Message, Errno>;
     /// Receives one frame and whether more follow.
-    fn recv_frame(&self) -> Result<(Bytes, bool), Errno>;
+    fn recv_frame(&self) -> Result<(Frame, bool), Errno>;
     /// Receives a whole message if one is there within `timeout`.
     fn recv_within(&self, timeout: Duration) -> Result<Option<Message>, Errno>;
     /// This socket's monitor events from now on; they outlive the socket.
@@ -203,7 +203,7 @@ impl Sock for MioSock {
         Ok(self.0.send_dontwait(msg)?)
     }
 
-    fn send_frame(&self, frame: Bytes, more: bool) -> Result<(), Errno> {
+    fn send_frame(&self, frame: Frame, more: bool) -> Result<(), Errno> {
         Ok(self.0.send_frame(frame, more)?)
     }
 
@@ -215,7 +215,7 @@ impl Sock for MioSock {
         Ok(self.0.recv_dontwait()?)
     }
 
-    fn recv_frame(&self) -> Result<(Bytes, bool), Errno> {
+    fn recv_frame(&self) -> Result<(Frame, bool), Errno> {
         Ok(self.0.recv_frame()?)
     }
 
@@ -324,7 +324,7 @@ impl Sock for TokioSock {
         self.s.try_send(msg).map_err(|(e, _)| e.into())
     }
 
-    fn send_frame(&self, frame: Bytes, more: bool) -> Result<(), Errno> {
+    fn send_frame(&self, frame: Frame, more: bool) -> Result<(), Errno> {
         Ok(self.rt.block_on(self.s.send_frame(frame, more))?)
     }
 
@@ -336,7 +336,7 @@ impl Sock for TokioSock {
         Ok(self.s.try_recv()?)
     }
 
-    fn recv_frame(&self) -> Result<(Bytes, bool), Errno> {
+    fn recv_frame(&self) -> Result<(Frame, bool), Errno> {
         Ok(self.rt.block_on(self.s.recv_frame())?)
     }
 

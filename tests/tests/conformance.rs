@@ -289,7 +289,7 @@ fn dealer_router_identities_and_routing(front: &dyn Front) {
         router
             .send(Message::from_frames([
                 id.clone(),
-                Bytes::from_static(b"to anon"),
+                oxmq_core::Frame::from(b"to anon"),
             ]))
             .unwrap();
         router
@@ -352,7 +352,7 @@ fn router_mandatory_reports_unknown_peers(front: &dyn Front) {
         .unwrap();
     router.set(SocketOption::RouterMandatory(true)).unwrap();
     assert_eq!(
-        router.send_frame(Bytes::from_static(b"nobody"), true),
+        router.send_frame(oxmq_core::Frame::from(b"nobody"), true),
         Err(Errno::HostUnreach),
         "the first frame already fails"
     );
@@ -530,9 +530,10 @@ fn multipart_whole_and_frame_by_frame(front: &dyn Front) {
         push.send(Message::from_frames(frames.clone())).unwrap();
         assert_eq!(pull.recv().unwrap().frames(), &frames[..], "{ep}");
 
-        push.send_frame(Bytes::from_static(b"one"), true).unwrap();
-        push.send_frame(Bytes::new(), true).unwrap();
-        push.send_frame(Bytes::from_static(b"three"), false)
+        push.send_frame(oxmq_core::Frame::from(b"one"), true)
+            .unwrap();
+        push.send_frame(oxmq_core::Frame::new(), true).unwrap();
+        push.send_frame(oxmq_core::Frame::from(b"three"), false)
             .unwrap();
         let (f, more) = pull.recv_frame().unwrap();
         assert_eq!((&f[..], more), (&b"one"[..], true), "{ep}");
@@ -1009,7 +1010,7 @@ fn stream_connect_hears_the_server_close(front: &dyn Front) {
     stream
         .send(Message::from_frames([
             id.clone(),
-            Bytes::from_static(b"ping"),
+            oxmq_core::Frame::from(b"ping"),
         ]))
         .unwrap();
     let mut buf = [0u8; 4];
@@ -1019,7 +1020,7 @@ fn stream_connect_hears_the_server_close(front: &dyn Front) {
     // ends the message even when sent with MORE.
     stream.send_frame(id.clone(), true).unwrap();
     stream
-        .send_frame(Bytes::from_static(b"more"), true)
+        .send_frame(oxmq_core::Frame::from(b"more"), true)
         .unwrap();
     conn.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"more");

@@ -349,7 +349,7 @@ mod curve {
         router
             .send(Message::from_frames([
                 m.frames()[0].clone(),
-                Bytes::from("pong"),
+                oxmq_core::Frame::from("pong"),
             ]))
             .unwrap();
         assert_eq!(py.line(), "reply pong");

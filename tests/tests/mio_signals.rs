@@ -37,7 +37,7 @@ fn an_interruptible_send_hands_the_message_back() {
     let ctx = interruptible();
     let push = ctx.socket(SocketType::Push).unwrap();
     let (push, r) = signalled(2000, move || {
-        let r = push.try_send_frame(bytes::Bytes::from_static(b"kept"), false, false);
+        let r = push.try_send_frame(oxmq_core::Frame::from(b"kept"), false, false);
         (push, r)
     });
     match r {

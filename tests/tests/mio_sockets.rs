@@ -632,7 +632,7 @@ fn stream_talks_raw_tcp_with_a_plain_socket() {
     stream
         .send(Message::from_frames([
             id.clone(),
-            bytes::Bytes::from_static(b"200 OK"),
+            oxmq_core::Frame::from(b"200 OK"),
         ]))
         .unwrap();
     let mut buf = [0u8; 6];
@@ -640,7 +640,7 @@ fn stream_talks_raw_tcp_with_a_plain_socket() {
     assert_eq!(&buf, b"200 OK");
     // An empty body closes that connection.
     stream
-        .send(Message::from_frames([id, bytes::Bytes::new()]))
+        .send(Message::from_frames([id, oxmq_core::Frame::new()]))
         .unwrap();
     assert_eq!(plain.read(&mut buf).unwrap(), 0);
 }

@@ -47,10 +47,10 @@ impl Encoder {
 
     /// Queues bytes as they are, without framing (raw STREAM peers); large ones by reference.
     pub fn bytes(&mut self, data: &Bytes) {
-        self.pending += data.len();
         if data.len() <= self.inline_max {
-            self.batch.extend_from_slice(data);
+            self.raw(data);
         } else {
+            self.pending += data.len();
             if !self.batch.is_empty() {
                 let head = self.batch.split().freeze();
                 self.chunks.push_back(head);
@@ -59,18 +59,26 @@ impl Encoder {
         }
     }
 
-    /// Queues one message frame.
+    /// Queues one message frame; a large body by reference.
     pub fn frame(&mut self, body: &Bytes, more: bool) {
-        let before = self.batch.len();
-        put_header(&mut self.batch, more, false, body.len());
-        self.pending += self.batch.len() - before + body.len();
         if body.len() <= self.inline_max {
-            self.batch.extend_from_slice(body);
+            self.frame_copied(body, more);
         } else {
+            let before = self.batch.len();
+            put_header(&mut self.batch, more, false, body.len());
+            self.pending += self.batch.len() - before + body.len();
             let header = self.batch.split().freeze();
             self.chunks.push_back(header);
             self.chunks.push_back(body.clone());
         }
+    }
+
+    /// Queues one message frame, its body copied into the batch.
+    pub fn frame_copied(&mut self, body: &[u8], more: bool) {
+        let before = self.batch.len();
+        put_header(&mut self.batch, more, false, body.len());
+        self.pending += self.batch.len() - before + body.len();
+        self.batch.extend_from_slice(body);
     }
 
     /// Queues one command frame.

@@ -35,7 +35,7 @@ use crate::error::{ConnectionError, Incompatible, ProtocolViolation};
 use crate::mechanism::zap::Authenticated;
 use crate::mechanism::{Mechanism, MechanismConfig, NullMechanism, Progress, Setup};
 use crate::mechanism::{ZapReply, ZapRequest};
-use crate::message::Message;
+use crate::message::{Frame as MsgFrame, Message};
 use crate::rng::RandomSource;
 use crate::socket_type::SocketType;
 use crate::time::{Instant, TimerTable};
@@ -496,7 +496,10 @@ impl Engine {
         self.check_can_send()?;
         if self.config.raw {
             for f in msg.frames() {
-                self.tx.bytes(f);
+                match f.as_shared() {
+                    Some(b) => self.tx.bytes(b),
+                    None => self.tx.raw(f),
+                }
             }
             self.stats.messages_sent += 1;
             return Ok(());
@@ -511,13 +514,16 @@ impl Engine {
     }
 
     /// Queues one message frame, through the mechanism's transform if it has one.
-    fn put_frame(&mut self, body: &Bytes, more: bool) {
+    fn put_frame(&mut self, body: &MsgFrame, more: bool) {
         if self.encrypting {
             // libzmq sends a CURVE MESSAGE as a plain frame; MORE travels inside the box.
             let boxed = self.mechanism.wrap(body, more, false);
             self.tx.frame(&boxed, false);
         } else {
-            self.tx.frame(body, more);
+            match body.as_shared() {
+                Some(b) => self.tx.frame(b, more),
+                None => self.tx.frame_copied(body, more),
+            }
         }
     }
 
@@ -559,7 +565,7 @@ impl Engine {
             let mut body = Vec::with_capacity(1 + topic.len());
             body.push(u8::from(subscribe));
             body.extend_from_slice(&topic);
-            self.put_frame(&Bytes::from(body), false);
+            self.put_frame(&MsgFrame::from(body), false);
         }
         Ok(())
     }

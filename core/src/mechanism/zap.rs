@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use crate::codec::{MechanismName, Metadata};
 use crate::error::ConnectionError;
+use crate::message::Frame;
 
 /// The version every ZAP request and reply carries (RFC 27).
 pub const ZAP_VERSION: &[u8] = b"1.0";
@@ -137,7 +138,7 @@ impl ZapReply {
     /// version, request id, status code, status text, user id, metadata — checking it in
     /// libzmq's order (frame count and delimiter, version, request id, status code,
     /// metadata). The error names the first check that failed.
-    pub fn parse(frames: &[Bytes], request_id: &[u8]) -> Result<ZapReply, ZapReplyError> {
+    pub fn parse(frames: &[Frame], request_id: &[u8]) -> Result<ZapReply, ZapReplyError> {
         let [delimiter, version, id, code, _text, user_id, metadata] = frames else {
             return Err(ZapReplyError::Malformed);
         };
@@ -155,10 +156,10 @@ impl ZapReply {
             _ => return Err(ZapReplyError::InvalidStatusCode),
         };
         let metadata =
-            Metadata::parse(metadata.clone()).map_err(|_| ZapReplyError::InvalidMetadata)?;
+            Metadata::parse(metadata.to_bytes()).map_err(|_| ZapReplyError::InvalidMetadata)?;
         Ok(ZapReply {
             status_code,
-            user_id: user_id.clone(),
+            user_id: user_id.to_bytes(),
             metadata,
             invalid: None,
         })
@@ -190,7 +191,7 @@ impl ZapReply {
 /// `None` when nothing is pending.
 pub fn take_relayed_reply<T>(
     pending: &mut std::collections::BTreeMap<u64, T>,
-    frames: &[Bytes],
+    frames: &[Frame],
 ) -> Option<(T, ZapReply)> {
     let named = frames
         .get(2)
@@ -275,27 +276,27 @@ mod tests {
         meta.push("Hello", "World").unwrap();
         let mut encoded = bytes::BytesMut::new();
         meta.encode(&mut encoded);
-        let reply = [
-            Bytes::new(),
-            Bytes::from_static(b"1.0"),
-            Bytes::from_static(b"7"),
-            Bytes::from_static(b"200"),
-            Bytes::from_static(b"OK"),
-            Bytes::from_static(b"admin"),
-            encoded.freeze(),
+        let reply: [Frame; 7] = [
+            Frame::new(),
+            Frame::from(b"1.0"),
+            Frame::from(b"7"),
+            Frame::from(b"200"),
+            Frame::from(b"OK"),
+            Frame::from(b"admin"),
+            encoded.freeze().into(),
         ];
         let r = ZapReply::parse(&reply, b"7").unwrap();
         assert_eq!(r.status_code, 200);
         assert_eq!(r.metadata.get("Hello").unwrap(), "World");
         let with = |i: usize, v: &'static [u8]| {
             let mut f = reply.to_vec();
-            f[i] = Bytes::from_static(v);
+            f[i] = Frame::from(v);
             f
         };
         use ZapReplyError as E;
         for (frames, err) in [
             (reply[..6].to_vec(), E::Malformed),
-            ([&reply[..], &[Bytes::new()]].concat(), E::Malformed),
+            ([&reply[..], &[Frame::new()]].concat(), E::Malformed),
             (with(0, b"x"), E::Malformed),
             (with(1, b"2.0"), E::BadVersion),
             (with(2, b"8"), E::BadRequestId),
@@ -308,7 +309,7 @@ mod tests {
         }
         // libzmq's order: the version is checked before the request id.
         let mut both = with(1, b"2.0");
-        both[2] = Bytes::from_static(b"8");
+        both[2] = Frame::from(b"8");
         assert_eq!(ZapReply::parse(&both, b"7"), Err(E::BadVersion));
         for code in [b"300", b"400", b"500"] {
             assert_eq!(
@@ -321,7 +322,7 @@ mod tests {
     #[test]
     fn a_relayed_reply_answers_its_request_or_else_the_oldest() {
         let reply = |id: &'static [u8], code: &'static [u8]| {
-            [b"" as &[u8], b"1.0", id, code, b"", b"", b""].map(Bytes::from_static)
+            [b"" as &[u8], b"1.0", id, code, b"", b"", b""].map(Frame::from)
         };
         let mut pending: std::collections::BTreeMap<u64, &str> =
             [(3, "c"), (9, "i"), (10, "j")].into_iter().collect();
@@ -338,7 +339,7 @@ mod tests {
             r.outcome(),
             Err(ConnectionError::BadZapReply(ZapReplyError::BadRequestId))
         );
-        let (who, r) = take_relayed_reply(&mut pending, &[Bytes::new()]).unwrap();
+        let (who, r) = take_relayed_reply(&mut pending, &[Frame::new()]).unwrap();
         assert_eq!(who, "i");
         assert_eq!(
             r.outcome(),

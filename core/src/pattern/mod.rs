@@ -320,11 +320,16 @@ pub(crate) fn for_type(kind: SocketType, seed: u32) -> Option<Box<dyn Pattern>> 
 /// (subscribe?, topic). Other messages give `None`.
 pub(crate) fn parse_subscription(msg: &Message) -> Option<(bool, Bytes)> {
     let first = &msg.frames()[0];
-    match first.first() {
-        Some(1) => Some((true, first.slice(1..))),
-        Some(0) => Some((false, first.slice(1..))),
-        _ => None,
-    }
+    let subscribe = match first.first() {
+        Some(1) => true,
+        Some(0) => false,
+        _ => return None,
+    };
+    let topic = match first.as_shared() {
+        Some(b) => b.slice(1..),
+        None => Bytes::copy_from_slice(&first[1..]),
+    };
+    Some((subscribe, topic))
 }
 
 /// The ZMTP 3.0 / API form of a subscription change: `\x01topic` or `\x00topic`.

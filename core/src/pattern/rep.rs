@@ -1,9 +1,7 @@
 //! REP (RFC 28): fair-queue requests, keep each one's envelope, send the reply back along it.
 
-use bytes::Bytes;
-
 use super::{Core, Pattern};
-use crate::message::Message;
+use crate::message::{Frame, Message};
 use crate::pipe::PipeId;
 use crate::sched::FairQueue;
 use crate::socket::{AttachError, RecvError, SendError, SendErrorKind};
@@ -14,16 +12,16 @@ pub(crate) struct Rep {
     fq: FairQueue,
     /// Set between a request received and its reply sent: the requester and its envelope
     /// (routing frames and the empty delimiter).
-    pending: Option<(PipeId, Vec<Bytes>)>,
+    pending: Option<(PipeId, Vec<Frame>)>,
 }
 
 /// Splits a request into its envelope (up to and including the first empty frame) and body.
 /// `None` if there is no delimiter or nothing after it. The body keeps the connection's
 /// properties (`User-Id`, ZAP metadata, `Socket-Type`): in libzmq every frame carries them.
-fn split_envelope(msg: Message) -> Option<(Vec<Bytes>, Message)> {
+fn split_envelope(msg: Message) -> Option<(Vec<Frame>, Message)> {
     let properties = msg.properties().cloned();
     let mut frames = msg.into_frames();
-    let delimiter = frames.iter().position(Bytes::is_empty)?;
+    let delimiter = frames.iter().position(|f| f.is_empty())?;
     if delimiter + 1 == frames.len() {
         return None;
     }

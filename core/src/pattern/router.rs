@@ -229,7 +229,7 @@ mod tests {
         deliver(&mut s, a, msg(&["", "x"]));
         deliver(&mut s, b, msg(&["", "y"]));
         let ids: Vec<Bytes> = (0..2)
-            .map(|_| s.recv().unwrap().frames()[0].clone())
+            .map(|_| s.recv().unwrap().frames()[0].to_bytes())
             .collect();
         assert!(ids.contains(&Bytes::from_static(&[0, 1, 2, 3, 5])));
         assert!(ids.contains(&Bytes::from_static(&[0, 1, 2, 3, 6])));

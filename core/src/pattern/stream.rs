@@ -181,7 +181,7 @@ mod tests {
         let hello = s.recv().unwrap();
         assert_eq!(hello.len(), 2);
         assert_eq!(hello.frames()[1], "", "connect notice");
-        let rid = hello.frames()[0].clone();
+        let rid = hello.frames()[0].to_bytes();
         assert_eq!(rid.len(), 5);
         // libzmq: ZMQ_ROUTING_ID reads back the id made up for the newest peer.
         assert_eq!(

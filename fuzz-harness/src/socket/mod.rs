@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use oxmq_core::{
-    AttachError, InboundError, Message, PipeId, PipeItem, PipePeer, SendErrorKind, Socket,
+    AttachError, Frame, InboundError, Message, PipeId, PipeItem, PipePeer, SendErrorKind, Socket,
     SocketEvent, SocketType,
 };
 
@@ -753,8 +753,8 @@ impl SocketRun {
             f.ends_with(body) && f[..f.len() - body.len()] == envelope[..],
             "{kind}: {id} transmitted {m:?} for {original:?} (envelope {envelope:?})"
         );
-        model.envelope = match f.iter().position(Bytes::is_empty) {
-            Some(p) => f[..=p].to_vec(),
+        model.envelope = match f.iter().position(|f| f.is_empty()) {
+            Some(p) => f[..=p].iter().map(Frame::to_bytes).collect(),
             None => Vec::new(),
         };
     }
@@ -804,16 +804,16 @@ impl SocketRun {
         }
         // Multipart is atomic: whatever envelope handling, the data frames arrive whole.
         let (f, of) = (m.frames(), original.frames());
-        let data = of.iter().rposition(Bytes::is_empty).map_or(0, |p| p + 1);
+        let data = of.iter().rposition(|f| f.is_empty()).map_or(0, |p| p + 1);
         assert!(f.ends_with(&of[data..]), "{kind}: {m:?} split {original:?}");
-        let delimiter = of.iter().position(Bytes::is_empty);
+        let delimiter = of.iter().position(|f| f.is_empty());
         match kind {
             Router | Stream => {
                 assert!(
                     f.len() == of.len() + 1 && !f[0].is_empty() && f[1..] == *of,
                     "{kind}: {m:?} is not {original:?} behind a routing id"
                 );
-                self.routing_ids.insert(pipe, f[0].clone());
+                self.routing_ids.insert(pipe, f[0].to_bytes());
             }
             Rep => {
                 let Some(d) = delimiter else {
@@ -824,7 +824,7 @@ impl SocketRun {
                     "REP: {m:?} is not the body of {original:?}"
                 );
                 assert!(self.rep.is_none(), "REP took a request while owing a reply");
-                self.rep = Some((pipe, of[..=d].to_vec()));
+                self.rep = Some((pipe, of[..=d].iter().map(Frame::to_bytes).collect()));
             }
             Req => {
                 assert!(

@@ -102,7 +102,7 @@ impl Tracker {
                 m.len()
             ));
         };
-        let (rid, body) = (rid.clone(), body.clone());
+        let (rid, body) = (rid.to_bytes(), body.to_bytes());
         if rid.is_empty() {
             return Err(format!(
                 "STREAM s{s} handed up bytes under an empty routing id"

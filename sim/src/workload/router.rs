@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 use oxmq_core::socket::SendErrorKind;
-use oxmq_core::{Instant, Message, SocketOption, SocketType};
+use oxmq_core::{Frame, Instant, Message, SocketOption, SocketType};
 
 use super::{
     add_apps, bind_ports, churn, deadline, ep, frames, open, peer_ep, probing, rebind, reconnect,
@@ -101,7 +101,7 @@ impl Server {
 
     /// Sends the held replies that can go now, keeping each peer's replies in order.
     fn send_held(&mut self, cx: &mut Cx<'_>, s: u64) {
-        let mut blocked: Vec<Bytes> = Vec::new();
+        let mut blocked: Vec<Frame> = Vec::new();
         for _ in 0..self.held.len() {
             let (m, req) = self.held.pop_front().expect("counted");
             let id = m.frames()[0].clone();
@@ -122,7 +122,7 @@ impl Server {
         let mut m = Payload::new(s, 0, 1, false);
         m.pad = self.p.pad;
         m.extra = "ghost".into();
-        let mut frames = vec![Bytes::from_static(GHOST)];
+        let mut frames = vec![Frame::from(GHOST)];
         frames.extend(m.encode().frames().iter().cloned());
         let got = cx.send(s, Message::from_frames(frames));
         cx.oracle().coverage.unroutable += 1;
@@ -207,7 +207,7 @@ impl App for Server {
                 return;
             }
             cx.oracle().received(now, s, pipe, &req, Scope::One);
-            let mut reply: Vec<Bytes> = vec![id.clone()];
+            let mut reply: Vec<Frame> = vec![id.clone()];
             reply.extend(req.encode().frames().iter().cloned());
             let m = Message::from_frames(reply);
             if self.held.iter().any(|(h, _)| h.frames()[0] == id) {
@@ -488,7 +488,7 @@ impl App for Client {
         if let Some(req) = self.pending.take() {
             let to = self.pending_to;
             let m = if self.router {
-                let mut frames = vec![server_name(to)];
+                let mut frames = vec![Frame::from(server_name(to))];
                 frames.extend(req.encode().frames().iter().cloned());
                 Message::from_frames(frames)
             } else {
@@ -542,7 +542,7 @@ impl App for Client {
                 // request went out on.
                 let to = self.sent_to.remove(&rep.seq);
                 let name = to.map(server_name);
-                if name.as_ref() != m.frames().first() {
+                if name.as_deref() != m.frames().first().map(|f| &f[..]) {
                     let what = format!(
                         "ROUTER s{s} got the reply to request {} under routing id {:?}, \
                          though it sent the request to {:?}",

@@ -1,6 +1,5 @@
 //! oxmq's blocking front-end.
 
-use bytes::Bytes;
 use oxmq_core::{Message, SocketOption, SocketType};
 
 use crate::blocking::{Blocking, Socket};
@@ -75,7 +74,7 @@ impl Socket for oxmq_mio::Socket {
     }
 
     fn message(&self, payload: &[u8]) -> Message {
-        Message::single(Bytes::copy_from_slice(payload))
+        Message::from_slice(payload)
     }
 
     fn send(&mut self, msg: &Message) {

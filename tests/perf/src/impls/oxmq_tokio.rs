@@ -3,7 +3,6 @@
 //! multi-thread runtime (Tokio's default), and a current-thread one, where the application's
 //! tasks and the sessions share one thread (the co-located form, as ØMQ.rs runs by default).
 
-use bytes::Bytes;
 use oxmq_core::{Message, SocketOption, SocketType};
 
 use crate::nonblocking::{Async, Socket};
@@ -80,7 +79,7 @@ impl Socket for oxmq_tokio::Socket {
     }
 
     fn message(payload: &[u8]) -> Message {
-        Message::single(Bytes::copy_from_slice(payload))
+        Message::from_slice(payload)
     }
 
     async fn send(&mut self, msg: &Message) {
