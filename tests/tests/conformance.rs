@@ -1064,6 +1064,38 @@ fn monitor_events_are_readable_after_close(front: &dyn Front) {
     assert!(mon.next(Duration::from_millis(1)).is_none());
 }
 
+/// libzmq reports nothing about inproc: an inproc bind is a registered name, not a
+/// listener, and its connections are bare pipes without an engine. So no LISTENING at the
+/// bind, no CLOSED at the unbind, no DISCONNECTED when a PAIR refuses a second inproc peer:
+/// the monitor sees only the tcp endpoint's events.
+fn inproc_is_not_reported_to_the_monitor(front: &dyn Front) {
+    let pair = front.socket(SocketType::Pair);
+    let mon = pair.monitor();
+    let name = &format!("inproc://{}", unique("unreported"));
+    pair.bind(name).unwrap();
+    let first = front.socket(SocketType::Pair);
+    first.connect(name).unwrap();
+    first.send(msg("paired")).unwrap();
+    assert_eq!(recv_text(&*pair), "paired");
+    let second = front.socket(SocketType::Pair);
+    second.connect(name).unwrap();
+    let ep = pair.bind("tcp://127.0.0.1:*").unwrap();
+    let ev = mon.next(WAIT).expect("LISTENING for the tcp bind");
+    assert_eq!(
+        (ev.kind, ev.endpoint.as_str()),
+        (MonitorEventKind::Listening, ep.as_str())
+    );
+    pair.unbind(name).unwrap();
+    drop(pair);
+    loop {
+        let ev = mon.next(WAIT).expect("events until MONITOR_STOPPED");
+        assert!(!ev.endpoint.starts_with("inproc://"), "{ev:?}");
+        if ev.kind == MonitorEventKind::MonitorStopped {
+            break;
+        }
+    }
+}
+
 /// Each case as a test on each front-end.
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
@@ -1112,4 +1144,5 @@ suite!(
     no_reconnect_drops_the_pipe_and_a_new_connect_works,
     stream_connect_hears_the_server_close,
     monitor_events_are_readable_after_close,
+    inproc_is_not_reported_to_the_monitor,
 );

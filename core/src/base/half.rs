@@ -244,7 +244,13 @@ impl SocketHalf {
     /// Reports a monitor event, unless the monitor has stopped: a driver's report that
     /// comes after the close finished (a listener whose close failed at the operating
     /// system, the last thing a close does) has no monitor left to go to, as in libzmq.
+    /// Nothing is reported about an inproc endpoint: libzmq's inproc bind registers a name
+    /// and its connections are bare pipes, with no listener or engine to report anything
+    /// (not LISTENING, not CLOSED, not a refused peer's DISCONNECTED).
     fn event(&mut self, kind: MonitorEventKind, endpoint: &str, value: u64) {
+        if endpoint.starts_with("inproc://") {
+            return;
+        }
         self.push_event(MonitorEvent {
             kind,
             endpoint: endpoint.to_owned(),
@@ -917,12 +923,10 @@ impl SocketHalf {
 
     /// The pattern refused or dropped an inproc peer.
     fn drop_inproc(&mut self, node: NodeId, now: Instant) {
-        let Some(link) = self.links.get(&node) else {
+        if !self.links.contains_key(&node) {
             return;
-        };
-        let ep = link.endpoint.clone();
-        let conn = link.inproc.as_ref().and_then(|i| i.conn).map_or(0, |c| c.0);
-        self.event(MonitorEventKind::Disconnected, &ep, conn);
+        }
+        // No event: libzmq's pattern terminates the pipe and says nothing (see `event`).
         self.close_inproc(node);
         self.tree.terminate(node, self.config.linger, now);
     }
