@@ -81,10 +81,12 @@ impl MsgInner {
         }
     }
 
-    /// The content as a frame, without a copy of a long one.
+    /// The content as a frame, without a copy. A message the caller filled
+    /// (`zmq_msg_init_size`) keeps its buffer, however short, so the pointer
+    /// `zmq_msg_data` gave stays good.
     pub(crate) fn frame(&mut self) -> Frame {
         if let Content::Owned(v) = &mut self.content {
-            self.content = Content::Shared(Frame::from(std::mem::take(v)));
+            self.content = Content::Shared(Frame::shared(Bytes::from(std::mem::take(v))));
         }
         match &self.content {
             Content::Shared(b) => b.clone(),
@@ -303,7 +305,10 @@ pub extern "C" fn zmq_msg_move(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c
     })
 }
 
-/// `zmq_msg_copy`: `dest` shares `src`'s content (no bytes are copied).
+/// `zmq_msg_copy`: `dest` shares `src`'s content (no bytes are copied), and both then
+/// report ZMQ_SHARED. A short frame held in place (23 bytes or fewer, as a received one
+/// is) is copied instead and neither becomes shared, as libzmq copies its very small
+/// messages.
 #[no_mangle]
 pub extern "C" fn zmq_msg_copy(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c_int {
     guard(-1, || {
@@ -313,10 +318,10 @@ pub extern "C" fn zmq_msg_copy(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c
             return Ok(0);
         }
         let frame = src.frame();
-        src.shared = true;
+        src.shared |= frame.as_shared().is_some();
         let mut m = MsgInner::new(Content::Shared(frame));
         m.more = src.more;
-        m.shared = true;
+        m.shared = src.shared;
         m.properties = src.properties.clone();
         replace(dest_, m)?;
         Ok(0)

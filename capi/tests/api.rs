@@ -173,6 +173,61 @@ fn msg_init_data_is_zero_copy_and_freed_once() {
     assert_eq!(FREED.load(Ordering::SeqCst), 1);
 }
 
+/// As libzmq's `test_msg_flags`: a copy of a large message shares it, and both report
+/// ZMQ_SHARED. A very small message received is held in place (as libzmq's), so its copy is
+/// a copy and neither reports ZMQ_SHARED. A message made with `zmq_msg_init_size` keeps
+/// its buffer where the caller's `zmq_msg_data` pointed, whatever its size.
+#[test]
+fn a_copy_shares_a_large_message_and_copies_a_small_received_one() {
+    const ZMQ_SHARED: c_int = 3;
+    let mut a = zmq_msg_t::uninit();
+    assert_eq!(zmq_msg_init_size(&mut a, 1024), 0);
+    assert_eq!(zmq_msg_get(&a, ZMQ_SHARED), 0);
+    let mut b = zmq_msg_t::uninit();
+    zmq_msg_init(&mut b);
+    assert_eq!(zmq_msg_copy(&mut b, &mut a), 0);
+    assert_eq!(zmq_msg_get(&b, ZMQ_SHARED), 1);
+    assert_eq!(zmq_msg_get(&a, ZMQ_SHARED), 1);
+    assert_eq!(
+        zmq_msg_data(&mut a),
+        zmq_msg_data(&mut b),
+        "shared, not copied"
+    );
+    zmq_msg_close(&mut a);
+    zmq_msg_close(&mut b);
+
+    let mut small = zmq_msg_t::uninit();
+    assert_eq!(zmq_msg_init_size(&mut small, 5), 0);
+    let data = zmq_msg_data(&mut small);
+    let mut copy = zmq_msg_t::uninit();
+    zmq_msg_init(&mut copy);
+    assert_eq!(zmq_msg_copy(&mut copy, &mut small), 0);
+    assert_eq!(
+        zmq_msg_data(&mut small),
+        data,
+        "the caller's pointer still holds"
+    );
+    zmq_msg_close(&mut small);
+    zmq_msg_close(&mut copy);
+
+    let ctx = zmq_ctx_new();
+    let (pull, push) = pair_of(ctx, PULL, PUSH, "inproc://copy-small");
+    assert_eq!(send(push, b"hello", 0), 5);
+    let mut got = zmq_msg_t::uninit();
+    zmq_msg_init(&mut got);
+    assert_eq!(zmq_msg_recv(&mut got, pull, 0), 5);
+    let mut copy = zmq_msg_t::uninit();
+    zmq_msg_init(&mut copy);
+    assert_eq!(zmq_msg_copy(&mut copy, &mut got), 0);
+    assert_eq!(zmq_msg_get(&copy, ZMQ_SHARED), 0);
+    assert_eq!(zmq_msg_get(&got, ZMQ_SHARED), 0);
+    assert_ne!(zmq_msg_data(&mut got), zmq_msg_data(&mut copy), "copied");
+    assert_eq!(zmq_msg_size(&copy), 5);
+    zmq_msg_close(&mut got);
+    zmq_msg_close(&mut copy);
+    close_all(ctx, &[pull, push]);
+}
+
 /// After libzmq's `test_reset_hwm`: a reader reports its reads every half HWM, so a
 /// publisher at SNDHWM 11,024 whose subscriber has read 9,000 messages has room for 3,000
 /// more. With the step libzmq used before 4.0 (HWM − 1024 for a large HWM) no report had

@@ -199,8 +199,9 @@ impl<T: Into<Frame>> From<T> for Message {
 /// write). 23 bytes is what fits in the space of the `Bytes` itself, so a frame is no
 /// larger than a `Bytes` (32 bytes on 64-bit targets).
 ///
-/// Equality, ordering and hashing look at the bytes only, so a frame can be compared with
-/// and looked up by `&[u8]`, `&str`, `Bytes` or `Vec<u8>`.
+/// Equality, ordering and hashing look at the bytes only, so a frame compares equal to
+/// `&[u8]`, `&str`, `Bytes` or `Vec<u8>` holding the same bytes, and a map keyed by frames
+/// is searched with a `&[u8]`.
 #[derive(Clone)]
 pub struct Frame(Repr);
 
