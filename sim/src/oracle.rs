@@ -182,6 +182,8 @@ pub struct Coverage {
     pub read_reports: u64,
     /// Receives that failed with EAGAIN, each followed by a look that must not say POLLIN.
     pub eagain_looks: u64,
+    /// Looks after EAGAIN not judged: the receive's pump left mail in flight.
+    pub eagain_in_flight: u64,
     /// Messages a subscriber got under ZMQ_INVERT_MATCHING (a topic none of its
     /// subscriptions match).
     pub inverted: u64,
@@ -251,6 +253,7 @@ impl std::ops::AddAssign for Coverage {
         self.close_failures += o.close_failures;
         self.read_reports += o.read_reports;
         self.eagain_looks += o.eagain_looks;
+        self.eagain_in_flight += o.eagain_in_flight;
         self.inverted += o.inverted;
         self.upstream += o.upstream;
         self.manual_grants += o.manual_grants;
@@ -266,7 +269,7 @@ impl std::fmt::Display for Coverage {
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
              stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
-             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener, {} binds failed; {} inproc links checked ({} connects waiting for a binder), {} third PAIRs refused; {} monitors stopped at close, {} events none about inproc, {} listener closes failed; {} read reports over inproc one per low-water mark; {} looks after EAGAIN; {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
+             read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener, {} binds failed; {} inproc links checked ({} connects waiting for a binder), {} third PAIRs refused; {} monitors stopped at close, {} events none about inproc, {} listener closes failed; {} read reports over inproc one per low-water mark; {} looks after EAGAIN ({} not judged: mail in flight); {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
             self.sends,
             self.blocked_at_hwm,
             self.blocked_at_large_hwm,
@@ -322,6 +325,7 @@ impl std::fmt::Display for Coverage {
             self.close_failures,
             self.read_reports,
             self.eagain_looks,
+            self.eagain_in_flight,
             self.inverted,
             self.upstream,
             self.manual_grants,

@@ -2341,15 +2341,21 @@ impl Cx<'_> {
         let efsm = matches!(r, Err(oxmq_core::RecvError::BadState));
         let got = r.ok();
         let fresh = b.delivered() != delivered;
-        // The look after a receive that failed with EAGAIN (judged below).
-        let after_eagain = (kind != SocketType::Req && got.is_none() && !efsm && !b.is_closed())
-            .then(|| {
-                if matches!(kind, SocketType::Pull | SocketType::Sub) {
-                    b.readiness().0
-                } else {
-                    b.socket_mut().can_recv()
-                }
-            });
+        // The look after a receive that failed with EAGAIN (judged below), unless the
+        // receive's own pump left mail in flight (the interleaving defers the rest of a
+        // pump): a session that wrote into the pipe after the pattern looked then has its
+        // wake-up on the way, as an I/O thread's can be when libzmq's receive returns, and a
+        // PAIR's look reads its one pipe directly (seeds 31131 and 58003).
+        let in_flight = got.is_none() && b.has_mail();
+        let after_eagain =
+            (kind != SocketType::Req && got.is_none() && !efsm && !b.is_closed() && !in_flight)
+                .then(|| {
+                    if matches!(kind, SocketType::Pull | SocketType::Sub) {
+                        b.readiness().0
+                    } else {
+                        b.socket_mut().can_recv()
+                    }
+                });
         // ZMQ_EVENTS' promise: POLLIN means a receive finds a message, and no POLLIN means
         // none was there: a receive that finds one must have taken it from what its own pump
         // delivered (it pumps the sessions once more, as a look does not, and may find what
@@ -2359,6 +2365,9 @@ impl Cx<'_> {
         // "duplicates should be removed here", does the same).
         let judged = kind != SocketType::Req;
         self.sim.oracle.coverage.readiness += 1;
+        if in_flight {
+            self.sim.oracle.coverage.eagain_in_flight += 1;
+        }
         // Nor may a socket whose state refuses a receive (REQ with no request out, REP
         // owing its reply: EFSM) say POLLIN (libzmq's `req_t::xhas_in` and `rep_t::xhas_in`
         // answer false there).
