@@ -662,14 +662,23 @@ fn accept_and_close_failures_are_reported_to_the_monitor() {
     assert_eq!(net.monitors[pull][1].value, 24);
 }
 
-#[test]
-fn nothing_follows_monitor_stopped_not_even_a_failed_close_reported_late() {
+/// A PULL that bound and closed: its monitor has stopped.
+fn closed_pull() -> (Net, usize) {
     let mut net = Net::new();
     let pull = net.add(SocketType::Pull, BaseConfig::default());
     net.bind(pull, EP);
     net.hosts[pull].close(net.now);
     net.settle();
-    assert_eq!(net.kinds(pull).last(), Some(&K::MonitorStopped));
+    assert_eq!(
+        net.kinds(pull),
+        [K::Listening, K::Closed, K::MonitorStopped]
+    );
+    (net, pull)
+}
+
+#[test]
+fn nothing_follows_monitor_stopped_not_even_a_failed_close_reported_late() {
+    let (mut net, pull) = closed_pull();
     // The driver's close of the listener's socket failed, and it says so after the close
     // had finished: the monitor has stopped.
     net.hosts[pull].handle_close_failed(EP, OsError::from_errno(5));
@@ -684,12 +693,7 @@ fn nothing_follows_monitor_stopped_not_even_a_failed_close_reported_late() {
 fn nothing_follows_monitor_stopped_not_even_a_session_event_delivered_late() {
     // A session's event comes through the half's mailbox; once MONITOR_STOPPED has gone
     // out, it meets the same gate as the half's own events.
-    let mut net = Net::new();
-    let pull = net.add(SocketType::Pull, BaseConfig::default());
-    net.bind(pull, EP);
-    net.hosts[pull].close(net.now);
-    net.settle();
-    assert_eq!(net.kinds(pull).last(), Some(&K::MonitorStopped));
+    let (mut net, pull) = closed_pull();
     let now = net.now;
     // A session that was the listener's child, long gone: its node id is never reused.
     net.hosts[pull].half.handle_command(
