@@ -134,18 +134,15 @@ impl Distributor {
         self.send_to_matching(msg, write)
     }
 
-    /// Number of pipes attached.
-    pub fn len(&self) -> usize {
+    /// Number of pipes attached (read by tests and the simulator's holdings check).
+    #[cfg(any(test, feature = "sim"))]
+    pub(crate) fn len(&self) -> usize {
         self.pipes.len()
     }
 
-    /// Whether no pipe is attached.
-    pub fn is_empty(&self) -> bool {
-        self.pipes.len() == 0
-    }
-
     /// The writable pipes.
-    pub fn active(&self) -> &[PipeId] {
+    #[cfg(test)]
+    pub(crate) fn active(&self) -> &[PipeId] {
         self.pipes.slice(self.active)
     }
 }

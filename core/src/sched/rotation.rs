@@ -115,18 +115,15 @@ impl<const ATTACH_ACTIVE: bool> Rotation<ATTACH_ACTIVE> {
             .is_ok()
     }
 
-    /// Number of pipes attached.
-    pub fn len(&self) -> usize {
+    /// Number of pipes attached (read by tests and the simulator's holdings check).
+    #[cfg(any(test, feature = "sim"))]
+    pub(crate) fn len(&self) -> usize {
         self.pipes.len()
     }
 
-    /// Whether no pipe is attached.
-    pub fn is_empty(&self) -> bool {
-        self.pipes.len() == 0
-    }
-
     /// The pipes in the rotation.
-    pub fn active(&self) -> &[PipeId] {
+    #[cfg(test)]
+    pub(crate) fn active(&self) -> &[PipeId] {
         self.pipes.slice(self.active)
     }
 }
