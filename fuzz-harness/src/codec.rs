@@ -1,31 +1,51 @@
 //! The byte-level targets: the frame decoder and the greeting parser.
 
 use bytes::{Bytes, BytesMut};
-use oxmq_core::codec::{Command, FrameDecoder, Greeting};
+use oxmq_core::codec::{Command, Decoded, Frame, FrameDecoder, Greeting};
 
 /// Decodes frames from `data` fed in pieces whose sizes the first byte picks, and parses every
-/// command frame. Checks that whole-input and piecewise decoding agree.
+/// command frame. Checks that whole-input and piecewise decoding agree, and that
+/// `decode_message` (the engine's traffic-phase cut, short message frames copied inline)
+/// cuts the same frames as `decode`.
 pub fn frame_decoder(data: &[u8]) {
     let Some((&split, rest)) = data.split_first() else {
         return;
     };
     let decoder = FrameDecoder::new(Some(1 << 20));
-    let whole = decode_all(&decoder, rest, rest.len().max(1));
-    let piecewise = decode_all(&decoder, rest, usize::from(split % 16) + 1);
+    let whole = decode_all(&decoder, rest, rest.len().max(1), false);
+    let step = usize::from(split % 16) + 1;
+    let piecewise = decode_all(&decoder, rest, step, false);
     assert_eq!(whole, piecewise, "splitting the input changed the frames");
+    let inline = decode_all(&decoder, rest, step, true);
+    assert_eq!(whole, inline, "decode_message cut other frames than decode");
 }
 
 fn decode_all(
     decoder: &FrameDecoder,
     data: &[u8],
     step: usize,
+    messages: bool,
 ) -> (Vec<(bool, bool, Bytes)>, bool) {
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     for piece in data.chunks(step) {
         buf.extend_from_slice(piece);
         loop {
-            match decoder.decode(&mut buf) {
+            let next = if messages {
+                decoder.decode_message(&mut buf).map(|cut| {
+                    cut.map(|cut| match cut {
+                        Decoded::Short { more, body } => Frame {
+                            more,
+                            command: false,
+                            body: body.to_bytes(),
+                        },
+                        Decoded::Frame(f) => f,
+                    })
+                })
+            } else {
+                decoder.decode(&mut buf)
+            };
+            match next {
                 Ok(Some(f)) => {
                     if f.command {
                         let _ = Command::parse(f.body.clone());

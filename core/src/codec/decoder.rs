@@ -4,6 +4,7 @@ use bytes::{Buf, BytesMut};
 
 use super::frame::{Frame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::error::{ConnectionError, Malformed};
+use crate::message::Frame as MsgFrame;
 
 /// Decodes ZMTP frames from a growing buffer. It keeps no partial state of its own: a frame is
 /// cut from the buffer only once it is whole, so input may be split anywhere.
@@ -23,24 +24,34 @@ impl FrameDecoder {
     /// needed. The announced length is checked against the limit before the body is awaited,
     /// and nothing is ever allocated for it here: the body is whatever the buffer already holds.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Frame>, ConnectionError> {
-        let Some((header_len, body_len, flags)) = self.peek_header(buf)? else {
+        let Some((header_len, body_len, flags)) = self.whole_header(buf)? else {
             return Ok(None);
         };
-        if buf.len() - header_len < body_len {
+        cut(buf, header_len, body_len, flags).map(Some)
+    }
+
+    /// Like [`decode`](Self::decode), for the traffic phase: a message frame (not a command)
+    /// of at most [`MsgFrame::INLINE`] bytes comes out copied into an inline frame. The copy
+    /// keeps no share of the buffer, so no reference count is touched and the buffer's
+    /// memory is free for reuse sooner.
+    pub fn decode_message(&self, buf: &mut BytesMut) -> Result<Option<Decoded>, ConnectionError> {
+        let Some((header_len, body_len, flags)) = self.whole_header(buf)? else {
             return Ok(None);
+        };
+        if flags & FLAG_COMMAND == 0 && body_len <= MsgFrame::INLINE {
+            let body = MsgFrame::copy_from_slice(&buf[header_len..header_len + body_len]);
+            buf.advance(header_len + body_len);
+            let more = flags & FLAG_MORE != 0;
+            return Ok(Some(Decoded::Short { more, body }));
         }
-        buf.advance(header_len);
-        let body = buf.split_to(body_len).freeze();
-        let command = flags & FLAG_COMMAND != 0;
-        let more = flags & FLAG_MORE != 0;
-        if command && more {
-            return Err(Malformed::CommandWithMore.into());
-        }
-        Ok(Some(Frame {
-            more,
-            command,
-            body,
-        }))
+        cut(buf, header_len, body_len, flags).map(|f| Some(Decoded::Frame(f)))
+    }
+
+    /// [`peek_header`](Self::peek_header), when the whole frame is in `buf`.
+    fn whole_header(&self, buf: &[u8]) -> Result<Option<(usize, usize, u8)>, ConnectionError> {
+        Ok(self
+            .peek_header(buf)?
+            .filter(|&(header_len, body_len, _)| buf.len() - header_len >= body_len))
     }
 
     /// How many more bytes the frame at the front of `buf` still needs, if its header is in.
@@ -88,6 +99,43 @@ impl FrameDecoder {
     }
 }
 
+/// A frame [`FrameDecoder::decode_message`] cut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// A message frame of at most [`MsgFrame::INLINE`] bytes, copied out of the buffer.
+    Short {
+        /// More frames of the same message follow.
+        more: bool,
+        /// The frame body, held inline.
+        body: MsgFrame,
+    },
+    /// Any other frame, its body a slice of the buffer.
+    Frame(Frame),
+}
+
+/// Cuts the frame whose header [`FrameDecoder::whole_header`] read off `buf`, its body a
+/// slice of the buffer.
+#[inline(always)]
+fn cut(
+    buf: &mut BytesMut,
+    header_len: usize,
+    body_len: usize,
+    flags: u8,
+) -> Result<Frame, ConnectionError> {
+    buf.advance(header_len);
+    let body = buf.split_to(body_len).freeze();
+    let command = flags & FLAG_COMMAND != 0;
+    let more = flags & FLAG_MORE != 0;
+    if command && more {
+        return Err(Malformed::CommandWithMore.into());
+    }
+    Ok(Frame {
+        more,
+        command,
+        body,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +148,79 @@ mod tests {
             out.push(f);
         }
         Ok(out)
+    }
+
+    /// `(more, command, body)` of each frame in `input` fed `step` bytes at a time, cut by
+    /// `decode_message` as the engine cuts them in the traffic phase.
+    fn decode_in_steps(
+        d: &FrameDecoder,
+        input: &[u8],
+        step: usize,
+    ) -> Result<Vec<(bool, bool, Vec<u8>)>, ConnectionError> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(step) {
+            buf.extend_from_slice(piece);
+            while let Some(cut) = d.decode_message(&mut buf)? {
+                out.push(match cut {
+                    Decoded::Short { more, body } => {
+                        assert!(body.len() <= MsgFrame::INLINE);
+                        (more, false, body.to_vec())
+                    }
+                    Decoded::Frame(f) => (f.more, f.command, f.body.to_vec()),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn decode_message_cuts_the_same_frames_as_decode() {
+        let mut input = vec![0x01, 3, b'a', b'b', b'c'];
+        for len in [0, 22, 23, 24, 300] {
+            if len > 255 {
+                input.push(FLAG_MORE | FLAG_LONG);
+                input.extend_from_slice(&(len as u64).to_be_bytes());
+            } else {
+                input.extend_from_slice(&[FLAG_MORE, len as u8]);
+            }
+            input.extend((0..len).map(|i| i as u8));
+        }
+        input.extend_from_slice(&[0x04, 5, 4, b'P', b'O', b'N', b'G']);
+        input.extend_from_slice(&[0x00, 1, b'z']);
+        let d = FrameDecoder::default();
+        let whole = decode_all(&d, &input).unwrap();
+        let expected: Vec<_> = whole
+            .iter()
+            .map(|f| (f.more, f.command, f.body.to_vec()))
+            .collect();
+        assert_eq!(expected.len(), 8);
+        for step in 1..=input.len() {
+            assert_eq!(
+                decode_in_steps(&d, &input, step).unwrap(),
+                expected,
+                "step {step}"
+            );
+        }
+        // Message frames up to 23 bytes come out inline, longer ones and commands shared.
+        let kinds: Vec<_> = [(0x00, 23), (0x00, 24), (0x04, 3)]
+            .into_iter()
+            .map(|(flags, len)| {
+                let mut one = BytesMut::from(&[flags, len][..]);
+                one.extend((0..len).map(|i| i + 3));
+                match d.decode_message(&mut one).unwrap().unwrap() {
+                    Decoded::Short { body, .. } => (body.as_shared().is_none(), body.len()),
+                    Decoded::Frame(f) => (false, f.body.len()),
+                }
+            })
+            .collect();
+        assert_eq!(kinds, [(true, 23), (false, 24), (false, 3)]);
+        // A frame over the limit is refused by either.
+        let small = FrameDecoder::new(Some(2));
+        assert!(matches!(
+            decode_in_steps(&small, &input, input.len()),
+            Err(ConnectionError::MessageTooLarge { size: 3, max: 2 })
+        ));
     }
 
     #[test]

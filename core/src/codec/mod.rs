@@ -8,7 +8,7 @@ pub mod frame;
 pub mod greeting;
 
 pub use command::{Command, Metadata};
-pub use decoder::FrameDecoder;
+pub use decoder::{Decoded, FrameDecoder};
 pub use encoder::Encoder;
 pub use frame::Frame;
 pub use greeting::{Greeting, MechanismName, ZmtpVersion};

@@ -30,7 +30,9 @@ use bytes::{Bytes, BytesMut};
 
 use crate::codec::command::{PROP_IDENTITY, PROP_SOCKET_TYPE};
 use crate::codec::greeting::GREETING_LEN;
-use crate::codec::{Command, Encoder, Frame, FrameDecoder, Greeting, Metadata, ZmtpVersion};
+use crate::codec::{
+    Command, Decoded, Encoder, Frame, FrameDecoder, Greeting, Metadata, ZmtpVersion,
+};
 use crate::error::{ConnectionError, Incompatible, ProtocolViolation};
 use crate::mechanism::zap::Authenticated;
 use crate::mechanism::{Mechanism, MechanismConfig, NullMechanism, Progress, Setup};
@@ -254,7 +256,7 @@ pub struct Engine {
     timers: TimerTable<5>,
     events: VecDeque<Event>,
     /// Frames of a message whose last frame has not arrived yet.
-    partial: Vec<Bytes>,
+    partial: Vec<MsgFrame>,
     /// The latest time any input told us.
     now: Instant,
     eof: bool,
@@ -665,6 +667,24 @@ impl Engine {
         {
             return Ok(false);
         }
+        if self.phase == Phase::Traffic && !self.encrypting {
+            // A short message frame is copied out of the buffer: no share of it to count.
+            return match self.decoder.decode_message(&mut self.rx)? {
+                None => Ok(false),
+                Some(Decoded::Short { more, body }) => {
+                    self.on_message_frame(more, body);
+                    Ok(true)
+                }
+                Some(Decoded::Frame(frame)) if !frame.command => {
+                    self.on_message_frame(frame.more, MsgFrame::from(frame.body));
+                    Ok(true)
+                }
+                Some(Decoded::Frame(frame)) => {
+                    self.on_command(Command::parse(frame.body)?)?;
+                    Ok(true)
+                }
+            };
+        }
         match self.decoder.decode(&mut self.rx)? {
             None => Ok(false),
             Some(frame) => {
@@ -745,24 +765,31 @@ impl Engine {
                 if frame.command {
                     return self.on_command(Command::parse(frame.body)?);
                 }
-                if frame.more {
-                    self.partial.push(frame.body);
-                    return Ok(());
-                }
-                self.stats.messages_received += 1;
-                let mut msg = if self.partial.is_empty() {
-                    // One frame, the common case: no list of parts to build.
-                    Message::single(frame.body)
-                } else {
-                    self.partial.push(frame.body);
-                    Message::from_frames(std::mem::take(&mut self.partial))
-                };
-                msg.set_properties(self.properties.clone());
-                self.events.push_back(Event::Message(msg));
+                self.on_message_frame(frame.more, MsgFrame::from(frame.body));
                 Ok(())
             }
             Phase::Greeting | Phase::Closed => Ok(()),
         }
+    }
+
+    /// A message frame in the traffic phase: kept until the message's last, which hands the
+    /// whole message up.
+    #[inline(always)]
+    fn on_message_frame(&mut self, more: bool, body: MsgFrame) {
+        if more {
+            self.partial.push(body);
+            return;
+        }
+        self.stats.messages_received += 1;
+        let mut msg = if self.partial.is_empty() {
+            // One frame, the common case: no list of parts to build.
+            Message::single(body)
+        } else {
+            self.partial.push(body);
+            Message::from_frames(std::mem::take(&mut self.partial))
+        };
+        msg.set_properties(self.properties.clone());
+        self.events.push_back(Event::Message(msg));
     }
 
     fn on_handshake_done(&mut self, auth: Authenticated) -> Result<(), ConnectionError> {
