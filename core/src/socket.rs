@@ -53,6 +53,8 @@
 //! # let _ = PipeItem::Subscribe(Default::default());
 //! ```
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 
 use crate::message::Message;
@@ -770,6 +772,35 @@ impl Socket {
         let got = self.pattern.recv(&mut self.core);
         self.detach_drained();
         got
+    }
+
+    /// Receives up to `max` whole messages into `out` (never blocks), each with the pipe it
+    /// came from, in the order as many [`recv`](Self::recv)s would give them. Fails only
+    /// when not even one message was there. It may take fewer than are there (a pattern's
+    /// batch stops at the end of what one pipe holds without looking further); a receive
+    /// that finds none has looked everywhere, and the pipes it found empty wait for their
+    /// writers' wake-up.
+    pub fn recv_many(
+        &mut self,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> Result<usize, RecvError> {
+        let mut n = self.pattern.recv_batch(&mut self.core, out, max);
+        if n > 0 {
+            self.detach_drained();
+            return Ok(n);
+        }
+        while n < max {
+            match self.recv() {
+                Ok(m) => {
+                    out.push_back((self.core.last_read.unwrap_or(PipeId(0)), m));
+                    n += 1;
+                }
+                Err(e) if n == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(n)
     }
 
     /// The pipe the last received message came from.

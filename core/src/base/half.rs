@@ -523,7 +523,9 @@ impl SocketHalf {
 
     /// Receives up to `max` messages into `out` (never blocks), each with the pipe it came
     /// from, with one pass over the pipes' commands for the lot. Fails only when not even one
-    /// message was there. A driver that holds messages taken ahead drops those of the pipes a
+    /// message was there; may take fewer than `max` while more are there (see
+    /// [`Socket::recv_many`](crate::Socket::recv_many)), so only a failure means look again
+    /// after the next wake-up. A driver that holds messages taken ahead drops those of the pipes a
     /// `disconnect` let go of ([`disconnected_pipes`](Self::disconnected_pipes)), which
     /// libzmq never returns, and those the socket no longer admits
     /// ([`drop_undeliverable`](Self::drop_undeliverable)).
@@ -536,25 +538,9 @@ impl SocketHalf {
         if self.is_closed() {
             return Err(RecvError::Terminated);
         }
-        let mut n = 0;
-        let mut r = Ok(());
-        while n < max {
-            match self.socket.recv() {
-                Ok(m) => {
-                    out.push_back((self.socket.last_recv_pipe().unwrap_or(PipeId(0)), m));
-                    n += 1;
-                }
-                Err(e) => {
-                    r = Err(e);
-                    break;
-                }
-            }
-        }
+        let r = self.socket.recv_many(out, max);
         self.pump(now);
-        match r {
-            Err(e) if n == 0 => Err(e),
-            _ => Ok(n),
-        }
+        r
     }
 
     /// How many sessions and inproc links the socket holds (a session that has ended here

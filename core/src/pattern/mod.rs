@@ -183,6 +183,47 @@ impl Core {
         }
     }
 
+    /// Takes up to `max` received messages from pipe `id` into `out`, as that many
+    /// [`read`](Self::read)s would, looking the pipe up once: subscription changes are passed
+    /// over, the pipe's reports to its writer are routed after the lot, and a closing pipe
+    /// left empty is marked drained. Stops early when the pipe is empty, without putting its
+    /// reader to sleep: a reader that keeps up with its writer would otherwise cost the
+    /// writer a wake-up per batch. The next receive that finds nothing, one message at a
+    /// time, is the look that sleeps.
+    pub(crate) fn read_many(
+        &mut self,
+        id: PipeId,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> usize {
+        let Some(entry) = self.pipes.get_mut(&id) else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < max {
+            match entry.pipe.try_read() {
+                Some(PipeItem::Message(msg)) => {
+                    out.push_back((id, msg));
+                    n += 1;
+                }
+                Some(_) => {}
+                None => break,
+            }
+        }
+        let (closing, commands) = (entry.closing, entry.pipe.has_commands());
+        if commands {
+            self.route(id);
+        }
+        if n > 0 {
+            self.last_read = Some(id);
+        }
+        if closing {
+            // Marks it drained if nothing is left to read.
+            self.check_read(id);
+        }
+        n
+    }
+
     /// Whether pipe `id` has a received message (subscription changes waiting in front of it
     /// are passed over). `false` puts the pipe to sleep, and marks a closing pipe drained.
     pub(crate) fn check_read(&mut self, id: PipeId) -> bool {
@@ -258,6 +299,19 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
         let _ = core;
         Err(SendError::not_supported(msg))
     }
+    /// Takes up to `max` messages for the application at once, each with its pipe, where
+    /// the pattern can do so in the order `max` [`recv`](Self::recv)s would give them;
+    /// returns how many it took (0: let `recv` take them one by one, the default).
+    fn recv_batch(
+        &mut self,
+        core: &mut Core,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> usize {
+        let _ = (core, out, max);
+        0
+    }
+
     /// Receives one message for the application.
     fn recv(&mut self, core: &mut Core) -> Result<Message, RecvError> {
         let _ = core;

@@ -1,5 +1,7 @@
 //! PULL (RFC 30): fair-queue from PUSH peers.
 
+use std::collections::VecDeque;
+
 use super::{Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
@@ -40,6 +42,19 @@ impl Pattern for Pull {
             .ok_or(RecvError::WouldBlock)
     }
 
+    fn recv_batch(
+        &mut self,
+        core: &mut Core,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> usize {
+        // With one pipe in the rotation, round-robin takes its messages in a row anyway.
+        match self.fq.sole_active() {
+            Some(id) => core.read_many(id, out, max),
+            None => 0,
+        }
+    }
+
     fn can_recv(&mut self, core: &mut Core) -> bool {
         self.fq.has_in(|id| core.check_read(id))
     }
@@ -53,9 +68,10 @@ impl Pattern for Pull {
 mod tests {
     use super::super::testkit::*;
     use crate::options::SocketOption;
-    use crate::socket::{InboundError, RecvError, SendErrorKind, SocketEvent};
+    use crate::socket::{InboundError, RecvError, SendErrorKind, Socket, SocketEvent};
     use crate::socket_type::SocketType::{Pull, Push};
-    use crate::PipeItem;
+    use crate::{PipeId, PipeItem};
+    use std::collections::VecDeque;
 
     #[test]
     fn shall_receive_from_peers_using_fair_queuing() {
@@ -78,6 +94,76 @@ mod tests {
             [&msg(&["a1"]), &msg(&["a2"]), &msg(&["a3"])],
             "per-peer order"
         );
+    }
+
+    /// A PULL with pipes 1 and 2 from PUSH peers, given `a` on 1 and `b` on 2.
+    fn pull_with(a: &[&str], b: &[&str]) -> Socket {
+        let mut s = socket(Pull);
+        let (p1, p2) = (attach(&mut s, 1, Push), attach(&mut s, 2, Push));
+        for m in a {
+            deliver(&mut s, p1, msg(&[m]));
+        }
+        for m in b {
+            deliver(&mut s, p2, msg(&[m]));
+        }
+        s
+    }
+
+    #[test]
+    fn a_batch_receive_gives_what_one_by_one_receives_give() {
+        for (a, b) in [
+            (&["a1", "a2", "a3"][..], &["b1", "b2"][..]),
+            (&["a1", "a2", "a3"][..], &[][..]),
+            (&[][..], &["b1"][..]),
+        ] {
+            let mut one = pull_with(a, b);
+            let singly: Vec<_> = std::iter::from_fn(|| {
+                let m = one.recv().ok()?;
+                Some((one.last_recv_pipe().unwrap(), m))
+            })
+            .collect();
+            let mut many = pull_with(a, b);
+            let mut out = VecDeque::new();
+            assert_eq!(many.recv_many(&mut out, 2), Ok(2.min(singly.len())));
+            let rest = singly.len() - out.len();
+            if rest > 0 {
+                assert_eq!(many.recv_many(&mut out, 10), Ok(rest));
+            }
+            assert_eq!(many.recv_many(&mut out, 10), Err(RecvError::WouldBlock));
+            assert_eq!(Vec::from(out), singly);
+        }
+    }
+
+    #[test]
+    fn a_batch_from_the_only_peer_reports_its_reads() {
+        let mut s = socket(Pull);
+        s.set_option(SocketOption::RcvHwm(2)).unwrap();
+        let p = attach(&mut s, 1, Push);
+        deliver(&mut s, p, msg(&["1"]));
+        deliver(&mut s, p, msg(&["2"]));
+        assert_eq!(
+            s.handle_inbound(p, PipeItem::Message(msg(&["3"]))),
+            Err(InboundError::Full(msg(&["3"])))
+        );
+        let mut out = VecDeque::new();
+        assert_eq!(s.recv_many(&mut out, 10), Ok(2));
+        assert_eq!(Vec::from(out), [(p, msg(&["1"])), (p, msg(&["2"]))]);
+        assert_eq!(events(&mut s), vec![SocketEvent::InboundResumed(p)]);
+        deliver(&mut s, p, msg(&["3"]));
+        let mut out = VecDeque::new();
+        assert_eq!(s.recv_many(&mut out, 10), Ok(1));
+        assert_eq!(s.last_recv_pipe(), Some(p));
+    }
+
+    #[test]
+    fn a_batch_that_empties_a_closing_pipe_lets_it_go() {
+        let mut s = pull_with(&["a1", "a2"], &[]);
+        let p = PipeId(1);
+        assert!(s.terminate_pipe(p));
+        assert!(s.has_pipe(p), "its messages are still to be read");
+        let mut out = VecDeque::new();
+        assert_eq!(s.recv_many(&mut out, 10), Ok(2));
+        assert!(!s.has_pipe(p), "read out, it goes at once, as after recv");
     }
 
     #[test]

@@ -19,6 +19,13 @@ impl FairQueue {
         self.step((), |id, ()| read(id).ok_or(())).ok()
     }
 
+    /// The pipe in the rotation when it is the only one: a receiver may then take several
+    /// messages from it in a row, the order round-robin would give them in. A pipe found
+    /// empty is left for [`recv`](Self::recv) to deactivate.
+    pub(crate) fn sole_active(&self) -> Option<PipeId> {
+        self.sole()
+    }
+
     /// Whether some pipe has a message; deactivates the empty ones met on the way.
     pub fn has_in<F>(&mut self, can_read: F) -> bool
     where

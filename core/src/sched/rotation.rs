@@ -54,6 +54,11 @@ impl<const ATTACH_ACTIVE: bool> Rotation<ATTACH_ACTIVE> {
         }
     }
 
+    /// The only pipe in the rotation, if exactly one is.
+    pub(super) fn sole(&self) -> Option<PipeId> {
+        (self.active == 1).then(|| self.pipes.get(0))
+    }
+
     /// Takes a pipe out of the rotation until it is [`activated`](Self::activated).
     pub(super) fn deactivate(&mut self, id: PipeId) {
         if let Some(p) = self.pipes.position(id) {
