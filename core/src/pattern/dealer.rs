@@ -1,6 +1,8 @@
 //! DEALER (RFC 28): load-balance out, fair-queue in, never drops; WouldBlock when no peer can
 //! take a message.
 
+use std::collections::VecDeque;
+
 use super::{Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
@@ -63,6 +65,15 @@ impl Pattern for Dealer {
             .ok_or(RecvError::WouldBlock)
     }
 
+    fn recv_batch(
+        &mut self,
+        core: &mut Core,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> usize {
+        self.fq.recv_batch(|id| core.read_many(id, out, max))
+    }
+
     fn can_send(&mut self, core: &mut Core) -> bool {
         self.lb.has_out(|id| core.check_write(id))
     }
@@ -79,6 +90,23 @@ mod tests {
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Dealer, Rep, Router};
     use crate::PipeId;
+
+    #[test]
+    fn a_dealer_batch_gives_what_one_by_one_receives_give() {
+        for pipes in [1, 3] {
+            let got = received_in_batches_as_singly(|| {
+                let mut s = socket(Dealer);
+                for n in 1..=pipes {
+                    let p = attach(&mut s, n, Router);
+                    for m in ["1", "2", "3"] {
+                        deliver(&mut s, p, msg(&["", m]));
+                    }
+                }
+                s
+            });
+            assert_eq!(got.len(), 3 * pipes as usize);
+        }
+    }
 
     #[test]
     fn shall_route_outgoing_round_robin_without_modifying() {

@@ -1,5 +1,7 @@
 //! PAIR (RFC 31): exactly one peer; messages both ways, blocking at HWM.
 
+use std::collections::VecDeque;
+
 use super::{Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
@@ -49,6 +51,15 @@ impl Pattern for Pair {
             .ok_or(RecvError::WouldBlock)
     }
 
+    fn recv_batch(
+        &mut self,
+        core: &mut Core,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> usize {
+        self.pipe.map_or(0, |id| core.read_many(id, out, max))
+    }
+
     fn can_send(&mut self, core: &mut Core) -> bool {
         self.pipe.is_some_and(|id| core.check_write(id))
     }
@@ -65,6 +76,19 @@ mod tests {
     use crate::socket::{AttachError, PipePeer, RecvError, SendErrorKind};
     use crate::socket_type::SocketType::Pair;
     use crate::PipeId;
+
+    #[test]
+    fn a_pair_batch_gives_what_one_by_one_receives_give() {
+        let got = received_in_batches_as_singly(|| {
+            let mut s = socket(Pair);
+            let p = attach(&mut s, 1, Pair);
+            for m in ["1", "2", "3"] {
+                deliver(&mut s, p, msg(&[m]));
+            }
+            s
+        });
+        assert_eq!(got.len(), 3);
+    }
 
     #[test]
     fn shall_not_accept_more_than_one_peer() {

@@ -48,11 +48,7 @@ impl Pattern for Pull {
         out: &mut VecDeque<(PipeId, Message)>,
         max: usize,
     ) -> usize {
-        // With one pipe in the rotation, round-robin takes its messages in a row anyway.
-        match self.fq.sole_active() {
-            Some(id) => core.read_many(id, out, max),
-            None => 0,
-        }
+        self.fq.recv_batch(|id| core.read_many(id, out, max))
     }
 
     fn can_recv(&mut self, core: &mut Core) -> bool {
@@ -116,21 +112,8 @@ mod tests {
             (&["a1", "a2", "a3"][..], &[][..]),
             (&[][..], &["b1"][..]),
         ] {
-            let mut one = pull_with(a, b);
-            let singly: Vec<_> = std::iter::from_fn(|| {
-                let m = one.recv().ok()?;
-                Some((one.last_recv_pipe().unwrap(), m))
-            })
-            .collect();
-            let mut many = pull_with(a, b);
-            let mut out = VecDeque::new();
-            assert_eq!(many.recv_many(&mut out, 2), Ok(2.min(singly.len())));
-            let rest = singly.len() - out.len();
-            if rest > 0 {
-                assert_eq!(many.recv_many(&mut out, 10), Ok(rest));
-            }
-            assert_eq!(many.recv_many(&mut out, 10), Err(RecvError::WouldBlock));
-            assert_eq!(Vec::from(out), singly);
+            let got = received_in_batches_as_singly(|| pull_with(a, b));
+            assert_eq!(got.len(), a.len() + b.len());
         }
     }
 

@@ -46,6 +46,27 @@ pub(crate) fn sent_msgs(s: &mut Socket, pipe: PipeId) -> Vec<Message> {
         .collect()
 }
 
+/// What receives from a socket `make` builds give, each with its pipe: checks that
+/// batches ([`Socket::recv_many`], two at a time) give the same, in the same order, as
+/// one-by-one receives.
+pub(crate) fn received_in_batches_as_singly(make: impl Fn() -> Socket) -> Vec<(PipeId, Message)> {
+    let mut one = make();
+    let singly: Vec<_> = std::iter::from_fn(|| {
+        let m = one.recv().ok()?;
+        Some((one.last_recv_pipe().expect("a pipe"), m))
+    })
+    .collect();
+    let mut many = make();
+    let mut out = std::collections::VecDeque::new();
+    while many.recv_many(&mut out, 2).is_ok() {}
+    assert_eq!(
+        Vec::from(out),
+        singly,
+        "batches differ from single receives"
+    );
+    singly
+}
+
 /// All events so far.
 pub(crate) fn events(s: &mut Socket) -> Vec<SocketEvent> {
     std::iter::from_fn(|| s.poll_event()).collect()

@@ -19,11 +19,15 @@ impl FairQueue {
         self.step((), |id, ()| read(id).ok_or(())).ok()
     }
 
-    /// The pipe in the rotation when it is the only one: a receiver may then take several
-    /// messages from it in a row, the order round-robin would give them in. A pipe found
-    /// empty is left for [`recv`](Self::recv) to deactivate.
-    pub(crate) fn sole_active(&self) -> Option<PipeId> {
-        self.sole()
+    /// Takes a batch with `read_many` from the pipe in the rotation when it is the only one
+    /// (round-robin would take its messages in a row anyway); returns what `read_many`
+    /// took, or 0 with no pipe or several in the rotation. A pipe found empty is left for
+    /// [`recv`](Self::recv) to deactivate.
+    pub(crate) fn recv_batch<F>(&self, read_many: F) -> usize
+    where
+        F: FnOnce(PipeId) -> usize,
+    {
+        self.sole().map_or(0, read_many)
     }
 
     /// Whether some pipe has a message; deactivates the empty ones met on the way.
