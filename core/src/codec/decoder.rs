@@ -215,7 +215,7 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, [(true, 23), (false, 24), (false, 3)]);
-        // A frame over the limit is refused by either.
+        // A frame over the limit is refused, as `decode` refuses it.
         let small = FrameDecoder::new(Some(2));
         assert!(matches!(
             decode_in_steps(&small, &input, input.len()),
