@@ -2,7 +2,7 @@
 //! sent messages are routed by their first frame. libzmq's ROUTER_MANDATORY and
 //! ROUTER_HANDOVER included.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
@@ -35,6 +35,16 @@ impl Router {
             mandatory: false,
             handover: false,
         }
+    }
+
+    /// The routing id a message from `pipe` comes up under: a draining pipe's label, else
+    /// the pipe's route. Every attached pipe has one; the fallback never shows.
+    fn routing_id_of(&self, pipe: PipeId) -> Bytes {
+        self.labels
+            .get(&pipe)
+            .or_else(|| self.routes.id(pipe))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Gives pipe `id` its routing id: CONNECT_ROUTING_ID, else the peer's Identity, else a
@@ -118,16 +128,26 @@ impl Pattern for Router {
             .fq
             .recv(|id| core.read(id))
             .ok_or(RecvError::WouldBlock)?;
-        // Every attached pipe has a routing id; the fallback never shows.
-        let rid = self
-            .labels
-            .get(&pipe)
-            .or_else(|| self.routes.id(pipe))
-            .cloned()
-            .unwrap_or_default();
         // RFC 28: SHALL prefix each incoming message with the identity of its queue.
-        msg.push_front(rid);
+        msg.push_front(self.routing_id_of(pipe));
         Ok(msg)
+    }
+
+    fn recv_batch(
+        &mut self,
+        core: &mut Core,
+        out: &mut VecDeque<(PipeId, Message)>,
+        max: usize,
+    ) -> usize {
+        let start = out.len();
+        let n = self.fq.recv_batch(|id| core.read_many(id, out, max));
+        if let Some(&(pipe, _)) = out.get(start) {
+            let rid = self.routing_id_of(pipe);
+            for (_, msg) in out.range_mut(start..) {
+                msg.push_front(rid.clone());
+            }
+        }
+        n
     }
 
     fn send(&mut self, core: &mut Core, msg: Message) -> Result<(), SendError> {
@@ -295,6 +315,27 @@ mod tests {
         );
         s.send(msg(&["X", "still old"])).unwrap();
         assert_eq!(sent_msgs(&mut s, PipeId(1)).len(), 1);
+    }
+
+    #[test]
+    fn a_router_batch_gives_what_one_by_one_receives_give() {
+        for pipes in [1u64, 3] {
+            let got = received_in_batches_as_singly(|| {
+                let mut s = socket(Router);
+                for n in 1..=pipes {
+                    let peer = PipePeer::new(Dealer).with_routing_id(format!("P{n}"));
+                    s.attach_pipe(PipeId(n), peer).unwrap();
+                    for m in ["1", "2", "3"] {
+                        deliver(&mut s, PipeId(n), msg(&[m]));
+                    }
+                }
+                s
+            });
+            assert_eq!(got.len(), 3 * pipes as usize);
+            for (pipe, m) in got {
+                assert_eq!(m.frames()[0], format!("P{}", pipe.0).as_bytes());
+            }
+        }
     }
 
     #[test]
