@@ -2331,12 +2331,12 @@ impl Cx<'_> {
             b.socket_mut().can_recv()
         };
         let delivered = b.delivered();
-        let (r, ahead) = if batch {
+        let (r, ahead, asked) = if batch {
             take_batch(b, now)
         } else {
             let r = b.recv(now);
             let pipe = b.socket().last_recv_pipe();
-            (r.map(|m| (m, pipe)), VecDeque::new())
+            (r.map(|m| (m, pipe)), VecDeque::new(), 1)
         };
         let efsm = matches!(r, Err(oxmq_core::RecvError::BadState));
         let got = r.ok();
@@ -2401,7 +2401,7 @@ impl Cx<'_> {
         }
         self.sim.settle(s as usize);
         let (m, pipe) = got?;
-        self.sim.take_ahead(s as usize, ahead);
+        self.sim.take_ahead(s as usize, ahead, asked);
         self.sim.check_let_go(s as usize, kind, pipe, false);
         self.hand_up(s, kind, m, pipe, before, now)
     }

@@ -20,11 +20,12 @@ const BATCH: usize = 64;
 /// A receive's result: the message and its pipe.
 pub(super) type Received = Result<(Message, Option<PipeId>), RecvError>;
 
-/// Takes a batch from `b`: the first message (with its pipe) and the rest.
+/// Takes a batch from `b`: the first message (with its pipe), the rest, and how many the
+/// receive asked for.
 pub(super) fn take_batch(
     b: &mut SocketBase,
     now: Instant,
-) -> (Received, VecDeque<(PipeId, Message)>) {
+) -> (Received, VecDeque<(PipeId, Message)>, usize) {
     let mut out = VecDeque::new();
     let max = b.receive_batch(BATCH);
     match b.recv_many_from(&mut out, max, now) {
@@ -32,17 +33,33 @@ pub(super) fn take_batch(
             let (p, m) = out.pop_front().expect("a batch holds at least one message");
             // A pipe the socket hosts itself has no id (`PipeId(0)`); the simulator's have.
             let pipe = (p != PipeId(0)).then_some(p);
-            (Ok((m, pipe)), out)
+            (Ok((m, pipe)), out, max)
         }
-        Err(e) => (Err(e), out),
+        Err(e) => (Err(e), out, max),
     }
 }
 
 impl Sim {
-    /// Keeps what socket `s`'s receive took ahead.
-    pub(super) fn take_ahead(&mut self, s: usize, ahead: VecDeque<(PipeId, Message)>) {
+    /// Keeps what socket `s`'s receive, which asked for `asked` messages, took ahead.
+    pub(super) fn take_ahead(
+        &mut self,
+        s: usize,
+        ahead: VecDeque<(PipeId, Message)>,
+        asked: usize,
+    ) {
         if ahead.is_empty() {
             return;
+        }
+        // A batch holds at most what was asked: `receive_batch` keeps it within RCVHWM's
+        // slack (and a small RCVHWM to one message at a time), the bound libzmq's HWM tests
+        // count on.
+        if ahead.len() + 1 > asked {
+            let now = self.now;
+            let what = format!(
+                "s{s}'s receive asked for {asked} messages and took {}",
+                ahead.len() + 1
+            );
+            self.oracle.fail(FailureKind::Safety, now, what);
         }
         self.oracle.coverage.taken_ahead += ahead.len() as u64;
         // Everything a receive takes ahead is deliverable: the front-ends' filter
