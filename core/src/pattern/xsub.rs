@@ -144,12 +144,14 @@ impl Pattern for XSub {
         out: &mut VecDeque<(PipeId, Message)>,
         max: usize,
     ) -> usize {
-        if self.prefetched.is_some() {
-            // The message a POLLIN look kept comes first, through `recv`.
-            return 0;
-        }
         let start = out.len();
-        self.fq.recv_batch(|id| core.read_many(id, out, max));
+        if let Some(msg) = self.prefetched.take() {
+            // The message a POLLIN look kept comes first, under the pipe `recv` reports for
+            // it: the look's read was the last.
+            out.push_back((core.last_read.unwrap_or(PipeId(0)), msg));
+        }
+        let room = max.saturating_sub(out.len() - start);
+        self.fq.recv_batch(|id| core.read_many(id, out, room));
         // What a SUB does not want is dropped, as `recv` drops it.
         let mut i = start;
         while i < out.len() {
@@ -214,7 +216,7 @@ mod tests {
     use crate::options::SocketOption;
     use crate::socket::{RecvError, SendErrorKind};
     use crate::socket_type::SocketType::{Pub, Sub, XPub, XSub};
-    use crate::{PipeItem, Socket};
+    use crate::{Message, PipeId, PipeItem, Socket};
     use bytes::Bytes;
 
     fn sub(s: &mut Socket, topic: &'static str) {
@@ -256,6 +258,35 @@ mod tests {
         let frames: Vec<_> = got.iter().map(|(_, m)| m.frames()[0].to_vec()).collect();
         assert_eq!(frames, [b"a1", b"a2"]);
         assert_eq!(received_in_batches_as_singly(|| make(2)).len(), 4);
+    }
+
+    #[test]
+    fn a_sub_batch_after_a_pollin_look_starts_with_what_the_look_kept() {
+        let make = |unsubscribe: bool| {
+            let mut s = socket(Sub);
+            sub(&mut s, "a");
+            let p = attach(&mut s, 1, Pub);
+            for m in ["b0", "a1", "b1", "a2"] {
+                deliver(&mut s, p, msg(&[m]));
+            }
+            assert!(s.can_recv(), "the look keeps a1");
+            if unsubscribe {
+                s.set_option(SocketOption::Unsubscribe(Bytes::from_static(b"a")))
+                    .unwrap();
+                sub(&mut s, "a2");
+            }
+            s
+        };
+        let frames = |got: Vec<(PipeId, Message)>| -> Vec<Vec<u8>> {
+            got.into_iter()
+                .map(|(_, m)| m.frames()[0].to_vec())
+                .collect()
+        };
+        let got = received_in_batches_as_singly(|| make(false));
+        assert_eq!(frames(got), [b"a1", b"a2"]);
+        // A subscription change after the look filters what it kept, as `recv` does.
+        let got = received_in_batches_as_singly(|| make(true));
+        assert_eq!(frames(got), [b"a2"]);
     }
 
     #[test]
