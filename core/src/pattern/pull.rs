@@ -64,7 +64,8 @@ impl Pattern for Pull {
 mod tests {
     use super::super::testkit::*;
     use crate::options::SocketOption;
-    use crate::socket::{InboundError, RecvError, SendErrorKind, Socket, SocketEvent};
+    use crate::pipe::{PipeCommand, PipeEnd};
+    use crate::socket::{InboundError, PipePeer, RecvError, SendErrorKind, Socket, SocketEvent};
     use crate::socket_type::SocketType::{Pull, Push};
     use crate::{PipeId, PipeItem};
     use std::collections::VecDeque;
@@ -117,8 +118,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_batch_from_the_only_peer_reports_its_reads() {
+    /// A PULL at RCVHWM 2 whose one peer delivered "1" and "2" and was refused "3".
+    fn full_pull() -> (Socket, PipeId) {
         let mut s = socket(Pull);
         s.set_option(SocketOption::RcvHwm(2)).unwrap();
         let p = attach(&mut s, 1, Push);
@@ -128,6 +129,12 @@ mod tests {
             s.handle_inbound(p, PipeItem::Message(msg(&["3"]))),
             Err(InboundError::Full(msg(&["3"])))
         );
+        (s, p)
+    }
+
+    #[test]
+    fn a_batch_from_the_only_peer_reports_its_reads() {
+        let (mut s, p) = full_pull();
         let mut out = VecDeque::new();
         assert_eq!(s.recv_many(&mut out, 10), Ok(2));
         assert_eq!(Vec::from(out), [(p, msg(&["1"])), (p, msg(&["2"]))]);
@@ -136,6 +143,29 @@ mod tests {
         let mut out = VecDeque::new();
         assert_eq!(s.recv_many(&mut out, 10), Ok(1));
         assert_eq!(s.last_recv_pipe(), Some(p));
+    }
+
+    /// The point of a batch: it stops at the end of what the pipe holds with the reader
+    /// awake, so the session's next write owes it no wake-up; the receive that finds
+    /// nothing is the one that sleeps, and the write after that wakes it.
+    #[test]
+    fn a_batch_leaves_the_reader_awake_and_an_empty_receive_puts_it_to_sleep() {
+        let mut s = socket(Pull);
+        let p = PipeId(1);
+        let mut session = s.attach_session_pipe(p, PipePeer::new(Push)).unwrap();
+        let write = |session: &mut PipeEnd, m: &str| {
+            session.write(msg(&[m])).unwrap();
+            session.flush();
+            std::iter::from_fn(|| session.poll_command()).collect::<Vec<_>>()
+        };
+        assert_eq!(write(&mut session, "1"), [PipeCommand::ActivateRead]);
+        s.handle_pipe_command(p, PipeCommand::ActivateRead);
+        let mut out = VecDeque::new();
+        assert_eq!(s.recv_many(&mut out, 10), Ok(1));
+        assert_eq!(write(&mut session, "2"), [], "the reader is awake");
+        assert_eq!(s.recv_many(&mut out, 10), Ok(1));
+        assert_eq!(s.recv_many(&mut out, 10), Err(RecvError::WouldBlock));
+        assert_eq!(write(&mut session, "3"), [PipeCommand::ActivateRead]);
     }
 
     #[test]
@@ -162,15 +192,7 @@ mod tests {
 
     #[test]
     fn inbound_queue_pushes_back_at_rcvhwm_and_resumes() {
-        let mut s = socket(Pull);
-        s.set_option(SocketOption::RcvHwm(2)).unwrap();
-        let p = attach(&mut s, 1, Push);
-        deliver(&mut s, p, msg(&["1"]));
-        deliver(&mut s, p, msg(&["2"]));
-        assert_eq!(
-            s.handle_inbound(p, PipeItem::Message(msg(&["3"]))),
-            Err(InboundError::Full(msg(&["3"])))
-        );
+        let (mut s, p) = full_pull();
         assert_eq!(s.recv(), Ok(msg(&["1"])));
         assert_eq!(events(&mut s), vec![SocketEvent::InboundResumed(p)]);
         deliver(&mut s, p, msg(&["3"]));

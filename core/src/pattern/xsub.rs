@@ -145,15 +145,16 @@ impl Pattern for XSub {
         max: usize,
     ) -> usize {
         let start = out.len();
-        if let Some(msg) = self.prefetched.take() {
+        if let Some(msg) = self.take_prefetched(core) {
             // The message a POLLIN look kept comes first, under the pipe `recv` reports for
             // it: the look's read was the last.
             out.push_back((core.last_read.unwrap_or(PipeId(0)), msg));
         }
-        let room = max.saturating_sub(out.len() - start);
+        let taken = out.len();
+        let room = max.saturating_sub(taken - start);
         self.fq.recv_batch(|id| core.read_many(id, out, room));
         // What a SUB does not want is dropped, as `recv` drops it.
-        let mut i = start;
+        let mut i = taken;
         while i < out.len() {
             if self.wants(core, &out[i].1) {
                 i += 1;
