@@ -933,6 +933,9 @@ impl Sim {
             let mut writes = Vec::new();
             let mut full = Vec::new();
             for (conn, mut room) in rooms {
+                // What one round takes is one write, however the encoder chunked it (as a
+                // vectored write would be): the network's draws do not follow the chunks.
+                let mut chunks = Vec::new();
                 loop {
                     if room == 0 {
                         full.push(conn);
@@ -942,7 +945,12 @@ impl Sim {
                         break;
                     };
                     room = room.saturating_sub(b.len());
-                    writes.push((conn, b));
+                    chunks.push(b);
+                }
+                match chunks.len() {
+                    0 => {}
+                    1 => writes.push((conn, chunks.pop().expect("one chunk"))),
+                    _ => writes.push((conn, Bytes::from(chunks.concat()))),
                 }
             }
             // Taking bytes pumps the socket: a lingering close may have finished meanwhile and

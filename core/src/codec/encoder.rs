@@ -13,13 +13,22 @@ use super::frame::put_header;
 /// reference. libzmq's default out-batch is 8 KiB; we copy below that too.
 pub const DEFAULT_INLINE_MAX: usize = 8 * 1024;
 
+/// The largest block the batch is given at once. A stream's blocks double up to this size.
+const BLOCK_MAX: usize = 64 * 1024;
+
 /// Outgoing bytes: a queue of frozen chunks followed by the batch being filled.
+///
+/// The batch never grows in place: growing would copy what it holds (a busy stream's bytes
+/// twice over). When the next piece does not fit, what the batch holds is frozen as a chunk
+/// and the batch gets a new block, each twice the last, up to [`BLOCK_MAX`].
 #[derive(Debug)]
 pub struct Encoder {
     chunks: VecDeque<Bytes>,
     batch: BytesMut,
     inline_max: usize,
     pending: usize,
+    /// The size of the batch's last block (halved by [`Encoder::shrink_idle`]).
+    block: usize,
 }
 
 impl Default for Encoder {
@@ -36,11 +45,38 @@ impl Encoder {
             batch: BytesMut::new(),
             inline_max,
             pending: 0,
+            block: 0,
+        }
+    }
+
+    /// Makes room for `n` more bytes in the batch without moving what it holds.
+    #[inline]
+    fn room(&mut self, n: usize) {
+        if self.batch.capacity() - self.batch.len() >= n {
+            return;
+        }
+        if !self.batch.is_empty() {
+            let head = self.batch.split().freeze();
+            self.chunks.push_back(head);
+        }
+        self.block = (self.block * 2).min(BLOCK_MAX).max(n);
+        self.batch.reserve(self.block);
+    }
+
+    /// Gives back the batch's block when nothing waits (an idle connection holds none). The
+    /// next block is the same size as the last: a stream that pauses after each write keeps
+    /// its block size, and one that goes quiet gets smaller blocks each time it pauses.
+    pub fn shrink_idle(&mut self) {
+        if self.pending == 0 {
+            self.chunks = VecDeque::new();
+            self.batch = BytesMut::new();
+            self.block /= 2;
         }
     }
 
     /// Queues raw bytes (the greeting).
     pub fn raw(&mut self, bytes: &[u8]) {
+        self.room(bytes.len());
         self.batch.extend_from_slice(bytes);
         self.pending += bytes.len();
     }
@@ -64,6 +100,7 @@ impl Encoder {
         if body.len() <= self.inline_max {
             self.frame_copied(body, more);
         } else {
+            self.room(9);
             let before = self.batch.len();
             put_header(&mut self.batch, more, false, body.len());
             self.pending += self.batch.len() - before + body.len();
@@ -75,6 +112,7 @@ impl Encoder {
 
     /// Queues one message frame, its body copied into the batch.
     pub fn frame_copied(&mut self, body: &[u8], more: bool) {
+        self.room(9 + body.len());
         let before = self.batch.len();
         put_header(&mut self.batch, more, false, body.len());
         self.pending += self.batch.len() - before + body.len();
@@ -83,9 +121,9 @@ impl Encoder {
 
     /// Queues one command frame.
     pub fn command(&mut self, cmd: &Command) {
-        let before = self.batch.len();
         let len = cmd.body_len();
-        self.batch.reserve(9 + len);
+        self.room(9 + len);
+        let before = self.batch.len();
         put_header(&mut self.batch, false, true, len);
         cmd.encode_body(&mut self.batch);
         self.pending += self.batch.len() - before;
@@ -167,26 +205,83 @@ impl Encoder {
 mod tests {
     use super::*;
 
+    fn flat(e: &Encoder) -> (Vec<u8>, Vec<*const u8>) {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let n = e.io_slices(&mut slices);
+        let bytes = slices[..n].iter().flat_map(|s| s.iter().copied()).collect();
+        (bytes, slices[..n].iter().map(|s| s.as_ptr()).collect())
+    }
+
     #[test]
-    fn small_frames_share_one_chunk_and_large_bodies_are_not_copied() {
+    fn small_bodies_are_copied_and_large_ones_passed_by_reference() {
         let mut e = Encoder::new(16);
         let big = Bytes::from(vec![9u8; 1000]);
         e.frame(&Bytes::from_static(b"hi"), true);
         e.frame(&big, false);
         e.frame(&Bytes::from_static(b"x"), false);
-        let mut slices = [IoSlice::new(&[]); 8];
-        let n = e.io_slices(&mut slices);
-        assert_eq!(n, 3, "header batch, big body, trailing batch");
-        assert_eq!(
-            slices[1].as_ptr(),
-            big.as_ptr(),
+        let (bytes, starts) = flat(&e);
+        let mut expected = vec![0x01, 2, b'h', b'i', 0x02, 0, 0, 0, 0, 0, 0, 3, 0xe8];
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(&[0x00, 1, b'x']);
+        assert_eq!(bytes, expected);
+        assert!(
+            starts.contains(&big.as_ptr()),
             "large body passed by reference"
         );
-        assert_eq!(
-            &slices[0][..],
-            &[0x01, 2, b'h', b'i', 0x02, 0, 0, 0, 0, 0, 0, 3, 0xe8]
-        );
         assert_eq!(e.pending(), 13 + 1000 + 3);
+    }
+
+    #[test]
+    fn a_stream_of_small_frames_fills_blocks_that_double_and_never_move() {
+        let mut e = Encoder::default();
+        let body = [7u8; 16];
+        let frames = 20_000; // 360,000 bytes
+        let mut seen = Vec::new();
+        for _ in 0..frames {
+            e.frame_copied(&body, false);
+            let at = e.batch.as_ptr();
+            if seen.last() != Some(&at) {
+                seen.push(at);
+            }
+        }
+        // The batch's start moved only to a new block: the blocks grow 18, 36, 72, ... up
+        // to 64 KiB, then stay there. Growing in place would have moved it once per
+        // doubling and left only one chunk.
+        let (bytes, starts) = flat(&e);
+        assert_eq!(bytes.len(), frames * 18);
+        assert!(bytes
+            .chunks(18)
+            .all(|f| f[..2] == [0, 16] && f[2..] == body));
+        assert_eq!(starts, seen, "each block is one chunk, in order");
+        assert!((14..=20).contains(&starts.len()), "{} blocks", starts.len());
+        assert!(e.block <= BLOCK_MAX);
+    }
+
+    #[test]
+    fn an_idle_encoder_holds_no_block_and_keeps_its_pace() {
+        let mut e = Encoder::default();
+        for _ in 0..10_000 {
+            e.frame_copied(&[1; 16], false);
+        }
+        e.shrink_idle();
+        assert!(
+            e.pending() > 0 && e.batch.capacity() > 0,
+            "bytes still waiting stay"
+        );
+        let _ = e.take_all();
+        e.shrink_idle();
+        assert_eq!((e.batch.capacity(), e.chunks.capacity()), (0, 0));
+        assert_eq!(e.block, BLOCK_MAX / 2);
+        e.frame_copied(&[1; 16], false);
+        assert_eq!(
+            e.batch.capacity(),
+            BLOCK_MAX,
+            "the next block as large as the last"
+        );
+        assert_eq!(
+            e.take_all()[..],
+            [0, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+        );
     }
 
     #[test]

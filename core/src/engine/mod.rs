@@ -402,7 +402,8 @@ impl Engine {
         &mut self.rx
     }
 
-    /// Gives back an emptied receive buffer and event queue (see [`Session::shrink_idle`]).
+    /// Gives back an emptied receive buffer, event queue and send batch (see
+    /// [`Session::shrink_idle`]).
     ///
     /// [`Session::shrink_idle`]: crate::session::Session::shrink_idle
     pub fn shrink_idle(&mut self) {
@@ -410,6 +411,7 @@ impl Engine {
             self.rx = BytesMut::new();
         }
         crate::session::shrink_if_empty(&mut self.events);
+        self.tx.shrink_idle();
         if self.partial.is_empty() && self.partial.capacity() > 0 {
             self.partial = Vec::new();
         }
