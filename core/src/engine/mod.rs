@@ -677,12 +677,8 @@ impl Engine {
                     self.on_message_frame(more, body);
                     Ok(true)
                 }
-                Some(Decoded::Frame(frame)) if !frame.command => {
-                    self.on_message_frame(frame.more, MsgFrame::from(frame.body));
-                    Ok(true)
-                }
                 Some(Decoded::Frame(frame)) => {
-                    self.on_command(Command::parse(frame.body)?)?;
+                    self.on_traffic_frame(frame)?;
                     Ok(true)
                 }
             };
@@ -764,14 +760,20 @@ impl Engine {
                 } else {
                     frame
                 };
-                if frame.command {
-                    return self.on_command(Command::parse(frame.body)?);
-                }
-                self.on_message_frame(frame.more, MsgFrame::from(frame.body));
-                Ok(())
+                self.on_traffic_frame(frame)
             }
             Phase::Greeting | Phase::Closed => Ok(()),
         }
+    }
+
+    /// A whole frame in the traffic phase, in the clear: a command or part of a message.
+    #[inline(always)]
+    fn on_traffic_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+        if frame.command {
+            return self.on_command(Command::parse(frame.body)?);
+        }
+        self.on_message_frame(frame.more, MsgFrame::from(frame.body));
+        Ok(())
     }
 
     /// A message frame in the traffic phase: kept until the message's last, which hands the

@@ -1,9 +1,7 @@
 //! DEALER (RFC 28): load-balance out, fair-queue in, never drops; WouldBlock when no peer can
 //! take a message.
 
-use std::collections::VecDeque;
-
-use super::{Core, Pattern};
+use super::{Batch, Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
 use crate::sched::{FairQueue, LoadBalancer};
@@ -65,12 +63,7 @@ impl Pattern for Dealer {
             .ok_or(RecvError::WouldBlock)
     }
 
-    fn recv_batch(
-        &mut self,
-        core: &mut Core,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    fn recv_batch(&mut self, core: &mut Core, out: &mut Batch, max: usize) -> usize {
         self.fq.recv_batch(|id| core.read_many(id, out, max))
     }
 

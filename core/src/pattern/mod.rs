@@ -35,6 +35,9 @@ use crate::socket_type::SocketType;
 use options::SocketOptions;
 use table::PipeTable;
 
+/// Messages taken for the application in one go, each with the pipe it came from.
+pub(crate) type Batch = VecDeque<(PipeId, Message)>;
+
 /// A pipe and what is known of the peer at its other end.
 #[derive(Debug)]
 pub(crate) struct PipeEntry {
@@ -190,12 +193,7 @@ impl Core {
     /// reader to sleep: a reader that keeps up with its writer would otherwise cost the
     /// writer a wake-up per batch. The next receive that finds nothing, one message at a
     /// time, is the look that sleeps.
-    pub(crate) fn read_many(
-        &mut self,
-        id: PipeId,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    pub(crate) fn read_many(&mut self, id: PipeId, out: &mut Batch, max: usize) -> usize {
         let Some(entry) = self.pipes.get_mut(&id) else {
             return 0;
         };
@@ -302,12 +300,7 @@ pub(crate) trait Pattern: std::fmt::Debug + Send {
     /// Takes up to `max` messages for the application at once, each with its pipe, where
     /// the pattern can do so in the order `max` [`recv`](Self::recv)s would give them;
     /// returns how many it took (0: let `recv` take them one by one, the default).
-    fn recv_batch(
-        &mut self,
-        core: &mut Core,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    fn recv_batch(&mut self, core: &mut Core, out: &mut Batch, max: usize) -> usize {
         let _ = (core, out, max);
         0
     }

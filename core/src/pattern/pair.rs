@@ -1,8 +1,6 @@
 //! PAIR (RFC 31): exactly one peer; messages both ways, blocking at HWM.
 
-use std::collections::VecDeque;
-
-use super::{Core, Pattern};
+use super::{Batch, Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
 use crate::socket::{AttachError, RecvError, SendError};
@@ -51,12 +49,7 @@ impl Pattern for Pair {
             .ok_or(RecvError::WouldBlock)
     }
 
-    fn recv_batch(
-        &mut self,
-        core: &mut Core,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    fn recv_batch(&mut self, core: &mut Core, out: &mut Batch, max: usize) -> usize {
         self.pipe.map_or(0, |id| core.read_many(id, out, max))
     }
 

@@ -1,8 +1,6 @@
 //! PULL (RFC 30): fair-queue from PUSH peers.
 
-use std::collections::VecDeque;
-
-use super::{Core, Pattern};
+use super::{Batch, Core, Pattern};
 use crate::message::Message;
 use crate::pipe::PipeId;
 use crate::sched::FairQueue;
@@ -42,12 +40,7 @@ impl Pattern for Pull {
             .ok_or(RecvError::WouldBlock)
     }
 
-    fn recv_batch(
-        &mut self,
-        core: &mut Core,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    fn recv_batch(&mut self, core: &mut Core, out: &mut Batch, max: usize) -> usize {
         self.fq.recv_batch(|id| core.read_many(id, out, max))
     }
 

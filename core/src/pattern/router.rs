@@ -2,12 +2,12 @@
 //! sent messages are routed by their first frame. libzmq's ROUTER_MANDATORY and
 //! ROUTER_HANDOVER included.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
 use super::routing::RoutingTable;
-use super::{Core, Pattern};
+use super::{Batch, Core, Pattern};
 use crate::message::Message;
 use crate::options::{OptionError, SocketOption, SocketOptionName};
 use crate::pipe::PipeId;
@@ -133,12 +133,7 @@ impl Pattern for Router {
         Ok(msg)
     }
 
-    fn recv_batch(
-        &mut self,
-        core: &mut Core,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    fn recv_batch(&mut self, core: &mut Core, out: &mut Batch, max: usize) -> usize {
         let start = out.len();
         let n = self.fq.recv_batch(|id| core.read_many(id, out, max));
         if let Some(&(pipe, _)) = out.get(start) {

@@ -3,11 +3,11 @@
 //! INVERT_MATCHING); XSUB, like libzmq's, delivers everything and lets the application send
 //! `\x01topic` / `\x00topic` and plain messages upstream.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::{parse_subscription, Core, Pattern};
+use super::{parse_subscription, Batch, Core, Pattern};
 use crate::message::Message;
 use crate::options::{OptionError, SocketOption};
 use crate::pipe::{PipeId, PipeItem};
@@ -138,12 +138,7 @@ impl Pattern for XSub {
             .ok_or(RecvError::WouldBlock)
     }
 
-    fn recv_batch(
-        &mut self,
-        core: &mut Core,
-        out: &mut VecDeque<(PipeId, Message)>,
-        max: usize,
-    ) -> usize {
+    fn recv_batch(&mut self, core: &mut Core, out: &mut Batch, max: usize) -> usize {
         let start = out.len();
         if let Some(msg) = self.take_prefetched(core) {
             // The message a POLLIN look kept comes first, under the pipe `recv` reports for
@@ -153,15 +148,16 @@ impl Pattern for XSub {
         let taken = out.len();
         let room = max.saturating_sub(taken - start);
         self.fq.recv_batch(|id| core.read_many(id, out, room));
-        // What a SUB does not want is dropped, as `recv` drops it.
-        let mut i = taken;
-        while i < out.len() {
+        // What a SUB does not want is dropped, as `recv` drops it; what it wants moves up
+        // in order, in one pass.
+        let mut kept = taken;
+        for i in taken..out.len() {
             if self.wants(core, &out[i].1) {
-                i += 1;
-            } else {
-                out.remove(i);
+                out.swap(kept, i);
+                kept += 1;
             }
         }
+        out.truncate(kept);
         out.len() - start
     }
 
