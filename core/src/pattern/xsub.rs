@@ -258,6 +258,21 @@ mod tests {
     }
 
     #[test]
+    fn a_large_sub_batch_keeps_what_it_wants_in_order() {
+        let mut s = socket(Sub);
+        sub(&mut s, "a");
+        let p = attach(&mut s, 1, Pub);
+        let sent = ["b0", "a1", "b1", "b2", "a2", "a3", "b3", "a4", "b4"];
+        for m in sent {
+            deliver(&mut s, p, msg(&[m]));
+        }
+        let mut out = std::collections::VecDeque::new();
+        assert_eq!(s.recv_many(&mut out, sent.len()), Ok(4), "one batch");
+        let frames: Vec<_> = out.iter().map(|(_, m)| m.frames()[0].to_vec()).collect();
+        assert_eq!(frames, [b"a1", b"a2", b"a3", b"a4"]);
+    }
+
+    #[test]
     fn a_sub_batch_after_a_pollin_look_starts_with_what_the_look_kept() {
         let make = |unsubscribe: bool| {
             let mut s = socket(Sub);
