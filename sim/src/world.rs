@@ -1457,6 +1457,9 @@ impl Sim {
             if let Seg::Data(b) = &seg {
                 dir.bytes -= b.len();
             }
+            // Nothing more to read now: the connection went quiet, and the session gives its
+            // buffers back, as io-mio's and io-tokio's do after a read that did not fill.
+            let quiet = dir.queue.front().is_none_or(|(at, _)| *at > now);
             let mut read = 0;
             let mut broken = None;
             match seg {
@@ -1464,6 +1467,9 @@ impl Sim {
                     self.trace
                         .record(now, format_args!("s{s} c{} <- {} bytes", conn.0, b.len()));
                     base.handle_input(conn, &b, now);
+                    if quiet {
+                        base.shrink_idle(conn);
+                    }
                     read = b.len();
                 }
                 Seg::Fin | Seg::Rst => {

@@ -669,6 +669,14 @@ impl SocketBase {
             .is_some_and(Session::wants_input)
     }
 
+    /// `conn` went quiet (a read did not fill what it offered): its session gives back the
+    /// memory kept for traffic ([`Session::shrink_idle`]).
+    pub fn shrink_idle(&mut self, conn: ConnId) {
+        if let Some(s) = self.conns.get(&conn).and_then(|n| self.sessions.get_mut(n)) {
+            s.shrink_idle();
+        }
+    }
+
     /// What pipe `id` holds each way, from the socket's end and its session's end (`None`
     /// for an unknown pipe, or an inproc one whose far end is another socket's).
     pub fn pipe(&self, id: PipeId) -> Option<PipeStats> {

@@ -1,5 +1,5 @@
-//! The frame encoder: small frames are batched into one buffer; large bodies stay separate
-//! `Bytes` chained behind their header, ready for a vectored write.
+//! The frame encoder: small frames are copied into a batch, block after block; large bodies
+//! stay separate `Bytes` chained behind their header, ready for a vectored write.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
