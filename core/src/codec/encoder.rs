@@ -7,7 +7,7 @@ use std::io::IoSlice;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::command::Command;
-use super::frame::put_header;
+use super::frame::{put_header, MAX_HEADER_LEN};
 
 /// Bodies up to this many bytes are copied into the batch buffer; larger ones are passed by
 /// reference. libzmq's default out-batch is 8 KiB; we copy below that too.
@@ -55,12 +55,17 @@ impl Encoder {
         if self.batch.capacity() - self.batch.len() >= n {
             return;
         }
+        self.seal();
+        self.block = (self.block * 2).min(BLOCK_MAX).max(n);
+        self.batch.reserve(self.block);
+    }
+
+    /// Freezes what the batch holds, if anything, as the last chunk.
+    fn seal(&mut self) {
         if !self.batch.is_empty() {
             let head = self.batch.split().freeze();
             self.chunks.push_back(head);
         }
-        self.block = (self.block * 2).min(BLOCK_MAX).max(n);
-        self.batch.reserve(self.block);
     }
 
     /// Gives back the batch's block when nothing waits (an idle connection holds none). The
@@ -87,10 +92,7 @@ impl Encoder {
             self.raw(data);
         } else {
             self.pending += data.len();
-            if !self.batch.is_empty() {
-                let head = self.batch.split().freeze();
-                self.chunks.push_back(head);
-            }
+            self.seal();
             self.chunks.push_back(data.clone());
         }
     }
@@ -100,19 +102,18 @@ impl Encoder {
         if body.len() <= self.inline_max {
             self.frame_copied(body, more);
         } else {
-            self.room(9);
+            self.room(MAX_HEADER_LEN);
             let before = self.batch.len();
             put_header(&mut self.batch, more, false, body.len());
             self.pending += self.batch.len() - before + body.len();
-            let header = self.batch.split().freeze();
-            self.chunks.push_back(header);
+            self.seal();
             self.chunks.push_back(body.clone());
         }
     }
 
     /// Queues one message frame, its body copied into the batch.
     pub fn frame_copied(&mut self, body: &[u8], more: bool) {
-        self.room(9 + body.len());
+        self.room(MAX_HEADER_LEN + body.len());
         let before = self.batch.len();
         put_header(&mut self.batch, more, false, body.len());
         self.pending += self.batch.len() - before + body.len();
@@ -122,7 +123,7 @@ impl Encoder {
     /// Queues one command frame.
     pub fn command(&mut self, cmd: &Command) {
         let len = cmd.body_len();
-        self.room(9 + len);
+        self.room(MAX_HEADER_LEN + len);
         let before = self.batch.len();
         put_header(&mut self.batch, false, true, len);
         cmd.encode_body(&mut self.batch);
