@@ -18,6 +18,11 @@ use crate::error::guard;
 /// libzmq's `sizeof (zmq_msg_t)`.
 pub const MSG_T_SIZE: usize = 64;
 
+/// The longest message libzmq holds inside its `zmq_msg_t` (its "very small messages",
+/// `max_vsm_size` on 64-bit targets): `zmq_msg_copy` copies such a message's bytes instead of
+/// sharing them, so neither side reports ZMQ_SHARED.
+pub const MAX_VSM_SIZE: usize = 33;
+
 /// `ZMQ_MORE`.
 pub const ZMQ_MORE: c_int = 1;
 /// `ZMQ_SRCFD` (deprecated).
@@ -56,6 +61,9 @@ pub(crate) struct MsgInner {
     tag: u32,
     pub(crate) more: bool,
     shared: bool,
+    /// The content is the caller's buffer (`zmq_msg_init_data`), which libzmq never holds
+    /// in place, however short: a copy shares it.
+    foreign: bool,
     content: Content,
     pub(crate) properties: Option<Arc<Metadata>>,
     /// The C strings `zmq_msg_gets` handed out, alive until the message is closed.
@@ -75,6 +83,7 @@ impl MsgInner {
             tag: MSG_TAG,
             more: false,
             shared: false,
+            foreign: false,
             content,
             properties: None,
             gets: None,
@@ -110,6 +119,7 @@ impl MsgInner {
     pub(crate) fn clear(&mut self) {
         self.more = false;
         self.shared = false;
+        self.foreign = false;
         self.properties = None;
         self.gets = None;
     }
@@ -125,6 +135,7 @@ impl MsgInner {
         self.content = Content::Shared(frame);
         self.more = more;
         self.shared = false;
+        self.foreign = false;
         self.properties = properties;
         self.gets = None;
     }
@@ -135,9 +146,13 @@ impl MsgInner {
     }
 
     fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
+    fn bytes(&self) -> &[u8] {
         match &self.content {
-            Content::Owned(v) => v.len(),
-            Content::Shared(b) => b.len(),
+            Content::Owned(v) => v,
+            Content::Shared(b) => b,
         }
     }
 }
@@ -275,6 +290,7 @@ pub extern "C" fn zmq_msg_init_data(
         let mut m = MsgInner::new(Content::Shared(Frame::shared(Bytes::from_owner(buf))));
         // Without a free function the data is constant, which libzmq reports as shared.
         m.shared = ffn_.is_none();
+        m.foreign = true;
         write(msg_, m)?;
         Ok(0)
     })
@@ -306,9 +322,10 @@ pub extern "C" fn zmq_msg_move(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c
 }
 
 /// `zmq_msg_copy`: `dest` shares `src`'s content (no bytes are copied), and both then
-/// report ZMQ_SHARED. A short frame held in place (23 bytes or fewer, as a received one
-/// is) is copied instead and neither becomes shared, as libzmq copies its very small
-/// messages.
+/// report ZMQ_SHARED. A message of at most [`MAX_VSM_SIZE`] bytes, which libzmq holds in
+/// place, is copied instead and neither becomes shared: writing into one does not change
+/// the other, and `src`'s data pointer stays where it was. The caller's own buffer
+/// (`zmq_msg_init_data`) is shared whatever its size, as libzmq does.
 #[no_mangle]
 pub extern "C" fn zmq_msg_copy(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c_int {
     guard(-1, || {
@@ -317,9 +334,15 @@ pub extern "C" fn zmq_msg_copy(dest_: *mut zmq_msg_t, src_: *mut zmq_msg_t) -> c
         if dest_ == src_ {
             return Ok(0);
         }
-        let frame = src.frame();
-        src.shared |= frame.as_shared().is_some();
-        let mut m = MsgInner::new(Content::Shared(frame));
+        let mut m = if !src.foreign && src.len() <= MAX_VSM_SIZE {
+            MsgInner::new(Content::Shared(Frame::copy_from_slice(src.bytes())))
+        } else {
+            let frame = src.frame();
+            src.shared = true;
+            let mut m = MsgInner::new(Content::Shared(frame));
+            m.foreign = src.foreign;
+            m
+        };
         m.more = src.more;
         m.shared = src.shared;
         m.properties = src.properties.clone();
