@@ -196,6 +196,7 @@ fn run(c: &mut dyn Choices, steps: usize) {
                 let asked = len;
                 let option = c.below(120) as c_int;
                 let rc = zmq_getsockopt(s, option, buf.as_mut_ptr().cast(), &mut len);
+                trace!("zmq_getsockopt({s:?}, {option}, {asked} bytes) = {rc}, {len} bytes");
                 check(rc, s, "zmq_getsockopt");
                 if rc == 0 {
                     assert!(
@@ -217,32 +218,31 @@ fn run(c: &mut dyn Choices, steps: usize) {
                 let mut buf = [0u8; 16];
                 let len = c.below(17) as usize;
                 let rc = zmq_recv(s, buf.as_mut_ptr().cast(), len, ZMQ_DONTWAIT);
+                trace!("zmq_recv({s:?}, {len} bytes, ZMQ_DONTWAIT) = {rc}");
                 check(rc, s, "zmq_recv");
             }
             6 => {
                 let i = c.below(4) as usize;
-                check(
-                    zmq_msg_send(&mut msgs[i], s, flags | ZMQ_DONTWAIT),
-                    s,
-                    "zmq_msg_send",
-                );
+                let rc = zmq_msg_send(&mut msgs[i], s, flags | ZMQ_DONTWAIT);
+                trace!("zmq_msg_send(msg {i}, {s:?}, {flags}) = {rc}");
+                check(rc, s, "zmq_msg_send");
             }
             7 => {
                 let i = c.below(4) as usize;
-                check(
-                    zmq_msg_recv(&mut msgs[i], s, ZMQ_DONTWAIT),
-                    s,
-                    "zmq_msg_recv",
-                );
+                let rc = zmq_msg_recv(&mut msgs[i], s, ZMQ_DONTWAIT);
+                trace!("zmq_msg_recv(msg {i}, {s:?}, ZMQ_DONTWAIT) = {rc}");
+                check(rc, s, "zmq_msg_recv");
             }
             8 => {
                 let (a, b) = (c.below(4) as usize, c.below(4) as usize);
                 let pa: *mut zmq_msg_t = &mut msgs[a];
                 let pb: *mut zmq_msg_t = &mut msgs[b];
                 if c.below(2) == 0 {
-                    zmq_msg_copy(pa, pb);
+                    let rc = zmq_msg_copy(pa, pb);
+                    trace!("zmq_msg_copy(msg {a}, msg {b}) = {rc}");
                 } else {
-                    zmq_msg_move(pa, pb);
+                    let rc = zmq_msg_move(pa, pb);
+                    trace!("zmq_msg_move(msg {a}, msg {b}) = {rc}");
                 }
                 zmq_msg_gets(pa, c"Socket-Type".as_ptr());
                 zmq_msg_get(pa, c.below(5) as c_int);
@@ -255,6 +255,7 @@ fn run(c: &mut dyn Choices, steps: usize) {
                 let i = c.below(4) as usize;
                 assert_eq!(zmq_msg_close(&mut msgs[i]), 0);
                 let size = c.below(100) as usize;
+                trace!("zmq_msg_close(msg {i}); zmq_msg_init_size(msg {i}, {size})");
                 assert_eq!(zmq_msg_init_size(&mut msgs[i], size), 0);
                 assert_eq!(zmq_msg_size(&msgs[i]), size);
             }
@@ -269,6 +270,7 @@ fn run(c: &mut dyn Choices, steps: usize) {
                     })
                     .collect();
                 let rc = zmq_poll(items.as_mut_ptr(), items.len() as c_int, 0);
+                trace!("zmq_poll({} items, 0) = {rc}", items.len());
                 assert!(rc >= 0, "zmq_poll over live sockets: {rc}");
                 let ready = items.iter().filter(|i| i.revents != 0).count();
                 assert_eq!(rc as usize, ready, "zmq_poll counts the items with events");
