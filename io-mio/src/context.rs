@@ -347,6 +347,8 @@ impl Owner {
                 cell.wake(st);
             });
         }
+        // Connects waiting for a bind that can no longer come end, with what they queued.
+        shared.end_waiting_connects();
         loop {
             let seen = shared.watch();
             let open = shared.cells().iter().any(|c| !c.lock().half.is_closed());

@@ -768,6 +768,24 @@ impl Shared {
         self.drive(cell, later, |_, _| ());
     }
 
+    /// Ends every inproc connect still waiting for its name to be bound, as if its peer had
+    /// closed, dropping what it queued: once the context terminates no bind can come, and a
+    /// socket lingering on such a link would hold `zmq_ctx_term` up for its whole LINGER.
+    /// (libzmq's `zmq_ctx_term` binds a throwaway socket to each pending name and closes it,
+    /// to the same end.) Called by the termination after [`Shared::terminating`] is raised.
+    pub(crate) fn end_waiting_connects(&self) {
+        let waiting = std::mem::take(&mut lock(&self.inproc).waiting);
+        let mut later = Vec::new();
+        for (sid, conn) in waiting.into_values().flatten() {
+            if let Some(cell) = self.cell(sid) {
+                self.drive(&cell, &mut later, |h, now| {
+                    h.handle_inproc_closed(conn, now)
+                });
+            }
+        }
+        self.run_later(later);
+    }
+
     /// Feeds `cell`'s half with `f` under its lock and drains it.
     fn drive(
         &self,
@@ -790,6 +808,16 @@ impl Shared {
             let mut reg = lock(&self.inproc);
             match reg.bound.get(name).copied() {
                 Some(b) => b,
+                // Read under the registry's lock, which the termination's sweep takes after
+                // raising the flag: a connect either waits where the sweep finds it or
+                // sees the flag here.
+                None if self.is_terminating() => {
+                    drop(reg);
+                    if let Some(cell) = self.cell(sid) {
+                        self.drive(&cell, later, |h, now| h.handle_inproc_closed(conn, now));
+                    }
+                    return;
+                }
                 None => {
                     reg.waiting
                         .entry(name.to_owned())

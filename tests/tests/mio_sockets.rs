@@ -334,6 +334,57 @@ fn close_lingers_until_queued_messages_are_delivered() {
     }
 }
 
+/// Terminates `term` on a thread of its own and reports whether it returned within [`WAIT`]
+/// (a failure bound).
+fn terminates<F: FnOnce() + Send + 'static>(term: F) -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        term();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(WAIT).is_ok()
+}
+
+/// A fuzzer's find (the C API's `zmq_ctx_term` hung): a socket with a message queued for an
+/// inproc name nobody bound, LINGER as good as forever, closed (and in one case disconnected
+/// first). Closing it keeps the message for a bind that may still come (the test above), but
+/// termination cannot wait for a bind that can no longer happen. libzmq, run the same way
+/// beside it, returns from `zmq_ctx_term` at once; so must we.
+#[test]
+fn context_termination_does_not_wait_for_an_inproc_bind_that_cannot_come() {
+    const FOREVER_MS: i32 = 2_000_000_000;
+    for disconnect in [false, true] {
+        let theirs = zmq::Context::new();
+        let s = theirs.socket(zmq::XSUB).unwrap();
+        s.connect("inproc://never-bound").unwrap();
+        s.send(&b"m"[..], zmq::DONTWAIT).unwrap();
+        s.set_linger(FOREVER_MS).unwrap();
+        if disconnect {
+            s.disconnect("inproc://never-bound").unwrap();
+        }
+        drop(s);
+        assert!(
+            terminates(move || drop(theirs)),
+            "libzmq, disconnect {disconnect}"
+        );
+
+        let ctx = Context::new().unwrap();
+        for kind in [SocketType::XSub, SocketType::Push, SocketType::Dealer] {
+            let s = ctx.socket(kind).unwrap();
+            s.connect("inproc://never-bound").unwrap();
+            s.send_dontwait(Message::from_slice(b"m")).unwrap();
+            s.set(SocketOption::Linger(FOREVER_MS)).unwrap();
+            if disconnect {
+                s.disconnect("inproc://never-bound").unwrap();
+            }
+        }
+        assert!(
+            terminates(move || ctx.term()),
+            "oxmq, disconnect {disconnect}"
+        );
+    }
+}
+
 #[test]
 fn context_termination_unblocks_a_blocked_recv_with_terminated() {
     let ctx = Context::new().unwrap();

@@ -885,6 +885,9 @@ impl SocketHalf {
         if let Some(&node) = self.inproc_conns.get(&conn) {
             self.close_inproc(node);
             self.tree.terminate(node, self.config.linger, now);
+            // What was queued for the peer can never reach it now: a linger waiting for it
+            // (a connect whose binder never came, say) is over.
+            self.tree.drained(node, now);
         }
         self.pump(now);
     }

@@ -117,10 +117,21 @@ impl Context {
 
     /// Begins terminating: every socket is closed (honouring its linger) and no new socket
     /// may be made. Operations on closed sockets fail with `Terminated`.
+    ///
+    /// An inproc connect still waiting for its name to be bound ends as if its peer had
+    /// closed, dropping what it queued: no bind can come any more, and a socket lingering on
+    /// it would keep the context from terminating. (libzmq's `zmq_ctx_term` binds a
+    /// throwaway socket to each pending name and closes it, to the same end.)
     pub fn terminate(&mut self, now: Instant) {
         self.terminating = true;
         for s in self.sockets.values_mut() {
             s.close(now);
+        }
+        self.pump(now);
+        for (id, conn) in std::mem::take(&mut self.waiting).into_values().flatten() {
+            if let Some(s) = self.sockets.get_mut(&id) {
+                s.handle_eof(conn, now);
+            }
         }
         self.pump(now);
     }
@@ -186,6 +197,12 @@ impl Context {
             }
             Action::InprocConnect { conn, name } => match self.bound.get(&name).copied() {
                 Some((bid, listener)) => self.join(id, conn, bid, listener, now),
+                // Terminating: no bind can come (see `terminate`).
+                None if self.terminating => {
+                    if let Some(s) = self.sockets.get_mut(&id) {
+                        s.handle_eof(conn, now);
+                    }
+                }
                 None => self.waiting.entry(name).or_default().push((id, conn)),
             },
             Action::CloseListener { listener } if self.is_inproc_listener(id, listener) => {

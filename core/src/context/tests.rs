@@ -233,6 +233,36 @@ fn terminate_closes_every_socket_and_later_calls_fail_with_terminated() {
 }
 
 #[test]
+fn terminate_ends_connects_whose_bind_can_no_longer_come() {
+    // A fuzzer's find (the C API's `zmq_ctx_term` hung): a message queued for an inproc name
+    // nobody bound, LINGER forever. Closing the socket keeps it (a bind may still come, see
+    // the next test), but termination cannot wait for a bind that can no longer happen;
+    // libzmq's `zmq_ctx_term` returns at once here too.
+    for disconnect in [false, true] {
+        let (mut ctx, ids) = ctx_with(&[SocketType::XSub, SocketType::Push]);
+        for &id in &ids {
+            let s = ctx.get_mut(id).unwrap();
+            s.connect("inproc://never", NOW).unwrap();
+            s.send(Message::from("m"), NOW).unwrap();
+        }
+        if disconnect {
+            ctx.get_mut(ids[0])
+                .unwrap()
+                .disconnect("inproc://never", NOW)
+                .unwrap();
+        }
+        ctx.get_mut(ids[0]).unwrap().close(NOW);
+        ctx.pump(NOW);
+        assert!(
+            !ctx.get(ids[0]).unwrap().is_closed(),
+            "lingering for a bind"
+        );
+        ctx.terminate(NOW);
+        assert!(ctx.is_terminated(), "disconnect {disconnect}");
+    }
+}
+
+#[test]
 fn terminate_waits_for_linger_while_inproc_messages_are_unread() {
     let (mut ctx, ids) = ctx_with(&[SocketType::Push, SocketType::Pull]);
     let (push, pull) = (ids[0], ids[1]);
