@@ -385,6 +385,39 @@ fn context_termination_does_not_wait_for_an_inproc_bind_that_cannot_come() {
     }
 }
 
+/// What was sent before `disconnect` stays for the peer as LINGER allows, even when the
+/// peer binds only afterwards (a fuzzer's find: the bind dropped it, and the linger held the
+/// context's termination up). libzmq, run the same way beside it, delivers it.
+#[test]
+fn a_connect_disconnected_before_its_bind_still_delivers_what_it_sent() {
+    const FOREVER_MS: i32 = 2_000_000_000;
+    let theirs = zmq::Context::new();
+    let a = theirs.socket(zmq::PUSH).unwrap();
+    a.connect("inproc://late-bind").unwrap();
+    a.send(&b"before"[..], zmq::DONTWAIT).unwrap();
+    a.set_linger(FOREVER_MS).unwrap();
+    a.disconnect("inproc://late-bind").unwrap();
+    let b = theirs.socket(zmq::PULL).unwrap();
+    b.set_linger(0).unwrap();
+    b.set_rcvtimeo(WAIT_MS).unwrap();
+    b.bind("inproc://late-bind").unwrap();
+    assert_eq!(b.recv_bytes(0).unwrap(), b"before", "libzmq");
+    drop((a, b));
+    assert!(terminates(move || drop(theirs)), "libzmq");
+
+    let ctx = Context::new().unwrap();
+    let a = ctx.socket(SocketType::Push).unwrap();
+    a.connect("inproc://late-bind").unwrap();
+    a.send_dontwait(Message::from_slice(b"before")).unwrap();
+    a.set(SocketOption::Linger(FOREVER_MS)).unwrap();
+    a.disconnect("inproc://late-bind").unwrap();
+    let b = sock(&ctx, SocketType::Pull);
+    b.bind("inproc://late-bind").unwrap();
+    assert_eq!(b.recv().unwrap(), Message::from_slice(b"before"));
+    drop((a, b));
+    assert!(terminates(move || ctx.term()), "oxmq");
+}
+
 #[test]
 fn context_termination_unblocks_a_blocked_recv_with_terminated() {
     let ctx = Context::new().unwrap();

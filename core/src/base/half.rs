@@ -825,6 +825,17 @@ impl SocketHalf {
         let (peer_snd, peer_rcv) = peer.hwms;
         let kind = self.socket.socket_type();
         let link = self.links.get_mut(&node)?;
+        if link.pipe.is_some_and(|p| !self.socket.has_pipe(p)) {
+            // Disconnected before its binder came: the pattern let go of the pipe, but what
+            // was sent before stays for the peer as LINGER allows (libzmq delivers it too).
+            // The queue is handed over, nothing more is routed to it, and the link ends.
+            let mut end = link.inproc.as_mut().and_then(|i| i.end.take())?;
+            let o = self.socket.options();
+            end.set_exact(false, crate::socket::hwm_sum(o.sndhwm, peer_rcv));
+            self.tree.drained(node, now);
+            self.pump(now);
+            return Some(end);
+        }
         let mut pp = PipePeer::from_handshake(kind, &inproc_peer_info(peer));
         pp.connect_routing_id = link.connect_routing_id.clone();
         pp.inproc = true;

@@ -263,6 +263,33 @@ fn terminate_ends_connects_whose_bind_can_no_longer_come() {
 }
 
 #[test]
+fn a_connect_disconnected_before_its_bind_still_hands_over_what_it_sent() {
+    // As libzmq: what was sent before `zmq_disconnect` stays for the peer as LINGER allows,
+    // even when the peer binds only afterwards; nothing sent after it goes there. A fuzzer
+    // found the old way out: the bind found the pipe let go of, the link was dropped with
+    // the message, and its linger (forever) held the context's termination up.
+    for kind in [SocketType::Pair, SocketType::Push, SocketType::Dealer] {
+        let (mut ctx, ids) = ctx_with(&[kind, SocketType::Pair]);
+        let (a, b) = (ids[0], ids[1]);
+        let s = ctx.get_mut(a).unwrap();
+        s.connect("inproc://late", NOW).unwrap();
+        s.send(Message::from("before"), NOW).unwrap();
+        s.disconnect("inproc://late", NOW).unwrap();
+        ctx.pump(NOW);
+        ctx.get_mut(b).unwrap().bind("inproc://late", NOW).unwrap();
+        ctx.pump(NOW);
+        let got = ctx.get_mut(b).unwrap().recv(NOW).unwrap();
+        assert_eq!(text(&got), ["before"], "{kind:?}");
+        assert_eq!(
+            ctx.get_mut(b).unwrap().recv(NOW),
+            Err(RecvError::WouldBlock)
+        );
+        ctx.terminate(NOW);
+        assert!(ctx.is_terminated(), "{kind:?}");
+    }
+}
+
+#[test]
 fn terminate_waits_for_linger_while_inproc_messages_are_unread() {
     let (mut ctx, ids) = ctx_with(&[SocketType::Push, SocketType::Pull]);
     let (push, pull) = (ids[0], ids[1]);
