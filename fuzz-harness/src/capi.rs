@@ -3,9 +3,15 @@
 //! disconnected, option numbers and value sizes of every kind set and read, messages sent,
 //! received, copied, moved, closed and re-initialised, polls, and a context terminated at the
 //! end. Whatever the sequence, every call must return (nothing blocks: sends and receives
-//! are DONTWAIT, LINGER is set back to 0 before each close), a failure must set an errno, a null socket must give
+//! are DONTWAIT, and LINGER is set back to 0 before each close and before each disconnect
+//! of a tcp or ipc endpoint), a failure must set an errno, a null socket must give
 //! `ENOTSOCK`, and no call may panic inside the library (the library catches panics at its
 //! boundary and counts them; the count must stay 0).
+//!
+//! Why before a disconnect: it ends the connection with the LINGER of that moment, as
+//! libzmq's does, and a connection to a tcp or ipc peer that never answers then holds
+//! `zmq_ctx_term` up for all of it (libzmq's too: checked with the same sequence). An inproc
+//! disconnect keeps the sequence's LINGER: no inproc link may hold the termination up.
 //!
 //! The choices come from a [`Choices`] source: the fuzzer's bytes ([`capi_calls`]), or a
 //! seeded generator for the plain test that replays many sequences on every `cargo test`
@@ -114,12 +120,18 @@ pub fn capi_seeded(seed: u64, steps: usize) {
     );
 }
 
-/// Closes `s` after setting LINGER back to 0: the sequence may have set any LINGER, and a
-/// long one with messages queued makes `zmq_ctx_term` wait for it, as libzmq's does.
-fn close_now(s: *mut c_void) {
+/// LINGER 0 on live socket `s`.
+fn set_linger_zero(s: *mut c_void) {
     let zero: c_int = 0;
     // 17: ZMQ_LINGER.
     assert_eq!(zmq_setsockopt(s, 17, (&zero as *const c_int).cast(), 4), 0);
+    trace!("zmq_setsockopt({s:?}, ZMQ_LINGER, 0)");
+}
+
+/// Closes `s` after setting LINGER back to 0: the sequence may have set any LINGER, and a
+/// long one with messages queued makes `zmq_ctx_term` wait for it, as libzmq's does.
+fn close_now(s: *mut c_void) {
+    set_linger_zero(s);
     trace!("zmq_close({s:?})");
     assert_eq!(zmq_close(s), 0);
 }
@@ -178,7 +190,12 @@ fn run(c: &mut dyn Choices, steps: usize) {
                     0 => (zmq_bind(s, ep.as_ptr()), "zmq_bind"),
                     1 => (zmq_connect(s, ep.as_ptr()), "zmq_connect"),
                     2 => (zmq_unbind(s, ep.as_ptr()), "zmq_unbind"),
-                    _ => (zmq_disconnect(s, ep.as_ptr()), "zmq_disconnect"),
+                    _ => {
+                        if !s.is_null() && !ep.as_bytes().starts_with(b"inproc") {
+                            set_linger_zero(s);
+                        }
+                        (zmq_disconnect(s, ep.as_ptr()), "zmq_disconnect")
+                    }
                 };
                 trace!("{call}({s:?}, {ep:?}) = {rc} errno {}", zmq_errno());
                 check(rc, s, call);
