@@ -347,7 +347,7 @@ impl Owner {
                 cell.wake(st);
             });
         }
-        // Connects waiting for a bind that can no longer come end, with what they queued.
+        // No bind can come now: connects still waiting for one end, dropping what they queued.
         shared.end_waiting_connects();
         loop {
             let seen = shared.watch();

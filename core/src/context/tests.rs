@@ -236,8 +236,9 @@ fn terminate_closes_every_socket_and_later_calls_fail_with_terminated() {
 fn terminate_ends_connects_whose_bind_can_no_longer_come() {
     // A fuzzer's find (the C API's `zmq_ctx_term` hung): a message queued for an inproc name
     // nobody bound, LINGER forever. Closing the socket keeps it (a bind may still come, see
-    // the next test), but termination cannot wait for a bind that can no longer happen;
-    // libzmq's `zmq_ctx_term` returns at once here too.
+    // `terminate_waits_for_linger_while_inproc_messages_are_unread`), but termination cannot
+    // wait for a bind that can no longer happen; libzmq's `zmq_ctx_term` returns at once here
+    // too.
     for disconnect in [false, true] {
         let (mut ctx, ids) = ctx_with(&[SocketType::XSub, SocketType::Push]);
         for &id in &ids {
@@ -265,9 +266,9 @@ fn terminate_ends_connects_whose_bind_can_no_longer_come() {
 #[test]
 fn a_connect_disconnected_before_its_bind_still_hands_over_what_it_sent() {
     // As libzmq: what was sent before `zmq_disconnect` stays for the peer as LINGER allows,
-    // even when the peer binds only afterwards; nothing sent after it goes there. A fuzzer
-    // found the old way out: the bind found the pipe let go of, the link was dropped with
-    // the message, and its linger (forever) held the context's termination up.
+    // even when the peer binds only afterwards. A fuzzer found the old way out: the bind
+    // found the pipe let go of, the link was dropped with the message, and its linger
+    // (forever) held the context's termination up.
     for kind in [SocketType::Pair, SocketType::Push, SocketType::Dealer] {
         let (mut ctx, ids) = ctx_with(&[kind, SocketType::Pair]);
         let (a, b) = (ids[0], ids[1]);
