@@ -40,6 +40,10 @@
 /// of the sending thread's time, refilling the thread cache from fast bins whose chunks were
 /// freed on the other core. mimalloc hands frees from other threads back to the owning page
 /// in batches. Only the library's own allocations use it; the program's `malloc` is its own.
+///
+/// mimalloc 2, not 3: with mimalloc 3, a program that loaded this library with `dlopen` from
+/// a thread that then exited crashed at the next thread's first allocation (in mimalloc's
+/// thread set-up; `tests/dlopen_thread.rs`), as language bindings that load it lazily would.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
