@@ -9,6 +9,8 @@
 
 use std::ffi::{c_char, c_int, c_void, CString};
 
+mod common;
+
 type CtxNew = unsafe extern "C" fn() -> *mut c_void;
 type CtxTerm = unsafe extern "C" fn(*mut c_void) -> c_int;
 type Socket = unsafe extern "C" fn(*mut c_void, c_int) -> *mut c_void;
@@ -25,21 +27,9 @@ struct Lib {
     bind: usize,
 }
 
-/// Builds the library (`cargo test` builds an rlib only) and loads it on this thread.
+/// Builds the library and loads it on this thread.
 fn load() -> Lib {
-    let built = std::process::Command::new(env!("CARGO"))
-        .args(["build", "-p", "oxmq-capi", "--lib"])
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> → target/<profile>/liboxmq_zmq.so
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("liboxmq_zmq.so");
+    let path = common::built_library();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
     // SAFETY: loading our own library; its symbols are looked up by their C names. No
     // RTLD_DEEPBIND: nothing else in this process exports libzmq's names.

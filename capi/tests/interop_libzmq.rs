@@ -6,6 +6,8 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
+mod common;
+
 #[repr(C, align(8))]
 struct Msg([u8; 64]);
 
@@ -40,21 +42,7 @@ unsafe fn sym<F: Copy>(h: *mut c_void, name: &str) -> F {
 }
 
 fn open() -> Lib {
-    // `cargo test` builds the library as an rlib only: make sure the .so is current.
-    let built = std::process::Command::new(env!("CARGO"))
-        .args(["build", "-p", "oxmq-capi", "--lib"])
-        .status()
-        .unwrap();
-    assert!(built.success());
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> → target/<profile>/liboxmq_zmq.so
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("liboxmq_zmq.so");
-    assert!(path.exists(), "{} not built", path.display());
+    let path = common::built_library();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
     // SAFETY: loading our own library; symbols are looked up by their C names below.
     unsafe {
@@ -224,7 +212,8 @@ impl MsgApi {
     }
 
     fn oxmq() -> MsgApi {
-        let h = open().handle;
+        let z = open();
+        let h = z.handle;
         // SAFETY: each name is looked up with its zmq.h type.
         unsafe {
             macro_rules! sym {
@@ -233,21 +222,21 @@ impl MsgApi {
                 };
             }
             MsgApi {
-                ctx_new: sym!("zmq_ctx_new"),
-                ctx_term: sym!("zmq_ctx_term"),
-                socket: sym!("zmq_socket"),
-                close: sym!("zmq_close"),
-                bind: sym!("zmq_bind"),
-                connect: sym!("zmq_connect"),
-                send: sym!("zmq_send"),
-                msg_init: sym!("zmq_msg_init"),
+                ctx_new: z.ctx_new,
+                ctx_term: z.ctx_term,
+                socket: z.socket,
+                close: z.close,
+                bind: z.bind,
+                connect: z.connect,
+                send: z.send,
+                msg_init: z.msg_init,
                 msg_init_size: sym!("zmq_msg_init_size"),
                 msg_init_data: sym!("zmq_msg_init_data"),
                 msg_copy: sym!("zmq_msg_copy"),
                 msg_get: sym!("zmq_msg_get"),
                 msg_data: sym!("zmq_msg_data"),
-                msg_recv: sym!("zmq_msg_recv"),
-                msg_close: sym!("zmq_msg_close"),
+                msg_recv: z.msg_recv,
+                msg_close: z.msg_close,
             }
         }
     }
