@@ -34,8 +34,12 @@ impl Context {
         }
     }
 
-    /// A socket of `kind` with libzmq's default options for that type.
+    /// A socket of `kind` with libzmq's default options for that type; fails with
+    /// [`Error::Terminated`] once the context is terminating.
     pub fn socket(&self, kind: SocketType) -> Result<Socket, Error> {
+        if self.shared.is_terminating() {
+            return Err(Error::Terminated);
+        }
         // Reconnect jitter and generated routing ids: seeded from the process's random keys.
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u64(self.shared.now().as_nanos());
@@ -93,6 +97,48 @@ impl Context {
     /// Removes the ZAP handler: see [`Context::set_zap_handler`].
     pub fn clear_zap_handler(&self) {
         self.shared.set_zap_handler(None);
+    }
+
+    /// Terminates the context (`zmq_ctx_term`) and waits until it is done: every socket
+    /// closes, what each had queued keeps flowing for up to its LINGER, and then every
+    /// connection and listener is closed. From the start, every call on the context's
+    /// sockets except [`Socket::close`] fails with [`Error::Terminated`], those waiting
+    /// included, and [`Context::socket`] fails the same way.
+    ///
+    /// This is how a program makes sure what it sent has gone before it ends: a runtime that
+    /// shuts down drops the tasks still delivering. As with libzmq, a socket with LINGER -1
+    /// (the default) and a queue its peer never takes keeps this waiting; set LINGER where
+    /// that may happen. An inproc connect whose name was never bound does not: it ends here,
+    /// with what it queued, as no bind can come any more.
+    ///
+    /// Cancel-safe: dropped midway, the context stays terminated and its sockets go on
+    /// closing in the background; calling `term` again waits for them.
+    ///
+    /// ```
+    /// use oxmq_tokio::{Context, Error, SocketType};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Error> {
+    /// let ctx = Context::new()?;
+    /// let pull = ctx.socket(SocketType::Pull)?;
+    /// pull.bind("inproc://done").await?;
+    /// ctx.term().await;
+    /// assert!(matches!(pull.recv().await, Err(Error::Terminated)));
+    /// assert!(matches!(ctx.socket(SocketType::Push), Err(Error::Terminated)));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn term(&self) {
+        self.shared.terminate(true);
+        self.shared.all_closed().await;
+    }
+
+    /// Shuts the context down without waiting (`zmq_ctx_shutdown`): every call on its
+    /// sockets except [`Socket::close`] fails with [`Error::Terminated`] from now on, those
+    /// waiting included, and no socket can be made. The sockets stay open until each is
+    /// closed or dropped, or [`Context::term`] is called.
+    pub fn shutdown(&self) {
+        self.shared.terminate(false);
     }
 }
 

@@ -13,7 +13,7 @@ pub enum Error {
     /// Nothing could be done now (`EAGAIN`): from `try_send` / `try_recv`, or when SNDTIMEO /
     /// RCVTIMEO ran out.
     WouldBlock,
-    /// The socket is closed (`ETERM`).
+    /// The socket is closed, or its context is terminating (`ETERM`).
     Terminated,
     /// ROUTER_MANDATORY: no peer has that routing id (`EHOSTUNREACH`).
     HostUnreachable,
@@ -36,7 +36,7 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::WouldBlock => f.write_str("resource temporarily unavailable"),
-            Error::Terminated => f.write_str("socket was closed"),
+            Error::Terminated => f.write_str("socket closed or context terminated"),
             Error::HostUnreachable => f.write_str("host unreachable"),
             Error::BadState => f.write_str("operation cannot be accomplished in current state"),
             Error::NotSupported => f.write_str("operation not supported by this socket type"),

@@ -4,7 +4,8 @@
 //! type the core has, over tcp, ipc and inproc, with `send(msg).await` / `recv().await`,
 //! frame by frame or whole multipart messages, received messages as a
 //! [`Stream`](futures_core::Stream) and sending as a [`Sink`](futures_sink::Sink), monitor
-//! events as a stream ([`Monitor`]), and close with LINGER.
+//! events as a stream ([`Monitor`]), and close with LINGER; [`Context::term`] closes every
+//! socket of a context and waits until what they queued has gone (`zmq_ctx_term`).
 //!
 //! ```
 //! use oxmq_tokio::{Context, Message, SocketType};

@@ -139,6 +139,11 @@ pub(crate) struct Shared {
     /// The CURVE crypto provider of new sockets; oxmq-core's default when `None`.
     #[cfg(feature = "curve")]
     pub(crate) curve_crypto: Mutex<Option<&'static dyn oxmq_core::mechanism::curve::CurveCrypto>>,
+    /// The context is terminating (`zmq_ctx_term` or `zmq_ctx_shutdown`): every call on its
+    /// sockets but closing fails with `Terminated`, and no socket can be made.
+    terminating: std::sync::atomic::AtomicBool,
+    /// Told, while terminating, whenever a socket half has finished closing.
+    closed: tokio::sync::Notify,
 }
 
 /// A ZAP handler (RFC 27): answers one request about one peer.
@@ -159,7 +164,70 @@ impl Shared {
             zap_relay: std::sync::OnceLock::new(),
             #[cfg(feature = "curve")]
             curve_crypto: Mutex::new(None),
+            terminating: std::sync::atomic::AtomicBool::new(false),
+            closed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Whether the context is terminating. Socket calls read it under their half's lock,
+    /// which [`Shared::terminate`] takes after raising it: a call either sees it or is
+    /// woken by the termination.
+    pub(crate) fn is_terminating(&self) -> bool {
+        self.terminating.load(Ordering::SeqCst)
+    }
+
+    /// Starts terminating (`zmq_ctx_shutdown`): raises the flag and wakes every waiting
+    /// call, which then fails with `Terminated`. With `close`, also closes every socket (with
+    /// its LINGER) and ends the inproc connects still waiting for a bind, which can no longer
+    /// come.
+    pub(crate) fn terminate(&self, close: bool) {
+        self.terminating.store(true, Ordering::SeqCst);
+        for cell in self.cells() {
+            // Draining wakes whatever waits on the socket.
+            cell.with(|st, now| {
+                if close {
+                    st.half.close(now);
+                }
+            });
+        }
+        if close {
+            self.end_waiting_connects();
+        }
+    }
+
+    /// Waits until every socket of the context has finished closing (after
+    /// [`Shared::terminate`] with `close`).
+    pub(crate) async fn all_closed(&self) {
+        loop {
+            let notified = self.closed.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the look: a socket that finishes after it wakes this.
+            notified.as_mut().enable();
+            if self.cells().iter().all(|c| c.lock().half.is_closed()) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Every socket not yet reaped.
+    fn cells(&self) -> Vec<Arc<SocketCell>> {
+        lock(&self.sockets).values().cloned().collect()
+    }
+
+    /// Ends every inproc connect still waiting for its name to be bound, as if its peer had
+    /// closed, dropping what it queued: once the context terminates no bind can come, and a
+    /// socket lingering on such a link would hold the termination up for its whole LINGER
+    /// (as in `oxmq-mio`; libzmq's `zmq_ctx_term` binds each pending name and closes it).
+    fn end_waiting_connects(&self) {
+        let waiting = std::mem::take(&mut lock(&self.inproc).waiting);
+        let mut later = Vec::new();
+        for (sid, conn) in waiting.into_values().flatten() {
+            if let Some(cell) = self.cell(sid) {
+                cell.drive(&mut later, |h, now| h.handle_inproc_closed(conn, now));
+            }
+        }
+        self.run_later(later);
     }
 
     /// Installs (or with `None` removes) the ZAP handler and tells every socket.
@@ -170,8 +238,7 @@ impl Shared {
 
     /// Tells every socket whether ZAP is answered now.
     fn zap_changed(&self) {
-        let cells: Vec<Arc<SocketCell>> = lock(&self.sockets).values().cloned().collect();
-        for cell in cells {
+        for cell in self.cells() {
             let mut st = cell.lock();
             let present = self.has_zap_handler();
             st.half.set_zap_handler(present);
@@ -338,6 +405,16 @@ impl Shared {
             let mut reg = lock(&self.inproc);
             match reg.bound.get(name).copied() {
                 Some(b) => b,
+                // Read under the registry's lock, which the termination's sweep of waiting
+                // connects takes after raising the flag: a connect either waits where the
+                // sweep finds it or sees the flag here.
+                None if self.is_terminating() => {
+                    drop(reg);
+                    if let Some(cell) = self.cell(sid) {
+                        cell.drive(later, |h, now| h.handle_inproc_closed(conn, now));
+                    }
+                    return;
+                }
                 None => {
                     reg.waiting
                         .entry(name.to_owned())
@@ -572,8 +649,16 @@ impl SocketCell {
                 });
             }
         }
-        if st.dropped && st.half.is_closed() {
-            later.push(Later::Reap(self.id));
+        // Only a socket let go of, or one a termination waits for, is looked at: the look
+        // costs more than the flags.
+        let terminating = self.shared.is_terminating();
+        if (st.dropped || terminating) && st.half.is_closed() {
+            if st.dropped {
+                later.push(Later::Reap(self.id));
+            }
+            if terminating {
+                self.shared.closed.notify_waiters();
+            }
         }
         std::mem::take(&mut st.wakers)
     }

@@ -98,6 +98,14 @@ impl Socket {
         lock(&self.local)
     }
 
+    /// Whether the context is terminating, so that every call but `close` fails with
+    /// [`Error::Terminated`]. A call that may wait reads it under the half's lock, in its
+    /// closure: the termination raises it before it takes each half's lock and wakes its
+    /// waiters, so a call either sees it or is woken.
+    fn terminating(&self) -> bool {
+        self.cell.shared.is_terminating()
+    }
+
     /// This socket's type.
     pub fn socket_type(&self) -> SocketType {
         self.kind
@@ -112,7 +120,12 @@ impl Socket {
 
     fn bind_now(&self, endpoint: &str) -> Result<String, Error> {
         // Draining the bind carries out the listen, so its outcome is known when it returns.
-        let listener = self.cell.with(|st, now| st.half.bind(endpoint, now))?;
+        let listener = self.cell.with(|st, now| {
+            if self.terminating() {
+                return Err(Error::Terminated);
+            }
+            Ok(st.half.bind(endpoint, now)?)
+        })?;
         let mut st = self.cell.lock();
         match st.bind_errors.remove(&listener) {
             Some(e) => Err(Error::Io(e)),
@@ -128,25 +141,40 @@ impl Socket {
     /// in the background, and messages sent meanwhile wait for it (unless IMMEDIATE). Completes
     /// at once (cancel-safe).
     pub async fn connect(&self, endpoint: &str) -> Result<(), Error> {
-        Ok(self.cell.with(|st, now| st.half.connect(endpoint, now))?)
+        self.endpoint_op(|h, now| h.connect(endpoint, now))
     }
 
     /// Stops listening on `endpoint` (as bound, or as given to `bind`) and ends the
     /// connections accepted there. Completes at once (cancel-safe).
     pub async fn unbind(&self, endpoint: &str) -> Result<(), Error> {
-        Ok(self.cell.with(|st, now| st.half.unbind(endpoint, now))?)
+        self.endpoint_op(|h, now| h.unbind(endpoint, now))
+    }
+
+    fn endpoint_op(
+        &self,
+        op: impl FnOnce(
+            &mut oxmq_core::base::SocketHalf,
+            oxmq_core::Instant,
+        ) -> Result<(), oxmq_core::base::EndpointOpError>,
+    ) -> Result<(), Error> {
+        self.cell.with(|st, now| {
+            if self.terminating() {
+                return Err(Error::Terminated);
+            }
+            Ok(op(&mut st.half, now)?)
+        })
     }
 
     /// Ends the connection made by `connect(endpoint)`. Completes at once (cancel-safe).
     pub async fn disconnect(&self, endpoint: &str) -> Result<(), Error> {
         let mut local = self.local();
-        Ok(self.cell.with(|st, now| {
-            st.half.disconnect(endpoint, now)?;
+        self.endpoint_op(|h, now| {
+            h.disconnect(endpoint, now)?;
             // As in libzmq, nothing more is returned from the pipes it let go of, not even
             // what was taken ahead.
-            st.half.drop_undeliverable(&mut local.prefetched);
-            Ok::<(), oxmq_core::base::EndpointOpError>(())
-        })?)
+            h.drop_undeliverable(&mut local.prefetched);
+            Ok(())
+        })
     }
 
     /// Sends a whole message, waiting while no peer can take it (at SNDHWM, or no peer yet
@@ -174,9 +202,14 @@ impl Socket {
     /// ([`Error::WouldBlock`] where [`send`](Socket::send) would wait).
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), (Error, Message)> {
         let msg = msg.into();
-        self.cell
-            .with_coarse(|st, now| st.half.send(msg, now))
-            .map_err(|e| (Error::from(&e), e.message))
+        self.cell.with_coarse(|st, now| {
+            if self.terminating() {
+                return Err((Error::Terminated, msg));
+            }
+            st.half
+                .send(msg, now)
+                .map_err(|e| (Error::from(&e), e.message))
+        })
     }
 
     /// Polls to send the message in `msg`: `Ready(Ok)` once the socket took it (`msg` is then
@@ -191,6 +224,9 @@ impl Socket {
             let Some(m) = msg.take() else {
                 return Poll::Ready(Ok(()));
             };
+            if self.terminating() {
+                return Poll::Ready(Err((Error::Terminated, m)));
+            }
             match st.half.send(m, now) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(e) if e.kind == SendErrorKind::WouldBlock => {
@@ -226,13 +262,16 @@ impl Socket {
         let more = more && (local.out_parts.is_empty() || self.kind != SocketType::Stream);
         if more {
             if local.out_parts.is_empty() {
-                let start =
-                    self.cell
-                        .poll_with(cx, |st, _| match st.half.check_send_start(frame) {
-                            Ok(()) => Poll::Ready(Ok(())),
-                            Err(SendErrorKind::WouldBlock) => Poll::Pending,
-                            Err(kind) => Poll::Ready(Err(Error::from(kind))),
-                        });
+                let start = self.cell.poll_with(cx, |st, _| {
+                    if self.terminating() {
+                        return Poll::Ready(Err(Error::Terminated));
+                    }
+                    match st.half.check_send_start(frame) {
+                        Ok(()) => Poll::Ready(Ok(())),
+                        Err(SendErrorKind::WouldBlock) => Poll::Pending,
+                        Err(kind) => Poll::Ready(Err(Error::from(kind))),
+                    }
+                });
                 match start {
                     Poll::Ready(Ok(())) => {}
                     other => return other,
@@ -274,6 +313,9 @@ impl Socket {
 
     /// Receives a whole message now, or fails with [`Error::WouldBlock`].
     pub fn try_recv(&self) -> Result<Message, Error> {
+        if self.terminating() {
+            return Err(Error::Terminated);
+        }
         let mut local = self.local();
         if !local.in_parts.is_empty() {
             return Ok(Message::from_frames(local.in_parts.drain(..)));
@@ -283,8 +325,11 @@ impl Socket {
         }
         let q = &mut local.prefetched;
         self.cell.with_coarse(|st, now| {
+            if self.terminating() {
+                return Err(Error::Terminated);
+            }
             let max = st.half.receive_batch(PREFETCH);
-            st.half.recv_many_from(q, max, now)
+            Ok(st.half.recv_many_from(q, max, now)?)
         })?;
         Ok(q.pop_front().expect("recv_many_from took one").1)
     }
@@ -297,6 +342,9 @@ impl Socket {
         }
         let q = &mut local.prefetched;
         self.cell.poll_with(cx, |st, now| {
+            if self.terminating() {
+                return Poll::Ready(Err(Error::Terminated));
+            }
             let max = st.half.receive_batch(PREFETCH);
             match st.half.recv_many_from(q, max, now) {
                 Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many_from took one").1)),
@@ -310,6 +358,9 @@ impl Socket {
     /// the `Stream` implementation, for hand-written futures. `Pending` registers the task to
     /// be woken when the socket changes.
     pub fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        if self.terminating() {
+            return Poll::Ready(Err(Error::Terminated));
+        }
         let mut local = self.local();
         if !local.in_parts.is_empty() {
             return Poll::Ready(Ok(Message::from_frames(local.in_parts.drain(..))));
@@ -317,11 +368,12 @@ impl Socket {
         self.poll_take(&mut local, cx)
     }
 
-    /// Polls until a whole message could be sent without waiting (ZMQ_EVENTS has POLLOUT).
-    /// `Pending` registers the task to be woken when the socket changes.
+    /// Polls until a whole message could be sent without waiting (ZMQ_EVENTS has POLLOUT),
+    /// or the context is terminating (a send then fails at once). `Pending` registers the
+    /// task to be woken when the socket changes.
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<()> {
         self.cell.poll_with(cx, |st, _| {
-            if st.half.readiness().1 {
+            if self.terminating() || st.half.readiness().1 {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -335,6 +387,9 @@ impl Socket {
     /// first frame; its other frames wait in the handle for the next calls.
     pub async fn recv_frame(&self) -> Result<(Frame, bool), Error> {
         poll_fn(|cx| {
+            if self.terminating() {
+                return Poll::Ready(Err(Error::Terminated));
+            }
             let mut local = self.local();
             if local.in_parts.is_empty() {
                 match self.poll_take(&mut local, cx) {
@@ -358,6 +413,9 @@ impl Socket {
         let filters = opt.changes_filter();
         let mut local = self.local();
         let (snd, rcv) = self.cell.with(|st, now| {
+            if self.terminating() {
+                return Err(Error::Terminated);
+            }
             st.half.set_option(opt, now).map_err(Error::Option)?;
             if filters {
                 // What a receive took ahead passed the subscriptions as they were; a SUB
@@ -379,6 +437,9 @@ impl Socket {
     /// SUBSCRIBE and UNSUBSCRIBE, and the read-only TYPE, RCVMORE, EVENTS, LAST_ENDPOINT,
     /// MECHANISM and THREAD_SAFE.
     pub fn get(&self, name: SocketOptionName) -> Result<SocketOption, Error> {
+        if self.terminating() {
+            return Err(Error::Terminated);
+        }
         let (more, buffered) = {
             let local = self.local();
             let more = !local.in_parts.is_empty();
