@@ -23,10 +23,12 @@
 //!   HWM bounds, inproc pipes within SNDHWM + RCVHWM, one PROBE_ROUTER probe per connection
 //!   and first, a proxy's XSUB gets only subscribed topics), on every send (block at HWM
 //!   and never drop, or drop and never block; host-unreachable under ROUTER_MANDATORY),
-//!   fairness of load-balancing and fair-queueing, no bytes after LINGER ran out, a socket
+//!   fairness of load-balancing and fair-queueing, no bytes after LINGER ran out (after a
+//!   close, and on the connections a disconnect ended), a socket
 //!   whose application stopped receiving reads only what its RCVHWM lets in; and liveness
 //!   after healing (probes arrive within a bound, a conflating receiver ends with each
-//!   sender's newest message, LINGER delivers what it protects, closes finish within
+//!   sender's newest message, LINGER delivers what it protects, after a close or a
+//!   disconnect, closes finish within
 //!   LINGER). STREAM: each connection's bytes arrive in order under one routing id, framed
 //!   by its connect and disconnect notices, an empty body closes a connection, unknown ids
 //!   are unreachable, and after healing bytes flow both ways and a closed client reconnects.

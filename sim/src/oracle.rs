@@ -87,6 +87,11 @@ pub struct Coverage {
     pub lingered: u64,
     /// Messages LINGER no longer owed because their peer's pattern refused the connection.
     pub linger_refused: u64,
+    /// Of the messages LINGER protected, those queued by a socket that then disconnected
+    /// its endpoints rather than closing (`linger-disconnect`).
+    pub linger_disconnected: u64,
+    /// Connections a disconnect ended with a finite LINGER, watched for writes after it.
+    pub disconnect_lingers: u64,
     /// Obligations excused because the API allowed what they awaited to be dropped (PUB
     /// and ROUTER at a full pipe, a refused connection).
     pub excused: u64,
@@ -208,6 +213,8 @@ impl std::ops::AddAssign for Coverage {
         self.unroutable += o.unroutable;
         self.lingered += o.lingered;
         self.linger_refused += o.linger_refused;
+        self.linger_disconnected += o.linger_disconnected;
+        self.disconnect_lingers += o.disconnect_lingers;
         self.excused += o.excused;
         self.held_replies += o.held_replies;
         self.intruders_dropped += o.intruders_dropped;
@@ -267,7 +274,7 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} of them above 2048, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer), {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
+             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer; {} protected after a disconnect rather than a close), {} connections watched after their disconnect's LINGER, {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener, {} binds failed; {} inproc links checked ({} connects waiting for a binder), {} third PAIRs refused; {} monitors stopped at close, {} events none about inproc, {} listener closes failed; {} read reports over inproc one per low-water mark; {} looks after EAGAIN ({} not judged: mail in flight); {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
             self.sends,
@@ -280,6 +287,8 @@ impl std::fmt::Display for Coverage {
             self.stand_ins,
             self.lingered,
             self.linger_refused,
+            self.linger_disconnected,
+            self.disconnect_lingers,
             self.excused,
             self.held_replies,
             self.intruders_dropped,
@@ -782,12 +791,19 @@ impl Oracle {
         }
     }
 
-    /// LINGER protects message `id`: it must reach a peer by `deadline`.
-    pub fn protect(&mut self, id: (u64, u64), deadline: Instant) {
-        let name = format!(
-            "LINGER delivers {}:{} queued before its socket closed",
-            id.0, id.1
-        );
+    /// LINGER protects message `id`, queued before its socket closed (or, with
+    /// `disconnected`, before it disconnected the endpoint): it must reach a peer by
+    /// `deadline`.
+    pub fn protect(&mut self, id: (u64, u64), deadline: Instant, disconnected: bool) {
+        let before = if disconnected {
+            "it disconnected its endpoint"
+        } else {
+            "its socket closed"
+        };
+        let name = format!("LINGER delivers {}:{} queued before {before}", id.0, id.1);
+        if disconnected {
+            self.coverage.linger_disconnected += 1;
+        }
         self.expect(name.clone(), deadline);
         self.protected.insert(id, name);
     }

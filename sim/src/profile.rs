@@ -182,6 +182,10 @@ pub struct Features {
     /// (ZMQ_SUBSCRIBE / ZMQ_UNSUBSCRIBE right after receiving it); upstream it takes
     /// everything.
     pub xpub_manual: bool,
+    /// The linger phase's fresh sockets (see `workload::LingerBurst`) disconnect their
+    /// endpoints instead of closing: the session of each still delivers what was queued as
+    /// LINGER allows, and writes nothing after it ran out.
+    pub linger_disconnect: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -332,6 +336,7 @@ impl Profile {
             invert: false,
             upstream: false,
             xpub_manual: false,
+            linger_disconnect: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -348,6 +353,7 @@ impl Profile {
         features.invert = chance(&mut stream(seed, "invert-matching"), 0.5);
         features.upstream = chance(&mut stream(seed, "upstream"), 0.5);
         features.xpub_manual = chance(&mut stream(seed, "xpub-manual"), 0.5);
+        features.linger_disconnect = chance(&mut stream(seed, "linger-disconnect"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -636,6 +642,8 @@ impl Profile {
             invert: self.inverted(),
             upstream: f.upstream && f.proxy && self.pattern == Pattern::PubSub,
             xpub_manual: f.xpub_manual && f.proxy && self.pattern == Pattern::PubSub,
+            // PUB/SUB and STREAM have no linger burst.
+            linger_disconnect: f.linger_disconnect && self.pattern != Pattern::PubSub,
         }
     }
 }
@@ -658,6 +666,7 @@ impl std::fmt::Display for Features {
             (self.invert, "invert-matching"),
             (self.upstream, "upstream"),
             (self.xpub_manual, "xpub-manual"),
+            (self.linger_disconnect, "linger-disconnect"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -141,6 +141,12 @@ pub enum Mutation {
     PropertiesLost,
     /// The driver loses every HANDSHAKE_FAILED_AUTH monitor event.
     LoseAuthFailureEvents,
+    /// Every disconnect drops what was queued for its endpoint (the driver sets LINGER 0
+    /// just before it, as a disconnect that ignored LINGER would).
+    DisconnectDropsQueued,
+    /// Every disconnect lets its connections linger for ever (the driver sets LINGER -1
+    /// just before it, as a disconnect that ignored a finite LINGER would).
+    DisconnectLingersForever,
 }
 
 /// The network's shape, drawn per seed.
@@ -377,6 +383,10 @@ pub struct Sim {
     connects: BTreeMap<(usize, String), Instant>,
     /// The endpoint each connection was dialed to.
     dialed: BTreeMap<(usize, ConnId), String>,
+    /// Connections a disconnect ended with a finite LINGER: when it began and how long it
+    /// lets them write (libzmq's `term_endpoint` terminates the session with the socket's
+    /// LINGER as it stands).
+    disconnected: BTreeMap<(usize, ConnId), (Instant, Duration)>,
     /// Timer firings at one instant: a guard against a timer that never clears.
     spin: (Instant, u32),
     /// Applications change SNDHWM / RCVHWM on live sockets during the faults.
@@ -500,6 +510,7 @@ impl Sim {
             spin: (Instant::ZERO, 0),
             connects: BTreeMap::new(),
             dialed: BTreeMap::new(),
+            disconnected: BTreeMap::new(),
             live_hwm: false,
             inproc: false,
             batch_recv: false,
@@ -1003,7 +1014,7 @@ impl Sim {
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
                     let b = self.intruder_writes(s, conn, b);
                     self.scan_wire(s, conn, &b);
-                    self.check_linger_write(s, b.len());
+                    self.check_linger_write(s, conn, b.len());
                     self.write(st, side, Seg::Data(b));
                 }
             }
@@ -1079,22 +1090,33 @@ impl Sim {
     }
 
     /// LINGER's promise: once a closing socket's linger ran out, it puts no more bytes on the
-    /// wire (what it wrote before may still be in flight, as with TCP).
-    fn check_linger_write(&mut self, s: usize, len: usize) {
-        let Some((began, Linger::For(linger))) = self.socks[s].close else {
-            return;
+    /// wire (what it wrote before may still be in flight, as with TCP); nor does a connection
+    /// a disconnect ended, once the LINGER it was ended with ran out.
+    fn check_linger_write(&mut self, s: usize, conn: ConnId, len: usize) {
+        let closed = match self.socks[s].close {
+            Some((began, Linger::For(linger))) => Some((began, linger, "its")),
+            _ => None,
         };
-        let expired = began + linger;
-        if self.now > expired {
+        let disconnected = self
+            .disconnected
+            .get(&(s, conn))
+            .map(|&(began, linger)| (began, linger, "its disconnect's"));
+        for (began, linger, whose) in [closed, disconnected].into_iter().flatten() {
+            let expired = began + linger;
+            if self.now <= expired {
+                continue;
+            }
             let what = format!(
-                "s{s} ({}) wrote {len} bytes at {:.6}s, after its LINGER {linger:?} ran out at \
-                 {:.6}s",
+                "s{s} ({}) wrote {len} bytes on c{} at {:.6}s, after {whose} LINGER {linger:?} \
+                 ran out at {:.6}s",
                 self.socks[s].kind,
+                conn.0,
                 self.now.as_nanos() as f64 / 1e9,
                 expired.as_nanos() as f64 / 1e9
             );
             let now = self.now;
             self.oracle.fail(FailureKind::Safety, now, what);
+            return;
         }
     }
 
@@ -1252,7 +1274,7 @@ impl Sim {
                     if !last_bytes.is_empty() {
                         let last_bytes = self.intruder_writes(s, conn, last_bytes);
                         self.scan_wire(s, conn, &last_bytes);
-                        self.check_linger_write(s, last_bytes.len());
+                        self.check_linger_write(s, conn, last_bytes.len());
                         self.write(st, side, Seg::Data(last_bytes));
                     }
                     self.write(st, side, Seg::Fin);
@@ -2107,14 +2129,38 @@ impl Cx<'_> {
     /// Disconnects socket `s` from `ep` (ENOENT is only logged).
     pub fn disconnect(&mut self, s: u64, ep: &str) {
         let now = self.now();
+        let mutation = self.sim.mutation;
         if let Some(b) = self.base(s) {
             let before: Vec<(PipeId, Option<ConnId>)> =
                 b.socket().pipe_ids().map(|p| (p, b.pipe_conn(p))).collect();
+            // The LINGER the application set, which the disconnect must honour.
+            let linger = b.config().linger;
+            let played = match mutation {
+                Mutation::DisconnectDropsQueued => Some(0),
+                Mutation::DisconnectLingersForever => Some(-1),
+                _ => None,
+            };
+            if let Some(ms) = played {
+                b.set_option(SocketOption::Linger(ms), now)
+                    .expect("LINGER takes 0 and -1");
+            }
             match b.disconnect(ep, now) {
                 Err(e) => self.log(format_args!("s{s} disconnect {ep}: {e}")),
                 Ok(()) => {
                     let after: BTreeSet<PipeId> = b.socket().pipe_ids().collect();
                     let told = b.disconnected_pipes().to_vec();
+                    if let Linger::For(linger) = linger {
+                        let ended = before
+                            .iter()
+                            .filter(|(p, _)| !after.contains(p))
+                            .filter_map(|&(_, c)| c);
+                        for conn in ended {
+                            self.sim
+                                .disconnected
+                                .insert((s as usize, conn), (now, linger));
+                            self.sim.oracle.coverage.disconnect_lingers += 1;
+                        }
+                    }
                     self.sim.let_go(s as usize, ep, &before, &after, &told);
                 }
             }

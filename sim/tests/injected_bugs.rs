@@ -392,3 +392,39 @@ fn security_bugs_are_caught_by_a_secured_sweep() {
         eprintln!("{mutation:?}: caught at seed {seed}: {what}");
     }
 }
+
+/// A disconnect that drops what was queued for its endpoint, or lets its connections go on
+/// writing past LINGER, breaks LINGER's promise as a close would: the linger phase's
+/// disconnecting sockets (`linger-disconnect`) owe delivery, and every disconnect's
+/// connections are watched for writes after their LINGER ran out.
+#[test]
+fn a_disconnect_that_ignores_linger_is_caught() {
+    for (mutation, want, says) in [
+        (
+            Mutation::DisconnectDropsQueued,
+            FailureKind::Liveness,
+            "queued before it disconnected its endpoint",
+        ),
+        (
+            Mutation::DisconnectLingersForever,
+            FailureKind::Safety,
+            "after its disconnect's LINGER",
+        ),
+    ] {
+        let caught = (0..60).find_map(|seed| {
+            let r = run_seed(&RunOptions {
+                mutation,
+                ..RunOptions::new(seed)
+            });
+            r.failure.map(|f| (seed, f))
+        });
+        let Some((seed, f)) = caught else {
+            panic!("{mutation:?} survived 60 seeds");
+        };
+        assert_eq!(f.kind, want, "{mutation:?} at seed {seed}: {}", f.what);
+        assert!(f.what.contains(says), "{mutation:?}: {}", f.what);
+        let clean = run_seed(&RunOptions::new(seed));
+        assert!(clean.failure.is_none(), "{clean}");
+        eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
+    }
+}

@@ -227,6 +227,11 @@ fn linger_option(linger: Linger) -> SocketOption {
 /// makes it wait for one) and closes. With LINGER forever, or long enough to connect, every
 /// message it queued reaches a peer and the close then finishes; with any LINGER it writes
 /// nothing once the linger ran out (the world checks that).
+///
+/// With the `linger-disconnect` feature it disconnects its endpoints instead of closing,
+/// which owes the same (libzmq's `zmq_disconnect` ends the session with the socket's LINGER
+/// as it stands, and the session flushes what was queued as that allows), and closes only
+/// at the shutdown ([`LingerBurst::shutdown`]).
 pub(crate) struct LingerBurst {
     sock: u64,
     seq: u64,
@@ -239,6 +244,10 @@ pub(crate) struct LingerBurst {
     /// What the first send must do, when it is known: see [`LingerBurst::start`].
     first_accepted: Option<bool>,
     closed: bool,
+    /// The endpoints it connected to.
+    endpoints: Vec<String>,
+    /// It disconnects them rather than closing (`linger-disconnect`).
+    disconnects: bool,
 }
 
 impl LingerBurst {
@@ -291,6 +300,8 @@ impl LingerBurst {
             until: cx.now() + p.probe_bound(),
             first_accepted,
             closed: false,
+            endpoints: endpoints.to_vec(),
+            disconnects: p.active_features().linger_disconnect,
         };
         burst.tick(cx, p);
         burst
@@ -334,26 +345,45 @@ impl LingerBurst {
             return;
         }
         let s = self.sock;
+        let how = if self.disconnects {
+            "disconnects"
+        } else {
+            "closes"
+        };
         cx.log(format_args!(
-            "s{s} queued {} messages, closes",
+            "s{s} queued {} messages, {how}",
             self.queued.len()
         ));
         self.closed = true;
         cx.set_option(s, linger_option(p.sock.base.linger));
-        cx.close(s);
+        if self.disconnects {
+            for e in &self.endpoints {
+                cx.disconnect(s, e);
+            }
+        } else {
+            cx.close(s);
+        }
         if p.linger_delivers() {
             let d = cx.now() + p.linger_delivery_bound();
             // The pipeline's conflating sink keeps only the newest of them.
             let newest_only = p.conflating() && p.pattern == crate::profile::Pattern::Pipeline;
             let keep = if newest_only { 1 } else { self.queued.len() };
             for &seq in self.queued.iter().rev().take(keep) {
-                cx.oracle().protect((s, seq), d);
+                cx.oracle().protect((s, seq), d, self.disconnects);
             }
-            if cx.is_open(s) {
+            if cx.is_open(s) && !self.disconnects {
                 let done = d + p.probe_bound();
                 cx.oracle()
                     .expect(crate::world::close_finishes(s as usize), done);
             }
+        }
+    }
+
+    /// The shutdown: a burst that disconnected closes its socket now (one that closed has
+    /// nothing to do).
+    pub(crate) fn shutdown(&mut self, cx: &mut Cx<'_>) {
+        if cx.is_open(self.sock) {
+            cx.close(self.sock);
         }
     }
 }

@@ -155,6 +155,9 @@ impl App for Peer {
                 if let Some(s) = self.sock {
                     cx.close(s);
                 }
+                if let Some(b) = self.burst.as_mut() {
+                    b.shutdown(cx);
+                }
             }
             _ => {}
         }

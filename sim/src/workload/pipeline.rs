@@ -136,6 +136,9 @@ impl App for Ventilator {
                 if let Some(s) = self.sock {
                     cx.close(s);
                 }
+                if let Some(b) = self.burst.as_mut() {
+                    b.shutdown(cx);
+                }
             }
             _ => {}
         }

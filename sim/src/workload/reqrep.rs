@@ -322,6 +322,9 @@ impl App for Client {
                 if let Some(s) = self.sock {
                     cx.close(s);
                 }
+                if let Some(b) = self.burst.as_mut() {
+                    b.shutdown(cx);
+                }
             }
             _ => {}
         }
