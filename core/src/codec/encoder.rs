@@ -274,11 +274,8 @@ mod tests {
         assert_eq!((e.batch.capacity(), e.chunks.capacity()), (0, 0));
         assert_eq!(e.block, BLOCK_MAX / 2);
         e.frame_copied(&[1; 16], false);
-        assert_eq!(
-            e.batch.capacity(),
-            BLOCK_MAX,
-            "the next block as large as the last"
-        );
+        assert_eq!(e.block, BLOCK_MAX, "the next block as large as the last");
+        assert!(e.batch.capacity() >= BLOCK_MAX, "and given whole");
         assert_eq!(
             e.take_all()[..],
             [0, 16, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]

@@ -127,7 +127,8 @@ impl Context {
         for s in self.sockets.values_mut() {
             s.close(now);
         }
-        self.pump(now);
+        // A connect the closes ended is ignored here (its `Close` is routed below); one whose
+        // `InprocConnect` is not routed yet ends there, `terminating` being raised.
         for (id, conn) in std::mem::take(&mut self.waiting).into_values().flatten() {
             if let Some(s) = self.sockets.get_mut(&id) {
                 s.handle_eof(conn, now);
