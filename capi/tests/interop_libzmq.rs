@@ -11,7 +11,9 @@ mod common;
 #[repr(C, align(8))]
 struct Msg([u8; 64]);
 
-struct Lib {
+/// The C API's functions these tests call, from one library: ours through `dlsym`
+/// ([`Api::oxmq`]), or libzmq's as linked ([`Api::libzmq`]).
+struct Api {
     ctx_new: unsafe extern "C" fn() -> *mut c_void,
     ctx_term: unsafe extern "C" fn(*mut c_void) -> c_int,
     socket: unsafe extern "C" fn(*mut c_void, c_int) -> *mut c_void,
@@ -22,13 +24,19 @@ struct Lib {
     recv: unsafe extern "C" fn(*mut c_void, *mut c_void, usize, c_int) -> c_int,
     getsockopt: unsafe extern "C" fn(*mut c_void, c_int, *mut c_void, *mut usize) -> c_int,
     msg_init: unsafe extern "C" fn(*mut Msg) -> c_int,
-    msg_recv: unsafe extern "C" fn(*mut Msg, *mut c_void, c_int) -> c_int,
+    msg_init_size: unsafe extern "C" fn(*mut Msg, usize) -> c_int,
+    msg_init_data:
+        unsafe extern "C" fn(*mut Msg, *mut c_void, usize, Option<Ffn>, *mut c_void) -> c_int,
+    msg_copy: unsafe extern "C" fn(*mut Msg, *mut Msg) -> c_int,
+    msg_get: unsafe extern "C" fn(*const Msg, c_int) -> c_int,
     msg_gets: unsafe extern "C" fn(*const Msg, *const c_char) -> *const c_char,
     msg_more: unsafe extern "C" fn(*const Msg) -> c_int,
+    msg_data: unsafe extern "C" fn(*mut Msg) -> *mut c_void,
+    msg_recv: unsafe extern "C" fn(*mut Msg, *mut c_void, c_int) -> c_int,
     msg_close: unsafe extern "C" fn(*mut Msg) -> c_int,
-    /// The library itself, for further lookups.
-    handle: *mut c_void,
 }
+
+type Ffn = unsafe extern "C" fn(*mut c_void, *mut c_void);
 
 /// The function `name` (NUL-terminated) in `h`, as the pointer type `F`.
 ///
@@ -41,44 +49,79 @@ unsafe fn sym<F: Copy>(h: *mut c_void, name: &str) -> F {
     std::mem::transmute_copy(&p)
 }
 
-fn open() -> Lib {
-    let path = common::built_library();
-    let cpath = CString::new(path.to_str().unwrap()).unwrap();
-    // SAFETY: loading our own library; symbols are looked up by their C names below.
-    unsafe {
-        let h = libc::dlopen(
-            cpath.as_ptr(),
-            libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND,
-        );
-        assert!(!h.is_null());
-        macro_rules! sym {
-            ($name:literal) => {
-                sym(h, concat!($name, "\0"))
-            };
+impl Api {
+    /// Ours: liboxmq_zmq.so, opened with `RTLD_DEEPBIND` so that its `zmq_*` names do not
+    /// resolve to the linked libzmq's.
+    fn oxmq() -> Api {
+        let path = common::built_library();
+        let cpath = CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: loading our own library; each name is looked up with its zmq.h type.
+        unsafe {
+            let h = libc::dlopen(
+                cpath.as_ptr(),
+                libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND,
+            );
+            assert!(!h.is_null());
+            macro_rules! sym {
+                ($name:literal) => {
+                    sym(h, concat!($name, "\0"))
+                };
+            }
+            Api {
+                ctx_new: sym!("zmq_ctx_new"),
+                ctx_term: sym!("zmq_ctx_term"),
+                socket: sym!("zmq_socket"),
+                close: sym!("zmq_close"),
+                bind: sym!("zmq_bind"),
+                connect: sym!("zmq_connect"),
+                send: sym!("zmq_send"),
+                recv: sym!("zmq_recv"),
+                getsockopt: sym!("zmq_getsockopt"),
+                msg_init: sym!("zmq_msg_init"),
+                msg_init_size: sym!("zmq_msg_init_size"),
+                msg_init_data: sym!("zmq_msg_init_data"),
+                msg_copy: sym!("zmq_msg_copy"),
+                msg_get: sym!("zmq_msg_get"),
+                msg_gets: sym!("zmq_msg_gets"),
+                msg_more: sym!("zmq_msg_more"),
+                msg_data: sym!("zmq_msg_data"),
+                msg_recv: sym!("zmq_msg_recv"),
+                msg_close: sym!("zmq_msg_close"),
+            }
         }
-        Lib {
-            ctx_new: sym!("zmq_ctx_new"),
-            ctx_term: sym!("zmq_ctx_term"),
-            socket: sym!("zmq_socket"),
-            close: sym!("zmq_close"),
-            bind: sym!("zmq_bind"),
-            connect: sym!("zmq_connect"),
-            send: sym!("zmq_send"),
-            recv: sym!("zmq_recv"),
-            getsockopt: sym!("zmq_getsockopt"),
-            msg_init: sym!("zmq_msg_init"),
-            msg_recv: sym!("zmq_msg_recv"),
-            msg_gets: sym!("zmq_msg_gets"),
-            msg_more: sym!("zmq_msg_more"),
-            msg_close: sym!("zmq_msg_close"),
-            handle: h,
+    }
+
+    /// libzmq's own functions, from the `zmq` crate's static build linked into this test.
+    fn libzmq() -> Api {
+        // Keeps the `zmq` crate, and with it the static libzmq, linked into this test.
+        let _ = zmq::version();
+        Api {
+            ctx_new: libzmq::zmq_ctx_new,
+            ctx_term: libzmq::zmq_ctx_term,
+            socket: libzmq::zmq_socket,
+            close: libzmq::zmq_close,
+            bind: libzmq::zmq_bind,
+            connect: libzmq::zmq_connect,
+            send: libzmq::zmq_send,
+            recv: libzmq::zmq_recv,
+            getsockopt: libzmq::zmq_getsockopt,
+            msg_init: libzmq::zmq_msg_init,
+            msg_init_size: libzmq::zmq_msg_init_size,
+            msg_init_data: libzmq::zmq_msg_init_data,
+            msg_copy: libzmq::zmq_msg_copy,
+            msg_get: libzmq::zmq_msg_get,
+            msg_gets: libzmq::zmq_msg_gets,
+            msg_more: libzmq::zmq_msg_more,
+            msg_data: libzmq::zmq_msg_data,
+            msg_recv: libzmq::zmq_msg_recv,
+            msg_close: libzmq::zmq_msg_close,
         }
     }
 }
 
 #[test]
 fn oxmq_and_libzmq_talk_over_tcp() {
-    let z = open();
+    let z = Api::oxmq();
     // SAFETY: calls into the C API as documented in zmq.h.
     unsafe {
         let ctx = (z.ctx_new)();
@@ -137,28 +180,6 @@ fn oxmq_and_libzmq_talk_over_tcp() {
     }
 }
 
-/// The `zmq_msg_*` calls [`copies_share_what_libzmq_shares`] makes, from one library.
-struct MsgApi {
-    ctx_new: unsafe extern "C" fn() -> *mut c_void,
-    ctx_term: unsafe extern "C" fn(*mut c_void) -> c_int,
-    socket: unsafe extern "C" fn(*mut c_void, c_int) -> *mut c_void,
-    close: unsafe extern "C" fn(*mut c_void) -> c_int,
-    bind: unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int,
-    connect: unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int,
-    send: unsafe extern "C" fn(*mut c_void, *const c_void, usize, c_int) -> c_int,
-    msg_init: unsafe extern "C" fn(*mut Msg) -> c_int,
-    msg_init_size: unsafe extern "C" fn(*mut Msg, usize) -> c_int,
-    msg_init_data:
-        unsafe extern "C" fn(*mut Msg, *mut c_void, usize, Option<Ffn>, *mut c_void) -> c_int,
-    msg_copy: unsafe extern "C" fn(*mut Msg, *mut Msg) -> c_int,
-    msg_get: unsafe extern "C" fn(*const Msg, c_int) -> c_int,
-    msg_data: unsafe extern "C" fn(*mut Msg) -> *mut c_void,
-    msg_recv: unsafe extern "C" fn(*mut Msg, *mut c_void, c_int) -> c_int,
-    msg_close: unsafe extern "C" fn(*mut Msg) -> c_int,
-}
-
-type Ffn = unsafe extern "C" fn(*mut c_void, *mut c_void);
-
 /// libzmq's own functions, from the `zmq` crate's static build linked into this test (ours
 /// are only ever reached through `dlsym`).
 mod libzmq {
@@ -171,6 +192,15 @@ mod libzmq {
         pub fn zmq_bind(s: *mut c_void, ep: *const c_char) -> c_int;
         pub fn zmq_connect(s: *mut c_void, ep: *const c_char) -> c_int;
         pub fn zmq_send(s: *mut c_void, buf: *const c_void, len: usize, flags: c_int) -> c_int;
+        pub fn zmq_recv(s: *mut c_void, buf: *mut c_void, len: usize, flags: c_int) -> c_int;
+        pub fn zmq_getsockopt(
+            s: *mut c_void,
+            option: c_int,
+            value: *mut c_void,
+            len: *mut usize,
+        ) -> c_int;
+        pub fn zmq_msg_gets(m: *const Msg, property: *const c_char) -> *const c_char;
+        pub fn zmq_msg_more(m: *const Msg) -> c_int;
         pub fn zmq_msg_init(m: *mut Msg) -> c_int;
         pub fn zmq_msg_init_size(m: *mut Msg, size: usize) -> c_int;
         pub fn zmq_msg_init_data(
@@ -188,59 +218,7 @@ mod libzmq {
     }
 }
 
-impl MsgApi {
-    fn libzmq() -> MsgApi {
-        // Keeps the `zmq` crate, and with it the static libzmq, linked into this test.
-        let _ = zmq::version();
-        MsgApi {
-            ctx_new: libzmq::zmq_ctx_new,
-            ctx_term: libzmq::zmq_ctx_term,
-            socket: libzmq::zmq_socket,
-            close: libzmq::zmq_close,
-            bind: libzmq::zmq_bind,
-            connect: libzmq::zmq_connect,
-            send: libzmq::zmq_send,
-            msg_init: libzmq::zmq_msg_init,
-            msg_init_size: libzmq::zmq_msg_init_size,
-            msg_init_data: libzmq::zmq_msg_init_data,
-            msg_copy: libzmq::zmq_msg_copy,
-            msg_get: libzmq::zmq_msg_get,
-            msg_data: libzmq::zmq_msg_data,
-            msg_recv: libzmq::zmq_msg_recv,
-            msg_close: libzmq::zmq_msg_close,
-        }
-    }
-
-    fn oxmq() -> MsgApi {
-        let z = open();
-        let h = z.handle;
-        // SAFETY: each name is looked up with its zmq.h type.
-        unsafe {
-            macro_rules! sym {
-                ($name:literal) => {
-                    sym(h, concat!($name, "\0"))
-                };
-            }
-            MsgApi {
-                ctx_new: z.ctx_new,
-                ctx_term: z.ctx_term,
-                socket: z.socket,
-                close: z.close,
-                bind: z.bind,
-                connect: z.connect,
-                send: z.send,
-                msg_init: z.msg_init,
-                msg_init_size: sym!("zmq_msg_init_size"),
-                msg_init_data: sym!("zmq_msg_init_data"),
-                msg_copy: sym!("zmq_msg_copy"),
-                msg_get: sym!("zmq_msg_get"),
-                msg_data: sym!("zmq_msg_data"),
-                msg_recv: z.msg_recv,
-                msg_close: z.msg_close,
-            }
-        }
-    }
-
+impl Api {
     /// For each way of making a message, what a copy of it shows: whether the source and
     /// the copy report ZMQ_SHARED, whether they point at the same bytes, whether the
     /// source's data pointer moved, and whether a write into the copy shows in the source.
@@ -314,8 +292,8 @@ impl MsgApi {
 /// one, or the caller's buffer however short, is shared by both.
 #[test]
 fn copies_share_what_libzmq_shares() {
-    let theirs = MsgApi::libzmq().copies();
-    let ours = MsgApi::oxmq().copies();
+    let theirs = Api::libzmq().copies();
+    let ours = Api::oxmq().copies();
     assert_eq!(theirs.len(), 40);
     // The table must tell the cases apart, or it would prove nothing.
     assert!(theirs.iter().any(|(_, r)| r[0]) && theirs.iter().any(|(_, r)| !r[0]));
