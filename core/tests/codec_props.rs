@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use oxmq_core::codec::command::MAX_PING_CONTEXT;
-use oxmq_core::codec::{Command, Encoder, Frame, FrameDecoder, Metadata};
+use oxmq_core::codec::{Command, Encoder, FrameDecoder, Metadata, WireFrame};
 use oxmq_core::{Engine, EngineConfig, Event, Instant, Message, SocketType};
 use proptest::prelude::*;
 
@@ -68,7 +68,7 @@ fn encode(messages: &[Vec<Vec<u8>>], commands: &[Command]) -> Bytes {
 }
 
 /// Decodes feeding the bytes in the given chunk sizes (cycled).
-fn decode_split(wire: &[u8], splits: &[usize]) -> Vec<Frame> {
+fn decode_split(wire: &[u8], splits: &[usize]) -> Vec<WireFrame> {
     let d = FrameDecoder::default();
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
@@ -88,11 +88,11 @@ fn decode_split(wire: &[u8], splits: &[usize]) -> Vec<Frame> {
 }
 
 /// The frames we expect, in wire order.
-fn expected(messages: &[Vec<Vec<u8>>], commands: &[Command]) -> Vec<Frame> {
+fn expected(messages: &[Vec<Vec<u8>>], commands: &[Command]) -> Vec<WireFrame> {
     let cmd_frame = |c: &Command| {
         let mut b = BytesMut::new();
         c.encode_body(&mut b);
-        Frame {
+        WireFrame {
             more: false,
             command: true,
             body: b.freeze(),
@@ -101,7 +101,7 @@ fn expected(messages: &[Vec<Vec<u8>>], commands: &[Command]) -> Vec<Frame> {
     let mut out = Vec::new();
     for (i, m) in messages.iter().enumerate() {
         for (j, f) in m.iter().enumerate() {
-            out.push(Frame {
+            out.push(WireFrame {
                 more: j + 1 < m.len(),
                 command: false,
                 body: Bytes::from(f.clone()),

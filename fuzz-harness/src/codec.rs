@@ -1,7 +1,7 @@
 //! The byte-level targets: the frame decoder and the greeting parser.
 
 use bytes::{Bytes, BytesMut};
-use oxmq_core::codec::{Command, Decoded, Frame, FrameDecoder, Greeting};
+use oxmq_core::codec::{Command, Decoded, FrameDecoder, Greeting, WireFrame};
 
 /// Decodes frames from `data` fed in pieces whose sizes the first byte picks, and parses every
 /// command frame. Checks that whole-input and piecewise decoding agree, and that
@@ -34,7 +34,7 @@ fn decode_all(
             let next = if messages {
                 decoder.decode_message(&mut buf).map(|cut| {
                     cut.map(|cut| match cut {
-                        Decoded::Short { more, body } => Frame {
+                        Decoded::Short { more, body } => WireFrame {
                             more,
                             command: false,
                             body: body.to_bytes(),

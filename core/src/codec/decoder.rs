@@ -2,9 +2,9 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::frame::{Frame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
+use super::frame::{WireFrame, FLAG_COMMAND, FLAG_LONG, FLAG_MORE};
 use crate::error::{ConnectionError, Malformed};
-use crate::message::Frame as MsgFrame;
+use crate::message::Frame;
 
 /// Decodes ZMTP frames from a growing buffer. It keeps no partial state of its own: a frame is
 /// cut from the buffer only once it is whole, so input may be split anywhere.
@@ -23,7 +23,7 @@ impl FrameDecoder {
     /// Cuts the next whole frame off the front of `buf`. `Ok(None)` means more bytes are
     /// needed. The announced length is checked against the limit before the body is awaited,
     /// and nothing is ever allocated for it here: the body is whatever the buffer already holds.
-    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Frame>, ConnectionError> {
+    pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<WireFrame>, ConnectionError> {
         let Some((header_len, body_len, flags)) = self.whole_header(buf)? else {
             return Ok(None);
         };
@@ -31,15 +31,15 @@ impl FrameDecoder {
     }
 
     /// Like [`decode`](Self::decode), for the traffic phase: a message frame (not a command)
-    /// of at most [`MsgFrame::INLINE`] bytes comes out copied into an inline frame. The copy
+    /// of at most [`Frame::INLINE`] bytes comes out copied into an inline frame. The copy
     /// keeps no share of the buffer, so no reference count is touched and the buffer's
     /// memory is free for reuse sooner.
     pub fn decode_message(&self, buf: &mut BytesMut) -> Result<Option<Decoded>, ConnectionError> {
         let Some((header_len, body_len, flags)) = self.whole_header(buf)? else {
             return Ok(None);
         };
-        if flags & FLAG_COMMAND == 0 && body_len <= MsgFrame::INLINE {
-            let body = MsgFrame::copy_from_slice(&buf[header_len..header_len + body_len]);
+        if flags & FLAG_COMMAND == 0 && body_len <= Frame::INLINE {
+            let body = Frame::copy_from_slice(&buf[header_len..header_len + body_len]);
             buf.advance(header_len + body_len);
             let more = flags & FLAG_MORE != 0;
             return Ok(Some(Decoded::Short { more, body }));
@@ -102,15 +102,15 @@ impl FrameDecoder {
 /// A frame [`FrameDecoder::decode_message`] cut.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decoded {
-    /// A message frame of at most [`MsgFrame::INLINE`] bytes, copied out of the buffer.
+    /// A message frame of at most [`Frame::INLINE`] bytes, copied out of the buffer.
     Short {
         /// More frames of the same message follow.
         more: bool,
         /// The frame body, held inline.
-        body: MsgFrame,
+        body: Frame,
     },
     /// Any other frame, its body a slice of the buffer.
-    Frame(Frame),
+    Frame(WireFrame),
 }
 
 /// Cuts the frame whose header [`FrameDecoder::whole_header`] read off `buf`, its body a
@@ -121,7 +121,7 @@ fn cut(
     header_len: usize,
     body_len: usize,
     flags: u8,
-) -> Result<Frame, ConnectionError> {
+) -> Result<WireFrame, ConnectionError> {
     buf.advance(header_len);
     let body = buf.split_to(body_len).freeze();
     let command = flags & FLAG_COMMAND != 0;
@@ -129,7 +129,7 @@ fn cut(
     if command && more {
         return Err(Malformed::CommandWithMore.into());
     }
-    Ok(Frame {
+    Ok(WireFrame {
         more,
         command,
         body,
@@ -141,7 +141,7 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
-    fn decode_all(d: &FrameDecoder, input: &[u8]) -> Result<Vec<Frame>, ConnectionError> {
+    fn decode_all(d: &FrameDecoder, input: &[u8]) -> Result<Vec<WireFrame>, ConnectionError> {
         let mut buf = BytesMut::from(input);
         let mut out = Vec::new();
         while let Some(f) = d.decode(&mut buf)? {
@@ -164,7 +164,7 @@ mod tests {
             while let Some(cut) = d.decode_message(&mut buf)? {
                 out.push(match cut {
                     Decoded::Short { more, body } => {
-                        assert!(body.len() <= MsgFrame::INLINE);
+                        assert!(body.len() <= Frame::INLINE);
                         (more, false, body.to_vec())
                     }
                     Decoded::Frame(f) => (f.more, f.command, f.body.to_vec()),
@@ -232,17 +232,17 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                Frame {
+                WireFrame {
                     more: true,
                     command: false,
                     body: Bytes::from_static(b"abc")
                 },
-                Frame {
+                WireFrame {
                     more: false,
                     command: false,
                     body: Bytes::from_static(b"xy")
                 },
-                Frame {
+                WireFrame {
                     more: false,
                     command: true,
                     body: Bytes::from_static(b"\x04PONG")

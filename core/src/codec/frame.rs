@@ -14,7 +14,7 @@ pub const MAX_HEADER_LEN: usize = 9;
 
 /// One decoded frame; the body is a slice of the read buffer, not a copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Frame {
+pub struct WireFrame {
     /// More frames of the same message follow.
     pub more: bool,
     /// This frame is a command.

@@ -10,5 +10,5 @@ pub mod greeting;
 pub use command::{Command, Metadata};
 pub use decoder::{Decoded, FrameDecoder};
 pub use encoder::Encoder;
-pub use frame::Frame;
+pub use frame::WireFrame;
 pub use greeting::{Greeting, MechanismName, ZmtpVersion};

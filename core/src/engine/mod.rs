@@ -31,13 +31,13 @@ use bytes::{Bytes, BytesMut};
 use crate::codec::command::{PROP_IDENTITY, PROP_SOCKET_TYPE};
 use crate::codec::greeting::GREETING_LEN;
 use crate::codec::{
-    Command, Decoded, Encoder, Frame, FrameDecoder, Greeting, Metadata, ZmtpVersion,
+    Command, Decoded, Encoder, FrameDecoder, Greeting, Metadata, WireFrame, ZmtpVersion,
 };
 use crate::error::{ConnectionError, Incompatible, ProtocolViolation};
 use crate::mechanism::zap::Authenticated;
 use crate::mechanism::{Mechanism, MechanismConfig, NullMechanism, Progress, Setup};
 use crate::mechanism::{ZapReply, ZapRequest};
-use crate::message::{Frame as MsgFrame, Message};
+use crate::message::{Frame, Message};
 use crate::rng::RandomSource;
 use crate::socket_type::SocketType;
 use crate::time::{Instant, TimerTable};
@@ -256,7 +256,7 @@ pub struct Engine {
     timers: TimerTable<5>,
     events: VecDeque<Event>,
     /// Frames of a message whose last frame has not arrived yet.
-    partial: Vec<MsgFrame>,
+    partial: Vec<Frame>,
     /// The latest time any input told us.
     now: Instant,
     eof: bool,
@@ -518,7 +518,7 @@ impl Engine {
     }
 
     /// Queues one message frame, through the mechanism's transform if it has one.
-    fn put_frame(&mut self, body: &MsgFrame, more: bool) {
+    fn put_frame(&mut self, body: &Frame, more: bool) {
         if self.encrypting {
             // libzmq sends a CURVE MESSAGE as a plain frame; MORE travels inside the box.
             let boxed = self.mechanism.wrap(body, more, false);
@@ -569,7 +569,7 @@ impl Engine {
             let mut body = Vec::with_capacity(1 + topic.len());
             body.push(u8::from(subscribe));
             body.extend_from_slice(&topic);
-            self.put_frame(&MsgFrame::from(body), false);
+            self.put_frame(&Frame::from(body), false);
         }
         Ok(())
     }
@@ -744,7 +744,7 @@ impl Engine {
         }
     }
 
-    fn on_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+    fn on_frame(&mut self, frame: WireFrame) -> Result<(), ConnectionError> {
         match self.phase {
             Phase::Handshake => {
                 if !frame.command {
@@ -768,18 +768,18 @@ impl Engine {
 
     /// A whole frame in the traffic phase, in the clear: a command or part of a message.
     #[inline(always)]
-    fn on_traffic_frame(&mut self, frame: Frame) -> Result<(), ConnectionError> {
+    fn on_traffic_frame(&mut self, frame: WireFrame) -> Result<(), ConnectionError> {
         if frame.command {
             return self.on_command(Command::parse(frame.body)?);
         }
-        self.on_message_frame(frame.more, MsgFrame::from(frame.body));
+        self.on_message_frame(frame.more, Frame::from(frame.body));
         Ok(())
     }
 
     /// A message frame in the traffic phase: kept until the message's last, which hands the
     /// whole message up.
     #[inline(always)]
-    fn on_message_frame(&mut self, more: bool, body: MsgFrame) {
+    fn on_message_frame(&mut self, more: bool, body: Frame) {
         if more {
             self.partial.push(body);
             return;

@@ -21,7 +21,7 @@ pub use zap::{take_relayed_reply, ZapReply, ZapReplyError, ZapRequest};
 
 use bytes::Bytes;
 
-use crate::codec::{Command, Frame, MechanismName, Metadata};
+use crate::codec::{Command, MechanismName, Metadata, WireFrame};
 use crate::error::{ConnectionError, ProtocolViolation};
 use crate::rng::SecureRandom;
 use zap::Authenticated;
@@ -188,7 +188,7 @@ pub(crate) trait Mechanism: Send {
     }
 
     /// Unwraps one incoming frame. Called only when [`Mechanism::encrypts`].
-    fn unwrap(&mut self, frame: Frame) -> Result<Frame, ConnectionError> {
+    fn unwrap(&mut self, frame: WireFrame) -> Result<WireFrame, ConnectionError> {
         Ok(frame)
     }
 }

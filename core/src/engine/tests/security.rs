@@ -349,7 +349,7 @@ mod curve {
     }
 
     /// Every frame (flags, body) in a byte stream after the 64-byte greeting.
-    fn frames(wire: &[u8]) -> Vec<Frame> {
+    fn frames(wire: &[u8]) -> Vec<WireFrame> {
         let mut buf = BytesMut::from(&wire[GREETING_LEN..]);
         let mut out = Vec::new();
         while let Some(f) = FrameDecoder::default().decode(&mut buf).unwrap() {

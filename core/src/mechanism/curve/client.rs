@@ -8,7 +8,7 @@ use super::{
     HELLO_PREFIX, INITIATE_PREFIX, MESSAGE_FROM_CLIENT, MESSAGE_FROM_SERVER, READY_PREFIX, TAG_LEN,
     VOUCH_PREFIX, WELCOME_PREFIX,
 };
-use crate::codec::{Command, Frame, Metadata};
+use crate::codec::{Command, Metadata, WireFrame};
 use crate::error::{ConnectionError, Malformed, ProtocolViolation};
 use crate::mechanism::keys::{CurvePublicKey, CurveSecretKey};
 use crate::mechanism::zap::{Authenticated, ZapReply};
@@ -221,7 +221,7 @@ impl Mechanism for CurveClient {
             .wrap(body, more, command)
     }
 
-    fn unwrap(&mut self, frame: Frame) -> Result<Frame, ConnectionError> {
+    fn unwrap(&mut self, frame: WireFrame) -> Result<WireFrame, ConnectionError> {
         self.traffic
             .as_mut()
             .expect("the engine unwraps only after the handshake")

@@ -19,7 +19,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use crypto_box::aead::generic_array::GenericArray;
 
 use super::keys::{wipe, CurvePublicKey, CurveSecretKey, CURVE_KEY_LEN};
-use crate::codec::Frame;
+use crate::codec::WireFrame;
 use crate::error::{ConnectionError, Malformed, ProtocolViolation};
 use crate::rng::SecureRandom;
 
@@ -294,7 +294,7 @@ impl Traffic {
     }
 
     /// Opens one MESSAGE: its nonce must follow the last one, its box must open.
-    pub(crate) fn unwrap(&mut self, frame: Frame) -> Result<Frame, ConnectionError> {
+    pub(crate) fn unwrap(&mut self, frame: WireFrame) -> Result<WireFrame, ConnectionError> {
         let body = frame.body;
         if !body.starts_with(MESSAGE_NAME) {
             let name = split_command(&body).map_or(&b""[..], |(n, _)| n);
@@ -328,7 +328,7 @@ impl Traffic {
         self.peer_nonce = got;
         let flags = plain[0];
         plain.advance(1);
-        Ok(Frame {
+        Ok(WireFrame {
             more: flags & INNER_MORE != 0,
             command: flags & INNER_COMMAND != 0,
             body: plain.freeze(),

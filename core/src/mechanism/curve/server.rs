@@ -14,7 +14,7 @@ use super::{
     CurveCrypto, Traffic, COOKIE_PREFIX, HELLO_PREFIX, INITIATE_PREFIX, MESSAGE_FROM_CLIENT,
     MESSAGE_FROM_SERVER, READY_PREFIX, VOUCH_PREFIX, WELCOME_PREFIX,
 };
-use crate::codec::{Command, Frame, Metadata};
+use crate::codec::{Command, Metadata, WireFrame};
 use crate::error::{ConnectionError, Incompatible, Malformed, ProtocolViolation};
 use crate::mechanism::keys::{wipe, CurvePublicKey, CurveSecretKey, CURVE_KEY_LEN};
 use crate::mechanism::zap::{Authenticated, ZapReply};
@@ -303,7 +303,7 @@ impl Mechanism for CurveServer {
             .wrap(body, more, command)
     }
 
-    fn unwrap(&mut self, frame: Frame) -> Result<Frame, ConnectionError> {
+    fn unwrap(&mut self, frame: WireFrame) -> Result<WireFrame, ConnectionError> {
         self.traffic
             .as_mut()
             .expect("the engine unwraps only after the handshake")
