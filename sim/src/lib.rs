@@ -40,8 +40,8 @@
 //!   and properties reach every message from an accepted peer, that a refused handshake
 //!   raises the monitor event libzmq raises (and a refused client never redials), and that
 //!   on CURVE connections no message's plaintext appears on the wire.
-//! - [`run`]: the phases — faults, heal and settle, probe, quiet, linger, shutdown — and the
-//!   report.
+//! - [`run`]: the phases — faults, heal and settle, probe, quiet, linger, shutdown (each
+//!   host's context terminating after its sockets closed) — and the report.
 //! - [`rng`], [`trace`]: one ChaCha stream per component, and the hashed trace.
 //!
 //! ```

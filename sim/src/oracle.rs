@@ -92,6 +92,8 @@ pub struct Coverage {
     pub linger_disconnected: u64,
     /// Connections a disconnect ended with a finite LINGER, watched for writes after it.
     pub disconnect_lingers: u64,
+    /// Inproc connects still waiting for a bind that a context's termination ended.
+    pub term_ended_connects: u64,
     /// Obligations excused because the API allowed what they awaited to be dropped (PUB
     /// and ROUTER at a full pipe, a refused connection).
     pub excused: u64,
@@ -215,6 +217,7 @@ impl std::ops::AddAssign for Coverage {
         self.linger_refused += o.linger_refused;
         self.linger_disconnected += o.linger_disconnected;
         self.disconnect_lingers += o.disconnect_lingers;
+        self.term_ended_connects += o.term_ended_connects;
         self.excused += o.excused;
         self.held_replies += o.held_replies;
         self.intruders_dropped += o.intruders_dropped;
@@ -274,7 +277,7 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} of them above 2048, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer; {} protected after a disconnect rather than a close), {} connections watched after their disconnect's LINGER, {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
+             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer; {} protected after a disconnect rather than a close), {} connections watched after their disconnect's LINGER, {} inproc connects ended by a context's termination, {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener, {} binds failed; {} inproc links checked ({} connects waiting for a binder), {} third PAIRs refused; {} monitors stopped at close, {} events none about inproc, {} listener closes failed; {} read reports over inproc one per low-water mark; {} looks after EAGAIN ({} not judged: mail in flight); {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
             self.sends,
@@ -289,6 +292,7 @@ impl std::fmt::Display for Coverage {
             self.linger_refused,
             self.linger_disconnected,
             self.disconnect_lingers,
+            self.term_ended_connects,
             self.excused,
             self.held_replies,
             self.intruders_dropped,

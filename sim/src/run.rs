@@ -282,6 +282,10 @@ fn drive(sim: &mut Sim, p: &Profile) {
     run_until!(t);
     obligations_met(sim, "linger");
     sim.set_phase(Phase::Shutdown);
+    // The applications closed their sockets; now each host's context terminates.
+    for h in 0..sim.host_count() {
+        sim.terminate_context(h);
+    }
     t = t + p.linger_bound() + p.settle_bound();
     run_until!(t);
     let now = sim.now();

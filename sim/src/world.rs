@@ -147,6 +147,10 @@ pub enum Mutation {
     /// Every disconnect lets its connections linger for ever (the driver sets LINGER -1
     /// just before it, as a disconnect that ignored a finite LINGER would).
     DisconnectLingersForever,
+    /// Terminating a host's context leaves its inproc connects waiting for a bind (as a
+    /// `zmq_ctx_term` that waited for one would): a socket lingering on such a queue never
+    /// finishes closing.
+    TermKeepsWaitingConnects,
 }
 
 /// The network's shape, drawn per seed.
@@ -422,6 +426,8 @@ pub struct Sim {
     inproc_bound: BTreeMap<(usize, String), (usize, ListenerId)>,
     /// inproc connects waiting for their name to be bound, in order.
     inproc_waiting: BTreeMap<(usize, String), Vec<(usize, ConnId)>>,
+    /// Hosts whose context was terminated (see `Sim::terminate_context`).
+    terminated: BTreeSet<usize>,
     /// inproc connects that found their name and join at the next event.
     inproc_joining: BTreeSet<(usize, ConnId)>,
     /// Each end of an inproc connection → the other end.
@@ -526,6 +532,7 @@ impl Sim {
             stall_reads: BTreeMap::new(),
             inproc_bound: BTreeMap::new(),
             inproc_waiting: BTreeMap::new(),
+            terminated: BTreeSet::new(),
             inproc_joining: BTreeSet::new(),
             inproc_links: BTreeMap::new(),
             inproc_pipes: BTreeMap::new(),

@@ -428,3 +428,27 @@ fn a_disconnect_that_ignores_linger_is_caught() {
         eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
     }
 }
+
+/// A context termination that leaves inproc connects waiting for a bind keeps a socket
+/// lingering on such a queue (LINGER forever) from ever finishing its close: the linger
+/// phase's ghost PUSH (seeds with inproc) makes one, and the world's last check catches it.
+#[test]
+fn a_termination_that_waits_for_a_bind_that_cannot_come_is_caught() {
+    let mutation = Mutation::TermKeepsWaitingConnects;
+    let caught = (0..60).find_map(|seed| {
+        let r = run_seed(&RunOptions {
+            mutation,
+            ..RunOptions::new(seed)
+        });
+        r.failure.map(|f| (seed, f))
+    });
+    let Some((seed, f)) = caught else {
+        panic!("{mutation:?} survived 60 seeds");
+    };
+    assert_eq!(f.kind, FailureKind::Liveness, "at seed {seed}: {}", f.what);
+    assert!(f.what.contains("linger Forever"), "{}", f.what);
+    let clean = run_seed(&RunOptions::new(seed));
+    assert!(clean.failure.is_none(), "{clean}");
+    assert!(clean.coverage.term_ended_connects > 0, "{clean}");
+    eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
+}

@@ -222,6 +222,22 @@ fn linger_option(linger: Linger) -> SocketOption {
     })
 }
 
+/// A PUSH that queues a message for an inproc name nothing binds, then closes with LINGER
+/// forever: its close can only finish once its host's context terminates at the shutdown,
+/// which ends connects still waiting for a bind (`Sim::terminate_context`), as libzmq's
+/// `zmq_ctx_term` does; the world's last check requires every close to have finished.
+fn ghost(cx: &mut Cx<'_>, p: &Profile) {
+    let s = open(cx, p, SocketType::Push, &[]);
+    cx.connect(s, &format!("inproc://nobody-binds-{s}"));
+    // The connect's queue exists at once (libzmq's inproc connect makes the pipe): taken.
+    let r = cx.send(s, Payload::new(s, 0, 1, false).encode());
+    cx.log(format_args!(
+        "s{s} queued for a bind that never comes: {r:?}"
+    ));
+    cx.set_option(s, linger_option(Linger::Forever));
+    cx.close(s);
+}
+
 /// LINGER's promise, exercised in [`Phase::Linger`](crate::world::Phase::Linger): a fresh
 /// socket connects, queues a burst at once (before its connections exist, unless IMMEDIATE
 /// makes it wait for one) and closes. With LINGER forever, or long enough to connect, every
@@ -292,6 +308,9 @@ impl LingerBurst {
         let probes = kind == SocketType::Dealer && p.features.probe_router;
         let immediate = p.sock.base.immediate;
         let first_accepted = (over_network && (immediate || !probes)).then_some(!immediate);
+        if p.active_features().inproc {
+            ghost(cx, p);
+        }
         let mut burst = LingerBurst {
             sock,
             seq: 0,

@@ -54,7 +54,41 @@ impl Sim {
         let key = (self.socks[s].host, name);
         match self.inproc_bound.get(&key).copied() {
             Some((b, listener)) => self.inproc_found(s, conn, b, listener),
+            // No bind can come once the context is terminated: see `terminate_context`.
+            None if self.terminated.contains(&key.0)
+                && self.mutation != Mutation::TermKeepsWaitingConnects =>
+            {
+                self.post_eof((s, conn));
+            }
             None => self.inproc_waiting.entry(key).or_default().push((s, conn)),
+        }
+    }
+
+    /// Terminates host `h`'s context, as `zmq_ctx_term` after its application closed its
+    /// sockets: no bind can come any more, so every inproc connect still waiting for one ends
+    /// as if its peer had closed, dropping its queue (libzmq binds each pending name and
+    /// closes it), and one made from now on ends at once. A socket lingering on such a queue
+    /// then finishes closing; the world's last check requires every close to have finished.
+    pub(crate) fn terminate_context(&mut self, h: usize) {
+        self.terminated.insert(h);
+        if self.mutation == Mutation::TermKeepsWaitingConnects {
+            return;
+        }
+        let names: Vec<(usize, String)> = self
+            .inproc_waiting
+            .keys()
+            .filter(|k| k.0 == h)
+            .cloned()
+            .collect();
+        for key in names {
+            for (s, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
+                self.log(format_args!(
+                    "s{s} c{}: context terminated, inproc://{} will not be bound",
+                    conn.0, key.1
+                ));
+                self.post_eof((s, conn));
+                self.oracle.coverage.term_ended_connects += 1;
+            }
         }
     }
 
