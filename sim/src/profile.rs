@@ -531,15 +531,6 @@ impl Profile {
         self.settle_bound() + self.probe_bound()
     }
 
-    /// Whether LINGER lets a closed socket deliver what it queued (forever, or long enough
-    /// to connect).
-    pub fn linger_delivers(&self) -> bool {
-        match self.sock.base.linger {
-            Linger::Forever => true,
-            Linger::For(d) => d >= self.linger_delivery_bound(),
-        }
-    }
-
     /// How long the linger phase lasts: a burst may wait up to a probe bound for a
     /// connection (IMMEDIATE), then its delivery and the close have their bounds.
     pub fn linger_phase(&self) -> Duration {

@@ -264,6 +264,8 @@ pub(crate) struct LingerBurst {
     endpoints: Vec<String>,
     /// It disconnects them rather than closing (`linger-disconnect`).
     disconnects: bool,
+    /// The LINGER it ends with.
+    linger: Linger,
 }
 
 impl LingerBurst {
@@ -288,9 +290,17 @@ impl LingerBurst {
             _ => Vec::new(),
         };
         let sock = open(cx, p, kind, &extra);
+        // Half the bursts end with a LINGER that is finite but long enough to deliver, the
+        // others with the seed's: the promise must hold on a deadline's arithmetic too, not
+        // only for ever.
+        let linger = if crate::rng::chance(cx.rng(), 0.5) {
+            Linger::For(p.linger_delivery_bound() + Duration::from_millis(500))
+        } else {
+            p.sock.base.linger
+        };
         // LINGER is set again just before the close, as applications do: until then the
         // socket holds another value, so the close's linger is the one set last.
-        let other = match p.sock.base.linger {
+        let other = match linger {
             Linger::For(d) if d.is_zero() => Linger::Forever,
             _ => Linger::For(Duration::ZERO),
         };
@@ -321,6 +331,7 @@ impl LingerBurst {
             closed: false,
             endpoints: endpoints.to_vec(),
             disconnects: p.active_features().linger_disconnect,
+            linger,
         };
         burst.tick(cx, p);
         burst
@@ -374,7 +385,7 @@ impl LingerBurst {
             self.queued.len()
         ));
         self.closed = true;
-        cx.set_option(s, linger_option(p.sock.base.linger));
+        cx.set_option(s, linger_option(self.linger));
         if self.disconnects {
             for e in &self.endpoints {
                 cx.disconnect(s, e);
@@ -382,7 +393,11 @@ impl LingerBurst {
         } else {
             cx.close(s);
         }
-        if p.linger_delivers() {
+        let delivers = match self.linger {
+            Linger::Forever => true,
+            Linger::For(d) => d >= p.linger_delivery_bound(),
+        };
+        if delivers {
             let d = cx.now() + p.linger_delivery_bound();
             // The pipeline's conflating sink keeps only the newest of them.
             let newest_only = p.conflating() && p.pattern == crate::profile::Pattern::Pipeline;
