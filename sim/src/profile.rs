@@ -633,7 +633,7 @@ impl Profile {
             invert: self.inverted(),
             upstream: f.upstream && f.proxy && self.pattern == Pattern::PubSub,
             xpub_manual: f.xpub_manual && f.proxy && self.pattern == Pattern::PubSub,
-            // PUB/SUB and STREAM have no linger burst.
+            // PUB/SUB has no linger burst.
             linger_disconnect: f.linger_disconnect && self.pattern != Pattern::PubSub,
         }
     }
