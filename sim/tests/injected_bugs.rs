@@ -338,22 +338,27 @@ fn a_victim_that_keeps_or_silently_drops_a_protocol_breaker_is_caught() {
         (Mutation::LoseProtocolFailureEvents, FailureKind::Safety),
         (Mutation::KeepIntrudersConnected, FailureKind::Liveness),
     ] {
-        let caught = (0..40).find_map(|seed| {
-            let r = run_seed(&RunOptions {
-                mutation,
-                ..RunOptions::new(seed)
-            });
-            r.failure.map(|f| (seed, f))
-        });
-        let Some((seed, f)) = caught else {
-            panic!("{mutation:?} survived 40 seeds");
-        };
+        let (seed, f) = first_catch_any_pattern(mutation, 40);
         assert_eq!(f.kind, want, "{mutation:?} at seed {seed}: {}", f.what);
         assert!(f.what.contains("intruder"), "{mutation:?}: {}", f.what);
         let clean = run_seed(&RunOptions::new(seed));
         assert!(clean.failure.is_none(), "{clean}");
         assert!(clean.coverage.intruders_dropped > 0, "{clean}");
     }
+}
+
+/// The first seed in `0..seeds` on which `mutation` is caught, with its failure; the test
+/// fails if none is.
+fn first_catch_any_pattern(mutation: Mutation, seeds: u64) -> (u64, oxmq_sim::Failure) {
+    (0..seeds)
+        .find_map(|seed| {
+            let r = run_seed(&RunOptions {
+                mutation,
+                ..RunOptions::new(seed)
+            });
+            r.failure.map(|f| (seed, f))
+        })
+        .unwrap_or_else(|| panic!("{mutation:?} survived {seeds} seeds"))
 }
 
 /// The first seed in `0..seeds`, with security drawn, on which `mutation` is caught.
@@ -411,16 +416,7 @@ fn a_disconnect_that_ignores_linger_is_caught() {
             "after its disconnect's LINGER",
         ),
     ] {
-        let caught = (0..60).find_map(|seed| {
-            let r = run_seed(&RunOptions {
-                mutation,
-                ..RunOptions::new(seed)
-            });
-            r.failure.map(|f| (seed, f))
-        });
-        let Some((seed, f)) = caught else {
-            panic!("{mutation:?} survived 60 seeds");
-        };
+        let (seed, f) = first_catch_any_pattern(mutation, 60);
         assert_eq!(f.kind, want, "{mutation:?} at seed {seed}: {}", f.what);
         assert!(f.what.contains(says), "{mutation:?}: {}", f.what);
         let clean = run_seed(&RunOptions::new(seed));
@@ -435,16 +431,7 @@ fn a_disconnect_that_ignores_linger_is_caught() {
 #[test]
 fn a_termination_that_waits_for_a_bind_that_cannot_come_is_caught() {
     let mutation = Mutation::TermKeepsWaitingConnects;
-    let caught = (0..60).find_map(|seed| {
-        let r = run_seed(&RunOptions {
-            mutation,
-            ..RunOptions::new(seed)
-        });
-        r.failure.map(|f| (seed, f))
-    });
-    let Some((seed, f)) = caught else {
-        panic!("{mutation:?} survived 60 seeds");
-    };
+    let (seed, f) = first_catch_any_pattern(mutation, 60);
     assert_eq!(f.kind, FailureKind::Liveness, "at seed {seed}: {}", f.what);
     assert!(f.what.contains("linger Forever"), "{}", f.what);
     let clean = run_seed(&RunOptions::new(seed));
