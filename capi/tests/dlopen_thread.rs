@@ -11,63 +11,48 @@ use std::ffi::{c_char, c_int, c_void, CString};
 
 mod common;
 
-type CtxNew = unsafe extern "C" fn() -> *mut c_void;
-type CtxTerm = unsafe extern "C" fn(*mut c_void) -> c_int;
-type Socket = unsafe extern "C" fn(*mut c_void, c_int) -> *mut c_void;
-type Close = unsafe extern "C" fn(*mut c_void) -> c_int;
-type Bind = unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int;
+use common::sym;
 
-/// The library's functions this test calls, as addresses (a thread hands them on).
+/// The library's functions this test calls (function pointers: a thread hands them on).
 #[derive(Clone, Copy)]
 struct Lib {
-    ctx_new: usize,
-    ctx_term: usize,
-    socket: usize,
-    close: usize,
-    bind: usize,
+    ctx_new: unsafe extern "C" fn() -> *mut c_void,
+    ctx_term: unsafe extern "C" fn(*mut c_void) -> c_int,
+    socket: unsafe extern "C" fn(*mut c_void, c_int) -> *mut c_void,
+    close: unsafe extern "C" fn(*mut c_void) -> c_int,
+    bind: unsafe extern "C" fn(*mut c_void, *const c_char) -> c_int,
 }
 
 /// Builds the library and loads it on this thread.
 fn load() -> Lib {
     let path = common::built_library();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
-    // SAFETY: loading our own library; its symbols are looked up by their C names. No
+    // SAFETY: loading our own library; each name is looked up with its zmq.h type. No
     // RTLD_DEEPBIND: nothing else in this process exports libzmq's names.
     unsafe {
         let h = libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
         assert!(!h.is_null(), "{} did not load", path.display());
-        let sym = |name: &str| {
-            let name = CString::new(name).unwrap();
-            let p = libc::dlsym(h, name.as_ptr());
-            assert!(!p.is_null(), "{name:?}");
-            p as usize
-        };
         Lib {
-            ctx_new: sym("zmq_ctx_new"),
-            ctx_term: sym("zmq_ctx_term"),
-            socket: sym("zmq_socket"),
-            close: sym("zmq_close"),
-            bind: sym("zmq_bind"),
+            ctx_new: sym(h, "zmq_ctx_new\0"),
+            ctx_term: sym(h, "zmq_ctx_term\0"),
+            socket: sym(h, "zmq_socket\0"),
+            close: sym(h, "zmq_close\0"),
+            bind: sym(h, "zmq_bind\0"),
         }
     }
 }
 
 /// A context with a bound PUSH (which starts the I/O thread), closed and terminated.
 fn use_once(lib: Lib) {
-    // SAFETY: each address is the named zmq.h function, called as zmq.h documents it.
+    // SAFETY: each pointer is the named zmq.h function, called as zmq.h documents it.
     unsafe {
-        let ctx_new: CtxNew = std::mem::transmute(lib.ctx_new);
-        let ctx_term: CtxTerm = std::mem::transmute(lib.ctx_term);
-        let socket: Socket = std::mem::transmute(lib.socket);
-        let close: Close = std::mem::transmute(lib.close);
-        let bind: Bind = std::mem::transmute(lib.bind);
-        let ctx = ctx_new();
+        let ctx = (lib.ctx_new)();
         assert!(!ctx.is_null());
-        let push = socket(ctx, 8);
+        let push = (lib.socket)(ctx, 8);
         assert!(!push.is_null());
-        assert_eq!(bind(push, c"tcp://127.0.0.1:*".as_ptr()), 0);
-        assert_eq!(close(push), 0);
-        assert_eq!(ctx_term(ctx), 0);
+        assert_eq!((lib.bind)(push, c"tcp://127.0.0.1:*".as_ptr()), 0);
+        assert_eq!((lib.close)(push), 0);
+        assert_eq!((lib.ctx_term)(ctx), 0);
     }
 }
 

@@ -8,6 +8,8 @@ use std::ffi::{c_char, c_int, c_void, CStr, CString};
 
 mod common;
 
+use common::sym;
+
 #[repr(C, align(8))]
 struct Msg([u8; 64]);
 
@@ -37,17 +39,6 @@ struct Api {
 }
 
 type Ffn = unsafe extern "C" fn(*mut c_void, *mut c_void);
-
-/// The function `name` (NUL-terminated) in `h`, as the pointer type `F`.
-///
-/// # Safety
-/// `F` must be the function's true type.
-unsafe fn sym<F: Copy>(h: *mut c_void, name: &str) -> F {
-    let p = libc::dlsym(h, name.as_ptr().cast());
-    assert!(!p.is_null(), "{name}");
-    assert_eq!(std::mem::size_of::<F>(), std::mem::size_of::<*mut c_void>());
-    std::mem::transmute_copy(&p)
-}
 
 impl Api {
     /// Ours: liboxmq_zmq.so, opened with `RTLD_DEEPBIND` so that its `zmq_*` names do not
