@@ -236,6 +236,9 @@ struct Slot {
     base: Option<SocketBase>,
     close: Option<(Instant, Linger)>,
     closed_at: Option<Instant>,
+    /// When its half finished closing (its sessions may still be taking their last
+    /// commands).
+    terminated_at: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -916,9 +919,15 @@ impl Sim {
     fn settle(&mut self, s: usize) {
         let now = self.now;
         loop {
-            let Some(base) = self.socks[s].base.as_mut() else {
+            // Once the half has finished closing, its sessions have all been told to end:
+            // what they still do is close their connections, never write.
+            let Some(terminated) = self.socks[s].base.as_ref().map(|b| b.is_terminated()) else {
                 return;
             };
+            if terminated && self.socks[s].terminated_at.is_none() {
+                self.on_terminated(s);
+            }
+            let base = self.socks[s].base.as_mut().expect("checked above");
             let monitor: Vec<MonitorEvent> = std::iter::from_fn(|| base.poll_monitor()).collect();
             let zap: Vec<(ConnId, oxmq_core::ZapRequest)> =
                 std::iter::from_fn(|| base.poll_zap_request()).collect();
@@ -1018,6 +1027,15 @@ impl Sim {
                 self.act(s, a);
             }
             for (conn, b) in writes {
+                if terminated {
+                    let what = format!(
+                        "s{s} ({}) wrote {} bytes on c{} after it had finished closing",
+                        self.socks[s].kind,
+                        b.len(),
+                        conn.0
+                    );
+                    self.oracle.fail(FailureKind::Safety, now, what);
+                }
                 if let Some(&(st, side)) = self.ends.get(&(s, conn)) {
                     let b = self.intruder_writes(s, conn, b);
                     self.scan_wire(s, conn, &b);
@@ -1065,6 +1083,28 @@ impl Sim {
         window.saturating_sub(stream.dirs[to].bytes)
     }
 
+    /// Socket `s`'s half has finished closing: every session it owned must have ended its
+    /// lingering and been told to end; only then may the socket end (as libzmq's reaper
+    /// waits for each term ack), or `zmq_ctx_term` could return while a session still owes
+    /// its queue to the wire.
+    fn on_terminated(&mut self, s: usize) {
+        let now = self.now;
+        self.socks[s].terminated_at = Some(now);
+        let Some(base) = self.socks[s].base.as_ref() else {
+            return;
+        };
+        let left = base.sessions_not_ended();
+        self.oracle.coverage.sessions_ending_at_close += base.session_count() as u64;
+        if left > 0 {
+            let what = format!(
+                "s{s} ({}) finished closing while {left} of its sessions had not been told to \
+                 end",
+                self.socks[s].kind
+            );
+            self.oracle.fail(FailureKind::Safety, now, what);
+        }
+    }
+
     fn on_closed(&mut self, s: usize) {
         let now = self.now;
         // The pump that finished the close may have reported more after this settle took
@@ -1080,6 +1120,7 @@ impl Sim {
             }
         }
         self.check_monitor_stopped(s);
+        self.check_nothing_left_open(s);
         let slot = &mut self.socks[s];
         slot.base = None;
         slot.closed_at = Some(now);
@@ -1094,6 +1135,31 @@ impl Sim {
         self.oracle.fulfil(&finished, now);
         self.oracle.fq.forget(s as u64);
         self.oracle.lb.interrupt(s as u64);
+    }
+
+    /// zmq_close's promise, with the reaper's: once a socket has finished closing, it holds
+    /// no connection and no dial in progress (every session ended completely).
+    fn check_nothing_left_open(&mut self, s: usize) {
+        let open: Vec<u64> = self
+            .ends
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .map(|(k, _)| k.1 .0)
+            .chain(
+                self.dialing
+                    .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                    .filter(|(_, cancelled)| !**cancelled)
+                    .map(|(k, _)| k.1 .0),
+            )
+            .collect();
+        if open.is_empty() {
+            return;
+        }
+        let what = format!(
+            "s{s} ({}) finished closing with connections still open or dialing: {open:?}",
+            self.socks[s].kind
+        );
+        let now = self.now;
+        self.oracle.fail(FailureKind::Safety, now, what);
     }
 
     /// LINGER's promise: once a closing socket's linger ran out, it puts no more bytes on the
@@ -2038,6 +2104,7 @@ impl Cx<'_> {
             base: Some(base),
             close: None,
             closed_at: None,
+            terminated_at: None,
         });
         self.sim.hosts[h].socks.push(s);
         self.sim.log(format_args!("h{h} open s{s} {kind}"));
@@ -2053,8 +2120,13 @@ impl Cx<'_> {
         s as u64
     }
 
+    /// Socket `s` as the application sees it: gone once its half has closed, while its
+    /// sessions may still be finishing.
     fn base(&mut self, s: u64) -> Option<&mut SocketBase> {
-        self.sim.socks[s as usize].base.as_mut()
+        self.sim.socks[s as usize]
+            .base
+            .as_mut()
+            .filter(|b| !b.is_terminated())
     }
 
     /// Socket `s`'s open tcp connections dialled to `ep`: each stream, and when the peer

@@ -364,9 +364,44 @@ impl SocketBase {
         self.half.bound_endpoint(listener)
     }
 
-    /// Whether close has finished: every session and listener is gone.
+    /// Whether close has finished: every session and listener is gone. The half finishes
+    /// first; its sessions then still have their last commands (`Destroy`) to take, and only
+    /// once they have (closing their connections) is the socket closed.
     pub fn is_closed(&self) -> bool {
+        self.half.is_closed() && self.sessions.is_empty() && !self.has_mail()
+    }
+
+    /// Whether the socket half has finished closing: the application's calls fail with
+    /// `Terminated` from here on, though sessions may still be taking their last commands
+    /// ([`SocketBase::is_closed`] waits for those too).
+    pub fn is_terminated(&self) -> bool {
         self.half.is_closed()
+    }
+
+    /// How many sessions have not been told to end (no `Destroy` in their mailbox). Once
+    /// the half has finished closing this must be none: the socket ends only after every
+    /// session it owned has ended its lingering (libzmq's reaper waits for every term ack).
+    /// For the simulator's oracles.
+    #[cfg(feature = "sim")]
+    pub fn sessions_not_ended(&self) -> usize {
+        let told = |node: &NodeId| {
+            self.to_sessions
+                .get(node)
+                .is_some_and(|inbox| inbox.iter().any(|c| matches!(c, ToSession::Destroy)))
+        };
+        let launching = self
+            .to_sessions
+            .iter()
+            .filter(|(node, inbox)| {
+                !self.sessions.contains_key(node)
+                    && inbox.iter().any(|c| matches!(c, ToSession::Launch(_)))
+            })
+            .map(|(node, _)| node);
+        self.sessions
+            .keys()
+            .chain(launching)
+            .filter(|node| !told(node))
+            .count()
     }
 
     // ----- application API ----------------------------------------------------------------
@@ -816,7 +851,9 @@ impl SocketBase {
             }
             #[cfg(feature = "sim")]
             if self.shuffle.is_some() && self.draw(4) == 0 && self.has_mail() {
-                // Later: the driver comes back at the next tick.
+                // Later: the driver comes back at the next tick. What the half produced
+                // is in the mailboxes meanwhile, as a threaded driver's would be.
+                self.collect();
                 self.deferred = Some(now + Duration::from_micros(1));
                 return;
             }

@@ -409,6 +409,31 @@ fn linger_forever_flushes_everything_before_close_completes() {
 }
 
 #[test]
+fn a_close_waits_for_a_disconnected_endpoint_still_lingering() {
+    let mut net = Net::new();
+    let push = net.add(SocketType::Push, BaseConfig::default());
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    net.hosts[push].connect(EP, net.now).unwrap();
+    net.settle();
+    for i in 0..3 {
+        net.send(push, &format!("m{i}")).unwrap();
+    }
+    // The disconnect lets the endpoint's session go with LINGER forever, and the close
+    // right after must wait for it as for any child (the owner counts its term ack).
+    net.hosts[push].disconnect(EP, net.now).unwrap();
+    net.hosts[push].close(net.now);
+    net.settle();
+    assert!(
+        !net.hosts[push].is_terminated(),
+        "the disconnected session still lingers: the peer is not there yet"
+    );
+    net.bind(pull, EP);
+    net.run_for(ms(200));
+    assert!(net.hosts[push].is_closed());
+    assert_eq!(net.recv_all(pull), ["m0", "m1", "m2"]);
+}
+
+#[test]
 fn linger_expires_with_a_stuck_peer() {
     let mut net = Net::new();
     let cfg = BaseConfig {

@@ -266,6 +266,9 @@ pub(crate) struct LingerBurst {
     disconnects: bool,
     /// The LINGER it ends with.
     linger: Linger,
+    /// It closes right after disconnecting, while those sessions still linger: the close
+    /// must wait for them.
+    closes_at_once: bool,
 }
 
 impl LingerBurst {
@@ -321,6 +324,8 @@ impl LingerBurst {
         if p.active_features().inproc {
             ghost(cx, p);
         }
+        let disconnects = p.active_features().linger_disconnect;
+        let closes_at_once = disconnects && crate::rng::chance(cx.rng(), 0.5);
         let mut burst = LingerBurst {
             sock,
             seq: 0,
@@ -330,8 +335,9 @@ impl LingerBurst {
             first_accepted,
             closed: false,
             endpoints: endpoints.to_vec(),
-            disconnects: p.active_features().linger_disconnect,
+            disconnects,
             linger,
+            closes_at_once,
         };
         burst.tick(cx, p);
         burst
@@ -375,10 +381,10 @@ impl LingerBurst {
             return;
         }
         let s = self.sock;
-        let how = if self.disconnects {
-            "disconnects"
-        } else {
-            "closes"
+        let how = match (self.disconnects, self.closes_at_once) {
+            (false, _) => "closes",
+            (true, false) => "disconnects",
+            (true, true) => "disconnects and closes",
         };
         cx.log(format_args!(
             "s{s} queued {} messages, {how}",
@@ -389,6 +395,9 @@ impl LingerBurst {
         if self.disconnects {
             for e in &self.endpoints {
                 cx.disconnect(s, e);
+            }
+            if self.closes_at_once {
+                cx.close(s);
             }
         } else {
             cx.close(s);
@@ -405,7 +414,7 @@ impl LingerBurst {
             for &seq in self.queued.iter().rev().take(keep) {
                 cx.oracle().protect((s, seq), d, self.disconnects);
             }
-            if cx.is_open(s) && !self.disconnects {
+            if cx.is_open(s) && (!self.disconnects || self.closes_at_once) {
                 let done = d + p.probe_bound();
                 cx.oracle()
                     .expect(crate::world::close_finishes(s as usize), done);
