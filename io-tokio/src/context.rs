@@ -63,7 +63,7 @@ impl Context {
         {
             half.set_curve_crypto(crypto);
         }
-        let cell = self.shared.add_socket(half);
+        let cell = self.shared.add_socket(half).ok_or(Error::Terminated)?;
         Ok(Socket::new(cell, kind))
     }
 

@@ -293,7 +293,11 @@ impl Shared {
     }
 
     /// Registers a new socket half.
-    pub(crate) fn add_socket(self: &Arc<Self>, half: SocketHalf) -> Arc<SocketCell> {
+    /// Lists a new socket; `None` once the context is terminating. The flag is read under
+    /// the list's lock, which [`Shared::terminate`] takes after raising it: a socket made
+    /// while a termination starts is either listed in time to be closed by it, or refused
+    /// (else `term` would wait for a socket nobody closes).
+    pub(crate) fn add_socket(self: &Arc<Self>, half: SocketHalf) -> Option<Arc<SocketCell>> {
         let id = SocketId(self.next_socket.fetch_add(1, Ordering::Relaxed));
         let cell = Arc::new(SocketCell {
             id,
@@ -309,7 +313,13 @@ impl Shared {
                 timer_posted: None,
             }),
         });
-        lock(&self.sockets).insert(id, Arc::clone(&cell));
+        {
+            let mut sockets = lock(&self.sockets);
+            if self.is_terminating() {
+                return None;
+            }
+            sockets.insert(id, Arc::clone(&cell));
+        }
         {
             // Read under the socket's lock, after it is listed: a handler installed
             // meanwhile reaches it one way or the other.
@@ -317,7 +327,7 @@ impl Shared {
             let zap = self.has_zap_handler();
             st.half.set_zap_handler(zap);
         }
-        cell
+        Some(cell)
     }
 
     /// How many sockets are not yet reaped.

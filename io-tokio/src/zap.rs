@@ -90,7 +90,7 @@ async fn open(shared: &Arc<Shared>) -> Option<Socket> {
         Storage::Threads,
     )
     .ok()?;
-    let s = Socket::new(shared.add_socket(half), kind);
+    let s = Socket::new(shared.add_socket(half)?, kind);
     s.set(SocketOption::Linger(0)).ok()?;
     s.connect(&format!("inproc://{ZAP_ENDPOINT}")).await.ok()?;
     Some(s)

@@ -8,6 +8,7 @@ on_both_runtimes!(
     term_fails_every_call_waiting_or_not_with_terminated,
     shutdown_ends_waiting_calls_and_leaves_closing_to_term,
     term_does_not_wait_for_an_inproc_bind_that_cannot_come,
+    a_socket_made_while_term_starts_is_closed_by_it_or_refused,
 );
 
 use std::sync::Arc;
@@ -140,4 +141,38 @@ fn after_term_a_runtime_may_end_and_a_libzmq_peer_still_gets_everything() {
     });
     drop(rt);
     assert_eq!(reader.join().unwrap(), N, "messages the peer received");
+}
+
+/// `Context::socket` racing `term` on another thread: each socket it makes is either closed
+/// by the termination or refused, so `term` never waits for one nobody closes (the sockets
+/// are held, not dropped, until `term` has returned).
+async fn a_socket_made_while_term_starts_is_closed_by_it_or_refused() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for round in 0..50 {
+        let ctx = Context::new().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let maker = {
+            let (ctx, count) = (ctx.clone(), Arc::clone(&count));
+            std::thread::spawn(move || {
+                let mut made = Vec::new();
+                loop {
+                    match ctx.socket(SocketType::Push) {
+                        Ok(s) => made.push(s),
+                        Err(Error::Terminated) => return made,
+                        Err(e) => panic!("socket: {e:?}"),
+                    }
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        // The termination starts while sockets are being made (after a few, more each round).
+        while count.load(Ordering::Relaxed) < round {
+            tokio::task::yield_now().await;
+        }
+        within("term racing socket", ctx.term()).await;
+        let made = maker.join().unwrap();
+        for s in &made {
+            terminated("a socket made before the termination", s.recv().await);
+        }
+    }
 }
