@@ -45,6 +45,7 @@ pub mod driver;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
+pub mod inproc;
 pub mod mechanism;
 pub mod message;
 pub mod monitor;

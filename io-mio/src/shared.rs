@@ -26,6 +26,7 @@ use std::time::Instant as StdInstant;
 use mio::Waker;
 use oxmq_core::base::{Action, ConnId, ListenerId, SocketHalf};
 use oxmq_core::context::SocketId;
+use oxmq_core::inproc::{AddrInUse, Connect, Registry};
 use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::session::{Session, ToSession};
@@ -191,7 +192,6 @@ pub(crate) enum Later {
         conn: ConnId,
         name: String,
     },
-    InprocBound(String),
     InprocCmd {
         from: (SocketId, ConnId),
         cmd: PipeCommand,
@@ -204,16 +204,6 @@ pub(crate) enum Later {
     Reap(SocketId),
     /// A ZAP handler came or went: tell every socket.
     ZapChanged,
-}
-
-#[derive(Default)]
-struct InprocRegistry {
-    bound: BTreeMap<String, (SocketId, ListenerId)>,
-    /// Connects waiting for their name to be bound.
-    waiting: BTreeMap<String, Vec<(SocketId, ConnId)>>,
-    links: BTreeMap<(SocketId, ConnId), (SocketId, ConnId)>,
-    /// Connects being joined: the commands their side sent meanwhile.
-    joining: BTreeMap<(SocketId, ConnId), Vec<PipeCommand>>,
 }
 
 /// Names the files of ephemeral IPC binds (`ipc://*`): process-wide, as two contexts of one
@@ -229,7 +219,7 @@ pub(crate) struct Shared {
     next_io: AtomicUsize,
     sockets: Mutex<BTreeMap<SocketId, Arc<SocketCell>>>,
     next_socket: std::sync::atomic::AtomicU32,
-    inproc: Mutex<InprocRegistry>,
+    inproc: Mutex<Registry<SocketId>>,
     pub(crate) terminating: AtomicBool,
     pub(crate) open_sockets: AtomicUsize,
     /// Bumped after any socket changed while someone watches (`poll`, termination).
@@ -270,7 +260,7 @@ impl Shared {
             next_io: AtomicUsize::new(0),
             sockets: Mutex::new(BTreeMap::new()),
             next_socket: std::sync::atomic::AtomicU32::new(1),
-            inproc: Mutex::new(InprocRegistry::default()),
+            inproc: Mutex::new(Registry::new()),
             terminating: AtomicBool::new(false),
             open_sockets: AtomicUsize::new(0),
             changes: Mutex::new(Changes::default()),
@@ -577,36 +567,40 @@ impl Shared {
                 }
             }
             Action::InprocBind { listener, name } => {
-                let mut reg = lock(&self.inproc);
-                if reg.bound.contains_key(&name) {
-                    drop(reg);
-                    st.half
-                        .handle_bind_failed(listener, OsError::AddrInUse, now);
-                    st.bind_errors
-                        .insert(listener, io::ErrorKind::AddrInUse.into());
-                } else {
-                    reg.bound.insert(name.clone(), (sid, listener));
-                    drop(reg);
-                    st.half
-                        .handle_listening(listener, &format!("inproc://{name}"), now);
-                    if name == crate::zap::ZAP_ENDPOINT {
-                        self.inproc_zap.store(true, Ordering::Release);
-                        later.push(Later::ZapChanged);
+                let bound = lock(&self.inproc).bind(&name, sid, listener);
+                match bound {
+                    Err(AddrInUse) => {
+                        st.half
+                            .handle_bind_failed(listener, OsError::AddrInUse, now);
+                        st.bind_errors
+                            .insert(listener, io::ErrorKind::AddrInUse.into());
                     }
-                    later.push(Later::InprocBound(name));
+                    Ok(waiting) => {
+                        st.half
+                            .handle_listening(listener, &format!("inproc://{name}"), now);
+                        if name == crate::zap::ZAP_ENDPOINT {
+                            self.inproc_zap.store(true, Ordering::Release);
+                            later.push(Later::ZapChanged);
+                        }
+                        // The connects that waited join once this lock is released.
+                        later.extend(waiting.into_iter().map(|(sid, conn)| Later::InprocConnect {
+                            sid,
+                            conn,
+                            name: name.clone(),
+                        }));
+                    }
                 }
             }
             Action::CloseListener { listener } => {
                 let mut reg = lock(&self.inproc);
-                let before = reg.bound.len();
-                reg.bound.retain(|_, v| *v != (sid, listener));
+                let unbound = reg.unbind(sid, listener);
                 if self.inproc_zap.load(Ordering::Acquire)
-                    && !reg.bound.contains_key(crate::zap::ZAP_ENDPOINT)
+                    && !reg.is_bound(crate::zap::ZAP_ENDPOINT)
                 {
                     self.inproc_zap.store(false, Ordering::Release);
                     later.push(Later::ZapChanged);
                 }
-                if reg.bound.len() == before {
+                if unbound.is_none() {
                     drop(reg);
                     self.post(0, IoCmd::CloseListener { sid, lid: listener });
                 }
@@ -663,16 +657,6 @@ impl Shared {
                 Later::InprocConnect { sid, conn, name } => {
                     self.inproc_join(sid, conn, &name, &mut more);
                 }
-                Later::InprocBound(name) => {
-                    let waiting = lock(&self.inproc).waiting.remove(&name);
-                    for (sid, conn) in waiting.unwrap_or_default() {
-                        more.push(Later::InprocConnect {
-                            sid,
-                            conn,
-                            name: name.clone(),
-                        });
-                    }
-                }
                 Later::InprocCmd {
                     from: _,
                     cmd,
@@ -687,16 +671,9 @@ impl Shared {
                     cmd,
                     to: None,
                 } => {
-                    let to = {
-                        let mut reg = lock(&self.inproc);
-                        if let Some(held) = reg.joining.get_mut(&from) {
-                            held.push(cmd);
-                            continue;
-                        }
-                        reg.links.get(&from).copied()
-                    };
-                    // No link: the peer is gone, or not joined yet (it finds the pipe's
-                    // contents when it attaches the end).
+                    // Held while the link is being joined; no link: the peer is gone, or not
+                    // joined yet (it finds the pipe's contents when it attaches the end).
+                    let to = lock(&self.inproc).route(from, cmd);
                     if let Some((tsid, tconn)) = to {
                         if let Some(cell) = self.cell(tsid) {
                             self.deliver_inproc(&cell, tconn, cmd, &mut more);
@@ -704,18 +681,7 @@ impl Shared {
                     }
                 }
                 Later::InprocClose { from } => {
-                    let to = {
-                        let mut reg = lock(&self.inproc);
-                        for w in reg.waiting.values_mut() {
-                            w.retain(|x| *x != from);
-                        }
-                        reg.joining.remove(&from);
-                        let to = reg.links.remove(&from);
-                        if let Some(t) = to {
-                            reg.links.remove(&t);
-                        }
-                        to
-                    };
+                    let to = lock(&self.inproc).close(from);
                     if let Some((tsid, tconn)) = to {
                         if let Some(cell) = self.cell(tsid) {
                             self.drive(&cell, &mut more, |h, now| {
@@ -774,9 +740,9 @@ impl Shared {
     /// (libzmq's `zmq_ctx_term` binds a throwaway socket to each pending name and closes it,
     /// to the same end.) Called by the termination after [`Shared::terminating`] is raised.
     pub(crate) fn end_waiting_connects(&self) {
-        let waiting = std::mem::take(&mut lock(&self.inproc).waiting);
+        let waiting = lock(&self.inproc).take_all_waiting();
         let mut later = Vec::new();
-        for (sid, conn) in waiting.into_values().flatten() {
+        for (sid, conn) in waiting {
             if let Some(cell) = self.cell(sid) {
                 self.drive(&cell, &mut later, |h, now| {
                     h.handle_inproc_closed(conn, now)
@@ -804,30 +770,22 @@ impl Shared {
     /// it waiting for the bind: the connecter's pipe (which may already hold messages) hands
     /// its far end to the binder's pattern, as in libzmq.
     fn inproc_join(&self, sid: SocketId, conn: ConnId, name: &str, later: &mut Vec<Later>) {
-        let bound = {
+        // The flag is read under the registry's lock, which the termination's sweep takes
+        // after raising it: a connect either waits where the sweep finds it or sees the flag.
+        let found = {
             let mut reg = lock(&self.inproc);
-            match reg.bound.get(name).copied() {
-                Some(b) => b,
-                // Read under the registry's lock, which the termination's sweep takes after
-                // raising the flag: a connect either waits where the sweep finds it or
-                // sees the flag here.
-                None if self.is_terminating() => {
-                    drop(reg);
-                    if let Some(cell) = self.cell(sid) {
-                        self.drive(&cell, later, |h, now| h.handle_inproc_closed(conn, now));
-                    }
-                    return;
+            reg.connect(name, (sid, conn), self.is_terminating())
+        };
+        let (bsid, listener) = match found {
+            Connect::Bound(bsid, listener) => (bsid, listener),
+            Connect::Waits => return,
+            Connect::Ends => {
+                if let Some(cell) = self.cell(sid) {
+                    self.drive(&cell, later, |h, now| h.handle_inproc_closed(conn, now));
                 }
-                None => {
-                    reg.waiting
-                        .entry(name.to_owned())
-                        .or_default()
-                        .push((sid, conn));
-                    return;
-                }
+                return;
             }
         };
-        let (bsid, listener) = bound;
         let (Some(ccell), Some(bcell)) = (self.cell(sid), self.cell(bsid)) else {
             return;
         };
@@ -842,7 +800,7 @@ impl Shared {
         }
         // From the moment the connecter holds its end, commands it sends for the link wait
         // here until the binder has the other end (a reader's report must not be lost).
-        lock(&self.inproc).joining.insert((sid, conn), Vec::new());
+        lock(&self.inproc).begin_join((sid, conn));
         let mut handed = None;
         self.drive(&ccell, later, |h, now| {
             let cpeer = h.inproc_peer();
@@ -852,7 +810,7 @@ impl Shared {
         });
         // The connecter refused the binder: it closed its side already.
         let Some((cpeer, end)) = handed else {
-            lock(&self.inproc).joining.remove(&(sid, conn));
+            lock(&self.inproc).finish_join((sid, conn), None);
             return;
         };
         let mut bconn = None;
@@ -861,12 +819,7 @@ impl Shared {
             bconn = h.handle_inproc_accepted(listener, cpeer, end, now);
             // Registered under the binder's lock: a send on the new pipe (which takes that
             // lock) cannot wake the connecter before the link exists.
-            let mut reg = lock(&self.inproc);
-            held = reg.joining.remove(&(sid, conn)).unwrap_or_default();
-            if let Some(bconn) = bconn {
-                reg.links.insert((sid, conn), (bsid, bconn));
-                reg.links.insert((bsid, bconn), (sid, conn));
-            }
+            held = lock(&self.inproc).finish_join((sid, conn), bconn.map(|b| (bsid, b)));
         });
         match bconn {
             Some(bconn) => {

@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::base::{Action, BaseConfig, ConnId, ListenerId, SocketBase};
+use crate::inproc::{Connect, Registry};
 use crate::socket::UnsupportedSocketType;
 use crate::socket_type::SocketType;
 use crate::time::Instant;
@@ -54,12 +55,8 @@ impl std::error::Error for SocketError {}
 pub struct Context {
     sockets: BTreeMap<SocketId, SocketBase>,
     next_id: u32,
-    /// inproc name → the listener bound to it.
-    bound: BTreeMap<String, (SocketId, ListenerId)>,
-    /// inproc name → connects waiting for a bind, in order.
-    waiting: BTreeMap<String, Vec<(SocketId, ConnId)>>,
-    /// Each end of an inproc connection → the other end.
-    links: BTreeMap<(SocketId, ConnId), (SocketId, ConnId)>,
+    /// The inproc names, the connects waiting for them and the links made.
+    inproc: Registry<SocketId>,
     /// Actions for the driver (TCP and IPC).
     actions: VecDeque<(SocketId, Action)>,
     terminating: bool,
@@ -129,7 +126,7 @@ impl Context {
         }
         // A connect the closes ended is ignored here (its `Close` is routed below); one whose
         // `InprocConnect` is not routed yet ends there, `terminating` being raised.
-        for (id, conn) in std::mem::take(&mut self.waiting).into_values().flatten() {
+        for (id, conn) in self.inproc.take_all_waiting() {
             if let Some(s) = self.sockets.get_mut(&id) {
                 s.handle_eof(conn, now);
             }
@@ -149,7 +146,7 @@ impl Context {
 
     /// Whether any inproc connection exists (items may move between sockets on any call).
     pub fn has_inproc_links(&self) -> bool {
-        !self.links.is_empty()
+        self.inproc.has_links()
     }
 
     /// Whether [`Context::poll_action`] has something.
@@ -186,51 +183,39 @@ impl Context {
                 let Some(s) = self.sockets.get_mut(&id) else {
                     return;
                 };
-                if self.bound.contains_key(&name) {
+                let Ok(waiting) = self.inproc.bind(&name, id, listener) else {
                     s.handle_bind_failed(listener, crate::error::OsError::AddrInUse, now);
                     return;
-                }
+                };
                 s.handle_listening(listener, &format!("inproc://{name}"), now);
-                self.bound.insert(name.clone(), (id, listener));
-                for (cid, conn) in self.waiting.remove(&name).unwrap_or_default() {
+                for (cid, conn) in waiting {
                     self.join(cid, conn, id, listener, now);
                 }
             }
-            Action::InprocConnect { conn, name } => match self.bound.get(&name).copied() {
-                Some((bid, listener)) => self.join(id, conn, bid, listener, now),
-                // Terminating: no bind can come (see `terminate`).
-                None if self.terminating => {
-                    if let Some(s) = self.sockets.get_mut(&id) {
-                        s.handle_eof(conn, now);
+            Action::InprocConnect { conn, name } => {
+                match self.inproc.connect(&name, (id, conn), self.terminating) {
+                    Connect::Bound(bid, listener) => self.join(id, conn, bid, listener, now),
+                    // Terminating: no bind can come (see `terminate`).
+                    Connect::Ends => {
+                        if let Some(s) = self.sockets.get_mut(&id) {
+                            s.handle_eof(conn, now);
+                        }
                     }
+                    Connect::Waits => {}
                 }
-                None => self.waiting.entry(name).or_default().push((id, conn)),
-            },
-            Action::CloseListener { listener } if self.is_inproc_listener(id, listener) => {
-                self.bound.retain(|_, v| *v != (id, listener));
             }
-            Action::Close { conn, .. } if self.is_inproc_conn(id, conn) => {
-                if let Some(peer) = self.links.remove(&(id, conn)) {
-                    self.links.remove(&peer);
+            Action::CloseListener { listener } if self.inproc.is_listener(id, listener) => {
+                self.inproc.unbind(id, listener);
+            }
+            Action::Close { conn, .. } if self.inproc.is_conn(id, conn) => {
+                if let Some(peer) = self.inproc.close((id, conn)) {
                     if let Some(p) = self.sockets.get_mut(&peer.0) {
                         p.handle_eof(peer.1, now);
                     }
                 }
-                for w in self.waiting.values_mut() {
-                    w.retain(|x| *x != (id, conn));
-                }
             }
             other => self.actions.push_back((id, other)),
         }
-    }
-
-    fn is_inproc_listener(&self, id: SocketId, listener: ListenerId) -> bool {
-        self.bound.values().any(|v| *v == (id, listener))
-    }
-
-    fn is_inproc_conn(&self, id: SocketId, conn: ConnId) -> bool {
-        self.links.contains_key(&(id, conn))
-            || self.waiting.values().any(|w| w.contains(&(id, conn)))
     }
 
     /// Joins a connecting socket to a bound one: the connecter's pipe (which may already
@@ -273,8 +258,8 @@ impl Context {
             .and_then(|b| b.handle_inproc_accepted(listener, cpeer, end, now));
         match accepted {
             Some(bconn) => {
-                self.links.insert((cid, conn), (bid, bconn));
-                self.links.insert((bid, bconn), (cid, conn));
+                // Joined in one step: nothing was held meanwhile.
+                self.inproc.finish_join((cid, conn), Some((bid, bconn)));
             }
             None => {
                 if let Some(c) = self.sockets.get_mut(&cid) {
@@ -293,7 +278,7 @@ impl Context {
             .and_then(SocketBase::poll_inproc_command)
         {
             progress = true;
-            let Some(&(pid, pconn)) = self.links.get(&(id, conn)) else {
+            let Some((pid, pconn)) = self.inproc.peer((id, conn)) else {
                 continue; // the peer is gone
             };
             if let Some(p) = self.sockets.get_mut(&pid) {

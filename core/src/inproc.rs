@@ -1,0 +1,283 @@
+//! The inproc names of one context and the links between the sockets they joined: the
+//! registry every driver keeps, written once (libzmq's `ctx_t` keeps the same: its endpoints
+//! and its pending connections).
+//!
+//! It holds no sockets, only the driver's ids for them (`S`). Joining two sockets is the
+//! driver's work, under its own locks: the connecter's
+//! [`SocketBase::handle_inproc_connected`](crate::base::SocketBase::handle_inproc_connected)
+//! (or the half's), then the binder's `handle_inproc_accepted`. The registry says whom to
+//! join, remembers the link once made, and, while a join is under way in a threaded driver,
+//! holds the pipe commands the connecter's side sends for the link, so that none is lost
+//! before the binder holds its end ([`Registry::begin_join`], [`Registry::finish_join`]).
+//!
+//! ```
+//! use oxmq_core::base::{ConnId, ListenerId};
+//! use oxmq_core::inproc::{Connect, Registry};
+//!
+//! let mut reg = Registry::new();
+//! // A connect before the bind waits for it.
+//! assert_eq!(reg.connect("jobs", (1, ConnId(7)), false), Connect::Waits);
+//! // The bind hands the waiting connects over, to be joined.
+//! assert_eq!(reg.bind("jobs", 2, ListenerId(3)), Ok(vec![(1, ConnId(7))]));
+//! assert_eq!(reg.finish_join((1, ConnId(7)), Some((2, ConnId(9)))), vec![]);
+//! assert_eq!(reg.peer((2, ConnId(9))), Some((1, ConnId(7))));
+//! // Either end's close ends the link; the other end is the one to tell.
+//! assert_eq!(reg.close((1, ConnId(7))), Some((2, ConnId(9))));
+//! ```
+
+use std::collections::BTreeMap;
+
+use crate::base::{ConnId, ListenerId};
+use crate::pipe::PipeCommand;
+
+/// What an inproc connect finds ([`Registry::connect`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connect<S> {
+    /// The name is bound by this socket's listener: join the two.
+    Bound(S, ListenerId),
+    /// The name is not bound yet: the connect waits in the registry, and the bind that
+    /// comes hands it over.
+    Waits,
+    /// The name is not bound and the context is terminating, so no bind can come: end the
+    /// connect as if its peer had closed.
+    Ends,
+}
+
+/// The name is bound already (`EADDRINUSE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrInUse;
+
+/// The inproc names of one context, the connects waiting for them, and the links made.
+#[derive(Debug)]
+pub struct Registry<S> {
+    /// Name → the listener bound to it.
+    bound: BTreeMap<String, (S, ListenerId)>,
+    /// Name → the connects waiting for a bind, in the order they came.
+    waiting: BTreeMap<String, Vec<(S, ConnId)>>,
+    /// Each end of a joined connection → the other end.
+    links: BTreeMap<(S, ConnId), (S, ConnId)>,
+    /// Connects being joined → the pipe commands their side sent meanwhile.
+    joining: BTreeMap<(S, ConnId), Vec<PipeCommand>>,
+}
+
+impl<S> Default for Registry<S> {
+    fn default() -> Self {
+        Registry {
+            bound: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+            links: BTreeMap::new(),
+            joining: BTreeMap::new(),
+        }
+    }
+}
+
+impl<S: Copy + Ord> Registry<S> {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Binds `name` to `listener` of socket `at`; hands back the connects that waited for
+    /// it, in order, each to be joined now (taken out of the registry).
+    pub fn bind(
+        &mut self,
+        name: &str,
+        at: S,
+        listener: ListenerId,
+    ) -> Result<Vec<(S, ConnId)>, AddrInUse> {
+        if self.bound.contains_key(name) {
+            return Err(AddrInUse);
+        }
+        self.bound.insert(name.to_owned(), (at, listener));
+        Ok(self.waiting.remove(name).unwrap_or_default())
+    }
+
+    /// Unbinds whatever name `listener` of socket `at` holds: the name, if it held one (if
+    /// not, the listener is not an inproc one).
+    pub fn unbind(&mut self, at: S, listener: ListenerId) -> Option<String> {
+        let name = self
+            .bound
+            .iter()
+            .find(|(_, v)| **v == (at, listener))
+            .map(|(k, _)| k.clone())?;
+        self.bound.remove(&name);
+        Some(name)
+    }
+
+    /// Whether `name` is bound.
+    pub fn is_bound(&self, name: &str) -> bool {
+        self.bound.contains_key(name)
+    }
+
+    /// Connect `from` looks for `name`: the listener to join, or it waits (unless the
+    /// context is `terminating`, when no bind can come).
+    pub fn connect(&mut self, name: &str, from: (S, ConnId), terminating: bool) -> Connect<S> {
+        match self.bound.get(name) {
+            Some(&(at, listener)) => Connect::Bound(at, listener),
+            None if terminating => Connect::Ends,
+            None => {
+                self.waiting.entry(name.to_owned()).or_default().push(from);
+                Connect::Waits
+            }
+        }
+    }
+
+    /// Takes every connect still waiting, whatever its name (the context terminates: each
+    /// is to end as if its peer had closed).
+    pub fn take_all_waiting(&mut self) -> Vec<(S, ConnId)> {
+        std::mem::take(&mut self.waiting)
+            .into_values()
+            .flatten()
+            .collect()
+    }
+
+    /// Connect `from` is being joined: from now until [`Registry::finish_join`], the
+    /// commands its side sends are held ([`Registry::route`]).
+    pub fn begin_join(&mut self, from: (S, ConnId)) {
+        self.joining.insert(from, Vec::new());
+    }
+
+    /// The join of connect `from` is over: linked to `to`, or failed (`None`). Hands back
+    /// the commands held meanwhile, in order, for the driver to deliver to `to`.
+    pub fn finish_join(&mut self, from: (S, ConnId), to: Option<(S, ConnId)>) -> Vec<PipeCommand> {
+        let held = self.joining.remove(&from).unwrap_or_default();
+        if let Some(to) = to {
+            self.links.insert(from, to);
+            self.links.insert(to, from);
+        }
+        held
+    }
+
+    /// Where a pipe command `from` sent goes: the other end, or nowhere (`None`) if it is
+    /// held for a join under way, or if there is no link (the peer is gone, or not joined
+    /// yet: it finds the pipe's contents when it takes the end).
+    pub fn route(&mut self, from: (S, ConnId), cmd: PipeCommand) -> Option<(S, ConnId)> {
+        if let Some(held) = self.joining.get_mut(&from) {
+            held.push(cmd);
+            return None;
+        }
+        self.links.get(&from).copied()
+    }
+
+    /// The other end of `from`'s link.
+    pub fn peer(&self, from: (S, ConnId)) -> Option<(S, ConnId)> {
+        self.links.get(&from).copied()
+    }
+
+    /// `from` closed: it stops waiting or joining, and its link ends. The other end, if
+    /// there was one, is to be told (as an end of file).
+    pub fn close(&mut self, from: (S, ConnId)) -> Option<(S, ConnId)> {
+        for w in self.waiting.values_mut() {
+            w.retain(|x| *x != from);
+        }
+        self.waiting.retain(|_, w| !w.is_empty());
+        self.joining.remove(&from);
+        let to = self.links.remove(&from)?;
+        self.links.remove(&to);
+        Some(to)
+    }
+
+    /// Whether any connection is linked.
+    pub fn has_links(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// Whether `conn` of socket `at` is an inproc connection: linked, joining or waiting.
+    pub fn is_conn(&self, at: S, conn: ConnId) -> bool {
+        let c = (at, conn);
+        self.links.contains_key(&c)
+            || self.joining.contains_key(&c)
+            || self.waiting.values().any(|w| w.contains(&c))
+    }
+
+    /// Whether `listener` of socket `at` holds an inproc name.
+    pub fn is_listener(&self, at: S, listener: ListenerId) -> bool {
+        self.bound.values().any(|v| *v == (at, listener))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: ListenerId = ListenerId(1);
+
+    #[test]
+    fn a_name_binds_once_and_again_after_unbind() {
+        let mut reg = Registry::new();
+        assert_eq!(reg.bind("a", 1, L), Ok(vec![]));
+        assert_eq!(reg.bind("a", 2, L), Err(AddrInUse));
+        assert!(reg.is_bound("a") && reg.is_listener(1, L) && !reg.is_listener(2, L));
+        assert_eq!(reg.unbind(2, L), None, "not its name");
+        assert_eq!(reg.unbind(1, L), Some("a".to_owned()));
+        assert!(!reg.is_bound("a"));
+        assert_eq!(reg.bind("a", 2, L), Ok(vec![]));
+    }
+
+    #[test]
+    fn connects_wait_in_order_for_their_name_only() {
+        let mut reg = Registry::new();
+        assert_eq!(reg.connect("a", (1, ConnId(1)), false), Connect::Waits);
+        assert_eq!(reg.connect("b", (1, ConnId(2)), false), Connect::Waits);
+        assert_eq!(reg.connect("a", (3, ConnId(1)), false), Connect::Waits);
+        assert!(reg.is_conn(3, ConnId(1)));
+        assert_eq!(
+            reg.bind("a", 9, L),
+            Ok(vec![(1, ConnId(1)), (3, ConnId(1))])
+        );
+        assert!(!reg.is_conn(3, ConnId(1)), "handed over");
+        assert_eq!(
+            reg.connect("a", (4, ConnId(1)), false),
+            Connect::Bound(9, L)
+        );
+        assert_eq!(reg.take_all_waiting(), vec![(1, ConnId(2))]);
+        assert_eq!(reg.connect("c", (5, ConnId(1)), true), Connect::Ends);
+        assert!(
+            !reg.is_conn(5, ConnId(1)),
+            "a connect that ends does not wait"
+        );
+    }
+
+    #[test]
+    fn commands_sent_while_joining_are_held_and_handed_back_in_order() {
+        let mut reg = Registry::new();
+        let (c, b) = ((1, ConnId(1)), (2, ConnId(5)));
+        reg.begin_join(c);
+        assert!(reg.is_conn(1, ConnId(1)));
+        assert_eq!(reg.route(c, PipeCommand::ActivateRead), None);
+        assert_eq!(reg.route(c, PipeCommand::ActivateWrite(4)), None);
+        assert_eq!(
+            reg.finish_join(c, Some(b)),
+            vec![PipeCommand::ActivateRead, PipeCommand::ActivateWrite(4)]
+        );
+        assert_eq!(reg.route(c, PipeCommand::ActivateRead), Some(b));
+        assert_eq!(reg.route(b, PipeCommand::ActivateRead), Some(c));
+    }
+
+    #[test]
+    fn a_failed_join_links_nothing() {
+        let mut reg = Registry::new();
+        let c = (1, ConnId(1));
+        reg.begin_join(c);
+        assert_eq!(reg.route(c, PipeCommand::ActivateRead), None);
+        assert_eq!(reg.finish_join(c, None), vec![PipeCommand::ActivateRead]);
+        assert_eq!(reg.peer(c), None);
+        assert!(!reg.is_conn(1, ConnId(1)));
+    }
+
+    #[test]
+    fn a_close_ends_the_link_waiting_or_joining() {
+        let mut reg = Registry::new();
+        let (c, b) = ((1, ConnId(1)), (2, ConnId(5)));
+        reg.finish_join(c, Some(b));
+        assert_eq!(reg.close(b), Some(c));
+        assert_eq!(reg.peer(c), None);
+        assert_eq!(reg.close(c), None, "already ended");
+        assert_eq!(reg.connect("a", c, false), Connect::Waits);
+        assert_eq!(reg.close(c), None);
+        assert_eq!(reg.bind("a", 2, L), Ok(vec![]), "it waits no more");
+        reg.begin_join(c);
+        reg.close(c);
+        assert!(!reg.is_conn(1, ConnId(1)));
+    }
+}
