@@ -186,6 +186,10 @@ pub struct Features {
     /// endpoints instead of closing: the session of each still delivers what was queued as
     /// LINGER allows, and writes nothing after it ran out.
     pub linger_disconnect: bool,
+    /// The linger phase also has a PUSH whose peer binds only after it closed, with a
+    /// finite LINGER long enough for the peer to get what it queued (see
+    /// `workload::LatePeer`).
+    pub late_peer: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -337,6 +341,7 @@ impl Profile {
             upstream: false,
             xpub_manual: false,
             linger_disconnect: false,
+            late_peer: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -354,6 +359,7 @@ impl Profile {
         features.upstream = chance(&mut stream(seed, "upstream"), 0.5);
         features.xpub_manual = chance(&mut stream(seed, "xpub-manual"), 0.5);
         features.linger_disconnect = chance(&mut stream(seed, "linger-disconnect"), 0.5);
+        features.late_peer = chance(&mut stream(seed, "late-peer"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -635,6 +641,7 @@ impl Profile {
             xpub_manual: f.xpub_manual && f.proxy && self.pattern == Pattern::PubSub,
             // PUB/SUB has no linger burst.
             linger_disconnect: f.linger_disconnect && self.pattern != Pattern::PubSub,
+            late_peer: f.late_peer && self.pattern != Pattern::PubSub,
         }
     }
 }
@@ -658,6 +665,7 @@ impl std::fmt::Display for Features {
             (self.upstream, "upstream"),
             (self.xpub_manual, "xpub-manual"),
             (self.linger_disconnect, "linger-disconnect"),
+            (self.late_peer, "late-peer"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -434,6 +434,28 @@ fn a_close_waits_for_a_disconnected_endpoint_still_lingering() {
 }
 
 #[test]
+fn a_finite_linger_keeps_redialing_for_a_peer_that_binds_late() {
+    let mut net = Net::new();
+    let cfg = BaseConfig {
+        linger: Linger::For(ms(2000)),
+        ..BaseConfig::default()
+    };
+    let push = net.add(SocketType::Push, cfg);
+    let pull = net.add(SocketType::Pull, BaseConfig::default());
+    net.hosts[push].connect(EP, net.now).unwrap();
+    net.settle();
+    net.send(push, "kept").unwrap();
+    net.hosts[push].close(net.now);
+    // Refused dials, one after another, while the linger runs.
+    net.run_for(ms(700));
+    assert!(!net.hosts[push].is_closed());
+    net.bind(pull, EP);
+    net.run_for(ms(500));
+    assert_eq!(net.recv_all(pull), ["kept"]);
+    assert!(net.hosts[push].is_closed(), "delivered: the linger is over");
+}
+
+#[test]
 fn linger_expires_with_a_stuck_peer() {
     let mut net = Net::new();
     let cfg = BaseConfig {

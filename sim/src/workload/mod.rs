@@ -269,6 +269,90 @@ pub(crate) struct LingerBurst {
     /// It closes right after disconnecting, while those sessions still linger: the close
     /// must wait for them.
     closes_at_once: bool,
+    /// A PUSH whose peer binds only after it closed (`late-peer`).
+    late: Option<LatePeer>,
+}
+
+/// LINGER keeps what was queued for a peer that comes while it lasts (`late-peer`): a PUSH
+/// connects to a tcp endpoint nobody binds yet, queues one message and closes with a finite
+/// LINGER; a PULL binds the endpoint a probe bound later and must receive the message before
+/// the LINGER runs out (libzmq's connect-before-bind, then `zmq_close`). Meanwhile the PUSH's
+/// session redials refused connections, so timers fire while the linger runs: none of them
+/// may end it early.
+struct LatePeer {
+    push: u64,
+    ep: String,
+    bind_at: Instant,
+    pull: Option<u64>,
+    /// When the PULL stops reading and closes.
+    until: Instant,
+    /// The PULL has closed.
+    done: bool,
+}
+
+impl LatePeer {
+    fn start(cx: &mut Cx<'_>, p: &Profile) -> LatePeer {
+        let now = cx.now();
+        let push = open(cx, p, SocketType::Push, &[]);
+        let port = 20_000 + u16::try_from(push % 20_000).expect("below 20000");
+        let ep = ep(cx, cx.host(), port);
+        cx.connect(push, &ep);
+        let r = cx.send(push, Payload::new(push, 0, 1, false).encode());
+        let wait = p.probe_bound();
+        let bound = p.linger_delivery_bound();
+        let linger = wait + bound + Duration::from_millis(500);
+        cx.set_option(push, linger_option(Linger::For(linger)));
+        cx.log(format_args!(
+            "s{push} queued for {ep}, bound in {wait:?}: {r:?}, closes with LINGER {linger:?}"
+        ));
+        cx.close(push);
+        // With IMMEDIATE there is no queue before a connection: nothing was taken.
+        if r.is_ok() {
+            cx.oracle().protect((push, 0), now + wait + bound, false);
+            cx.oracle().coverage.late_peers += 1;
+        }
+        LatePeer {
+            push,
+            ep,
+            bind_at: now + wait,
+            pull: None,
+            until: now + wait + bound + p.probe_bound(),
+            done: false,
+        }
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>, p: &Profile) {
+        let now = cx.now();
+        if self.pull.is_none() && now >= self.bind_at && now < self.until {
+            let pull = open(cx, p, SocketType::Pull, &[]);
+            cx.log(format_args!("s{pull} binds {} for s{}", self.ep, self.push));
+            cx.bind(pull, &self.ep);
+            self.pull = Some(pull);
+        }
+        let Some(pull) = self.pull else {
+            return;
+        };
+        if !cx.is_open(pull) {
+            return;
+        }
+        while let Some((m, pipe)) = cx.recv(pull) {
+            let now = cx.now();
+            if let Some(got) = cx.oracle().decode(now, "late peer", m.frames()) {
+                cx.oracle()
+                    .received(now, pull, pipe, &got, crate::oracle::Scope::One);
+            }
+        }
+        if now >= self.until {
+            cx.close(pull);
+            self.done = true;
+        }
+    }
+
+    fn shutdown(&mut self, cx: &mut Cx<'_>) {
+        if let Some(pull) = self.pull.filter(|&s| cx.is_open(s)) {
+            cx.close(pull);
+        }
+    }
 }
 
 impl LingerBurst {
@@ -324,6 +408,10 @@ impl LingerBurst {
         if p.active_features().inproc {
             ghost(cx, p);
         }
+        let late = p
+            .active_features()
+            .late_peer
+            .then(|| LatePeer::start(cx, p));
         let disconnects = p.active_features().linger_disconnect;
         let closes_at_once = disconnects && crate::rng::chance(cx.rng(), 0.5);
         let mut burst = LingerBurst {
@@ -338,6 +426,7 @@ impl LingerBurst {
             disconnects,
             linger,
             closes_at_once,
+            late,
         };
         burst.tick(cx, p);
         burst
@@ -345,6 +434,9 @@ impl LingerBurst {
 
     /// Queues what it can, and closes once something was queued (or it waited long enough).
     pub(crate) fn tick(&mut self, cx: &mut Cx<'_>, p: &Profile) {
+        if let Some(late) = self.late.as_mut() {
+            late.tick(cx, p);
+        }
         if self.closed {
             return;
         }
@@ -422,11 +514,19 @@ impl LingerBurst {
         }
     }
 
+    /// Whether it still needs its application's ticks (a late peer not yet served).
+    pub(crate) fn wants_ticks(&self) -> bool {
+        self.late.as_ref().is_some_and(|l| !l.done)
+    }
+
     /// The shutdown: a burst that disconnected closes its socket now (one that closed has
     /// nothing to do).
     pub(crate) fn shutdown(&mut self, cx: &mut Cx<'_>) {
         if cx.is_open(self.sock) {
             cx.close(self.sock);
+        }
+        if let Some(late) = self.late.as_mut() {
+            late.shutdown(cx);
         }
     }
 }

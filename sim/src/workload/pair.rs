@@ -95,6 +95,11 @@ impl App for Peer {
             }
         }
         let Some(s) = self.sock else {
+            // The connecting PAIR gave its socket up for the linger burst, which may still
+            // have a late peer to serve.
+            if self.burst.as_ref().is_some_and(LingerBurst::wants_ticks) {
+                cx.wake_in(self.p.interval);
+            }
             return;
         };
         if self.pending.is_none() && sending(cx) {
