@@ -122,12 +122,12 @@ impl<S: Copy + Ord> Registry<S> {
         }
     }
 
-    /// Takes every connect still waiting, whatever its name (the context terminates: each
-    /// is to end as if its peer had closed).
-    pub fn take_all_waiting(&mut self) -> Vec<(S, ConnId)> {
+    /// Takes every connect still waiting, with the name it waited for, in the names' order
+    /// (the context terminates: each is to end as if its peer had closed).
+    pub fn take_all_waiting(&mut self) -> Vec<(String, (S, ConnId))> {
         std::mem::take(&mut self.waiting)
-            .into_values()
-            .flatten()
+            .into_iter()
+            .flat_map(|(name, w)| w.into_iter().map(move |c| (name.clone(), c)))
             .collect()
     }
 
@@ -175,6 +175,57 @@ impl<S: Copy + Ord> Registry<S> {
         let to = self.links.remove(&from)?;
         self.links.remove(&to);
         Some(to)
+    }
+
+    /// The listener `name` is bound to.
+    pub fn listener(&self, name: &str) -> Option<(S, ListenerId)> {
+        self.bound.get(name).copied()
+    }
+
+    /// The name `listener` of socket `at` holds.
+    pub fn name_of(&self, at: S, listener: ListenerId) -> Option<&str> {
+        self.bound
+            .iter()
+            .find(|(_, v)| **v == (at, listener))
+            .map(|(k, _)| k.as_str())
+    }
+
+    /// Every connect waiting for a bind, with the name it waits for.
+    pub fn waiting(&self) -> impl Iterator<Item = (&str, (S, ConnId))> + '_ {
+        self.waiting
+            .iter()
+            .flat_map(|(name, w)| w.iter().map(move |c| (name.as_str(), *c)))
+    }
+
+    /// Whether `from` is being joined.
+    pub fn is_joining(&self, from: (S, ConnId)) -> bool {
+        self.joining.contains_key(&from)
+    }
+
+    /// Socket `at`'s links: each of its ends with the other end.
+    pub fn links_of(&self, at: S) -> Vec<((S, ConnId), (S, ConnId))> {
+        self.links
+            .range((at, ConnId(0))..=(at, ConnId(u64::MAX)))
+            .map(|(k, v)| (*k, *v))
+            .collect()
+    }
+
+    /// Socket `at` is gone without closing its connections one by one (a crash): its names,
+    /// its connects waiting or joining, and its links go. Hands back each link it had, its
+    /// own end first: the other end is to be told (as an end of file).
+    pub fn forget(&mut self, at: S) -> Vec<((S, ConnId), (S, ConnId))> {
+        self.bound.retain(|_, v| v.0 != at);
+        for w in self.waiting.values_mut() {
+            w.retain(|x| x.0 != at);
+        }
+        self.waiting.retain(|_, w| !w.is_empty());
+        self.joining.retain(|k, _| k.0 != at);
+        let links = self.links_of(at);
+        for (mine, peer) in &links {
+            self.links.remove(mine);
+            self.links.remove(peer);
+        }
+        links
     }
 
     /// Whether any connection is linked.
@@ -230,7 +281,10 @@ mod tests {
             reg.connect("a", (4, ConnId(1)), false),
             Connect::Bound(9, L)
         );
-        assert_eq!(reg.take_all_waiting(), vec![(1, ConnId(2))]);
+        assert_eq!(
+            reg.take_all_waiting(),
+            vec![("b".to_owned(), (1, ConnId(2)))]
+        );
         assert_eq!(reg.connect("c", (5, ConnId(1)), true), Connect::Ends);
         assert!(
             !reg.is_conn(5, ConnId(1)),
@@ -263,6 +317,28 @@ mod tests {
         assert_eq!(reg.finish_join(c, None), vec![PipeCommand::ActivateRead]);
         assert_eq!(reg.peer(c), None);
         assert!(!reg.is_conn(1, ConnId(1)));
+    }
+
+    #[test]
+    fn a_socket_forgotten_takes_its_names_connects_and_links_along() {
+        let mut reg = Registry::new();
+        reg.bind("a", 1, L).unwrap();
+        assert_eq!(reg.connect("b", (1, ConnId(2)), false), Connect::Waits);
+        reg.begin_join((1, ConnId(3)));
+        reg.finish_join((1, ConnId(4)), Some((2, ConnId(9))));
+        reg.finish_join((3, ConnId(1)), Some((2, ConnId(8))));
+        assert_eq!(reg.name_of(1, L), Some("a"));
+        assert_eq!(reg.links_of(1), vec![((1, ConnId(4)), (2, ConnId(9)))]);
+        assert_eq!(reg.forget(1), vec![((1, ConnId(4)), (2, ConnId(9)))]);
+        assert_eq!(reg.listener("a"), None);
+        assert_eq!(reg.waiting().count(), 0);
+        assert!(!reg.is_joining((1, ConnId(3))));
+        assert_eq!(reg.peer((2, ConnId(9))), None);
+        assert_eq!(
+            reg.peer((2, ConnId(8))),
+            Some((3, ConnId(1))),
+            "others' links stay"
+        );
     }
 
     #[test]

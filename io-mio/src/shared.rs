@@ -742,7 +742,7 @@ impl Shared {
     pub(crate) fn end_waiting_connects(&self) {
         let waiting = lock(&self.inproc).take_all_waiting();
         let mut later = Vec::new();
-        for (sid, conn) in waiting {
+        for (_, (sid, conn)) in waiting {
             if let Some(cell) = self.cell(sid) {
                 self.drive(&cell, &mut later, |h, now| {
                     h.handle_inproc_closed(conn, now)

@@ -212,7 +212,7 @@ impl Shared {
     fn end_waiting_connects(&self) {
         let waiting = lock(&self.inproc).take_all_waiting();
         let mut later = Vec::new();
-        for (sid, conn) in waiting {
+        for (_, (sid, conn)) in waiting {
             if let Some(cell) = self.cell(sid) {
                 cell.drive(&mut later, |h, now| h.handle_inproc_closed(conn, now));
             }

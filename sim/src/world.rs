@@ -424,17 +424,12 @@ pub struct Sim {
     stalled_hosts: BTreeMap<usize, Instant>,
     /// What each connection of a stalled host read from the network since the stall began.
     stall_reads: BTreeMap<(usize, ConnId), StallRead>,
-    /// inproc names bound on each host: (host, name) → (socket, listener). inproc is one
-    /// process's (one host's) business: a crash takes the names with it.
-    inproc_bound: BTreeMap<(usize, String), (usize, ListenerId)>,
-    /// inproc connects waiting for their name to be bound, in order.
-    inproc_waiting: BTreeMap<(usize, String), Vec<(usize, ConnId)>>,
+    /// Each host's inproc registry (the one the drivers keep): its names, the connects
+    /// waiting for them, the joins under way and the links made. inproc is one process's
+    /// (one host's) business: a crash takes the names with it.
+    registries: BTreeMap<usize, oxmq_core::inproc::Registry<usize>>,
     /// Hosts whose context was terminated (see `Sim::terminate_context`).
     terminated: BTreeSet<usize>,
-    /// inproc connects that found their name and join at the next event.
-    inproc_joining: BTreeSet<(usize, ConnId)>,
-    /// Each end of an inproc connection → the other end.
-    inproc_links: BTreeMap<(usize, ConnId), (usize, ConnId)>,
     /// The pipe each end of an inproc connection reads and writes, for the HWM check.
     inproc_pipes: BTreeMap<(usize, ConnId), PipeId>,
     /// The last read count each inproc connection end reported to its writer, since the
@@ -533,11 +528,8 @@ impl Sim {
             hwm_set: BTreeMap::new(),
             stalled_hosts: BTreeMap::new(),
             stall_reads: BTreeMap::new(),
-            inproc_bound: BTreeMap::new(),
-            inproc_waiting: BTreeMap::new(),
+            registries: BTreeMap::new(),
             terminated: BTreeSet::new(),
-            inproc_joining: BTreeSet::new(),
-            inproc_links: BTreeMap::new(),
             inproc_pipes: BTreeMap::new(),
             inproc_seen: BTreeSet::new(),
             inproc_reports: BTreeMap::new(),
@@ -1300,7 +1292,10 @@ impl Sim {
                 }
                 self.listeners.retain(|_, v| *v != (s, listener));
                 self.unbound.remove(&(s, listener));
-                self.inproc_bound.retain(|_, v| *v != (s, listener));
+                let h = self.socks[s].host;
+                if let Some(r) = self.registries.get_mut(&h) {
+                    r.unbind(s, listener);
+                }
             }
             Action::Dial { conn, endpoint } => {
                 let ep = endpoint.to_string();
@@ -1371,7 +1366,7 @@ impl Sim {
 
     /// The socket at the other end of socket `s`'s connection `conn` (tcp or inproc).
     fn peer_sock(&self, s: usize, conn: ConnId) -> Option<usize> {
-        if let Some(&(peer, _)) = self.inproc_links.get(&(s, conn)) {
+        if let Some((peer, _)) = self.inproc_peer(s, conn) {
             return Some(peer);
         }
         let &(st, side) = self.ends.get(&(s, conn))?;
@@ -1948,14 +1943,13 @@ impl Sim {
         let now = self.now;
         let live = |s: usize, ep: &str| {
             let inproc = self
-                .inproc_links
-                .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+                .inproc_links_of(s)
+                .iter()
                 .any(|(k, _)| self.dialed.get(k).is_some_and(|d| d == ep));
-            let unbound = self
-                .inproc_waiting
-                .values()
-                .flatten()
-                .any(|k| k.0 == s && self.dialed.get(k).is_some_and(|d| d == ep));
+            let unbound = self.registries.get(&self.socks[s].host).is_some_and(|r| {
+                r.waiting()
+                    .any(|(_, k)| k.0 == s && self.dialed.get(&k).is_some_and(|d| d == ep))
+            });
             inproc
                 || unbound
                 || self.ends.iter().any(|(&(es, conn), &(st, _))| {

@@ -126,7 +126,7 @@ impl Context {
         }
         // A connect the closes ended is ignored here (its `Close` is routed below); one whose
         // `InprocConnect` is not routed yet ends there, `terminating` being raised.
-        for (id, conn) in self.inproc.take_all_waiting() {
+        for (_, (id, conn)) in self.inproc.take_all_waiting() {
             if let Some(s) = self.sockets.get_mut(&id) {
                 s.handle_eof(conn, now);
             }

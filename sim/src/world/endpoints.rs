@@ -202,10 +202,10 @@ impl Sim {
             .find(|(_, v)| **v == (s, listener))
             .map(|(ep, _)| ep.clone());
         tcp.or_else(|| {
-            self.inproc_bound
-                .iter()
-                .find(|(_, v)| **v == (s, listener))
-                .map(|((_, name), _)| format!("inproc://{name}"))
+            self.registries
+                .get(&self.socks[s].host)?
+                .name_of(s, listener)
+                .map(|name| format!("inproc://{name}"))
         })
     }
 
@@ -214,9 +214,9 @@ impl Sim {
         let tcp = self.listeners.get(ep).filter(|v| v.0 == s).map(|v| v.1);
         tcp.or_else(|| {
             let name = ep.strip_prefix("inproc://")?;
-            let key = (self.socks[s].host, name.to_owned());
-            self.inproc_bound
-                .get(&key)
+            self.registries
+                .get(&self.socks[s].host)?
+                .listener(name)
                 .filter(|v| v.0 == s)
                 .map(|v| v.1)
         })

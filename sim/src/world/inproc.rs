@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use oxmq_core::base::{ConnId, ListenerId};
+use oxmq_core::inproc::{Connect, Registry};
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::{Instant, PipeId};
 use rand::Rng;
@@ -29,20 +30,37 @@ impl Sim {
     /// `InprocBind`: registers the name on this host, or fails with EADDRINUSE.
     pub(super) fn inproc_bind(&mut self, s: usize, listener: ListenerId, name: String) {
         let now = self.now;
-        let key = (self.socks[s].host, name);
-        let ep = format!("inproc://{}", key.1);
-        if self.inproc_bound.contains_key(&key) {
+        let ep = format!("inproc://{name}");
+        let Ok(waiting) = self.inproc_reg(s).bind(&name, s, listener) else {
             self.bind_failed(s, listener, &ep);
             return;
-        }
+        };
         let base = self.socks[s].base.as_mut().expect("acting socket is alive");
         base.handle_listening(listener, &ep, now);
         self.listening(s, listener, &ep);
-        self.log(format_args!("s{s} listening inproc://{}", key.1));
-        for (c, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
+        self.log(format_args!("s{s} listening {ep}"));
+        for (c, conn) in waiting {
             self.inproc_found(c, conn, s, listener);
         }
-        self.inproc_bound.insert(key, (s, listener));
+    }
+
+    /// The inproc registry of socket `s`'s host (inproc is one process's business).
+    fn inproc_reg(&mut self, s: usize) -> &mut Registry<usize> {
+        let h = self.socks[s].host;
+        self.registries.entry(h).or_default()
+    }
+
+    /// The other end of socket `s`'s inproc connection `conn`, once joined.
+    pub(super) fn inproc_peer(&self, s: usize, conn: ConnId) -> Option<(usize, ConnId)> {
+        self.registries.get(&self.socks[s].host)?.peer((s, conn))
+    }
+
+    /// Socket `s`'s inproc links: each of its ends with the other end.
+    pub(super) fn inproc_links_of(&self, s: usize) -> Vec<((usize, ConnId), (usize, ConnId))> {
+        self.registries
+            .get(&self.socks[s].host)
+            .map(|r| r.links_of(s))
+            .unwrap_or_default()
     }
 
     /// `InprocConnect`: joins the socket bound to the name, or waits for one to bind it.
@@ -51,16 +69,13 @@ impl Sim {
         self.log(format_args!("s{s} connect c{} {ep}", conn.0));
         self.dialed.insert((s, conn), ep);
         self.inproc_seen.insert((s, conn));
-        let key = (self.socks[s].host, name);
-        match self.inproc_bound.get(&key).copied() {
-            Some((b, listener)) => self.inproc_found(s, conn, b, listener),
-            // No bind can come once the context is terminated: see `terminate_context`.
-            None if self.terminated.contains(&key.0)
-                && self.mutation != Mutation::TermKeepsWaitingConnects =>
-            {
-                self.post_eof((s, conn));
-            }
-            None => self.inproc_waiting.entry(key).or_default().push((s, conn)),
+        // No bind can come once the context is terminated: see `terminate_context`.
+        let terminated = self.terminated.contains(&self.socks[s].host)
+            && self.mutation != Mutation::TermKeepsWaitingConnects;
+        match self.inproc_reg(s).connect(&name, (s, conn), terminated) {
+            Connect::Bound(b, listener) => self.inproc_found(s, conn, b, listener),
+            Connect::Ends => self.post_eof((s, conn)),
+            Connect::Waits => {}
         }
     }
 
@@ -74,35 +89,24 @@ impl Sim {
         if self.mutation == Mutation::TermKeepsWaitingConnects {
             return;
         }
-        let names: Vec<(usize, String)> = self
-            .inproc_waiting
-            .keys()
-            .filter(|k| k.0 == h)
-            .cloned()
-            .collect();
-        for key in names {
-            for (s, conn) in self.inproc_waiting.remove(&key).unwrap_or_default() {
-                self.log(format_args!(
-                    "s{s} c{}: context terminated, inproc://{} will not be bound",
-                    conn.0, key.1
-                ));
-                self.post_eof((s, conn));
-                self.oracle.coverage.term_ended_connects += 1;
-            }
+        let waiting = self.registries.entry(h).or_default().take_all_waiting();
+        for (name, (s, conn)) in waiting {
+            self.log(format_args!(
+                "s{s} c{}: context terminated, inproc://{name} will not be bound",
+                conn.0
+            ));
+            self.post_eof((s, conn));
+            self.oracle.coverage.term_ended_connects += 1;
         }
     }
 
     /// `Close` of an inproc connection: the peer learns it through its mailbox.
     pub(super) fn inproc_close(&mut self, s: usize, conn: ConnId) {
         self.log(format_args!("s{s} close inproc c{}", conn.0));
-        self.inproc_joining.remove(&(s, conn));
-        for w in self.inproc_waiting.values_mut() {
-            w.retain(|x| *x != (s, conn));
-        }
+        let peer = self.inproc_reg(s).close((s, conn));
         self.inproc_pipes.remove(&(s, conn));
         self.inproc_hwm.remove(&(s, conn));
-        if let Some(peer) = self.inproc_links.remove(&(s, conn)) {
-            self.inproc_links.remove(&peer);
+        if let Some(peer) = peer {
             self.inproc_pipes.remove(&peer);
             self.inproc_hwm.remove(&peer);
             self.post_eof(peer);
@@ -157,7 +161,9 @@ impl Sim {
     /// Carries a pipe command `s` wrote for the peer of its inproc connection `conn` to
     /// that peer's mailbox (nowhere if the peer is gone).
     pub(super) fn inproc_command(&mut self, s: usize, conn: ConnId, cmd: PipeCommand) {
-        let Some(&(to, pconn)) = self.inproc_links.get(&(s, conn)) else {
+        // Nowhere before the join: the binder finds the pipe's contents when it takes the
+        // end (the front-ends hold these commands instead: see `Registry::route`).
+        let Some((to, pconn)) = self.inproc_peer(s, conn) else {
             return;
         };
         if let PipeCommand::ActivateWrite(read) = cmd {
@@ -248,9 +254,9 @@ impl Sim {
 
     /// Whether `conn` of socket `s` is an inproc connection (joined, joining or waiting).
     pub(super) fn is_inproc(&self, s: usize, conn: ConnId) -> bool {
-        self.inproc_links.contains_key(&(s, conn))
-            || self.inproc_joining.contains(&(s, conn))
-            || self.inproc_waiting.values().any(|w| w.contains(&(s, conn)))
+        self.registries
+            .get(&self.socks[s].host)
+            .is_some_and(|r| r.is_conn(s, conn))
     }
 
     /// Queues an end of file for inproc connection end `to`: its peer has gone.
@@ -283,7 +289,7 @@ impl Sim {
     /// mailbox gets to it (after what was posted to it before, such as an earlier peer's
     /// end of file), not inside the drain of either.
     pub(super) fn inproc_found(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
-        self.inproc_joining.insert((c, conn));
+        self.inproc_reg(c).begin_join((c, conn));
         let at = self.mailbox_slot(b);
         self.schedule(
             at,
@@ -301,7 +307,12 @@ impl Sim {
     /// hands its far end to the binder's pattern, and the two share that pipe.
     pub(super) fn inproc_join(&mut self, c: usize, conn: ConnId, b: usize, listener: ListenerId) {
         let now = self.now;
-        if !self.inproc_joining.remove(&(c, conn)) || self.socks[c].base.is_none() {
+        // No longer joining from here on, whatever comes; a close meanwhile cancelled it.
+        let joining = self.inproc_reg(c).is_joining((c, conn));
+        if joining {
+            self.inproc_reg(c).finish_join((c, conn), None);
+        }
+        if !joining || self.socks[c].base.is_none() {
             return;
         }
         let accepts = self.socks[b]
@@ -347,8 +358,7 @@ impl Sim {
                     "s{c} c{} -> s{b} c{} inproc joined",
                     conn.0, bconn.0
                 ));
-                self.inproc_links.insert((c, conn), (b, bconn));
-                self.inproc_links.insert((b, bconn), (c, conn));
+                self.inproc_reg(c).finish_join((c, conn), Some((b, bconn)));
                 if let (Some(cp), Some(bp)) = (cpipe, bpipe) {
                     self.inproc_pipes.insert((c, conn), cp);
                     self.inproc_pipes.insert((b, bconn), bp);
@@ -376,26 +386,13 @@ impl Sim {
         self.inproc_ends.retain(|k, v| k.0 != s && v.0 != s);
         self.inproc_pipe_ids.retain(|k| k.0 != s);
         self.inproc_wakes.retain(|k, _| k.0 != s);
-        self.inproc_bound.retain(|_, v| v.0 != s);
-        for w in self.inproc_waiting.values_mut() {
-            w.retain(|x| x.0 != s);
-        }
-        self.inproc_joining.retain(|x| x.0 != s);
         self.inproc_seen.retain(|x| x.0 != s);
         self.inproc_reports.retain(|x, _| x.0 != s);
         self.inproc_eofs.retain(|x, _| x.0 != s);
-        let mine: Vec<(usize, ConnId)> = self
-            .inproc_links
-            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            .map(|(k, _)| *k)
-            .collect();
-        for k in mine {
-            if let Some(peer) = self.inproc_links.remove(&k) {
-                self.inproc_links.remove(&peer);
-                self.inproc_pipes.remove(&peer);
-                self.inproc_hwm.remove(&peer);
-                self.post_eof(peer);
-            }
+        for (k, peer) in self.inproc_reg(s).forget(s) {
+            self.inproc_pipes.remove(&peer);
+            self.inproc_hwm.remove(&peer);
+            self.post_eof(peer);
             self.inproc_pipes.remove(&k);
             self.inproc_hwm.remove(&k);
         }
@@ -406,11 +403,7 @@ impl Sim {
     /// core may hold a pipe to less; the bound is the largest sum the pipe has had, since a
     /// change reaches the other socket only through its mailbox.
     pub(super) fn check_inproc_hwm(&mut self, s: usize) {
-        let links: Vec<((usize, ConnId), (usize, ConnId))> = self
-            .inproc_links
-            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
-            .map(|(k, v)| (*k, *v))
-            .collect();
+        let links = self.inproc_links_of(s);
         for (me, peer) in links {
             let (Some(&mine), Some(&theirs)) =
                 (self.inproc_pipes.get(&me), self.inproc_pipes.get(&peer))
@@ -495,7 +488,7 @@ impl Sim {
                     break;
                 }
             }
-            let waiting = !self.inproc_links.contains_key(&(s, conn));
+            let waiting = self.inproc_peer(s, conn).is_none();
             if let Some(p) = b.inproc_pipe(conn).filter(|_| waiting) {
                 held += 1;
                 if b.pipe(p).is_none() {
