@@ -44,6 +44,8 @@
 //!    command after letting go of the half that produced it (inproc joins two socket halves:
 //!    [`SocketHalf::handle_inproc_connected`] on one, then
 //!    [`SocketHalf::handle_inproc_accepted`] with the pipe end it returned on the other).
+//!    Whom to join, the links made and the commands to hold while a join is under way are
+//!    kept by [`inproc::Registry`](crate::inproc::Registry), one per context.
 //! 6. **A session is done when [`Session::is_finished`]**: drop it after draining its last
 //!    outputs (the `Close` of its stream).
 //!

@@ -67,7 +67,7 @@ struct Inproc {
     end: Option<PipeEnd>,
 }
 
-/// The socket half. See the [module docs](self).
+/// The socket half. See the [module docs](crate::base) for what the halves are.
 #[derive(Debug)]
 pub struct SocketHalf {
     socket: Socket,

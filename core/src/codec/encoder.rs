@@ -20,7 +20,7 @@ const BLOCK_MAX: usize = 64 * 1024;
 ///
 /// The batch never grows in place: growing would copy what it holds (a busy stream's bytes
 /// twice over). When the next piece does not fit, what the batch holds is frozen as a chunk
-/// and the batch gets a new block, each twice the last, up to [`BLOCK_MAX`].
+/// and the batch gets a new block, each twice the last, up to `BLOCK_MAX` (64 KiB).
 #[derive(Debug)]
 pub struct Encoder {
     chunks: VecDeque<Bytes>,

@@ -2,7 +2,7 @@
 //! peer, and the handler's answer. The engine raises a [`ZapRequest`] as an event and takes
 //! the [`ZapReply`] as an input; a driver may answer from a callback, or forward the request
 //! to a handler bound at `inproc://zeromq.zap.01` with [`ZapRequest::to_frames`] and read its
-//! answer with [`ZapReply::from_frames`].
+//! answer with [`ZapReply::parse`].
 
 use std::sync::Arc;
 
