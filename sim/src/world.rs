@@ -151,6 +151,10 @@ pub enum Mutation {
     /// `zmq_ctx_term` that waited for one would): a socket lingering on such a queue never
     /// finishes closing.
     TermKeepsWaitingConnects,
+    /// The driver drops a socket as soon as its half has finished closing, with its
+    /// sessions' last commands still in their mailboxes (the simulator's own driver did,
+    /// until 6e7521a): their connections are never closed.
+    ReapBeforeSessions,
 }
 
 /// The network's shape, drawn per seed.
@@ -976,7 +980,11 @@ impl Sim {
             // asked for its connections to be closed. Those go after the bytes taken.
             let late: Vec<Action> = std::iter::from_fn(|| base.poll_action()).collect();
             commands.extend(std::iter::from_fn(|| base.poll_inproc_command()));
-            let closed = base.is_closed();
+            let closed = if self.mutation == Mutation::ReapBeforeSessions {
+                base.is_terminated()
+            } else {
+                base.is_closed()
+            };
             let more = base.has_transmit_ready();
             if stuck {
                 let what = format!("s{s}: has_output said yes with every queue taken");

@@ -439,3 +439,17 @@ fn a_termination_that_waits_for_a_bind_that_cannot_come_is_caught() {
     assert!(clean.coverage.term_ended_connects > 0, "{clean}");
     eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
 }
+
+/// A driver that drops a socket once its half has finished closing, while its sessions'
+/// last commands (`Destroy`) still wait in shuffled mailboxes: their connections stay open
+/// for good, and the check that a closed socket holds no connection catches it.
+#[test]
+fn a_socket_dropped_before_its_sessions_ended_is_caught() {
+    let mutation = Mutation::ReapBeforeSessions;
+    let (seed, f) = first_catch_any_pattern(mutation, 60);
+    assert_eq!(f.kind, FailureKind::Safety, "at seed {seed}: {}", f.what);
+    assert!(f.what.contains("still open or dialing"), "{}", f.what);
+    let clean = run_seed(&RunOptions::new(seed));
+    assert!(clean.failure.is_none(), "{clean}");
+    eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
+}
