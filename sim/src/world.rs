@@ -240,9 +240,9 @@ struct Slot {
     base: Option<SocketBase>,
     close: Option<(Instant, Linger)>,
     closed_at: Option<Instant>,
-    /// When its half finished closing (its sessions may still be taking their last
-    /// commands).
-    terminated_at: Option<Instant>,
+    /// Its half has finished closing (its sessions may still be taking their last
+    /// commands), and the world has checked it then.
+    terminated: bool,
 }
 
 #[derive(Debug)]
@@ -920,7 +920,7 @@ impl Sim {
             let Some(terminated) = self.socks[s].base.as_ref().map(|b| b.is_terminated()) else {
                 return;
             };
-            if terminated && self.socks[s].terminated_at.is_none() {
+            if terminated && !self.socks[s].terminated {
                 self.on_terminated(s);
             }
             let base = self.socks[s].base.as_mut().expect("checked above");
@@ -1089,7 +1089,7 @@ impl Sim {
     /// its queue to the wire.
     fn on_terminated(&mut self, s: usize) {
         let now = self.now;
-        self.socks[s].terminated_at = Some(now);
+        self.socks[s].terminated = true;
         let Some(base) = self.socks[s].base.as_ref() else {
             return;
         };
@@ -2106,7 +2106,7 @@ impl Cx<'_> {
             base: Some(base),
             close: None,
             closed_at: None,
-            terminated_at: None,
+            terminated: false,
         });
         self.sim.hosts[h].socks.push(s);
         self.sim.log(format_args!("h{h} open s{s} {kind}"));

@@ -338,19 +338,21 @@ fn a_victim_that_keeps_or_silently_drops_a_protocol_breaker_is_caught() {
         (Mutation::LoseProtocolFailureEvents, FailureKind::Safety),
         (Mutation::KeepIntrudersConnected, FailureKind::Liveness),
     ] {
-        let (seed, f) = first_catch_any_pattern(mutation, 40);
-        assert_eq!(f.kind, want, "{mutation:?} at seed {seed}: {}", f.what);
-        assert!(f.what.contains("intruder"), "{mutation:?}: {}", f.what);
-        let clean = run_seed(&RunOptions::new(seed));
-        assert!(clean.failure.is_none(), "{clean}");
+        let clean = caught_within(mutation, 40, want, "intruder");
         assert!(clean.coverage.intruders_dropped > 0, "{clean}");
     }
 }
 
-/// The first seed in `0..seeds` on which `mutation` is caught, with its failure; the test
-/// fails if none is.
-fn first_catch_any_pattern(mutation: Mutation, seeds: u64) -> (u64, oxmq_sim::Failure) {
-    (0..seeds)
+/// Requires `mutation` caught within seeds `0..seeds`, as a failure of `kind` whose
+/// description says `says`, on a seed that passes without it; hands back that clean run's
+/// report (for its coverage).
+fn caught_within(
+    mutation: Mutation,
+    seeds: u64,
+    kind: FailureKind,
+    says: &str,
+) -> oxmq_sim::Report {
+    let (seed, f) = (0..seeds)
         .find_map(|seed| {
             let r = run_seed(&RunOptions {
                 mutation,
@@ -358,7 +360,13 @@ fn first_catch_any_pattern(mutation: Mutation, seeds: u64) -> (u64, oxmq_sim::Fa
             });
             r.failure.map(|f| (seed, f))
         })
-        .unwrap_or_else(|| panic!("{mutation:?} survived {seeds} seeds"))
+        .unwrap_or_else(|| panic!("{mutation:?} survived {seeds} seeds"));
+    assert_eq!(f.kind, kind, "{mutation:?} at seed {seed}: {}", f.what);
+    assert!(f.what.contains(says), "{mutation:?}: {}", f.what);
+    let clean = run_seed(&RunOptions::new(seed));
+    assert!(clean.failure.is_none(), "{clean}");
+    eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
+    clean
 }
 
 /// The first seed in `0..seeds`, with security drawn, on which `mutation` is caught.
@@ -416,12 +424,7 @@ fn a_disconnect_that_ignores_linger_is_caught() {
             "after its disconnect's LINGER",
         ),
     ] {
-        let (seed, f) = first_catch_any_pattern(mutation, 60);
-        assert_eq!(f.kind, want, "{mutation:?} at seed {seed}: {}", f.what);
-        assert!(f.what.contains(says), "{mutation:?}: {}", f.what);
-        let clean = run_seed(&RunOptions::new(seed));
-        assert!(clean.failure.is_none(), "{clean}");
-        eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
+        caught_within(mutation, 60, want, says);
     }
 }
 
@@ -430,14 +433,13 @@ fn a_disconnect_that_ignores_linger_is_caught() {
 /// phase's ghost PUSH (seeds with inproc) makes one, and the world's last check catches it.
 #[test]
 fn a_termination_that_waits_for_a_bind_that_cannot_come_is_caught() {
-    let mutation = Mutation::TermKeepsWaitingConnects;
-    let (seed, f) = first_catch_any_pattern(mutation, 60);
-    assert_eq!(f.kind, FailureKind::Liveness, "at seed {seed}: {}", f.what);
-    assert!(f.what.contains("linger Forever"), "{}", f.what);
-    let clean = run_seed(&RunOptions::new(seed));
-    assert!(clean.failure.is_none(), "{clean}");
+    let clean = caught_within(
+        Mutation::TermKeepsWaitingConnects,
+        60,
+        FailureKind::Liveness,
+        "linger Forever",
+    );
     assert!(clean.coverage.term_ended_connects > 0, "{clean}");
-    eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
 }
 
 /// A driver that drops a socket once its half has finished closing, while its sessions'
@@ -445,11 +447,10 @@ fn a_termination_that_waits_for_a_bind_that_cannot_come_is_caught() {
 /// for good, and the check that a closed socket holds no connection catches it.
 #[test]
 fn a_socket_dropped_before_its_sessions_ended_is_caught() {
-    let mutation = Mutation::ReapBeforeSessions;
-    let (seed, f) = first_catch_any_pattern(mutation, 60);
-    assert_eq!(f.kind, FailureKind::Safety, "at seed {seed}: {}", f.what);
-    assert!(f.what.contains("still open or dialing"), "{}", f.what);
-    let clean = run_seed(&RunOptions::new(seed));
-    assert!(clean.failure.is_none(), "{clean}");
-    eprintln!("{mutation:?}: caught at seed {seed}: {}", f.what);
+    caught_within(
+        Mutation::ReapBeforeSessions,
+        60,
+        FailureKind::Safety,
+        "still open or dialing",
+    );
 }

@@ -219,16 +219,23 @@ fn ms(n: u64) -> Duration {
 
 const EP: &str = "tcp://10.0.0.2:5555";
 
-#[test]
-fn connect_before_bind_queues_then_delivers_in_order() {
+/// A PUSH (with `cfg`) connected to [`EP`], which nothing binds yet, and a PULL to bind it
+/// later; the PUSH has queued `count` messages "m0", "m1", ….
+fn queued_before_bind(cfg: BaseConfig, count: usize) -> (Net, usize, usize) {
     let mut net = Net::new();
-    let push = net.add(SocketType::Push, BaseConfig::default());
+    let push = net.add(SocketType::Push, cfg);
     let pull = net.add(SocketType::Pull, BaseConfig::default());
     net.hosts[push].connect(EP, net.now).unwrap();
     net.settle();
-    for i in 0..3 {
+    for i in 0..count {
         net.send(push, &format!("m{i}")).unwrap();
     }
+    (net, push, pull)
+}
+
+#[test]
+fn connect_before_bind_queues_then_delivers_in_order() {
+    let (mut net, push, pull) = queued_before_bind(BaseConfig::default(), 3);
     assert_eq!(
         net.kinds(push),
         [K::ConnectDelayed, K::ConnectRetried],
@@ -387,14 +394,7 @@ fn a_lost_connection_is_redialed_and_the_queue_resumes() {
 
 #[test]
 fn linger_forever_flushes_everything_before_close_completes() {
-    let mut net = Net::new();
-    let push = net.add(SocketType::Push, BaseConfig::default());
-    let pull = net.add(SocketType::Pull, BaseConfig::default());
-    net.hosts[push].connect(EP, net.now).unwrap();
-    net.settle();
-    for i in 0..5 {
-        net.send(push, &format!("m{i}")).unwrap();
-    }
+    let (mut net, push, pull) = queued_before_bind(BaseConfig::default(), 5);
     net.hosts[push].close(net.now);
     net.settle();
     assert!(
@@ -410,14 +410,7 @@ fn linger_forever_flushes_everything_before_close_completes() {
 
 #[test]
 fn a_close_waits_for_a_disconnected_endpoint_still_lingering() {
-    let mut net = Net::new();
-    let push = net.add(SocketType::Push, BaseConfig::default());
-    let pull = net.add(SocketType::Pull, BaseConfig::default());
-    net.hosts[push].connect(EP, net.now).unwrap();
-    net.settle();
-    for i in 0..3 {
-        net.send(push, &format!("m{i}")).unwrap();
-    }
+    let (mut net, push, pull) = queued_before_bind(BaseConfig::default(), 3);
     // The disconnect lets the endpoint's session go with LINGER forever, and the close
     // right after must wait for it as for any child (the owner counts its term ack).
     net.hosts[push].disconnect(EP, net.now).unwrap();
@@ -435,23 +428,18 @@ fn a_close_waits_for_a_disconnected_endpoint_still_lingering() {
 
 #[test]
 fn a_finite_linger_keeps_redialing_for_a_peer_that_binds_late() {
-    let mut net = Net::new();
     let cfg = BaseConfig {
         linger: Linger::For(ms(2000)),
         ..BaseConfig::default()
     };
-    let push = net.add(SocketType::Push, cfg);
-    let pull = net.add(SocketType::Pull, BaseConfig::default());
-    net.hosts[push].connect(EP, net.now).unwrap();
-    net.settle();
-    net.send(push, "kept").unwrap();
+    let (mut net, push, pull) = queued_before_bind(cfg, 1);
     net.hosts[push].close(net.now);
     // Refused dials, one after another, while the linger runs.
     net.run_for(ms(700));
     assert!(!net.hosts[push].is_closed());
     net.bind(pull, EP);
     net.run_for(ms(500));
-    assert_eq!(net.recv_all(pull), ["kept"]);
+    assert_eq!(net.recv_all(pull), ["m0"]);
     assert!(net.hosts[push].is_closed(), "delivered: the linger is over");
 }
 
