@@ -5,6 +5,7 @@
 //! cargo run --release -p oxmq-perf                  # 3 rounds of everything (~10 min)
 //! cargo run --release -p oxmq-perf -- --quick       # 1 short round (< 1 min)
 //! cargo run --release -p oxmq-perf -- --only pushpull-tcp --impls oxmq,libzmq --rounds 5
+//! cargo run --release -p oxmq-perf -- --io-threads 2   # oxmq-mio and libzmq with 2 I/O threads
 //! ```
 //!
 //! Every cell (one workload on one implementation) runs in a child process of its own. The
@@ -33,12 +34,14 @@ struct Options {
     only: Vec<String>,
     out: PathBuf,
     timeout: Duration,
+    /// `--io-threads`: the I/O threads of oxmq-mio's and libzmq's contexts.
+    io_threads: Option<usize>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: oxmq-perf [--quick] [--rounds N] [--impls ID,..] [--only KEY,..] [--out DIR] \
-         [--timeout SECS]\n\
+         [--timeout SECS] [--io-threads N]\n\
          implementations: {}\n\
          workload keys (--only matches any part): {}",
         impls::all()
@@ -63,6 +66,7 @@ fn parse_options(args: &[String]) -> Options {
         only: Vec::new(),
         out: PathBuf::from("target/oxmq-perf"),
         timeout: Duration::from_secs(120),
+        io_threads: None,
     };
     let mut rounds = None;
     let mut it = args.iter();
@@ -74,6 +78,9 @@ fn parse_options(args: &[String]) -> Options {
             "--impls" => o.impls = Some(value().split(',').map(str::to_string).collect()),
             "--only" => o.only = value().split(',').map(str::to_string).collect(),
             "--out" => o.out = PathBuf::from(value()),
+            "--io-threads" => {
+                o.io_threads = Some(value().parse().unwrap_or_else(|_| usage()));
+            }
             "--timeout" => {
                 o.timeout = Duration::from_secs(value().parse().unwrap_or_else(|_| usage()))
             }
@@ -123,7 +130,7 @@ fn main() {
                     continue;
                 }
                 let tag = format!("{round}-{wi}-{}", e.id());
-                let shown = match run_cell(e.id(), w, count, &tag, o.timeout) {
+                let shown = match run_cell(e.id(), w, count, &tag, &o) {
                     Ok(results) => {
                         let mut shown = Vec::new();
                         for (key, v) in results {
@@ -151,7 +158,7 @@ fn main() {
         }
     }
     let names: Vec<(&str, &str)> = entries.iter().map(|e| (e.id(), e.name())).collect();
-    let md = report::markdown(&plan, &names, &samples, o.rounds, o.quick);
+    let md = report::markdown(&plan, &names, &samples, o.rounds, o.quick, o.io_threads);
     println!("{md}");
     std::fs::create_dir_all(&o.out).expect("create the output directory");
     std::fs::write(o.out.join("results.md"), &md).expect("write results.md");
@@ -172,10 +179,15 @@ fn run_cell(
     w: spec::Workload,
     count: usize,
     tag: &str,
-    timeout: Duration,
+    o: &Options,
 ) -> Result<Vec<(String, f64)>, String> {
+    let timeout = o.timeout;
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(n) = o.io_threads {
+        command.env(spec::IO_THREADS_ENV, n.to_string());
+    }
+    let mut child = command
         .args(["--cell", id, &w.key(), &count.to_string(), tag])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

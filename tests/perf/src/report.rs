@@ -86,16 +86,21 @@ pub fn markdown(
     samples: &Samples,
     rounds: usize,
     quick: bool,
+    io_threads: Option<usize>,
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "# oxmq-perf results\n\n{} round(s){}, medians over rounds; {}.\n\
+        "# oxmq-perf results\n\n{} round(s){}, medians over rounds; {}; {}.\n\
          Ratios are this implementation's median over libzmq's and over the raw socket's, \
          for rates higher is better, for times and bytes lower is better.\n",
         rounds,
         if quick { " of --quick" } else { "" },
-        machine()
+        machine(),
+        match io_threads {
+            Some(n) => format!("{n} I/O thread(s) per oxmq-mio and libzmq context (--io-threads)"),
+            None => "each context at its default I/O threads (1 for oxmq-mio and libzmq)".into(),
+        }
     );
     for &w in plan {
         for &m in w.metrics() {

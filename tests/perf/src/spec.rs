@@ -372,6 +372,17 @@ pub fn payload(size: usize, tag: u8) -> Vec<u8> {
     p
 }
 
+/// The environment variable through which `--io-threads` reaches each cell's process.
+pub const IO_THREADS_ENV: &str = "OXMQ_PERF_IO_THREADS";
+
+/// The I/O threads a libzmq-shaped context gets in this cell (`--io-threads`; `None` leaves
+/// each implementation at its default, which is 1 for oxmq-mio and libzmq).
+pub fn io_threads() -> Option<usize> {
+    std::env::var(IO_THREADS_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
+
 pub const WARMUP: u8 = 0;
 pub const DATA: u8 = 1;
 pub const END: u8 = 2;

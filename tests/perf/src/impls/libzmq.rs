@@ -15,7 +15,11 @@ impl Blocking for Libzmq {
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
 
     fn new() -> Self {
-        Libzmq(zmq::Context::new())
+        let ctx = zmq::Context::new();
+        if let Some(n) = crate::spec::io_threads() {
+            ctx.set_io_threads(n as i32).expect("ZMQ_IO_THREADS");
+        }
+        Libzmq(ctx)
     }
 
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> Sock {

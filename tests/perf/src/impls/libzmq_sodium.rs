@@ -18,6 +18,7 @@ type Ptr = *mut c_void;
 /// The entry points used, looked up once.
 struct Api {
     ctx_new: unsafe extern "C" fn() -> Ptr,
+    ctx_set: unsafe extern "C" fn(Ptr, c_int, c_int) -> c_int,
     ctx_term: unsafe extern "C" fn(Ptr) -> c_int,
     socket: unsafe extern "C" fn(Ptr, c_int) -> Ptr,
     close: unsafe extern "C" fn(Ptr) -> c_int,
@@ -98,6 +99,7 @@ fn api() -> Option<&'static Api> {
         unsafe {
             Some(Api {
                 ctx_new: std::mem::transmute(sym(c"zmq_ctx_new")?),
+                ctx_set: std::mem::transmute(sym(c"zmq_ctx_set")?),
                 ctx_term: std::mem::transmute(sym(c"zmq_ctx_term")?),
                 socket: std::mem::transmute(sym(c"zmq_socket")?),
                 close: std::mem::transmute(sym(c"zmq_close")?),
@@ -173,6 +175,14 @@ impl Blocking for LibzmqSodium {
         // SAFETY: no arguments.
         let ctx = unsafe { (api.ctx_new)() };
         assert!(!ctx.is_null(), "zmq_ctx_new");
+        if let Some(n) = crate::spec::io_threads() {
+            /// `ZMQ_IO_THREADS` in zmq.h.
+            const ZMQ_IO_THREADS: c_int = 1;
+            let n = c_int::try_from(n).expect("a thread count");
+            // SAFETY: a live context, before any socket is made.
+            let rc = unsafe { (api.ctx_set)(ctx, ZMQ_IO_THREADS, n) };
+            assert_eq!(rc, 0, "zmq_ctx_set(ZMQ_IO_THREADS)");
+        }
         LibzmqSodium { ctx }
     }
 

@@ -12,7 +12,11 @@ impl Blocking for Oxmq {
     const TRANSPORTS: &'static [Transport] = &[Transport::Tcp, Transport::Ipc, Transport::Inproc];
 
     fn new() -> Self {
-        Oxmq(oxmq_mio::Context::new().expect("oxmq context"))
+        let ctx = match crate::spec::io_threads() {
+            Some(n) => oxmq_mio::Context::with_io_threads(n),
+            None => oxmq_mio::Context::new(),
+        };
+        Oxmq(ctx.expect("oxmq context"))
     }
 
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> oxmq_mio::Socket {
