@@ -9,6 +9,9 @@
 //! join, remembers the link once made, and, while a join is under way in a threaded driver,
 //! holds the pipe commands the connecter's side sends for the link, so that none is lost
 //! before the binder holds its end ([`Registry::begin_join`], [`Registry::finish_join`]).
+//! A threaded driver whose socket halves each sit behind a lock of their own joins through
+//! [`join`], which holds the order of those steps and locks once; the driver gives it its
+//! registry and its halves ([`JoinHost`]).
 //!
 //! ```
 //! use oxmq_core::base::{ConnId, ListenerId};
@@ -27,8 +30,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::base::{ConnId, ListenerId};
+use crate::base::{ConnId, ListenerId, SocketHalf};
 use crate::pipe::PipeCommand;
+use crate::time::Instant;
 
 /// What an inproc connect finds ([`Registry::connect`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -247,6 +251,108 @@ impl<S: Copy + Ord> Registry<S> {
     }
 }
 
+/// What a threaded driver lends [`join`]: its registry and its socket halves, each behind
+/// the driver's own locks, which `join` never holds two of at once, except the registry's
+/// inside one half's (as [`JoinHost::drive`]'s closure may take it).
+pub trait JoinHost {
+    /// The driver's id for a socket.
+    type Socket: Copy + Ord;
+
+    /// Runs `f` on the registry under its lock, with whether the context has begun to
+    /// terminate, read under that lock: a termination that raises its flag and then sweeps
+    /// the registry under the lock finds a connect either waiting or already refused.
+    fn with_registry<R>(&self, f: impl FnOnce(&mut Registry<Self::Socket>, bool) -> R) -> R;
+
+    /// Reads socket `s`'s half under its lock; `None` once the socket is gone.
+    fn inspect<R>(&self, s: Self::Socket, f: impl FnOnce(&SocketHalf) -> R) -> Option<R>;
+
+    /// Runs `f` on socket `s`'s half under its lock and then carries out what the half
+    /// produced, as every call into a half is followed; does nothing once the socket is
+    /// gone.
+    fn drive(&self, s: Self::Socket, f: impl FnOnce(&mut SocketHalf, Instant));
+
+    /// The link between `a` and `b` exists: both halves hold their ends of its pipe.
+    fn linked(&self, a: (Self::Socket, ConnId), b: (Self::Socket, ConnId)) {
+        let _ = (a, b);
+    }
+
+    /// Delivers to `from`'s peer, in order and once no lock is held, the pipe commands
+    /// `from`'s side sent while the join was under way.
+    fn send_held(&self, from: (Self::Socket, ConnId), held: Vec<PipeCommand>);
+}
+
+/// Joins inproc connect `from` to the socket bound at `name`, or leaves it waiting for the
+/// bind, or ends it if the context terminates: the connecter's pipe (which may already hold
+/// messages sent before the bind) hands its far end to the binder's pattern, as in libzmq.
+///
+/// The steps, each under one lock:
+/// 1. the registry: whom to join ([`Registry::connect`]);
+/// 2. the binder's half: its peer description, and whether it still accepts on that
+///    listener (a closing binder refuses the connect like a refused dial);
+/// 3. the registry: from here on, commands the connecter's side sends for the link are held
+///    ([`Registry::begin_join`]), as a reader's report sent before the binder holds its end
+///    would otherwise be lost;
+/// 4. the connecter's half: it takes its end of the link and hands over the far end
+///    ([`SocketHalf::handle_inproc_connected`]), or refuses the binder and closes;
+/// 5. the binder's half: it takes the far end ([`SocketHalf::handle_inproc_accepted`]) and,
+///    still under its lock, the registry records the link ([`Registry::finish_join`]), so a
+///    send on the new pipe, which takes that lock, cannot wake the connecter before the link
+///    exists;
+/// 6. the commands held meanwhile go to the binder ([`JoinHost::send_held`]); if the binder
+///    refused, the connecter is told its connect ended.
+pub fn join<H: JoinHost>(host: &H, from: (H::Socket, ConnId), name: &str) {
+    let (sid, conn) = from;
+    let ended = |h: &mut SocketHalf, now| h.handle_inproc_closed(conn, now);
+    let (bsid, listener) = match host.with_registry(|reg, ending| reg.connect(name, from, ending)) {
+        Connect::Bound(bsid, listener) => (bsid, listener),
+        Connect::Waits => return,
+        Connect::Ends => return host.drive(sid, ended),
+    };
+    if host.inspect(sid, |_| ()).is_none() {
+        return;
+    }
+    let Some((bpeer, accepts)) = host.inspect(bsid, |h| (h.inproc_peer(), h.accepts_on(listener)))
+    else {
+        return;
+    };
+    if !accepts {
+        return host.drive(sid, ended);
+    }
+    host.with_registry(|reg, _| reg.begin_join(from));
+    let mut handed = None;
+    host.drive(sid, |h, now| {
+        let cpeer = h.inproc_peer();
+        handed = h
+            .handle_inproc_connected(conn, bpeer, now)
+            .map(|end| (cpeer, end));
+    });
+    // The connecter refused the binder (it closed its side already), or is gone.
+    let Some((cpeer, end)) = handed else {
+        host.with_registry(|reg, _| reg.finish_join(from, None));
+        return;
+    };
+    let mut joined = None;
+    host.drive(bsid, |h, now| {
+        let bconn = h.handle_inproc_accepted(listener, cpeer, end, now);
+        let held = host.with_registry(|reg, _| reg.finish_join(from, bconn.map(|b| (bsid, b))));
+        joined = Some((bconn, held));
+    });
+    // A binder gone meanwhile refuses like one that did not accept.
+    let (bconn, held) = joined.unwrap_or_else(|| {
+        (
+            None,
+            host.with_registry(|reg, _| reg.finish_join(from, None)),
+        )
+    });
+    match bconn {
+        Some(bconn) => {
+            host.linked(from, (bsid, bconn));
+            host.send_held(from, held);
+        }
+        None => host.drive(sid, ended),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +461,156 @@ mod tests {
         reg.begin_join(c);
         reg.close(c);
         assert!(!reg.is_conn(1, ConnId(1)));
+    }
+
+    type Link = ((u32, ConnId), (u32, ConnId));
+
+    /// A single-threaded [`JoinHost`]: halves in a map, the registry beside them.
+    #[derive(Default)]
+    struct Host {
+        halves: std::cell::RefCell<BTreeMap<u32, SocketHalf>>,
+        reg: std::cell::RefCell<Registry<u32>>,
+        terminating: bool,
+        /// Connects to join, and inproc commands to route, once the drive is over.
+        joins: std::cell::RefCell<Vec<((u32, ConnId), String)>>,
+        commands: std::cell::RefCell<Vec<((u32, ConnId), PipeCommand)>>,
+        linked: std::cell::RefCell<Vec<Link>>,
+        closed: std::cell::RefCell<Vec<(u32, ConnId)>>,
+    }
+
+    impl JoinHost for Host {
+        type Socket = u32;
+
+        fn with_registry<R>(&self, f: impl FnOnce(&mut Registry<u32>, bool) -> R) -> R {
+            f(&mut self.reg.borrow_mut(), self.terminating)
+        }
+
+        fn inspect<R>(&self, s: u32, f: impl FnOnce(&SocketHalf) -> R) -> Option<R> {
+            self.halves.borrow().get(&s).map(f)
+        }
+
+        fn drive(&self, s: u32, f: impl FnOnce(&mut SocketHalf, Instant)) {
+            let mut halves = self.halves.borrow_mut();
+            let Some(h) = halves.get_mut(&s) else {
+                return;
+            };
+            f(h, Instant::ZERO);
+            while let Some(a) = h.poll_action() {
+                match a {
+                    crate::base::Action::InprocBind { listener, name } => {
+                        let waiting = self.reg.borrow_mut().bind(&name, s, listener);
+                        h.handle_listening(listener, &format!("inproc://{name}"), Instant::ZERO);
+                        let mut joins = self.joins.borrow_mut();
+                        joins.extend(waiting.unwrap().into_iter().map(|c| (c, name.clone())));
+                    }
+                    crate::base::Action::InprocConnect { conn, name } => {
+                        self.joins.borrow_mut().push(((s, conn), name));
+                    }
+                    crate::base::Action::Close { conn, .. } => {
+                        assert_eq!(self.reg.borrow_mut().close((s, conn)), None, "no peer here");
+                        self.closed.borrow_mut().push((s, conn));
+                    }
+                    other => panic!("not an inproc action: {other:?}"),
+                }
+            }
+            while let Some((conn, cmd)) = h.poll_inproc_command() {
+                self.commands.borrow_mut().push(((s, conn), cmd));
+            }
+        }
+
+        fn linked(&self, a: (u32, ConnId), b: (u32, ConnId)) {
+            self.linked.borrow_mut().push((a, b));
+        }
+
+        fn send_held(&self, from: (u32, ConnId), held: Vec<PipeCommand>) {
+            let mut commands = self.commands.borrow_mut();
+            commands.extend(held.into_iter().map(|cmd| (from, cmd)));
+        }
+    }
+
+    impl Host {
+        fn socket(&self, id: u32, kind: crate::SocketType) {
+            let half = SocketHalf::new(
+                kind,
+                crate::base::BaseConfig::default(),
+                u64::from(id),
+                crate::pipe::Storage::Local,
+            )
+            .unwrap();
+            self.halves.borrow_mut().insert(id, half);
+        }
+
+        /// Joins what waits to be joined and routes the commands, until nothing moves.
+        fn settle(&self) {
+            loop {
+                let joins = std::mem::take(&mut *self.joins.borrow_mut());
+                let commands = std::mem::take(&mut *self.commands.borrow_mut());
+                if joins.is_empty() && commands.is_empty() {
+                    return;
+                }
+                for (from, name) in joins {
+                    join(self, from, &name);
+                }
+                for (from, cmd) in commands {
+                    let to = self.reg.borrow_mut().route(from, cmd);
+                    if let Some((s, conn)) = to {
+                        self.drive(s, |h, now| h.handle_inproc_command(conn, cmd, now));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn join_links_a_connect_made_before_and_after_the_bind() {
+        let host = Host::default();
+        host.socket(1, crate::SocketType::Pull);
+        host.socket(2, crate::SocketType::Push);
+        host.socket(3, crate::SocketType::Push);
+        // 2 connects and sends before anyone binds; 3 connects after the bind.
+        host.drive(2, |h, now| h.connect("inproc://jobs", now).unwrap());
+        host.settle();
+        assert_eq!(host.reg.borrow().waiting().count(), 1);
+        host.drive(2, |h, now| {
+            h.send(crate::Message::from("early"), now).unwrap()
+        });
+        host.drive(1, |h, now| {
+            h.bind("inproc://jobs", now).unwrap();
+        });
+        host.drive(3, |h, now| h.connect("inproc://jobs", now).unwrap());
+        host.settle();
+        assert_eq!(host.linked.borrow().len(), 2, "both connects linked");
+        assert_eq!(host.reg.borrow().waiting().count(), 0);
+        host.drive(3, |h, now| {
+            h.send(crate::Message::from("late"), now).unwrap()
+        });
+        host.settle();
+        let mut got = Vec::new();
+        host.drive(1, |h, now| {
+            while let Ok(m) = h.recv(now) {
+                got.push(m);
+            }
+        });
+        got.sort_by(|a, b| a.frames().cmp(b.frames()));
+        assert_eq!(
+            got,
+            [crate::Message::from("early"), crate::Message::from("late")]
+        );
+    }
+
+    #[test]
+    fn join_ends_a_connect_that_would_wait_once_the_context_terminates() {
+        let host = Host {
+            terminating: true,
+            ..Host::default()
+        };
+        host.socket(2, crate::SocketType::Push);
+        host.drive(2, |h, now| h.connect("inproc://jobs", now).unwrap());
+        assert_eq!(host.inspect(2, |h| h.link_count()), Some(1));
+        host.settle();
+        assert_eq!(host.reg.borrow().waiting().count(), 0, "nothing waits");
+        assert!(host.linked.borrow().is_empty());
+        assert_eq!(host.closed.borrow().len(), 1, "the connect ended");
+        assert_eq!(host.closed.borrow()[0].0, 2);
     }
 }

@@ -26,7 +26,7 @@ use std::time::Instant as StdInstant;
 use mio::Waker;
 use oxmq_core::base::{Action, ConnId, ListenerId, SocketHalf};
 use oxmq_core::context::SocketId;
-use oxmq_core::inproc::{AddrInUse, Connect, Registry};
+use oxmq_core::inproc::{AddrInUse, JoinHost, Registry};
 use oxmq_core::monitor::{MonitorEvent, MonitorEventKind};
 use oxmq_core::pipe::PipeCommand;
 use oxmq_core::session::{Session, ToSession};
@@ -767,72 +767,13 @@ impl Shared {
     }
 
     /// Joins inproc connect `conn` of socket `sid` to the socket bound at `name`, or leaves
-    /// it waiting for the bind: the connecter's pipe (which may already hold messages) hands
-    /// its far end to the binder's pattern, as in libzmq.
+    /// it waiting for the bind ([`oxmq_core::inproc::join`]).
     fn inproc_join(&self, sid: SocketId, conn: ConnId, name: &str, later: &mut Vec<Later>) {
-        // The flag is read under the registry's lock, which the termination's sweep takes
-        // after raising it: a connect either waits where the sweep finds it or sees the flag.
-        let found = {
-            let mut reg = lock(&self.inproc);
-            reg.connect(name, (sid, conn), self.is_terminating())
+        let host = Joiner {
+            shared: self,
+            later: std::cell::RefCell::new(later),
         };
-        let (bsid, listener) = match found {
-            Connect::Bound(bsid, listener) => (bsid, listener),
-            Connect::Waits => return,
-            Connect::Ends => {
-                if let Some(cell) = self.cell(sid) {
-                    self.drive(&cell, later, |h, now| h.handle_inproc_closed(conn, now));
-                }
-                return;
-            }
-        };
-        let (Some(ccell), Some(bcell)) = (self.cell(sid), self.cell(bsid)) else {
-            return;
-        };
-        let (bpeer, accepts) = {
-            let st = bcell.lock();
-            (st.half.inproc_peer(), st.half.accepts_on(listener))
-        };
-        if !accepts {
-            // The binder is closing: the connect fails like a refused dial.
-            self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now));
-            return;
-        }
-        // From the moment the connecter holds its end, commands it sends for the link wait
-        // here until the binder has the other end (a reader's report must not be lost).
-        lock(&self.inproc).begin_join((sid, conn));
-        let mut handed = None;
-        self.drive(&ccell, later, |h, now| {
-            let cpeer = h.inproc_peer();
-            handed = h
-                .handle_inproc_connected(conn, bpeer, now)
-                .map(|e| (cpeer, e));
-        });
-        // The connecter refused the binder: it closed its side already.
-        let Some((cpeer, end)) = handed else {
-            lock(&self.inproc).finish_join((sid, conn), None);
-            return;
-        };
-        let mut bconn = None;
-        let mut held = Vec::new();
-        self.drive(&bcell, later, |h, now| {
-            bconn = h.handle_inproc_accepted(listener, cpeer, end, now);
-            // Registered under the binder's lock: a send on the new pipe (which takes that
-            // lock) cannot wake the connecter before the link exists.
-            held = lock(&self.inproc).finish_join((sid, conn), bconn.map(|b| (bsid, b)));
-        });
-        match bconn {
-            Some(bconn) => {
-                self.cache_peer(&ccell, conn, &bcell, bconn);
-                self.cache_peer(&bcell, bconn, &ccell, conn);
-                later.extend(held.into_iter().map(|cmd| Later::InprocCmd {
-                    from: (sid, conn),
-                    cmd,
-                    to: None,
-                }));
-            }
-            None => self.drive(&ccell, later, |h, now| h.handle_inproc_closed(conn, now)),
-        }
+        oxmq_core::inproc::join(&host, (sid, conn), name);
     }
 
     /// Records in `cell`'s half that its inproc `conn` leads to `peer`'s `pconn`, unless the
@@ -1036,4 +977,49 @@ pub(crate) fn wait_on<'a>(
     };
     cell.sleeping.fetch_sub(1, Ordering::SeqCst);
     (st, Waited::Look)
+}
+
+/// This context as [`oxmq_core::inproc::join`] drives it: what the join leaves for later goes
+/// into `later`.
+struct Joiner<'a> {
+    shared: &'a Shared,
+    later: std::cell::RefCell<&'a mut Vec<Later>>,
+}
+
+impl JoinHost for Joiner<'_> {
+    type Socket = SocketId;
+
+    fn with_registry<R>(&self, f: impl FnOnce(&mut Registry<SocketId>, bool) -> R) -> R {
+        let mut reg = lock(&self.shared.inproc);
+        f(&mut reg, self.shared.is_terminating())
+    }
+
+    fn inspect<R>(&self, s: SocketId, f: impl FnOnce(&SocketHalf) -> R) -> Option<R> {
+        let cell = self.shared.cell(s)?;
+        let st = cell.lock();
+        Some(f(&st.half))
+    }
+
+    fn drive(&self, s: SocketId, f: impl FnOnce(&mut SocketHalf, Instant)) {
+        if let Some(cell) = self.shared.cell(s) {
+            self.shared.drive(&cell, &mut self.later.borrow_mut(), f);
+        }
+    }
+
+    fn linked(&self, a: (SocketId, ConnId), b: (SocketId, ConnId)) {
+        if let (Some(acell), Some(bcell)) = (self.shared.cell(a.0), self.shared.cell(b.0)) {
+            self.shared.cache_peer(&acell, a.1, &bcell, b.1);
+            self.shared.cache_peer(&bcell, b.1, &acell, a.1);
+        }
+    }
+
+    fn send_held(&self, from: (SocketId, ConnId), held: Vec<PipeCommand>) {
+        self.later
+            .borrow_mut()
+            .extend(held.into_iter().map(|cmd| Later::InprocCmd {
+                from,
+                cmd,
+                to: None,
+            }));
+    }
 }
