@@ -183,6 +183,9 @@ pub struct Coverage {
     pub monitors_stopped: u64,
     /// Messages queued for a peer that bound only after its sender closed, owed by LINGER.
     pub late_peers: u64,
+    /// Connects with RECONNECT_IVL −1 checked, a probe bound after losing their connection,
+    /// to have dialed once and to hold no queue.
+    pub no_reconnects: u64,
     /// Sessions a socket still held when its half finished closing, each checked to have
     /// been told to end.
     pub sessions_ending_at_close: u64,
@@ -265,6 +268,7 @@ impl std::ops::AddAssign for Coverage {
         self.thirds_refused += o.thirds_refused;
         self.monitors_stopped += o.monitors_stopped;
         self.late_peers += o.late_peers;
+        self.no_reconnects += o.no_reconnects;
         self.sessions_ending_at_close += o.sessions_ending_at_close;
         self.events_checked += o.events_checked;
         self.close_failures += o.close_failures;
@@ -284,7 +288,7 @@ impl std::fmt::Display for Coverage {
             f,
             "{} sends checked ({} blocked at HWM, {} of them above 2048, {} load-balanced over 2+ pipes, {} to an \
              unknown routing id), {} receives with 2+ pipes waiting, {} REQ replies ({} late \
-             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer; {} protected after a disconnect rather than a close), {} connections watched after their disconnect's LINGER, {} messages owed to a peer that bound after the close, {} inproc connects ended by a context's termination, {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
+             stand-ins), {} messages delivered by LINGER ({} excused: refused by the peer; {} protected after a disconnect rather than a close), {} connections watched after their disconnect's LINGER, {} messages owed to a peer that bound after the close, {} connects without reconnection checked after their loss, {} inproc connects ended by a context's termination, {} obligations excused in all, {} replies held at would-block, {} intruders dropped, {} handovers, {} messages requeued across reconnections, {} sessions accounted for, {} PROBE_ROUTER probes, {} live HWM \
              changes, {} receives over inproc, {} from conflating sockets, {} proxied, {} segments \
              read by stalled receivers; security: {} ZAP requests ({} refusals, {} reported), {} impostors, {} User-Ids checked, {} CURVE bytes scanned ({} message heads seen in clear elsewhere), {} refusals by PLAIN servers without a handler; {} sends and receives checked against ZMQ_EVENTS, {} options read back, {} sends checked against their first frame, {} REQ/REP sends out of turn refused; STREAM: {} bytes verified, {} notices, {} closes by an empty body seen by the peer, {} sends to unknown routing ids refused; {} sends and options refused as the socket type promises, {} held at XPUB_NODROP; {} replies under a CONNECT_ROUTING_ID, {} endpoint monitor events owed and reported; {} messages taken ahead, {} of them dropped at a disconnect and {} kept through one; {} dials offered to a closed listener, {} binds failed; {} inproc links checked ({} connects waiting for a binder), {} third PAIRs refused; {} monitors stopped at close ({} sessions still ending then, each told to), {} events none about inproc, {} listener closes failed; {} read reports over inproc one per low-water mark; {} looks after EAGAIN ({} not judged: mail in flight); {} messages under INVERT_MATCHING; {} sent upstream by an XSUB; {} granted by an XPUB_MANUAL proxy; {} subscription changes over messages taken ahead",
             self.sends,
@@ -300,6 +304,7 @@ impl std::fmt::Display for Coverage {
             self.linger_disconnected,
             self.disconnect_lingers,
             self.late_peers,
+            self.no_reconnects,
             self.term_ended_connects,
             self.excused,
             self.held_replies,

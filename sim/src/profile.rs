@@ -190,6 +190,10 @@ pub struct Features {
     /// finite LINGER long enough for the peer to get what it queued (see
     /// `workload::LatePeer`).
     pub late_peer: bool,
+    /// The linger phase also has a PUSH with RECONNECT_IVL −1 whose connection its peer
+    /// ends: it must not dial again, and its queue must go with its session (see
+    /// `workload::NoReconnect`).
+    pub no_reconnect: bool,
 }
 
 fn ms(n: u64) -> Duration {
@@ -342,6 +346,7 @@ impl Profile {
             xpub_manual: false,
             linger_disconnect: false,
             late_peer: false,
+            no_reconnect: false,
         };
         // Half the seeds deliver the commands between socket and sessions in drawn orders,
         // now and then with network events in between, as threads would (each socket mixes
@@ -360,6 +365,7 @@ impl Profile {
         features.xpub_manual = chance(&mut stream(seed, "xpub-manual"), 0.5);
         features.linger_disconnect = chance(&mut stream(seed, "linger-disconnect"), 0.5);
         features.late_peer = chance(&mut stream(seed, "late-peer"), 0.5);
+        features.no_reconnect = chance(&mut stream(seed, "no-reconnect"), 0.5);
         // Likewise: a third of the pipelines without padding flood (the drain after the
         // faults stays short), with stalls to fill the pipes and bandwidth to drain them.
         let mut fr = stream(seed, "flood");
@@ -642,6 +648,7 @@ impl Profile {
             // PUB/SUB has no linger burst.
             linger_disconnect: f.linger_disconnect && self.pattern != Pattern::PubSub,
             late_peer: f.late_peer && self.pattern != Pattern::PubSub,
+            no_reconnect: f.no_reconnect && self.pattern != Pattern::PubSub,
         }
     }
 }
@@ -666,6 +673,7 @@ impl std::fmt::Display for Features {
             (self.xpub_manual, "xpub-manual"),
             (self.linger_disconnect, "linger-disconnect"),
             (self.late_peer, "late-peer"),
+            (self.no_reconnect, "no-reconnect"),
         ];
         let names: Vec<&str> = on.iter().filter(|x| x.0).map(|x| x.1).collect();
         if names.is_empty() {

@@ -2145,6 +2145,16 @@ impl Cx<'_> {
             .collect()
     }
 
+    /// How many times socket `s` has dialed `ep`, in all.
+    pub fn dials(&self, s: u64, ep: &str) -> usize {
+        let s = s as usize;
+        self.sim
+            .dialed
+            .range((s, ConnId(0))..=(s, ConnId(u64::MAX)))
+            .filter(|(_, d)| *d == ep)
+            .count()
+    }
+
     /// Whether stream `st` is open at both ends.
     pub fn stream_open(&self, st: u64) -> bool {
         self.sim

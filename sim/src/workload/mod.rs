@@ -271,6 +271,8 @@ pub(crate) struct LingerBurst {
     closes_at_once: bool,
     /// A PUSH whose peer binds only after it closed (`late-peer`).
     late: Option<LatePeer>,
+    /// A PUSH that must not reconnect (`no-reconnect`).
+    no_reconnect: Option<NoReconnect>,
 }
 
 /// LINGER keeps what was queued for a peer that comes while it lasts (`late-peer`): a PUSH
@@ -355,6 +357,151 @@ impl LatePeer {
     }
 }
 
+/// RECONNECT_IVL −1's promise (`no-reconnect`): a connect whose connection is lost does not
+/// dial again, and its session ends with the connection, taking the pipe along (libzmq's
+/// session terminates instead of reconnecting), so a PUSH with no other peer has no queue
+/// left and a send would block. A PUSH with RECONNECT_IVL −1 connects to a PULL bound for
+/// it and sends one message; once the PULL has it (or a probe bound on) the PULL unbinds
+/// the endpoint, which ends the connection, and binds it again at once. A probe bound
+/// after the PUSH's connection is seen closed, the PUSH must have dialed once only and a
+/// send must be refused.
+struct NoReconnect {
+    push: u64,
+    pull: u64,
+    ep: String,
+    /// The PULL unbinds and binds again then at the latest.
+    rebind_by: Instant,
+    rebound: bool,
+    /// The PUSH's connection was seen open.
+    seen_open: bool,
+    /// When the PUSH's connection was seen closed after the rebind.
+    lost_at: Option<Instant>,
+    /// When to give up waiting for the loss.
+    until: Instant,
+    done: bool,
+}
+
+impl NoReconnect {
+    fn start(cx: &mut Cx<'_>, p: &Profile) -> NoReconnect {
+        let now = cx.now();
+        let pull = open(cx, p, SocketType::Pull, &[]);
+        // Clear of the late peers' ports (20000..40000) and the wildcard binds' (from 40000).
+        let port = 60_000 + u16::try_from(pull % 5_000).expect("below 5000");
+        let ep = ep(cx, cx.host(), port);
+        cx.bind(pull, &ep);
+        let mut config = p.sock.base.clone();
+        config.max_msg_size = p.max_msg_size();
+        config.reconnect_ivl = None;
+        let hwms = [
+            SocketOption::SndHwm(p.sock.sndhwm),
+            SocketOption::RcvHwm(p.sock.rcvhwm),
+        ];
+        let push = cx.open(SocketType::Push, config, &hwms);
+        cx.set_option(push, linger_option(Linger::For(Duration::ZERO)));
+        cx.connect(push, &ep);
+        let r = cx.send(push, Payload::new(push, 0, 1, false).encode());
+        cx.log(format_args!(
+            "s{push} connects to {ep} with RECONNECT_IVL -1 and sends: {r:?}"
+        ));
+        NoReconnect {
+            push,
+            pull,
+            ep,
+            rebind_by: now + p.probe_bound() + p.linger_delivery_bound(),
+            rebound: false,
+            seen_open: false,
+            lost_at: None,
+            until: now + 4 * p.probe_bound() + p.linger_delivery_bound(),
+            done: false,
+        }
+    }
+
+    fn tick(&mut self, cx: &mut Cx<'_>, p: &Profile) {
+        if self.done || !cx.is_open(self.push) || !cx.is_open(self.pull) {
+            self.done = true;
+            return;
+        }
+        let now = cx.now();
+        let open = !cx.open_streams(self.push, &self.ep).is_empty();
+        self.seen_open |= open && !self.rebound;
+        let mut got = false;
+        while let Some((m, pipe)) = cx.recv(self.pull) {
+            if let Some(m) = cx.oracle().decode(now, "no reconnect", m.frames()) {
+                cx.oracle()
+                    .received(now, self.pull, pipe, &m, crate::oracle::Scope::One);
+            }
+            got = true;
+        }
+        if !self.rebound && (got || now >= self.rebind_by) {
+            cx.log(format_args!(
+                "s{} unbinds {} and binds it again",
+                self.pull, self.ep
+            ));
+            rebind(cx, self.pull, &self.ep);
+            self.rebound = true;
+            return;
+        }
+        if !self.rebound {
+            return;
+        }
+        if self.lost_at.is_none() && !open {
+            self.lost_at = Some(now);
+        }
+        match self.lost_at {
+            Some(at) if now >= at + p.probe_bound() => self.check(cx),
+            _ if now >= self.until => {
+                cx.log(format_args!(
+                    "s{}'s connection outlived the wait",
+                    self.push
+                ));
+                self.finish(cx);
+            }
+            _ => {}
+        }
+    }
+
+    /// A probe bound after the loss: one dial, and no queue.
+    fn check(&mut self, cx: &mut Cx<'_>) {
+        let (s, now) = (self.push, cx.now());
+        if self.seen_open {
+            let dials = cx.dials(s, &self.ep);
+            if dials != 1 {
+                let what = format!(
+                    "s{s} has RECONNECT_IVL -1, yet it dialed {} {dials} times: a lost \
+                     connection must not be dialed again",
+                    self.ep
+                );
+                cx.oracle()
+                    .fail(crate::oracle::FailureKind::Safety, now, what);
+            }
+            let r = cx.send(s, Payload::new(s, 1, 1, false).encode());
+            if r.is_ok() {
+                let what = format!(
+                    "s{s} has RECONNECT_IVL -1 and lost its only connection, yet a send was \
+                     accepted: the session must end with its connection, and its pipe with it"
+                );
+                cx.oracle()
+                    .fail(crate::oracle::FailureKind::Safety, now, what);
+            }
+            cx.oracle().coverage.no_reconnects += 1;
+        }
+        self.finish(cx);
+    }
+
+    fn finish(&mut self, cx: &mut Cx<'_>) {
+        self.shutdown(cx);
+        self.done = true;
+    }
+
+    fn shutdown(&mut self, cx: &mut Cx<'_>) {
+        for s in [self.push, self.pull] {
+            if cx.is_open(s) {
+                cx.close(s);
+            }
+        }
+    }
+}
+
 impl LingerBurst {
     /// Opens a `kind` socket connected to `endpoints`, queues up to `count` messages, and
     /// closes it as soon as one was accepted.
@@ -412,6 +559,10 @@ impl LingerBurst {
             .active_features()
             .late_peer
             .then(|| LatePeer::start(cx, p));
+        let no_reconnect = p
+            .active_features()
+            .no_reconnect
+            .then(|| NoReconnect::start(cx, p));
         let disconnects = p.active_features().linger_disconnect;
         let closes_at_once = disconnects && crate::rng::chance(cx.rng(), 0.5);
         let mut burst = LingerBurst {
@@ -427,6 +578,7 @@ impl LingerBurst {
             linger,
             closes_at_once,
             late,
+            no_reconnect,
         };
         burst.tick(cx, p);
         burst
@@ -436,6 +588,9 @@ impl LingerBurst {
     pub(crate) fn tick(&mut self, cx: &mut Cx<'_>, p: &Profile) {
         if let Some(late) = self.late.as_mut() {
             late.tick(cx, p);
+        }
+        if let Some(n) = self.no_reconnect.as_mut() {
+            n.tick(cx, p);
         }
         if self.closed {
             return;
@@ -514,9 +669,11 @@ impl LingerBurst {
         }
     }
 
-    /// Whether it still needs its application's ticks (a late peer not yet served).
+    /// Whether it still needs its application's ticks (a late peer not yet served, a
+    /// connect without reconnection not yet checked).
     pub(crate) fn wants_ticks(&self) -> bool {
         self.late.as_ref().is_some_and(|l| !l.done)
+            || self.no_reconnect.as_ref().is_some_and(|n| !n.done)
     }
 
     /// The shutdown: a burst that disconnected closes its socket now (one that closed has
@@ -527,6 +684,9 @@ impl LingerBurst {
         }
         if let Some(late) = self.late.as_mut() {
             late.shutdown(cx);
+        }
+        if let Some(n) = self.no_reconnect.as_mut() {
+            n.shutdown(cx);
         }
     }
 }
