@@ -52,7 +52,8 @@ pub enum SocketOption {
 
     // ----- connection lifecycle -----
     /// `ZMQ_RECONNECT_IVL`: ms before a lost or failed connection is retried (default 100;
-    /// −1 = never reconnect).
+    /// −1 or 0 = never reconnect: libzmq retries only with a positive interval, and its
+    /// session then ends with the connection it lost).
     ReconnectIvl(i32),
     /// `ZMQ_RECONNECT_IVL_MAX`: the cap, in ms, of the doubling reconnect interval (default 0:
     /// no doubling).

@@ -106,7 +106,8 @@ pub enum Action {
 pub struct BaseConfig {
     /// ZMQ_LINGER (default: forever).
     pub linger: Linger,
-    /// ZMQ_RECONNECT_IVL; `None` is −1: never reconnect (default 100 ms).
+    /// ZMQ_RECONNECT_IVL; `None` is −1: never reconnect (default 100 ms). Zero never
+    /// reconnects either ([`BaseConfig::reconnects`]).
     pub reconnect_ivl: Option<Duration>,
     /// ZMQ_RECONNECT_IVL_MAX (default 0: no backoff).
     pub reconnect_ivl_max: Duration,
@@ -188,6 +189,14 @@ impl CommandFault {
             }
             (_, c) => Some(c),
         }
+    }
+}
+
+impl BaseConfig {
+    /// Whether a connect retries a lost or failed connection: libzmq does only with a
+    /// positive RECONNECT_IVL (its `reconnect_ivl > 0`), so 0 is as −1.
+    pub fn reconnects(&self) -> bool {
+        self.reconnect_ivl.is_some_and(|d| !d.is_zero())
     }
 }
 

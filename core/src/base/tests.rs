@@ -306,17 +306,21 @@ fn reconnect_backs_off_exponentially_up_to_the_maximum() {
 }
 
 #[test]
-fn reconnect_ivl_minus_one_tries_once() {
-    let mut net = Net::new();
-    let cfg = BaseConfig {
-        reconnect_ivl: None,
-        ..BaseConfig::default()
-    };
-    let dealer = net.add(SocketType::Dealer, cfg);
-    net.hosts[dealer].connect(EP, net.now).unwrap();
-    net.run_for(Duration::from_secs(5));
-    assert_eq!(net.dials.len(), 1);
-    assert_eq!(net.hosts[dealer].poll_timeout(), None);
+fn reconnect_ivl_minus_one_or_zero_tries_once() {
+    // libzmq's connecter sets a reconnect timer only for `reconnect_ivl > 0`.
+    for ivl in [None, Some(Duration::ZERO)] {
+        let mut net = Net::new();
+        let cfg = BaseConfig {
+            reconnect_ivl: ivl,
+            ..BaseConfig::default()
+        };
+        assert!(!cfg.reconnects());
+        let dealer = net.add(SocketType::Dealer, cfg);
+        net.hosts[dealer].connect(EP, net.now).unwrap();
+        net.run_for(Duration::from_secs(5));
+        assert_eq!(net.dials.len(), 1, "{ivl:?}");
+        assert_eq!(net.hosts[dealer].poll_timeout(), None, "{ivl:?}");
+    }
 }
 
 #[test]

@@ -91,7 +91,8 @@ pub enum ToSession {
 pub struct SessionConfig {
     /// The engine's settings (socket type, routing id, handshake and heartbeat timers).
     pub engine: EngineConfig,
-    /// ZMQ_RECONNECT_IVL; `None` is −1: never reconnect.
+    /// ZMQ_RECONNECT_IVL; `None` is −1: never reconnect. Zero never reconnects either, as
+    /// in libzmq.
     pub reconnect_ivl: Option<Duration>,
     /// ZMQ_RECONNECT_IVL_MAX.
     pub reconnect_ivl_max: Duration,
@@ -178,7 +179,9 @@ impl Session {
             endpoint,
             role,
             engine_config: Arc::new(config.engine),
-            reconnect_ivl: config.reconnect_ivl,
+            // libzmq reconnects only with a positive interval (`reconnect_ivl > 0` in its
+            // session and connecter): 0 is as −1.
+            reconnect_ivl: config.reconnect_ivl.filter(|d| !d.is_zero()),
             immediate: config.immediate,
             conn: None,
             engine: None,

@@ -222,11 +222,18 @@ fn a_lingering_session_answers_once_its_queue_is_on_the_wire() {
 
 #[test]
 fn without_reconnection_a_lost_connection_ends_the_pipe_and_the_endpoint() {
-    // RECONNECT_IVL = -1 and no IMMEDIATE: libzmq's session ends its endpoint once the
-    // connection goes, and its pipe with it, so the socket stops counting the peer.
+    // RECONNECT_IVL = -1 or 0 and no IMMEDIATE: libzmq's session ends its endpoint once the
+    // connection goes (it reconnects only with `reconnect_ivl > 0`), and its pipe with it,
+    // so the socket stops counting the peer.
+    for ivl in [None, Some(Duration::ZERO)] {
+        lost_without_reconnection(ivl);
+    }
+}
+
+fn lost_without_reconnection(ivl: Option<Duration>) {
     let ep = Endpoint::parse_connect("tcp://127.0.0.1:5555").unwrap();
     let cfg = SessionConfig {
-        reconnect_ivl: None,
+        reconnect_ivl: ivl,
         immediate: false,
         ..config(SocketType::Pair)
     };
@@ -246,7 +253,10 @@ fn without_reconnection_a_lost_connection_ends_the_pipe_and_the_endpoint() {
             cmds.as_slice(),
             [ToSocket::PipeEnded(PipeId(3)), ToSocket::TermReq]
         ),
-        "{cmds:?}"
+        "{ivl:?}: {cmds:?}"
     );
-    assert!(pair.poll_timeout().is_none(), "no redial is scheduled");
+    assert!(
+        pair.poll_timeout().is_none(),
+        "{ivl:?}: no redial is scheduled"
+    );
 }

@@ -391,7 +391,8 @@ impl NoReconnect {
         cx.bind(pull, &ep);
         let mut config = p.sock.base.clone();
         config.max_msg_size = p.max_msg_size();
-        config.reconnect_ivl = None;
+        // −1 or 0, which libzmq takes alike (it reconnects only with a positive interval).
+        config.reconnect_ivl = (pull % 2 == 1).then_some(Duration::ZERO);
         let hwms = [
             SocketOption::SndHwm(p.sock.sndhwm),
             SocketOption::RcvHwm(p.sock.rcvhwm),
@@ -401,7 +402,8 @@ impl NoReconnect {
         cx.connect(push, &ep);
         let r = cx.send(push, Payload::new(push, 0, 1, false).encode());
         cx.log(format_args!(
-            "s{push} connects to {ep} with RECONNECT_IVL -1 and sends: {r:?}"
+            "s{push} connects to {ep} with RECONNECT_IVL {} and sends: {r:?}",
+            if pull % 2 == 1 { 0 } else { -1 }
         ));
         NoReconnect {
             push,
@@ -467,7 +469,7 @@ impl NoReconnect {
             let dials = cx.dials(s, &self.ep);
             if dials != 1 {
                 let what = format!(
-                    "s{s} has RECONNECT_IVL -1, yet it dialed {} {dials} times: a lost \
+                    "s{s} has RECONNECT_IVL -1 or 0, yet it dialed {} {dials} times: a lost \
                      connection must not be dialed again",
                     self.ep
                 );
@@ -477,7 +479,7 @@ impl NoReconnect {
             let r = cx.send(s, Payload::new(s, 1, 1, false).encode());
             if r.is_ok() {
                 let what = format!(
-                    "s{s} has RECONNECT_IVL -1 and lost its only connection, yet a send was \
+                    "s{s} has RECONNECT_IVL -1 or 0 and lost its only connection, yet a send was \
                      accepted: the session must end with its connection, and its pipe with it"
                 );
                 cx.oracle()

@@ -58,13 +58,13 @@ impl Sim {
         // With RECONNECT_IVL -1 the session ends with its connection, and its pipe with it
         // (libzmq's `reconnect` terminates the endpoint instead of dialing again).
         let dialed = self.dialed.contains_key(&(s, conn));
-        let ends = dialed && b.config().reconnect_ivl.is_none();
+        let ends = dialed && !b.config().reconnects();
         let keeps = dialed && !ends && !b.config().immediate;
         let held = b.pipe(was.pipe);
         let p = was.pipe.0;
         if ends && held.is_some() {
             let what = format!(
-                "s{s}'s connect session with RECONNECT_IVL -1 kept pipe {p} when c{} broke: \
+                "s{s}'s connect session with RECONNECT_IVL -1 or 0 kept pipe {p} when c{} broke: \
                  libzmq ends the session, and its pipe, instead of reconnecting",
                 conn.0
             );
