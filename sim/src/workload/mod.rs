@@ -357,10 +357,11 @@ impl LatePeer {
     }
 }
 
-/// RECONNECT_IVL −1's promise (`no-reconnect`): a connect whose connection is lost does not
-/// dial again, and its session ends with the connection, taking the pipe along (libzmq's
-/// session terminates instead of reconnecting), so a PUSH with no other peer has no queue
-/// left and a send would block. A PUSH with RECONNECT_IVL −1 connects to a PULL bound for
+/// RECONNECT_IVL −1's promise, and 0's (`no-reconnect`): a connect whose connection is lost
+/// does not dial again, and its session ends with the connection, taking the pipe along
+/// (libzmq's session terminates instead of reconnecting unless the interval is positive), so
+/// a PUSH with no other peer has no queue left and a send would block. A PUSH with
+/// RECONNECT_IVL −1 or 0 (half each, by the PULL's id) connects to a PULL bound for
 /// it and sends one message; once the PULL has it (or a probe bound on) the PULL unbinds
 /// the endpoint, which ends the connection, and binds it again at once. A probe bound
 /// after the PUSH's connection is seen closed, the PUSH must have dialed once only and a
