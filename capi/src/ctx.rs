@@ -116,6 +116,7 @@ pub extern "C" fn zmq_ctx_new() -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         let ctx = Context::new().map_err(to_errno)?;
         // libzmq's CURVE runs on libsodium; so does this library's (same boxes on the wire).
+        #[cfg(feature = "libsodium")]
         ctx.set_curve_crypto(&oxmq_sodium::LIBSODIUM);
         // A signal handler ends a blocking call with EINTR, as in libzmq.
         ctx.set_interruptible(true);
