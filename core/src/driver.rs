@@ -45,7 +45,9 @@
 //!    [`SocketHalf::handle_inproc_connected`] on one, then
 //!    [`SocketHalf::handle_inproc_accepted`] with the pipe end it returned on the other).
 //!    Whom to join, the links made and the commands to hold while a join is under way are
-//!    kept by [`inproc::Registry`](crate::inproc::Registry), one per context.
+//!    kept by [`inproc::Registry`](crate::inproc::Registry), one per context; a threaded
+//!    driver joins through [`inproc::join`](crate::inproc::join), which takes the locks in
+//!    the one order that loses no command.
 //! 6. **A session is done when [`Session::is_finished`]**: drop it after draining its last
 //!    outputs (the `Close` of its stream).
 //!
