@@ -196,7 +196,7 @@ impl BaseConfig {
     /// Whether a connect retries a lost or failed connection: libzmq does only with a
     /// positive RECONNECT_IVL (its `reconnect_ivl > 0`), so 0 is as −1.
     pub fn reconnects(&self) -> bool {
-        self.reconnect_ivl.is_some_and(|d| !d.is_zero())
+        crate::session::reconnect_interval(self.reconnect_ivl).is_some()
     }
 }
 

@@ -85,6 +85,13 @@ pub enum ToSession {
     Destroy,
 }
 
+/// The interval a connect waits before it retries, if it retries at all: libzmq reconnects
+/// only with a positive RECONNECT_IVL (`reconnect_ivl > 0` in its session and connecter),
+/// so 0 is as −1 (`None`).
+pub(crate) fn reconnect_interval(ivl: Option<Duration>) -> Option<Duration> {
+    ivl.filter(|d| !d.is_zero())
+}
+
 /// What a session needs to know of its socket's options, fixed when it is made (libzmq's
 /// session copies the socket's options too).
 #[derive(Clone, Debug)]
@@ -179,9 +186,7 @@ impl Session {
             endpoint,
             role,
             engine_config: Arc::new(config.engine),
-            // libzmq reconnects only with a positive interval (`reconnect_ivl > 0` in its
-            // session and connecter): 0 is as −1.
-            reconnect_ivl: config.reconnect_ivl.filter(|d| !d.is_zero()),
+            reconnect_ivl: reconnect_interval(config.reconnect_ivl),
             immediate: config.immediate,
             conn: None,
             engine: None,

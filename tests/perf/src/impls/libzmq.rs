@@ -17,7 +17,8 @@ impl Blocking for Libzmq {
     fn new() -> Self {
         let ctx = zmq::Context::new();
         if let Some(n) = crate::spec::io_threads() {
-            ctx.set_io_threads(n as i32).expect("ZMQ_IO_THREADS");
+            let n = i32::try_from(n).expect("a thread count");
+            ctx.set_io_threads(n).expect("ZMQ_IO_THREADS");
         }
         Libzmq(ctx)
     }
