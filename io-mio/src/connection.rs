@@ -249,7 +249,7 @@ impl Connection {
     fn drain_events(&mut self) {
         while let Some(event) = self.engine.poll_event() {
             match event {
-                Event::HandshakeSucceeded(peer) => self.peer = Some(peer),
+                Event::HandshakeSucceeded(peer) => self.peer = Some(*peer),
                 Event::Message(m) => self.inbox.push_back(m),
                 Event::Subscribe(t) => self.subscriptions.push_back((true, t)),
                 Event::Cancel(t) => self.subscriptions.push_back((false, t)),

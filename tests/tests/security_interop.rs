@@ -64,7 +64,7 @@ impl Driver {
         while let Some(e) = self.engine.poll_event() {
             if let Event::ZapRequest(req) = &e {
                 let reply = (self.zap)(req);
-                self.zap_requests.push(req.clone());
+                self.zap_requests.push((**req).clone());
                 let now = self.now();
                 self.engine.handle_zap_reply(reply, now);
             }

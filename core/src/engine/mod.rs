@@ -160,8 +160,10 @@ pub struct PeerInfo {
 /// What an engine tells its driver.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    /// The handshake completed; messages may flow.
-    HandshakeSucceeded(PeerInfo),
+    /// The handshake completed; messages may flow. (Boxed, as is [`Event::ZapRequest`]:
+    /// once per connection, they would otherwise make every message's event three times
+    /// its size.)
+    HandshakeSucceeded(Box<PeerInfo>),
     /// A whole message arrived.
     Message(Message),
     /// The peer subscribed to a topic with a ZMTP 3.1 SUBSCRIBE command.
@@ -170,7 +172,7 @@ pub enum Event {
     Cancel(Bytes),
     /// The handshake waits for the ZAP handler's verdict on the peer: answer with
     /// [`Engine::handle_zap_reply`]. Raised only when the settings say there is a handler.
-    ZapRequest(ZapRequest),
+    ZapRequest(Box<ZapRequest>),
     /// Our ZAP handler answered 300 (a temporary failure). As libzmq, the engine reports it
     /// at once (`HANDSHAKE_FAILED_AUTH` 300), sends nothing more — no ERROR, so the peer
     /// may try again — and leaves the connection open until the handshake timer, the peer
@@ -293,13 +295,13 @@ impl Engine {
             crate::mechanism::zap::Authenticated::default().message_properties(&config.peer_address)
         });
         let phase = if config.raw {
-            events.push_back(Event::HandshakeSucceeded(PeerInfo {
+            events.push_back(Event::HandshakeSucceeded(Box::new(PeerInfo {
                 version: ZmtpVersion::V3_1,
                 socket_type: None,
                 routing_id: None,
                 metadata: raw_properties.as_deref().cloned().unwrap_or_default(),
                 properties: raw_properties.clone(),
-            }));
+            })));
             Phase::Traffic
         } else {
             tx.raw(&Greeting::ours(config.mechanism.name(), false).encode());
@@ -586,6 +588,32 @@ impl Engine {
 
     /// The next event, decoding buffered input as needed. See the module docs for the order.
     pub fn poll_event(&mut self) -> Option<Event> {
+        // The common case first: a one-frame message in plain traffic is handed out as it is
+        // decoded, without a trip through the event queue. Only with the queue empty, so
+        // that nothing overtakes an event already in it.
+        if self.events.is_empty()
+            && self.phase == Phase::Traffic
+            && !self.encrypting
+            && !self.config.raw
+            && self.refused.is_none()
+        {
+            match self.decoder.decode_message(&mut self.rx) {
+                Ok(Some(Decoded::Short { more: false, body })) if self.partial.is_empty() => {
+                    return Some(Event::Message(self.single_message(body)));
+                }
+                Ok(Some(Decoded::Frame(f))) if !f.command && !f.more && self.partial.is_empty() => {
+                    return Some(Event::Message(self.single_message(Frame::from(f.body))));
+                }
+                Ok(Some(decoded)) => {
+                    if let Err(e) = self.on_decoded(decoded) {
+                        self.fail(e);
+                    }
+                }
+                // No whole frame: the loop below looks again, and sees an end of input.
+                Ok(None) => {}
+                Err(e) => self.fail(e),
+            }
+        }
         loop {
             if let Some(e) = self.events.pop_front() {
                 return Some(e);
@@ -673,12 +701,8 @@ impl Engine {
             // A short message frame is copied out of the buffer: no share of it to count.
             return match self.decoder.decode_message(&mut self.rx)? {
                 None => Ok(false),
-                Some(Decoded::Short { more, body }) => {
-                    self.on_message_frame(more, body);
-                    Ok(true)
-                }
-                Some(Decoded::Frame(frame)) => {
-                    self.on_traffic_frame(frame)?;
+                Some(decoded) => {
+                    self.on_decoded(decoded)?;
                     Ok(true)
                 }
             };
@@ -731,13 +755,14 @@ impl Engine {
             Progress::Continue => Ok(()),
             Progress::AskZap(credentials) => {
                 self.zap_pending = true;
-                self.events.push_back(Event::ZapRequest(ZapRequest {
-                    domain: self.config.zap_domain.clone(),
-                    address: self.config.peer_address.clone(),
-                    routing_id: self.config.routing_id.clone().unwrap_or_default(),
-                    mechanism: self.config.mechanism.name(),
-                    credentials,
-                }));
+                self.events
+                    .push_back(Event::ZapRequest(Box::new(ZapRequest {
+                        domain: self.config.zap_domain.clone(),
+                        address: self.config.peer_address.clone(),
+                        routing_id: self.config.routing_id.clone().unwrap_or_default(),
+                        mechanism: self.config.mechanism.name(),
+                        credentials,
+                    })));
                 Ok(())
             }
             Progress::Done(auth) => self.on_handshake_done(auth),
@@ -776,6 +801,17 @@ impl Engine {
         Ok(())
     }
 
+    /// A frame [`FrameDecoder::decode_message`] cut in plain traffic.
+    fn on_decoded(&mut self, decoded: Decoded) -> Result<(), ConnectionError> {
+        match decoded {
+            Decoded::Short { more, body } => {
+                self.on_message_frame(more, body);
+                Ok(())
+            }
+            Decoded::Frame(frame) => self.on_traffic_frame(frame),
+        }
+    }
+
     /// A message frame in the traffic phase: kept until the message's last, which hands the
     /// whole message up.
     #[inline(always)]
@@ -784,16 +820,24 @@ impl Engine {
             self.partial.push(body);
             return;
         }
-        self.stats.messages_received += 1;
-        let mut msg = if self.partial.is_empty() {
-            // One frame, the common case: no list of parts to build.
-            Message::single(body)
+        let msg = if self.partial.is_empty() {
+            self.single_message(body)
         } else {
+            self.stats.messages_received += 1;
             self.partial.push(body);
-            Message::from_frames(std::mem::take(&mut self.partial))
+            let mut msg = Message::from_frames(std::mem::take(&mut self.partial));
+            msg.set_properties(self.properties.clone());
+            msg
         };
-        msg.set_properties(self.properties.clone());
         self.events.push_back(Event::Message(msg));
+    }
+
+    /// A message of the one frame `body`: the common case, with no list of parts to build.
+    fn single_message(&mut self, body: Frame) -> Message {
+        self.stats.messages_received += 1;
+        let mut msg = Message::single(body);
+        msg.set_properties(self.properties.clone());
+        msg
     }
 
     fn on_handshake_done(&mut self, auth: Authenticated) -> Result<(), ConnectionError> {
@@ -832,13 +876,14 @@ impl Engine {
                 self.now + self.config.heartbeat_ivl,
             );
         }
-        self.events.push_back(Event::HandshakeSucceeded(PeerInfo {
-            version,
-            socket_type,
-            routing_id,
-            metadata: auth.peer,
-            properties: self.properties.clone(),
-        }));
+        self.events
+            .push_back(Event::HandshakeSucceeded(Box::new(PeerInfo {
+                version,
+                socket_type,
+                routing_id,
+                metadata: auth.peer,
+                properties: self.properties.clone(),
+            })));
         Ok(())
     }
 

@@ -127,7 +127,7 @@ fn closed(events: &[Event]) -> Option<&ConnectionError> {
 
 fn peer(events: &[Event]) -> Option<&PeerInfo> {
     events.iter().find_map(|e| match e {
-        Event::HandshakeSucceeded(p) => Some(p),
+        Event::HandshakeSucceeded(p) => Some(&**p),
         _ => None,
     })
 }
@@ -374,6 +374,86 @@ fn eof_delivers_what_arrived_then_closes() {
     assert_eq!(messages(&events), vec![Message::single("hi")]);
     assert_eq!(closed(&events), Some(&ConnectionError::PeerClosed));
     assert!(matches!(events.last(), Some(Event::Closed(_))));
+}
+
+/// One-frame messages skip the event queue (`poll_event`'s fast path); whatever else the
+/// same input holds (commands, multipart messages, a broken frame) must still come out in
+/// the order it was sent.
+#[test]
+fn one_frame_messages_keep_their_place_among_other_input() {
+    let mut bytes = greeting(3, 1, MechanismName::NULL);
+    bytes.extend(ready("SUB"));
+    bytes.extend_from_slice(&[0x00, 1, b'a']);
+    bytes.extend(command_frame(&Command::Subscribe(Bytes::from_static(b"t"))));
+    bytes.extend_from_slice(&[0x01, 1, b'b', 0x00, 1, b'c']);
+    // Longer than an inline frame: cut from the buffer rather than copied.
+    let long = [b'x'; 64];
+    bytes.extend_from_slice(&[0x00, 64]);
+    bytes.extend_from_slice(&long);
+    bytes.extend_from_slice(&[0x00, 1, b'd']);
+    bytes.extend(command_frame(&Command::Cancel(Bytes::from_static(b"t"))));
+    bytes.extend_from_slice(&[0x00, 1, b'e']);
+    // A READY whose property claims a 4 GiB value ends the connection after all that.
+    bytes.extend_from_slice(&[
+        0x04, 10, 5, b'R', b'E', b'A', b'D', b'Y', 1, b'a', 0xff, 0xff,
+    ]);
+    bytes.extend_from_slice(&[0x00, 1, b'z']);
+    // Fed in pieces too, so that frames straddle reads.
+    for chunk in [bytes.len(), 5, 1] {
+        let mut e = Engine::new(EngineConfig::new(SocketType::XPub), Instant::ZERO);
+        let mut events = Vec::new();
+        for piece in bytes.chunks(chunk) {
+            e.handle_input(piece, Instant::ZERO);
+            events.extend(std::iter::from_fn(|| e.poll_event()));
+        }
+        let seen: Vec<String> = events
+            .iter()
+            .map(|ev| match ev {
+                Event::HandshakeSucceeded(_) => "hello".to_owned(),
+                Event::Message(m) => m
+                    .frames()
+                    .iter()
+                    .map(|f| String::from_utf8_lossy(f).into_owned())
+                    .collect::<Vec<_>>()
+                    .join("+"),
+                Event::Subscribe(t) => format!("sub {}", String::from_utf8_lossy(t)),
+                Event::Cancel(t) => format!("cancel {}", String::from_utf8_lossy(t)),
+                Event::Closed(err) => format!("closed: {err}"),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let x64 = String::from_utf8_lossy(&long).into_owned();
+        let closed = format!(
+            "closed: {}",
+            ConnectionError::Malformed(Malformed::TruncatedProperty)
+        );
+        assert_eq!(
+            seen,
+            ["hello", "a", "sub t", "b+c", &x64, "d", "cancel t", "e", &closed],
+            "fed {chunk} bytes at a time"
+        );
+    }
+}
+
+/// A message that arrived while ZAP was asked waits in the buffer; once the handler says yes,
+/// the handshake's event comes before it, fast path or not.
+#[test]
+fn a_message_held_behind_zap_comes_after_the_handshake() {
+    let mut config = EngineConfig::new(SocketType::Router);
+    config.zap_handler = true;
+    config.zap_domain = Bytes::from_static(b"d");
+    let mut e = Engine::new(config, Instant::ZERO);
+    let mut bytes = greeting(3, 1, MechanismName::NULL);
+    bytes.extend(ready("DEALER"));
+    bytes.extend_from_slice(&[0x00, 5, b'e', b'a', b'r', b'l', b'y']);
+    let asked = feed(&mut e, &bytes);
+    assert!(matches!(asked[..], [Event::ZapRequest(_)]), "{asked:?}");
+    e.handle_zap_reply(crate::mechanism::ZapReply::accept("u"), Instant::ZERO);
+    let events: Vec<Event> = std::iter::from_fn(|| e.poll_event()).collect();
+    assert!(
+        matches!(&events[..], [Event::HandshakeSucceeded(_), Event::Message(m)] if m == &Message::single("early")),
+        "{events:?}"
+    );
 }
 
 #[test]

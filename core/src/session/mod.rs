@@ -568,7 +568,7 @@ impl Session {
                     self.handshaken = true;
                     self.event(MonitorEventKind::HandshakeSucceeded, 0);
                     self.attach = Attach::Waiting;
-                    self.out.push_back(ToSocket::Handshake(peer));
+                    self.out.push_back(ToSocket::Handshake(*peer));
                 }
                 Event::Message(m) => self.inbound(PipeItem::Message(m)),
                 Event::Subscribe(t) => self.inbound(PipeItem::Subscribe(t)),
@@ -581,7 +581,7 @@ impl Session {
                 }
                 Event::ZapRequest(req) => {
                     if let Some(conn) = self.conn {
-                        self.zap.push_back((conn, req));
+                        self.zap.push_back((conn, *req));
                     }
                 }
             }

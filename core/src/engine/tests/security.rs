@@ -9,7 +9,7 @@ fn zap_requests(events: &[Event]) -> Vec<ZapRequest> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::ZapRequest(r) => Some(r.clone()),
+            Event::ZapRequest(r) => Some((**r).clone()),
             _ => None,
         })
         .collect()
