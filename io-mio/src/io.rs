@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,7 +24,7 @@ use oxmq_core::{DriverOptions, Instant, OsError};
 use oxmq_net::rx::{Reads, RxPool};
 
 use crate::net::{self, Listen, Stream};
-use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
+use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell, SPIN};
 
 const WAKER: Token = Token(0);
 /// At most this many bytes go into one vectored write.
@@ -56,6 +57,9 @@ struct IoConn {
     connecting: bool,
     /// Readable as of the last event and not yet read to would-block (edge-triggered).
     readable: bool,
+    /// An event said the peer closed its side (or the socket failed): read to the end,
+    /// even after a short read.
+    read_closed: bool,
     /// The unwritten rest of chunks taken from the engine.
     pending: VecDeque<Bytes>,
     /// How the next read is sized (`oxmq_net::rx`).
@@ -114,6 +118,7 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<JoinHandle<(
         handles.push(IoHandle {
             mailbox: std::sync::Mutex::new(Vec::new()),
             waker: Waker::new(poll.registry(), WAKER)?,
+            asleep: std::sync::atomic::AtomicBool::new(false),
         });
         polls.push(poll);
     }
@@ -158,7 +163,7 @@ impl Worker {
             } else {
                 Some(Duration::ZERO)
             };
-            if let Err(e) = poll.poll(&mut events, timeout) {
+            if let Err(e) = self.block(&mut poll, &mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return;
                 }
@@ -166,7 +171,12 @@ impl Worker {
             for ev in events.iter() {
                 if ev.token() != WAKER {
                     let closed = ev.is_read_closed() || ev.is_error();
-                    self.on_ready(ev.token(), ev.is_readable() || closed, ev.is_writable());
+                    self.on_ready(
+                        ev.token(),
+                        ev.is_readable() || closed,
+                        ev.is_writable(),
+                        closed,
+                    );
                 }
             }
             self.take_mailbox();
@@ -174,6 +184,47 @@ impl Worker {
             self.dirty.extend(self.yielded.drain(..));
             self.settle();
         }
+    }
+
+    /// Polls for readiness, at most `timeout`. A wait first spins for up to [`SPIN`] on
+    /// zero-timeout polls, yielding the core between them, then sleeps: on sparse traffic
+    /// (a request's reply, the next request) the next event usually comes sooner than a
+    /// sleep and a wake-up take, and a post to a thread that is not asleep costs its poster
+    /// no wake-up call ([`IoHandle::asleep`]).
+    fn block(
+        &mut self,
+        poll: &mut Poll,
+        events: &mut Events,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return poll.poll(events, timeout);
+        }
+        let io = &self.shared.io[self.index];
+        let start = std::time::Instant::now();
+        let spin = timeout.map_or(SPIN, |t| t.min(SPIN));
+        loop {
+            poll.poll(events, Some(Duration::ZERO))?;
+            if !events.is_empty() || !lock(&io.mailbox).is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() >= spin {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        let timeout = timeout.map(|t| t.saturating_sub(start.elapsed()));
+        // The sleep's half of the protocol in `Shared::post`: raised, then the mailbox
+        // looked at, with a full fence between.
+        io.asleep.store(true, Ordering::Relaxed);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let r = if lock(&io.mailbox).is_empty() {
+            poll.poll(events, timeout)
+        } else {
+            Ok(())
+        };
+        io.asleep.store(false, Ordering::Relaxed);
+        r
     }
 
     fn token(&mut self, h: Handle) -> Token {
@@ -222,6 +273,7 @@ impl Worker {
                             token,
                             connecting: false,
                             readable: true,
+                            read_closed: false,
                             pending: VecDeque::new(),
                             reads: Reads::default(),
                             write_more: false,
@@ -290,7 +342,7 @@ impl Worker {
         }
     }
 
-    fn on_ready(&mut self, token: Token, readable: bool, writable: bool) {
+    fn on_ready(&mut self, token: Token, readable: bool, writable: bool, closed: bool) {
         match self.tokens.get(&token).copied() {
             Some(Handle::Listener(sid, lid)) => self.accept(sid, lid),
             Some(Handle::Conn(key)) => {
@@ -301,6 +353,7 @@ impl Worker {
                 let Some(io) = s.io.as_mut() else {
                     return;
                 };
+                io.read_closed |= closed;
                 if io.connecting {
                     if !(readable || writable) {
                         return;
@@ -458,6 +511,7 @@ impl Worker {
                                 token,
                                 connecting,
                                 readable: !connecting,
+                                read_closed: false,
                                 pending: VecDeque::new(),
                                 reads: Reads::default(),
                                 write_more: false,
@@ -536,7 +590,16 @@ impl Worker {
                             io.readable = false;
                             s.session.handle_eof(now);
                         }
-                        Ok(_) => s.session.handle_read(now),
+                        Ok(n) => {
+                            // A read that did not fill what it offered emptied the socket:
+                            // the edge-triggered readiness reports anything that comes
+                            // later, so the would-block read is not needed (as Tokio does).
+                            // Not once the peer has closed, so that its end is read.
+                            if n < len && !io.read_closed {
+                                io.readable = false;
+                            }
+                            s.session.handle_read(now);
+                        }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => io.readable = false,
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                         Err(_) => {

@@ -76,6 +76,10 @@ pub(crate) enum IoCmd {
 pub(crate) struct IoHandle {
     pub(crate) mailbox: Mutex<Vec<IoCmd>>,
     pub(crate) waker: Waker,
+    /// Raised by the thread just before it blocks in its poll, lowered when the poll
+    /// returns: a post wakes it only while it is raised (it spins first, and a post to a
+    /// thread that is running or spinning is seen without a wake-up call).
+    pub(crate) asleep: AtomicBool,
 }
 
 /// One socket: its half, and the condition variable its waiting callers sleep on.
@@ -397,7 +401,12 @@ impl Shared {
             m.len() == 1
         };
         if was_empty && CURRENT_IO.with(std::cell::Cell::get) != Some(k) {
-            let _ = io.waker.wake();
+            // Pairs with the fence in the thread's `block`: either it sees this command
+            // before it sleeps, or this sees it asleep and wakes it.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if io.asleep.load(Ordering::Relaxed) {
+                let _ = io.waker.wake();
+            }
         }
     }
 
@@ -881,8 +890,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// How long a caller waiting on sparse traffic spins before it sleeps.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+/// How long a caller waiting on sparse traffic spins before it sleeps, and an I/O thread
+/// before it blocks in its poll.
+pub(crate) const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
