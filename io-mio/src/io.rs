@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -118,7 +117,6 @@ pub(crate) fn start(threads: usize) -> io::Result<(Arc<Shared>, Vec<JoinHandle<(
         handles.push(IoHandle {
             mailbox: std::sync::Mutex::new(Vec::new()),
             waker: Waker::new(poll.registry(), WAKER)?,
-            asleep: std::sync::atomic::AtomicBool::new(false),
         });
         polls.push(poll);
     }
@@ -189,10 +187,9 @@ impl Worker {
     /// Polls for readiness, at most `timeout`. A wait first spins for up to [`SPIN`] on
     /// zero-timeout polls, yielding the core between them, then sleeps: on sparse traffic
     /// (a request's reply, the next request) the next event usually comes sooner than a
-    /// sleep and a wake-up take, and a post to a thread that is not asleep costs its poster
-    /// no wake-up call ([`IoHandle::asleep`]).
+    /// sleep and a wake-up take.
     fn block(
-        &mut self,
+        &self,
         poll: &mut Poll,
         events: &mut Events,
         timeout: Option<Duration>,
@@ -200,12 +197,12 @@ impl Worker {
         if timeout == Some(Duration::ZERO) {
             return poll.poll(events, timeout);
         }
-        let io = &self.shared.io[self.index];
         let start = std::time::Instant::now();
         let spin = timeout.map_or(SPIN, |t| t.min(SPIN));
         loop {
+            // A post to this thread's mailbox shows here as its waker's event.
             poll.poll(events, Some(Duration::ZERO))?;
-            if !events.is_empty() || !lock(&io.mailbox).is_empty() {
+            if !events.is_empty() {
                 return Ok(());
             }
             if start.elapsed() >= spin {
@@ -213,18 +210,7 @@ impl Worker {
             }
             std::thread::yield_now();
         }
-        let timeout = timeout.map(|t| t.saturating_sub(start.elapsed()));
-        // The sleep's half of the protocol in `Shared::post`: raised, then the mailbox
-        // looked at, with a full fence between.
-        io.asleep.store(true, Ordering::Relaxed);
-        std::sync::atomic::fence(Ordering::SeqCst);
-        let r = if lock(&io.mailbox).is_empty() {
-            poll.poll(events, timeout)
-        } else {
-            Ok(())
-        };
-        io.asleep.store(false, Ordering::Relaxed);
-        r
+        poll.poll(events, timeout.map(|t| t.saturating_sub(start.elapsed())))
     }
 
     fn token(&mut self, h: Handle) -> Token {

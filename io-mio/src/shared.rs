@@ -76,10 +76,6 @@ pub(crate) enum IoCmd {
 pub(crate) struct IoHandle {
     pub(crate) mailbox: Mutex<Vec<IoCmd>>,
     pub(crate) waker: Waker,
-    /// Raised by the thread just before it blocks in its poll, lowered when the poll
-    /// returns: a post wakes it only while it is raised (it spins first, and a post to a
-    /// thread that is running or spinning is seen without a wake-up call).
-    pub(crate) asleep: AtomicBool,
 }
 
 /// One socket: its half, and the condition variable its waiting callers sleep on.
@@ -401,12 +397,7 @@ impl Shared {
             m.len() == 1
         };
         if was_empty && CURRENT_IO.with(std::cell::Cell::get) != Some(k) {
-            // Pairs with the fence in the thread's `block`: either it sees this command
-            // before it sleeps, or this sees it asleep and wakes it.
-            std::sync::atomic::fence(Ordering::SeqCst);
-            if io.asleep.load(Ordering::Relaxed) {
-                let _ = io.waker.wake();
-            }
+            let _ = io.waker.wake();
         }
     }
 
