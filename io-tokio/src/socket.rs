@@ -17,7 +17,7 @@ use oxmq_core::options::{POLLIN, POLLOUT};
 use oxmq_core::socket::SendErrorKind;
 use oxmq_core::{Frame, Message, PipeId, RecvError, SocketOption, SocketOptionName, SocketType};
 
-use crate::shared::{lock, SocketCell};
+use crate::shared::{lock, HalfState, SocketCell};
 use crate::Error;
 
 /// An async ZeroMQ socket, made by [`Context::socket`](crate::Context::socket).
@@ -106,6 +106,34 @@ impl Socket {
         self.cell.shared.is_terminating()
     }
 
+    /// Runs `f` on the half ([`SocketCell::with`]), or fails with [`Error::Terminated`] once
+    /// the context is terminating (read under the half's lock).
+    fn live<R>(
+        &self,
+        f: impl FnOnce(&mut HalfState, oxmq_core::Instant) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.cell.with(|st, now| {
+            if self.terminating() {
+                return Err(Error::Terminated);
+            }
+            f(st, now)
+        })
+    }
+
+    /// [`Socket::live`] for a call that may wait ([`SocketCell::poll_with`]).
+    fn poll_live<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut HalfState, oxmq_core::Instant) -> Poll<Result<R, Error>>,
+    ) -> Poll<Result<R, Error>> {
+        self.cell.poll_with(cx, |st, now| {
+            if self.terminating() {
+                return Poll::Ready(Err(Error::Terminated));
+            }
+            f(st, now)
+        })
+    }
+
     /// This socket's type.
     pub fn socket_type(&self) -> SocketType {
         self.kind
@@ -120,12 +148,7 @@ impl Socket {
 
     fn bind_now(&self, endpoint: &str) -> Result<String, Error> {
         // Draining the bind carries out the listen, so its outcome is known when it returns.
-        let listener = self.cell.with(|st, now| {
-            if self.terminating() {
-                return Err(Error::Terminated);
-            }
-            Ok(st.half.bind(endpoint, now)?)
-        })?;
+        let listener = self.live(|st, now| Ok(st.half.bind(endpoint, now)?))?;
         let mut st = self.cell.lock();
         match st.bind_errors.remove(&listener) {
             Some(e) => Err(Error::Io(e)),
@@ -157,12 +180,7 @@ impl Socket {
             oxmq_core::Instant,
         ) -> Result<(), oxmq_core::base::EndpointOpError>,
     ) -> Result<(), Error> {
-        self.cell.with(|st, now| {
-            if self.terminating() {
-                return Err(Error::Terminated);
-            }
-            Ok(op(&mut st.half, now)?)
-        })
+        self.live(|st, now| Ok(op(&mut st.half, now)?))
     }
 
     /// Ends the connection made by `connect(endpoint)`. Completes at once (cancel-safe).
@@ -262,15 +280,10 @@ impl Socket {
         let more = more && (local.out_parts.is_empty() || self.kind != SocketType::Stream);
         if more {
             if local.out_parts.is_empty() {
-                let start = self.cell.poll_with(cx, |st, _| {
-                    if self.terminating() {
-                        return Poll::Ready(Err(Error::Terminated));
-                    }
-                    match st.half.check_send_start(frame) {
-                        Ok(()) => Poll::Ready(Ok(())),
-                        Err(SendErrorKind::WouldBlock) => Poll::Pending,
-                        Err(kind) => Poll::Ready(Err(Error::from(kind))),
-                    }
+                let start = self.poll_live(cx, |st, _| match st.half.check_send_start(frame) {
+                    Ok(()) => Poll::Ready(Ok(())),
+                    Err(SendErrorKind::WouldBlock) => Poll::Pending,
+                    Err(kind) => Poll::Ready(Err(Error::from(kind))),
                 });
                 match start {
                     Poll::Ready(Ok(())) => {}
@@ -341,10 +354,7 @@ impl Socket {
             return Poll::Ready(Ok(m));
         }
         let q = &mut local.prefetched;
-        self.cell.poll_with(cx, |st, now| {
-            if self.terminating() {
-                return Poll::Ready(Err(Error::Terminated));
-            }
+        self.poll_live(cx, |st, now| {
             let max = st.half.receive_batch(PREFETCH);
             match st.half.recv_many_from(q, max, now) {
                 Ok(_) => Poll::Ready(Ok(q.pop_front().expect("recv_many_from took one").1)),
@@ -412,10 +422,7 @@ impl Socket {
     pub fn set(&self, opt: SocketOption) -> Result<(), Error> {
         let filters = opt.changes_filter();
         let mut local = self.local();
-        let (snd, rcv) = self.cell.with(|st, now| {
-            if self.terminating() {
-                return Err(Error::Terminated);
-            }
+        let (snd, rcv) = self.live(|st, now| {
             st.half.set_option(opt, now).map_err(Error::Option)?;
             if filters {
                 // What a receive took ahead passed the subscriptions as they were; a SUB
