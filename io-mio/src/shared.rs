@@ -792,13 +792,20 @@ impl Shared {
     }
 
     /// Tells watchers (`poll`, termination) that some socket changed.
+    #[inline]
     pub(crate) fn changed(&self) {
+        // After every send and receive: the look inline, the telling out of line.
         if self.watchers.load(Ordering::Acquire) > 0 {
-            let mut c = lock(&self.changes);
-            c.count += 1;
-            self.changed.notify_all();
-            crate::sleep::wake_all(&c.alarms);
+            self.tell_watchers();
         }
+    }
+
+    #[inline(never)]
+    fn tell_watchers(&self) {
+        let mut c = lock(&self.changes);
+        c.count += 1;
+        self.changed.notify_all();
+        crate::sleep::wake_all(&c.alarms);
     }
 
     /// The change counter, to pass to [`Shared::wait_change`]. Registers a watcher until
