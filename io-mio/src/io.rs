@@ -23,7 +23,7 @@ use oxmq_core::{DriverOptions, Instant, OsError};
 use oxmq_net::rx::{Reads, RxPool};
 
 use crate::net::{self, Listen, Stream};
-use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell, SPIN};
+use crate::shared::{lock, set_current_io, IoCmd, IoHandle, Shared, SocketCell};
 
 const WAKER: Token = Token(0);
 /// At most this many bytes go into one vectored write.
@@ -184,21 +184,23 @@ impl Worker {
         }
     }
 
-    /// Polls for readiness, at most `timeout`. A wait first spins for up to [`SPIN`] on
-    /// zero-timeout polls, yielding the core between them, then sleeps: on sparse traffic
-    /// (a request's reply, the next request) the next event usually comes sooner than a
-    /// sleep and a wake-up take.
+    /// Polls for readiness, at most `timeout`. A wait first spins for up to the context's
+    /// spin (50 µs unless [`ContextOption::Spin`](crate::ContextOption::Spin) says otherwise)
+    /// on zero-timeout polls, yielding the core between
+    /// them, then sleeps: on sparse traffic (a request's reply, the next request) the next
+    /// event usually comes sooner than a sleep and a wake-up take.
     fn block(
         &self,
         poll: &mut Poll,
         events: &mut Events,
         timeout: Option<Duration>,
     ) -> io::Result<()> {
-        if timeout == Some(Duration::ZERO) {
+        let spin = self.shared.spin();
+        if timeout == Some(Duration::ZERO) || spin.is_zero() {
             return poll.poll(events, timeout);
         }
         let start = std::time::Instant::now();
-        let spin = timeout.map_or(SPIN, |t| t.min(SPIN));
+        let spin = timeout.map_or(spin, |t| t.min(spin));
         loop {
             // A post to this thread's mailbox shows here as its waker's event.
             poll.poll(events, Some(Duration::ZERO))?;

@@ -229,6 +229,9 @@ pub(crate) struct Shared {
     /// Blocking calls end with `EINTR` when a signal handler runs (see
     /// [`Context::set_interruptible`](crate::Context::set_interruptible)).
     pub(crate) interruptible: AtomicBool,
+    /// How long, in nanoseconds, a waiting receive and an idle I/O thread poll before they
+    /// sleep ([`ContextOption::Spin`](crate::ContextOption::Spin)).
+    spin_ns: AtomicU64,
     /// The application's ZAP handler, asked by the I/O threads (see
     /// [`Context::set_zap_handler`](crate::Context::set_zap_handler)).
     zap: std::sync::RwLock<Option<ZapHandler>>,
@@ -265,6 +268,7 @@ impl Shared {
             open_sockets: AtomicUsize::new(0),
             changes: Mutex::new(Changes::default()),
             interruptible: AtomicBool::new(false),
+            spin_ns: AtomicU64::new(nanos(SPIN)),
             changed: Condvar::new(),
             watchers: AtomicUsize::new(0),
             zap: std::sync::RwLock::new(None),
@@ -825,6 +829,15 @@ impl Shared {
         self.interruptible.load(Ordering::Relaxed)
     }
 
+    /// How long a waiting receive and an idle I/O thread poll before they sleep.
+    pub(crate) fn spin(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn set_spin(&self, d: std::time::Duration) {
+        self.spin_ns.store(nanos(d), Ordering::Relaxed);
+    }
+
     /// Waits until the counter moves past `seen` or `deadline` passes: [`Waited::Expired`]
     /// once it has, [`Waited::Interrupted`] if a signal handler ran meanwhile and waits are
     /// interruptible.
@@ -889,8 +902,13 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// How long a caller waiting on sparse traffic spins before it sleeps, and an I/O thread
-/// before it blocks in its poll.
+/// before it blocks in its poll, unless [`ContextOption::Spin`](crate::ContextOption::Spin)
+/// says otherwise.
 pub(crate) const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -908,14 +926,15 @@ pub(crate) enum Waited {
 /// With `interruptible`, the sleep is one a signal handler ends (see [`crate::sleep`]):
 /// the caller then fails with `EINTR`, as libzmq's blocking calls do.
 ///
-/// With `spin`, it first watches the cell's version off the lock for up to [`SPIN`]: for a
-/// caller waiting on sparse traffic (a reply, the next request), the answer usually comes
-/// sooner than a futex sleep and wake-up take, and its sender is spared the wake-up call.
+/// With a non-zero `spin`, it first watches the cell's version off the lock for up to that
+/// long: for a caller waiting on sparse traffic (a reply, the next request), the answer
+/// usually comes sooner than a futex sleep and wake-up take, and its sender is spared the
+/// wake-up call.
 pub(crate) fn wait_on<'a>(
     cell: &'a SocketCell,
     mut st: MutexGuard<'a, HalfState>,
     deadline: Option<StdInstant>,
-    spin: bool,
+    spin: std::time::Duration,
     interruptible: bool,
 ) -> (MutexGuard<'a, HalfState>, Waited) {
     let left = match deadline {
@@ -928,10 +947,10 @@ pub(crate) fn wait_on<'a>(
             Some(left)
         }
     };
-    if spin {
+    if !spin.is_zero() {
         let seen = cell.version.load(Ordering::Acquire);
         drop(st);
-        let until = StdInstant::now() + SPIN.min(left.unwrap_or(SPIN));
+        let until = StdInstant::now() + spin.min(left.unwrap_or(spin));
         let mut i = 0u32;
         while cell.version.load(Ordering::Acquire) == seen && !cell.has_mail.load(Ordering::Acquire)
         {

@@ -168,6 +168,11 @@ impl Socket {
         deadline: Option<StdInstant>,
         spin: bool,
     ) -> (MutexGuard<'a, HalfState>, Result<(), Error>) {
+        let spin = if spin {
+            self.shared.spin()
+        } else {
+            Duration::ZERO
+        };
         let (st, waited) = wait_on(
             &self.cell,
             st,
@@ -577,7 +582,7 @@ fn next_event(cell: &SocketCell, timeout: Duration) -> Option<MonitorEvent> {
         if st.monitor_stopped {
             return None;
         }
-        let (g, waited) = wait_on(cell, st, Some(deadline), false, false);
+        let (g, waited) = wait_on(cell, st, Some(deadline), Duration::ZERO, false);
         st = g;
         if waited == Waited::Expired {
             return None;

@@ -508,6 +508,37 @@ fn context_options_default_as_libzmq_and_io_threads_only_before_the_first_socket
     );
 }
 
+/// `Spin` (an oxmq extension) reads back as set, before and after the I/O threads start, and
+/// traffic flows whatever it is: with no spin, every wait sleeps at once, as libzmq's do.
+#[test]
+fn the_spin_reads_back_and_traffic_flows_with_none_or_some() {
+    let ctx = Context::new().unwrap();
+    assert_eq!(
+        ctx.get(ContextOptionName::Spin).unwrap(),
+        ContextOption::Spin(std::time::Duration::from_micros(50))
+    );
+    ctx.set(ContextOption::Spin(std::time::Duration::ZERO))
+        .unwrap();
+    let rep = ctx.socket(SocketType::Rep).unwrap();
+    let ep = rep.bind("tcp://127.0.0.1:*").unwrap();
+    let req = ctx.socket(SocketType::Req).unwrap();
+    req.connect(&ep).unwrap();
+    for spin in [0, 200, 0] {
+        ctx.set(ContextOption::Spin(std::time::Duration::from_micros(spin)))
+            .unwrap();
+        assert_eq!(
+            ctx.get(ContextOptionName::Spin).unwrap(),
+            ContextOption::Spin(std::time::Duration::from_micros(spin))
+        );
+        for i in 0..20 {
+            req.send(format!("q{i}")).unwrap();
+            assert_eq!(rep.recv().unwrap(), Message::from(format!("q{i}")));
+            rep.send(format!("a{i}")).unwrap();
+            assert_eq!(req.recv().unwrap(), Message::from(format!("a{i}")));
+        }
+    }
+}
+
 #[test]
 fn max_sockets_is_enforced() {
     let ctx = Context::new().unwrap();
