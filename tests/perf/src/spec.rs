@@ -383,6 +383,19 @@ pub fn io_threads() -> Option<usize> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The cells' environment variable that sets oxmq-mio's `ContextOption::Spin`, in µs (its
+/// default, 50 µs, when unset): `OXMQ_PERF_SPIN_US=0 oxmq-perf --cell oxmq ...` measures it
+/// sleeping at once, as libzmq does.
+pub const SPIN_ENV: &str = "OXMQ_PERF_SPIN_US";
+
+/// [`SPIN_ENV`]'s value.
+pub fn spin() -> Option<std::time::Duration> {
+    std::env::var(SPIN_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_micros)
+}
+
 pub const WARMUP: u8 = 0;
 pub const DATA: u8 = 1;
 pub const END: u8 = 2;

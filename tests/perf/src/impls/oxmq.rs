@@ -16,7 +16,11 @@ impl Blocking for Oxmq {
             Some(n) => oxmq_mio::Context::with_io_threads(n),
             None => oxmq_mio::Context::new(),
         };
-        Oxmq(ctx.expect("oxmq context"))
+        let ctx = ctx.expect("oxmq context");
+        if let Some(d) = crate::spec::spin() {
+            ctx.set(oxmq_mio::ContextOption::Spin(d)).expect("spin");
+        }
+        Oxmq(ctx)
     }
 
     fn socket(&self, kind: Kind, hwm: Option<usize>) -> oxmq_mio::Socket {
