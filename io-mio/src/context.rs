@@ -16,6 +16,10 @@ use crate::{Error, Socket};
 /// libzmq's ZMQ_SOCKET_LIMIT: the largest ZMQ_MAX_SOCKETS it accepts.
 const SOCKET_LIMIT: usize = 65535;
 
+/// The longest [`ContextOption::Spin`] accepted: past it, a spin is no longer a wait that
+/// saves a sleep.
+const MAX_SPIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One context option with its value (`zmq_ctx_set`, `zmq_ctx_get`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -37,7 +41,8 @@ pub enum ContextOption {
     /// keep polling (yielding the core) before they sleep: an oxmq extension, libzmq has no
     /// such spin. The default, 50 µs, roughly halves a round trip over tcp on an otherwise
     /// idle machine, at the price of CPU on traffic that comes every few tens of
-    /// microseconds; zero sleeps at once, as libzmq does. May be set at any time.
+    /// microseconds; zero sleeps at once, as libzmq does. At most one second (more fails with
+    /// an invalid value). May be set at any time.
     Spin(std::time::Duration),
 }
 
@@ -173,6 +178,9 @@ impl Context {
             ContextOption::Ipv6(v) => ctx.ipv6 = v,
             ContextOption::Blocky(v) => ctx.blocky = v,
             ContextOption::Spin(d) => {
+                if d > MAX_SPIN {
+                    return Err(Error::Option(OptionError::InvalidValue));
+                }
                 ctx.spin = d;
                 if let Some(io) = &ctx.io {
                     io.shared.set_spin(d);

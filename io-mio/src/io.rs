@@ -186,9 +186,9 @@ impl Worker {
 
     /// Polls for readiness, at most `timeout`. A wait first spins for up to the context's
     /// spin (50 µs unless [`ContextOption::Spin`](crate::ContextOption::Spin) says otherwise)
-    /// on zero-timeout polls, yielding the core between
-    /// them, then sleeps: on sparse traffic (a request's reply, the next request) the next
-    /// event usually comes sooner than a sleep and a wake-up take.
+    /// on zero-timeout polls, yielding the core between them, then sleeps: on sparse traffic
+    /// (a request's reply, the next request) the next event usually comes sooner than a sleep
+    /// and a wake-up take.
     fn block(
         &self,
         poll: &mut Poll,

@@ -517,6 +517,9 @@ fn the_spin_reads_back_and_traffic_flows_with_none_or_some() {
         ctx.get(ContextOptionName::Spin).unwrap(),
         ContextOption::Spin(std::time::Duration::from_micros(50))
     );
+    assert!(is_einval(
+        ctx.set(ContextOption::Spin(std::time::Duration::from_secs(2)))
+    ));
     ctx.set(ContextOption::Spin(std::time::Duration::ZERO))
         .unwrap();
     let rep = ctx.socket(SocketType::Rep).unwrap();
