@@ -183,7 +183,7 @@ pub struct Coverage {
     pub monitors_stopped: u64,
     /// Messages queued for a peer that bound only after its sender closed, owed by LINGER.
     pub late_peers: u64,
-    /// Connects with RECONNECT_IVL −1 checked, a probe bound after losing their connection,
+    /// Connects with RECONNECT_IVL −1 or 0 checked, a probe bound after losing their connection,
     /// to have dialed once and to hold no queue.
     pub no_reconnects: u64,
     /// Sessions a socket still held when its half finished closing, each checked to have

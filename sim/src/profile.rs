@@ -190,7 +190,7 @@ pub struct Features {
     /// finite LINGER long enough for the peer to get what it queued (see
     /// `workload::LatePeer`).
     pub late_peer: bool,
-    /// The linger phase also has a PUSH with RECONNECT_IVL −1 whose connection its peer
+    /// The linger phase also has a PUSH with RECONNECT_IVL −1 or 0 whose connection its peer
     /// ends: it must not dial again, and its queue must go with its session (see
     /// `workload::NoReconnect`).
     pub no_reconnect: bool,

@@ -591,12 +591,7 @@ impl Engine {
         // The common case first: a one-frame message in plain traffic is handed out as it is
         // decoded, without a trip through the event queue. Only with the queue empty, so
         // that nothing overtakes an event already in it.
-        if self.events.is_empty()
-            && self.phase == Phase::Traffic
-            && !self.encrypting
-            && !self.config.raw
-            && self.refused.is_none()
-        {
+        if self.events.is_empty() && self.plain_traffic() {
             match self.decoder.decode_message(&mut self.rx) {
                 Ok(Some(Decoded::Short { more: false, body })) if self.partial.is_empty() => {
                     return Some(Event::Message(self.single_message(body)));
@@ -661,6 +656,15 @@ impl Engine {
         self.now = self.now.max(now);
     }
 
+    /// ZMTP frames after the handshake, neither encrypted nor refused, on a connection that
+    /// is not raw: what [`FrameDecoder::decode_message`] cuts.
+    fn plain_traffic(&self) -> bool {
+        self.phase == Phase::Traffic
+            && !self.encrypting
+            && !self.config.raw
+            && self.refused.is_none()
+    }
+
     /// Decodes one unit of input; `Ok(false)` means more bytes are needed.
     fn step(&mut self) -> Result<bool, ConnectionError> {
         if self.config.raw {
@@ -697,7 +701,7 @@ impl Engine {
         {
             return Ok(false);
         }
-        if self.phase == Phase::Traffic && !self.encrypting {
+        if self.plain_traffic() {
             // A short message frame is copied out of the buffer: no share of it to count.
             return match self.decoder.decode_message(&mut self.rx)? {
                 None => Ok(false),

@@ -393,7 +393,8 @@ impl NoReconnect {
         let mut config = p.sock.base.clone();
         config.max_msg_size = p.max_msg_size();
         // −1 or 0, which libzmq takes alike (it reconnects only with a positive interval).
-        config.reconnect_ivl = (pull % 2 == 1).then_some(Duration::ZERO);
+        let zero = pull % 2 == 1;
+        config.reconnect_ivl = zero.then_some(Duration::ZERO);
         let hwms = [
             SocketOption::SndHwm(p.sock.sndhwm),
             SocketOption::RcvHwm(p.sock.rcvhwm),
@@ -404,7 +405,7 @@ impl NoReconnect {
         let r = cx.send(push, Payload::new(push, 0, 1, false).encode());
         cx.log(format_args!(
             "s{push} connects to {ep} with RECONNECT_IVL {} and sends: {r:?}",
-            if pull % 2 == 1 { 0 } else { -1 }
+            if zero { 0 } else { -1 }
         ));
         NoReconnect {
             push,

@@ -55,7 +55,7 @@ impl Sim {
         if self.socks[s].close.is_some() {
             return;
         }
-        // With RECONNECT_IVL -1 the session ends with its connection, and its pipe with it
+        // With RECONNECT_IVL -1 or 0 the session ends with its connection, and its pipe with it
         // (libzmq's `reconnect` terminates the endpoint instead of dialing again).
         let dialed = self.dialed.contains_key(&(s, conn));
         let ends = dialed && !b.config().reconnects();
